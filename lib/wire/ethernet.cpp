@@ -1,0 +1,57 @@
+#include "wire/ethernet.hpp"
+
+#include "common/byte_order.hpp"
+
+namespace riptide::wire {
+namespace {
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::string MacAddr::to_string() const {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s(17, ':');
+  for (std::size_t i = 0; i < 6; ++i) {
+    s[i * 3] = kHex[bytes[i] >> 4];
+    s[i * 3 + 1] = kHex[bytes[i] & 0xf];
+  }
+  return s;
+}
+
+std::optional<MacAddr> MacAddr::parse(std::string_view text) {
+  if (text.size() != 17) return std::nullopt;
+  MacAddr m;
+  for (std::size_t i = 0; i < 6; ++i) {
+    if (i > 0 && text[i * 3 - 1] != ':') return std::nullopt;
+    const int hi = hex_value(text[i * 3]);
+    const int lo = hex_value(text[i * 3 + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    m.bytes[i] = static_cast<std::uint8_t>(hi * 16 + lo);
+  }
+  return m;
+}
+
+std::string to_string(const MacAddr& m) { return m.to_string(); }
+
+Result<EthernetView, ParseError> EthernetView::parse(std::span<const std::byte> frame) noexcept {
+  if (frame.size() < kEthernetHeaderLen) return Unexpected{ParseError::Truncated};
+  return EthernetView{frame};
+}
+
+std::uint16_t EthernetView::ether_type() const noexcept { return load_be16(bytes_.data() + 12); }
+
+std::size_t write_ethernet_header(std::span<std::byte> out, const EthernetHeader& h) noexcept {
+  if (out.size() < kEthernetHeaderLen) return 0;
+  store_mac(out.data(), h.dst);
+  store_mac(out.data() + 6, h.src);
+  store_be16(out.data() + 12, h.ether_type);
+  return kEthernetHeaderLen;
+}
+
+}  // namespace riptide::wire

@@ -1,0 +1,84 @@
+// Ethernet II frames (IEEE 802.3 with an EtherType): a checked view and a writer.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/result.hpp"
+#include "wire/parse_error.hpp"
+
+namespace riptide::wire {
+
+struct MacAddr {
+  std::array<std::uint8_t, 6> bytes{};
+
+  constexpr bool operator==(const MacAddr&) const = default;
+
+  // "02:00:00:00:00:01": lower-case hex, colon separated.
+  [[nodiscard]] std::string to_string() const;
+  // Exactly six two-digit hex octets separated by ':' (either case), nothing else.
+  static std::optional<MacAddr> parse(std::string_view text);
+
+  static constexpr MacAddr broadcast() noexcept {
+    return MacAddr{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+  }
+  [[nodiscard]] constexpr bool is_broadcast() const noexcept { return *this == broadcast(); }
+  // Group bit (I/G) set: broadcast or multicast.
+  [[nodiscard]] constexpr bool is_multicast() const noexcept { return (bytes[0] & 0x01) != 0; }
+};
+
+std::string to_string(const MacAddr& m);
+
+inline constexpr std::uint16_t kEtherTypeIpv4 = 0x0800;
+inline constexpr std::uint16_t kEtherTypeArp = 0x0806;
+inline constexpr std::uint16_t kEtherTypeVlan = 0x8100;
+inline constexpr std::size_t kEthernetHeaderLen = 14;
+
+// Reads the 6-byte MAC at p (no bounds check: callers check once at parse time).
+[[nodiscard]] constexpr MacAddr load_mac(const std::byte* p) noexcept {
+  MacAddr m;
+  for (std::size_t i = 0; i < 6; ++i) m.bytes[i] = static_cast<std::uint8_t>(p[i]);
+  return m;
+}
+constexpr void store_mac(std::byte* p, const MacAddr& m) noexcept {
+  for (std::size_t i = 0; i < 6; ++i) p[i] = std::byte{m.bytes[i]};
+}
+
+// A checked view of an Ethernet II frame (without FCS). 802.1Q tags are not
+// looked through: a tagged frame has ether_type() == kEtherTypeVlan and its
+// payload() starts at the tag control field, 14 bytes in. The stack drops those.
+class EthernetView {
+ public:
+  // Truncated if shorter than 14 bytes.
+  static Result<EthernetView, ParseError> parse(std::span<const std::byte> frame) noexcept;
+
+  [[nodiscard]] MacAddr dst() const noexcept { return load_mac(bytes_.data()); }
+  [[nodiscard]] MacAddr src() const noexcept { return load_mac(bytes_.data() + 6); }
+  [[nodiscard]] std::uint16_t ether_type() const noexcept;
+  [[nodiscard]] std::span<const std::byte> payload() const noexcept {
+    return bytes_.subspan(kEthernetHeaderLen);
+  }
+  [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return bytes_; }
+
+ private:
+  explicit EthernetView(std::span<const std::byte> b) noexcept : bytes_(b) {}
+  std::span<const std::byte> bytes_;
+};
+
+struct EthernetHeader {
+  MacAddr dst{};
+  MacAddr src{};
+  std::uint16_t ether_type = 0;
+
+  constexpr bool operator==(const EthernetHeader&) const = default;
+};
+
+// Writes the 14-byte header. Returns 14, or 0 (writing nothing) if out is too small.
+std::size_t write_ethernet_header(std::span<std::byte> out, const EthernetHeader& h) noexcept;
+
+}  // namespace riptide::wire
