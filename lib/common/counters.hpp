@@ -1,0 +1,81 @@
+// Per-core counters: one named slot per event or drop reason (FreeBSD tcp_input.c
+// style: every drop has a name). Written only by the owning core; read by telemetry
+// without locks (a torn read of a 64-bit counter is impossible on x86-64).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace riptide {
+
+// X(name, description)
+#define RIPTIDE_COUNTERS(X)                                                              \
+  X(ip_in, "IPv4 packets handed to the stack")                                           \
+  X(ip_drop_malformed, "IPv4 header failed to parse")                                     \
+  X(ip_drop_checksum, "IPv4 header checksum wrong")                                       \
+  X(ip_drop_not_ours, "IPv4 destination is not a local address")                          \
+  X(ip_drop_fragment, "IPv4 fragments (not reassembled)")                                 \
+  X(ip_drop_protocol, "IPv4 protocol other than TCP/ICMP")                                 \
+  X(tcp_in, "TCP segments parsed")                                                        \
+  X(tcp_out, "TCP segments sent")                                                         \
+  X(tcp_drop_malformed, "TCP header failed to parse")                                     \
+  X(tcp_drop_checksum, "TCP checksum wrong")                                              \
+  X(tcp_drop_bad_port, "TCP source or destination port 0")                                \
+  X(tcp_drop_broadcast, "TCP to or from a broadcast or multicast address")                 \
+  X(tcp_drop_unacceptable, "segment outside the receive window (ACK sent)")               \
+  X(tcp_drop_bad_ack, "ACK acknowledges nothing we sent")                                 \
+  X(tcp_drop_old_ack, "ACK older than the acceptable range (RFC 5961 5.2)")               \
+  X(tcp_drop_syn_sent, "segment dropped in SYN-SENT")                                     \
+  X(tcp_drop_listen, "segment dropped by a listener")                                     \
+  X(tcp_drop_no_ack, "segment without ACK in a synchronized state")                       \
+  X(tcp_drop_time_wait, "segment ignored in TIME-WAIT")                                   \
+  X(tcp_drop_out_of_order, "out-of-order data dropped (no reassembly yet)")                \
+  X(tcp_drop_after_close, "data for a closed application (RST sent)")                     \
+  X(tcp_drop_no_memory, "no connection record free")                                      \
+  X(tcp_drop_rst_in_time_wait, "RST ignored in TIME-WAIT (RFC 1337)")                     \
+  X(tcp_rst_sent, "RSTs sent")                                                            \
+  X(tcp_rst_received, "RSTs that reset a connection")                                     \
+  X(tcp_rst_no_connection, "RSTs sent for segments to no connection")                     \
+  X(tcp_challenge_ack, "challenge ACKs sent (RFC 5961)")                                  \
+  X(tcp_challenge_ack_limited, "challenge ACKs suppressed by the rate limit")             \
+  X(tcp_syn_queue_full, "SYNs that found the SYN queue full")                             \
+  X(tcp_accept_queue_full, "handshakes dropped: accept queue full")                      \
+  X(tcp_cookie_sent, "SYN cookies sent")                                                   \
+  X(tcp_cookie_accepted, "connections made from a valid cookie")                          \
+  X(tcp_cookie_rejected, "ACKs with a stale or forged cookie")                            \
+  X(tcp_passive_open, "connections accepted")                                             \
+  X(tcp_active_open, "connections opened")                                                \
+  X(tcp_connect_timeout, "active opens that timed out")                                   \
+  X(tcp_retransmit_timeout, "retransmission timeouts")                                    \
+  X(tcp_retransmit_segment, "segments retransmitted")                                     \
+  X(tcp_connection_timeout, "connections dropped after too many retransmissions")          \
+  X(tcp_time_wait_entered, "connections that entered TIME-WAIT")                          \
+  X(tcp_time_wait_reused, "TIME-WAIT records reused by a new SYN (RFC 6191)")             \
+  X(tcp_time_wait_full, "TIME-WAIT records unavailable (connection closed directly)")     \
+  X(tcp_paws_rejected, "segments rejected by PAWS (RFC 7323 5)")                          \
+  X(tx_queue_full, "packets dropped: transmit queue full")
+
+enum class Counter : std::uint16_t {
+#define RIPTIDE_COUNTER_ENUM(name, desc) name,
+  RIPTIDE_COUNTERS(RIPTIDE_COUNTER_ENUM)
+#undef RIPTIDE_COUNTER_ENUM
+      kCount
+};
+
+inline constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::kCount);
+
+[[nodiscard]] std::string_view counter_name(Counter c) noexcept;
+[[nodiscard]] std::string_view counter_description(Counter c) noexcept;
+
+struct Counters {
+  std::array<std::uint64_t, kCounterCount> values{};
+
+  void inc(Counter c, std::uint64_t n = 1) noexcept { values[static_cast<std::size_t>(c)] += n; }
+  [[nodiscard]] std::uint64_t operator[](Counter c) const noexcept {
+    return values[static_cast<std::size_t>(c)];
+  }
+};
+
+}  // namespace riptide

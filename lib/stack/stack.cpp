@@ -1,0 +1,889 @@
+#include "stack/stack.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cstdio>
+#include <cstdlib>
+
+#include "wire/checksum.hpp"
+#include "wire/icmp.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/tcp.hpp"
+
+namespace riptide {
+
+using namespace wire::tcp_flags;
+using tcp::Connection;
+using tcp::Segment;
+
+std::string_view to_string(Error e) noexcept {
+  switch (e) {
+    case Error::InvalidArgument: return "invalid argument";
+    case Error::AddressInUse: return "address in use";
+    case Error::AddressNotLocal: return "address not local";
+    case Error::NoPorts: return "no free ports";
+    case Error::NoMemory: return "no memory";
+    case Error::BadConnection: return "bad connection";
+    case Error::NotConnected: return "not connected";
+    case Error::Closing: return "closing";
+  }
+  return "?";
+}
+
+tcp::Secret random_secret() {
+  if (sodium_init() < 0) {
+    std::fprintf(stderr, "riptide: libsodium failed to initialise\n");
+    std::abort();
+  }
+  tcp::Secret s;
+  randombytes_buf(s.data(), s.size());
+  return s;
+}
+
+// A listener: RFC 9293's LISTEN state, with its two queues.
+constexpr std::uint32_t kNone = 0xFFFFFFFF;
+
+struct Stack::Listener {
+  std::uint32_t index = 0;
+  Ipv4Addr addr;
+  std::uint16_t port = 0;
+  Handler* handler = nullptr;
+  std::uint32_t backlog = 0;
+  bool auto_accept = true;
+  bool active = false;
+  tcp::SynCookieMode cookies = tcp::SynCookieMode::Auto;
+  std::uint32_t syn_queue = 0;            // children in SYN-RECEIVED
+  std::vector<std::uint32_t> accept_queue;  // established, not yet accepted (reserved)
+  std::uint64_t cookies_sent = 0;
+};
+
+struct Stack::ConnSlot {
+  std::uint32_t generation = 1;
+  bool used = false;
+  bool in_flow_table = false;
+  bool finished = false;         // queued for release
+  bool reported = false;         // the application knows this connection
+  bool in_syn_queue = false;     // counted in its listener's SYN queue
+  std::optional<Connection> conn;
+  std::array<TimerEntry, tcp::kTimerKindCount> timers{};
+  Handler* handler = nullptr;
+  std::uint32_t listener = 0xFFFFFFFF;  // the listener a passive child came from
+  std::uint32_t time_wait = 0xFFFFFFFF;  // the record made when it entered TIME-WAIT
+  std::uint32_t index = 0;
+};
+
+struct Stack::TwSlot {
+  bool used = false;
+  tcp::TimeWaitRecord rec;
+  TimerEntry timer;
+};
+
+namespace {
+
+std::uint64_t listener_key(Ipv4Addr a, std::uint16_t port) {
+  return (std::uint64_t{a.value} << 16) | port;
+}
+
+bool is_broadcast_or_multicast(Ipv4Addr a) {
+  return a.value == 0xFFFFFFFFu || (a.value >> 28) == 0xE || a.value == 0;
+}
+}  // namespace
+
+Stack::Stack(StackConfig cfg, Instant now)
+    : cfg_(std::move(cfg)),
+      now_(now),
+      isn_(cfg_.secret),
+      cookies_(cfg_.secret),
+      wheel_(std::chrono::milliseconds{1}, now),
+      flows_(static_cast<std::size_t>(cfg_.max_connections) + cfg_.max_time_wait,
+             {0x9E3779B97F4A7C15ull ^ (std::uint64_t{cfg_.secret[0]} << 56 | cfg_.secret[1]),
+              0xC2B2AE3D27D4EB4Full ^ (std::uint64_t{cfg_.secret[2]} << 40 | cfg_.secret[3])}),
+      chunks_(cfg_.send_chunks != 0 ? cfg_.send_chunks : std::size_t{cfg_.max_connections} * 32),
+      conns_(std::make_unique<ConnSlot[]>(cfg_.max_connections)),
+      tws_(std::make_unique<TwSlot[]>(cfg_.max_time_wait)),
+      tx_(cfg_.tx_queue) {
+  if (cfg_.local_addrs.empty()) {
+    std::fprintf(stderr, "riptide: StackConfig.local_addrs is empty\n");
+    std::abort();
+  }
+  conn_free_.reserve(cfg_.max_connections);
+  for (std::uint32_t i = cfg_.max_connections; i > 0; --i) {
+    conns_[i - 1].index = i - 1;
+    conn_free_.push_back(i - 1);
+  }
+  finished_.reserve(cfg_.max_connections);
+  tw_free_.reserve(cfg_.max_time_wait);
+  for (std::uint32_t i = cfg_.max_time_wait; i > 0; --i) tw_free_.push_back(i - 1);
+  next_ephemeral_ = cfg_.tcp.ephemeral_port_min;
+}
+
+Stack::~Stack() {
+  for (std::uint32_t i = 0; i < cfg_.max_connections; ++i) conns_[i].conn.reset();
+}
+
+bool Stack::is_local(Ipv4Addr a) const noexcept {
+  return std::find(cfg_.local_addrs.begin(), cfg_.local_addrs.end(), a) != cfg_.local_addrs.end();
+}
+
+// ------------------------------------------------------------------------------------
+// Input
+
+void Stack::input(std::span<const std::byte> packet, Instant now) {
+  now_ = std::max(now_, now);
+  counters_.inc(Counter::ip_in);
+  auto ip = wire::Ipv4View::parse(packet);
+  if (!ip) {
+    counters_.inc(Counter::ip_drop_malformed);
+    return;
+  }
+  if (!ip->checksum_valid()) {
+    counters_.inc(Counter::ip_drop_checksum);
+    return;
+  }
+  if (!is_local(ip->dst())) {
+    counters_.inc(Counter::ip_drop_not_ours);
+    return;
+  }
+  if (ip->is_fragment()) {
+    // DEVIATION(RFC 791 3.2): no reassembly; TCP peers honour our MSS, so
+    // fragments are counted and dropped.
+    counters_.inc(Counter::ip_drop_fragment);
+    return;
+  }
+  switch (ip->protocol()) {
+    case wire::kIpProtoTcp:
+      tcp_input(ip->src(), ip->dst(), ip->payload());
+      break;
+    case wire::kIpProtoIcmp:
+      icmp_input(ip->src(), ip->dst(), ip->payload());
+      break;
+    default:
+      counters_.inc(Counter::ip_drop_protocol);
+      break;
+  }
+  release_finished();
+}
+
+void Stack::icmp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> message) {
+  auto icmp = wire::IcmpView::parse(message);
+  if (!icmp || !icmp->checksum_valid() || icmp->type() != wire::kIcmpEchoRequest) {
+    counters_.inc(Counter::ip_drop_protocol);
+    return;
+  }
+  // RFC 792 / RFC 1122 3.2.2.6: answer echo requests with the same data.
+  std::span<std::byte> out = tx_reserve();
+  if (out.empty()) return;
+  const std::size_t icmp_len = wire::kIcmpHeaderLen + icmp->payload().size();
+  if (icmp_len + wire::kIpv4MinHeaderLen > out.size()) return;
+  wire::Ipv4Header iph;
+  iph.protocol = wire::kIpProtoIcmp;
+  iph.src = dst;
+  iph.dst = src;
+  iph.ttl = cfg_.ttl;
+  iph.id = ip_id_++;
+  const std::size_t hl = wire::write_ipv4_header(out, iph, static_cast<std::uint16_t>(icmp_len));
+  wire::write_icmp_echo(out.subspan(hl), wire::kIcmpEchoReply, icmp->identifier(), icmp->sequence(),
+                        icmp->payload());
+  tx_commit(hl + icmp_len);
+}
+
+void Stack::tcp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> bytes) {
+  auto view = wire::TcpView::parse(bytes);
+  if (!view) {
+    counters_.inc(Counter::tcp_drop_malformed);
+    return;
+  }
+  if (!view->checksum_valid(src, dst)) {
+    counters_.inc(Counter::tcp_drop_checksum);
+    return;
+  }
+  counters_.inc(Counter::tcp_in);
+  if (view->src_port() == 0 || view->dst_port() == 0) {
+    counters_.inc(Counter::tcp_drop_bad_port);
+    return;
+  }
+  // RFC 1122 4.2.3.10: never answer segments from broadcast or multicast sources.
+  if (is_broadcast_or_multicast(src)) {
+    counters_.inc(Counter::tcp_drop_broadcast);
+    return;
+  }
+  const FlowKey key{dst, src, view->dst_port(), view->src_port()};
+  const Segment seg = Segment::from(*view);
+
+  if (std::uint32_t* v = flows_.find(key)) {
+    if (*v & kTimeWaitTag) {
+      time_wait_input(*v & ~kTimeWaitTag, key, seg);
+      return;
+    }
+    ConnSlot& s = conns_[*v];
+    Connection& c = *s.conn;
+    if (c.state() == State::SynReceived && c.passive() && seg.has(kAck) && !seg.has(kRst | kSyn) &&
+        s.listener != kNone) {
+      Listener& l = *listeners_[s.listener];
+      if (!l.auto_accept && l.accept_queue.size() >= l.backlog) {
+        // The handshake would complete into a full accept queue. Like Linux
+        // (tcp_abort_on_overflow=0) drop the ACK; the SYN-ACK is retransmitted.
+        counters_.inc(Counter::tcp_accept_queue_full);
+        return;
+      }
+    }
+    c.on_segment(seg, now_);
+    return;
+  }
+  if (Listener* l = find_listener(dst, key.local_port)) {
+    listen_input(*l, key, seg);
+    return;
+  }
+  // RFC 9293 3.10.7.1 CLOSED: no connection.
+  reply_rst(key, seg);
+}
+
+void Stack::reply_rst(const FlowKey& key, const Segment& seg) {
+  // "An incoming segment containing a RST is discarded."
+  if (seg.has(kRst)) return;
+  wire::TcpHeader h;
+  h.src_port = key.local_port;
+  h.dst_port = key.remote_port;
+  if (seg.has(kAck)) {
+    // <SEQ=SEG.ACK><CTL=RST>
+    h.seq = seg.ack;
+    h.flags = kRst;
+  } else {
+    // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+    h.seq = SeqNum{0};
+    h.ack = seg.seq + seg.seg_len();
+    h.flags = kRst | kAck;
+  }
+  counters_.inc(Counter::tcp_rst_sent);
+  counters_.inc(Counter::tcp_rst_no_connection);
+  send_tcp(key, h);
+}
+
+Stack::Listener* Stack::find_listener(Ipv4Addr addr, std::uint16_t port) {
+  auto it = listener_index_.find(listener_key(addr, port));
+  if (it == listener_index_.end()) it = listener_index_.find(listener_key(Ipv4Addr{}, port));
+  if (it == listener_index_.end()) return nullptr;
+  Listener* l = listeners_[it->second].get();
+  return l->active ? l : nullptr;
+}
+
+void Stack::listen_input(Listener& l, const FlowKey& key, const Segment& seg) {
+  // RFC 9293 3.10.7.2 LISTEN. First: "An incoming RST should be ignored."
+  if (seg.has(kRst)) {
+    counters_.inc(Counter::tcp_drop_listen);
+    return;
+  }
+  // Second: an ACK. It may complete a cookie handshake (RFC 4987 3.6); otherwise
+  // <SEQ=SEG.ACK><CTL=RST>.
+  if (seg.has(kAck)) {
+    if (!seg.has(kSyn) && l.cookies != tcp::SynCookieMode::Never) {
+      std::optional<std::uint32_t> tsecr;
+      if (seg.options.timestamps) tsecr = seg.options.timestamps->tsecr;
+      if (auto opts = cookies_.check(key, seg.seq, seg.ack, tsecr, now_)) {
+        if (!l.auto_accept && l.accept_queue.size() >= l.backlog) {
+          counters_.inc(Counter::tcp_accept_queue_full);
+          return;
+        }
+        ConnSlot* s = new_connection(key, l.handler, l.index);
+        if (s == nullptr) return;
+        counters_.inc(Counter::tcp_cookie_accepted);
+        s->conn->open_from_cookie(seg, *opts, isn_.ts_offset(key), now_);
+        return;
+      }
+      if (l.cookies_sent > 0) counters_.inc(Counter::tcp_cookie_rejected);
+    }
+    reply_rst(key, seg);
+    return;
+  }
+  // Third: SYN.
+  if (!seg.has(kSyn)) {
+    counters_.inc(Counter::tcp_drop_listen);  // fourth: "drop the segment and return"
+    return;
+  }
+  if (!l.auto_accept && l.accept_queue.size() >= l.backlog) {
+    counters_.inc(Counter::tcp_accept_queue_full);
+    return;
+  }
+  const bool queue_full = l.syn_queue >= l.backlog;
+  if (queue_full) counters_.inc(Counter::tcp_syn_queue_full);
+  const bool use_cookie = l.cookies == tcp::SynCookieMode::Always ||
+                          (l.cookies == tcp::SynCookieMode::Auto && (queue_full || conn_free_.empty()));
+  if (use_cookie) {
+    // RFC 4987 3.6: answer statelessly; the ACK brings the state back.
+    const std::uint16_t peer_mss = seg.options.mss.value_or(536);
+    const SeqNum iss = cookies_.make(key, seg.seq, peer_mss, now_);
+    wire::TcpHeader h;
+    h.src_port = key.local_port;
+    h.dst_port = key.remote_port;
+    h.seq = iss;
+    h.ack = seg.seq + 1;
+    h.flags = kSyn | kAck;
+    h.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(cfg_.tcp.rcv_buf, 0xFFFF));
+    h.options.mss = std::min(cfg_.tcp.mss, tcp::kCookieMssTable[tcp::SynCookies::mss_index(peer_mss)]);
+    const bool ts = cfg_.tcp.timestamps && seg.options.timestamps.has_value();
+    if (ts) {
+      // Window scale and SACK-permitted survive in the TSval's low bits.
+      const std::uint32_t ts_now = static_cast<std::uint32_t>(to_ms(now_)) + isn_.ts_offset(key);
+      h.options.timestamps = wire::TcpTimestamps{
+          tcp::SynCookies::encode_ts(ts_now,
+                                     cfg_.tcp.window_scaling ? seg.options.window_scale : std::nullopt,
+                                     cfg_.tcp.sack && seg.options.sack_permitted),
+          seg.options.timestamps->tsval};
+      if (cfg_.tcp.window_scaling && seg.options.window_scale) h.options.window_scale = cfg_.tcp.window_scale;
+      if (cfg_.tcp.sack && seg.options.sack_permitted) h.options.sack_permitted = true;
+    }
+    ++l.cookies_sent;
+    counters_.inc(Counter::tcp_cookie_sent);
+    send_tcp(key, h);
+    return;
+  }
+  if (queue_full) {
+    counters_.inc(Counter::tcp_drop_listen);  // cookies off: the SYN is dropped
+    return;
+  }
+  ConnSlot* s = new_connection(key, l.handler, l.index);
+  if (s == nullptr) return;
+  ++l.syn_queue;
+  s->in_syn_queue = true;
+  s->conn->open_passive(seg, isn_.isn(key, now_), isn_.ts_offset(key), now_);
+}
+
+void Stack::time_wait_input(std::uint32_t index, const FlowKey& key, const Segment& seg) {
+  TwSlot& t = tws_[index];
+  switch (tcp::time_wait_action(t.rec, seg)) {
+    case tcp::TimeWaitAction::Ignore:
+      counters_.inc(Counter::tcp_drop_time_wait);
+      return;
+    case tcp::TimeWaitAction::IgnoreRst:
+      counters_.inc(Counter::tcp_drop_rst_in_time_wait);
+      return;
+    case tcp::TimeWaitAction::ChallengeAck:
+      if (!challenge_ack_allowed()) {
+        counters_.inc(Counter::tcp_challenge_ack_limited);
+        return;
+      }
+      counters_.inc(Counter::tcp_challenge_ack);
+      [[fallthrough]];
+    case tcp::TimeWaitAction::Ack:
+    case tcp::TimeWaitAction::AckAndRestart: {
+      wire::TcpHeader h;
+      h.src_port = key.local_port;
+      h.dst_port = key.remote_port;
+      h.seq = t.rec.snd_nxt;
+      h.ack = t.rec.rcv_nxt;
+      h.flags = kAck;
+      h.window = t.rec.window;
+      if (t.rec.ts_ok) {
+        h.options.timestamps =
+            wire::TcpTimestamps{static_cast<std::uint32_t>(to_ms(now_)) + t.rec.ts_offset, t.rec.ts_recent};
+      }
+      send_tcp(key, h);
+      if (tcp::time_wait_action(t.rec, seg) == tcp::TimeWaitAction::AckAndRestart) {
+        wheel_.schedule(t.timer, now_ + cfg_.tcp.time_wait);  // "restart the 2 MSL timeout"
+      }
+      return;
+    }
+    case tcp::TimeWaitAction::Reuse: {
+      // RFC 6191: end TIME-WAIT and treat the SYN as new. The new ISN must lie
+      // beyond everything the old incarnation sent (RFC 1122 4.2.2.13).
+      const SeqNum floor = t.rec.snd_nxt + 65535 + 2;
+      counters_.inc(Counter::tcp_time_wait_reused);
+      free_time_wait(index);
+      Listener* l = find_listener(key.local_addr, key.local_port);
+      if (l == nullptr) {
+        reply_rst(key, seg);
+        return;
+      }
+      if (l->syn_queue >= l->backlog) {
+        listen_input(*l, key, seg);  // full queue: cookie or drop, as for any SYN
+        return;
+      }
+      ConnSlot* s = new_connection(key, l->handler, l->index);
+      if (s == nullptr) return;
+      ++l->syn_queue;
+      s->in_syn_queue = true;
+      const SeqNum isn = isn_.isn(key, now_);
+      s->conn->open_passive(seg, seq_max(isn, floor), isn_.ts_offset(key), now_);
+      return;
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------
+// Connections
+
+Stack::ConnSlot* Stack::new_connection(const FlowKey& key, Handler* h, std::uint32_t listener) {
+  if (conn_free_.empty()) {
+    counters_.inc(Counter::tcp_drop_no_memory);
+    return nullptr;
+  }
+  const std::uint32_t i = conn_free_.back();
+  ConnSlot& s = conns_[i];
+  if (!flows_.insert(key, i)) {
+    counters_.inc(Counter::tcp_drop_no_memory);
+    return nullptr;
+  }
+  conn_free_.pop_back();
+  s.used = true;
+  s.in_flow_table = true;
+  s.finished = false;
+  s.reported = false;
+  s.handler = h;
+  s.listener = listener;
+  s.in_syn_queue = false;
+  s.time_wait = kNone;
+  s.conn.emplace(static_cast<tcp::TcpHost&>(*this), cfg_.tcp, key);
+  s.conn->host_data = &s;
+  for (std::size_t k = 0; k < s.timers.size(); ++k) {
+    s.timers[k].owner = &s;
+    s.timers[k].kind = static_cast<std::uint16_t>(k);
+  }
+  ++conn_count_;
+  ++by_state_[static_cast<std::size_t>(State::Closed)];
+  return &s;
+}
+
+Stack::ConnSlot& Stack::slot_of(Connection& c) noexcept {
+  return *static_cast<ConnSlot*>(c.host_data);
+}
+
+ConnId Stack::id_of(const ConnSlot& s) const noexcept { return ConnId{s.index, s.generation}; }
+
+Stack::ConnSlot* Stack::lookup(ConnId c) const noexcept {
+  if (c.slot >= cfg_.max_connections) return nullptr;
+  ConnSlot& s = conns_[c.slot];
+  if (!s.used || s.generation != c.generation || s.finished) return nullptr;
+  return &s;
+}
+
+void Stack::release_finished() {
+  while (!finished_.empty()) {
+    const std::uint32_t i = finished_.back();
+    finished_.pop_back();
+    release_connection(conns_[i]);
+  }
+}
+
+void Stack::release_connection(ConnSlot& s) {
+  Connection& c = *s.conn;
+  for (auto& t : s.timers) wheel_.cancel(t);
+  if (s.in_flow_table) {
+    if (s.time_wait != kNone) {
+      // The tuple now belongs to the TIME-WAIT record.
+      *flows_.find(c.key()) = kTimeWaitTag | s.time_wait;
+    } else {
+      flows_.erase(c.key());
+    }
+  }
+  --by_state_[static_cast<std::size_t>(c.state() == State::TimeWait ? State::Closed : c.state())];
+  s.conn.reset();
+  s.used = false;
+  s.finished = false;
+  ++s.generation;
+  --conn_count_;
+  conn_free_.push_back(s.index);
+}
+
+std::uint32_t Stack::new_time_wait(const Connection& c) {
+  if (tw_free_.empty()) return kNone;
+  const std::uint32_t i = tw_free_.back();
+  tw_free_.pop_back();
+  TwSlot& t = tws_[i];
+  t.used = true;
+  const tcp::Tcb& tcb = c.tcb();
+  t.rec = tcp::TimeWaitRecord{c.key(),      tcb.snd_max,   tcb.rcv_nxt,
+                              tcb.ts_recent, tcb.ts_offset,
+                              static_cast<std::uint16_t>(std::min<std::uint32_t>(c.rcv_wnd() >> tcb.rcv_wscale, 0xFFFF)),
+                              tcb.ts_ok};
+  t.timer.owner = &t;
+  t.timer.kind = kTimeWaitTimer;
+  wheel_.schedule(t.timer, now_ + cfg_.tcp.time_wait);
+  ++tw_count_;
+  return i;
+}
+
+void Stack::free_time_wait(std::uint32_t index) {
+  TwSlot& t = tws_[index];
+  wheel_.cancel(t.timer);
+  flows_.erase(t.rec.key);
+  t.used = false;
+  --tw_count_;
+  tw_free_.push_back(index);
+}
+
+// ------------------------------------------------------------------------------------
+// TcpHost
+
+void Stack::state_changed(Connection& c, State from, State to) {
+  ConnSlot& s = slot_of(c);
+  --by_state_[static_cast<std::size_t>(from)];
+  if (from == State::SynReceived && s.in_syn_queue) {
+    s.in_syn_queue = false;
+    if (s.listener != kNone && listeners_[s.listener]->syn_queue > 0) --listeners_[s.listener]->syn_queue;
+  }
+  if (to == State::TimeWait) {
+    // The TIME-WAIT record takes over the tuple; the slot itself is done.
+    counters_.inc(Counter::tcp_time_wait_entered);
+    s.time_wait = new_time_wait(c);
+    if (s.time_wait == kNone) counters_.inc(Counter::tcp_time_wait_full);
+    ++by_state_[static_cast<std::size_t>(State::Closed)];
+  } else {
+    ++by_state_[static_cast<std::size_t>(to)];
+  }
+  if ((to == State::Closed || to == State::TimeWait) && !s.finished) {
+    s.finished = true;
+    finished_.push_back(s.index);
+  }
+}
+
+void Stack::closed(Connection& c, CloseReason r) {
+  ConnSlot& s = slot_of(c);
+  if (s.listener != kNone) {
+    // A child still in its listener's accept queue is removed from it.
+    Listener& l = *listeners_[s.listener];
+    auto it = std::find(l.accept_queue.begin(), l.accept_queue.end(), s.index);
+    if (it != l.accept_queue.end()) l.accept_queue.erase(it);
+  }
+  if (s.reported && s.handler != nullptr) {
+    s.reported = false;
+    s.handler->on_closed(*this, id_of(s), r);
+  }
+}
+
+void Stack::event(Connection& c, tcp::ConnEvent e) {
+  ConnSlot& s = slot_of(c);
+  const ConnId id = id_of(s);
+  switch (e) {
+    case tcp::ConnEvent::Established: {
+      counters_.inc(Counter::tcp_passive_open);
+      if (s.listener == kNone) return;
+      Listener& l = *listeners_[s.listener];
+      if (l.auto_accept) {
+        s.reported = true;
+        if (s.handler) s.handler->on_accept(*this, id);
+      } else {
+        l.accept_queue.push_back(s.index);  // bounded by backlog (checked on input)
+        if (l.handler) l.handler->on_acceptable(*this, ListenerId{s.listener});
+      }
+      return;
+    }
+    case tcp::ConnEvent::Connected:
+      counters_.inc(Counter::tcp_active_open);
+      if (s.handler) s.handler->on_connected(*this, id);
+      return;
+    case tcp::ConnEvent::PeerClosed:
+      if (s.reported && s.handler) s.handler->on_peer_closed(*this, id);
+      return;
+    case tcp::ConnEvent::Writable:
+      if (s.reported && s.handler) s.handler->on_writable(*this, id);
+      return;
+  }
+}
+
+void Stack::deliver(Connection& c, std::span<const std::byte> data) {
+  ConnSlot& s = slot_of(c);
+  if (s.handler) s.handler->on_data(*this, id_of(s), data);
+}
+
+bool Stack::challenge_ack_allowed() {
+  // RFC 5961 7: a global limit on challenge ACKs per second.
+  const std::int64_t second = to_ms(now_) / 1000;
+  if (second != challenge_second_) {
+    challenge_second_ = second;
+    challenge_tokens_ = cfg_.tcp.challenge_ack_limit;
+  }
+  if (challenge_tokens_ == 0) return false;
+  --challenge_tokens_;
+  return true;
+}
+
+void Stack::set_timer(Connection& c, tcp::TimerKind k, Instant when) {
+  wheel_.schedule(slot_of(c).timers[static_cast<std::size_t>(k)], when);
+}
+
+void Stack::cancel_timer(Connection& c, tcp::TimerKind k) {
+  wheel_.cancel(slot_of(c).timers[static_cast<std::size_t>(k)]);
+}
+
+void Stack::advance(Instant now) {
+  now_ = std::max(now_, now);
+  wheel_.advance(now_, [this](TimerEntry& e) { on_timer(e); });
+  release_finished();
+}
+
+void Stack::on_timer(TimerEntry& e) {
+  if (e.kind == kTimeWaitTimer) {
+    TwSlot& t = *static_cast<TwSlot*>(e.owner);
+    free_time_wait(static_cast<std::uint32_t>(&t - tws_.get()));
+    return;
+  }
+  ConnSlot& s = *static_cast<ConnSlot*>(e.owner);
+  if (!s.used || s.finished) return;
+  s.conn->on_timer(static_cast<tcp::TimerKind>(e.kind), now_);
+}
+
+// ------------------------------------------------------------------------------------
+// Output
+
+std::span<std::byte> Stack::tx_reserve() {
+  if (tx_count_ == tx_.size()) {
+    counters_.inc(Counter::tx_queue_full);
+    return {};
+  }
+  TxSlot& s = tx_[(tx_head_ + tx_count_) % tx_.size()];
+  return std::span<std::byte>(s.data);
+}
+
+void Stack::tx_commit(std::size_t len) {
+  tx_[(tx_head_ + tx_count_) % tx_.size()].len = len;
+  ++tx_count_;
+}
+
+void Stack::send_tcp(const FlowKey& key, const wire::TcpHeader& h,
+                     std::span<const std::byte> payload) {
+  std::span<std::byte> out = tx_reserve();
+  if (out.empty()) return;
+  wire::Ipv4Header iph;
+  iph.protocol = wire::kIpProtoTcp;
+  iph.src = key.local_addr;
+  iph.dst = key.remote_addr;
+  iph.ttl = cfg_.ttl;
+  iph.id = ip_id_++;
+  const std::size_t th_len = wire::tcp_options_length(h.options) + wire::kTcpMinHeaderLen;
+  const std::size_t total = wire::kIpv4MinHeaderLen + th_len + payload.size();
+  assert(total <= out.size());
+  const std::size_t hl =
+      wire::write_ipv4_header(out, iph, static_cast<std::uint16_t>(th_len + payload.size()));
+  std::span<std::byte> seg = out.subspan(hl, th_len + payload.size());
+  wire::write_tcp_header(seg, h);
+  std::copy(payload.begin(), payload.end(), seg.begin() + static_cast<std::ptrdiff_t>(th_len));
+  wire::finish_tcp_checksum(seg, key.local_addr, key.remote_addr);
+  counters_.inc(Counter::tcp_out);
+  tx_commit(total);
+}
+
+void Stack::transmit(Connection& c, const wire::TcpHeader& h, std::size_t off, std::size_t len) {
+  std::span<std::byte> out = tx_reserve();
+  if (out.empty()) return;
+  const FlowKey& key = c.key();
+  wire::Ipv4Header iph;
+  iph.protocol = wire::kIpProtoTcp;
+  iph.src = key.local_addr;
+  iph.dst = key.remote_addr;
+  iph.ttl = cfg_.ttl;
+  iph.id = ip_id_++;
+  const std::size_t th_len = wire::tcp_options_length(h.options) + wire::kTcpMinHeaderLen;
+  const std::size_t total = wire::kIpv4MinHeaderLen + th_len + len;
+  assert(total <= out.size());
+  const std::size_t hl = wire::write_ipv4_header(out, iph, static_cast<std::uint16_t>(th_len + len));
+  std::span<std::byte> seg = out.subspan(hl, th_len + len);
+  wire::write_tcp_header(seg, h);
+  // The payload goes straight from the send buffer into the packet: one copy.
+  if (len > 0) c.copy_payload(off, seg.subspan(th_len));
+  wire::finish_tcp_checksum(seg, key.local_addr, key.remote_addr);
+  counters_.inc(Counter::tcp_out);
+  tx_commit(total);
+}
+
+// ------------------------------------------------------------------------------------
+// The application API
+
+Result<ListenerId, Error> Stack::listen(Ipv4Addr addr, std::uint16_t port, Handler& h,
+                                        ListenOptions opts) {
+  if (port == 0) return Unexpected{Error::InvalidArgument};
+  if (addr != Ipv4Addr{} && !is_local(addr)) return Unexpected{Error::AddressNotLocal};
+  const std::uint64_t k = listener_key(addr, port);
+  if (auto it = listener_index_.find(k); it != listener_index_.end() && listeners_[it->second]->active) {
+    return Unexpected{Error::AddressInUse};
+  }
+  std::uint32_t index = kNone;
+  for (std::uint32_t i = 0; i < listeners_.size(); ++i) {
+    if (!listeners_[i]->active) { index = i; break; }
+  }
+  if (index == kNone) {
+    if (listeners_.size() >= cfg_.max_listeners) return Unexpected{Error::NoMemory};
+    listeners_.push_back(std::make_unique<Listener>());
+    index = static_cast<std::uint32_t>(listeners_.size() - 1);
+  }
+  Listener& l = *listeners_[index];
+  l = Listener{};
+  l.index = index;
+  l.addr = addr;
+  l.port = port;
+  l.handler = &h;
+  l.backlog = opts.backlog != 0 ? opts.backlog : cfg_.tcp.default_backlog;
+  l.auto_accept = opts.auto_accept;
+  l.cookies = opts.syn_cookies.value_or(cfg_.tcp.syn_cookies);
+  l.active = true;
+  l.accept_queue.reserve(l.backlog);
+  listener_index_[k] = index;
+  return ListenerId{index};
+}
+
+void Stack::unlisten(ListenerId id) {
+  if (id.index >= listeners_.size() || !listeners_[id.index]->active) return;
+  Listener& l = *listeners_[id.index];
+  l.active = false;
+  listener_index_.erase(listener_key(l.addr, l.port));
+  // Connections never handed to the application are reset (Linux does the same
+  // when a listening socket closes).
+  for (std::uint32_t i = 0; i < cfg_.max_connections; ++i) {
+    ConnSlot& s = conns_[i];
+    if (s.used && !s.finished && s.listener == id.index) {
+      const bool handed_out = s.reported;
+      s.listener = kNone;
+      if (!handed_out) s.conn->abort(now_);
+    }
+  }
+  l.accept_queue.clear();
+  l.syn_queue = 0;
+  release_finished();
+}
+
+std::optional<ConnId> Stack::accept(ListenerId id) {
+  if (id.index >= listeners_.size()) return std::nullopt;
+  Listener& l = *listeners_[id.index];
+  if (l.accept_queue.empty()) return std::nullopt;
+  const std::uint32_t i = l.accept_queue.front();
+  l.accept_queue.erase(l.accept_queue.begin());
+  ConnSlot& s = conns_[i];
+  s.reported = true;
+  return id_of(s);
+}
+
+std::size_t Stack::accept_queue_length(ListenerId id) const {
+  return id.index < listeners_.size() ? listeners_[id.index]->accept_queue.size() : 0;
+}
+
+bool Stack::port_in_use(const FlowKey& key) const { return flows_.find(key) != nullptr; }
+
+Result<ConnId, Error> Stack::connect(Ipv4Addr remote, std::uint16_t remote_port, Handler& h,
+                                     ConnectOptions opts) {
+  if (remote_port == 0 || is_broadcast_or_multicast(remote)) return Unexpected{Error::InvalidArgument};
+  const Ipv4Addr local = opts.local_addr == Ipv4Addr{} ? cfg_.local_addrs.front() : opts.local_addr;
+  if (!is_local(local)) return Unexpected{Error::AddressNotLocal};
+  FlowKey key{local, remote, opts.local_port, remote_port};
+  if (key.local_port != 0) {
+    if (port_in_use(key)) return Unexpected{Error::AddressInUse};
+  } else {
+    // RFC 6056 3.3.4-like: walk the ephemeral range from where we left off.
+    const std::uint32_t lo = cfg_.tcp.ephemeral_port_min, hi = cfg_.tcp.ephemeral_port_max;
+    const std::uint32_t span = hi - lo + 1;
+    bool found = false;
+    for (std::uint32_t n = 0; n < span; ++n) {
+      const auto port = static_cast<std::uint16_t>(lo + (next_ephemeral_ - lo + n) % span);
+      key.local_port = port;
+      if (!port_in_use(key) && find_listener(local, port) == nullptr) {
+        next_ephemeral_ = static_cast<std::uint16_t>(lo + (port - lo + 1) % span);
+        found = true;
+        break;
+      }
+    }
+    if (!found) return Unexpected{Error::NoPorts};
+  }
+  ConnSlot* s = new_connection(key, &h, kNone);
+  if (s == nullptr) return Unexpected{Error::NoMemory};
+  s->reported = true;
+  const ConnId id = id_of(*s);
+  s->conn->open_active(isn_.isn(key, now_), isn_.ts_offset(key), now_);
+  return id;
+}
+
+Result<std::size_t, Error> Stack::send(ConnId c, std::span<const std::byte> data) {
+  ConnSlot* s = lookup(c);
+  if (s == nullptr) return Unexpected{Error::BadConnection};
+  if (s->conn->fin_queued()) return Unexpected{Error::Closing};
+  const std::size_t n = s->conn->send(data, now_);
+  release_finished();
+  return n;
+}
+
+std::optional<Error> Stack::shutdown_write(ConnId c) {
+  ConnSlot* s = lookup(c);
+  if (s == nullptr) return Error::BadConnection;
+  const bool ok = s->conn->shutdown_write(now_);
+  release_finished();
+  return ok ? std::nullopt : std::optional<Error>{Error::NotConnected};
+}
+
+std::optional<Error> Stack::close(ConnId c) {
+  ConnSlot* s = lookup(c);
+  if (s == nullptr) return Error::BadConnection;
+  // After close() the application hears nothing more about this connection.
+  s->reported = false;
+  s->handler = nullptr;
+  s->conn->close(now_);
+  release_finished();
+  return std::nullopt;
+}
+
+std::optional<Error> Stack::abort(ConnId c) {
+  ConnSlot* s = lookup(c);
+  if (s == nullptr) return Error::BadConnection;
+  s->reported = false;
+  s->handler = nullptr;
+  s->conn->abort(now_);
+  release_finished();
+  return std::nullopt;
+}
+
+std::optional<Error> Stack::set_nodelay(ConnId c, bool on) {
+  ConnSlot* s = lookup(c);
+  if (s == nullptr) return Error::BadConnection;
+  s->conn->set_nodelay(on);
+  return std::nullopt;
+}
+
+std::optional<Error> Stack::set_receive_held(ConnId c, std::uint32_t bytes) {
+  ConnSlot* s = lookup(c);
+  if (s == nullptr) return Error::BadConnection;
+  s->conn->set_receive_held(bytes, now_);
+  return std::nullopt;
+}
+
+std::optional<Error> Stack::set_handler(ConnId c, Handler& h) {
+  ConnSlot* s = lookup(c);
+  if (s == nullptr) return Error::BadConnection;
+  s->handler = &h;
+  return std::nullopt;
+}
+
+void Stack::set_user_data(ConnId c, void* p) {
+  if (ConnSlot* s = lookup(c)) s->conn->user_data = p;
+}
+
+void* Stack::user_data(ConnId c) const {
+  ConnSlot* s = lookup(c);
+  return s != nullptr ? s->conn->user_data : nullptr;
+}
+
+std::optional<ConnInfo> Stack::info(ConnId c) const {
+  ConnSlot* s = lookup(c);
+  if (s == nullptr) return std::nullopt;
+  const Connection& k = *s->conn;
+  const tcp::Tcb& t = k.tcb();
+  ConnInfo i;
+  i.key = k.key();
+  i.state = k.state();
+  i.snd_una = t.snd_una;
+  i.snd_nxt = t.snd_nxt;
+  i.rcv_nxt = t.rcv_nxt;
+  i.iss = t.iss;
+  i.irs = t.irs;
+  i.snd_wnd = t.snd_wnd;
+  i.rcv_wnd = k.rcv_wnd();
+  i.cwnd = t.cwnd;
+  i.snd_mss = t.snd_mss;
+  i.snd_wscale = t.snd_wscale;
+  i.rcv_wscale = t.rcv_wscale;
+  i.ts_ok = t.ts_ok;
+  i.sack_ok = t.sack_ok;
+  i.send_queued = k.send_queued();
+  i.srtt = k.rto().srtt();
+  i.rto = k.rto().rto();
+  return i;
+}
+
+}  // namespace riptide

@@ -1,0 +1,270 @@
+// Stack: one per lcore. It owns that core's connections (flow table keyed by the
+// 4-tuple), listeners, TIME-WAIT records, timer wheel, counters and transmit queue,
+// and serves the application API. Nothing in it is shared with another core, so
+// nothing in it is locked.
+//
+// Driving it (DESIGN.md "Two ways to drive a Stack, one engine"):
+//   input(ipv4_packet, now)   hand it one received IPv4 packet
+//   advance(now)              run the timers that are due
+//   drain_tx(f)               take what it wants sent, as IPv4 packets
+// Time is always passed in; the stack never reads a clock.
+//
+// Thread-safety: none. Every call, and every callback, happens on the owning core.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/counters.hpp"
+#include "common/ipv4_addr.hpp"
+#include "common/result.hpp"
+#include "common/time.hpp"
+#include "stack/flow_table.hpp"
+#include "stack/timer_wheel.hpp"
+#include "tcp/config.hpp"
+#include "tcp/connection.hpp"
+#include "tcp/isn.hpp"
+#include "tcp/syn_cookie.hpp"
+#include "tcp/time_wait.hpp"
+
+namespace riptide {
+
+using tcp::CloseReason;
+using tcp::State;
+
+// Errors the API returns (never thrown).
+enum class Error : std::uint8_t {
+  InvalidArgument,   // bad address, port or option value
+  AddressInUse,      // listen() on a taken port, connect() on a taken 4-tuple
+  AddressNotLocal,   // a local address that is not one of the stack's
+  NoPorts,           // every ephemeral port is in use toward that peer
+  NoMemory,          // connection pool or listener table exhausted
+  BadConnection,     // the handle is stale (the connection is gone)
+  NotConnected,      // the call needs a synchronized connection
+  Closing,           // the write side is already shut
+};
+[[nodiscard]] std::string_view to_string(Error e) noexcept;
+
+// A handle to a connection: a pool slot and that slot's generation, so a handle
+// kept after on_closed() is recognised as stale rather than reaching a new owner.
+struct ConnId {
+  std::uint32_t slot = 0;
+  std::uint32_t generation = 0;
+  constexpr bool operator==(const ConnId&) const = default;
+};
+
+struct ListenerId {
+  std::uint32_t index = 0;
+  constexpr bool operator==(const ListenerId&) const = default;
+};
+
+class Stack;
+
+// Application callbacks, run on the owning core. A handler may call any Stack API
+// from inside a callback, including on the connection being reported.
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // A passive connection reached ESTABLISHED (listeners with auto_accept).
+  virtual void on_accept(Stack&, ConnId) {}
+  // A listener without auto_accept has a connection waiting in its accept queue.
+  virtual void on_acceptable(Stack&, ListenerId) {}
+  // An active open completed. A failed one ends in on_closed(Refused/TimedOut).
+  virtual void on_connected(Stack&, ConnId) {}
+  // In-order payload; the view is valid only during the call (zero copy).
+  virtual void on_data(Stack&, ConnId, std::span<const std::byte>) {}
+  // Send space freed after send() accepted less than it was given.
+  virtual void on_writable(Stack&, ConnId) {}
+  // The peer's FIN arrived: no more data will come (half-close).
+  virtual void on_peer_closed(Stack&, ConnId) {}
+  // The connection is gone; the ConnId is stale once this returns.
+  virtual void on_closed(Stack&, ConnId, CloseReason) {}
+};
+
+struct ListenOptions {
+  std::uint32_t backlog = 0;  // SYN queue and accept queue bound; 0: the config default
+  bool auto_accept = true;    // hand connections to on_accept() as they complete
+  std::optional<tcp::SynCookieMode> syn_cookies;  // default: the stack's config
+};
+
+struct ConnectOptions {
+  Ipv4Addr local_addr{};        // 0.0.0.0: the stack's first address
+  std::uint16_t local_port = 0;  // 0: an ephemeral port
+};
+
+struct StackConfig {
+  std::vector<Ipv4Addr> local_addrs;  // at least one
+  tcp::TcpConfig tcp;
+  std::uint32_t max_connections = 16384;
+  std::uint32_t max_time_wait = 16384;
+  std::uint32_t max_listeners = 64;
+  std::uint32_t send_chunks = 0;    // 2 KiB send-buffer chunks; 0: 32 per connection
+  std::uint32_t tx_queue = 4096;    // packets waiting for drain_tx()
+  std::uint8_t ttl = 64;
+  tcp::Secret secret{};             // ISN/cookie key; random_secret() in production
+};
+
+// A random secret from libsodium (start-up only: not for the data path).
+[[nodiscard]] tcp::Secret random_secret();
+
+// A snapshot of one connection (the .pkt runner's tcpi_state, telemetry's listing).
+struct ConnInfo {
+  FlowKey key;
+  State state = State::Closed;
+  SeqNum snd_una, snd_nxt, rcv_nxt, iss, irs;
+  std::uint32_t snd_wnd = 0, rcv_wnd = 0, cwnd = 0;
+  std::uint16_t snd_mss = 0;
+  std::uint8_t snd_wscale = 0, rcv_wscale = 0;
+  bool ts_ok = false, sack_ok = false;
+  std::size_t send_queued = 0;
+  Duration srtt{}, rto{};
+};
+
+class Stack final : private tcp::TcpHost {
+ public:
+  Stack(StackConfig cfg, Instant now);
+  ~Stack();
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
+
+  // --- driving ------------------------------------------------------------------
+  void input(std::span<const std::byte> ipv4_packet, Instant now);
+  void advance(Instant now);
+  // Calls f(std::span<const std::byte>) for each queued IPv4 packet, oldest first.
+  template <class F>
+  std::size_t drain_tx(F&& f) {
+    std::size_t n = 0;
+    while (tx_count_ > 0) {
+      TxSlot& s = tx_[tx_head_];
+      f(std::span<const std::byte>(s.data.data(), s.len));
+      tx_head_ = (tx_head_ + 1) % tx_.size();
+      --tx_count_;
+      ++n;
+    }
+    return n;
+  }
+  [[nodiscard]] std::size_t tx_pending() const noexcept { return tx_count_; }
+  [[nodiscard]] std::optional<Instant> next_timer() const noexcept { return wheel_.next_deadline(); }
+  [[nodiscard]] Instant now() const noexcept { return now_; }
+
+  // --- the application API ----------------------------------------------------------
+  Result<ListenerId, Error> listen(Ipv4Addr addr, std::uint16_t port, Handler& h,
+                                   ListenOptions opts = {});
+  // Stops listening; connections already accepted live on, queued ones are reset.
+  void unlisten(ListenerId l);
+  // Takes the oldest connection from a listener's accept queue.
+  std::optional<ConnId> accept(ListenerId l);
+  [[nodiscard]] std::size_t accept_queue_length(ListenerId l) const;
+
+  Result<ConnId, Error> connect(Ipv4Addr remote, std::uint16_t remote_port, Handler& h,
+                                ConnectOptions opts = {});
+  // Copies into the send buffer what fits; returns that count (0 when full).
+  Result<std::size_t, Error> send(ConnId c, std::span<const std::byte> data);
+  std::optional<Error> shutdown_write(ConnId c);
+  std::optional<Error> close(ConnId c);
+  std::optional<Error> abort(ConnId c);
+  std::optional<Error> set_nodelay(ConnId c, bool on);
+  std::optional<Error> set_receive_held(ConnId c, std::uint32_t bytes);
+  std::optional<Error> set_handler(ConnId c, Handler& h);
+  void set_user_data(ConnId c, void* p);
+  [[nodiscard]] void* user_data(ConnId c) const;
+
+  [[nodiscard]] std::optional<ConnInfo> info(ConnId c) const;
+  [[nodiscard]] bool alive(ConnId c) const noexcept { return lookup(c) != nullptr; }
+
+  // --- observability ------------------------------------------------------------------
+  [[nodiscard]] const Counters& counters() const noexcept { return counters_; }
+  [[nodiscard]] std::size_t connection_count() const noexcept { return conn_count_; }
+  [[nodiscard]] std::size_t time_wait_count() const noexcept { return tw_count_; }
+  // Connections by RFC 9293 state; TIME-WAIT counts the compact records.
+  [[nodiscard]] std::array<std::size_t, tcp::kStateCount> connections_by_state() const noexcept {
+    auto v = by_state_;
+    v[static_cast<std::size_t>(State::TimeWait)] = tw_count_;
+    return v;
+  }
+  [[nodiscard]] const StackConfig& config() const noexcept { return cfg_; }
+  [[nodiscard]] bool is_local(Ipv4Addr a) const noexcept;
+
+ private:
+  struct Listener;
+  struct ConnSlot;
+  struct TwSlot;
+  struct TxSlot {
+    std::array<std::byte, 2048> data;
+    std::size_t len = 0;
+  };
+  static constexpr std::uint32_t kTimeWaitTag = 0x80000000u;
+  static constexpr std::uint16_t kTimeWaitTimer = 0xFFFF;
+
+  // TcpHost
+  void transmit(tcp::Connection& c, const wire::TcpHeader& h, std::size_t payload_offset,
+                std::size_t payload_len) override;
+  void set_timer(tcp::Connection& c, tcp::TimerKind k, Instant when) override;
+  void cancel_timer(tcp::Connection& c, tcp::TimerKind k) override;
+  void state_changed(tcp::Connection& c, State from, State to) override;
+  void deliver(tcp::Connection& c, std::span<const std::byte> data) override;
+  void event(tcp::Connection& c, tcp::ConnEvent e) override;
+  void closed(tcp::Connection& c, CloseReason r) override;
+  bool challenge_ack_allowed() override;
+  void count(Counter c) override { counters_.inc(c); }
+  tcp::ChunkPool& chunk_pool() override { return chunks_; }
+
+  void tcp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> segment);
+  void icmp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> message);
+  void listen_input(Listener& l, const FlowKey& key, const tcp::Segment& seg);
+  void time_wait_input(std::uint32_t tw_index, const FlowKey& key, const tcp::Segment& seg);
+  void reply_rst(const FlowKey& key, const tcp::Segment& seg);  // RFC 9293 3.10.7.1
+  Listener* find_listener(Ipv4Addr addr, std::uint16_t port);
+  ConnSlot* new_connection(const FlowKey& key, Handler* h, std::uint32_t listener);
+  ConnSlot* lookup(ConnId c) const noexcept;
+  ConnSlot& slot_of(tcp::Connection& c) noexcept;
+  ConnId id_of(const ConnSlot& s) const noexcept;
+  void release_finished();
+  void release_connection(ConnSlot& s);
+  std::uint32_t new_time_wait(const tcp::Connection& c);
+  void free_time_wait(std::uint32_t index);
+  void send_tcp(const FlowKey& key, const wire::TcpHeader& h,
+                std::span<const std::byte> payload = {});
+  std::span<std::byte> tx_reserve();
+  void tx_commit(std::size_t len);
+  void on_timer(TimerEntry& e);
+  bool port_in_use(const FlowKey& key) const;
+
+  StackConfig cfg_;
+  Instant now_;
+  Counters counters_;
+  tcp::IsnGenerator isn_;
+  tcp::SynCookies cookies_;
+  TimerWheel wheel_;
+  FlowTable<std::uint32_t> flows_;  // value: conn slot, or kTimeWaitTag | tw index
+  tcp::ChunkPool chunks_;
+
+  std::unique_ptr<ConnSlot[]> conns_;
+  std::vector<std::uint32_t> conn_free_;
+  std::size_t conn_count_ = 0;
+  std::vector<std::uint32_t> finished_;  // slots to release after the current event
+
+  std::unique_ptr<TwSlot[]> tws_;
+  std::vector<std::uint32_t> tw_free_;
+  std::size_t tw_count_ = 0;
+
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::unordered_map<std::uint64_t, std::uint32_t> listener_index_;  // (addr, port)
+
+  std::vector<TxSlot> tx_;
+  std::size_t tx_head_ = 0;
+  std::size_t tx_count_ = 0;
+  std::uint16_t ip_id_ = 0;
+
+  std::uint32_t challenge_tokens_ = 0;
+  std::int64_t challenge_second_ = -1;
+  std::uint16_t next_ephemeral_ = 0;
+  std::array<std::size_t, tcp::kStateCount> by_state_{};
+};
+
+}  // namespace riptide

@@ -1,0 +1,63 @@
+// Every TCP knob, with the default riptide ships and the RFC it comes from. The
+// runtime's TOML loader (issue 5) fills this; tests construct it directly.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "common/time.hpp"
+
+namespace riptide::tcp {
+
+// RFC 4987 3.3 SYN cookies: when to answer a SYN with a cookie instead of state.
+enum class SynCookieMode : std::uint8_t {
+  Auto,    // only when the listener's SYN queue is full (default)
+  Always,  // every SYN (stateless listener)
+  Never,   // drop SYNs that find the SYN queue full
+};
+[[nodiscard]] std::string_view to_string(SynCookieMode m) noexcept;
+
+struct TcpConfig {
+  // RFC 9293 3.7.1: the MSS we advertise (MTU 1500 - 40).
+  std::uint16_t mss = 1460;
+  // Receive and send buffer sizes per connection, in bytes.
+  std::uint32_t rcv_buf = 256 * 1024;
+  std::uint32_t snd_buf = 256 * 1024;
+  // RFC 7323 2: the shift we offer; 0..14. Linux offers 7.
+  std::uint8_t window_scale = 7;
+  bool window_scaling = true;
+  bool timestamps = true;       // RFC 7323 3
+  bool sack = true;             // RFC 2018: offer SACK-permitted
+  bool nodelay = false;         // Nagle (RFC 9293 3.7.4) on unless set
+
+  // RFC 6298 2: initial RTO 1 s; riptide bounds it like Linux (200 ms .. 120 s).
+  Duration rto_initial = std::chrono::seconds{1};
+  Duration rto_min = std::chrono::milliseconds{200};
+  Duration rto_max = std::chrono::seconds{120};
+
+  // SYN retransmissions before connect() fails with a timeout (Linux tcp_syn_retries).
+  std::uint8_t syn_retries = 6;
+  // An overall connect deadline; zero means "only syn_retries bounds it".
+  Duration connect_timeout = Duration::zero();
+  // SYN-ACK retransmissions before a SYN-RECEIVED entry is dropped.
+  std::uint8_t synack_retries = 5;
+  // Retransmissions of data or FIN before the connection is dropped (RFC 1122
+  // 4.2.3.5 R2; Linux tcp_retries2).
+  std::uint8_t max_retries = 15;
+
+  // TIME-WAIT length: 2*MSL (RFC 9293 3.3.2). Default MSL 30 s, so 60 s.
+  Duration time_wait = std::chrono::seconds{60};
+
+  SynCookieMode syn_cookies = SynCookieMode::Auto;
+  // Listener queues when listen() is given no backlog.
+  std::uint32_t default_backlog = 128;
+
+  // RFC 5961 7: challenge ACKs allowed per second per stack (token bucket).
+  std::uint32_t challenge_ack_limit = 1000;
+
+  // Local ports for active opens without an explicit port (RFC 6056 range).
+  std::uint16_t ephemeral_port_min = 32768;
+  std::uint16_t ephemeral_port_max = 60999;
+};
+
+}  // namespace riptide::tcp

@@ -1,0 +1,894 @@
+#include "tcp/connection.hpp"
+
+#include <algorithm>
+#include <cassert>
+
+namespace riptide::tcp {
+
+namespace {
+
+constexpr std::uint16_t kDefaultMss = 536;     // RFC 9293 3.7.1 / RFC 1122 4.2.2.6
+constexpr std::uint8_t kMaxWindowScale = 14;  // RFC 7323 2.3
+constexpr std::uint32_t kTsOptionLen = 12;    // NOP NOP TS, on every segment once negotiated
+
+std::uint32_t tsval_from(Instant now, std::uint32_t offset) noexcept {
+  // RFC 7323 5.4: a 1 ms timestamp clock.
+  return static_cast<std::uint32_t>(to_ms(now)) + offset;
+}
+
+}  // namespace
+
+std::string_view to_string(CloseReason r) noexcept {
+  switch (r) {
+    case CloseReason::Normal: return "normal";
+    case CloseReason::Reset: return "reset";
+    case CloseReason::Aborted: return "aborted";
+    case CloseReason::TimedOut: return "timed out";
+    case CloseReason::Refused: return "refused";
+  }
+  return "?";
+}
+
+Connection::Connection(TcpHost& host, const TcpConfig& cfg, const FlowKey& key) noexcept
+    : host_(host),
+      cfg_(cfg),
+      key_(key),
+      rto_(cfg.rto_initial, cfg.rto_min, cfg.rto_max),
+      nodelay_(cfg.nodelay) {}
+
+Connection::~Connection() { sndbuf_.release(host_.chunk_pool()); }
+
+std::uint32_t Connection::ts_now(Instant now) const noexcept {
+  return tsval_from(now, tcb_.ts_offset);
+}
+
+std::size_t Connection::send_space() const noexcept {
+  return cfg_.snd_buf > sndbuf_.size() ? cfg_.snd_buf - sndbuf_.size() : 0;
+}
+
+std::uint32_t Connection::rcv_wnd() const noexcept {
+  std::uint32_t space = cfg_.rcv_buf > rcv_held_ ? cfg_.rcv_buf - rcv_held_ : 0;
+  // RFC 7323 2.3: the scaled window field is 16 bits.
+  space = std::min<std::uint32_t>(space, 0xFFFFu << tcb_.rcv_wscale);
+  // RFC 9293 3.8.6.2.2 (and RFC 1122 4.2.2.16): never shrink the window: the right
+  // edge we advertised must not move left.
+  const std::int32_t promised = tcb_.rcv_adv - tcb_.rcv_nxt;
+  if (promised > 0 && static_cast<std::uint32_t>(promised) > space) {
+    space = static_cast<std::uint32_t>(promised);
+  }
+  return space;
+}
+
+// ----------------------------------------------------------------------------------
+// State changes
+
+void Connection::set_state(State to, Instant now) {
+  (void)now;
+  const State from = state_;
+  if (from == to) return;
+  state_ = to;
+  host_.state_changed(*this, from, to);
+}
+
+void Connection::enter_closed(CloseReason r, Instant now) {
+  host_.cancel_timer(*this, TimerKind::Retransmit);
+  host_.cancel_timer(*this, TimerKind::FinWait2);
+  set_state(State::Closed, now);
+  if (!closed_reported_) {
+    closed_reported_ = true;
+    host_.closed(*this, r);
+  }
+}
+
+void Connection::enter_time_wait(Instant now) {
+  // RFC 9293 3.3.2: TIME-WAIT waits 2*MSL. The stack turns this connection into a
+  // compact record (no buffers) when it sees the state change, and owns the timer.
+  host_.cancel_timer(*this, TimerKind::Retransmit);
+  host_.cancel_timer(*this, TimerKind::FinWait2);
+  set_state(State::TimeWait, now);
+  if (!closed_reported_) {
+    closed_reported_ = true;
+    host_.closed(*this, CloseReason::Normal);
+  }
+}
+
+// ----------------------------------------------------------------------------------
+// Opens
+
+void Connection::open_active(SeqNum iss, std::uint32_t ts_offset, Instant now) {
+  assert(state_ == State::Closed);
+  passive_ = false;
+  tcb_.iss = iss;
+  tcb_.snd_una = iss;
+  tcb_.snd_nxt = iss;
+  tcb_.snd_max = iss;
+  tcb_.ts_offset = ts_offset;
+  tcb_.rcv_wscale = cfg_.window_scaling ? std::min(cfg_.window_scale, kMaxWindowScale) : 0;
+  if (cfg_.connect_timeout > Duration::zero()) connect_deadline_ = now + cfg_.connect_timeout;
+  set_state(State::SynSent, now);
+  send_syn(/*with_ack=*/false, now);
+  arm_retransmit(now);
+}
+
+void Connection::negotiate_syn_options(const Segment& syn) {
+  const auto& o = syn.options;
+  // RFC 9293 3.7.1: absent MSS option means 536. Never send more than we can take.
+  peer_mss_ = o.mss.value_or(kDefaultMss);
+  peer_ts_ = o.timestamps.has_value();
+  peer_sack_ = o.sack_permitted;
+  peer_wscale_ = o.window_scale;
+}
+
+// Applies what both SYNs agreed (called once the peer's SYN is known and our own
+// offer is fixed).
+static void apply_negotiated(Tcb& tcb, const TcpConfig& cfg, std::uint16_t peer_mss, bool peer_ts,
+                             bool peer_sack, std::optional<std::uint8_t> peer_wscale) {
+  // RFC 7323 2.2: scaling only when both sides sent the option; shifts above 14
+  // are taken as 14 (2.3).
+  if (cfg.window_scaling && peer_wscale) {
+    tcb.snd_wscale = std::min(*peer_wscale, kMaxWindowScale);
+    tcb.rcv_wscale = std::min(cfg.window_scale, kMaxWindowScale);
+  } else {
+    tcb.snd_wscale = 0;
+    tcb.rcv_wscale = 0;
+  }
+  tcb.ts_ok = cfg.timestamps && peer_ts;  // RFC 7323 3.2
+  tcb.sack_ok = cfg.sack && peer_sack;    // RFC 2018 2
+  std::uint32_t mss = std::min<std::uint32_t>(peer_mss, cfg.mss);
+  // RFC 6691: the MSS excludes options; leave room for the timestamp option we
+  // put on every segment.
+  if (tcb.ts_ok) mss -= kTsOptionLen;
+  tcb.snd_mss = static_cast<std::uint16_t>(std::max<std::uint32_t>(mss, 64));
+  // RFC 5681 3.1 (with RFC 3390's rule): initial window of min(4*MSS, max(2*MSS, 4380)).
+  tcb.cwnd = std::min<std::uint32_t>(4 * tcb.snd_mss, std::max<std::uint32_t>(2 * tcb.snd_mss, 4380));
+}
+
+void Connection::open_passive(const Segment& syn, SeqNum iss, std::uint32_t ts_offset, Instant now) {
+  assert(state_ == State::Closed);
+  passive_ = true;
+  set_state(State::Listen, now);  // the child starts as its listener's copy
+  // RFC 9293 3.10.7.2: RCV.NXT = SEG.SEQ+1, IRS = SEG.SEQ, ISS chosen, SYN-ACK sent.
+  tcb_.irs = syn.seq;
+  tcb_.rcv_nxt = syn.seq + 1;
+  tcb_.rcv_adv = tcb_.rcv_nxt;
+  tcb_.iss = iss;
+  tcb_.snd_una = iss;
+  tcb_.snd_nxt = iss;
+  tcb_.snd_max = iss;
+  tcb_.ts_offset = ts_offset;
+  negotiate_syn_options(syn);
+  apply_negotiated(tcb_, cfg_, peer_mss_, peer_ts_, peer_sack_, peer_wscale_);
+  if (tcb_.ts_ok) tcb_.ts_recent = syn.options.timestamps->tsval;
+  // RFC 9293 3.10.7.2: the SYN's window is not scaled (RFC 7323 2.2).
+  tcb_.snd_wnd = syn.window;
+  tcb_.snd_wl1 = syn.seq;
+  tcb_.snd_wl2 = iss;
+  tcb_.max_snd_wnd = tcb_.snd_wnd;
+  set_state(State::SynReceived, now);
+  send_syn(/*with_ack=*/true, now);
+  arm_retransmit(now);
+}
+
+void Connection::open_from_cookie(const Segment& ack, const CookieOptions& opts,
+                                  std::uint32_t ts_offset, Instant now) {
+  assert(state_ == State::Closed);
+  passive_ = true;
+  set_state(State::Listen, now);
+  // The cookie SYN-ACK had SEQ = ack - 1 and acknowledged SEG.SEQ; rebuild the
+  // SYN-RECEIVED TCB it stands for (RFC 4987 3.6).
+  tcb_.iss = ack.ack - 1;
+  tcb_.snd_una = tcb_.iss;
+  tcb_.snd_nxt = tcb_.iss + 1;
+  tcb_.snd_max = tcb_.snd_nxt;
+  tcb_.irs = ack.seq - 1;
+  tcb_.rcv_nxt = ack.seq;
+  tcb_.ts_offset = ts_offset;
+  peer_mss_ = opts.mss;
+  peer_ts_ = opts.timestamps;
+  peer_sack_ = opts.sack_permitted;
+  peer_wscale_ = opts.window_scale;
+  apply_negotiated(tcb_, cfg_, peer_mss_, peer_ts_, peer_sack_, peer_wscale_);
+  if (tcb_.ts_ok && ack.options.timestamps) tcb_.ts_recent = ack.options.timestamps->tsval;
+  tcb_.rcv_adv = tcb_.rcv_nxt + std::min<std::uint32_t>(cfg_.rcv_buf, 0xFFFF);
+  set_state(State::SynReceived, now);
+  on_segment(ack, now);
+}
+
+// ----------------------------------------------------------------------------------
+// Segment arrival: RFC 9293 3.10.7.3 (SYN-SENT) and 3.10.7.4 (everything else).
+// LISTEN (3.10.7.2) and CLOSED (3.10.7.1) live in the stack, which owns listeners
+// and answers segments for no connection.
+
+void Connection::on_segment(const Segment& seg, Instant now) {
+  switch (state_) {
+    case State::Closed:
+    case State::Listen:
+    case State::TimeWait:  // handled by the stack's compact TIME-WAIT record
+      return;
+    case State::SynSent:
+      on_segment_syn_sent(seg, now);
+      return;
+    default:
+      break;
+  }
+  if (!check_sequence(seg, now)) return;  // first: sequence number (and PAWS)
+  if (!check_rst(seg, now)) return;       // second: RST bit
+  // third: security/compartment has no meaning here (RFC 9293 3.10.7.4, obsolete).
+  if (!check_syn(seg, now)) return;       // fourth: SYN bit
+  if (!check_ack(seg, now)) return;       // fifth: ACK field
+  // sixth: URG. RFC 6093 deprecates urgent data; riptide treats it as plain data.
+  process_text(seg, now);                 // seventh: segment text
+  if (state_ == State::Closed) return;    // data after close() reset the connection
+  process_fin(seg, now);                  // eighth: FIN bit
+  output(now);
+}
+
+void Connection::on_segment_syn_sent(const Segment& seg, Instant now) {
+  // RFC 9293 3.10.7.3, first: check the ACK bit.
+  const bool ack_acceptable = seg.has(kAck) && tcb_.iss < seg.ack && seg.ack <= tcb_.snd_max;
+  if (seg.has(kAck) && !ack_acceptable) {
+    // SEG.ACK =< ISS or SEG.ACK > SND.NXT: <SEQ=SEG.ACK><CTL=RST>, unless RST.
+    if (!seg.has(kRst)) send_rst(seg.ack, now);
+    host_.count(Counter::tcp_drop_syn_sent);
+    return;
+  }
+  // second: the RST bit. RFC 5961 3.2 for SYN-SENT: only with an acceptable ACK.
+  if (seg.has(kRst)) {
+    if (ack_acceptable) {
+      host_.count(Counter::tcp_rst_received);
+      enter_closed(CloseReason::Refused, now);  // "error: connection reset"
+    } else {
+      host_.count(Counter::tcp_drop_syn_sent);
+    }
+    return;
+  }
+  // fourth: the SYN bit.
+  if (!seg.has(kSyn)) {
+    host_.count(Counter::tcp_drop_syn_sent);  // fifth: neither SYN nor RST: drop
+    return;
+  }
+  tcb_.irs = seg.seq;
+  tcb_.rcv_nxt = seg.seq + 1;
+  tcb_.rcv_adv = tcb_.rcv_nxt;
+  negotiate_syn_options(seg);
+  apply_negotiated(tcb_, cfg_, peer_mss_, peer_ts_, peer_sack_, peer_wscale_);
+  if (tcb_.ts_ok) tcb_.ts_recent = seg.options.timestamps->tsval;
+  if (seg.has(kAck)) {
+    // Our SYN is acknowledged: ESTABLISHED, <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
+    tcb_.snd_una = seg.ack;
+    if (tcb_.snd_nxt < tcb_.snd_una) tcb_.snd_nxt = tcb_.snd_una;
+    // RFC 7323 2.2: the window in a SYN-ACK is never scaled.
+    tcb_.snd_wnd = seg.window;
+    tcb_.max_snd_wnd = tcb_.snd_wnd;
+    tcb_.snd_wl1 = seg.seq;
+    tcb_.snd_wl2 = seg.ack;
+    if (tcb_.ts_ok && seg.options.timestamps->tsecr != 0) {
+      rto_.sample(milliseconds{static_cast<std::int32_t>(ts_now(now) - seg.options.timestamps->tsecr)});
+    } else if (retries_ == 0 && rtt_seq_) {
+      rto_.sample(now - rtt_start_);  // Karn: only an unretransmitted SYN
+    }
+    rtt_seq_.reset();
+    retries_ = 0;
+    host_.cancel_timer(*this, TimerKind::Retransmit);
+    set_state(State::Established, now);
+    host_.event(*this, ConnEvent::Connected);
+    if (state_ != State::Established) return;  // the application closed in the callback
+    send_ack(now);
+    // RFC 9293 3.10.7.3: "continue processing at the sixth step": data or FIN
+    // that rode on the SYN-ACK.
+    if (!seg.payload.empty() || seg.has(kFin)) {
+      Segment rest = seg;
+      rest.flags = static_cast<std::uint8_t>(rest.flags & ~kSyn);
+      rest.seq = seg.seq + 1;
+      process_text(rest, now);
+      if (state_ == State::Closed) return;
+      process_fin(rest, now);
+    }
+    output(now);
+    return;
+  }
+  // Simultaneous open (RFC 9293 3.5 figure 8): SYN-RECEIVED, <SEQ=ISS><ACK=RCV.NXT>
+  // <CTL=SYN,ACK>. Data on the SYN is not queued; the peer will send it again.
+  tcb_.snd_wnd = seg.window;
+  tcb_.max_snd_wnd = tcb_.snd_wnd;
+  tcb_.snd_wl1 = seg.seq;
+  tcb_.snd_wl2 = tcb_.iss;
+  set_state(State::SynReceived, now);
+  tcb_.snd_nxt = tcb_.iss;  // the SYN-ACK re-sends our SYN's sequence number
+  send_syn(/*with_ack=*/true, now);
+  arm_retransmit(now);
+}
+
+bool Connection::check_sequence(const Segment& seg, Instant now) {
+  // RFC 7323 5.3 PAWS: a timestamped segment older than TS.Recent is a duplicate
+  // from an earlier incarnation of the sequence space (R1), unless it is a RST.
+  if (tcb_.ts_ok && seg.options.timestamps && !seg.has(kRst) &&
+      static_cast<std::int32_t>(seg.options.timestamps->tsval - tcb_.ts_recent) < 0) {
+    host_.count(Counter::tcp_paws_rejected);
+    send_ack(now);
+    return false;
+  }
+  // RFC 9293 3.10.7.4 first: the four acceptability cases.
+  const std::uint32_t wnd = std::max<std::int32_t>(0, tcb_.rcv_adv - tcb_.rcv_nxt);
+  const std::uint32_t len = seg.seg_len();
+  bool acceptable;
+  if (len == 0) {
+    acceptable = wnd == 0 ? seg.seq == tcb_.rcv_nxt
+                          : seq_in_range(tcb_.rcv_nxt, seg.seq, tcb_.rcv_nxt + wnd);
+  } else if (wnd == 0) {
+    acceptable = false;
+  } else {
+    acceptable = seq_in_range(tcb_.rcv_nxt, seg.seq, tcb_.rcv_nxt + wnd) ||
+                 seq_in_range(tcb_.rcv_nxt, seg.seq + (len - 1), tcb_.rcv_nxt + wnd);
+  }
+  if (!acceptable) {
+    if (seg.has(kRst)) {
+      host_.count(Counter::tcp_drop_unacceptable);
+      return false;  // RST outside the window: drop silently (RFC 5961 3.2)
+    }
+    if (state_ == State::SynReceived && seg.has(kSyn) && !seg.has(kAck) && seg.seq == tcb_.irs) {
+      // The peer retransmitted its SYN: our SYN-ACK was lost. Answer with the
+      // SYN-ACK again rather than a bare ACK (what Linux does; the RFC's
+      // <SEQ=SND.NXT><ACK=RCV.NXT> ACK would carry no SYN).
+      send_syn(/*with_ack=*/true, now);
+      return false;
+    }
+    // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, then drop.
+    host_.count(Counter::tcp_drop_unacceptable);
+    send_ack(now);
+    return false;
+  }
+  update_ts_recent(seg);
+  return true;
+}
+
+void Connection::update_ts_recent(const Segment& seg) {
+  // RFC 7323 4.3 (2): TS.Recent <- SEG.TSval when SEG.SEQ =< Last.ACK.sent; we ACK
+  // everything at once, so Last.ACK.sent is RCV.NXT.
+  if (tcb_.ts_ok && seg.options.timestamps && seg.seq <= tcb_.rcv_nxt &&
+      static_cast<std::int32_t>(seg.options.timestamps->tsval - tcb_.ts_recent) >= 0) {
+    tcb_.ts_recent = seg.options.timestamps->tsval;
+  }
+}
+
+bool Connection::check_rst(const Segment& seg, Instant now) {
+  if (!seg.has(kRst)) return true;
+  // RFC 5961 3.2 (RFC 9293 3.10.7.4 second): reset only on an exact match with
+  // RCV.NXT; anything else in the window draws a challenge ACK.
+  if (seg.seq != tcb_.rcv_nxt) {
+    send_challenge_ack(now);
+    return false;
+  }
+  host_.count(Counter::tcp_rst_received);
+  switch (state_) {
+    case State::SynReceived:
+      // Passive open: "return this connection to LISTEN": the listener never saw
+      // it, so it simply goes away. Active (simultaneous) open: refused.
+      enter_closed(passive_ ? CloseReason::Reset : CloseReason::Refused, now);
+      break;
+    case State::Closing:
+    case State::LastAck:
+      enter_closed(CloseReason::Normal, now);
+      break;
+    default:  // ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT: "connection reset"
+      enter_closed(CloseReason::Reset, now);
+      break;
+  }
+  return false;
+}
+
+bool Connection::check_syn(const Segment& seg, Instant now) {
+  if (!seg.has(kSyn)) return true;
+  if (state_ == State::SynReceived && passive_) {
+    // RFC 9293 3.10.7.4 fourth: "If the connection was initiated with a passive
+    // OPEN, then return this connection to the LISTEN state and return." The
+    // listener never handed it out, so it just goes; the peer's next SYN starts over.
+    host_.count(Counter::tcp_drop_listen);
+    enter_closed(CloseReason::Reset, now);
+    return false;
+  }
+  // RFC 9293 3.10.7.4 fourth / RFC 5961 4.2: a SYN in a synchronized state (or in
+  // SYN-RECEIVED) gets a challenge ACK, whatever its sequence number. An old
+  // duplicate or a peer that lost the connection (half-open) answers with a RST
+  // that exactly matches RCV.NXT.
+  send_challenge_ack(now);
+  return false;
+}
+
+bool Connection::check_ack(const Segment& seg, Instant now) {
+  // RFC 9293 3.10.7.4 fifth: "if the ACK bit is off, drop the segment".
+  if (!seg.has(kAck)) {
+    host_.count(Counter::tcp_drop_no_ack);
+    return false;
+  }
+  if (state_ == State::SynReceived) {
+    // SND.UNA < SEG.ACK =< SND.NXT: ESTABLISHED; otherwise <SEQ=SEG.ACK><CTL=RST>.
+    if (!(tcb_.snd_una < seg.ack && seg.ack <= tcb_.snd_max)) {
+      host_.count(Counter::tcp_drop_bad_ack);
+      send_rst(seg.ack, now);
+      return false;
+    }
+    tcb_.snd_una = seg.ack;
+    if (tcb_.snd_nxt < tcb_.snd_una) tcb_.snd_nxt = tcb_.snd_una;
+    // RFC 9293 3.10.7.4: SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
+    tcb_.snd_wnd = static_cast<std::uint32_t>(seg.window) << tcb_.snd_wscale;
+    tcb_.max_snd_wnd = std::max(tcb_.max_snd_wnd, tcb_.snd_wnd);
+    tcb_.snd_wl1 = seg.seq;
+    tcb_.snd_wl2 = seg.ack;
+    if (tcb_.ts_ok && seg.options.timestamps && seg.options.timestamps->tsecr != 0) {
+      rto_.sample(milliseconds{static_cast<std::int32_t>(ts_now(now) - seg.options.timestamps->tsecr)});
+    }
+    retries_ = 0;
+    host_.cancel_timer(*this, TimerKind::Retransmit);
+    set_state(State::Established, now);
+    host_.event(*this, passive_ ? ConnEvent::Established : ConnEvent::Connected);
+    if (state_ == State::Closed) return false;
+    // RFC 9293 3.10.4: a CLOSE issued in SYN-RECEIVED was queued until now.
+    if (fin_queued_ && state_ == State::Established) set_state(State::FinWait1, now);
+    // The ACK that completed the handshake may carry data and FIN: go on.
+    return true;
+  }
+
+  // RFC 5961 5.2: acceptable is (SND.UNA - MAX.SND.WND) =< SEG.ACK =< SND.NXT.
+  // Older ACKs are dropped and answered with an ACK (rate limited).
+  if (seg.ack > tcb_.snd_max) {
+    // RFC 9293: "If the ACK acks something not yet sent ... send an ACK, drop".
+    host_.count(Counter::tcp_drop_bad_ack);
+    send_ack(now);
+    return false;
+  }
+  if (seg.ack < tcb_.snd_una - tcb_.max_snd_wnd) {
+    host_.count(Counter::tcp_drop_old_ack);
+    send_challenge_ack(now);
+    return false;
+  }
+
+  if (tcb_.snd_una < seg.ack) {
+    // New data acknowledged (RFC 9293: SND.UNA <- SEG.ACK).
+    std::uint32_t acked = static_cast<std::uint32_t>(seg.ack - tcb_.snd_una);
+    rtt_sample(seg, acked, now);
+    // Sequence space: [SYN][data...][FIN]. Data bytes acknowledged exclude both.
+    std::uint32_t data_acked = acked;
+    if (tcb_.snd_una == tcb_.iss) data_acked -= 1;  // our SYN (simultaneous-open paths)
+    if (fin_queued_ && seg.ack == fin_seq() + 1) data_acked -= 1;  // our FIN
+    data_acked = std::min<std::uint32_t>(data_acked, static_cast<std::uint32_t>(sndbuf_.size()));
+    sndbuf_.consume(data_acked, host_.chunk_pool());
+    tcb_.snd_una = seg.ack;
+    if (tcb_.snd_nxt < tcb_.snd_una) tcb_.snd_nxt = tcb_.snd_una;
+    retries_ = 0;
+    // RFC 5681 3.1: slow start below ssthresh, then about one MSS per RTT.
+    if (tcb_.cwnd < tcb_.ssthresh) {
+      tcb_.cwnd += std::min<std::uint32_t>(acked, tcb_.snd_mss);
+    } else {
+      tcb_.cwnd += std::max<std::uint32_t>(1, tcb_.snd_mss * tcb_.snd_mss / std::max<std::uint32_t>(tcb_.cwnd, 1));
+    }
+    // RFC 6298 5.2/5.3: stop the timer when all is acknowledged, else restart it.
+    if (tcb_.snd_una == tcb_.snd_max) {
+      host_.cancel_timer(*this, TimerKind::Retransmit);
+    } else {
+      arm_retransmit(now);
+    }
+    if (want_writable_ && send_space() > 0 && !fin_queued_) {
+      want_writable_ = false;
+      host_.event(*this, ConnEvent::Writable);
+      if (state_ == State::Closed) return false;
+    }
+  }
+  // RFC 9293 3.10.7.4: window update when the segment is newer than the last one.
+  update_window(seg);
+
+  switch (state_) {
+    case State::FinWait1:
+      // "if the FIN segment is now acknowledged, then enter FIN-WAIT-2".
+      if (fin_acked()) {
+        set_state(State::FinWait2, now);
+        if (app_closed_) host_.set_timer(*this, TimerKind::FinWait2, now + cfg_.time_wait);
+      }
+      break;
+    case State::Closing:
+      // "if the ACK acknowledges our FIN, then enter the TIME-WAIT state".
+      if (fin_acked()) {
+        enter_time_wait(now);
+        return false;
+      }
+      break;
+    case State::LastAck:
+      // "if our FIN is now acknowledged, delete the TCB, enter CLOSED".
+      if (fin_acked()) {
+        enter_closed(CloseReason::Normal, now);
+        return false;
+      }
+      break;
+    default:
+      break;
+  }
+  return true;
+}
+
+void Connection::update_window(const Segment& seg) {
+  if (tcb_.snd_wl1 < seg.seq || (tcb_.snd_wl1 == seg.seq && tcb_.snd_wl2 <= seg.ack)) {
+    tcb_.snd_wnd = static_cast<std::uint32_t>(seg.window) << tcb_.snd_wscale;
+    tcb_.max_snd_wnd = std::max(tcb_.max_snd_wnd, tcb_.snd_wnd);
+    tcb_.snd_wl1 = seg.seq;
+    tcb_.snd_wl2 = seg.ack;
+  }
+}
+
+void Connection::rtt_sample(const Segment& seg, std::uint32_t acked, Instant now) {
+  (void)acked;
+  if (tcb_.ts_ok && seg.options.timestamps && seg.options.timestamps->tsecr != 0) {
+    // RFC 7323 4.1: RTTM from the echoed timestamp (valid across retransmissions).
+    const auto rtt = static_cast<std::int32_t>(ts_now(now) - seg.options.timestamps->tsecr);
+    if (rtt >= 0) rto_.sample(milliseconds{rtt});
+  } else if (rtt_seq_ && *rtt_seq_ < seg.ack) {
+    rto_.sample(now - rtt_start_);  // RFC 6298 3 (Karn): rtt_seq_ is reset on timeout
+  }
+  if (rtt_seq_ && *rtt_seq_ < seg.ack) rtt_seq_.reset();
+}
+
+void Connection::process_text(const Segment& seg, Instant now) {
+  if (seg.payload.empty()) return;
+  switch (state_) {
+    case State::Established:
+    case State::FinWait1:
+    case State::FinWait2:
+      break;
+    default:
+      // CLOSE-WAIT, CLOSING, LAST-ACK: "this should not occur, since a FIN has been
+      // received from the remote side. Ignore the segment text."
+      return;
+  }
+  if (app_closed_) {
+    // RFC 1122 4.2.2.13 (RFC 2525 2.17): new data after CLOSE: RST to show it was lost.
+    host_.count(Counter::tcp_drop_after_close);
+    send_rst(tcb_.snd_nxt, now);
+    enter_closed(CloseReason::Aborted, now);
+    return;
+  }
+  // Trim what lies before RCV.NXT (RFC 9293 3.10.7.4: "only the new parts").
+  std::span<const std::byte> data = seg.payload;
+  SeqNum start = seg.has(kSyn) ? seg.seq + 1 : seg.seq;
+  if (start < tcb_.rcv_nxt) {
+    const auto skip = static_cast<std::size_t>(tcb_.rcv_nxt - start);
+    if (skip >= data.size()) return;
+    data = data.subspan(skip);
+    start = tcb_.rcv_nxt;
+  }
+  if (start != tcb_.rcv_nxt) {
+    // Out of order: without reassembly (issue 4) the segment is dropped and a
+    // duplicate ACK tells the peer where the hole is.
+    host_.count(Counter::tcp_drop_out_of_order);
+    send_ack(now);
+    return;
+  }
+  // Trim what lies beyond the window.
+  const std::uint32_t wnd = std::max<std::int32_t>(0, tcb_.rcv_adv - tcb_.rcv_nxt);
+  if (data.size() > wnd) data = data.first(wnd);
+  if (data.empty()) return;
+  tcb_.rcv_nxt += static_cast<std::uint32_t>(data.size());
+  host_.deliver(*this, data);
+  // The ACK goes out with output() at the end of processing (immediate ACK; the
+  // delayed-ACK policy arrives with issue 4).
+  send_ack(now);
+}
+
+void Connection::process_fin(const Segment& seg, Instant now) {
+  if (!seg.has(kFin)) return;
+  // The FIN is processed only in order: it sits after the payload.
+  const SeqNum fin_at = seg.seq + (seg.has(kSyn) ? 1u : 0u) + static_cast<std::uint32_t>(seg.payload.size());
+  // (A retransmitted FIN fails the acceptability test and is ACKed there.)
+  if (fin_at != tcb_.rcv_nxt) return;
+  // RFC 9293 3.10.7.4 eighth: advance RCV.NXT over the FIN, ACK it, signal the user.
+  tcb_.rcv_nxt += 1;
+  peer_fin_ = true;
+  send_ack(now);
+  State next = state_;
+  switch (state_) {
+    case State::SynReceived:
+    case State::Established:
+      next = State::CloseWait;
+      break;
+    case State::FinWait1:
+      // "If our FIN has been ACKed ... enter TIME-WAIT ...; otherwise enter CLOSING".
+      next = fin_acked() ? State::TimeWait : State::Closing;
+      break;
+    case State::FinWait2:
+      next = State::TimeWait;
+      break;
+    default:
+      return;  // CLOSE-WAIT, CLOSING, LAST-ACK: remain
+  }
+  if (next != State::TimeWait) set_state(next, now);
+  host_.event(*this, ConnEvent::PeerClosed);
+  if (next == State::TimeWait && state_ != State::Closed) enter_time_wait(now);
+}
+
+// ----------------------------------------------------------------------------------
+// Timers
+
+void Connection::arm_retransmit(Instant now) {
+  host_.set_timer(*this, TimerKind::Retransmit, now + rto_.rto());
+}
+
+void Connection::on_timer(TimerKind k, Instant now) {
+  switch (k) {
+    case TimerKind::Retransmit:
+      retransmit_timeout(now);
+      break;
+    case TimerKind::FinWait2:
+      // An orphaned FIN-WAIT-2 would live forever if the peer never closes; like
+      // Linux (tcp_fin_timeout) it is dropped after the TIME-WAIT length.
+      if (state_ == State::FinWait2) enter_closed(CloseReason::Normal, now);
+      break;
+    case TimerKind::kCount:
+      break;
+  }
+}
+
+void Connection::retransmit_timeout(Instant now) {
+  if (tcb_.snd_una == tcb_.snd_max && state_ != State::SynSent && state_ != State::SynReceived) return;
+  host_.count(Counter::tcp_retransmit_timeout);
+  const std::uint8_t limit = state_ == State::SynSent       ? cfg_.syn_retries
+                             : state_ == State::SynReceived ? cfg_.synack_retries
+                                                            : cfg_.max_retries;
+  const bool deadline_passed =
+      state_ == State::SynSent && connect_deadline_ != Instant{} && now >= connect_deadline_;
+  if (retries_ >= limit || deadline_passed) {
+    // RFC 1122 4.2.3.5: R2 exceeded: close the connection. RFC 9293 3.8.3 for SYN.
+    host_.count(state_ == State::SynSent ? Counter::tcp_connect_timeout
+                                         : Counter::tcp_connection_timeout);
+    enter_closed(CloseReason::TimedOut, now);
+    return;
+  }
+  ++retries_;
+  // RFC 6298 5.5: back off; 5.4: retransmit the earliest unacknowledged segment.
+  rto_.backoff();
+  rtt_seq_.reset();  // Karn: no RTT sample from retransmitted data
+  // RFC 5681 3.1 (4): after a timeout, ssthresh = max(FlightSize/2, 2*SMSS), cwnd = 1 SMSS.
+  const std::uint32_t flight = static_cast<std::uint32_t>(tcb_.snd_max - tcb_.snd_una);
+  tcb_.ssthresh = std::max<std::uint32_t>(flight / 2, 2u * tcb_.snd_mss);
+  tcb_.cwnd = tcb_.snd_mss;
+  host_.count(Counter::tcp_retransmit_segment);
+  switch (state_) {
+    case State::SynSent:
+      send_syn(/*with_ack=*/false, now);
+      break;
+    case State::SynReceived:
+      send_syn(/*with_ack=*/true, now);
+      break;
+    default:
+      // Go back to SND.UNA (BSD tcp_timer_rexmt): output() re-sends from there.
+      tcb_.snd_nxt = tcb_.snd_una;
+      output(now);
+      break;
+  }
+  // After a connect deadline, the last wait is cut short to end on time.
+  Instant next = now + rto_.rto();
+  if (state_ == State::SynSent && connect_deadline_ != Instant{} && next > connect_deadline_) {
+    next = connect_deadline_;
+  }
+  host_.set_timer(*this, TimerKind::Retransmit, next);
+}
+
+// ----------------------------------------------------------------------------------
+// Application calls
+
+std::size_t Connection::send(std::span<const std::byte> data, Instant now) {
+  // RFC 9293 3.10.2: SEND is legal in ESTABLISHED and CLOSE-WAIT (and queued in
+  // SYN-SENT/SYN-RECEIVED); never after the write side was shut.
+  if (fin_queued_) return 0;
+  switch (state_) {
+    case State::SynSent:
+    case State::SynReceived:
+    case State::Established:
+    case State::CloseWait:
+      break;
+    default:
+      return 0;
+  }
+  const std::size_t n = sndbuf_.append(data, cfg_.snd_buf, host_.chunk_pool());
+  if (n < data.size()) want_writable_ = true;
+  if (state_ == State::Established || state_ == State::CloseWait) output(now);
+  return n;
+}
+
+bool Connection::shutdown_write(Instant now) {
+  if (fin_queued_) return true;
+  switch (state_) {
+    case State::SynSent:
+      // RFC 9293 3.10.4: CLOSE in SYN-SENT deletes the TCB; nothing is sent.
+      enter_closed(CloseReason::Aborted, now);
+      return true;
+    case State::SynReceived:
+      // RFC 9293 3.10.4: queue the CLOSE until ESTABLISHED (check_ack applies it).
+      fin_queued_ = true;
+      return true;
+    case State::Established:
+      // Queue the FIN behind the data and enter FIN-WAIT-1.
+      fin_queued_ = true;
+      set_state(State::FinWait1, now);
+      break;
+    case State::CloseWait:
+      // "Queue this request until all preceding SENDs have been segmentized; then
+      // send a FIN segment, enter LAST-ACK state."
+      fin_queued_ = true;
+      set_state(State::LastAck, now);
+      break;
+    default:
+      return false;
+  }
+  output(now);
+  return true;
+}
+
+void Connection::close(Instant now) {
+  app_closed_ = true;
+  want_writable_ = false;
+  if (state_ == State::Closed) return;
+  shutdown_write(now);
+  if (state_ == State::FinWait2) host_.set_timer(*this, TimerKind::FinWait2, now + cfg_.time_wait);
+}
+
+void Connection::abort(Instant now) {
+  app_closed_ = true;
+  switch (state_) {
+    case State::SynReceived:
+    case State::Established:
+    case State::FinWait1:
+    case State::FinWait2:
+    case State::CloseWait:
+      // RFC 9293 3.10.5: "send a reset segment: <SEQ=SND.NXT><CTL=RST>".
+      send_rst(tcb_.snd_max, now);
+      break;
+    default:
+      break;  // SYN-SENT, CLOSING, LAST-ACK, TIME-WAIT: no RST
+  }
+  enter_closed(CloseReason::Aborted, now);
+}
+
+void Connection::set_receive_held(std::uint32_t bytes, Instant now) {
+  const std::uint32_t before = rcv_wnd();
+  rcv_held_ = bytes;
+  if (!is_synchronized(state_) || state_ == State::TimeWait) return;
+  const std::uint32_t after = rcv_wnd();
+  // RFC 9293 3.8.6.2.2 receiver SWS avoidance: announce a larger window only when
+  // it grew by a full segment or half the buffer.
+  if (after > before &&
+      (after - before >= tcb_.snd_mss || after - before >= cfg_.rcv_buf / 2 || before == 0)) {
+    send_ack(now);
+  }
+}
+
+// ----------------------------------------------------------------------------------
+// Output
+
+void Connection::output(Instant now) {
+  switch (state_) {
+    case State::Established:
+    case State::CloseWait:
+    case State::FinWait1:
+    case State::Closing:
+    case State::LastAck:
+      break;
+    default:
+      return;
+  }
+  const std::size_t queued = sndbuf_.size();
+  bool sent_any = false;
+  for (;;) {
+    const auto offset = static_cast<std::size_t>(tcb_.snd_nxt - tcb_.snd_una);
+    const std::size_t unsent = offset < queued ? queued - offset : 0;
+    // Usable window: SND.UNA + min(SND.WND, cwnd) - SND.NXT (RFC 5681 / 9293 3.8.6.2.1).
+    const std::uint32_t wnd = std::min(tcb_.snd_wnd, tcb_.cwnd);
+    const std::int32_t usable = static_cast<std::int32_t>((tcb_.snd_una + wnd) - tcb_.snd_nxt);
+    if (unsent > 0) {
+      if (usable <= 0) break;
+      std::size_t len = std::min<std::size_t>({unsent, tcb_.snd_mss, static_cast<std::size_t>(usable)});
+      // RFC 9293 3.7.4 (Nagle): while data is outstanding, hold back a segment
+      // smaller than the MSS unless it is the last of a closing stream.
+      const bool outstanding = tcb_.snd_nxt != tcb_.snd_una;
+      if (len < tcb_.snd_mss && outstanding && !nodelay_ && !fin_queued_) break;
+      if (len < unsent && len < tcb_.snd_mss) break;  // window too small: wait (SWS)
+      const bool last = len == unsent;
+      std::uint8_t flags = kAck;
+      if (last) flags |= kPsh;
+      const bool with_fin = last && fin_queued_;
+      if (with_fin) flags |= kFin;
+      if (!rtt_seq_ && tcb_.snd_nxt == tcb_.snd_max) {
+        rtt_seq_ = tcb_.snd_nxt;
+        rtt_start_ = now;
+      }
+      const bool retransmission = tcb_.snd_nxt < tcb_.snd_max;
+      if (retransmission) host_.count(Counter::tcp_retransmit_segment);
+      emit(flags, tcb_.snd_nxt, offset, len, now);
+      tcb_.snd_nxt += static_cast<std::uint32_t>(len) + (with_fin ? 1u : 0u);
+      tcb_.snd_max = seq_max(tcb_.snd_max, tcb_.snd_nxt);
+      sent_any = true;
+      continue;
+    }
+    // All data sent: the FIN, if queued and not yet sent at this position.
+    if (fin_queued_ && tcb_.snd_nxt == fin_seq()) {
+      emit(kFin | kAck, tcb_.snd_nxt, offset, 0, now);
+      tcb_.snd_nxt += 1;
+      tcb_.snd_max = seq_max(tcb_.snd_max, tcb_.snd_nxt);
+      sent_any = true;
+    }
+    break;
+  }
+  if (sent_any) {
+    // RFC 6298 5.1: start the timer if it is not running.
+    arm_retransmit(now);
+  }
+}
+
+void Connection::emit(std::uint8_t flags, SeqNum seq, std::size_t off, std::size_t len,
+                      Instant now, bool syn_options) {
+  wire::TcpHeader h;
+  h.src_port = key_.local_port;
+  h.dst_port = key_.remote_port;
+  h.seq = seq;
+  h.flags = flags;
+  if (flags & kAck) h.ack = tcb_.rcv_nxt;
+  const std::uint32_t wnd = rcv_wnd();
+  if (syn_options) {
+    // RFC 7323 2.2: the window in a SYN or SYN-ACK is never scaled.
+    h.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(wnd, 0xFFFF));
+    h.options.mss = cfg_.mss;
+    const bool is_synack = (flags & kAck) != 0;
+    // In a SYN-ACK, echo only what the peer offered (RFC 7323 1.3, RFC 2018 2).
+    if (cfg_.window_scaling && (!is_synack || peer_wscale_)) {
+      h.options.window_scale = std::min(cfg_.window_scale, kMaxWindowScale);
+    }
+    if (cfg_.sack && (!is_synack || peer_sack_)) h.options.sack_permitted = true;
+    if (cfg_.timestamps && (!is_synack || peer_ts_)) {
+      h.options.timestamps = wire::TcpTimestamps{ts_now(now), is_synack ? tcb_.ts_recent : 0};
+    }
+  } else {
+    const std::uint32_t field = std::min<std::uint32_t>(wnd >> tcb_.rcv_wscale, 0xFFFF);
+    h.window = static_cast<std::uint16_t>(field);
+    if ((flags & kRst) == 0 && tcb_.ts_ok) {
+      h.options.timestamps = wire::TcpTimestamps{ts_now(now), tcb_.ts_recent};
+    }
+  }
+  if ((flags & kAck) != 0 && (flags & kRst) == 0) {
+    // RFC 9293 3.8.6.2.2: remember the right edge we promised.
+    const SeqNum edge = tcb_.rcv_nxt + ((static_cast<std::uint32_t>(h.window)) << (syn_options ? 0 : tcb_.rcv_wscale));
+    tcb_.rcv_adv = seq_max(tcb_.rcv_adv, edge);
+  }
+  host_.transmit(*this, h, off, len);
+}
+
+void Connection::send_syn(bool with_ack, Instant now) {
+  if (!with_ack && !rtt_seq_ && retries_ == 0) {
+    rtt_seq_ = tcb_.iss;
+    rtt_start_ = now;
+  }
+  emit(with_ack ? (kSyn | kAck) : kSyn, tcb_.iss, 0, 0, now, /*syn_options=*/true);
+  tcb_.snd_nxt = tcb_.iss + 1;
+  tcb_.snd_max = seq_max(tcb_.snd_max, tcb_.snd_nxt);
+}
+
+void Connection::send_ack(Instant now) {
+  emit(kAck, tcb_.snd_nxt, 0, 0, now);
+}
+
+void Connection::send_challenge_ack(Instant now) {
+  // RFC 5961 7: challenge ACKs are rate limited stack-wide.
+  if (!host_.challenge_ack_allowed()) {
+    host_.count(Counter::tcp_challenge_ack_limited);
+    return;
+  }
+  host_.count(Counter::tcp_challenge_ack);
+  if (state_ == State::SynReceived) {
+    send_syn(/*with_ack=*/true, now);
+  } else {
+    send_ack(now);
+  }
+}
+
+void Connection::send_rst(SeqNum seq, Instant now) {
+  host_.count(Counter::tcp_rst_sent);
+  emit(kRst, seq, 0, 0, now);
+}
+
+}  // namespace riptide::tcp

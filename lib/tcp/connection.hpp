@@ -1,0 +1,231 @@
+// Connection: one TCP connection's control block (RFC 9293 3.3.1) and its state
+// machine. It consumes parsed segments, timer expiries and application calls, and
+// produces segments, timer requests and application events through a TcpHost, which
+// the per-core Stack implements. It never reads a clock, never draws a random
+// number and never touches a port (DESIGN.md): `now`, the ISN and the timestamp
+// offset are inputs.
+//
+// Segment arrival follows RFC 9293 3.10.7 step by step; every state change goes
+// through set_state().
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "common/counters.hpp"
+#include "common/ipv4_addr.hpp"
+#include "common/seq_num.hpp"
+#include "common/time.hpp"
+#include "tcp/config.hpp"
+#include "tcp/rto.hpp"
+#include "tcp/segment.hpp"
+#include "tcp/send_buffer.hpp"
+#include "tcp/state.hpp"
+#include "tcp/syn_cookie.hpp"
+
+namespace riptide::tcp {
+
+// Timers a connection may run; the host keeps one wheel entry per kind.
+enum class TimerKind : std::uint8_t {
+  Retransmit,  // SYN, SYN-ACK, data and FIN retransmission (RFC 6298)
+  FinWait2,    // orphaned FIN-WAIT-2 (application closed, peer silent)
+  kCount,
+};
+inline constexpr std::size_t kTimerKindCount = static_cast<std::size_t>(TimerKind::kCount);
+
+// Why a connection ended, as reported to the application.
+enum class CloseReason : std::uint8_t {
+  Normal,    // both FINs exchanged (or the application aborted in a closing state)
+  Reset,     // the peer sent an acceptable RST
+  Aborted,   // the application called abort()
+  TimedOut,  // retransmissions exhausted, or connect timeout
+  Refused,   // RST answered our SYN (RFC 9293 3.10.7.3)
+};
+[[nodiscard]] std::string_view to_string(CloseReason r) noexcept;
+
+// Events the state machine reports to its host (and through it, the application).
+enum class ConnEvent : std::uint8_t {
+  Established,  // passive open completed (SYN-RECEIVED -> ESTABLISHED)
+  Connected,    // active open completed (SYN-SENT/SYN-RECEIVED -> ESTABLISHED)
+  PeerClosed,   // FIN received: the read side is done
+  Writable,     // send space freed after send() accepted less than asked
+};
+
+class Connection;
+
+// What a connection needs from the stack that owns it.
+class TcpHost {
+ public:
+  // Send one segment: `h` filled in; the payload is payload_len bytes of the send
+  // buffer starting payload_offset bytes after SND.UNA.
+  virtual void transmit(Connection& c, const wire::TcpHeader& h, std::size_t payload_offset,
+                        std::size_t payload_len) = 0;
+  virtual void set_timer(Connection& c, TimerKind k, Instant when) = 0;
+  virtual void cancel_timer(Connection& c, TimerKind k) = 0;
+  virtual void state_changed(Connection& c, State from, State to) = 0;
+  virtual void deliver(Connection& c, std::span<const std::byte> data) = 0;
+  virtual void event(Connection& c, ConnEvent e) = 0;
+  // Called once, when the connection reaches CLOSED or TIME-WAIT.
+  virtual void closed(Connection& c, CloseReason r) = 0;
+  // RFC 5961 7: the stack-wide challenge-ACK rate limit; true consumes a token.
+  virtual bool challenge_ack_allowed() = 0;
+  virtual void count(Counter c) = 0;
+  virtual ChunkPool& chunk_pool() = 0;
+
+ protected:
+  ~TcpHost() = default;
+};
+
+// RFC 9293 3.3.1 send and receive sequence variables, plus what RFC 7323 adds.
+struct Tcb {
+  SeqNum iss;      // initial send sequence number
+  SeqNum snd_una;  // oldest unacknowledged
+  SeqNum snd_nxt;  // next to send (rewound to SND.UNA on a timeout)
+  SeqNum snd_max;  // highest sequence number sent + 1 (BSD's snd_max)
+  std::uint32_t snd_wnd = 0;  // peer's window, scaled
+  SeqNum snd_wl1;  // SEG.SEQ of the last window update
+  SeqNum snd_wl2;  // SEG.ACK of the last window update
+  std::uint32_t max_snd_wnd = 0;  // largest window the peer offered (RFC 5961 5.2)
+
+  SeqNum irs;      // initial receive sequence number
+  SeqNum rcv_nxt;  // next expected
+  SeqNum rcv_adv;  // right edge of the window we advertised (never moves left)
+
+  std::uint16_t snd_mss = 536;  // segment size we send (RFC 9293 3.7.1 default 536)
+  std::uint8_t snd_wscale = 0;  // shift applied to the peer's window field
+  std::uint8_t rcv_wscale = 0;  // shift applied to ours
+  bool ts_ok = false;           // RFC 7323 timestamps negotiated
+  bool sack_ok = false;         // RFC 2018 SACK-permitted negotiated
+  std::uint32_t ts_recent = 0;  // RFC 7323 4.3 TS.Recent
+  std::uint32_t ts_offset = 0;  // added to our clock for TSval
+  std::uint32_t cwnd = 0;       // congestion window (RFC 5681)
+  std::uint32_t ssthresh = 0xFFFFFFFF;
+};
+
+class Connection {
+ public:
+  Connection(TcpHost& host, const TcpConfig& cfg, const FlowKey& key) noexcept;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection();
+
+  // --- opens -------------------------------------------------------------------
+  // RFC 9293 3.10.1 active OPEN: CLOSED -> SYN-SENT, SYN sent.
+  void open_active(SeqNum iss, std::uint32_t ts_offset, Instant now);
+  // RFC 9293 3.10.7.2 LISTEN, third check: SYN -> SYN-RECEIVED, SYN-ACK sent.
+  void open_passive(const Segment& syn, SeqNum iss, std::uint32_t ts_offset, Instant now);
+  // RFC 4987 3.6: the ACK carried a valid cookie: LISTEN -> SYN-RECEIVED (state
+  // rebuilt from the cookie, nothing sent), then the ACK is processed as usual.
+  void open_from_cookie(const Segment& ack, const CookieOptions& opts, std::uint32_t ts_offset,
+                        Instant now);
+
+  // --- input -------------------------------------------------------------------
+  void on_segment(const Segment& seg, Instant now);
+  void on_timer(TimerKind k, Instant now);
+
+  // --- application calls (RFC 9293 3.10.2 - 3.10.5) -----------------------------
+  // SEND: copies what fits into the send buffer and returns how much that was.
+  std::size_t send(std::span<const std::byte> data, Instant now);
+  // CLOSE for the write side only: FIN after queued data. Reading goes on.
+  bool shutdown_write(Instant now);
+  // CLOSE: shutdown_write plus "no more reading": data arriving later draws a RST
+  // (RFC 1122 4.2.2.13).
+  void close(Instant now);
+  // ABORT: RST where the RFC says so, then CLOSED.
+  void abort(Instant now);
+  // The application holds `bytes` of received data it has not consumed yet (the
+  // socket layer's buffer); the window shrinks by that much. Releasing sends a
+  // window update when it opens the window meaningfully.
+  void set_receive_held(std::uint32_t bytes, Instant now);
+  void set_nodelay(bool on) noexcept { nodelay_ = on; }
+
+  // --- inspection ---------------------------------------------------------------
+  [[nodiscard]] State state() const noexcept { return state_; }
+  [[nodiscard]] const FlowKey& key() const noexcept { return key_; }
+  [[nodiscard]] const Tcb& tcb() const noexcept { return tcb_; }
+  [[nodiscard]] const RtoEstimator& rto() const noexcept { return rto_; }
+  [[nodiscard]] std::size_t send_queued() const noexcept { return sndbuf_.size(); }
+  [[nodiscard]] std::size_t send_space() const noexcept;
+  // Copies send-buffer bytes [offset, offset + out.size()) from SND.UNA into a packet.
+  void copy_payload(std::size_t offset, std::span<std::byte> out) const noexcept {
+    sndbuf_.copy_out(offset, out);
+  }
+  [[nodiscard]] bool passive() const noexcept { return passive_; }
+  [[nodiscard]] bool app_closed() const noexcept { return app_closed_; }
+  [[nodiscard]] bool fin_queued() const noexcept { return fin_queued_; }
+  [[nodiscard]] bool peer_fin() const noexcept { return peer_fin_; }
+  [[nodiscard]] std::uint32_t rcv_wnd() const noexcept;  // what we would advertise now
+  [[nodiscard]] std::uint32_t ts_now(Instant now) const noexcept;
+  // The sequence number our FIN has (or will have).
+  [[nodiscard]] SeqNum fin_seq() const noexcept {
+    return tcb_.snd_una + static_cast<std::uint32_t>(sndbuf_.size());
+  }
+  [[nodiscard]] bool fin_acked() const noexcept {
+    return fin_queued_ && tcb_.snd_una == fin_seq() + 1;
+  }
+
+  // Host bookkeeping: an opaque slot for the stack and the application.
+  void* host_data = nullptr;
+  void* user_data = nullptr;
+
+ private:
+  // --- RFC 9293 3.10.7 steps -------------------------------------------------------
+  void on_segment_syn_sent(const Segment& seg, Instant now);
+  bool check_sequence(const Segment& seg, Instant now);     // first
+  bool check_rst(const Segment& seg, Instant now);          // second
+  bool check_syn(const Segment& seg, Instant now);          // fourth
+  bool check_ack(const Segment& seg, Instant now);          // fifth
+  void process_text(const Segment& seg, Instant now);       // seventh
+  void process_fin(const Segment& seg, Instant now);        // eighth
+
+  void negotiate_syn_options(const Segment& syn);
+  void update_window(const Segment& seg);
+  void update_ts_recent(const Segment& seg);
+  void rtt_sample(const Segment& seg, std::uint32_t acked, Instant now);
+  void set_state(State to, Instant now);
+  void enter_closed(CloseReason r, Instant now);
+  void enter_time_wait(Instant now);
+
+  // --- output ----------------------------------------------------------------------
+  void output(Instant now);  // everything the window and Nagle allow
+  void send_syn(bool with_ack, Instant now);
+  void send_ack(Instant now);
+  void send_challenge_ack(Instant now);
+  void send_rst(SeqNum seq, Instant now);
+  void emit(std::uint8_t flags, SeqNum seq, std::size_t off, std::size_t len, Instant now,
+            bool syn_options = false);
+  void arm_retransmit(Instant now);
+  void retransmit_timeout(Instant now);
+
+  TcpHost& host_;
+  const TcpConfig& cfg_;
+  FlowKey key_;
+  State state_ = State::Closed;
+  Tcb tcb_;
+  RtoEstimator rto_;
+  SendBuffer sndbuf_;
+  std::uint32_t rcv_held_ = 0;  // bytes the application has not consumed
+
+  // RTT timing of one segment when timestamps are off (RFC 6298 3, Karn).
+  std::optional<SeqNum> rtt_seq_;
+  Instant rtt_start_{};
+  Instant connect_deadline_{};
+  std::uint8_t retries_ = 0;  // consecutive retransmission timeouts
+
+  // What the peer's SYN offered (kept to build our SYN-ACK on retransmission).
+  std::uint16_t peer_mss_ = 536;
+  bool peer_ts_ = false;
+  bool peer_sack_ = false;
+  std::optional<std::uint8_t> peer_wscale_;
+
+  bool passive_ = false;
+  bool fin_queued_ = false;   // the application ended its write side
+  bool app_closed_ = false;   // the application called close()
+  bool peer_fin_ = false;     // the peer's FIN was received in order
+  bool nodelay_ = false;
+  bool want_writable_ = false;  // send() came up short: report Writable later
+  bool closed_reported_ = false;
+};
+
+}  // namespace riptide::tcp

@@ -1,0 +1,67 @@
+// The send buffer: bytes the application queued that the peer has not yet
+// acknowledged, starting at SND.UNA. Memory comes from a per-core ChunkPool sized at
+// start-up (DESIGN.md: no allocation on the data path); a connection holds a linked
+// list of chunks. Running out of chunks is back-pressure (send() accepts less), not
+// a failure.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+namespace riptide::tcp {
+
+class ChunkPool {
+ public:
+  static constexpr std::size_t kChunkBytes = 2048;
+
+  explicit ChunkPool(std::size_t chunks);
+  ChunkPool(const ChunkPool&) = delete;
+  ChunkPool& operator=(const ChunkPool&) = delete;
+
+  [[nodiscard]] std::byte* alloc() noexcept;
+  void free(std::byte* chunk) noexcept;
+  [[nodiscard]] std::size_t available() const noexcept { return free_.size(); }
+  [[nodiscard]] std::size_t capacity() const noexcept { return count_; }
+
+ private:
+  std::size_t count_;
+  std::unique_ptr<std::byte[]> storage_;
+  std::vector<std::byte*> free_;  // reserved at construction; never grows
+};
+
+class SendBuffer {
+ public:
+  SendBuffer() = default;
+  SendBuffer(const SendBuffer&) = delete;
+  SendBuffer& operator=(const SendBuffer&) = delete;
+  ~SendBuffer();  // asserts release() was called
+
+  // Copies as much of `data` as fits under `limit` bytes in total and the pool.
+  std::size_t append(std::span<const std::byte> data, std::size_t limit, ChunkPool& pool) noexcept;
+  // Copies bytes [offset, offset + out.size()) (offset from the first unacked byte).
+  void copy_out(std::size_t offset, std::span<std::byte> out) const noexcept;
+  // Drops the first n bytes (acknowledged), returning emptied chunks to the pool.
+  void consume(std::size_t n, ChunkPool& pool) noexcept;
+  void release(ChunkPool& pool) noexcept;
+
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+
+ private:
+  static constexpr std::size_t kPayload = ChunkPool::kChunkBytes - sizeof(std::byte*);
+  static std::byte*& next_of(std::byte* chunk) noexcept {
+    return *reinterpret_cast<std::byte**>(chunk);
+  }
+  static std::byte* data_of(std::byte* chunk) noexcept { return chunk + sizeof(std::byte*); }
+
+  std::byte* head_ = nullptr;
+  std::byte* tail_ = nullptr;
+  std::size_t head_off_ = 0;  // bytes of head_ already consumed
+  std::size_t tail_len_ = 0;  // bytes filled in tail_
+  std::size_t size_ = 0;
+};
+
+}  // namespace riptide::tcp

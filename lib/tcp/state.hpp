@@ -1,0 +1,34 @@
+// The eleven states of RFC 9293 3.3.2, printed with the RFC's spelling.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace riptide::tcp {
+
+enum class State : std::uint8_t {
+  Closed,
+  Listen,
+  SynSent,
+  SynReceived,
+  Established,
+  FinWait1,
+  FinWait2,
+  CloseWait,
+  Closing,
+  LastAck,
+  TimeWait,
+};
+
+inline constexpr int kStateCount = 11;
+
+// "CLOSED", "SYN-RECEIVED", ... as RFC 9293 writes them.
+[[nodiscard]] std::string_view to_string(State s) noexcept;
+
+// RFC 9293 3.3.2: states in which both sides' ISNs are known.
+[[nodiscard]] constexpr bool is_synchronized(State s) noexcept {
+  return s != State::Closed && s != State::Listen && s != State::SynSent &&
+         s != State::SynReceived;
+}
+
+}  // namespace riptide::tcp
