@@ -34,12 +34,19 @@ std::size_t fixed_options_length(const TcpOptions& o) noexcept {
   return n;
 }
 
-}  // namespace
-
-Result<TcpOptions, ParseError> parse_tcp_options(std::span<const std::byte> area) noexcept {
-  TcpOptions o;
+// Decodes `area` into `o` (which starts default). Returns false and sets `err` on
+// malformed options. Shared by parse_tcp_options() and TcpView::parse(), which
+// decodes straight into the view to avoid copying the options around.
+bool decode_tcp_options(std::span<const std::byte> area, TcpOptions& o, ParseError& err) noexcept {
   const std::byte* p = area.data();
   const std::size_t n = area.size();
+  // Fast path for the layout of nearly every segment after the handshake, as
+  // Linux's tcp_parse_aligned_timestamp(): exactly NOP NOP TS(8,10).
+  if (n == 12 && load_be32(p) == word(tcp_option::kNop, tcp_option::kNop,
+                                      tcp_option::kTimestamps, kLenTimestamps)) {
+    o.timestamps = TcpTimestamps{load_be32(p + 4), load_be32(p + 8)};
+    return true;
+  }
   std::size_t i = 0;
   while (i < n) {
     const std::uint8_t kind = load_u8(p + i);
@@ -48,47 +55,70 @@ Result<TcpOptions, ParseError> parse_tcp_options(std::span<const std::byte> area
       ++i;
       continue;
     }
-    if (n - i < 2) return Unexpected{ParseError::OptionOverrun};
+    if (n - i < 2) {
+      err = ParseError::OptionOverrun;
+      return false;
+    }
     const std::uint8_t len = load_u8(p + i + 1);
-    if (len < 2) return Unexpected{ParseError::ZeroLengthOption};
-    if (len > n - i) return Unexpected{ParseError::OptionOverrun};
+    if (len < 2) {
+      err = ParseError::ZeroLengthOption;
+      return false;
+    }
+    if (len > n - i) {
+      err = ParseError::OptionOverrun;
+      return false;
+    }
     const std::byte* v = p + i + 2;  // option value, len - 2 bytes
+    bool length_ok = true;
     switch (kind) {
       case tcp_option::kMss:
-        if (len != kLenMss) return Unexpected{ParseError::BadOptionLength};
-        o.mss = load_be16(v);
+        length_ok = len == kLenMss;
+        if (length_ok) o.mss = load_be16(v);
         break;
       case tcp_option::kWindowScale:
-        if (len != kLenWindowScale) return Unexpected{ParseError::BadOptionLength};
-        o.window_scale = load_u8(v);
+        length_ok = len == kLenWindowScale;
+        if (length_ok) o.window_scale = load_u8(v);
         break;
       case tcp_option::kSackPermitted:
-        if (len != kLenSackPermitted) return Unexpected{ParseError::BadOptionLength};
-        o.sack_permitted = true;
+        length_ok = len == kLenSackPermitted;
+        if (length_ok) o.sack_permitted = true;
         break;
       case tcp_option::kSack: {
         const std::size_t body = len - kLenSackBase;
         const std::size_t blocks = body / kLenSackPerBlock;
-        if (body % kLenSackPerBlock != 0 || blocks < 1 || blocks > kTcpMaxSackBlocks) {
-          return Unexpected{ParseError::BadOptionLength};
-        }
+        length_ok = body % kLenSackPerBlock == 0 && blocks >= 1 && blocks <= kTcpMaxSackBlocks;
+        if (!length_ok) break;
         o.sack_blocks = {};
         for (std::size_t b = 0; b < blocks; ++b) {
-          o.sack_blocks[b] = SackBlock{SeqNum{load_be32(v + b * 8)}, SeqNum{load_be32(v + b * 8 + 4)}};
+          o.sack_blocks[b] =
+              SackBlock{SeqNum{load_be32(v + b * 8)}, SeqNum{load_be32(v + b * 8 + 4)}};
         }
         o.sack_count = static_cast<std::uint8_t>(blocks);
         break;
       }
       case tcp_option::kTimestamps:
-        if (len != kLenTimestamps) return Unexpected{ParseError::BadOptionLength};
-        o.timestamps = TcpTimestamps{load_be32(v), load_be32(v + 4)};
+        length_ok = len == kLenTimestamps;
+        if (length_ok) o.timestamps = TcpTimestamps{load_be32(v), load_be32(v + 4)};
         break;
       default:
         if (o.unknown_count < 255) ++o.unknown_count;
         break;
     }
+    if (!length_ok) {
+      err = ParseError::BadOptionLength;
+      return false;
+    }
     i += len;
   }
+  return true;
+}
+
+}  // namespace
+
+Result<TcpOptions, ParseError> parse_tcp_options(std::span<const std::byte> area) noexcept {
+  TcpOptions o;
+  ParseError err{};
+  if (!decode_tcp_options(area, o, err)) return Unexpected{err};
   return o;
 }
 
@@ -98,9 +128,13 @@ Result<TcpView, ParseError> TcpView::parse(std::span<const std::byte> segment) n
   if (header_len < kTcpMinHeaderLen || header_len > segment.size()) {
     return Unexpected{ParseError::BadDataOffset};
   }
-  auto options = parse_tcp_options(segment.subspan(kTcpMinHeaderLen, header_len - kTcpMinHeaderLen));
-  if (!options) return Unexpected{options.error()};
-  return TcpView{segment, header_len, *options};
+  TcpView view{segment, header_len};
+  if (header_len > kTcpMinHeaderLen) {
+    ParseError err{};
+    const auto area = segment.subspan(kTcpMinHeaderLen, header_len - kTcpMinHeaderLen);
+    if (!decode_tcp_options(area, view.options_, err)) return Unexpected{err};
+  }
+  return view;
 }
 
 std::uint16_t TcpView::src_port() const noexcept { return load_be16(bytes_.data()); }

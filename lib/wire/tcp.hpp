@@ -112,11 +112,11 @@ class TcpView {
   [[nodiscard]] bool checksum_valid(Ipv4Addr src, Ipv4Addr dst) const noexcept;
 
  private:
-  TcpView(std::span<const std::byte> b, std::size_t header_len, const TcpOptions& o) noexcept
-      : bytes_(b), header_len_(header_len), options_(o) {}
+  TcpView(std::span<const std::byte> b, std::size_t header_len) noexcept
+      : bytes_(b), header_len_(header_len) {}
   std::span<const std::byte> bytes_;
   std::size_t header_len_;
-  TcpOptions options_;
+  TcpOptions options_{};
 };
 
 struct TcpHeader {
