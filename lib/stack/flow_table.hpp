@@ -6,25 +6,29 @@
 //
 // Design
 // - Open addressing, Robin Hood linear probing, backward-shift deletion, keys stored
-//   inline: a bucket is {FlowKey (12 bytes), meta (4), V}, 24 bytes for a pointer, so
-//   a hit usually costs the one cache line the home bucket is in (prefetch() fetches
-//   it ahead for burst processing).
-// - meta = tag << 8 | (displacement + 1), 0 for an empty bucket; the tag is 24 hash
-//   bits not used for the index. A probe at displacement d looks for meta == tag << 8 |
-//   (d + 1): one compare rejects nearly every non-matching bucket before the key
-//   compare, and since Robin Hood keeps each cluster ordered by home bucket, a lookup
-//   stops as soon as it meets a bucket whose displacement is < d (or an empty one), so
-//   misses are as short as hits.
+//   inline. Two arrays indexed alike: 16-bit metadata words, and buckets {FlowKey, V}
+//   (16 bytes for a 32-bit handle, 24 for a pointer).
+// - meta = tag << 8 | (displacement + 1), 0 for an empty bucket; the tag is 8 hash bits
+//   not used for the index. A probe at displacement d looks for meta == tag << 8 |
+//   (d + 1), and since Robin Hood keeps each cluster ordered by home bucket, it can
+//   stop at the first bucket whose displacement is < d (or that is empty).
+// - Lookups test four metadata words per 64-bit load with SWAR arithmetic (match mask
+//   and stop mask, no per-bucket branch), and read a bucket only on a tag match (1 in
+//   256 false positives). A miss therefore touches only the metadata array (4 MiB at
+//   1M entries, a quarter of the buckets' size); a hit touches one metadata line and
+//   one bucket, fetched in parallel. prefetch() starts both for burst processing.
+// - No wrap-around: the arrays have kMaxDisplacement + 1 spare buckets past the last
+//   home bucket, so probes and shifts run straight on and no index is masked twice.
 // - Probe-length bound: no entry is ever displaced more than kMaxDisplacement (127)
 //   buckets. An insert that would need more (its own displacement or that of an entry
 //   it shifts) fails cleanly, changing nothing, and is counted in
 //   stats().probe_rejects. With a keyed hash and load <= 0.7 this does not happen in
-//   practice (expected maximum displacement at 1M entries is ~10-20; see
-//   max_displacement()), and it bounds the cost of every lookup even under attack.
-// - Load factor: buckets = next power of two >= capacity / 0.7, and capacity() =
-//   0.7 * buckets >= the requested capacity; inserts beyond it fail (stats().full_rejects).
-// - Memory: one aligned allocation in the constructor; nothing allocates afterwards.
-//   Running out at construction is a broken set-up: fatal.
+//   practice (maximum displacement at 1M entries is ~10; see max_displacement()), and
+//   it bounds the cost of every lookup even under attack.
+// - Load factor: home buckets = next power of two >= capacity / 0.7, and capacity() =
+//   0.7 * that >= the requested capacity; inserts beyond it fail (stats().full_rejects).
+// - Memory: allocated once in the constructor; nothing allocates afterwards. Running
+//   out at construction is a broken set-up: fatal.
 //
 // Hashing (hash()): keyed folded multiply, the construction of wyhash/foldhash. The
 // 12 key bytes are read as a 64-bit word a (addresses) and a 32-bit word b (ports);
@@ -75,21 +79,16 @@ class FlowTable {
   };
 
   // Allocates all memory; `capacity` is the number of entries that must fit.
-  FlowTable(std::size_t capacity, std::array<std::uint64_t, 2> seed)
-      : seed_{seed} {
+  FlowTable(std::size_t capacity, std::array<std::uint64_t, 2> seed) : seed_{seed} {
     std::size_t want = capacity / 7 * 10 + (capacity % 7) * 10 / 7 + 1;  // > capacity / 0.7
     if (want < 16) want = 16;
-    const std::size_t buckets = std::bit_ceil(want);
-    mask_ = buckets - 1;
-    capacity_ = buckets / 10 * 7 + (buckets % 10) * 7 / 10;
-    void* mem = ::operator new(buckets * sizeof(Bucket), std::align_val_t{kAlign}, std::nothrow);
-    if (mem == nullptr) {
-      std::fprintf(stderr, "riptide: FlowTable: cannot allocate %zu buckets\n", buckets);
-      std::abort();
-    }
-    auto* b = static_cast<Bucket*>(mem);
-    for (std::size_t i = 0; i < buckets; ++i) new (&b[i]) Bucket{};
-    buckets_.reset(b);
+    const std::size_t homes = std::bit_ceil(want);
+    mask_ = homes - 1;
+    capacity_ = homes / 10 * 7 + (homes % 10) * 7 / 10;
+    const std::size_t n = homes + kMaxDisplacement + 1;
+    // 3 more metadata words so a 4-word load at any bucket stays in bounds.
+    meta_.reset(allocate<std::uint16_t>(n + 3));
+    buckets_.reset(allocate<Bucket>(n));
   }
 
   FlowTable(FlowTable&&) noexcept = default;
@@ -100,18 +99,12 @@ class FlowTable {
   // The same, with h == hash(k) already computed (burst processing: hash, prefetch(h),
   // then find).
   [[nodiscard]] V* find(const FlowKey& k, std::uint64_t h) noexcept {
-    return const_cast<V*>(std::as_const(*this).find(k, h));
+    const std::size_t i = locate(k, h);
+    return i == kNotFound ? nullptr : &buckets_[i].value;
   }
   [[nodiscard]] const V* find(const FlowKey& k, std::uint64_t h) const noexcept {
-    std::size_t i = h & mask_;
-    std::uint32_t want = meta_of(h);
-    for (;;) {
-      const Bucket& b = buckets_[i];
-      if (b.meta == want && same_key(b.key, k)) return &b.value;
-      if ((b.meta & kDistMask) < (want & kDistMask)) return nullptr;
-      i = (i + 1) & mask_;
-      ++want;
-    }
+    const std::size_t i = locate(k, h);
+    return i == kNotFound ? nullptr : &buckets_[i].value;
   }
 
   // Adds k -> v. False if k is present, the table is full, or the probe bound would be
@@ -123,36 +116,35 @@ class FlowTable {
     }
     const std::uint64_t h = hash(k);
     std::size_t i = h & mask_;
-    std::uint32_t want = meta_of(h);
+    std::uint16_t want = meta_of(h);
     // Walk to the first bucket that is empty or holds an entry closer to its home than
-    // we would be (Robin Hood: we take its place and it moves one down).
+    // we would be (Robin Hood: we take its place and the rest of the cluster moves).
     for (;;) {
-      const Bucket& b = buckets_[i];
-      if (b.meta == want && same_key(b.key, k)) return false;
-      if ((b.meta & kDistMask) < (want & kDistMask)) break;
+      const std::uint16_t m = meta_[i];
+      if (m == want && same_key(buckets_[i].key, k)) return false;
+      if ((m & kDistMask) < (want & kDistMask)) break;
       if ((want & kDistMask) == kMaxDisplacement + 1) {
         ++stats_.probe_rejects;
         return false;
       }
-      i = (i + 1) & mask_;
+      ++i;
       ++want;
     }
     // Shifting the rest of the cluster down by one must keep every entry within bound.
+    // The last bucket is always empty (an entry there would be displaced > the bound).
     std::size_t end = i;
-    while (buckets_[end].meta != 0) {
-      if ((buckets_[end].meta & kDistMask) == kMaxDisplacement + 1) {
+    for (; meta_[end] != 0; ++end) {
+      if ((meta_[end] & kDistMask) == kMaxDisplacement + 1) {
         ++stats_.probe_rejects;
         return false;
       }
-      end = (end + 1) & mask_;
     }
-    while (end != i) {
-      const std::size_t prev = (end - 1) & mask_;
-      buckets_[end] = buckets_[prev];
-      buckets_[end].meta += 1;
-      end = prev;
+    for (; end != i; --end) {
+      meta_[end] = static_cast<std::uint16_t>(meta_[end - 1] + 1);
+      buckets_[end] = buckets_[end - 1];
     }
-    buckets_[i] = Bucket{k, want, v};
+    meta_[i] = want;
+    buckets_[i] = Bucket{k, v};
     ++size_;
     return true;
   }
@@ -160,24 +152,13 @@ class FlowTable {
   // Removes k; false if absent. Backward shift: the following displaced entries move
   // one bucket closer to home, so no tombstones and lookups stay short.
   bool erase(const FlowKey& k) noexcept {
-    const std::uint64_t h = hash(k);
-    std::size_t i = h & mask_;
-    std::uint32_t want = meta_of(h);
-    for (;;) {
-      const Bucket& b = buckets_[i];
-      if (b.meta == want && same_key(b.key, k)) break;
-      if ((b.meta & kDistMask) < (want & kDistMask)) return false;
-      i = (i + 1) & mask_;
-      ++want;
-    }
-    std::size_t next = (i + 1) & mask_;
-    while ((buckets_[next].meta & kDistMask) > 1) {  // occupied and not at home
+    std::size_t i = locate(k, hash(k));
+    if (i == kNotFound) return false;
+    for (std::size_t next = i + 1; (meta_[next] & kDistMask) > 1; i = next++) {  // displaced
+      meta_[i] = static_cast<std::uint16_t>(meta_[next] - 1);
       buckets_[i] = buckets_[next];
-      buckets_[i].meta -= 1;
-      i = next;
-      next = (next + 1) & mask_;
     }
-    buckets_[i].meta = 0;
+    meta_[i] = 0;
     --size_;
     return true;
   }
@@ -197,9 +178,11 @@ class FlowTable {
     return fold(h ^ seed_[1], seed_[0] ^ 0x9E3779B97F4A7C15u);
   }
 
-  // Starts loading k's home bucket; for bursts: prefetch all keys, then find them.
+  // Starts loading k's home metadata and bucket; for bursts: hash and prefetch all
+  // keys, then find them.
   void prefetch(const FlowKey& k) const noexcept { prefetch(hash(k)); }
   void prefetch(std::uint64_t h) const noexcept {
+    __builtin_prefetch(&meta_[h & mask_], 0, 3);
     __builtin_prefetch(&buckets_[h & mask_], 0, 3);
   }
 
@@ -207,17 +190,16 @@ class FlowTable {
   // must not modify the table.
   template <class F>
   void for_each(F&& f) const {
-    for (std::size_t i = 0; i <= mask_; ++i) {
-      const Bucket& b = buckets_[i];
-      if (b.meta != 0) f(b.key, b.value);
+    for (std::size_t i = 0; i < slots(); ++i) {
+      if (meta_[i] != 0) f(buckets_[i].key, buckets_[i].value);
     }
   }
 
   // The largest displacement of any entry (a full scan, for tests and telemetry).
   [[nodiscard]] std::uint32_t max_displacement() const noexcept {
     std::uint32_t m = 0;
-    for (std::size_t i = 0; i <= mask_; ++i) {
-      const std::uint32_t d = buckets_[i].meta & kDistMask;
+    for (std::size_t i = 0; i < slots(); ++i) {
+      const std::uint32_t d = meta_[i] & kDistMask;
       if (d > m) m = d;
     }
     return m == 0 ? 0 : m - 1;
@@ -225,30 +207,75 @@ class FlowTable {
 
  private:
   static constexpr std::size_t kAlign = 64;
-  static constexpr std::uint32_t kDistMask = 0xFF;
+  static constexpr std::size_t kNotFound = ~std::size_t{0};
+  static constexpr std::uint16_t kDistMask = 0xFF;
+  static constexpr std::uint64_t kLanes = 0x0001'0001'0001'0001u;  // one per 16-bit lane
+  static constexpr std::uint64_t kHigh = 0x8000'8000'8000'8000u;   // lane sign bits
 
   struct Bucket {
     FlowKey key;
-    std::uint32_t meta = 0;  // tag << 8 | (displacement + 1); 0 = empty
     V value;
   };
   struct Free {
-    void operator()(Bucket* p) const noexcept { ::operator delete(p, std::align_val_t{kAlign}); }
+    void operator()(void* p) const noexcept { ::operator delete(p, std::align_val_t{kAlign}); }
   };
+
+  template <class T>
+  static T* allocate(std::size_t n) {
+    void* mem = ::operator new(n * sizeof(T), std::align_val_t{kAlign}, std::nothrow);
+    if (mem == nullptr) {
+      std::fprintf(stderr, "riptide: FlowTable: cannot allocate %zu bytes\n", n * sizeof(T));
+      std::abort();
+    }
+    auto* p = static_cast<T*>(mem);
+    for (std::size_t i = 0; i < n; ++i) new (&p[i]) T{};
+    return p;
+  }
+
+  [[nodiscard]] std::size_t slots() const noexcept { return mask_ + 1 + kMaxDisplacement + 1; }
+
+  // The bucket holding k, or kNotFound. Four probes per step: lane j of `group` is the
+  // metadata word at displacement d + j.
+  [[nodiscard]] std::size_t locate(const FlowKey& k, std::uint64_t h) const noexcept {
+    std::size_t i = h & mask_;
+    // Expected words for displacements 0..3 (tag << 8 | d + 1), and d + j per lane.
+    std::uint64_t want = (std::uint64_t{meta_of(h)} * kLanes) + 0x0003'0002'0001'0000u;
+    std::uint64_t dist = 0x0003'0002'0001'0000u;
+    for (;;) {
+      std::uint64_t group = 0;
+      std::memcpy(&group, &meta_[i], sizeof group);
+      // Lanes equal to `want`: exact per-lane zero test (no borrow across lanes).
+      const std::uint64_t x = group ^ want;
+      const std::uint64_t match = ~(((x & ~kHigh) + ~kHigh) | x) & kHigh;
+      // Lanes whose displacement + 1 <= d + j, i.e. < d + j + 1: the probe stops there.
+      const std::uint64_t stop = ((dist | kHigh) - (group & (kLanes * kDistMask))) & kHigh;
+      std::uint64_t candidates = stop == 0 ? match : match & ((stop & (~stop + 1)) - 1);
+      while (candidates != 0) {
+        const std::size_t j = i + static_cast<std::size_t>(std::countr_zero(candidates)) / 16;
+        if (same_key(buckets_[j].key, k)) return j;
+        candidates &= candidates - 1;
+      }
+      if (stop != 0) return kNotFound;
+      i += 4;
+      want += 4 * kLanes;
+      dist += 4 * kLanes;
+    }
+  }
 
   static std::uint64_t fold(std::uint64_t x, std::uint64_t y) noexcept {
     __extension__ using U128 = unsigned __int128;
     const U128 p = static_cast<U128>(x) * y;
     return static_cast<std::uint64_t>(p) ^ static_cast<std::uint64_t>(p >> 64);
   }
-  // Tag from the top 24 bits (the index uses the low ones), displacement 0.
-  static std::uint32_t meta_of(std::uint64_t h) noexcept {
-    return (static_cast<std::uint32_t>(h >> 40) << 8) | 1u;
+  // Tag from the top 8 bits (the index uses the low ones), displacement 0.
+  static std::uint16_t meta_of(std::uint64_t h) noexcept {
+    return static_cast<std::uint16_t>(((h >> 56) << 8) | 1u);
   }
   static bool same_key(const FlowKey& a, const FlowKey& b) noexcept {
     return std::memcmp(&a, &b, sizeof(FlowKey)) == 0;
   }
 
+  std::unique_ptr<std::uint16_t[], Free> meta_;
   std::unique_ptr<Bucket[], Free> buckets_;
   std::size_t mask_ = 0;
   std::size_t size_ = 0;
