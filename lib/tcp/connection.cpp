@@ -102,6 +102,7 @@ void Connection::open_active(SeqNum iss, std::uint32_t ts_offset, Instant now) {
   tcb_.snd_una = iss;
   tcb_.snd_nxt = iss;
   tcb_.snd_max = iss;
+  snd_sml_ = iss;
   tcb_.ts_offset = ts_offset;
   tcb_.rcv_wscale = cfg_.window_scaling ? std::min(cfg_.window_scale, kMaxWindowScale) : 0;
   if (cfg_.connect_timeout > Duration::zero()) connect_deadline_ = now + cfg_.connect_timeout;
@@ -155,6 +156,7 @@ void Connection::open_passive(const Segment& syn, SeqNum iss, std::uint32_t ts_o
   tcb_.snd_una = iss;
   tcb_.snd_nxt = iss;
   tcb_.snd_max = iss;
+  snd_sml_ = iss;
   tcb_.ts_offset = ts_offset;
   negotiate_syn_options(syn);
   apply_negotiated(tcb_, cfg_, peer_mss_, peer_ts_, peer_sack_, peer_wscale_);
@@ -180,6 +182,7 @@ void Connection::open_from_cookie(const Segment& ack, const CookieOptions& opts,
   tcb_.snd_una = tcb_.iss;
   tcb_.snd_nxt = tcb_.iss + 1;
   tcb_.snd_max = tcb_.snd_nxt;
+  snd_sml_ = tcb_.iss;
   tcb_.irs = ack.seq - 1;
   tcb_.rcv_nxt = ack.seq;
   tcb_.ts_offset = ts_offset;
@@ -221,6 +224,12 @@ void Connection::on_segment(const Segment& seg, Instant now) {
   if (state_ == State::Closed) return;    // data after close() reset the connection
   process_fin(seg, now);                  // eighth: FIN bit
   output(now);
+  flush_ack(now);
+}
+
+void Connection::flush_ack(Instant now) {
+  if (ack_now_ && state_ != State::Closed && state_ != State::TimeWait) send_ack(now);
+  ack_now_ = false;
 }
 
 void Connection::on_segment_syn_sent(const Segment& seg, Instant now) {
@@ -249,7 +258,9 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now) {
   }
   tcb_.irs = seg.seq;
   tcb_.rcv_nxt = seg.seq + 1;
-  tcb_.rcv_adv = tcb_.rcv_nxt;
+  // Our SYN offered an unscaled window (RFC 7323 2.2): that is the edge promised.
+  tcb_.rcv_adv = tcb_.rcv_nxt + std::min<std::uint32_t>(
+                                    cfg_.rcv_buf > rcv_held_ ? cfg_.rcv_buf - rcv_held_ : 0, 0xFFFF);
   negotiate_syn_options(seg);
   apply_negotiated(tcb_, cfg_, peer_mss_, peer_ts_, peer_sack_, peer_wscale_);
   if (tcb_.ts_ok) tcb_.ts_recent = seg.options.timestamps->tsval;
@@ -272,8 +283,8 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now) {
     host_.cancel_timer(*this, TimerKind::Retransmit);
     set_state(State::Established, now);
     host_.event(*this, ConnEvent::Connected);
-    if (state_ != State::Established) return;  // the application closed in the callback
-    send_ack(now);
+    if (state_ == State::Closed) return;  // the application aborted in the callback
+    ack_now_ = true;
     // RFC 9293 3.10.7.3: "continue processing at the sixth step": data or FIN
     // that rode on the SYN-ACK.
     if (!seg.payload.empty() || seg.has(kFin)) {
@@ -285,6 +296,7 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now) {
       process_fin(rest, now);
     }
     output(now);
+    flush_ack(now);
     return;
   }
   // Simultaneous open (RFC 9293 3.5 figure 8): SYN-RECEIVED, <SEQ=ISS><ACK=RCV.NXT>
@@ -450,7 +462,7 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
     // Sequence space: [SYN][data...][FIN]. Data bytes acknowledged exclude both.
     std::uint32_t data_acked = acked;
     if (tcb_.snd_una == tcb_.iss) data_acked -= 1;  // our SYN (simultaneous-open paths)
-    if (fin_queued_ && seg.ack == fin_seq() + 1) data_acked -= 1;  // our FIN
+    if (fin_sent_ && seg.ack > fin_seq_) data_acked -= 1;  // our FIN
     data_acked = std::min<std::uint32_t>(data_acked, static_cast<std::uint32_t>(sndbuf_.size()));
     sndbuf_.consume(data_acked, host_.chunk_pool());
     tcb_.snd_una = seg.ack;
@@ -566,10 +578,10 @@ void Connection::process_text(const Segment& seg, Instant now) {
   if (data.size() > wnd) data = data.first(wnd);
   if (data.empty()) return;
   tcb_.rcv_nxt += static_cast<std::uint32_t>(data.size());
+  // The ACK goes out once, at the end of processing, on data if there is any
+  // (immediate ACK; the delayed-ACK policy arrives with issue 4).
+  ack_now_ = true;
   host_.deliver(*this, data);
-  // The ACK goes out with output() at the end of processing (immediate ACK; the
-  // delayed-ACK policy arrives with issue 4).
-  send_ack(now);
 }
 
 void Connection::process_fin(const Segment& seg, Instant now) {
@@ -581,7 +593,7 @@ void Connection::process_fin(const Segment& seg, Instant now) {
   // RFC 9293 3.10.7.4 eighth: advance RCV.NXT over the FIN, ACK it, signal the user.
   tcb_.rcv_nxt += 1;
   peer_fin_ = true;
-  send_ack(now);
+  ack_now_ = true;
   State next = state_;
   switch (state_) {
     case State::SynReceived:
@@ -599,6 +611,7 @@ void Connection::process_fin(const Segment& seg, Instant now) {
       return;  // CLOSE-WAIT, CLOSING, LAST-ACK: remain
   }
   if (next != State::TimeWait) set_state(next, now);
+  if (next == State::TimeWait) flush_ack(now);  // the record cannot send it later
   host_.event(*this, ConnEvent::PeerClosed);
   if (next == State::TimeWait && state_ != State::Closed) enter_time_wait(now);
 }
@@ -784,11 +797,13 @@ void Connection::output(Instant now) {
     if (unsent > 0) {
       if (usable <= 0) break;
       std::size_t len = std::min<std::size_t>({unsent, tcb_.snd_mss, static_cast<std::size_t>(usable)});
-      // RFC 9293 3.7.4 (Nagle): while data is outstanding, hold back a segment
-      // smaller than the MSS unless it is the last of a closing stream.
-      const bool outstanding = tcb_.snd_nxt != tcb_.snd_una;
-      if (len < tcb_.snd_mss && outstanding && !nodelay_ && !fin_queued_) break;
-      if (len < unsent && len < tcb_.snd_mss) break;  // window too small: wait (SWS)
+      // RFC 9293 3.7.4 (Nagle), with Minshall's refinement as Linux has it: hold
+      // back a sub-MSS segment only while another sub-MSS segment is unacknowledged,
+      // unless it ends a closing stream. (Sender SWS avoidance beyond this, and the
+      // persist timer, arrive with issue 4.)
+      const bool small = len < tcb_.snd_mss;
+      const bool retransmission = tcb_.snd_nxt < tcb_.snd_max;
+      if (small && !retransmission && !nodelay_ && !fin_queued_ && tcb_.snd_una < snd_sml_) break;
       const bool last = len == unsent;
       std::uint8_t flags = kAck;
       if (last) flags |= kPsh;
@@ -798,9 +813,13 @@ void Connection::output(Instant now) {
         rtt_seq_ = tcb_.snd_nxt;
         rtt_start_ = now;
       }
-      const bool retransmission = tcb_.snd_nxt < tcb_.snd_max;
       if (retransmission) host_.count(Counter::tcp_retransmit_segment);
       emit(flags, tcb_.snd_nxt, offset, len, now);
+      if (small) snd_sml_ = tcb_.snd_nxt + static_cast<std::uint32_t>(len);
+      if (with_fin) {
+        fin_sent_ = true;
+        fin_seq_ = tcb_.snd_nxt + static_cast<std::uint32_t>(len);
+      }
       tcb_.snd_nxt += static_cast<std::uint32_t>(len) + (with_fin ? 1u : 0u);
       tcb_.snd_max = seq_max(tcb_.snd_max, tcb_.snd_nxt);
       sent_any = true;
@@ -808,6 +827,8 @@ void Connection::output(Instant now) {
     }
     // All data sent: the FIN, if queued and not yet sent at this position.
     if (fin_queued_ && tcb_.snd_nxt == fin_seq()) {
+      fin_sent_ = true;
+      fin_seq_ = tcb_.snd_nxt;
       emit(kFin | kAck, tcb_.snd_nxt, offset, 0, now);
       tcb_.snd_nxt += 1;
       tcb_.snd_max = seq_max(tcb_.snd_max, tcb_.snd_nxt);
@@ -851,6 +872,7 @@ void Connection::emit(std::uint8_t flags, SeqNum seq, std::size_t off, std::size
     }
   }
   if ((flags & kAck) != 0 && (flags & kRst) == 0) {
+    ack_now_ = false;
     // RFC 9293 3.8.6.2.2: remember the right edge we promised.
     const SeqNum edge = tcb_.rcv_nxt + ((static_cast<std::uint32_t>(h.window)) << (syn_options ? 0 : tcb_.rcv_wscale));
     tcb_.rcv_adv = seq_max(tcb_.rcv_adv, edge);

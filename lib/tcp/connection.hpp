@@ -157,13 +157,11 @@ class Connection {
   [[nodiscard]] bool peer_fin() const noexcept { return peer_fin_; }
   [[nodiscard]] std::uint32_t rcv_wnd() const noexcept;  // what we would advertise now
   [[nodiscard]] std::uint32_t ts_now(Instant now) const noexcept;
-  // The sequence number our FIN has (or will have).
+  // The sequence number our FIN has (once sent) or will have (all data first).
   [[nodiscard]] SeqNum fin_seq() const noexcept {
-    return tcb_.snd_una + static_cast<std::uint32_t>(sndbuf_.size());
+    return fin_sent_ ? fin_seq_ : tcb_.snd_una + static_cast<std::uint32_t>(sndbuf_.size());
   }
-  [[nodiscard]] bool fin_acked() const noexcept {
-    return fin_queued_ && tcb_.snd_una == fin_seq() + 1;
-  }
+  [[nodiscard]] bool fin_acked() const noexcept { return fin_sent_ && tcb_.snd_una > fin_seq_; }
 
   // Host bookkeeping: an opaque slot for the stack and the application.
   void* host_data = nullptr;
@@ -191,6 +189,7 @@ class Connection {
   void output(Instant now);  // everything the window and Nagle allow
   void send_syn(bool with_ack, Instant now);
   void send_ack(Instant now);
+  void flush_ack(Instant now);
   void send_challenge_ack(Instant now);
   void send_rst(SeqNum seq, Instant now);
   void emit(std::uint8_t flags, SeqNum seq, std::size_t off, std::size_t len, Instant now,
@@ -221,6 +220,10 @@ class Connection {
 
   bool passive_ = false;
   bool fin_queued_ = false;   // the application ended its write side
+  bool fin_sent_ = false;     // our FIN has a sequence number: fin_seq_
+  SeqNum fin_seq_;
+  bool ack_now_ = false;      // an ACK is owed; output() or the end of input sends it
+  SeqNum snd_sml_;            // end of the last sub-MSS segment sent (Minshall's Nagle)
   bool app_closed_ = false;   // the application called close()
   bool peer_fin_ = false;     // the peer's FIN was received in order
   bool nodelay_ = false;

@@ -1,0 +1,225 @@
+// CLOSED (RFC 9293 3.10.7.1) and LISTEN (3.10.7.2): segments for no connection and
+// for a listener, including the backlog and SYN-cookie rules (RFC 4987).
+#include "harness.hpp"
+
+namespace riptide::testing {
+namespace {
+
+TEST(Closed, SynToClosedPortAnsweredWithRstAck) {
+  Harness h;
+  h.in("S", 0);
+  // ACK off: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+  h.expect("R.", 0, 1);
+  EXPECT_EQ(h.counter(Counter::tcp_rst_no_connection), 1u);
+}
+
+TEST(Closed, DataWithFinToClosedPortCountsEveryOctet) {
+  Harness h;
+  h.in("FP", 0, 0, "abc");
+  h.expect("R.", 0, 4);  // 3 data octets + FIN
+}
+
+TEST(Closed, AckToClosedPortAnsweredWithRstAtSegAck) {
+  Harness h;
+  h.in(".", 5, 99);
+  // ACK on: <SEQ=SEG.ACK><CTL=RST>
+  h.expect("R", 99, 0);
+}
+
+TEST(Closed, RstToClosedPortIsIgnored) {
+  Harness h;
+  h.in("R", 5);
+  h.in("R.", 5, 7);
+  h.expect_nothing();
+}
+
+TEST(Closed, ActiveOpenEntersSynSentAndSendsSyn) {
+  Harness h;
+  auto c = h.stack.connect(h.remote, h.remote_port, h.handler);
+  ASSERT_TRUE(c.has_value());
+  h.conn = *c;
+  EXPECT_EQ(h.state(), State::SynSent);
+  Out syn = h.expect("S", 0, 0);
+  // Our SYN offers everything the config enables, in Linux's order.
+  EXPECT_EQ(wire::format_tcp_options(syn.options), "mss 1460,sackOK,TS val " +
+                                                       std::to_string(syn.options.timestamps->tsval) +
+                                                       " ecr 0,nop,wscale 7");
+}
+
+TEST(Closed, ActiveOpenPicksDistinctEphemeralPorts) {
+  Harness h;
+  auto a = h.stack.connect(h.remote, 80, h.handler);
+  auto b = h.stack.connect(h.remote, 80, h.handler);
+  ASSERT_TRUE(a && b);
+  EXPECT_NE(h.stack.info(*a)->key.local_port, h.stack.info(*b)->key.local_port);
+}
+
+TEST(Closed, ConnectToTakenTupleFails) {
+  Harness h;
+  ConnectOptions o;
+  o.local_port = 5555;
+  ASSERT_TRUE(h.stack.connect(h.remote, 80, h.handler, o).has_value());
+  auto again = h.stack.connect(h.remote, 80, h.handler, o);
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error(), Error::AddressInUse);
+}
+
+TEST(Listen, SynAnsweredWithSynAckEchoingOptions) {
+  Harness h;
+  h.peer_syn_options.mss = 1460;
+  h.peer_syn_options.sack_permitted = true;
+  h.peer_syn_options.timestamps = wire::TcpTimestamps{100, 0};
+  h.peer_syn_options.window_scale = 7;
+  h.listen();
+  h.in("S", 0, 0, {}, 65535, h.syn_options());
+  Out synack = h.expect("S.", 0, 1);
+  ASSERT_TRUE(synack.options.timestamps);
+  EXPECT_EQ(synack.options.timestamps->tsecr, 100u);
+  EXPECT_EQ(synack.options.mss, 1460);
+  EXPECT_EQ(synack.options.window_scale, 7);
+  EXPECT_TRUE(synack.options.sack_permitted);
+  EXPECT_EQ(synack.win, 65535);  // RFC 7323 2.2: never scaled in a SYN-ACK
+}
+
+TEST(Listen, SynWithoutOptionsGetsOnlyMss) {
+  Harness h;
+  h.listen();
+  h.in("S", 0);
+  Out synack = h.expect("S.", 0, 1);
+  // RFC 7323 / RFC 2018: options the peer did not offer are not sent back.
+  EXPECT_EQ(wire::format_tcp_options(synack.options), "mss 1460");
+}
+
+TEST(Listen, RstIsIgnored) {
+  Harness h;
+  h.listen();
+  h.in("R", 0);
+  h.expect_nothing();
+  EXPECT_EQ(h.stack.connection_count(), 0u);
+}
+
+TEST(Listen, AckIsAnsweredWithRst) {
+  Harness h;
+  h.listen({.backlog = 0, .auto_accept = true, .syn_cookies = tcp::SynCookieMode::Never});
+  h.in(".", 0, 77);
+  h.expect("R", 77, 0);
+}
+
+TEST(Listen, SegmentWithoutSynAckOrRstIsDropped) {
+  Harness h;
+  h.listen();
+  h.in("F", 0);
+  h.in("P", 0, 0, "data");
+  h.expect_nothing();
+  EXPECT_EQ(h.counter(Counter::tcp_drop_listen), 2u);
+}
+
+TEST(Listen, FullSynQueueAnswersWithCookieInAutoMode) {
+  Harness h;
+  h.listen({.backlog = 1, .auto_accept = true, .syn_cookies = std::nullopt});
+  h.in("S", 0);
+  h.expect("S.", 0, 1);
+  EXPECT_EQ(h.stack.connection_count(), 1u);
+  h.remote_port = 40001;
+  h.stack_isn = SeqNum{};
+  h.in("S", 0);
+  h.expect("S.", 0, 1);
+  EXPECT_EQ(h.stack.connection_count(), 1u) << "a cookie keeps no state";
+  EXPECT_EQ(h.counter(Counter::tcp_cookie_sent), 1u);
+  // The cookie ACK completes the handshake.
+  h.in(".", 1, 1);
+  h.expect_nothing();
+  EXPECT_EQ(h.counter(Counter::tcp_cookie_accepted), 1u);
+  EXPECT_EQ(h.handler.take(), std::vector<std::string>{"accept"});
+  h.conn = h.handler.last;
+  EXPECT_EQ(h.state(), State::Established);
+  EXPECT_EQ(h.stack.info(h.conn)->snd_mss, 536) << "no MSS option: 536";
+}
+
+TEST(Listen, FullSynQueueDropsSynWhenCookiesAreOff) {
+  Harness h;
+  h.listen({.backlog = 1, .auto_accept = true, .syn_cookies = tcp::SynCookieMode::Never});
+  h.in("S", 0);
+  h.expect("S.", 0, 1);
+  h.remote_port = 40001;
+  h.in("S", 0);
+  h.expect_nothing();
+  EXPECT_EQ(h.counter(Counter::tcp_syn_queue_full), 1u);
+  EXPECT_EQ(h.counter(Counter::tcp_cookie_sent), 0u);
+}
+
+TEST(Listen, AlwaysModeKeepsNoStateForAnySyn) {
+  Harness h;
+  h.listen({.backlog = 16, .auto_accept = true, .syn_cookies = tcp::SynCookieMode::Always});
+  h.peer_syn_options.mss = 1460;
+  h.peer_syn_options.timestamps = wire::TcpTimestamps{5, 0};
+  h.peer_syn_options.window_scale = 3;
+  h.peer_syn_options.sack_permitted = true;
+  h.in("S", 0, 0, {}, 65535, h.syn_options());
+  Out synack = h.expect("S.", 0, 1);
+  EXPECT_EQ(h.stack.connection_count(), 0u);
+  // The ACK echoes the cookie TSval: window scale and SACK-permitted survive.
+  wire::TcpOptions ack_opts;
+  ack_opts.timestamps = wire::TcpTimestamps{6, synack.options.timestamps->tsval};
+  h.in(".", 1, 1, {}, 1000, ack_opts);
+  h.expect_nothing();
+  h.conn = h.handler.last;
+  auto info = h.stack.info(h.conn);
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->state, State::Established);
+  EXPECT_EQ(info->snd_mss, 1460 - 12);
+  EXPECT_EQ(info->snd_wscale, 3);
+  EXPECT_TRUE(info->sack_ok);
+  EXPECT_TRUE(info->ts_ok);
+  EXPECT_EQ(info->snd_wnd, 1000u << 3);
+}
+
+TEST(Listen, ForgedCookieAckIsAnsweredWithRst) {
+  Harness h;
+  h.listen({.backlog = 16, .auto_accept = true, .syn_cookies = tcp::SynCookieMode::Always});
+  h.in("S", 0);
+  h.expect("S.", 0, 1);
+  h.in(".", 1, 2);  // the cookie is SEG.ACK - 1: off by one
+  h.expect("R", 2, 0);
+  EXPECT_EQ(h.counter(Counter::tcp_cookie_rejected), 1u);
+  EXPECT_EQ(h.stack.connection_count(), 0u);
+}
+
+TEST(Listen, StaleCookieIsRejected) {
+  Harness h;
+  h.listen({.backlog = 16, .auto_accept = true, .syn_cookies = tcp::SynCookieMode::Always});
+  h.in("S", 0);
+  h.expect("S.", 0, 1);
+  h.advance(std::chrono::seconds{200});
+  h.in(".", 1, 1);
+  h.expect("R", 1, 0);
+  EXPECT_EQ(h.counter(Counter::tcp_cookie_rejected), 1u);
+}
+
+TEST(Listen, FullAcceptQueueDropsNewSyns) {
+  Harness h;
+  h.listen({.backlog = 1, .auto_accept = false, .syn_cookies = std::nullopt});
+  h.in("S", 0);
+  h.expect("S.", 0, 1);
+  h.in(".", 1, 1);
+  EXPECT_EQ(h.handler.take(), std::vector<std::string>{"acceptable"});
+  EXPECT_EQ(h.stack.accept_queue_length(h.listener), 1u);
+  h.remote_port = 40001;
+  h.in("S", 0);
+  h.expect_nothing();
+  EXPECT_EQ(h.counter(Counter::tcp_accept_queue_full), 1u);
+  auto c = h.stack.accept(h.listener);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(h.stack.info(*c)->state, State::Established);
+}
+
+TEST(Listen, SecondListenOnSamePortFails) {
+  Harness h;
+  h.listen();
+  auto again = h.stack.listen(h.local, h.local_port, h.handler);
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error(), Error::AddressInUse);
+}
+
+}  // namespace
+}  // namespace riptide::testing

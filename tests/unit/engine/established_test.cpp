@@ -1,0 +1,316 @@
+// ESTABLISHED (RFC 9293 3.10.7.4): data both ways, the acceptability test, the RST,
+// SYN and ACK rules of RFC 5961, retransmission, PAWS (RFC 7323 5).
+#include "harness.hpp"
+
+namespace riptide::testing {
+namespace {
+
+class Established : public ::testing::Test {
+ protected:
+  void SetUp() override { h.to_established_passive(); }
+  Harness h;
+};
+
+TEST_F(Established, DataIsDeliveredAndAcked) {
+  h.in("P.", 1, 1, "hello");
+  h.expect(".", 1, 6);
+  EXPECT_EQ(h.handler.take(), std::vector<std::string>{"data:hello"});
+}
+
+TEST_F(Established, SendSegmentsDataWithPush) {
+  h.send("hi");
+  h.expect("P.", 1, 1, "hi");
+  h.in(".", 1, 3);
+  h.expect_nothing();
+  EXPECT_FALSE(h.stack.next_timer().has_value()) << "RFC 6298 5.2: all acked, timer off";
+}
+
+TEST_F(Established, LargeSendIsCutAtMss) {
+  std::string big(1200, 'x');
+  h.send(big);
+  auto outs = h.take();
+  ASSERT_EQ(outs.size(), 3u);  // MSS 536 (no option from the peer)
+  Harness::check(outs[0], ".", 1, 1, big.substr(0, 536));
+  Harness::check(outs[1], ".", 537, 1, big.substr(536, 536));
+  Harness::check(outs[2], "P.", 1073, 1, big.substr(1072));
+}
+
+TEST_F(Established, SendRespectsPeerWindow) {
+  h.in(".", 1, 1, {}, 100);  // window update: 100 bytes
+  std::string big(300, 'y');
+  h.send(big);
+  h.expect(".", 1, 1, big.substr(0, 100));
+  h.in(".", 1, 101, {}, 100);
+  h.expect(".", 101, 1, big.substr(100, 100));
+}
+
+TEST_F(Established, NagleHoldsSmallSegmentWhileDataIsOutstanding) {
+  h.send("a");
+  h.expect("P.", 1, 1, "a");
+  h.send("b");
+  h.expect_nothing();  // RFC 9293 3.7.4
+  h.in(".", 1, 2);
+  h.expect("P.", 2, 1, "b");
+}
+
+TEST_F(Established, NodelaySendsSmallSegmentsAtOnce) {
+  ASSERT_FALSE(h.stack.set_nodelay(h.conn, true).has_value());
+  h.send("a");
+  h.expect("P.", 1, 1, "a");
+  h.send("b");
+  h.expect("P.", 2, 1, "b");
+}
+
+TEST_F(Established, DataRetransmittedOnTimeoutWithBackoff) {
+  h.send("abc");
+  h.expect("P.", 1, 1, "abc");
+  EXPECT_EQ(h.run_to_next_timer(), std::chrono::seconds{1});
+  h.expect("P.", 1, 1, "abc");
+  EXPECT_EQ(h.run_to_next_timer(), std::chrono::seconds{2});
+  h.expect("P.", 1, 1, "abc");
+  h.in(".", 1, 4);
+  EXPECT_FALSE(h.stack.next_timer().has_value());
+  EXPECT_EQ(h.counter(Counter::tcp_retransmit_timeout), 2u);
+}
+
+TEST_F(Established, ConnectionDroppedAfterMaxRetries) {
+  StackConfig cfg = default_config();
+  cfg.tcp.max_retries = 2;
+  Harness h2(cfg);
+  h2.to_established_passive();
+  h2.send("abc");
+  h2.take();
+  h2.run_to_next_timer();
+  h2.run_to_next_timer();
+  h2.take();
+  h2.run_to_next_timer();
+  h2.expect_nothing();  // RFC 1122 4.2.3.5: R2 exceeded, no RST
+  EXPECT_EQ(h2.handler.take(), std::vector<std::string>{"closed:timed out"});
+}
+
+TEST_F(Established, FinEntersCloseWait) {
+  h.in("F.", 1, 1);
+  h.expect(".", 1, 2);
+  EXPECT_EQ(h.state(), State::CloseWait);
+  EXPECT_EQ(h.handler.take(), std::vector<std::string>{"peer_closed"});
+}
+
+TEST_F(Established, DataAndFinTogether) {
+  h.in("FP.", 1, 1, "bye");
+  h.expect(".", 1, 5);
+  EXPECT_EQ(h.handler.take(), (std::vector<std::string>{"data:bye", "peer_closed"}));
+}
+
+TEST_F(Established, CloseSendsFinAndEntersFinWait1) {
+  ASSERT_FALSE(h.stack.close(h.conn).has_value());
+  h.expect("F.", 1, 1);
+  EXPECT_EQ(h.state(), State::FinWait1);
+}
+
+TEST_F(Established, FinFollowsQueuedData) {
+  h.send("last");
+  h.expect("P.", 1, 1, "last");
+  ASSERT_FALSE(h.stack.shutdown_write(h.conn).has_value());
+  h.expect("F.", 5, 1);
+}
+
+TEST_F(Established, SendAfterShutdownIsRefused) {
+  ASSERT_FALSE(h.stack.shutdown_write(h.conn).has_value());
+  auto r = h.stack.send(h.conn, std::as_bytes(std::span("x", 1)));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), Error::Closing);
+}
+
+TEST_F(Established, AbortSendsRst) {
+  ASSERT_FALSE(h.stack.abort(h.conn).has_value());
+  h.expect("R", 1, 0);  // RFC 9293 3.10.5: <SEQ=SND.NXT><CTL=RST>
+  EXPECT_FALSE(h.stack.alive(h.conn));
+}
+
+TEST_F(Established, RstAtRcvNxtResets) {
+  h.in("R", 1);
+  h.expect_nothing();
+  EXPECT_EQ(h.handler.take(), std::vector<std::string>{"closed:reset"});
+  EXPECT_FALSE(h.stack.alive(h.conn));
+}
+
+TEST_F(Established, RstInsideWindowDrawsChallengeAck) {
+  h.in("R", 2);
+  h.expect(".", 1, 1);  // RFC 5961 3.2
+  EXPECT_EQ(h.state(), State::Established);
+  h.in("R", 65535);  // right edge - 1: still inside
+  h.expect(".", 1, 1);
+  EXPECT_EQ(h.counter(Counter::tcp_challenge_ack), 2u);
+}
+
+TEST_F(Established, RstAtOrBeyondRightEdgeIsIgnored) {
+  h.in("R", 1 + 65535);  // RCV.NXT + RCV.WND: outside
+  h.in("R", 1 + 100000);
+  h.expect_nothing();
+  EXPECT_EQ(h.state(), State::Established);
+}
+
+TEST_F(Established, RstLeftOfWindowIsIgnored) {
+  h.in("R", 0);
+  h.expect_nothing();
+  EXPECT_EQ(h.state(), State::Established);
+}
+
+TEST_F(Established, SynInWindowDrawsChallengeAck) {
+  h.in("S", 5);
+  h.expect(".", 1, 1);  // RFC 5961 4.2
+  EXPECT_EQ(h.state(), State::Established);
+  EXPECT_EQ(h.counter(Counter::tcp_challenge_ack), 1u);
+}
+
+TEST_F(Established, SynAtRcvNxtDrawsChallengeAck) {
+  h.in("S", 1);
+  h.expect(".", 1, 1);
+  EXPECT_EQ(h.state(), State::Established);
+}
+
+TEST_F(Established, OldSynIsAnsweredWithAck) {
+  h.in("S", 0);  // the original SYN again: left of the window
+  h.expect(".", 1, 1);
+  EXPECT_EQ(h.state(), State::Established);
+}
+
+TEST_F(Established, ChallengeAcksAreRateLimited) {
+  StackConfig cfg = default_config();
+  cfg.tcp.challenge_ack_limit = 2;
+  Harness h2(cfg);
+  h2.to_established_passive();
+  for (int i = 0; i < 5; ++i) h2.in("R", 10 + i);
+  EXPECT_EQ(h2.take().size(), 2u);
+  EXPECT_EQ(h2.counter(Counter::tcp_challenge_ack_limited), 3u);
+  h2.advance(std::chrono::seconds{1});
+  h2.in("R", 20);
+  EXPECT_EQ(h2.take().size(), 1u) << "the bucket refills each second";
+}
+
+TEST_F(Established, AckOfUnsentDataIsAckedAndDropped) {
+  h.in("P.", 1, 100, "zz");
+  h.expect(".", 1, 1);
+  EXPECT_TRUE(h.handler.take().empty()) << "the segment is dropped, data too";
+  EXPECT_EQ(h.counter(Counter::tcp_drop_bad_ack), 1u);
+}
+
+TEST_F(Established, AckOlderThanMaxWindowDrawsChallenge) {
+  h.in(".", 1, static_cast<std::uint32_t>(1 - 70000));
+  h.expect(".", 1, 1);  // RFC 5961 5.2
+  EXPECT_EQ(h.counter(Counter::tcp_drop_old_ack), 1u);
+}
+
+TEST_F(Established, DuplicateAckIsHarmless) {
+  h.in(".", 1, 1);
+  h.in(".", 1, 1);
+  h.expect_nothing();
+  EXPECT_EQ(h.state(), State::Established);
+}
+
+TEST_F(Established, SegmentBeyondWindowIsAckedAndDropped) {
+  h.in("P.", 70000, 1, "far");
+  h.expect(".", 1, 1);
+  EXPECT_TRUE(h.handler.take().empty());
+}
+
+TEST_F(Established, DuplicateDataIsAckedNotDeliveredTwice) {
+  h.in("P.", 1, 1, "once");
+  h.expect(".", 1, 5);
+  h.in("P.", 1, 1, "once");
+  h.expect(".", 1, 5);
+  EXPECT_EQ(h.handler.take(), std::vector<std::string>{"data:once"});
+}
+
+TEST_F(Established, OverlappingDataDeliversOnlyNewBytes) {
+  h.in("P.", 1, 1, "abc");
+  h.expect(".", 1, 4);
+  h.in("P.", 2, 1, "bcdef");
+  h.expect(".", 1, 7);
+  EXPECT_EQ(h.handler.take(), (std::vector<std::string>{"data:abc", "data:def"}));
+}
+
+TEST_F(Established, OutOfOrderDataGetsDuplicateAck) {
+  h.in("P.", 6, 1, "world");
+  h.expect(".", 1, 1);
+  EXPECT_TRUE(h.handler.take().empty());
+  EXPECT_EQ(h.counter(Counter::tcp_drop_out_of_order), 1u);
+}
+
+TEST_F(Established, SegmentWithoutAckIsDropped) {
+  h.in("P", 1, 0, "x");
+  h.expect_nothing();
+  EXPECT_TRUE(h.handler.take().empty());
+}
+
+TEST_F(Established, ZeroWindowAcceptsOnlyExactEmptySegments) {
+  StackConfig cfg = default_config();
+  cfg.tcp.rcv_buf = 4;
+  Harness h2(cfg);
+  h2.to_established_passive();
+  // The application holds everything that arrives (a socket layer nobody reads).
+  ASSERT_FALSE(h2.stack.set_receive_held(h2.conn, 4).has_value());
+  h2.in("P.", 1, 1, "abcd");  // fills the window advertised in the SYN-ACK
+  Out full = h2.expect(".", 1, 5);
+  EXPECT_EQ(full.win, 0);
+  h2.in("P.", 5, 1, "e");
+  Out o = h2.expect(".", 1, 5);  // RFC 9293 3.10.7.4: zero window, data unacceptable
+  EXPECT_EQ(o.win, 0);
+  EXPECT_EQ(h2.handler.take(), std::vector<std::string>{"data:abcd"});
+  ASSERT_FALSE(h2.stack.set_receive_held(h2.conn, 0).has_value());
+  Out update = h2.expect(".", 1, 5);  // window update
+  EXPECT_EQ(update.win, 4);
+}
+
+TEST_F(Established, AdvertisedWindowNeverShrinks) {
+  StackConfig cfg = default_config();
+  cfg.tcp.rcv_buf = 100;
+  Harness h2(cfg);
+  h2.to_established_passive();
+  h2.in("P.", 1, 1, "abcd");
+  EXPECT_EQ(h2.expect(".", 1, 5).win, 100) << "the callback consumed it";
+  // Holding data now must not move the right edge (5 + 100) left (RFC 9293 3.8.6.2.2).
+  ASSERT_FALSE(h2.stack.set_receive_held(h2.conn, 100).has_value());
+  h2.in("P.", 5, 1, "efgh");
+  EXPECT_EQ(h2.expect(".", 1, 9).win, 96);
+}
+
+class EstablishedWithTimestamps : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    h.peer_syn_options.timestamps = wire::TcpTimestamps{100, 0};
+    h.to_established_passive();
+  }
+  wire::TcpOptions ts(std::uint32_t val) {
+    wire::TcpOptions o;
+    o.timestamps = wire::TcpTimestamps{val, 0};
+    return o;
+  }
+  Harness h;
+};
+
+TEST_F(EstablishedWithTimestamps, EverySegmentCarriesTimestamps) {
+  h.in("P.", 1, 1, "x", 65535, ts(101));
+  Out ack = h.expect(".", 1, 2);
+  ASSERT_TRUE(ack.options.timestamps);
+  EXPECT_EQ(ack.options.timestamps->tsecr, 101u);  // RFC 7323 4.3: TS.Recent echoed
+}
+
+TEST_F(EstablishedWithTimestamps, PawsRejectsOldTimestamp) {
+  h.in("P.", 1, 1, "x", 65535, ts(200));
+  h.expect(".", 1, 2);
+  h.in("P.", 2, 1, "y", 65535, ts(150));
+  h.expect(".", 1, 2);  // RFC 7323 5.3: ACK and drop
+  EXPECT_EQ(h.handler.take(), std::vector<std::string>{"data:x"});
+  EXPECT_EQ(h.counter(Counter::tcp_paws_rejected), 1u);
+}
+
+TEST_F(EstablishedWithTimestamps, RstIsNotSubjectToPaws) {
+  h.in("P.", 1, 1, "x", 65535, ts(200));
+  h.expect(".", 1, 2);
+  h.in("R", 2, 0, {}, 0, ts(1));
+  EXPECT_EQ(h.handler.take(), (std::vector<std::string>{"data:x", "closed:reset"}));
+}
+
+}  // namespace
+}  // namespace riptide::testing
