@@ -11,6 +11,7 @@
 namespace riptide::wire {
 namespace {
 
+constexpr std::uint8_t kPseudoProtoTcp = 6;  // pseudo header protocol (wire/ipv4.hpp has the same)
 constexpr std::uint8_t kLenMss = 4;
 constexpr std::uint8_t kLenWindowScale = 3;
 constexpr std::uint8_t kLenSackPermitted = 2;
@@ -149,7 +150,7 @@ std::uint16_t TcpView::urgent_pointer() const noexcept { return load_be16(bytes_
 bool TcpView::checksum_valid(Ipv4Addr src, Ipv4Addr dst) const noexcept {
   if (bytes_.size() > 0xffff) return false;
   const std::uint32_t pseudo =
-      pseudo_header_sum(src, dst, 6, static_cast<std::uint16_t>(bytes_.size()));
+      pseudo_header_sum(src, dst, kPseudoProtoTcp, static_cast<std::uint16_t>(bytes_.size()));
   return checksum_fold(checksum_add(bytes_, pseudo)) == 0;
 }
 
@@ -214,7 +215,7 @@ void finish_tcp_checksum(std::span<std::byte> segment, Ipv4Addr src, Ipv4Addr ds
   if (segment.size() < kTcpMinHeaderLen || segment.size() > 0xffff) return;
   store_be16(segment.data() + 16, 0);
   const std::uint32_t pseudo =
-      pseudo_header_sum(src, dst, 6, static_cast<std::uint16_t>(segment.size()));
+      pseudo_header_sum(src, dst, kPseudoProtoTcp, static_cast<std::uint16_t>(segment.size()));
   store_be16(segment.data() + 16, checksum_fold(checksum_add(segment, pseudo)));
 }
 
