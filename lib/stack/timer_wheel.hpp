@@ -33,9 +33,10 @@
 //   bitmap words and 5 KiB of list heads, and are only used by absurd deadlines).
 // - The current tick's slot is special: advance(now) with now inside that tick must
 //   fire only the entries whose deadline <= now. To avoid rescanning the slot on every
-//   loop iteration, the first partial visit sorts it by deadline (list merge sort)
+//   loop iteration, the first partial visit records its earliest deadline (one pass);
+//   once that is due the slot is sorted by deadline (list merge sort, once per tick)
 //   and later inserts into it keep it sorted; each advance then pops due entries off
-//   the head, O(1) when nothing is due.
+//   the head. Either way a call that finds nothing due is O(1).
 // - Entries scheduled at or before now() go to a `due` list that the next advance()
 //   fires first. During advance() the wheel's now() moves forward tick by tick, so a
 //   callback that reschedules its own entry (a periodic timer) fires again within the
@@ -163,10 +164,17 @@ class TimerWheel {
         fired += drain_firing(on_expire);
         continue;
       }
-      // The tick `now` is in: only deadlines <= now are due. Sorted once per tick.
+      // The tick `now` is in: only deadlines <= now are due. The first visit finds the
+      // slot's earliest deadline; the slot is sorted (once) only when something is due.
       now_ = now;
       detail::TimerLink& head = slots_[n.index];
       if (sorted_tick_ != n.start) {
+        if (scanned_tick_ != n.start) {
+          scanned_min_ns_ = std::numeric_limits<std::int64_t>::max();
+          min_deadline(head, scanned_min_ns_);
+          scanned_tick_ = n.start;
+        }
+        if (scanned_min_ns_ > now_ns) break;
         sort_list(head);
         sorted_tick_ = n.start;
       }
@@ -279,6 +287,9 @@ class TimerWheel {
       insert_after(pos, e);
     } else {
       push_back(head, e);
+      if (level == 0 && t == scanned_tick_ && e.deadline_ns_ < scanned_min_ns_) {
+        scanned_min_ns_ = e.deadline_ns_;
+      }
     }
     occupied_[level] |= std::uint64_t{1} << slot;
     e.where_ = static_cast<std::uint16_t>(kSlotBase + index);
@@ -416,6 +427,8 @@ class TimerWheel {
   Instant now_;
   std::uint64_t elapsed_ = 0;  // current tick: every slot before it has been processed
   std::uint64_t sorted_tick_ = ~std::uint64_t{0};  // tick whose level-0 slot is sorted
+  std::uint64_t scanned_tick_ = ~std::uint64_t{0};  // tick whose earliest deadline is known:
+  std::int64_t scanned_min_ns_ = 0;  // a lower bound (cancels leave it stale, harmlessly)
   std::size_t size_ = 0;
   bool in_advance_ = false;
   std::array<std::uint64_t, kLevels> occupied_{};
