@@ -250,6 +250,12 @@ class FlowTable {
       // Lanes whose displacement + 1 <= d + j, i.e. < d + j + 1: the probe stops there.
       const std::uint64_t stop = ((dist | kHigh) - (group & (kLanes * kDistMask))) & kHigh;
       std::uint64_t candidates = stop == 0 ? match : match & ((stop & (~stop + 1)) - 1);
+      // Lane 0 first, at an address that does not depend on the metadata load: when
+      // the branch predicts a hit, the bucket is fetched in parallel with the metadata.
+      if ((candidates & 0x8000u) != 0) {
+        if (same_key(buckets_[i].key, k)) return i;
+        candidates &= ~std::uint64_t{0x8000u};
+      }
       while (candidates != 0) {
         const std::size_t j = i + static_cast<std::size_t>(std::countr_zero(candidates)) / 16;
         if (same_key(buckets_[j].key, k)) return j;

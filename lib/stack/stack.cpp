@@ -66,6 +66,7 @@ struct Stack::ConnSlot {
   bool finished = false;         // queued for release
   bool reported = false;         // the application knows this connection
   bool in_syn_queue = false;     // counted in its listener's SYN queue
+  bool queued = false;           // in its listener's accept queue
   std::optional<Connection> conn;
   std::array<TimerEntry, tcp::kTimerKindCount> timers{};
   Handler* handler = nullptr;
@@ -433,6 +434,7 @@ Stack::ConnSlot* Stack::new_connection(const FlowKey& key, Handler* h, std::uint
   s.handler = h;
   s.listener = listener;
   s.in_syn_queue = false;
+  s.queued = false;
   s.time_wait = kNone;
   s.conn.emplace(static_cast<tcp::TcpHost&>(*this), cfg_.tcp, key);
   s.conn->host_data = &s;
@@ -521,6 +523,7 @@ void Stack::state_changed(Connection& c, State from, State to) {
   --by_state_[static_cast<std::size_t>(from)];
   if (from == State::SynReceived && s.in_syn_queue) {
     s.in_syn_queue = false;
+  s.queued = false;
     if (s.listener != kNone && listeners_[s.listener]->syn_queue > 0) --listeners_[s.listener]->syn_queue;
   }
   if (to == State::TimeWait) {
@@ -540,11 +543,12 @@ void Stack::state_changed(Connection& c, State from, State to) {
 
 void Stack::closed(Connection& c, CloseReason r) {
   ConnSlot& s = slot_of(c);
-  if (s.listener != kNone) {
+  if (s.queued && s.listener != kNone) {
     // A child still in its listener's accept queue is removed from it.
     Listener& l = *listeners_[s.listener];
     auto it = std::find(l.accept_queue.begin(), l.accept_queue.end(), s.index);
     if (it != l.accept_queue.end()) l.accept_queue.erase(it);
+    s.queued = false;
   }
   if (s.reported && s.handler != nullptr) {
     s.reported = false;
@@ -560,10 +564,11 @@ void Stack::event(Connection& c, tcp::ConnEvent e) {
       counters_.inc(Counter::tcp_passive_open);
       if (s.listener == kNone) return;
       Listener& l = *listeners_[s.listener];
+      s.reported = true;  // from here on the handler hears about it
       if (l.auto_accept) {
-        s.reported = true;
         if (s.handler) s.handler->on_accept(*this, id);
       } else {
+        s.queued = true;
         l.accept_queue.push_back(s.index);  // bounded by backlog (checked on input)
         if (l.handler) l.handler->on_acceptable(*this, ListenerId{s.listener});
       }
@@ -584,7 +589,12 @@ void Stack::event(Connection& c, tcp::ConnEvent e) {
 
 void Stack::deliver(Connection& c, std::span<const std::byte> data) {
   ConnSlot& s = slot_of(c);
-  if (s.handler) s.handler->on_data(*this, id_of(s), data);
+  if (s.reported && s.handler) s.handler->on_data(*this, id_of(s), data);
+}
+
+bool Stack::time_wait_exists(const FlowKey& key) const {
+  const std::uint32_t* v = flows_.find(key);
+  return v != nullptr && (*v & kTimeWaitTag) != 0;
 }
 
 bool Stack::challenge_ack_allowed() {
@@ -732,9 +742,13 @@ void Stack::unlisten(ListenerId id) {
   for (std::uint32_t i = 0; i < cfg_.max_connections; ++i) {
     ConnSlot& s = conns_[i];
     if (s.used && !s.finished && s.listener == id.index) {
-      const bool handed_out = s.reported;
+      const bool handed_out = s.reported && !s.queued;
+      if (!handed_out) {
+        s.reported = false;
+        s.conn->abort(now_);
+      }
+      s.queued = false;
       s.listener = kNone;
-      if (!handed_out) s.conn->abort(now_);
     }
   }
   l.accept_queue.clear();
@@ -749,7 +763,7 @@ std::optional<ConnId> Stack::accept(ListenerId id) {
   const std::uint32_t i = l.accept_queue.front();
   l.accept_queue.erase(l.accept_queue.begin());
   ConnSlot& s = conns_[i];
-  s.reported = true;
+  s.queued = false;
   return id_of(s);
 }
 

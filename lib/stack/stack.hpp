@@ -176,6 +176,8 @@ class Stack final : private tcp::TcpHost {
 
   [[nodiscard]] std::optional<ConnInfo> info(ConnId c) const;
   [[nodiscard]] bool alive(ConnId c) const noexcept { return lookup(c) != nullptr; }
+  // True while a TIME-WAIT record holds this tuple.
+  [[nodiscard]] bool time_wait_exists(const FlowKey& key) const;
 
   // --- observability ------------------------------------------------------------------
   [[nodiscard]] const Counters& counters() const noexcept { return counters_; }
