@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <deque>
 #include <string>
 #include <vector>
@@ -119,7 +120,7 @@ class Harness {
     const std::size_t hl = wire::write_ipv4_header(buf, ip, static_cast<std::uint16_t>(th + data.size()));
     auto seg = std::span<std::byte>(buf).subspan(hl, th + data.size());
     wire::write_tcp_header(seg, h);
-    std::memcpy(seg.data() + th, data.data(), data.size());
+    if (!data.empty()) std::memcpy(seg.data() + th, data.data(), data.size());
     wire::finish_tcp_checksum(seg, remote, local);
     stack.input(std::span<const std::byte>(buf.data(), hl + th + data.size()), now);
   }
