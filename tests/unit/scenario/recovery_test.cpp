@@ -297,6 +297,76 @@ TEST_F(Scenario, TimeWaitReusedByHigherSequenceWithoutTimestamps) {
   server.reset();
 }
 
+// A segment from the server's address and port to the client, built by hand (as an
+// attacker or a stale duplicate would send it) and input straight into the client.
+void inject_to_client(Stack& client, Instant now, const Packet& like, std::uint8_t flags, SeqNum seq,
+                      SeqNum ack, std::optional<std::uint32_t> tsval) {
+  wire::TcpHeader h;
+  h.src_port = like.tcp.src_port;
+  h.dst_port = like.tcp.dst_port;
+  h.seq = seq;
+  h.ack = ack;
+  h.flags = flags;
+  h.window = 1000;
+  if (tsval) h.options.timestamps = wire::TcpTimestamps{*tsval, 0};
+  std::array<std::byte, 80> buf{};
+  const std::size_t th = wire::write_tcp_header(std::span(buf).subspan(wire::kIpv4MinHeaderLen), h);
+  wire::Ipv4Header ip;
+  ip.protocol = wire::kIpProtoTcp;
+  ip.src = like.src;
+  ip.dst = like.dst;
+  const std::size_t hl = wire::write_ipv4_header(buf, ip, static_cast<std::uint16_t>(th));
+  wire::finish_tcp_checksum(std::span(buf).subspan(hl, th), ip.src, ip.dst);
+  client.input(std::span(buf).first(hl + th), now);
+}
+
+// After a four-way close the client holds TIME-WAIT; returns the server's FIN.
+Packet close_into_client_time_wait(Link& link, Stack& client, Stack& server, Recorder& c, Recorder& s) {
+  EXPECT_FALSE(client.shutdown_write(*c.conn));
+  link.pump();
+  EXPECT_FALSE(server.shutdown_write(*s.conn));
+  link.pump();
+  EXPECT_EQ(states(client), "TIME-WAIT");
+  return link.sent_by_b(kFin).back();
+}
+
+// RFC 1337: a RST, even one exactly at RCV.NXT, does not end TIME-WAIT.
+TEST_F(Scenario, RstDoesNotEndTimeWait) {
+  build();
+  establish();
+  const Packet fin = close_into_client_time_wait(*link, *client, *server, c, s);
+  const std::size_t before = link->packets.size();
+  inject_to_client(*client, link->now, fin, kRst, fin.tcp.seq + 1, SeqNum{0}, std::nullopt);
+  inject_to_client(*client, link->now, fin, kRst | kAck, fin.tcp.seq + 1, fin.tcp.ack, std::nullopt);
+  link->pump();
+  EXPECT_EQ(link->packets.size(), before);  // nothing sent
+  EXPECT_EQ(client->time_wait_count(), 1u);
+  EXPECT_EQ(client->counters()[Counter::tcp_drop_rst_in_time_wait], 2u);
+}
+
+// RFC 6191 / RFC 5961 4: a SYN whose timestamp is not newer than TS.Recent may
+// not reuse a TIME-WAIT tuple; it gets a (challenge) ACK and the record stays.
+TEST_F(Scenario, OldSynInTimeWaitGetsChallengeAck) {
+  build();
+  establish();
+  const Packet fin = close_into_client_time_wait(*link, *client, *server, c, s);
+  ASSERT_TRUE(fin.tcp.options.timestamps);
+  const std::size_t before = link->packets.size();
+  inject_to_client(*client, link->now, fin, kSyn, fin.tcp.seq + 100000, SeqNum{0},
+                   fin.tcp.options.timestamps->tsval - 1);
+  link->step();
+  ASSERT_EQ(link->packets.size(), before + 1);
+  const Packet& ack = link->packets.back();
+  EXPECT_TRUE(ack.from_a);
+  EXPECT_EQ(ack.tcp.flags, kAck);
+  EXPECT_EQ(ack.tcp.ack, fin.tcp.seq + 1);  // <SEQ=SND.NXT><ACK=RCV.NXT>
+  EXPECT_EQ(ack.tcp.seq, fin.tcp.ack);
+  EXPECT_EQ(client->time_wait_count(), 1u);
+  EXPECT_EQ(client->counters()[Counter::tcp_challenge_ack], 1u);
+  link->pump();
+  EXPECT_EQ(states(*server), "none");  // the server's stack answers that ACK with a RST; no harm
+}
+
 // --------------------------------------------------------------------------------
 // Cookies
 
