@@ -163,6 +163,17 @@ TEST_F(Established, SynInWindowDrawsChallengeAck) {
   EXPECT_EQ(h.counter(Counter::tcp_challenge_ack), 1u);
 }
 
+TEST_F(Established, HalfOpenPeerIsResetThroughChallengeAck) {
+  // RFC 9293 3.5.2 / RFC 5961 4: the peer rebooted and opens again from a new ISN.
+  // Our challenge ACK makes its SYN-SENT answer <SEQ=SEG.ACK><CTL=RST>, which
+  // lands exactly on RCV.NXT and resets the stale connection.
+  h.in("S", 500000);
+  Out challenge = h.expect(".", 1, 1);
+  h.in("R", challenge.ack);
+  EXPECT_EQ(h.handler.take(), std::vector<std::string>{"closed:reset"});
+  EXPECT_FALSE(h.stack.alive(h.conn));
+}
+
 TEST_F(Established, SynAtRcvNxtDrawsChallengeAck) {
   h.in("S", 1);
   h.expect(".", 1, 1);
