@@ -651,8 +651,9 @@ void Stack::tx_commit(std::size_t len) {
   ++tx_count_;
 }
 
-void Stack::send_tcp(const FlowKey& key, const wire::TcpHeader& h,
-                     std::span<const std::byte> payload) {
+template <class FillPayload>
+void Stack::output_tcp(const FlowKey& key, const wire::TcpHeader& h, std::size_t payload_len,
+                       FillPayload&& fill) {
   std::span<std::byte> out = tx_reserve();
   if (out.empty()) return;
   wire::Ipv4Header iph;
@@ -662,39 +663,26 @@ void Stack::send_tcp(const FlowKey& key, const wire::TcpHeader& h,
   iph.ttl = cfg_.ttl;
   iph.id = ip_id_++;
   const std::size_t th_len = wire::tcp_options_length(h.options) + wire::kTcpMinHeaderLen;
-  const std::size_t total = wire::kIpv4MinHeaderLen + th_len + payload.size();
-  assert(total <= out.size());
-  const std::size_t hl =
-      wire::write_ipv4_header(out, iph, static_cast<std::uint16_t>(th_len + payload.size()));
-  std::span<std::byte> seg = out.subspan(hl, th_len + payload.size());
+  const std::size_t seg_len = th_len + payload_len;
+  assert(wire::kIpv4MinHeaderLen + seg_len <= out.size());
+  const std::size_t hl = wire::write_ipv4_header(out, iph, static_cast<std::uint16_t>(seg_len));
+  std::span<std::byte> seg = out.subspan(hl, seg_len);
   wire::write_tcp_header(seg, h);
-  std::copy(payload.begin(), payload.end(), seg.begin() + static_cast<std::ptrdiff_t>(th_len));
+  if (payload_len > 0) fill(seg.subspan(th_len));
   wire::finish_tcp_checksum(seg, key.local_addr, key.remote_addr);
   counters_.inc(Counter::tcp_out);
-  tx_commit(total);
+  tx_commit(hl + seg_len);
+}
+
+void Stack::send_tcp(const FlowKey& key, const wire::TcpHeader& h,
+                     std::span<const std::byte> payload) {
+  output_tcp(key, h, payload.size(),
+             [&](std::span<std::byte> out) { std::copy(payload.begin(), payload.end(), out.begin()); });
 }
 
 void Stack::transmit(Connection& c, const wire::TcpHeader& h, std::size_t off, std::size_t len) {
-  std::span<std::byte> out = tx_reserve();
-  if (out.empty()) return;
-  const FlowKey& key = c.key();
-  wire::Ipv4Header iph;
-  iph.protocol = wire::kIpProtoTcp;
-  iph.src = key.local_addr;
-  iph.dst = key.remote_addr;
-  iph.ttl = cfg_.ttl;
-  iph.id = ip_id_++;
-  const std::size_t th_len = wire::tcp_options_length(h.options) + wire::kTcpMinHeaderLen;
-  const std::size_t total = wire::kIpv4MinHeaderLen + th_len + len;
-  assert(total <= out.size());
-  const std::size_t hl = wire::write_ipv4_header(out, iph, static_cast<std::uint16_t>(th_len + len));
-  std::span<std::byte> seg = out.subspan(hl, th_len + len);
-  wire::write_tcp_header(seg, h);
   // The payload goes straight from the send buffer into the packet: one copy.
-  if (len > 0) c.copy_payload(off, seg.subspan(th_len));
-  wire::finish_tcp_checksum(seg, key.local_addr, key.remote_addr);
-  counters_.inc(Counter::tcp_out);
-  tx_commit(total);
+  output_tcp(c.key(), h, len, [&](std::span<std::byte> out) { c.copy_payload(off, out); });
 }
 
 // ------------------------------------------------------------------------------------

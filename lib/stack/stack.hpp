@@ -232,6 +232,10 @@ class Stack final : private tcp::TcpHost {
   void free_time_wait(std::uint32_t index);
   void send_tcp(const FlowKey& key, const wire::TcpHeader& h,
                 std::span<const std::byte> payload = {});
+  // Builds IPv4 + TCP into the next transmit slot; fill() writes the payload.
+  template <class FillPayload>
+  void output_tcp(const FlowKey& key, const wire::TcpHeader& h, std::size_t payload_len,
+                  FillPayload&& fill);
   std::span<std::byte> tx_reserve();
   void tx_commit(std::size_t len);
   void on_timer(TimerEntry& e);
