@@ -802,6 +802,12 @@ void Connection::output(Instant now) {
       // unless it ends a closing stream. (Sender SWS avoidance beyond this, and the
       // persist timer, arrive with issue 4.)
       const bool small = len < tcb_.snd_mss;
+      // RFC 9293 3.8.6.2.1 sender SWS avoidance, for the congestion-window case:
+      // never cut a runt off the stream because cwnd is not a multiple of the MSS;
+      // the ACKs for what is in flight will open cwnd. (A peer window smaller than
+      // the MSS is filled as Linux does; the override/persist timer is issue 4.)
+      const bool cwnd_limited = tcb_.cwnd < tcb_.snd_wnd;
+      if (small && len < unsent && cwnd_limited && tcb_.snd_nxt != tcb_.snd_una) break;
       const bool retransmission = tcb_.snd_nxt < tcb_.snd_max;
       if (small && !retransmission && !nodelay_ && !fin_queued_ && tcb_.snd_una < snd_sml_) break;
       const bool last = len == unsent;

@@ -15,6 +15,7 @@ using Secret = std::array<std::uint8_t, 16>;
 // SipHash-2-4 of a 4-tuple plus a domain tag and one extra word, so the ISN, the
 // cookie and the timestamp offset are independent functions of one secret.
 [[nodiscard]] std::uint64_t keyed_flow_hash(const Secret& key, const FlowKey& flow,
-                                            std::uint8_t domain, std::uint32_t extra) noexcept;
+                                            std::uint8_t domain, std::uint32_t extra,
+                                            std::uint32_t extra2 = 0) noexcept;
 
 }  // namespace riptide::tcp

@@ -20,12 +20,12 @@ std::uint8_t SynCookies::mss_index(std::uint16_t peer_mss) noexcept {
   return idx;
 }
 
-std::uint32_t SynCookies::hash24(const FlowKey& flow, SeqNum peer_isn,
-                                 std::uint32_t t) const noexcept {
-  // The counter is part of the hash input, so an attacker cannot refresh an old
-  // cookie by rewriting its top bits.
+std::uint32_t SynCookies::hash24(const FlowKey& flow, SeqNum peer_isn, std::uint32_t t,
+                                 std::uint32_t mss_idx) const noexcept {
+  // The counter and the MSS index are hashed too, so an attacker can neither
+  // refresh an old cookie by rewriting its top bits nor raise its MSS.
   const std::uint64_t h =
-      keyed_flow_hash(secret_, flow, kDomainCookie, peer_isn.raw() ^ (t * 0x9E3779B9u));
+      keyed_flow_hash(secret_, flow, kDomainCookie, peer_isn.raw(), (t << 3) | mss_idx);
   return static_cast<std::uint32_t>(h) & 0xFFFFFFu;
 }
 
@@ -33,7 +33,7 @@ SeqNum SynCookies::make(const FlowKey& flow, SeqNum peer_isn, std::uint16_t peer
                         Instant now) const noexcept {
   const std::uint32_t t = period_of(now) & 0x1F;
   const std::uint32_t idx = mss_index(peer_mss);
-  return SeqNum{(t << 27) | (idx << 24) | hash24(flow, peer_isn, t)};
+  return SeqNum{(t << 27) | (idx << 24) | hash24(flow, peer_isn, t, idx)};
 }
 
 std::uint32_t SynCookies::encode_ts(std::uint32_t ts_now, std::optional<std::uint8_t> peer_wscale,
@@ -55,10 +55,11 @@ std::optional<CookieOptions> SynCookies::check(const FlowKey& flow, SeqNum seg_s
   const std::uint32_t age = (period_of(now) - t) & 0x1F;
   if (age > kCookieMaxAge) return std::nullopt;  // stale
   const SeqNum peer_isn = seg_seq - 1;
-  if ((cookie & 0xFFFFFFu) != hash24(flow, peer_isn, t)) return std::nullopt;  // forged
+  const std::uint32_t idx = (cookie >> 24) & 0x7;
+  if ((cookie & 0xFFFFFFu) != hash24(flow, peer_isn, t, idx)) return std::nullopt;  // forged
 
   CookieOptions opts;
-  opts.mss = kCookieMssTable[(cookie >> 24) & 0x7];
+  opts.mss = kCookieMssTable[idx];
   if (tsecr) {
     // RFC 7323 3.2: the ACK echoes our TSval, so its low bits are the options the
     // SYN offered.

@@ -3,7 +3,7 @@
 //
 //   bits 31..27  t: a counter of 64-second periods (mod 32)
 //   bits 26..24  index into kCookieMssTable of the largest entry <= the peer's MSS
-//   bits 23..0   SipHash-2-4(secret, 4-tuple, peer ISN, t), truncated
+//   bits 23..0   SipHash-2-4(secret, 4-tuple, peer ISN, t, MSS index), truncated
 //
 // When the peer sent timestamps, the low 5 bits of our SYN-ACK TSval carry window
 // scale (4 bits, 0xF = none) and SACK-permitted (1 bit); the peer echoes them in the
@@ -66,8 +66,8 @@ class SynCookies {
   [[nodiscard]] static std::uint8_t mss_index(std::uint16_t peer_mss) noexcept;
 
  private:
-  [[nodiscard]] std::uint32_t hash24(const FlowKey& flow, SeqNum peer_isn,
-                                     std::uint32_t t) const noexcept;
+  [[nodiscard]] std::uint32_t hash24(const FlowKey& flow, SeqNum peer_isn, std::uint32_t t,
+                                     std::uint32_t mss_idx) const noexcept;
   Secret secret_;
 };
 

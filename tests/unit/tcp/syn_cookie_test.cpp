@@ -100,6 +100,17 @@ TEST(SynCookies, FlippingAnyHashOrCounterBitIsRejected) {
   }
 }
 
+TEST(SynCookies, RewritingTheMssIndexIsRejected) {
+  // The MSS index is hashed: a client cannot raise its MSS (to 8960, say) by
+  // editing bits 24..26 of a cookie it was given.
+  const SynCookies c(kSecret);
+  const SeqNum cookie = c.make(kFlow, kPeerIsn, 536, kT0);
+  ASSERT_TRUE(check_ack(c, cookie, kT0));
+  for (std::uint32_t idx = 1; idx < 8; ++idx) {
+    EXPECT_FALSE(check_ack(c, SeqNum{cookie.raw() ^ (idx << 24)}, kT0)) << "index xor " << idx;
+  }
+}
+
 TEST(SynCookies, WrongTupleOrPeerIsnIsRejected) {
   const SynCookies c(kSecret);
   const SeqNum cookie = c.make(kFlow, kPeerIsn, 1460, kT0);
