@@ -105,8 +105,9 @@ Stack::Stack(StackConfig cfg, Instant now)
       conns_(std::make_unique<ConnSlot[]>(cfg_.max_connections)),
       tws_(std::make_unique<TwSlot[]>(cfg_.max_time_wait)),
       tx_(cfg_.tx_queue) {
-  if (cfg_.local_addrs.empty()) {
-    std::fprintf(stderr, "riptide: StackConfig.local_addrs is empty\n");
+  if (auto problem = validate(cfg_)) {
+    // A broken set-up is fatal (STYLE.md): say which key and why.
+    std::fprintf(stderr, "riptide: bad StackConfig: %s\n", problem->c_str());
     std::abort();
   }
   conn_free_.reserve(cfg_.max_connections);
@@ -117,11 +118,34 @@ Stack::Stack(StackConfig cfg, Instant now)
   finished_.reserve(cfg_.max_connections);
   tw_free_.reserve(cfg_.max_time_wait);
   for (std::uint32_t i = cfg_.max_time_wait; i > 0; --i) tw_free_.push_back(i - 1);
-  next_ephemeral_ = cfg_.tcp.ephemeral_port_min;
+  next_ephemeral_ = 0;
 }
 
 Stack::~Stack() {
   for (std::uint32_t i = 0; i < cfg_.max_connections; ++i) conns_[i].conn.reset();
+}
+
+std::optional<std::string> validate(const StackConfig& c) {
+  if (c.local_addrs.empty()) return "local_addrs: at least one address is needed";
+  if (std::all_of(c.secret.begin(), c.secret.end(), [](std::uint8_t b) { return b == 0; })) {
+    return "secret: all zero (ISNs and cookies would be predictable); use random_secret()";
+  }
+  if (c.max_connections == 0) return "max_connections: must be at least 1";
+  if (c.tx_queue == 0) return "tx_queue: must be at least 1";
+  // A segment (IPv4 + TCP with options + MSS bytes) must fit a transmit slot.
+  if (c.tcp.mss < 88 || c.tcp.mss > kMaxMss) {
+    return "tcp.mss: " + std::to_string(c.tcp.mss) + " is outside 88.." + std::to_string(kMaxMss);
+  }
+  if (c.tcp.window_scale > 14) return "tcp.window_scale: at most 14 (RFC 7323 2.3)";
+  if (c.tcp.rto_min <= Duration::zero() || c.tcp.rto_min > c.tcp.rto_max) {
+    return "tcp.rto_min/rto_max: need 0 < rto_min <= rto_max";
+  }
+  if (c.tcp.rcv_buf == 0 || c.tcp.snd_buf == 0) return "tcp.rcv_buf/snd_buf: must be positive";
+  if (c.tcp.ephemeral_port_min == 0 || c.tcp.ephemeral_port_min > c.tcp.ephemeral_port_max) {
+    return "tcp.ephemeral_port_min/max: need 0 < min <= max";
+  }
+  if (c.tcp.time_wait < Duration::zero()) return "tcp.time_wait: must not be negative";
+  return std::nullopt;
 }
 
 bool Stack::is_local(Ipv4Addr a) const noexcept {
@@ -168,6 +192,10 @@ void Stack::input(std::span<const std::byte> packet, Instant now) {
 }
 
 void Stack::icmp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> message) {
+  if (is_broadcast_or_multicast(src)) {  // RFC 1122 3.2.2.6: no replies to these
+    counters_.inc(Counter::ip_drop_protocol);
+    return;
+  }
   auto icmp = wire::IcmpView::parse(message);
   if (!icmp || !icmp->checksum_valid() || icmp->type() != wire::kIcmpEchoRequest) {
     counters_.inc(Counter::ip_drop_protocol);
@@ -322,7 +350,7 @@ void Stack::listen_input(Listener& l, const FlowKey& key, const Segment& seg) {
     h.ack = seg.seq + 1;
     h.flags = kSyn | kAck;
     h.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(cfg_.tcp.rcv_buf, 0xFFFF));
-    h.options.mss = std::min(cfg_.tcp.mss, tcp::kCookieMssTable[tcp::SynCookies::mss_index(peer_mss)]);
+    h.options.mss = cfg_.tcp.mss;  // ours; the peer's is what the cookie encodes
     const bool ts = cfg_.tcp.timestamps && seg.options.timestamps.has_value();
     if (ts) {
       // Window scale and SACK-permitted survive in the TSval's low bits.
@@ -332,7 +360,9 @@ void Stack::listen_input(Listener& l, const FlowKey& key, const Segment& seg) {
                                      cfg_.tcp.window_scaling ? seg.options.window_scale : std::nullopt,
                                      cfg_.tcp.sack && seg.options.sack_permitted),
           seg.options.timestamps->tsval};
-      if (cfg_.tcp.window_scaling && seg.options.window_scale) h.options.window_scale = cfg_.tcp.window_scale;
+      if (cfg_.tcp.window_scaling && seg.options.window_scale) {
+        h.options.window_scale = std::min<std::uint8_t>(cfg_.tcp.window_scale, 14);
+      }
       if (cfg_.tcp.sack && seg.options.sack_permitted) h.options.sack_permitted = true;
     }
     ++l.cookies_sent;
@@ -390,13 +420,15 @@ void Stack::time_wait_input(std::uint32_t index, const FlowKey& key, const Segme
       // RFC 6191: end TIME-WAIT and treat the SYN as new. The new ISN must lie
       // beyond everything the old incarnation sent (RFC 1122 4.2.2.13).
       const SeqNum floor = t.rec.snd_nxt + 65535 + 2;
-      counters_.inc(Counter::tcp_time_wait_reused);
-      free_time_wait(index);
       Listener* l = find_listener(key.local_addr, key.local_port);
-      if (l == nullptr) {
-        reply_rst(key, seg);
+      if (l == nullptr || conn_free_.empty()) {
+        // Nobody can take the new connection: keep TIME-WAIT's protection and
+        // drop the SYN (the peer retries).
+        counters_.inc(l == nullptr ? Counter::tcp_drop_time_wait : Counter::tcp_drop_no_memory);
         return;
       }
+      counters_.inc(Counter::tcp_time_wait_reused);
+      free_time_wait(index);
       if (l->syn_queue >= l->backlog) {
         listen_input(*l, key, seg);  // full queue: cookie or drop, as for any SYN
         return;
@@ -598,11 +630,16 @@ bool Stack::time_wait_exists(const FlowKey& key) const {
 }
 
 bool Stack::challenge_ack_allowed() {
-  // RFC 5961 7: a global limit on challenge ACKs per second.
+  // RFC 5961 7: a global limit on challenge ACKs per second. A fixed global count
+  // is itself a side channel (CVE-2016-5696: an off-path attacker counts the ACKs
+  // to learn whether a connection exists), so, as Linux did in its fix, each
+  // second's budget gets a secret jitter of up to half the limit.
   const std::int64_t second = to_ms(now_) / 1000;
   if (second != challenge_second_) {
     challenge_second_ = second;
-    challenge_tokens_ = cfg_.tcp.challenge_ack_limit;
+    const std::uint32_t limit = cfg_.tcp.challenge_ack_limit;
+    const std::uint64_t r = tcp::keyed_flow_hash(cfg_.secret, FlowKey{}, 4, static_cast<std::uint32_t>(second));
+    challenge_tokens_ = limit + (limit >= 2 ? static_cast<std::uint32_t>(r % (limit / 2 + 1)) : 0);
   }
   if (challenge_tokens_ == 0) return false;
   --challenge_tokens_;
@@ -615,6 +652,10 @@ void Stack::set_timer(Connection& c, tcp::TimerKind k, Instant when) {
 
 void Stack::cancel_timer(Connection& c, tcp::TimerKind k) {
   wheel_.cancel(slot_of(c).timers[static_cast<std::size_t>(k)]);
+}
+
+bool Stack::timer_pending(Connection& c, tcp::TimerKind k) {
+  return wheel_.is_scheduled(slot_of(c).timers[static_cast<std::size_t>(k)]);
 }
 
 void Stack::advance(Instant now) {
@@ -770,15 +811,19 @@ Result<ConnId, Error> Stack::connect(Ipv4Addr remote, std::uint16_t remote_port,
   if (key.local_port != 0) {
     if (port_in_use(key)) return Unexpected{Error::AddressInUse};
   } else {
-    // RFC 6056 3.3.4-like: walk the ephemeral range from where we left off.
+    // RFC 6056 3.3.3 (Algorithm 3): offset = F(local, remote, remote port, secret);
+    // a counter walks on from there, so ports toward one peer are sequential (no
+    // early collisions) but unpredictable to everyone else.
     const std::uint32_t lo = cfg_.tcp.ephemeral_port_min, hi = cfg_.tcp.ephemeral_port_max;
     const std::uint32_t span = hi - lo + 1;
+    const auto offset = static_cast<std::uint32_t>(
+        tcp::keyed_flow_hash(cfg_.secret, FlowKey{local, remote, 0, remote_port}, 5, 0));
     bool found = false;
     for (std::uint32_t n = 0; n < span; ++n) {
-      const auto port = static_cast<std::uint16_t>(lo + (next_ephemeral_ - lo + n) % span);
+      const auto port = static_cast<std::uint16_t>(lo + (offset + next_ephemeral_ + n) % span);
       key.local_port = port;
       if (!port_in_use(key) && find_listener(local, port) == nullptr) {
-        next_ephemeral_ = static_cast<std::uint16_t>(lo + (port - lo + 1) % span);
+        next_ephemeral_ = next_ephemeral_ + n + 1;
         found = true;
         break;
       }

@@ -112,6 +112,13 @@ struct StackConfig {
 // A random secret from libsodium (start-up only: not for the data path).
 [[nodiscard]] tcp::Secret random_secret();
 
+// The largest MSS a transmit slot can carry (2048 - IPv4 20 - TCP 60).
+inline constexpr std::uint16_t kMaxMss = 1968;
+
+// What is wrong with a configuration, naming the key, or nothing. Stack's
+// constructor aborts on a bad one; programs call this first to report nicely.
+[[nodiscard]] std::optional<std::string> validate(const StackConfig& c);
+
 // A snapshot of one connection (the .pkt runner's tcpi_state, telemetry's listing).
 struct ConnInfo {
   FlowKey key;
@@ -208,6 +215,7 @@ class Stack final : private tcp::TcpHost {
                 std::size_t payload_len) override;
   void set_timer(tcp::Connection& c, tcp::TimerKind k, Instant when) override;
   void cancel_timer(tcp::Connection& c, tcp::TimerKind k) override;
+  bool timer_pending(tcp::Connection& c, tcp::TimerKind k) override;
   void state_changed(tcp::Connection& c, State from, State to) override;
   void deliver(tcp::Connection& c, std::span<const std::byte> data) override;
   void event(tcp::Connection& c, tcp::ConnEvent e) override;
@@ -269,7 +277,7 @@ class Stack final : private tcp::TcpHost {
 
   std::uint32_t challenge_tokens_ = 0;
   std::int64_t challenge_second_ = -1;
-  std::uint16_t next_ephemeral_ = 0;
+  std::uint32_t next_ephemeral_ = 0;
   std::array<std::size_t, tcp::kStateCount> by_state_{};
 };
 

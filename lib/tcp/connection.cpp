@@ -10,6 +10,7 @@ namespace {
 constexpr std::uint16_t kDefaultMss = 536;     // RFC 9293 3.7.1 / RFC 1122 4.2.2.6
 constexpr std::uint8_t kMaxWindowScale = 14;  // RFC 7323 2.3
 constexpr std::uint32_t kTsOptionLen = 12;    // NOP NOP TS, on every segment once negotiated
+constexpr std::uint32_t kMinMss = 88;         // Linux TCP_MIN_MSS; > kTsOptionLen
 
 std::uint32_t tsval_from(Instant now, std::uint32_t offset) noexcept {
   // RFC 7323 5.4: a 1 ms timestamp clock.
@@ -135,11 +136,14 @@ static void apply_negotiated(Tcb& tcb, const TcpConfig& cfg, std::uint16_t peer_
   }
   tcb.ts_ok = cfg.timestamps && peer_ts;  // RFC 7323 3.2
   tcb.sack_ok = cfg.sack && peer_sack;    // RFC 2018 2
-  std::uint32_t mss = std::min<std::uint32_t>(peer_mss, cfg.mss);
+  // RFC 9293 3.7.1: never send more than the peer's MSS or our own. A peer MSS
+  // below kMinMss (Linux's TCP_MIN_MSS) is raised to it: tiny MSS values only make
+  // a sender burn packets (and 0 would stall it).
+  std::uint32_t mss = std::clamp<std::uint32_t>(std::min<std::uint32_t>(peer_mss, cfg.mss), kMinMss, cfg.mss);
   // RFC 6691: the MSS excludes options; leave room for the timestamp option we
   // put on every segment.
   if (tcb.ts_ok) mss -= kTsOptionLen;
-  tcb.snd_mss = static_cast<std::uint16_t>(std::max<std::uint32_t>(mss, 64));
+  tcb.snd_mss = static_cast<std::uint16_t>(mss);
   // RFC 5681 3.1 (with RFC 3390's rule): initial window of min(4*MSS, max(2*MSS, 4380)).
   tcb.cwnd = std::min<std::uint32_t>(4 * tcb.snd_mss, std::max<std::uint32_t>(2 * tcb.snd_mss, 4380));
 }
@@ -202,23 +206,32 @@ void Connection::open_from_cookie(const Segment& ack, const CookieOptions& opts,
 // LISTEN (3.10.7.2) and CLOSED (3.10.7.1) live in the stack, which owns listeners
 // and answers segments for no connection.
 
-void Connection::on_segment(const Segment& seg, Instant now) {
+void Connection::on_segment(const Segment& seg_in, Instant now) {
+  zero_window_probe_ = false;
   switch (state_) {
     case State::Closed:
     case State::Listen:
     case State::TimeWait:  // handled by the stack's compact TIME-WAIT record
       return;
     case State::SynSent:
-      on_segment_syn_sent(seg, now);
+      on_segment_syn_sent(seg_in, now);
       return;
     default:
       break;
   }
-  if (!check_sequence(seg, now)) return;  // first: sequence number (and PAWS)
+  if (!check_sequence(seg_in, now)) return;  // first: sequence number (and PAWS)
+  Segment seg = seg_in;
+  if (zero_window_probe_) {
+    seg.payload = {};
+    seg.flags = static_cast<std::uint8_t>(seg.flags & ~kFin);
+  }
   if (!check_rst(seg, now)) return;       // second: RST bit
   // third: security/compartment has no meaning here (RFC 9293 3.10.7.4, obsolete).
   if (!check_syn(seg, now)) return;       // fourth: SYN bit
   if (!check_ack(seg, now)) return;       // fifth: ACK field
+  // RFC 7323 4.3: TS.Recent only from a segment that passed the checks above (as
+  // Linux does), so a blind segment cannot poison PAWS with a huge TSval.
+  update_ts_recent(seg);
   // sixth: URG. RFC 6093 deprecates urgent data; riptide treats it as plain data.
   process_text(seg, now);                 // seventh: segment text
   if (state_ == State::Closed) return;    // data after close() reset the connection
@@ -333,6 +346,15 @@ bool Connection::check_sequence(const Segment& seg, Instant now) {
     acceptable = seq_in_range(tcb_.rcv_nxt, seg.seq, tcb_.rcv_nxt + wnd) ||
                  seq_in_range(tcb_.rcv_nxt, seg.seq + (len - 1), tcb_.rcv_nxt + wnd);
   }
+  if (!acceptable && wnd == 0 && len > 0 && seg.seq == tcb_.rcv_nxt && !seg.has(kSyn)) {
+    // RFC 9293 3.10.7.4: with a zero window "special allowance should be made to
+    // accept valid ACKs, URGs, and RSTs": the caller goes on with the text and FIN
+    // stripped (zero_window_ tells it), and the segment is answered with an ACK.
+    host_.count(Counter::tcp_drop_unacceptable);
+    zero_window_probe_ = true;
+    ack_now_ = true;
+    return true;
+  }
   if (!acceptable) {
     if (seg.has(kRst)) {
       host_.count(Counter::tcp_drop_unacceptable);
@@ -350,7 +372,6 @@ bool Connection::check_sequence(const Segment& seg, Instant now) {
     send_ack(now);
     return false;
   }
-  update_ts_recent(seg);
   return true;
 }
 
@@ -518,6 +539,9 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
 }
 
 void Connection::update_window(const Segment& seg) {
+  // RFC 9293 3.10.7.4: "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be
+  // updated" when the segment is newer than the one that set it last.
+  if (seg.ack < tcb_.snd_una) return;
   if (tcb_.snd_wl1 < seg.seq || (tcb_.snd_wl1 == seg.seq && tcb_.snd_wl2 <= seg.ack)) {
     tcb_.snd_wnd = static_cast<std::uint32_t>(seg.window) << tcb_.snd_wscale;
     tcb_.max_snd_wnd = std::max(tcb_.max_snd_wnd, tcb_.snd_wnd);
@@ -550,13 +574,6 @@ void Connection::process_text(const Segment& seg, Instant now) {
       // received from the remote side. Ignore the segment text."
       return;
   }
-  if (app_closed_) {
-    // RFC 1122 4.2.2.13 (RFC 2525 2.17): new data after CLOSE: RST to show it was lost.
-    host_.count(Counter::tcp_drop_after_close);
-    send_rst(tcb_.snd_nxt, now);
-    enter_closed(CloseReason::Aborted, now);
-    return;
-  }
   // Trim what lies before RCV.NXT (RFC 9293 3.10.7.4: "only the new parts").
   std::span<const std::byte> data = seg.payload;
   SeqNum start = seg.has(kSyn) ? seg.seq + 1 : seg.seq;
@@ -577,6 +594,14 @@ void Connection::process_text(const Segment& seg, Instant now) {
   const std::uint32_t wnd = std::max<std::int32_t>(0, tcb_.rcv_adv - tcb_.rcv_nxt);
   if (data.size() > wnd) data = data.first(wnd);
   if (data.empty()) return;
+  if (app_closed_) {
+    // RFC 1122 4.2.2.13 (RFC 2525 2.17): new data after CLOSE: RST to show it was
+    // lost. (Old data, already acknowledged, was trimmed above and only draws an ACK.)
+    host_.count(Counter::tcp_drop_after_close);
+    send_rst(tcb_.snd_max, now);
+    enter_closed(CloseReason::Aborted, now);
+    return;
+  }
   tcb_.rcv_nxt += static_cast<std::uint32_t>(data.size());
   // The ACK goes out once, at the end of processing, on data if there is any
   // (immediate ACK; the delayed-ACK policy arrives with issue 4).
@@ -657,10 +682,14 @@ void Connection::retransmit_timeout(Instant now) {
   // RFC 6298 5.5: back off; 5.4: retransmit the earliest unacknowledged segment.
   rto_.backoff();
   rtt_seq_.reset();  // Karn: no RTT sample from retransmitted data
-  // RFC 5681 3.1 (4): after a timeout, ssthresh = max(FlightSize/2, 2*SMSS), cwnd = 1 SMSS.
-  const std::uint32_t flight = static_cast<std::uint32_t>(tcb_.snd_max - tcb_.snd_una);
-  tcb_.ssthresh = std::max<std::uint32_t>(flight / 2, 2u * tcb_.snd_mss);
-  tcb_.cwnd = tcb_.snd_mss;
+  if (is_synchronized(state_)) {
+    // RFC 5681 3.1 (4): after a timeout, ssthresh = max(FlightSize/2, 2*SMSS),
+    // cwnd = 1 SMSS. (A lost SYN or SYN-ACK leaves them alone: the MSS is not
+    // known yet, and the initial window is set when the handshake completes.)
+    const std::uint32_t flight = static_cast<std::uint32_t>(tcb_.snd_max - tcb_.snd_una);
+    tcb_.ssthresh = std::max<std::uint32_t>(flight / 2, 2u * tcb_.snd_mss);
+    tcb_.cwnd = tcb_.snd_mss;
+  }
   host_.count(Counter::tcp_retransmit_segment);
   switch (state_) {
     case State::SynSent:
@@ -842,7 +871,7 @@ void Connection::output(Instant now) {
     }
     break;
   }
-  if (sent_any) {
+  if (sent_any && !host_.timer_pending(*this, TimerKind::Retransmit)) {
     // RFC 6298 5.1: start the timer if it is not running.
     arm_retransmit(now);
   }

@@ -63,6 +63,7 @@ class TcpHost {
                         std::size_t payload_len) = 0;
   virtual void set_timer(Connection& c, TimerKind k, Instant when) = 0;
   virtual void cancel_timer(Connection& c, TimerKind k) = 0;
+  [[nodiscard]] virtual bool timer_pending(Connection& c, TimerKind k) = 0;
   virtual void state_changed(Connection& c, State from, State to) = 0;
   virtual void deliver(Connection& c, std::span<const std::byte> data) = 0;
   virtual void event(Connection& c, ConnEvent e) = 0;
@@ -223,6 +224,7 @@ class Connection {
   bool fin_sent_ = false;     // our FIN has a sequence number: fin_seq_
   SeqNum fin_seq_;
   bool ack_now_ = false;      // an ACK is owed; output() or the end of input sends it
+  bool zero_window_probe_ = false;  // this segment's text falls on a zero window
   SeqNum snd_sml_;            // end of the last sub-MSS segment sent (Minshall's Nagle)
   bool app_closed_ = false;   // the application called close()
   bool peer_fin_ = false;     // the peer's FIN was received in order

@@ -1,6 +1,7 @@
 // CLOSED (RFC 9293 3.10.7.1) and LISTEN (3.10.7.2): segments for no connection and
 // for a listener, including the backlog and SYN-cookie rules (RFC 4987).
 #include "harness.hpp"
+#include "wire/icmp.hpp"
 
 namespace riptide::testing {
 namespace {
@@ -62,6 +63,35 @@ TEST(Closed, ConnectToTakenTupleFails) {
   auto again = h.stack.connect(h.remote, 80, h.handler, o);
   ASSERT_FALSE(again.has_value());
   EXPECT_EQ(again.error(), Error::AddressInUse);
+}
+
+TEST(Config, BadConfigurationIsNamed) {
+  StackConfig c = default_config();
+  EXPECT_FALSE(validate(c).has_value());
+  c.secret = {};
+  EXPECT_NE(validate(c).value_or("").find("secret"), std::string::npos);
+  c = default_config();
+  c.tcp.mss = 9000;
+  EXPECT_NE(validate(c).value_or("").find("tcp.mss"), std::string::npos);
+  c = default_config();
+  c.local_addrs.clear();
+  EXPECT_NE(validate(c).value_or("").find("local_addrs"), std::string::npos);
+  c = default_config();
+  c.tcp.window_scale = 15;
+  EXPECT_NE(validate(c).value_or("").find("window_scale"), std::string::npos);
+}
+
+TEST(Closed, EchoRequestFromBroadcastIsNotAnswered) {
+  Harness h;
+  std::array<std::byte, 64> buf{};
+  wire::Ipv4Header ip;
+  ip.protocol = wire::kIpProtoIcmp;
+  ip.src = Ipv4Addr{0xFFFFFFFFu};
+  ip.dst = h.local;
+  const std::size_t hl = wire::write_ipv4_header(buf, ip, 8);
+  wire::write_icmp_echo(std::span(buf).subspan(hl), wire::kIcmpEchoRequest, 1, 1, {});
+  h.stack.input(std::span<const std::byte>(buf.data(), hl + 8), h.now);
+  EXPECT_EQ(h.stack.tx_pending(), 0u);
 }
 
 TEST(Listen, SynAnsweredWithSynAckEchoingOptions) {

@@ -56,6 +56,19 @@ TEST_F(SynSent, SynAckOptionsAreNegotiated) {
   EXPECT_EQ(i->snd_wnd, 5000u) << "the SYN-ACK window is never scaled";
 }
 
+TEST_F(SynSent, TinyMssWithTimestampsIsClampedNotWrapped) {
+  // An MSS option below the timestamp option's 12 bytes must not wrap the
+  // effective MSS around to 65524 (and overrun a transmit buffer).
+  wire::TcpOptions o;
+  o.mss = 4;
+  o.timestamps = wire::TcpTimestamps{1, 0};
+  h.in("S.", 0, 1, {}, 65535, o);
+  h.expect(".", 1, 1);
+  EXPECT_EQ(h.stack.info(h.conn)->snd_mss, 88 - 12);
+  h.send(std::string(1000, 'z'));
+  for (const Out& seg : h.take()) EXPECT_LE(seg.data.size(), 76u);
+}
+
 TEST_F(SynSent, WindowScaleAbove14IsTakenAs14) {
   wire::TcpOptions o;
   o.window_scale = 20;
