@@ -150,7 +150,12 @@ class Parser {
   void event() {
     Event ev;
     ev.pos = pos();
-    if (!event_time(ev.time)) return;
+    if (peek() == '`' || starts("%{")) {
+      // packetdrill lets shell and %{ }% lines stand without a time: "+0".
+      ev.time.kind = EventTime::Kind::Relative;
+    } else if (!event_time(ev.time)) {
+      return;
+    }
     skip(false);
     bool blocking = false;
     bool end_relative = false;

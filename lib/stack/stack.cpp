@@ -624,6 +624,14 @@ void Stack::deliver(Connection& c, std::span<const std::byte> data) {
   if (s.reported && s.handler) s.handler->on_data(*this, id_of(s), data);
 }
 
+State Stack::state_of(const FlowKey& key) const {
+  const std::uint32_t* v = flows_.find(key);
+  if (v == nullptr) return State::Closed;
+  if (*v & kTimeWaitTag) return State::TimeWait;
+  const ConnSlot& s = conns_[*v];
+  return s.used && !s.finished && s.conn ? s.conn->state() : State::Closed;
+}
+
 bool Stack::time_wait_exists(const FlowKey& key) const {
   const std::uint32_t* v = flows_.find(key);
   return v != nullptr && (*v & kTimeWaitTag) != 0;

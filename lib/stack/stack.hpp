@@ -183,6 +183,9 @@ class Stack final : private tcp::TcpHost {
 
   [[nodiscard]] std::optional<ConnInfo> info(ConnId c) const;
   [[nodiscard]] bool alive(ConnId c) const noexcept { return lookup(c) != nullptr; }
+  // The state of whatever holds this tuple: a connection, a TIME-WAIT record, or
+  // nothing (CLOSED). For observers that know a tuple but no handle.
+  [[nodiscard]] State state_of(const FlowKey& key) const;
   // True while a TIME-WAIT record holds this tuple.
   [[nodiscard]] bool time_wait_exists(const FlowKey& key) const;
 

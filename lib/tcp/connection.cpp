@@ -793,12 +793,10 @@ void Connection::set_receive_held(std::uint32_t bytes, Instant now) {
   rcv_held_ = bytes;
   if (!is_synchronized(state_) || state_ == State::TimeWait) return;
   const std::uint32_t after = rcv_wnd();
-  // RFC 9293 3.8.6.2.2 receiver SWS avoidance: announce a larger window only when
-  // it grew by a full segment or half the buffer.
-  if (after > before &&
-      (after - before >= tcb_.snd_mss || after - before >= cfg_.rcv_buf / 2 || before == 0)) {
-    send_ack(now);
-  }
+  // A window update is worth a segment of its own only when the window was
+  // (nearly) shut or at least doubles (Linux tcp_cleanup_rbuf; RFC 1122 4.2.3.3):
+  // otherwise the next ACK carries it.
+  if (after > before && (before < tcb_.snd_mss || after >= 2 * before)) send_ack(now);
 }
 
 // ----------------------------------------------------------------------------------
