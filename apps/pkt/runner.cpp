@@ -114,10 +114,16 @@ struct Parked {
 
 class Runner {
  public:
-  Runner(const Script& s, const RunOptions& o) : script_(s), opts_(o), stack_(config(), kStart), sk_(stack_) {}
+  Runner(const Script& s, const RunOptions& o)
+      : script_(s), opts_(o), stack_(config(s, config_error_), kStart), sk_(stack_) {}
 
   RunResult run() {
+    if (!config_error_.empty()) {
+      fail(0, config_error_);
+      return result_;
+    }
     for (const auto& [name, value] : script_.options) {
+      if (name.rfind("riptide.", 0) == 0) continue;  // applied by config()
       if (name == "tolerance_usecs") {
         tolerance_us_ = std::atoll(value.c_str());
       } else if (name == "ip_version") {
@@ -149,7 +155,10 @@ class Runner {
  private:
   static constexpr Instant kStart{std::chrono::seconds{100}};
 
-  static StackConfig config() {
+  // The stack's configuration: riptide's defaults, changed by riptide-specific
+  // header lines `--riptide.KNOB=VALUE` (packetdrill scripts for Linux change knobs
+  // with `sysctl` in backticks, which riptide-pkt does not run).
+  static StackConfig config(const Script& script, std::string& error) {
     StackConfig c;
     c.local_addrs = {kLocal};
     c.secret = tcp::Secret{0x72, 0x69, 0x70, 0x74, 0x69, 0x64, 0x65, 0x2d,
@@ -157,6 +166,73 @@ class Runner {
     c.max_connections = 1024;
     c.max_time_wait = 1024;
     c.send_chunks = 8192;
+    tcp::TcpConfig& t = c.tcp;
+    for (const auto& [name, value] : script.options) {
+      if (name.rfind("riptide.", 0) != 0) continue;
+      const std::string knob = name.substr(8);
+      char* end = nullptr;
+      const long long n = std::strtoll(value.c_str(), &end, 10);
+      const bool numeric = !value.empty() && end != nullptr && *end == '\0' && n >= 0;
+      auto flag = [&](bool& out) {
+        if (value == "1" || value == "on" || value == "true") out = true;
+        else if (value == "0" || value == "off" || value == "false") out = false;
+        else error = "--riptide." + knob + ": expected on/off, got '" + value + "'";
+      };
+      const auto ms = [&](long long v) { return std::chrono::duration_cast<Duration>(milliseconds{v}); };
+      if (knob == "syn_cookies") {
+        if (value == "auto") t.syn_cookies = tcp::SynCookieMode::Auto;
+        else if (value == "always") t.syn_cookies = tcp::SynCookieMode::Always;
+        else if (value == "never") t.syn_cookies = tcp::SynCookieMode::Never;
+        else error = "--riptide.syn_cookies: expected auto, always or never, got '" + value + "'";
+      } else if (knob == "timestamps") {
+        flag(t.timestamps);
+      } else if (knob == "sack") {
+        flag(t.sack);
+      } else if (knob == "window_scaling") {
+        flag(t.window_scaling);
+      } else if (knob == "nodelay") {
+        flag(t.nodelay);
+      } else if (!numeric) {
+        error = "--riptide." + knob + ": unknown knob or bad value '" + value + "'";
+      } else if (knob == "mss") {
+        t.mss = static_cast<std::uint16_t>(n);
+      } else if (knob == "window_scale") {
+        t.window_scale = static_cast<std::uint8_t>(n);
+      } else if (knob == "rcv_buf") {
+        t.rcv_buf = static_cast<std::uint32_t>(n);
+      } else if (knob == "snd_buf") {
+        t.snd_buf = static_cast<std::uint32_t>(n);
+      } else if (knob == "rto_initial_ms") {
+        t.rto_initial = ms(n);
+      } else if (knob == "rto_min_ms") {
+        t.rto_min = ms(n);
+      } else if (knob == "rto_max_ms") {
+        t.rto_max = ms(n);
+      } else if (knob == "syn_retries") {
+        t.syn_retries = static_cast<std::uint8_t>(n);
+      } else if (knob == "synack_retries") {
+        t.synack_retries = static_cast<std::uint8_t>(n);
+      } else if (knob == "max_retries") {
+        t.max_retries = static_cast<std::uint8_t>(n);
+      } else if (knob == "connect_timeout_ms") {
+        t.connect_timeout = ms(n);
+      } else if (knob == "time_wait_ms") {
+        t.time_wait = ms(n);
+      } else if (knob == "challenge_ack_limit") {
+        t.challenge_ack_limit = static_cast<std::uint32_t>(n);
+      } else {
+        error = "--riptide." + knob + ": unknown knob";
+      }
+    }
+    if (error.empty()) {
+      if (auto problem = validate(c)) error = "bad --riptide.* configuration: " + *problem;
+    }
+    if (!error.empty()) {  // the script fails; the stack still needs a valid stand-in
+      StackConfig d;
+      d.local_addrs = {kLocal};
+      d.secret = c.secret;
+      c = d;
+    }
     return c;
   }
 
@@ -817,6 +893,7 @@ class Runner {
 
   const Script& script_;
   RunOptions opts_;
+  std::string config_error_;
   Instant now_ = kStart;
   Stack stack_;
   SocketLayer sk_;
