@@ -135,7 +135,11 @@ class Parser {
 
   void header_option() {
     advance(2);
-    std::string name = ident();
+    std::string name;
+    while (!eof() && peek() != '=' && !std::isspace(static_cast<unsigned char>(peek()))) {
+      name += peek();
+      advance();
+    }
     std::string value;
     if (peek() == '=') {
       advance();
