@@ -12,6 +12,20 @@ namespace riptide {
 
 // X(name, description)
 #define RIPTIDE_COUNTERS(X)                                                              \
+  X(l2_in, "Ethernet frames received")                                                   \
+  X(l2_out, "Ethernet frames sent")                                                      \
+  X(l2_drop_malformed, "Ethernet header failed to parse")                                 \
+  X(l2_drop_not_ours, "frames for another MAC address")                                   \
+  X(l2_drop_ethertype, "EtherType other than IPv4/ARP (IPv6, VLAN, ...)")                 \
+  X(arp_request_in, "ARP requests for one of our addresses")                             \
+  X(arp_reply_in, "ARP replies (and gratuitous ARPs) learned")                            \
+  X(arp_request_out, "ARP requests sent")                                                 \
+  X(arp_reply_out, "ARP replies sent")                                                    \
+  X(arp_drop_malformed, "ARP packet failed to parse")                                     \
+  X(arp_drop_not_ours, "ARP requests for other addresses")                                \
+  X(arp_pending_full, "packets dropped: too many waiting for ARP")                        \
+  X(arp_unresolved, "packets dropped: next hop never answered ARP")                       \
+  X(route_no_route, "packets dropped: no route to the destination")                       \
   X(ip_in, "IPv4 packets handed to the stack")                                           \
   X(ip_drop_malformed, "IPv4 header failed to parse")                                     \
   X(ip_drop_checksum, "IPv4 header checksum wrong")                                       \

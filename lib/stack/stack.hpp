@@ -191,6 +191,8 @@ class Stack final : private tcp::TcpHost {
 
   // --- observability ------------------------------------------------------------------
   [[nodiscard]] const Counters& counters() const noexcept { return counters_; }
+  // The same per-core counters, for the layers in front of the stack (L2, I/O).
+  [[nodiscard]] Counters& shared_counters() noexcept { return counters_; }
   [[nodiscard]] std::size_t connection_count() const noexcept { return conn_count_; }
   [[nodiscard]] std::size_t time_wait_count() const noexcept { return tw_count_; }
   // Connections by RFC 9293 state; TIME-WAIT counts the compact records.

@@ -1,0 +1,174 @@
+#include "stack/interface.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "wire/ipv4.hpp"
+
+namespace riptide {
+
+Interface::Interface(Stack& stack, InterfaceConfig cfg)
+    : stack_(stack), cfg_(cfg), counters_(stack.shared_counters()) {
+  if (!stack.is_local(cfg_.addr)) {
+    std::fprintf(stderr, "riptide: interface address %s is not one of the stack's local_addrs\n",
+                 to_string(cfg_.addr).c_str());
+    std::abort();
+  }
+  cache_.reserve(cfg_.arp_cache_size);
+}
+
+bool Interface::on_link(Ipv4Addr a) const noexcept {
+  if (cfg_.prefix_len == 0) return true;
+  const std::uint32_t mask = cfg_.prefix_len >= 32 ? 0xFFFFFFFFu : ~(0xFFFFFFFFu >> cfg_.prefix_len);
+  return (a.value & mask) == (cfg_.addr.value & mask);
+}
+
+std::optional<Ipv4Addr> Interface::next_hop(std::span<const std::byte> ip) const {
+  auto v = wire::Ipv4View::parse(ip);
+  if (!v) return std::nullopt;
+  if (on_link(v->dst())) return v->dst();
+  return cfg_.gateway;  // the static default route
+}
+
+std::optional<wire::MacAddr> Interface::lookup(Ipv4Addr ip, Instant now) const {
+  auto it = cache_.find(ip.value);
+  if (it == cache_.end() || !it->second.resolved || now >= it->second.expires) return std::nullopt;
+  return it->second.mac;
+}
+
+void Interface::input(std::span<const std::byte> frame, Instant now) {
+  counters_.inc(Counter::l2_in);
+  auto eth = wire::EthernetView::parse(frame);
+  if (!eth) {
+    counters_.inc(Counter::l2_drop_malformed);
+    return;
+  }
+  if (eth->dst() != cfg_.mac && eth->dst() != wire::MacAddr::broadcast()) {
+    counters_.inc(Counter::l2_drop_not_ours);
+    return;
+  }
+  switch (eth->ether_type()) {
+    case wire::kEtherTypeIpv4:
+      stack_.input(eth->payload(), now);
+      return;
+    case wire::kEtherTypeArp:
+      handle_arp(eth->payload(), now);
+      return;
+    default:
+      counters_.inc(Counter::l2_drop_ethertype);
+      return;
+  }
+}
+
+void Interface::handle_arp(std::span<const std::byte> body, Instant now) {
+  auto arp = wire::ArpView::parse(body);
+  if (!arp) {
+    counters_.inc(Counter::arp_drop_malformed);
+    return;
+  }
+  // RFC 826 "Packet Reception": update an entry we already have for the sender
+  // (merge), and add one when the packet is for us.
+  const bool for_us = arp->target_ip() == cfg_.addr;
+  const bool known = cache_.contains(arp->sender_ip().value);
+  if ((known || for_us) && arp->sender_ip() != Ipv4Addr{}) {
+    learn(arp->sender_ip(), arp->sender_mac(), now);
+  }
+  if (arp->operation() == wire::kArpReply) {
+    counters_.inc(Counter::arp_reply_in);
+    return;
+  }
+  if (arp->operation() != wire::kArpRequest) return;
+  if (!for_us) {
+    counters_.inc(Counter::arp_drop_not_ours);
+    return;
+  }
+  counters_.inc(Counter::arp_request_in);
+  queue_arp(wire::kArpReply, arp->sender_mac(), arp->sender_mac(), arp->sender_ip());
+}
+
+void Interface::learn(Ipv4Addr ip, const wire::MacAddr& mac, Instant now) {
+  auto it = cache_.find(ip.value);
+  if (it == cache_.end()) {
+    if (cache_.size() >= cfg_.arp_cache_size) return;  // full: learn on demand only
+    it = cache_.emplace(ip.value, Entry{}).first;
+  }
+  Entry& e = it->second;
+  e.mac = mac;
+  e.resolved = true;
+  e.attempts = 0;
+  e.expires = now + cfg_.arp_reachable;
+  // Release what was waiting for this neighbour.
+  for (auto& pkt : e.waiting) {
+    Ready r;
+    wire::write_ethernet_header(r.eth, wire::EthernetHeader{mac, cfg_.mac, wire::kEtherTypeIpv4});
+    r.payload = std::move(pkt);
+    ready_.push_back(std::move(r));
+  }
+  pending_count_ -= e.waiting.size();
+  e.waiting.clear();
+}
+
+void Interface::wait_for_arp(Ipv4Addr hop, std::span<const std::byte> ip, Instant now) {
+  if (pending_count_ >= cfg_.pending_packets) {
+    counters_.inc(Counter::arp_pending_full);
+    return;
+  }
+  auto it = cache_.find(hop.value);
+  if (it == cache_.end()) {
+    if (cache_.size() >= cfg_.arp_cache_size) {
+      counters_.inc(Counter::arp_pending_full);
+      return;
+    }
+    it = cache_.emplace(hop.value, Entry{}).first;
+  }
+  Entry& e = it->second;
+  if (e.resolved) {  // expired: resolve again from scratch
+    e.resolved = false;
+    e.attempts = 0;
+  }
+  e.waiting.emplace_back(ip.begin(), ip.end());
+  ++pending_count_;
+  if (e.attempts == 0) {
+    queue_arp(wire::kArpRequest, wire::MacAddr::broadcast(), wire::MacAddr{}, hop);
+    e.attempts = 1;
+    e.expires = now + cfg_.arp_retry;
+  }
+}
+
+void Interface::expire(Instant now) {
+  for (auto it = cache_.begin(); it != cache_.end();) {
+    Entry& e = it->second;
+    if (e.resolved || now < e.expires) {
+      ++it;
+      continue;
+    }
+    if (e.attempts < cfg_.arp_attempts) {
+      queue_arp(wire::kArpRequest, wire::MacAddr::broadcast(), wire::MacAddr{}, Ipv4Addr{it->first});
+      ++e.attempts;
+      e.expires = now + cfg_.arp_retry;
+      ++it;
+      continue;
+    }
+    // RFC 1122 2.3.2.2: give up; what waited is dropped and counted.
+    counters_.inc(Counter::arp_unresolved, e.waiting.size());
+    pending_count_ -= e.waiting.size();
+    it = cache_.erase(it);
+  }
+}
+
+void Interface::queue_arp(std::uint16_t op, const wire::MacAddr& dst_mac, const wire::MacAddr& target_mac,
+                          Ipv4Addr target_ip) {
+  Ready r;
+  wire::write_ethernet_header(r.eth, wire::EthernetHeader{dst_mac, cfg_.mac, wire::kEtherTypeArp});
+  r.payload.resize(wire::kArpLen);
+  wire::write_arp(r.payload, wire::ArpPacket{op, cfg_.mac, cfg_.addr, target_mac, target_ip});
+  counters_.inc(op == wire::kArpReply ? Counter::arp_reply_out : Counter::arp_request_out);
+  ready_.push_back(std::move(r));
+}
+
+void Interface::announce() {
+  // A gratuitous ARP request: sender and target are both our address.
+  queue_arp(wire::kArpRequest, wire::MacAddr::broadcast(), wire::MacAddr{}, cfg_.addr);
+}
+
+}  // namespace riptide

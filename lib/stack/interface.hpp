@@ -1,0 +1,134 @@
+// Interface: one port's link layer in front of a Stack, per core. Ethernet in and
+// out, ARP (RFC 826) answered for our address and used to resolve next hops, with
+// a per-core cache that expires entries and a bounded queue of packets waiting for
+// a resolution; a static route (on-link subnet + default gateway); gratuitous ARP
+// at start-up (RFC 5227 3's announcement).
+//
+// input(frame, now) takes a received Ethernet frame; drain(now, f) pulls what the
+// Stack wants sent and hands f(eth_header, ipv4_packet) ready-to-send frames (the
+// caller copies both into its transmit buffer: one copy into the mbuf).
+//
+// Thread-safety: none; on the Stack's core.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "common/ipv4_addr.hpp"
+#include "common/time.hpp"
+#include "stack/stack.hpp"
+#include "wire/arp.hpp"
+#include "wire/ethernet.hpp"
+
+namespace riptide {
+
+struct InterfaceConfig {
+  wire::MacAddr mac{};
+  Ipv4Addr addr{};                   // must be one of the Stack's local_addrs
+  std::uint8_t prefix_len = 24;      // the on-link subnet
+  std::optional<Ipv4Addr> gateway;   // default route; none: only the subnet is reachable
+  Duration arp_reachable = std::chrono::seconds{60};  // a learned entry's lifetime
+  Duration arp_retry = std::chrono::seconds{1};       // between requests while unresolved
+  std::uint32_t arp_attempts = 3;                     // requests before the waiting packets drop
+  std::uint32_t arp_cache_size = 1024;
+  std::uint32_t pending_packets = 256;                // waiting for ARP, all next hops together
+};
+
+class Interface {
+ public:
+  Interface(Stack& stack, InterfaceConfig cfg);
+
+  // One received Ethernet frame: ARP handled here, IPv4 for us passed to the Stack.
+  void input(std::span<const std::byte> frame, Instant now);
+
+  // Calls f(std::span<const std::byte> eth_header, std::span<const std::byte> ipv4)
+  // for every frame ready to go: the Stack's output with next hops resolved, ARP
+  // requests and replies, and packets whose resolution just completed.
+  template <class F>
+  std::size_t drain(Instant now, F&& f) {
+    std::size_t n = flush_ready(f);
+    stack_.drain_tx([&](std::span<const std::byte> ip) { n += route_out(ip, now, f); });
+    expire(now);
+    n += flush_ready(f);
+    return n;
+  }
+
+  // Gratuitous ARP: announce our address (RFC 5227 3). Queued for the next drain.
+  void announce();
+
+  [[nodiscard]] const InterfaceConfig& config() const noexcept { return cfg_; }
+  [[nodiscard]] std::optional<wire::MacAddr> lookup(Ipv4Addr ip, Instant now) const;
+  [[nodiscard]] std::size_t pending() const noexcept { return pending_count_; }
+
+ private:
+  struct Entry {
+    wire::MacAddr mac{};
+    bool resolved = false;
+    Instant expires{};        // resolved: when to forget; unresolved: next retry
+    std::uint32_t attempts = 0;
+    std::vector<std::vector<std::byte>> waiting;  // IPv4 packets (bounded overall)
+  };
+
+  template <class F>
+  std::size_t route_out(std::span<const std::byte> ip, Instant now, F& f) {
+    const auto hop = next_hop(ip);
+    if (!hop) {
+      counters_.inc(Counter::route_no_route);
+      return 0;
+    }
+    if (auto mac = lookup(*hop, now)) {
+      send_ip(*mac, ip, f);
+      return 1;
+    }
+    wait_for_arp(*hop, ip, now);
+    return 0;
+  }
+
+  template <class F>
+  void send_ip(const wire::MacAddr& dst, std::span<const std::byte> ip, F& f) {
+    std::array<std::byte, wire::kEthernetHeaderLen> eth{};
+    wire::write_ethernet_header(eth, wire::EthernetHeader{dst, cfg_.mac, wire::kEtherTypeIpv4});
+    counters_.inc(Counter::l2_out);
+    f(std::span<const std::byte>(eth), ip);
+  }
+
+  // Frames built here (ARP, released packets) waiting for the next drain.
+  template <class F>
+  std::size_t flush_ready(F& f) {
+    std::size_t n = 0;
+    for (const Ready& r : ready_) {
+      counters_.inc(Counter::l2_out);
+      f(std::span<const std::byte>(r.eth), std::span<const std::byte>(r.payload));
+      ++n;
+    }
+    ready_.clear();
+    return n;
+  }
+
+  std::optional<Ipv4Addr> next_hop(std::span<const std::byte> ip) const;
+  void wait_for_arp(Ipv4Addr hop, std::span<const std::byte> ip, Instant now);
+  void handle_arp(std::span<const std::byte> body, Instant now);
+  void learn(Ipv4Addr ip, const wire::MacAddr& mac, Instant now);
+  void queue_arp(std::uint16_t op, const wire::MacAddr& dst_mac, const wire::MacAddr& target_mac,
+                 Ipv4Addr target_ip);
+  void expire(Instant now);
+  [[nodiscard]] bool on_link(Ipv4Addr a) const noexcept;
+
+  struct Ready {
+    std::array<std::byte, wire::kEthernetHeaderLen> eth{};
+    std::vector<std::byte> payload;
+  };
+
+  Stack& stack_;
+  InterfaceConfig cfg_;
+  Counters& counters_;
+  std::unordered_map<std::uint32_t, Entry> cache_;  // control-path sized; bounded by arp_cache_size
+  std::vector<Ready> ready_;
+  std::size_t pending_count_ = 0;
+};
+
+}  // namespace riptide
