@@ -884,6 +884,14 @@ std::optional<Error> Stack::abort(ConnId c) {
   return std::nullopt;
 }
 
+void Stack::abort_all() {
+  for (std::uint32_t i = 0; i < cfg_.max_connections; ++i) {
+    ConnSlot& s = conns_[i];
+    if (s.used && !s.finished) s.conn->abort(now_);
+  }
+  release_finished();
+}
+
 std::optional<Error> Stack::set_nodelay(ConnId c, bool on) {
   ConnSlot* s = lookup(c);
   if (s == nullptr) return Error::BadConnection;

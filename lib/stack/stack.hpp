@@ -175,6 +175,9 @@ class Stack final : private tcp::TcpHost {
   std::optional<Error> shutdown_write(ConnId c);
   std::optional<Error> close(ConnId c);
   std::optional<Error> abort(ConnId c);
+  // Shutdown: every connection is aborted (RST where RFC 9293 says so), so no peer
+  // is left half-open; handlers hear on_closed(aborted).
+  void abort_all();
   std::optional<Error> set_nodelay(ConnId c, bool on);
   std::optional<Error> set_receive_held(ConnId c, std::uint32_t bytes);
   std::optional<Error> set_handler(ConnId c, Handler& h);
