@@ -293,6 +293,7 @@ class Runner {
       return fail(ev.pos.line, "unexpected packet before this event:\n  actual:   " + describe(outq_.front()));
     }
     now_ = std::max(now_, at_us(t));
+    stack_.set_clock(now_);  // a call at t happens at t, not at the last input
     last_us_ = t;
     bool ok = true;
     if (const auto* p = std::get_if<PacketEvent>(&ev.body)) {
@@ -317,12 +318,9 @@ class Runner {
     h.dst_port = local_port_;
     h.flags = p.flags;
     h.seq = SeqNum{kRemoteIsn + p.seq_start};
-    if (p.ack) {
-      if (!stack_isn_ && (p.flags & kAck)) {
-        return fail(line_, "inbound ACK before the stack sent its SYN: 'ack' cannot be mapped");
-      }
-      h.ack = stack_isn_ ? *stack_isn_ + *p.ack : SeqNum{*p.ack};
-    }
+    // Before the stack has sent a SYN its ISN is unknown: 'ack' is then absolute
+    // (an ACK to a listener, say), as outbound numbers are in that case.
+    if (p.ack) h.ack = stack_isn_ ? *stack_isn_ + *p.ack : SeqNum{*p.ack};
     h.window = static_cast<std::uint16_t>(p.window.value_or(65535));
     if (p.options) {
       for (const ScriptOption& o : *p.options) {
@@ -424,7 +422,12 @@ class Runner {
              wire::format_tcp_flags(tcp->flags()) + "]";
     }
     const SeqNum base = stack_isn_.value_or(SeqNum{0});
-    if (static_cast<std::uint32_t>(tcp->seq() - base) != p.seq_start) return "sequence number differs";
+    // A RST answering a segment without ACK has <SEQ=0> (RFC 9293 3.10.7.1): a
+    // script writes it as seq 0 whatever the ISN mapping.
+    const bool absolute_zero_rst = (p.flags & kRst) && p.seq_start == 0 && tcp->seq() == SeqNum{0};
+    if (!absolute_zero_rst && static_cast<std::uint32_t>(tcp->seq() - base) != p.seq_start) {
+      return "sequence number differs";
+    }
     if (tcp->payload().size() != p.payload_len) return "payload length differs";
     if (p.ack && (tcp->flags() & kAck) && static_cast<std::uint32_t>(tcp->ack() - SeqNum{kRemoteIsn}) != *p.ack) {
       return "ack differs";
@@ -619,6 +622,8 @@ class Runner {
       case Expr::Kind::Symbol: {
         auto it = symbols().find(e.name);
         if (it == symbols().end()) {
+          // Errno names are values too: getsockopt(..., SO_ERROR, [ECONNREFUSED], [4]).
+          if (auto en = errno_names().find(e.name); en != errno_names().end()) return en->second;
           fail(line_, "unknown symbol '" + e.name + "' (column " + std::to_string(e.pos.column) + ")");
           return std::nullopt;
         }

@@ -399,18 +399,7 @@ void Stack::time_wait_input(std::uint32_t index, const FlowKey& key, const Segme
       [[fallthrough]];
     case tcp::TimeWaitAction::Ack:
     case tcp::TimeWaitAction::AckAndRestart: {
-      wire::TcpHeader h;
-      h.src_port = key.local_port;
-      h.dst_port = key.remote_port;
-      h.seq = t.rec.snd_nxt;
-      h.ack = t.rec.rcv_nxt;
-      h.flags = kAck;
-      h.window = t.rec.window;
-      if (t.rec.ts_ok) {
-        h.options.timestamps =
-            wire::TcpTimestamps{static_cast<std::uint32_t>(to_ms(now_)) + t.rec.ts_offset, t.rec.ts_recent};
-      }
-      send_tcp(key, h);
+      send_time_wait_ack(key, t.rec);
       if (tcp::time_wait_action(t.rec, seg) == tcp::TimeWaitAction::AckAndRestart) {
         wheel_.schedule(t.timer, now_ + cfg_.tcp.time_wait);  // "restart the 2 MSL timeout"
       }
@@ -421,10 +410,22 @@ void Stack::time_wait_input(std::uint32_t index, const FlowKey& key, const Segme
       // beyond everything the old incarnation sent (RFC 1122 4.2.2.13).
       const SeqNum floor = t.rec.snd_nxt + 65535 + 2;
       Listener* l = find_listener(key.local_addr, key.local_port);
-      if (l == nullptr || conn_free_.empty()) {
-        // Nobody can take the new connection: keep TIME-WAIT's protection and
+      if (l == nullptr) {
+        // Nobody listens (the TIME-WAIT side was the client): the SYN cannot open
+        // anything, so it is answered like any other SYN in TIME-WAIT, with a
+        // challenge ACK (RFC 9293 3.10.7.4 fourth; Linux does the same).
+        if (!challenge_ack_allowed()) {
+          counters_.inc(Counter::tcp_challenge_ack_limited);
+          return;
+        }
+        counters_.inc(Counter::tcp_challenge_ack);
+        send_time_wait_ack(key, t.rec);
+        return;
+      }
+      if (conn_free_.empty()) {
+        // Nothing free for the new connection: keep TIME-WAIT's protection and
         // drop the SYN (the peer retries).
-        counters_.inc(l == nullptr ? Counter::tcp_drop_time_wait : Counter::tcp_drop_no_memory);
+        counters_.inc(Counter::tcp_drop_no_memory);
         return;
       }
       counters_.inc(Counter::tcp_time_wait_reused);
@@ -442,6 +443,21 @@ void Stack::time_wait_input(std::uint32_t index, const FlowKey& key, const Segme
       return;
     }
   }
+}
+
+void Stack::send_time_wait_ack(const FlowKey& key, const tcp::TimeWaitRecord& rec) {
+  // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> from the compact record.
+  wire::TcpHeader h;
+  h.src_port = key.local_port;
+  h.dst_port = key.remote_port;
+  h.seq = rec.snd_nxt;
+  h.ack = rec.rcv_nxt;
+  h.flags = kAck;
+  h.window = rec.window;
+  if (rec.ts_ok) {
+    h.options.timestamps = wire::TcpTimestamps{static_cast<std::uint32_t>(to_ms(now_)) + rec.ts_offset, rec.ts_recent};
+  }
+  send_tcp(key, h);
 }
 
 // ------------------------------------------------------------------------------------

@@ -142,6 +142,9 @@ class Stack final : private tcp::TcpHost {
   // --- driving ------------------------------------------------------------------
   void input(std::span<const std::byte> ipv4_packet, Instant now);
   void advance(Instant now);
+  // Moves the clock without running timers, for hosts that call the API between
+  // advance()s (the time a send() or close() happens at). Never moves backwards.
+  void set_clock(Instant now) noexcept { now_ = std::max(now_, now); }
   // Calls f(std::span<const std::byte>) for each queued IPv4 packet, oldest first.
   template <class F>
   std::size_t drain_tx(F&& f) {
@@ -237,6 +240,7 @@ class Stack final : private tcp::TcpHost {
   void listen_input(Listener& l, const FlowKey& key, const tcp::Segment& seg);
   void time_wait_input(std::uint32_t tw_index, const FlowKey& key, const tcp::Segment& seg);
   void reply_rst(const FlowKey& key, const tcp::Segment& seg);  // RFC 9293 3.10.7.1
+  void send_time_wait_ack(const FlowKey& key, const tcp::TimeWaitRecord& rec);
   Listener* find_listener(Ipv4Addr addr, std::uint16_t port);
   ConnSlot* new_connection(const FlowKey& key, Handler* h, std::uint32_t listener);
   ConnSlot* lookup(ConnId c) const noexcept;

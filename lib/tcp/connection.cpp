@@ -136,9 +136,10 @@ static void apply_negotiated(Tcb& tcb, const TcpConfig& cfg, std::uint16_t peer_
   }
   tcb.ts_ok = cfg.timestamps && peer_ts;  // RFC 7323 3.2
   tcb.sack_ok = cfg.sack && peer_sack;    // RFC 2018 2
-  // RFC 9293 3.7.1: never send more than the peer's MSS or our own. A peer MSS
-  // below kMinMss (Linux's TCP_MIN_MSS) is raised to it: tiny MSS values only make
-  // a sender burn packets (and 0 would stall it).
+  // RFC 9293 3.7.1: never send more than the peer's MSS or our own.
+  // DEVIATION(RFC 9293 3.7.1, MUST-16): a peer MSS below kMinMss (Linux's
+  // TCP_MIN_MSS, 88) is raised to it, as Linux does: an MSS of 0..87 only makes a
+  // sender burn packets (0 would stall it, and below 12 the timestamp room wraps).
   std::uint32_t mss = std::clamp<std::uint32_t>(std::min<std::uint32_t>(peer_mss, cfg.mss), kMinMss, cfg.mss);
   // RFC 6691: the MSS excludes options; leave room for the timestamp option we
   // put on every segment.
@@ -614,7 +615,12 @@ void Connection::process_fin(const Segment& seg, Instant now) {
   // The FIN is processed only in order: it sits after the payload.
   const SeqNum fin_at = seg.seq + (seg.has(kSyn) ? 1u : 0u) + static_cast<std::uint32_t>(seg.payload.size());
   // (A retransmitted FIN fails the acceptability test and is ACKed there.)
-  if (fin_at != tcb_.rcv_nxt) return;
+  if (fin_at != tcb_.rcv_nxt) {
+    // A FIN beyond a hole: like out-of-order data, a duplicate ACK tells the peer
+    // where the hole is (RFC 5681 4.2).
+    if (tcb_.rcv_nxt < fin_at) ack_now_ = true;
+    return;
+  }
   // RFC 9293 3.10.7.4 eighth: advance RCV.NXT over the FIN, ACK it, signal the user.
   tcb_.rcv_nxt += 1;
   peer_fin_ = true;
@@ -796,7 +802,10 @@ void Connection::set_receive_held(std::uint32_t bytes, Instant now) {
   // A window update is worth a segment of its own only when the window was
   // (nearly) shut or at least doubles (Linux tcp_cleanup_rbuf; RFC 1122 4.2.3.3):
   // otherwise the next ACK carries it.
-  if (after > before && (before < tcb_.snd_mss || after >= 2 * before)) send_ack(now);
+  // RFC 1122 4.2.3.3 receiver SWS avoidance: a small window opens only once it can
+  // grow by min(RCV.BUFF/2, MSS).
+  const std::uint32_t step = std::min<std::uint32_t>(cfg_.rcv_buf / 2, tcb_.snd_mss);
+  if (after > before && ((before < step && after - before >= step) || after >= 2 * before)) send_ack(now);
 }
 
 // ----------------------------------------------------------------------------------
