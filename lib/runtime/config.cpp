@@ -1,0 +1,498 @@
+// RuntimeConfig from TOML. One table lists every key (section, name, type, range,
+// how to read it, how to print it); the loader, the override parser and to_toml()
+// all walk that table, so a key added there is loadable, overridable and printed.
+//
+// toml++: Debian ships it as a shared library built with exceptions, so parse()
+// throws toml::parse_error. That is caught in parse_toml() and nowhere else; the
+// rest of this file only uses the non-throwing node accessors.
+#include "runtime/config.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <string_view>
+#include <type_traits>
+
+#include <toml++/toml.h>
+
+namespace riptide::runtime {
+namespace {
+
+// Where a value came from, for messages: a line of the file or an override.
+struct Origin {
+  std::uint32_t line = 0;   // 0: not from the file
+  std::string where;        // " (line 12)", " (override 'tcp.mss=1')"
+};
+
+struct Problem {
+  std::uint32_t line;  // for ordering; overrides sort after the file
+  std::string message;
+};
+
+std::string_view type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    case toml::node_type::none: break;
+  }
+  return "nothing";
+}
+
+std::string wrong_type(std::string_view expected, const toml::node& n) {
+  return "expected " + std::string(expected) + ", got " + std::string(type_name(n));
+}
+
+// A TOML basic string: quotes, backslashes and control characters escaped.
+std::string quote(std::string_view s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
+
+// One key: reads a node into the config (returning the problem, without the key
+// name, if it cannot) and prints the current value as a TOML value.
+struct Key {
+  std::string_view section;
+  std::string_view name;
+  bool is_string = false;  // override values are taken verbatim
+  std::function<std::optional<std::string>(const toml::node&, RuntimeConfig&)> set;
+  std::function<std::string(const RuntimeConfig&)> get;
+};
+
+// Field accessors are generic lambdas `[](auto& c) -> auto& { return c.x; }` so
+// one accessor serves both set (mutable) and get (const).
+template <class F>
+using FieldOf = std::remove_cvref_t<decltype(std::declval<F>()(std::declval<RuntimeConfig&>()))>;
+
+template <class F>
+Key integer(std::string_view section, std::string_view name, F field,
+            std::int64_t lo = std::numeric_limits<FieldOf<F>>::min(),
+            std::int64_t hi = static_cast<std::int64_t>(std::numeric_limits<FieldOf<F>>::max())) {
+  using T = FieldOf<F>;
+  static_assert(std::is_integral_v<T> && !std::is_same_v<T, bool>);
+  return Key{section, name, false,
+             [field, lo, hi](const toml::node& n, RuntimeConfig& c) -> std::optional<std::string> {
+               const auto v = n.value_exact<std::int64_t>();
+               if (!v) return wrong_type("an integer", n);
+               if (*v < lo || *v > hi) {
+                 return std::to_string(*v) + " is outside " + std::to_string(lo) + ".." +
+                        std::to_string(hi);
+               }
+               field(c) = static_cast<T>(*v);
+               return std::nullopt;
+             },
+             [field](const RuntimeConfig& c) { return std::to_string(field(c)); }};
+}
+
+// A Duration held as whole milliseconds (the key's name ends in _ms).
+template <class F>
+Key milliseconds_key(std::string_view section, std::string_view name, F field, std::int64_t lo) {
+  constexpr std::int64_t hi = std::numeric_limits<std::uint32_t>::max();  // ~49 days
+  return Key{section, name, false,
+             [field, lo](const toml::node& n, RuntimeConfig& c) -> std::optional<std::string> {
+               const auto v = n.value_exact<std::int64_t>();
+               if (!v) return wrong_type("an integer (milliseconds)", n);
+               if (*v < lo || *v > hi) {
+                 return std::to_string(*v) + " is outside " + std::to_string(lo) + ".." +
+                        std::to_string(hi);
+               }
+               field(c) = std::chrono::milliseconds{*v};
+               return std::nullopt;
+             },
+             [field](const RuntimeConfig& c) {
+               return std::to_string(
+                   std::chrono::duration_cast<std::chrono::milliseconds>(field(c)).count());
+             }};
+}
+
+template <class F>
+Key boolean(std::string_view section, std::string_view name, F field) {
+  return Key{section, name, false,
+             [field](const toml::node& n, RuntimeConfig& c) -> std::optional<std::string> {
+               const auto v = n.value_exact<bool>();
+               if (!v) return wrong_type("a boolean", n);
+               field(c) = *v;
+               return std::nullopt;
+             },
+             [field](const RuntimeConfig& c) { return std::string(field(c) ? "true" : "false"); }};
+}
+
+template <class F>
+Key string(std::string_view section, std::string_view name, F field) {
+  return Key{section, name, true,
+             [field](const toml::node& n, RuntimeConfig& c) -> std::optional<std::string> {
+               const auto v = n.value_exact<std::string>();
+               if (!v) return wrong_type("a string", n);
+               field(c) = *v;
+               return std::nullopt;
+             },
+             [field](const RuntimeConfig& c) { return quote(field(c)); }};
+}
+
+// A string parsed by parse(text) -> optional<T>; `optional_field`: "" unsets it.
+template <class T, class F, class Parse, class Print>
+Key parsed(std::string_view section, std::string_view name, std::string_view what, F field,
+           Parse parse, Print print) {
+  constexpr bool kOptional = !std::is_same_v<FieldOf<F>, T>;
+  return Key{section, name, true,
+             [=](const toml::node& n, RuntimeConfig& c) -> std::optional<std::string> {
+               const auto v = n.value_exact<std::string>();
+               if (!v) return wrong_type("a string", n);
+               if constexpr (kOptional) {
+                 if (v->empty()) {
+                   field(c).reset();
+                   return std::nullopt;
+                 }
+               }
+               auto parsed_value = parse(*v);
+               if (!parsed_value) return quote(*v) + " is not " + std::string(what);
+               field(c) = *parsed_value;
+               return std::nullopt;
+             },
+             [=](const RuntimeConfig& c) -> std::string {
+               if constexpr (kOptional) {
+                 return field(c) ? quote(print(*field(c))) : std::string("\"\"");
+               } else {
+                 return quote(print(field(c)));
+               }
+             }};
+}
+
+std::optional<tcp::SynCookieMode> parse_syn_cookies(std::string_view s) {
+  for (auto m : {tcp::SynCookieMode::Auto, tcp::SynCookieMode::Always, tcp::SynCookieMode::Never}) {
+    if (tcp::to_string(m) == s) return m;
+  }
+  return std::nullopt;
+}
+
+const std::vector<Key>& keys() {
+  static const std::vector<Key> table = [] {
+    const auto addr = [](std::string_view s) { return Ipv4Addr::parse(s); };
+    const auto addr_text = [](Ipv4Addr a) { return to_string(a); };
+    const auto mac = [](std::string_view s) { return wire::MacAddr::parse(s); };
+    const auto mac_text = [](const wire::MacAddr& m) { return m.to_string(); };
+    const auto syn_text = [](tcp::SynCookieMode m) { return std::string(tcp::to_string(m)); };
+    constexpr std::int64_t kU32 = std::numeric_limits<std::uint32_t>::max();
+    constexpr std::int64_t kU16 = std::numeric_limits<std::uint16_t>::max();
+    return std::vector<Key>{
+        string("port", "device", [](auto& c) -> auto& { return c.port.device; }),
+        integer("port", "rx_descriptors", [](auto& c) -> auto& { return c.port.rx_descriptors; }, 1),
+        integer("port", "tx_descriptors", [](auto& c) -> auto& { return c.port.tx_descriptors; }, 1),
+        boolean("port", "promiscuous", [](auto& c) -> auto& { return c.port.promiscuous; }),
+
+        parsed<Ipv4Addr>("ip", "address", "an IPv4 address (dotted quad, e.g. 198.18.0.1)",
+                         [](auto& c) -> auto& { return c.address; }, addr, addr_text),
+        integer("ip", "prefix_len", [](auto& c) -> auto& { return c.prefix_len; }, 0, 32),
+        parsed<Ipv4Addr>("ip", "gateway", "an IPv4 address (dotted quad, or \"\" for none)",
+                         [](auto& c) -> auto& { return c.gateway; }, addr, addr_text),
+        parsed<wire::MacAddr>("ip", "mac", "a MAC address (02:00:00:00:00:01, or \"\" for the port's)",
+                              [](auto& c) -> auto& { return c.mac; }, mac, mac_text),
+
+        integer("lcores", "workers", [](auto& c) -> auto& { return c.lcores; }, 1),
+
+        integer("pools", "mbufs", [](auto& c) -> auto& { return c.mbufs; }, 1),
+        // DPDK's RTE_MEMPOOL_CACHE_MAX_SIZE.
+        integer("pools", "mbuf_cache", [](auto& c) -> auto& { return c.mbuf_cache; }, 0, 512),
+        integer("pools", "burst", [](auto& c) -> auto& { return c.burst; }, 1, 512),
+        integer("pools", "tx_drain_us", [](auto& c) -> auto& { return c.tx_drain_us; }, 0),
+
+        integer("limits", "max_connections", [](auto& c) -> auto& { return c.max_connections; }, 1),
+        integer("limits", "max_time_wait", [](auto& c) -> auto& { return c.max_time_wait; }, 0),
+        integer("limits", "arp_cache", [](auto& c) -> auto& { return c.arp_cache; }, 1),
+
+        string("capture", "pcap", [](auto& c) -> auto& { return c.pcap_path; }),
+
+        integer("tcp", "mss", [](auto& c) -> auto& { return c.tcp.mss; }, 88, kMaxMss),
+        integer("tcp", "rcv_buf", [](auto& c) -> auto& { return c.tcp.rcv_buf; }, 1, kU32),
+        integer("tcp", "snd_buf", [](auto& c) -> auto& { return c.tcp.snd_buf; }, 1, kU32),
+        integer("tcp", "window_scale", [](auto& c) -> auto& { return c.tcp.window_scale; }, 0, 14),
+        boolean("tcp", "window_scaling", [](auto& c) -> auto& { return c.tcp.window_scaling; }),
+        boolean("tcp", "timestamps", [](auto& c) -> auto& { return c.tcp.timestamps; }),
+        boolean("tcp", "sack", [](auto& c) -> auto& { return c.tcp.sack; }),
+        boolean("tcp", "nodelay", [](auto& c) -> auto& { return c.tcp.nodelay; }),
+        milliseconds_key("tcp", "rto_initial_ms", [](auto& c) -> auto& { return c.tcp.rto_initial; }, 1),
+        milliseconds_key("tcp", "rto_min_ms", [](auto& c) -> auto& { return c.tcp.rto_min; }, 1),
+        milliseconds_key("tcp", "rto_max_ms", [](auto& c) -> auto& { return c.tcp.rto_max; }, 1),
+        integer("tcp", "syn_retries", [](auto& c) -> auto& { return c.tcp.syn_retries; }),
+        milliseconds_key("tcp", "connect_timeout_ms",
+                         [](auto& c) -> auto& { return c.tcp.connect_timeout; }, 0),
+        integer("tcp", "synack_retries", [](auto& c) -> auto& { return c.tcp.synack_retries; }),
+        integer("tcp", "max_retries", [](auto& c) -> auto& { return c.tcp.max_retries; }),
+        milliseconds_key("tcp", "time_wait_ms", [](auto& c) -> auto& { return c.tcp.time_wait; }, 0),
+        parsed<tcp::SynCookieMode>("tcp", "syn_cookies", "one of \"auto\", \"always\", \"never\"",
+                                   [](auto& c) -> auto& { return c.tcp.syn_cookies; },
+                                   parse_syn_cookies, syn_text),
+        integer("tcp", "default_backlog", [](auto& c) -> auto& { return c.tcp.default_backlog; }, 1),
+        integer("tcp", "challenge_ack_limit",
+                [](auto& c) -> auto& { return c.tcp.challenge_ack_limit; }, 0),
+        integer("tcp", "ephemeral_port_min",
+                [](auto& c) -> auto& { return c.tcp.ephemeral_port_min; }, 1, kU16),
+        integer("tcp", "ephemeral_port_max",
+                [](auto& c) -> auto& { return c.tcp.ephemeral_port_max; }, 1, kU16),
+    };
+  }();
+  return table;
+}
+
+const Key* find_key(std::string_view section, std::string_view name) {
+  for (const Key& k : keys()) {
+    if (k.section == section && k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+bool is_section(std::string_view s) {
+  return std::any_of(keys().begin(), keys().end(), [&](const Key& k) { return k.section == s; });
+}
+
+std::string dotted(std::string_view section, std::string_view name) {
+  return std::string(section) + "." + std::string(name);
+}
+
+// toml::parse, its exception turned into a message.
+std::variant<toml::table, std::string> parse_toml(std::string_view text) {
+  try {
+    return toml::parse(text);
+  } catch (const toml::parse_error& e) {
+    const auto& pos = e.source().begin;
+    return "TOML syntax: " + std::string(e.description()) + " (line " + std::to_string(pos.line) + ", column " +
+           std::to_string(pos.column) + ")";
+  }
+}
+
+class Loader {
+ public:
+  explicit Loader(std::string file_name) : file_name_(std::move(file_name)) {}
+
+  void file(const toml::table& root) {
+    for (auto&& [section, node] : root) {
+      const std::uint32_t line = section.source().begin.line;
+      const toml::table* t = node.as_table();
+      if (!is_section(section.str())) {
+        fail(line, (t ? "unknown section '" : "unknown key '") + std::string(section.str()) + "'" +
+                       at_line(line));
+        continue;
+      }
+      if (!t) {
+        fail(line, std::string(section.str()) + ": " + wrong_type("a table", node) + at_line(line));
+        continue;
+      }
+      for (auto&& [name, value] : *t) {
+        const std::uint32_t key_line = name.source().begin.line;
+        const Key* k = find_key(section.str(), name.str());
+        if (!k) {
+          fail(key_line, "unknown key '" + dotted(section.str(), name.str()) + "'" + at_line(key_line));
+          continue;
+        }
+        apply(*k, value, key_line, at_line(key_line));
+      }
+    }
+  }
+
+  void override_one(const std::string& text) {
+    const std::string where = " (override '" + text + "')";
+    const auto eq = text.find('=');
+    const std::string key = trim(text.substr(0, eq));
+    const auto dot = key.find('.');
+    if (eq == std::string::npos || dot == std::string::npos || dot == 0 || dot + 1 == key.size()) {
+      fail(kOverrideLine, "bad override '" + text + "': expected section.key=value");
+      return;
+    }
+    const Key* k = find_key(std::string_view(key).substr(0, dot), std::string_view(key).substr(dot + 1));
+    if (!k) {
+      fail(kOverrideLine, "unknown key '" + key + "'" + where);
+      return;
+    }
+    const std::string value = trim(text.substr(eq + 1));
+    // The value as TOML; for string keys, or when it is not TOML, the bare text.
+    auto parsed = parse_toml("v = " + value);
+    const toml::node* node = nullptr;
+    if (auto* t = std::get_if<toml::table>(&parsed)) node = t->get("v");
+    if (node && !(k->is_string && !node->is_string())) {
+      apply(*k, *node, kOverrideLine, where);
+    } else {
+      apply(*k, toml::value<std::string>(value), kOverrideLine, where);
+    }
+  }
+
+  // Checks that need the whole configuration.
+  void finish() {
+    if (!problems_.empty()) return;
+    const RuntimeConfig& c = config_;
+    if (!address_set_) {
+      fail(0, "ip.address: required (our IPv4 address, e.g. address = \"198.18.0.1\" in [ip])");
+      return;
+    }
+    const std::uint32_t a = c.address.value;
+    if (a == 0 || a == 0xFFFFFFFFu || (a >> 28) == 0xE) {
+      fail(0, "ip.address: " + to_string(c.address) + " cannot be a host's address");
+    }
+    if (c.gateway && c.prefix_len > 0) {
+      const std::uint32_t mask = ~std::uint32_t{0} << (32 - c.prefix_len);
+      if ((c.gateway->value & mask) != (a & mask)) {
+        fail(0, "ip.gateway: " + to_string(*c.gateway) + " is not on " +
+                    to_string(Ipv4Addr{a & mask}) + "/" + std::to_string(c.prefix_len));
+      }
+    }
+    if (c.mac && c.mac->is_multicast()) {
+      fail(0, "ip.mac: " + c.mac->to_string() + " is a multicast address");
+    }
+    // rte_pktmbuf_pool_create refuses a cache larger than n / 1.5.
+    if (c.mbuf_cache > 0 && std::uint64_t{c.mbuf_cache} * 3 > std::uint64_t{c.mbufs} * 2) {
+      fail(0, "pools.mbuf_cache: " + std::to_string(c.mbuf_cache) + " is more than mbufs (" +
+                  std::to_string(c.mbufs) + ") / 1.5");
+    }
+    if (c.tcp.rto_min <= c.tcp.rto_max &&
+        (c.tcp.rto_initial < c.tcp.rto_min || c.tcp.rto_initial > c.tcp.rto_max)) {
+      const auto ms = [](Duration d) {
+        return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+      };
+      fail(0, "tcp.rto_initial_ms: " + ms(c.tcp.rto_initial) + " is outside rto_min_ms..rto_max_ms (" +
+                  ms(c.tcp.rto_min) + ".." + ms(c.tcp.rto_max) + ")");
+    }
+    if (c.tcp.ephemeral_port_min > c.tcp.ephemeral_port_max) {
+      fail(0, "tcp.ephemeral_port_min: " + std::to_string(c.tcp.ephemeral_port_min) +
+                  " is above ephemeral_port_max (" + std::to_string(c.tcp.ephemeral_port_max) + ")");
+    }
+    if (!problems_.empty()) return;
+    tcp::Secret placeholder{};
+    placeholder.fill(1);
+    if (auto problem = validate(stack_config(c, placeholder))) fail(0, *problem);
+  }
+
+  std::variant<RuntimeConfig, ConfigError> result() {
+    if (problems_.empty()) return config_;
+    std::stable_sort(problems_.begin(), problems_.end(),
+                     [](const Problem& x, const Problem& y) { return x.line < y.line; });
+    std::string message;
+    for (const Problem& p : problems_) {
+      if (!message.empty()) message += '\n';
+      message += p.message;
+    }
+    return ConfigError{message};
+  }
+
+ private:
+  static constexpr std::uint32_t kOverrideLine = std::numeric_limits<std::uint32_t>::max();
+
+  static std::string trim(std::string_view s) {
+    const auto b = s.find_first_not_of(" \t");
+    if (b == std::string_view::npos) return {};
+    const auto e = s.find_last_not_of(" \t");
+    return std::string(s.substr(b, e - b + 1));
+  }
+
+  std::string at_line(std::uint32_t line) const {
+    if (file_name_.empty()) return " (line " + std::to_string(line) + ")";
+    return " (" + file_name_ + " line " + std::to_string(line) + ")";
+  }
+
+  void apply(const Key& k, const toml::node& value, std::uint32_t line, const std::string& where) {
+    if (auto problem = k.set(value, config_)) {
+      fail(line, dotted(k.section, k.name) + ": " + *problem + where);
+      return;
+    }
+    if (k.section == "ip" && k.name == "address") address_set_ = true;
+  }
+
+  void fail(std::uint32_t line, std::string message) {
+    problems_.push_back(Problem{line, std::move(message)});
+  }
+
+  std::string file_name_;
+  RuntimeConfig config_;
+  bool address_set_ = false;
+  std::vector<Problem> problems_;
+};
+
+std::variant<RuntimeConfig, ConfigError> load(std::string_view text, std::string file_name,
+                                              const std::vector<std::string>& overrides) {
+  auto parsed = parse_toml(text);
+  if (auto* error = std::get_if<std::string>(&parsed)) {
+    return ConfigError{(file_name.empty() ? std::string() : file_name + ": ") + *error};
+  }
+  Loader loader(std::move(file_name));
+  loader.file(std::get<toml::table>(parsed));
+  for (const std::string& o : overrides) loader.override_one(o);
+  loader.finish();
+  return loader.result();
+}
+
+}  // namespace
+
+std::variant<RuntimeConfig, ConfigError> load_config(const std::string& toml_text,
+                                                     const std::vector<std::string>& overrides) {
+  return load(toml_text, std::string(), overrides);
+}
+
+std::variant<RuntimeConfig, ConfigError> load_config_file(const std::string& path,
+                                                          const std::vector<std::string>& overrides) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return ConfigError{path + ": cannot open: " + std::strerror(errno)};
+  std::string text;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed) return ConfigError{path + ": cannot read"};
+  return load(text, path, overrides);
+}
+
+std::string to_toml(const RuntimeConfig& c) {
+  std::string out;
+  std::string_view section;
+  for (const Key& k : keys()) {
+    if (k.section != section) {
+      if (!section.empty()) out += '\n';
+      section = k.section;
+      out += "[" + std::string(section) + "]\n";
+    }
+    out += std::string(k.name) + " = " + k.get(c) + "\n";
+  }
+  return out;
+}
+
+StackConfig stack_config(const RuntimeConfig& c, const tcp::Secret& secret) {
+  StackConfig s;
+  s.local_addrs = {c.address};
+  s.tcp = c.tcp;
+  s.max_connections = c.max_connections;
+  s.max_time_wait = c.max_time_wait;
+  s.secret = secret;
+  return s;
+}
+
+InterfaceConfig interface_config(const RuntimeConfig& c, const wire::MacAddr& port_mac) {
+  InterfaceConfig i;
+  i.mac = c.mac.value_or(port_mac);
+  i.addr = c.address;
+  i.prefix_len = c.prefix_len;
+  i.gateway = c.gateway;
+  i.arp_cache_size = c.arp_cache;
+  return i;
+}
+
+}  // namespace riptide::runtime
