@@ -1,0 +1,132 @@
+#include "common/servers.hpp"
+
+#include <algorithm>
+
+namespace riptide::apps {
+
+HttpServer::HttpServer(std::size_t body_size) : body_size_(body_size), pattern_(64 * 1024, 'x') {
+  for (std::size_t i = 0; i < pattern_.size(); i += 64) pattern_[i + 63 < pattern_.size() ? i + 63 : i] = '\n';
+}
+
+HttpServer::Conn* HttpServer::find(ConnId c) {
+  auto it = conns_.find(c.slot);
+  return it != conns_.end() && it->second.generation == c.generation ? &it->second : nullptr;
+}
+
+void HttpServer::on_accept(Stack&, ConnId c) {
+  Conn& k = conns_[c.slot];
+  k = Conn{};
+  k.generation = c.generation;
+  ++stats_.connections;
+}
+
+void HttpServer::on_data(Stack& s, ConnId c, std::span<const std::byte> data) {
+  Conn* k = find(c);
+  if (k == nullptr || k->close_after) return;  // after a 400 or "close", input is ignored
+  k->framer.feed(data);
+  HttpRequest req;
+  for (;;) {
+    const HttpParse p = k->framer.next(req);
+    if (p == HttpParse::NeedMore) break;
+    if (p != HttpParse::Request) {
+      ++stats_.bad_requests;
+      k->out.push_back(Response{http_bad_request(), 0, 0});
+      k->close_after = true;
+      break;
+    }
+    ++stats_.requests;
+    k->out.push_back(Response{http_response_head(body_size_, req.keep_alive), 0, req.head ? 0 : body_size_});
+    k->framer.consume();
+    if (!req.keep_alive) {
+      k->close_after = true;
+      break;
+    }
+  }
+  (void)s.set_receive_held(c, static_cast<std::uint32_t>(k->framer.buffered()));
+  pump(s, c);
+}
+
+void HttpServer::pump(Stack& s, ConnId c) {
+  Conn* k = find(c);
+  if (k == nullptr) return;
+  while (!k->out.empty()) {
+    Response& r = k->out.front();
+    if (r.head_sent < r.head.size()) {
+      auto n = s.send(c, std::as_bytes(std::span(r.head)).subspan(r.head_sent));
+      if (!n) return;
+      r.head_sent += *n;
+      if (r.head_sent < r.head.size()) return;  // full: on_writable resumes
+    }
+    while (r.body_left > 0) {
+      const std::size_t chunk = std::min(r.body_left, pattern_.size());
+      auto n = s.send(c, std::as_bytes(std::span(pattern_.data(), chunk)));
+      if (!n) return;
+      r.body_left -= *n;
+      if (*n < chunk) return;
+    }
+    k->out.pop_front();
+  }
+  if (k->close_after && !k->closing) {
+    k->closing = true;
+    conns_.erase(c.slot);
+    (void)s.close(c);  // FIN after the queued response
+  }
+}
+
+void HttpServer::on_peer_closed(Stack& s, ConnId c) {
+  Conn* k = find(c);
+  if (k == nullptr) return;
+  k->close_after = true;  // answer what was asked, then close
+  pump(s, c);
+}
+
+void HttpServer::on_closed(Stack&, ConnId c, CloseReason) {
+  if (find(c) != nullptr) conns_.erase(c.slot);
+}
+
+void EchoServer::on_accept(Stack&, ConnId c) {
+  Conn& k = conns_[c.slot];
+  k = Conn{};
+  k.generation = c.generation;
+  ++stats_.connections;
+}
+
+void EchoServer::on_data(Stack& s, ConnId c, std::span<const std::byte> data) {
+  auto it = conns_.find(c.slot);
+  if (it == conns_.end() || it->second.generation != c.generation) return;
+  it->second.out.append(reinterpret_cast<const char*>(data.data()), data.size());
+  pump(s, c);
+}
+
+void EchoServer::pump(Stack& s, ConnId c) {
+  auto it = conns_.find(c.slot);
+  if (it == conns_.end() || it->second.generation != c.generation) return;
+  Conn& k = it->second;
+  if (!k.out.empty()) {
+    auto n = s.send(c, std::as_bytes(std::span(k.out)));
+    if (n && *n > 0) {
+      stats_.bytes_echoed += *n;
+      k.out.erase(0, *n);
+    }
+  }
+  // What could not be sent yet keeps the window shut by as much.
+  (void)s.set_receive_held(c, static_cast<std::uint32_t>(k.out.size()));
+  if (k.out.empty() && k.peer_closed) {
+    conns_.erase(it);
+    (void)s.close(c);
+  }
+}
+
+void EchoServer::on_peer_closed(Stack& s, ConnId c) {
+  auto it = conns_.find(c.slot);
+  if (it == conns_.end() || it->second.generation != c.generation) return;
+  it->second.peer_closed = true;
+  pump(s, c);
+}
+
+void EchoServer::on_closed(Stack&, ConnId c, CloseReason) {
+  auto it = conns_.find(c.slot);
+  if (it != conns_.end() && it->second.generation == c.generation) conns_.erase(it);
+}
+
+}  // namespace riptide::apps

@@ -1,0 +1,40 @@
+// riptide-httpd: an HTTP/1.1 responder on riptide, for curl, wrk and ab.
+//   riptide-httpd [EAL args] -- --config config/riptide.toml [--port 80]
+//                 [--body-size 64] [--stats 1] [--set KEY=VALUE ...]
+#include <cstdio>
+
+#include "common/program.hpp"
+#include "common/servers.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"riptide-httpd: HTTP/1.1 responder on the riptide TCP stack", "riptide-httpd"};
+  riptide::apps::CommonFlags flags;
+  riptide::apps::add_common_flags(app, flags);
+  std::uint16_t port = 80;
+  std::size_t body = 64;
+  app.add_option("--port", port, "TCP port to listen on")->check(CLI::Range(1, 65535));
+  app.add_option("--body-size", body, "response body size in bytes");
+  int status = 0;
+  auto rt = riptide::apps::start_program(argc, argv, app, flags, status);
+  if (!rt) return status;
+
+  riptide::apps::HttpServer server(body);
+  auto l = rt->stack().listen(riptide::Ipv4Addr{}, port, server);
+  if (!l) {
+    std::fprintf(stderr, "riptide-httpd: listen on port %u: %s\n", port,
+                 std::string(riptide::to_string(l.error())).c_str());
+    return 1;
+  }
+  std::printf("riptide-httpd: listening on %s:%u (%s), body %zu bytes\n",
+              riptide::to_string(rt->config().address).c_str(), port,
+              rt->interface().config().mac.to_string().c_str(), body);
+  std::fflush(stdout);
+  const int rc = rt->run({flags.stats, "riptide-httpd"});
+  const auto& s = server.stats();
+  std::printf("riptide-httpd: %llu connections, %llu requests, %llu bad requests\n",
+              static_cast<unsigned long long>(s.connections), static_cast<unsigned long long>(s.requests),
+              static_cast<unsigned long long>(s.bad_requests));
+  rt.reset();
+  riptide::runtime::cleanup_eal();
+  return rc;
+}

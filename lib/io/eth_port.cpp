@@ -1,0 +1,91 @@
+#include "io/eth_port.hpp"
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include <cstring>
+
+namespace riptide::io {
+
+namespace {
+std::string dpdk_error(int rc) { return std::string(rte_strerror(rc < 0 ? -rc : rc)); }
+}  // namespace
+
+Result<EthPort, std::string> EthPort::open(const PortOptions& opts, rte_mempool* pool) {
+  std::uint16_t id = RTE_MAX_ETHPORTS;
+  if (opts.device.empty()) {
+    std::uint16_t pid;
+    RTE_ETH_FOREACH_DEV(pid) {
+      id = pid;
+      break;
+    }
+    if (id == RTE_MAX_ETHPORTS) {
+      return Unexpected{std::string("no DPDK port found: bind a NIC or give --vdev (e.g. net_af_packet0,iface=eth0)")};
+    }
+  } else if (rte_eth_dev_get_port_by_name(opts.device.c_str(), &id) != 0) {
+    return Unexpected{"port '" + opts.device + "' not found (is it in the EAL arguments, e.g. --vdev=" +
+                      opts.device + ",iface=...?)"};
+  }
+  rte_eth_dev_info info{};
+  if (int rc = rte_eth_dev_info_get(id, &info); rc != 0) {
+    return Unexpected{"rte_eth_dev_info_get: " + dpdk_error(rc)};
+  }
+  PortCapabilities caps;
+  caps.driver = info.driver_name ? info.driver_name : "?";
+  caps.tx_ipv4_cksum = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0;
+  caps.tx_tcp_cksum = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) != 0;
+  caps.rx_cksum = (info.rx_offload_capa & (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM)) ==
+                  (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM);
+  caps.max_queues = std::min(info.max_rx_queues, info.max_tx_queues);
+  if (opts.queues > caps.max_queues) {
+    return Unexpected{"port '" + opts.device + "' (" + caps.driver + ") has " + std::to_string(caps.max_queues) +
+                      " queue pairs; " + std::to_string(opts.queues) + " asked"};
+  }
+
+  rte_eth_conf conf{};
+  // Checksums are computed in software for now (the stack fills them); offload
+  // flags are reported so the runtime can say what the port could do.
+  if (int rc = rte_eth_dev_configure(id, opts.queues, opts.queues, &conf); rc != 0) {
+    return Unexpected{"rte_eth_dev_configure: " + dpdk_error(rc)};
+  }
+  std::uint16_t nb_rx = opts.rx_descriptors, nb_tx = opts.tx_descriptors;
+  if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(id, &nb_rx, &nb_tx); rc != 0) {
+    return Unexpected{"rte_eth_dev_adjust_nb_rx_tx_desc: " + dpdk_error(rc)};
+  }
+  const int socket = rte_eth_dev_socket_id(id);
+  const unsigned sock = socket < 0 ? 0u : static_cast<unsigned>(socket);
+  for (std::uint16_t q = 0; q < opts.queues; ++q) {
+    if (int rc = rte_eth_rx_queue_setup(id, q, nb_rx, sock, nullptr, pool); rc != 0) {
+      return Unexpected{"rte_eth_rx_queue_setup: " + dpdk_error(rc)};
+    }
+    if (int rc = rte_eth_tx_queue_setup(id, q, nb_tx, sock, nullptr); rc != 0) {
+      return Unexpected{"rte_eth_tx_queue_setup: " + dpdk_error(rc)};
+    }
+  }
+  if (int rc = rte_eth_dev_start(id); rc != 0) return Unexpected{"rte_eth_dev_start: " + dpdk_error(rc)};
+  if (opts.promiscuous) rte_eth_promiscuous_enable(id);
+  rte_ether_addr a{};
+  rte_eth_macaddr_get(id, &a);
+  wire::MacAddr mac;
+  std::memcpy(mac.bytes.data(), a.addr_bytes, 6);
+  return EthPort(id, mac, caps);
+}
+
+EthPort::~EthPort() { stop(); }
+
+void EthPort::stop() noexcept {
+  if (!started_) return;
+  started_ = false;
+  rte_eth_dev_stop(id_);
+  rte_eth_dev_close(id_);
+}
+
+std::uint16_t EthPort::rx_burst(std::uint16_t queue, rte_mbuf** pkts, std::uint16_t n) noexcept {
+  return rte_eth_rx_burst(id_, queue, pkts, n);
+}
+
+std::uint16_t EthPort::tx_burst(std::uint16_t queue, rte_mbuf** pkts, std::uint16_t n) noexcept {
+  return rte_eth_tx_burst(id_, queue, pkts, n);
+}
+
+}  // namespace riptide::io

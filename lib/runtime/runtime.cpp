@@ -1,0 +1,216 @@
+#include "runtime/runtime.hpp"
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+#include <rte_telemetry.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+
+#include "io/eth_port.hpp"
+
+namespace riptide::runtime {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+Runtime* g_runtime = nullptr;  // for telemetry callbacks (control path only)
+
+void on_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
+
+// /riptide/stats: every per-core counter (written by the worker, read racily here:
+// 64-bit loads do not tear on x86-64) and connections by state.
+int telemetry_stats(const char*, const char*, rte_tel_data* d) {
+  if (!g_runtime) return -1;
+  rte_tel_data_start_dict(d);
+  const Counters& c = g_runtime->stack().counters();
+  for (std::size_t i = 0; i < kCounterCount; ++i) {
+    const std::string name(counter_name(static_cast<Counter>(i)));
+    rte_tel_data_add_dict_u64(d, name.c_str(), c.values[i]);
+  }
+  const auto by_state = g_runtime->stack().connections_by_state();
+  for (int s = 0; s < tcp::kStateCount; ++s) {
+    const std::string name = "state." + std::string(tcp::to_string(static_cast<tcp::State>(s)));
+    rte_tel_data_add_dict_u64(d, name.c_str(), by_state[static_cast<std::size_t>(s)]);
+  }
+  return 0;
+}
+
+int telemetry_config(const char*, const char*, rte_tel_data* d) {
+  if (!g_runtime) return -1;
+  rte_tel_data_start_dict(d);
+  rte_tel_data_add_dict_string(d, "toml", to_toml(g_runtime->config()).c_str());
+  return 0;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>, std::string> init_eal(int argc, char** argv) {
+  const int n = rte_eal_init(argc, argv);
+  if (n < 0) return Unexpected{std::string("EAL initialisation failed: ") + rte_strerror(rte_errno)};
+  std::vector<std::string> rest;
+  rest.emplace_back(argv[0]);
+  for (int i = n + 1; i < argc; ++i) rest.emplace_back(argv[i]);
+  return rest;
+}
+
+void cleanup_eal() { rte_eal_cleanup(); }
+
+Instant tsc_now() noexcept {
+  static const std::uint64_t hz = rte_get_tsc_hz();
+  const std::uint64_t t = rte_get_tsc_cycles();
+  const std::uint64_t sec = t / hz;
+  const std::uint64_t rem = t % hz;
+  return Instant{std::chrono::seconds{sec} + std::chrono::nanoseconds{rem * 1000000000ull / hz}};
+}
+
+Result<std::unique_ptr<Runtime>, std::string> Runtime::create(const RuntimeConfig& cfg) {
+  std::unique_ptr<Runtime> rt(new Runtime());
+  rt->cfg_ = cfg;
+  rt->pool_ = rte_pktmbuf_pool_create("riptide_mbufs", cfg.mbufs, cfg.mbuf_cache, 0,
+                                      RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
+  if (rt->pool_ == nullptr) {
+    return Unexpected{std::string("mbuf pool (pools.mbufs = ") + std::to_string(cfg.mbufs) +
+                      "): " + rte_strerror(rte_errno)};
+  }
+  io::PortOptions po;
+  po.device = cfg.port.device;
+  po.queues = 1;
+  po.rx_descriptors = cfg.port.rx_descriptors;
+  po.tx_descriptors = cfg.port.tx_descriptors;
+  po.promiscuous = cfg.port.promiscuous;
+  auto port = io::EthPort::open(po, rt->pool_);
+  if (!port) return Unexpected{port.error()};
+  rt->port_ = std::make_unique<io::EthPort>(std::move(*port));
+  const wire::MacAddr mac = cfg.mac.value_or(rt->port_->mac());
+  rt->stack_ = std::make_unique<Stack>(stack_config(cfg, random_secret()), tsc_now());
+  rt->iface_ = std::make_unique<Interface>(*rt->stack_, interface_config(cfg, mac));
+  rt->tx_.reserve(cfg.burst);
+  return rt;
+}
+
+Runtime::~Runtime() {
+  for (rte_mbuf* m : tx_) rte_pktmbuf_free(m);
+  if (port_) port_->stop();
+  if (g_runtime == this) g_runtime = nullptr;
+}
+
+void Runtime::request_stop() noexcept { g_stop.store(true, std::memory_order_relaxed); }
+
+void Runtime::flush_tx(Instant now, bool force) {
+  if (tx_.empty()) return;
+  if (!force && tx_.size() < cfg_.burst && now - tx_oldest_ < microseconds{cfg_.tx_drain_us}) return;
+  std::uint16_t sent = 0;
+  const auto n = static_cast<std::uint16_t>(tx_.size());
+  // A few retries when the ring is momentarily full; then drop and count.
+  for (int tries = 0; tries < 4 && sent < n; ++tries) sent += port_->tx_burst(0, tx_.data() + sent, n - sent);
+  for (std::uint16_t i = sent; i < n; ++i) rte_pktmbuf_free(tx_[i]);
+  if (sent < n) stack_->shared_counters().inc(Counter::tx_queue_full, n - sent);
+  tx_.clear();
+}
+
+void Runtime::poll_once(Instant now) {
+  std::array<rte_mbuf*, 512> rx{};
+  const std::uint16_t n = port_->rx_burst(0, rx.data(), std::min<std::uint16_t>(cfg_.burst, 512));
+  for (std::uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = rx[i];
+    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(rx[i + 1], void*));
+    if (m->nb_segs == 1) {
+      iface_->input({rte_pktmbuf_mtod(m, const std::byte*), m->data_len}, now);
+    } else {
+      stack_->shared_counters().inc(Counter::l2_drop_malformed);  // chained mbufs: not expected at MTU 1500
+    }
+  }
+  if (n > 0) rte_pktmbuf_free_bulk(rx.data(), n);
+  stack_->advance(now);
+  iface_->drain(now, [&](std::span<const std::byte> eth, std::span<const std::byte> ip) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+    if (m == nullptr) {
+      stack_->shared_counters().inc(Counter::tx_queue_full);
+      return;
+    }
+    char* p = rte_pktmbuf_append(m, static_cast<std::uint16_t>(eth.size() + ip.size()));
+    if (p == nullptr) {
+      rte_pktmbuf_free(m);
+      stack_->shared_counters().inc(Counter::tx_queue_full);
+      return;
+    }
+    std::memcpy(p, eth.data(), eth.size());
+    std::memcpy(p + eth.size(), ip.data(), ip.size());
+    if (tx_.empty()) tx_oldest_ = now;
+    tx_.push_back(m);
+    if (tx_.size() >= cfg_.burst) flush_tx(now, true);
+  });
+  // An idle poll flushes at once; a busy one batches up to the drain deadline.
+  flush_tx(now, n == 0);
+}
+
+void Runtime::print_status(const LoopOptions& o, Instant now) {
+  const Counters& c = stack_->counters();
+  const double dt = std::chrono::duration<double>(now - last_status_).count();
+  auto rate = [&](Counter k) { return static_cast<double>(c[k] - last_[k]) / (dt > 0 ? dt : 1); };
+  std::uint64_t drops = 0;
+  for (std::size_t i = 0; i < kCounterCount; ++i) {
+    const auto name = counter_name(static_cast<Counter>(i));
+    if (name.find("drop") != std::string_view::npos || name.find("full") != std::string_view::npos) {
+      drops += c.values[i] - last_.values[i];
+    }
+  }
+  std::printf("%s: t=%.0fs conns/s=%.0f active=%zu time-wait=%zu rx=%.0f pps tx=%.0f pps drops=%llu\n",
+              o.program.c_str(), std::chrono::duration<double>(now - started_).count(),
+              rate(Counter::tcp_passive_open) + rate(Counter::tcp_active_open), stack_->connection_count(),
+              stack_->time_wait_count(), rate(Counter::l2_in), rate(Counter::l2_out),
+              static_cast<unsigned long long>(drops));
+  std::fflush(stdout);
+  last_ = c;
+  last_status_ = now;
+}
+
+void Runtime::print_summary(const LoopOptions& o) {
+  std::printf("%s: summary after %.1fs\n", o.program.c_str(),
+              std::chrono::duration<double>(tsc_now() - started_).count());
+  const Counters& c = stack_->counters();
+  for (std::size_t i = 0; i < kCounterCount; ++i) {
+    if (c.values[i] == 0) continue;
+    std::printf("  %-28s %12llu  %s\n", std::string(counter_name(static_cast<Counter>(i))).c_str(),
+                static_cast<unsigned long long>(c.values[i]),
+                std::string(counter_description(static_cast<Counter>(i))).c_str());
+  }
+  std::fflush(stdout);
+}
+
+void Runtime::register_telemetry() {
+  g_runtime = this;
+  rte_telemetry_register_cmd("/riptide/stats", telemetry_stats,
+                             "Per-core counters (drops by reason) and connections by state");
+  rte_telemetry_register_cmd("/riptide/config", telemetry_config, "The running configuration as TOML");
+}
+
+int Runtime::run(const LoopOptions& o) {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  register_telemetry();
+  started_ = last_status_ = tsc_now();
+  iface_->announce();  // gratuitous ARP at start
+  while (!g_stop.load(std::memory_order_relaxed)) {
+    const Instant now = tsc_now();
+    poll_once(now);
+    if (o.stats_interval_s > 0 && now - last_status_ >= std::chrono::seconds{o.stats_interval_s}) {
+      print_status(o, now);
+    }
+  }
+  // Clean shutdown: reset what is still open so peers are not left half-open.
+  const Instant now = tsc_now();
+  stack_->abort_all();
+  poll_once(now);
+  flush_tx(now, true);
+  print_summary(o);
+  port_->stop();
+  return 0;
+}
+
+}  // namespace riptide::runtime

@@ -1,0 +1,81 @@
+// The owned-loop runtime: EAL start-up, the mbuf pool, the port, and one worker
+// loop per lcore that polls its rx queue, runs the Interface and Stack, transmits
+// in batches and advances the timers. Programs (apps/) build on this.
+//
+// Status: one worker (the main lcore, queue 0). Multi-queue RSS, software steering
+// through mailboxes, pcapng capture and TX checksum offload are the next steps of
+// the runtime issue (see README "Not yet").
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/counters.hpp"
+#include "common/result.hpp"
+#include "runtime/config.hpp"
+#include "stack/interface.hpp"
+#include "stack/stack.hpp"
+
+struct rte_mempool;
+struct rte_mbuf;
+
+namespace riptide::io {
+class EthPort;
+}
+
+namespace riptide::runtime {
+
+// Starts EAL with the arguments before "--"; returns the program's own arguments
+// (argv[0] first). The error is EAL's.
+Result<std::vector<std::string>, std::string> init_eal(int argc, char** argv);
+void cleanup_eal();
+
+// The current time from the TSC, as the Stack's Instant.
+Instant tsc_now() noexcept;
+
+struct LoopOptions {
+  unsigned stats_interval_s = 0;  // print a status line every N seconds (0: never)
+  std::string program = "riptide";
+};
+
+class Runtime {
+ public:
+  static Result<std::unique_ptr<Runtime>, std::string> create(const RuntimeConfig& cfg);
+  ~Runtime();
+
+  [[nodiscard]] Stack& stack() noexcept { return *stack_; }
+  [[nodiscard]] Interface& interface() noexcept { return *iface_; }
+  [[nodiscard]] const RuntimeConfig& config() const noexcept { return cfg_; }
+
+  // Polls until SIGINT/SIGTERM or request_stop(); then resets what is still open,
+  // flushes, prints the summary and stops the port. Returns the exit status.
+  int run(const LoopOptions& o);
+  static void request_stop() noexcept;
+
+ private:
+  Runtime() = default;
+  void poll_once(Instant now);
+  void flush_tx(Instant now, bool force);
+  void print_status(const LoopOptions& o, Instant now);
+  void print_summary(const LoopOptions& o);
+  void register_telemetry();
+
+  RuntimeConfig cfg_;
+  rte_mempool* pool_ = nullptr;
+  std::unique_ptr<io::EthPort> port_;
+  std::unique_ptr<Stack> stack_;
+  std::unique_ptr<Interface> iface_;
+  std::vector<rte_mbuf*> tx_;
+  Instant tx_oldest_{};
+  std::uint64_t tx_dropped_ = 0;
+  // Status-line bookkeeping.
+  Counters last_{};
+  Instant last_status_{};
+  Instant started_{};
+};
+
+}  // namespace riptide::runtime
