@@ -13,7 +13,9 @@ HttpServer::Conn* HttpServer::find(ConnId c) {
   return it != conns_.end() && it->second.generation == c.generation ? &it->second : nullptr;
 }
 
-void HttpServer::on_accept(Stack&, ConnId c) {
+void HttpServer::on_accept(Stack& s, ConnId c) {
+  // Responses are written whole; Nagle would only delay the tail of a large one.
+  (void)s.set_nodelay(c, true);
   Conn& k = conns_[c.slot];
   k = Conn{};
   k.generation = c.generation;
@@ -35,7 +37,13 @@ void HttpServer::on_data(Stack& s, ConnId c, std::span<const std::byte> data) {
       break;
     }
     ++stats_.requests;
-    k->out.push_back(Response{http_response_head(body_size_, req.keep_alive), 0, req.head ? 0 : body_size_});
+    // Head and (up to 16 KiB of) body go to send() together, so a small response
+    // is one segment, not a head that Nagle then makes the body wait behind.
+    Response r{http_response_head(body_size_, req.keep_alive), 0, req.head ? 0 : body_size_};
+    const std::size_t inline_body = std::min<std::size_t>(r.body_left, 16 * 1024);
+    r.head.append(pattern_, 0, inline_body);
+    r.body_left -= inline_body;
+    k->out.push_back(std::move(r));
     k->framer.consume();
     if (!req.keep_alive) {
       k->close_after = true;
