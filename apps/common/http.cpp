@@ -66,6 +66,7 @@ HttpParse HttpFramer::next(HttpRequest& out) {
   out.head = out.method == "HEAD";
   out.keep_alive = !http10;
   std::size_t body = 0;
+  bool saw_close = false;
   std::string_view rest = eol == std::string_view::npos ? std::string_view{} : head.substr(eol + 2);
   while (!rest.empty()) {
     const auto e = rest.find("\r\n");
@@ -76,8 +77,12 @@ HttpParse HttpFramer::next(HttpRequest& out) {
     const std::string_view name = h.substr(0, colon);
     const std::string_view value = trim(h.substr(colon + 1));
     if (iequals(name, "connection")) {
-      if (has_token(value, "close")) out.keep_alive = false;
-      if (has_token(value, "keep-alive")) out.keep_alive = true;
+      // RFC 9112 9.6: "close" wins; "keep-alive" matters for HTTP/1.0.
+      if (has_token(value, "close")) {
+        saw_close = true;
+      } else if (has_token(value, "keep-alive")) {
+        out.keep_alive = true;
+      }
     } else if (iequals(name, "content-length")) {
       auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), body);
       if (ec != std::errc{} || p != value.data() + value.size()) return HttpParse::Bad;
@@ -85,6 +90,7 @@ HttpParse HttpFramer::next(HttpRequest& out) {
       return HttpParse::Bad;  // chunked request bodies are not supported: say so
     }
   }
+  if (saw_close) out.keep_alive = false;
   if (all.size() < end + 4 + body) return HttpParse::NeedMore;  // body still arriving
   consumed_ = end + 4 + body;
   return HttpParse::Request;
