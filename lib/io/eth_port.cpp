@@ -13,7 +13,12 @@ std::string dpdk_error(int rc) { return std::string(rte_strerror(rc < 0 ? -rc : 
 
 Result<EthPort, std::string> EthPort::open(const PortOptions& opts, rte_mempool* pool) {
   std::uint16_t id = RTE_MAX_ETHPORTS;
-  if (opts.device.empty()) {
+  if (opts.port_id >= 0) {
+    if (!rte_eth_dev_is_valid_port(static_cast<std::uint16_t>(opts.port_id))) {
+      return Unexpected{"port id " + std::to_string(opts.port_id) + " is not a valid ethdev port"};
+    }
+    id = static_cast<std::uint16_t>(opts.port_id);
+  } else if (opts.device.empty()) {
     std::uint16_t pid;
     RTE_ETH_FOREACH_DEV(pid) {
       id = pid;

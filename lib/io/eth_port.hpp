@@ -18,6 +18,7 @@ namespace riptide::io {
 
 struct PortOptions {
   std::string device;  // EAL name (PCI address or vdev name); empty: the first port
+  int port_id = -1;    // or the ethdev port id directly (ports made in-process, e.g. rte_eth_from_rings)
   std::uint16_t queues = 1;
   std::uint16_t rx_descriptors = 1024;
   std::uint16_t tx_descriptors = 1024;

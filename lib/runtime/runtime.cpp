@@ -87,70 +87,22 @@ Result<std::unique_ptr<Runtime>, std::string> Runtime::create(const RuntimeConfi
   if (!port) return Unexpected{port.error()};
   rt->port_ = std::make_unique<io::EthPort>(std::move(*port));
   const wire::MacAddr mac = cfg.mac.value_or(rt->port_->mac());
-  rt->stack_ = std::make_unique<Stack>(stack_config(cfg, random_secret()), tsc_now());
-  rt->iface_ = std::make_unique<Interface>(*rt->stack_, interface_config(cfg, mac));
-  rt->tx_.reserve(cfg.burst);
+  rt->worker_ = std::make_unique<Worker>(*rt->port_, rt->pool_, stack_config(cfg, random_secret()),
+                                         interface_config(cfg, mac),
+                                         WorkerOptions{0, cfg.burst, cfg.tx_drain_us}, tsc_now());
   return rt;
 }
 
 Runtime::~Runtime() {
-  for (rte_mbuf* m : tx_) rte_pktmbuf_free(m);
+  worker_.reset();
   if (port_) port_->stop();
   if (g_runtime == this) g_runtime = nullptr;
 }
 
 void Runtime::request_stop() noexcept { g_stop.store(true, std::memory_order_relaxed); }
 
-void Runtime::flush_tx(Instant now, bool force) {
-  if (tx_.empty()) return;
-  if (!force && tx_.size() < cfg_.burst && now - tx_oldest_ < microseconds{cfg_.tx_drain_us}) return;
-  std::uint16_t sent = 0;
-  const auto n = static_cast<std::uint16_t>(tx_.size());
-  // A few retries when the ring is momentarily full; then drop and count.
-  for (int tries = 0; tries < 4 && sent < n; ++tries) sent += port_->tx_burst(0, tx_.data() + sent, n - sent);
-  for (std::uint16_t i = sent; i < n; ++i) rte_pktmbuf_free(tx_[i]);
-  if (sent < n) stack_->shared_counters().inc(Counter::tx_queue_full, n - sent);
-  tx_.clear();
-}
-
-void Runtime::poll_once(Instant now) {
-  std::array<rte_mbuf*, 512> rx{};
-  const std::uint16_t n = port_->rx_burst(0, rx.data(), std::min<std::uint16_t>(cfg_.burst, 512));
-  for (std::uint16_t i = 0; i < n; ++i) {
-    rte_mbuf* m = rx[i];
-    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(rx[i + 1], void*));
-    if (m->nb_segs == 1) {
-      iface_->input({rte_pktmbuf_mtod(m, const std::byte*), m->data_len}, now);
-    } else {
-      stack_->shared_counters().inc(Counter::l2_drop_malformed);  // chained mbufs: not expected at MTU 1500
-    }
-  }
-  if (n > 0) rte_pktmbuf_free_bulk(rx.data(), n);
-  stack_->advance(now);
-  iface_->drain(now, [&](std::span<const std::byte> eth, std::span<const std::byte> ip) {
-    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-    if (m == nullptr) {
-      stack_->shared_counters().inc(Counter::tx_queue_full);
-      return;
-    }
-    char* p = rte_pktmbuf_append(m, static_cast<std::uint16_t>(eth.size() + ip.size()));
-    if (p == nullptr) {
-      rte_pktmbuf_free(m);
-      stack_->shared_counters().inc(Counter::tx_queue_full);
-      return;
-    }
-    std::memcpy(p, eth.data(), eth.size());
-    std::memcpy(p + eth.size(), ip.data(), ip.size());
-    if (tx_.empty()) tx_oldest_ = now;
-    tx_.push_back(m);
-    if (tx_.size() >= cfg_.burst) flush_tx(now, true);
-  });
-  // An idle poll flushes at once; a busy one batches up to the drain deadline.
-  flush_tx(now, n == 0);
-}
-
 void Runtime::print_status(const LoopOptions& o, Instant now) {
-  const Counters& c = stack_->counters();
+  const Counters& c = stack().counters();
   const double dt = std::chrono::duration<double>(now - last_status_).count();
   auto rate = [&](Counter k) { return static_cast<double>(c[k] - last_[k]) / (dt > 0 ? dt : 1); };
   std::uint64_t drops = 0;
@@ -162,8 +114,8 @@ void Runtime::print_status(const LoopOptions& o, Instant now) {
   }
   std::printf("%s: t=%.0fs conns/s=%.0f active=%zu time-wait=%zu rx=%.0f pps tx=%.0f pps drops=%llu\n",
               o.program.c_str(), std::chrono::duration<double>(now - started_).count(),
-              rate(Counter::tcp_passive_open) + rate(Counter::tcp_active_open), stack_->connection_count(),
-              stack_->time_wait_count(), rate(Counter::l2_in), rate(Counter::l2_out),
+              rate(Counter::tcp_passive_open) + rate(Counter::tcp_active_open), stack().connection_count(),
+              stack().time_wait_count(), rate(Counter::l2_in), rate(Counter::l2_out),
               static_cast<unsigned long long>(drops));
   std::fflush(stdout);
   last_ = c;
@@ -173,7 +125,7 @@ void Runtime::print_status(const LoopOptions& o, Instant now) {
 void Runtime::print_summary(const LoopOptions& o) {
   std::printf("%s: summary after %.1fs\n", o.program.c_str(),
               std::chrono::duration<double>(tsc_now() - started_).count());
-  const Counters& c = stack_->counters();
+  const Counters& c = stack().counters();
   for (std::size_t i = 0; i < kCounterCount; ++i) {
     if (c.values[i] == 0) continue;
     std::printf("  %-28s %12llu  %s\n", std::string(counter_name(static_cast<Counter>(i))).c_str(),
@@ -195,19 +147,19 @@ int Runtime::run(const LoopOptions& o) {
   std::signal(SIGTERM, on_signal);
   register_telemetry();
   started_ = last_status_ = tsc_now();
-  iface_->announce();  // gratuitous ARP at start
+  interface().announce();  // gratuitous ARP at start
   while (!g_stop.load(std::memory_order_relaxed)) {
     const Instant now = tsc_now();
-    poll_once(now);
+    worker_->poll_once(now);
     if (o.stats_interval_s > 0 && now - last_status_ >= std::chrono::seconds{o.stats_interval_s}) {
       print_status(o, now);
     }
   }
   // Clean shutdown: reset what is still open so peers are not left half-open.
   const Instant now = tsc_now();
-  stack_->abort_all();
-  poll_once(now);
-  flush_tx(now, true);
+  stack().abort_all();
+  worker_->poll_once(now);
+  worker_->flush(now);
   print_summary(o);
   port_->stop();
   return 0;

@@ -19,6 +19,7 @@
 #include "runtime/config.hpp"
 #include "stack/interface.hpp"
 #include "stack/stack.hpp"
+#include "runtime/worker.hpp"
 
 struct rte_mempool;
 struct rte_mbuf;
@@ -47,8 +48,8 @@ class Runtime {
   static Result<std::unique_ptr<Runtime>, std::string> create(const RuntimeConfig& cfg);
   ~Runtime();
 
-  [[nodiscard]] Stack& stack() noexcept { return *stack_; }
-  [[nodiscard]] Interface& interface() noexcept { return *iface_; }
+  [[nodiscard]] Stack& stack() noexcept { return worker_->stack(); }
+  [[nodiscard]] Interface& interface() noexcept { return worker_->interface(); }
   [[nodiscard]] const RuntimeConfig& config() const noexcept { return cfg_; }
 
   // Polls until SIGINT/SIGTERM or request_stop(); then resets what is still open,
@@ -58,8 +59,6 @@ class Runtime {
 
  private:
   Runtime() = default;
-  void poll_once(Instant now);
-  void flush_tx(Instant now, bool force);
   void print_status(const LoopOptions& o, Instant now);
   void print_summary(const LoopOptions& o);
   void register_telemetry();
@@ -67,11 +66,7 @@ class Runtime {
   RuntimeConfig cfg_;
   rte_mempool* pool_ = nullptr;
   std::unique_ptr<io::EthPort> port_;
-  std::unique_ptr<Stack> stack_;
-  std::unique_ptr<Interface> iface_;
-  std::vector<rte_mbuf*> tx_;
-  Instant tx_oldest_{};
-  std::uint64_t tx_dropped_ = 0;
+  std::unique_ptr<Worker> worker_;
   // Status-line bookkeeping.
   Counters last_{};
   Instant last_status_{};
