@@ -26,6 +26,9 @@ namespace riptide {
   X(arp_pending_full, "packets dropped: too many waiting for ARP")                        \
   X(arp_unresolved, "packets dropped: next hop never answered ARP")                       \
   X(route_no_route, "packets dropped: no route to the destination")                       \
+  X(steer_forwarded, "frames passed to their owner core (software steering)")             \
+  X(steer_received, "frames received from another core's mailbox")                        \
+  X(steer_drop_mailbox_full, "frames dropped: the owner core's mailbox was full")           \
   X(ip_in, "IPv4 packets handed to the stack")                                           \
   X(ip_drop_malformed, "IPv4 header failed to parse")                                     \
   X(ip_drop_checksum, "IPv4 header checksum wrong")                                       \

@@ -6,7 +6,11 @@
 #include <array>
 #include <cstring>
 
+#include "common/byte_order.hpp"
 #include "io/eth_port.hpp"
+#include "runtime/steering.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/ipv4.hpp"
 
 namespace riptide::runtime {
 
@@ -18,6 +22,15 @@ Worker::Worker(io::EthPort& port, rte_mempool* pool, const StackConfig& stack_cf
 
 Worker::~Worker() {
   for (rte_mbuf* m : tx_) rte_pktmbuf_free(m);
+  for (Mailbox* in : inbox_) {
+    if (in == nullptr) continue;
+    in->consume_all([](rte_mbuf* m) { rte_pktmbuf_free(m); });
+  }
+}
+
+void Worker::connect_mailboxes(std::vector<Mailbox*> outbox, std::vector<Mailbox*> inbox) {
+  outbox_ = std::move(outbox);
+  inbox_ = std::move(inbox);
 }
 
 void Worker::flush_tx(Instant now, bool force) {
@@ -32,19 +45,65 @@ void Worker::flush_tx(Instant now, bool force) {
   tx_.clear();
 }
 
+void Worker::deliver(rte_mbuf* m, Instant now) {
+  if (m->nb_segs == 1) {
+    iface_.input({rte_pktmbuf_mtod(m, const std::byte*), m->data_len}, now);
+  } else {
+    stack_.shared_counters().inc(Counter::l2_drop_malformed);  // chained mbufs: not expected at MTU 1500
+  }
+  rte_pktmbuf_free(m);
+}
+
+bool Worker::steer(rte_mbuf* m) {
+  if (opts_.steering == nullptr || outbox_.empty() || m->nb_segs != 1) return false;
+  const std::span<const std::byte> f{rte_pktmbuf_mtod(m, const std::byte*), m->data_len};
+  if (f.size() < wire::kEthernetHeaderLen) return false;
+  const std::uint16_t type = load_be16(f.data() + 12);
+  if (type == wire::kEtherTypeArp) {
+    // Every worker keeps its own neighbour cache: each gets the ARP frame.
+    for (std::size_t k = 0; k < outbox_.size(); ++k) {
+      if (outbox_[k] == nullptr) continue;
+      rte_mbuf_refcnt_update(m, 1);
+      if (!outbox_[k]->push(m)) {
+        rte_mbuf_refcnt_update(m, -1);
+        stack_.shared_counters().inc(Counter::steer_drop_mailbox_full);
+      }
+    }
+    return false;  // and we handle it too
+  }
+  if (type != wire::kEtherTypeIpv4) return false;
+  const auto ip = f.subspan(wire::kEthernetHeaderLen);
+  if (ip.size() < 20 || static_cast<std::uint8_t>(ip[9]) != wire::kIpProtoTcp) return false;
+  const std::size_t ihl = (static_cast<std::uint8_t>(ip[0]) & 0xF) * 4u;
+  if ((load_be16(ip.data() + 6) & 0x3FFF) != 0 || ip.size() < ihl + 4) return false;  // fragments: local drop
+  const std::uint16_t owner = opts_.steering->owner(Ipv4Addr{load_be32(ip.data() + 12)}, Ipv4Addr{load_be32(ip.data() + 16)},
+                                                    load_be16(ip.data() + ihl), load_be16(ip.data() + ihl + 2));
+  if (owner == opts_.queue || owner >= outbox_.size() || outbox_[owner] == nullptr) return false;
+  if (outbox_[owner]->push(m)) {
+    stack_.shared_counters().inc(Counter::steer_forwarded);
+  } else {
+    stack_.shared_counters().inc(Counter::steer_drop_mailbox_full);
+    rte_pktmbuf_free(m);
+  }
+  return true;
+}
+
 std::uint16_t Worker::poll_once(Instant now) {
   std::array<rte_mbuf*, 512> rx{};
   const std::uint16_t n = port_.rx_burst(opts_.queue, rx.data(), std::min<std::uint16_t>(opts_.burst, 512));
   for (std::uint16_t i = 0; i < n; ++i) {
-    rte_mbuf* m = rx[i];
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(rx[i + 1], void*));
-    if (m->nb_segs == 1) {
-      iface_.input({rte_pktmbuf_mtod(m, const std::byte*), m->data_len}, now);
-    } else {
-      stack_.shared_counters().inc(Counter::l2_drop_malformed);  // chained mbufs: not expected at MTU 1500
-    }
+    if (!steer(rx[i])) deliver(rx[i], now);
   }
-  if (n > 0) rte_pktmbuf_free_bulk(rx.data(), n);
+  // Frames other workers received for flows we own.
+  std::uint16_t from_others = 0;
+  for (Mailbox* in : inbox_) {
+    if (in == nullptr) continue;
+    from_others += static_cast<std::uint16_t>(in->consume_all([&](rte_mbuf* m) {
+      stack_.shared_counters().inc(Counter::steer_received);
+      deliver(m, now);
+    }));
+  }
   stack_.advance(now);
   iface_.drain(now, [&](std::span<const std::byte> eth, std::span<const std::byte> ip) {
     rte_mbuf* m = rte_pktmbuf_alloc(pool_);
@@ -61,8 +120,8 @@ std::uint16_t Worker::poll_once(Instant now) {
     if (tx_.size() >= opts_.burst) flush_tx(now, true);
   });
   // An idle poll flushes at once; a busy one batches up to the drain deadline.
-  flush_tx(now, n == 0);
-  return n;
+  flush_tx(now, n == 0 && from_others == 0);
+  return static_cast<std::uint16_t>(n + from_others);
 }
 
 }  // namespace riptide::runtime

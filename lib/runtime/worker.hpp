@@ -3,8 +3,17 @@
 // frames into mbufs and transmit them in batches (a partial batch waits at most
 // tx_drain_us, and goes at once when the poll was idle).
 //
-// Thread-safety: a Worker and everything it owns is touched only by its lcore.
+// With several workers and no hardware RSS, a frame that lands on the wrong
+// worker goes to its owner (Steering) through a single-producer/single-consumer
+// mailbox (Boost.Lockfree), one per ordered pair of workers: a connection is only
+// ever touched by its owner. ARP frames are handed to every worker (each keeps its
+// own neighbour cache).
+//
+// Thread-safety: a Worker and everything it owns is touched only by its lcore;
+// the mailboxes are the only shared state (one writer, one reader each).
 #pragma once
+
+#include <boost/lockfree/spsc_queue.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -22,10 +31,14 @@ class EthPort;
 
 namespace riptide::runtime {
 
+class Steering;
+using Mailbox = boost::lockfree::spsc_queue<rte_mbuf*, boost::lockfree::capacity<4096>>;
+
 struct WorkerOptions {
-  std::uint16_t queue = 0;
+  std::uint16_t queue = 0;  // also the worker's index
   std::uint16_t burst = 32;
   std::uint32_t tx_drain_us = 100;
+  const Steering* steering = nullptr;  // null: one worker, or hardware RSS decides
 };
 
 class Worker {
@@ -36,6 +49,10 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
+  // Mailboxes: outbox[k] carries frames to worker k, inbox[k] brings them from k
+  // (null at our own index).
+  void connect_mailboxes(std::vector<Mailbox*> outbox, std::vector<Mailbox*> inbox);
+
   // One iteration of the loop; returns how many frames were received.
   std::uint16_t poll_once(Instant now);
   // Sends whatever waits in the tx batch now.
@@ -43,9 +60,12 @@ class Worker {
 
   [[nodiscard]] Stack& stack() noexcept { return stack_; }
   [[nodiscard]] Interface& interface() noexcept { return iface_; }
+  [[nodiscard]] std::uint16_t index() const noexcept { return opts_.queue; }
 
  private:
   void flush_tx(Instant now, bool force);
+  void deliver(rte_mbuf* m, Instant now);      // process locally and free
+  bool steer(rte_mbuf* m);                      // true: handed to another worker
 
   io::EthPort& port_;
   rte_mempool* pool_;
@@ -54,6 +74,8 @@ class Worker {
   Interface iface_;
   std::vector<rte_mbuf*> tx_;
   Instant tx_oldest_{};
+  std::vector<Mailbox*> outbox_;
+  std::vector<Mailbox*> inbox_;
 };
 
 }  // namespace riptide::runtime

@@ -846,7 +846,8 @@ Result<ConnId, Error> Stack::connect(Ipv4Addr remote, std::uint16_t remote_port,
     for (std::uint32_t n = 0; n < span; ++n) {
       const auto port = static_cast<std::uint16_t>(lo + (offset + next_ephemeral_ + n) % span);
       key.local_port = port;
-      if (!port_in_use(key) && find_listener(local, port) == nullptr) {
+      if (!port_in_use(key) && find_listener(local, port) == nullptr &&
+          (cfg_.owns == nullptr || cfg_.owns(key, cfg_.owns_ctx))) {
         next_ephemeral_ = next_ephemeral_ + n + 1;
         found = true;
         break;

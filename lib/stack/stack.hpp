@@ -107,6 +107,10 @@ struct StackConfig {
   std::uint32_t tx_queue = 4096;    // packets waiting for drain_tx()
   std::uint8_t ttl = 64;
   tcp::Secret secret{};             // ISN/cookie key; random_secret() in production
+  // Several cores: true when this stack's core owns a tuple. Active opens pick an
+  // ephemeral port the filter accepts, so replies land on this core. Null: all.
+  bool (*owns)(const FlowKey& key, const void* ctx) = nullptr;
+  const void* owns_ctx = nullptr;
 };
 
 // A random secret from libsodium (start-up only: not for the data path).

@@ -13,6 +13,7 @@
 
 #include "io/eth_port.hpp"
 #include "runtime/runtime.hpp"
+#include "runtime/steering.hpp"
 #include "runtime/worker.hpp"
 
 namespace riptide::runtime {
@@ -128,6 +129,106 @@ TEST(DpdkRingPair, ClosedPortIsRefused) {
   ASSERT_TRUE(c.has_value());
   ASSERT_TRUE(p.run_until([&] { return client.closed; }));
   EXPECT_EQ(client.reason, CloseReason::Refused);
+}
+
+// Software steering: B has two workers on a two-queue port without RSS; every
+// frame from A arrives on B's queue 0, and worker 0 passes the flows worker 1 owns
+// to it through a mailbox. Each flow lives on exactly one of B's workers, and the
+// other never sees it (it would answer with a RST if it did).
+TEST(DpdkSteering, EachFlowIsHandledByItsOwnerOnly) {
+  rte_ring* to_b = rte_ring_create("steer_to_b", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+  rte_ring* to_b_unused = rte_ring_create("steer_to_b1", 64, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+  rte_ring* to_a = rte_ring_create("steer_to_a", 4096, 0, RING_F_SC_DEQ);  // both B queues write it
+  ASSERT_TRUE(to_b && to_b_unused && to_a);
+  rte_ring* a_rx[] = {to_a};
+  rte_ring* a_tx[] = {to_b};
+  rte_ring* b_rx[] = {to_b, to_b_unused};
+  rte_ring* b_tx[] = {to_a, to_a};
+  const int ida = rte_eth_from_rings("steer_a", a_rx, 1, a_tx, 1, 0);
+  const int idb = rte_eth_from_rings("steer_b", b_rx, 2, b_tx, 2, 0);
+  ASSERT_GE(ida, 0);
+  ASSERT_GE(idb, 0);
+  auto open = [](int id, std::uint16_t queues) {
+    io::PortOptions o;
+    o.port_id = id;
+    o.queues = queues;
+    auto p = io::EthPort::open(o, g_pool);
+    EXPECT_TRUE(p.has_value()) << (p ? "" : p.error());
+    return std::make_unique<io::EthPort>(std::move(*p));
+  };
+  auto pa = open(ida, 1);
+  auto pb = open(idb, 2);
+  const Ipv4Addr a_addr = Ipv4Addr::from_octets(198, 18, 0, 1), b_addr = Ipv4Addr::from_octets(198, 18, 0, 2);
+  auto a = Pair::make(*pa, a_addr, wire::MacAddr{{2, 0, 0, 0, 0, 1}});
+
+  Steering steering(2);
+  std::array<Mailbox, 2> boxes_storage_01{}, boxes_storage_10{};
+  (void)boxes_storage_10;
+  auto b_worker = [&](std::uint16_t q) {
+    StackConfig sc;
+    sc.local_addrs = {b_addr};
+    sc.secret = random_secret();
+    sc.max_connections = 256;
+    sc.max_time_wait = 256;
+    InterfaceConfig ic;
+    ic.mac = wire::MacAddr{{2, 0, 0, 0, 0, 2}};
+    ic.addr = b_addr;
+    return std::make_unique<Worker>(*pb, g_pool, sc, ic, WorkerOptions{q, 32, 100, &steering}, tsc_now());
+  };
+  auto b0 = b_worker(0);
+  auto b1 = b_worker(1);
+  Mailbox& zero_to_one = boxes_storage_01[0];
+  Mailbox& one_to_zero = boxes_storage_01[1];
+  b0->connect_mailboxes({nullptr, &zero_to_one}, {nullptr, &one_to_zero});
+  b1->connect_mailboxes({&one_to_zero, nullptr}, {&zero_to_one, nullptr});
+
+  Collector s0, s1;
+  ASSERT_TRUE(b0->stack().listen(Ipv4Addr{}, 80, s0).has_value());
+  ASSERT_TRUE(b1->stack().listen(Ipv4Addr{}, 80, s1).has_value());
+
+  constexpr int kFlows = 40;
+  std::vector<std::unique_ptr<Collector>> clients;
+  std::vector<FlowKey> keys;
+  for (int i = 0; i < kFlows; ++i) {
+    clients.push_back(std::make_unique<Collector>());
+    auto c = a->stack().connect(b_addr, 80, *clients.back());
+    ASSERT_TRUE(c.has_value());
+    keys.push_back(a->stack().info(*c)->key);
+  }
+  const Instant deadline = tsc_now() + std::chrono::seconds{5};
+  auto all_connected = [&] {
+    for (auto& c : clients) if (!c->connected) return false;
+    // ...and the handshake-completing ACKs have reached B's workers.
+    return b0->stack().counters()[Counter::tcp_passive_open] + b1->stack().counters()[Counter::tcp_passive_open] ==
+           static_cast<std::uint64_t>(kFlows);
+  };
+  while (!all_connected() && tsc_now() < deadline) {
+    const Instant now = tsc_now();
+    a->poll_once(now);
+    b0->poll_once(now);
+    b1->poll_once(now);
+  }
+  ASSERT_TRUE(all_connected());
+  EXPECT_EQ(b0->stack().counters()[Counter::tcp_passive_open] + b1->stack().counters()[Counter::tcp_passive_open],
+            static_cast<std::uint64_t>(kFlows));
+  EXPECT_GT(b1->stack().counters()[Counter::tcp_passive_open], 0u) << "some flows are worker 1's";
+  EXPECT_GT(b1->stack().counters()[Counter::steer_received], 0u) << "and reached it through the mailbox";
+  EXPECT_EQ(b0->stack().counters()[Counter::tcp_rst_no_connection], 0u);
+  EXPECT_EQ(b1->stack().counters()[Counter::tcp_rst_no_connection], 0u);
+  for (const FlowKey& k : keys) {
+    const FlowKey at_b{k.remote_addr, k.local_addr, k.remote_port, k.local_port};
+    const std::uint16_t owner = steering.owner(at_b);
+    Stack& mine = owner == 0 ? b0->stack() : b1->stack();
+    Stack& other = owner == 0 ? b1->stack() : b0->stack();
+    EXPECT_EQ(mine.state_of(at_b), State::Established) << to_string(at_b);
+    EXPECT_EQ(other.state_of(at_b), State::Closed) << to_string(at_b);
+  }
+}
+
+TEST(DpdkSteering, OwnerIsSymmetric) {
+  Steering s(4);
+  const Ipv4Addr x = Ipv4Addr::from_octets(198, 18, 0, 1), y = Ipv4Addr::from_octets(198, 18, 0, 2);
+  for (std::uint16_t p = 1000; p < 1100; ++p) EXPECT_EQ(s.hash(x, y, p, 80), s.hash(y, x, 80, p));
 }
 
 }  // namespace
