@@ -1,6 +1,8 @@
 // riptide-echo: echoes every connection's bytes back, any number of connections.
 //   riptide-echo [EAL args] -- --config config/riptide.toml [--port 7] [--stats 1]
 #include <cstdio>
+#include <memory>
+#include <vector>
 
 #include "common/program.hpp"
 #include "common/servers.hpp"
@@ -15,19 +17,27 @@ int main(int argc, char** argv) {
   auto rt = riptide::apps::start_program(argc, argv, app, flags, status);
   if (!rt) return status;
 
-  riptide::apps::EchoServer server;
-  auto l = rt->stack().listen(riptide::Ipv4Addr{}, port, server);
-  if (!l) {
-    std::fprintf(stderr, "riptide-echo: listen on port %u: %s\n", port,
-                 std::string(riptide::to_string(l.error())).c_str());
-    return 1;
+  // One server per worker: each core's connections and state are its own.
+  std::vector<std::unique_ptr<riptide::apps::EchoServer>> servers;
+  for (std::size_t i = 0; i < rt->worker_count(); ++i) {
+    servers.push_back(std::make_unique<riptide::apps::EchoServer>());
+    auto l = rt->worker(i).stack().listen(riptide::Ipv4Addr{}, port, *servers.back());
+    if (!l) {
+      std::fprintf(stderr, "riptide-echo: listen on port %u: %s\n", port,
+                   std::string(riptide::to_string(l.error())).c_str());
+      return 1;
+    }
   }
   std::printf("riptide-echo: listening on %s:%u\n", riptide::to_string(rt->config().address).c_str(), port);
   std::fflush(stdout);
   const int rc = rt->run({flags.stats, "riptide-echo"});
-  std::printf("riptide-echo: %llu connections, %llu bytes echoed\n",
-              static_cast<unsigned long long>(server.stats().connections),
-              static_cast<unsigned long long>(server.stats().bytes_echoed));
+  riptide::apps::ServerStats s;
+  for (const auto& srv : servers) {
+    s.connections += srv->stats().connections;
+    s.bytes_echoed += srv->stats().bytes_echoed;
+  }
+  std::printf("riptide-echo: %llu connections, %llu bytes echoed\n", static_cast<unsigned long long>(s.connections),
+              static_cast<unsigned long long>(s.bytes_echoed));
   rt.reset();
   riptide::runtime::cleanup_eal();
   return rc;

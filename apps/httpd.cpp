@@ -2,6 +2,8 @@
 //   riptide-httpd [EAL args] -- --config config/riptide.toml [--port 80]
 //                 [--body-size 64] [--stats 1] [--set KEY=VALUE ...]
 #include <cstdio>
+#include <memory>
+#include <vector>
 
 #include "common/program.hpp"
 #include "common/servers.hpp"
@@ -18,19 +20,28 @@ int main(int argc, char** argv) {
   auto rt = riptide::apps::start_program(argc, argv, app, flags, status);
   if (!rt) return status;
 
-  riptide::apps::HttpServer server(body);
-  auto l = rt->stack().listen(riptide::Ipv4Addr{}, port, server);
-  if (!l) {
-    std::fprintf(stderr, "riptide-httpd: listen on port %u: %s\n", port,
-                 std::string(riptide::to_string(l.error())).c_str());
-    return 1;
+  // One server per worker: each core's connections and state are its own.
+  std::vector<std::unique_ptr<riptide::apps::HttpServer>> servers;
+  for (std::size_t i = 0; i < rt->worker_count(); ++i) {
+    servers.push_back(std::make_unique<riptide::apps::HttpServer>(body));
+    auto l = rt->worker(i).stack().listen(riptide::Ipv4Addr{}, port, *servers.back());
+    if (!l) {
+      std::fprintf(stderr, "riptide-httpd: listen on port %u: %s\n", port,
+                   std::string(riptide::to_string(l.error())).c_str());
+      return 1;
+    }
   }
-  std::printf("riptide-httpd: listening on %s:%u (%s), body %zu bytes\n",
+  std::printf("riptide-httpd: listening on %s:%u (%s), body %zu bytes, %zu worker(s)\n",
               riptide::to_string(rt->config().address).c_str(), port,
-              rt->interface().config().mac.to_string().c_str(), body);
+              rt->interface().config().mac.to_string().c_str(), body, rt->worker_count());
   std::fflush(stdout);
   const int rc = rt->run({flags.stats, "riptide-httpd"});
-  const auto& s = server.stats();
+  riptide::apps::ServerStats s;
+  for (const auto& srv : servers) {
+    s.connections += srv->stats().connections;
+    s.requests += srv->stats().requests;
+    s.bad_requests += srv->stats().bad_requests;
+  }
   std::printf("riptide-httpd: %llu connections, %llu requests, %llu bad requests\n",
               static_cast<unsigned long long>(s.connections), static_cast<unsigned long long>(s.requests),
               static_cast<unsigned long long>(s.bad_requests));

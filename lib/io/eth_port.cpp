@@ -3,7 +3,9 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace riptide::io {
 
@@ -48,6 +50,17 @@ Result<EthPort, std::string> EthPort::open(const PortOptions& opts, rte_mempool*
   }
 
   rte_eth_conf conf{};
+  // RSS: only when there are several queues, the port hashes IPv4/TCP and takes
+  // a key of our length (the symmetric key makes both directions hash alike).
+  const bool want_rss = opts.queues > 1 && opts.rss_key != nullptr &&
+                        (info.flow_type_rss_offloads & RTE_ETH_RSS_NONFRAG_IPV4_TCP) != 0 &&
+                        (info.hash_key_size == 0 || info.hash_key_size == opts.rss_key_len);
+  if (want_rss) {
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_key = const_cast<std::uint8_t*>(opts.rss_key);
+    conf.rx_adv_conf.rss_conf.rss_key_len = opts.rss_key_len;
+    conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_IPV4) & info.flow_type_rss_offloads;
+  }
   // Checksums are computed in software for now (the stack fills them); offload
   // flags are reported so the runtime can say what the port could do.
   if (int rc = rte_eth_dev_configure(id, opts.queues, opts.queues, &conf); rc != 0) {
@@ -69,6 +82,17 @@ Result<EthPort, std::string> EthPort::open(const PortOptions& opts, rte_mempool*
   }
   if (int rc = rte_eth_dev_start(id); rc != 0) return Unexpected{"rte_eth_dev_start: " + dpdk_error(rc)};
   if (opts.promiscuous) rte_eth_promiscuous_enable(id);
+  if (want_rss && info.reta_size > 0) {
+    // Round-robin RETA: entry i -> queue i % queues, as Steering assumes.
+    std::vector<rte_eth_rss_reta_entry64> reta(std::max<std::size_t>(1, info.reta_size / RTE_ETH_RETA_GROUP_SIZE));
+    for (std::size_t i = 0; i < info.reta_size; ++i) {
+      auto& g = reta[i / RTE_ETH_RETA_GROUP_SIZE];
+      g.mask |= 1ull << (i % RTE_ETH_RETA_GROUP_SIZE);
+      g.reta[i % RTE_ETH_RETA_GROUP_SIZE] = static_cast<std::uint16_t>(i % opts.queues);
+    }
+    caps.hw_rss = rte_eth_dev_rss_reta_update(id, reta.data(), info.reta_size) == 0;
+    caps.reta_size = info.reta_size;
+  }
   rte_ether_addr a{};
   rte_eth_macaddr_get(id, &a);
   wire::MacAddr mac;

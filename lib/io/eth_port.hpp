@@ -23,6 +23,10 @@ struct PortOptions {
   std::uint16_t rx_descriptors = 1024;
   std::uint16_t tx_descriptors = 1024;
   bool promiscuous = false;
+  // With several queues: program RSS with this key (and a round-robin RETA) when
+  // the port supports RSS on IPv4/TCP; PortCapabilities::hw_rss says if it did.
+  const std::uint8_t* rss_key = nullptr;
+  std::uint8_t rss_key_len = 0;
 };
 
 // What the port offers that riptide uses.
@@ -31,6 +35,8 @@ struct PortCapabilities {
   bool tx_tcp_cksum = false;
   bool rx_cksum = false;
   std::uint16_t max_queues = 1;
+  bool hw_rss = false;  // RSS programmed with our key and a round-robin RETA
+  std::uint16_t reta_size = 0;
   std::string driver;
 };
 

@@ -27,12 +27,16 @@ void on_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
 int telemetry_stats(const char*, const char*, rte_tel_data* d) {
   if (!g_runtime) return -1;
   rte_tel_data_start_dict(d);
-  const Counters& c = g_runtime->stack().counters();
+  const Counters c = g_runtime->total_counters();
   for (std::size_t i = 0; i < kCounterCount; ++i) {
     const std::string name(counter_name(static_cast<Counter>(i)));
     rte_tel_data_add_dict_u64(d, name.c_str(), c.values[i]);
   }
-  const auto by_state = g_runtime->stack().connections_by_state();
+  std::array<std::size_t, tcp::kStateCount> by_state{};
+  for (std::size_t w = 0; w < g_runtime->worker_count(); ++w) {
+    const auto v = g_runtime->worker(w).stack().connections_by_state();
+    for (int s = 0; s < tcp::kStateCount; ++s) by_state[static_cast<std::size_t>(s)] += v[static_cast<std::size_t>(s)];
+  }
   for (int s = 0; s < tcp::kStateCount; ++s) {
     const std::string name = "state." + std::string(tcp::to_string(static_cast<tcp::State>(s)));
     rte_tel_data_add_dict_u64(d, name.c_str(), by_state[static_cast<std::size_t>(s)]);
@@ -77,24 +81,68 @@ Result<std::unique_ptr<Runtime>, std::string> Runtime::create(const RuntimeConfi
     return Unexpected{std::string("mbuf pool (pools.mbufs = ") + std::to_string(cfg.mbufs) +
                       "): " + rte_strerror(rte_errno)};
   }
+  const auto n = static_cast<std::uint16_t>(cfg.lcores);
+  if (rte_lcore_count() < n) {
+    return Unexpected{"lcores.workers = " + std::to_string(n) + " but EAL has " +
+                      std::to_string(rte_lcore_count()) + " lcore(s): give EAL -l with as many"};
+  }
   io::PortOptions po;
   po.device = cfg.port.device;
-  po.queues = 1;
+  po.queues = n;
   po.rx_descriptors = cfg.port.rx_descriptors;
   po.tx_descriptors = cfg.port.tx_descriptors;
   po.promiscuous = cfg.port.promiscuous;
+  po.rss_key = kSymmetricRssKey.data();
+  po.rss_key_len = static_cast<std::uint8_t>(kSymmetricRssKey.size());
   auto port = io::EthPort::open(po, rt->pool_);
   if (!port) return Unexpected{port.error()};
   rt->port_ = std::make_unique<io::EthPort>(std::move(*port));
+  const auto& caps = rt->port_->capabilities();
   const wire::MacAddr mac = cfg.mac.value_or(rt->port_->mac());
-  rt->worker_ = std::make_unique<Worker>(*rt->port_, rt->pool_, stack_config(cfg, random_secret()),
-                                         interface_config(cfg, mac),
-                                         WorkerOptions{0, cfg.burst, cfg.tx_drain_us}, tsc_now());
+  // The owner of a tuple: the NIC's RSS when it has it (programmed to agree with
+  // Steering), software steering through mailboxes otherwise.
+  rt->steering_ = std::make_unique<Steering>(n, caps.hw_rss ? caps.reta_size : 128);
+  const tcp::Secret secret = random_secret();
+  for (std::uint16_t i = 0; i < n; ++i) {
+    StackConfig sc = stack_config(cfg, secret);
+    if (n > 1) {
+      rt->owner_ctx_.push_back(std::make_unique<OwnerContext>(OwnerContext{rt->steering_.get(), i}));
+      sc.owns = [](const FlowKey& k, const void* ctx) {
+        const auto* o = static_cast<const OwnerContext*>(ctx);
+        return o->steering->owner(k) == o->index;
+      };
+      sc.owns_ctx = rt->owner_ctx_.back().get();
+    }
+    const Steering* steer = (n > 1 && !caps.hw_rss) ? rt->steering_.get() : nullptr;
+    rt->workers_.push_back(std::make_unique<Worker>(*rt->port_, rt->pool_, sc, interface_config(cfg, mac),
+                                                    WorkerOptions{i, cfg.burst, cfg.tx_drain_us, steer}, tsc_now()));
+  }
+  if (n > 1 && !caps.hw_rss) {
+    for (std::size_t k = 0; k < std::size_t{n} * n; ++k) rt->mailboxes_.push_back(std::make_unique<Mailbox>());
+    for (std::uint16_t i = 0; i < n; ++i) {
+      std::vector<Mailbox*> out(n, nullptr), in(n, nullptr);
+      for (std::uint16_t j = 0; j < n; ++j) {
+        if (i == j) continue;
+        out[j] = rt->mailboxes_[std::size_t{i} * n + j].get();
+        in[j] = rt->mailboxes_[std::size_t{j} * n + i].get();
+      }
+      rt->workers_[i]->connect_mailboxes(std::move(out), std::move(in));
+    }
+  }
   return rt;
 }
 
+Counters Runtime::total_counters() const {
+  Counters sum;
+  for (const auto& w : workers_) {
+    const Counters& c = w->stack().counters();
+    for (std::size_t i = 0; i < kCounterCount; ++i) sum.values[i] += c.values[i];
+  }
+  return sum;
+}
+
 Runtime::~Runtime() {
-  worker_.reset();
+  workers_.clear();
   if (port_) port_->stop();
   if (g_runtime == this) g_runtime = nullptr;
 }
@@ -102,7 +150,12 @@ Runtime::~Runtime() {
 void Runtime::request_stop() noexcept { g_stop.store(true, std::memory_order_relaxed); }
 
 void Runtime::print_status(const LoopOptions& o, Instant now) {
-  const Counters& c = stack().counters();
+  const Counters c = total_counters();
+  std::size_t active = 0, time_wait = 0;
+  for (const auto& w : workers_) {
+    active += w->stack().connection_count();
+    time_wait += w->stack().time_wait_count();
+  }
   const double dt = std::chrono::duration<double>(now - last_status_).count();
   auto rate = [&](Counter k) { return static_cast<double>(c[k] - last_[k]) / (dt > 0 ? dt : 1); };
   std::uint64_t drops = 0;
@@ -114,8 +167,8 @@ void Runtime::print_status(const LoopOptions& o, Instant now) {
   }
   std::printf("%s: t=%.0fs conns/s=%.0f active=%zu time-wait=%zu rx=%.0f pps tx=%.0f pps drops=%llu\n",
               o.program.c_str(), std::chrono::duration<double>(now - started_).count(),
-              rate(Counter::tcp_passive_open) + rate(Counter::tcp_active_open), stack().connection_count(),
-              stack().time_wait_count(), rate(Counter::l2_in), rate(Counter::l2_out),
+              rate(Counter::tcp_passive_open) + rate(Counter::tcp_active_open), active, time_wait,
+              rate(Counter::l2_in), rate(Counter::l2_out),
               static_cast<unsigned long long>(drops));
   std::fflush(stdout);
   last_ = c;
@@ -123,9 +176,10 @@ void Runtime::print_status(const LoopOptions& o, Instant now) {
 }
 
 void Runtime::print_summary(const LoopOptions& o) {
-  std::printf("%s: summary after %.1fs\n", o.program.c_str(),
-              std::chrono::duration<double>(tsc_now() - started_).count());
-  const Counters& c = stack().counters();
+  std::printf("%s: summary after %.1fs (%zu worker%s)\n", o.program.c_str(),
+              std::chrono::duration<double>(tsc_now() - started_).count(), workers_.size(),
+              workers_.size() == 1 ? "" : "s");
+  const Counters c = total_counters();
   for (std::size_t i = 0; i < kCounterCount; ++i) {
     if (c.values[i] == 0) continue;
     std::printf("  %-28s %12llu  %s\n", std::string(counter_name(static_cast<Counter>(i))).c_str(),
@@ -142,27 +196,56 @@ void Runtime::register_telemetry() {
   rte_telemetry_register_cmd("/riptide/config", telemetry_config, "The running configuration as TOML");
 }
 
+namespace {
+
+// One worker lcore's loop; the main lcore runs worker 0 in Runtime::run.
+void worker_loop(Worker& w) {
+  while (!g_stop.load(std::memory_order_relaxed)) w.poll_once(tsc_now());
+  // Clean shutdown on this worker's own core: reset what is still open so peers
+  // are not left half-open.
+  const Instant now = tsc_now();
+  w.stack().abort_all();
+  w.poll_once(now);
+  w.flush(now);
+}
+
+int launch_worker(void* arg) {
+  worker_loop(*static_cast<Worker*>(arg));
+  return 0;
+}
+
+}  // namespace
+
 int Runtime::run(const LoopOptions& o) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   register_telemetry();
   started_ = last_status_ = tsc_now();
   interface().announce();  // gratuitous ARP at start
+  // Workers 1..n-1 on the worker lcores EAL was given; worker 0 here.
+  std::size_t next = 1;
+  unsigned lcore;
+  RTE_LCORE_FOREACH_WORKER(lcore) {
+    if (next >= workers_.size()) break;
+    if (rte_eal_remote_launch(launch_worker, workers_[next].get(), lcore) != 0) {
+      std::fprintf(stderr, "%s: could not launch worker %zu on lcore %u\n", o.program.c_str(), next, lcore);
+      g_stop.store(true);
+      break;
+    }
+    ++next;
+  }
+  Worker& w0 = *workers_.front();
   while (!g_stop.load(std::memory_order_relaxed)) {
     const Instant now = tsc_now();
-    worker_->poll_once(now);
+    w0.poll_once(now);
     if (o.stats_interval_s > 0 && now - last_status_ >= std::chrono::seconds{o.stats_interval_s}) {
       print_status(o, now);
     }
   }
-  // Clean shutdown: reset what is still open so peers are not left half-open.
-  const Instant now = tsc_now();
-  stack().abort_all();
-  worker_->poll_once(now);
-  worker_->flush(now);
+  worker_loop(w0);  // returns at once (stop is set): the shutdown part
+  rte_eal_mp_wait_lcore();
   print_summary(o);
   port_->stop();
   return 0;
 }
-
 }  // namespace riptide::runtime

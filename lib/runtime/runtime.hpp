@@ -19,6 +19,7 @@
 #include "runtime/config.hpp"
 #include "stack/interface.hpp"
 #include "stack/stack.hpp"
+#include "runtime/steering.hpp"
 #include "runtime/worker.hpp"
 
 struct rte_mempool;
@@ -48,8 +49,15 @@ class Runtime {
   static Result<std::unique_ptr<Runtime>, std::string> create(const RuntimeConfig& cfg);
   ~Runtime();
 
-  [[nodiscard]] Stack& stack() noexcept { return worker_->stack(); }
-  [[nodiscard]] Interface& interface() noexcept { return worker_->interface(); }
+  // Worker 0's stack and interface (the only ones with lcores.workers = 1).
+  [[nodiscard]] Stack& stack() noexcept { return workers_.front()->stack(); }
+  [[nodiscard]] Interface& interface() noexcept { return workers_.front()->interface(); }
+  // One per worker lcore; set each one's listeners and handlers up before run().
+  [[nodiscard]] std::size_t worker_count() const noexcept { return workers_.size(); }
+  [[nodiscard]] Worker& worker(std::size_t i) noexcept { return *workers_[i]; }
+  // Counters summed over the workers (racy reads of other cores' counters are
+  // fine: 64-bit loads do not tear on x86-64).
+  [[nodiscard]] Counters total_counters() const;
   [[nodiscard]] const RuntimeConfig& config() const noexcept { return cfg_; }
 
   // Polls until SIGINT/SIGTERM or request_stop(); then resets what is still open,
@@ -66,7 +74,14 @@ class Runtime {
   RuntimeConfig cfg_;
   rte_mempool* pool_ = nullptr;
   std::unique_ptr<io::EthPort> port_;
-  std::unique_ptr<Worker> worker_;
+  struct OwnerContext {
+    const Steering* steering;
+    std::uint16_t index;
+  };
+  std::unique_ptr<Steering> steering_;
+  std::vector<std::unique_ptr<OwnerContext>> owner_ctx_;
+  std::vector<std::unique_ptr<Mailbox>> mailboxes_;  // [from * n + to]
+  std::vector<std::unique_ptr<Worker>> workers_;
   // Status-line bookkeeping.
   Counters last_{};
   Instant last_status_{};

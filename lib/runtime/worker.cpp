@@ -45,9 +45,10 @@ void Worker::flush_tx(Instant now, bool force) {
   tx_.clear();
 }
 
-void Worker::deliver(rte_mbuf* m, Instant now) {
+void Worker::deliver(rte_mbuf* m, Instant now, bool from_mailbox) {
   if (m->nb_segs == 1) {
-    iface_.input({rte_pktmbuf_mtod(m, const std::byte*), m->data_len}, now);
+    // An ARP copy from another worker: that worker answered; we only learn.
+    iface_.input({rte_pktmbuf_mtod(m, const std::byte*), m->data_len}, now, !from_mailbox);
   } else {
     stack_.shared_counters().inc(Counter::l2_drop_malformed);  // chained mbufs: not expected at MTU 1500
   }
@@ -101,7 +102,7 @@ std::uint16_t Worker::poll_once(Instant now) {
     if (in == nullptr) continue;
     from_others += static_cast<std::uint16_t>(in->consume_all([&](rte_mbuf* m) {
       stack_.shared_counters().inc(Counter::steer_received);
-      deliver(m, now);
+      deliver(m, now, true);
     }));
   }
   stack_.advance(now);

@@ -64,7 +64,7 @@ class Worker {
 
  private:
   void flush_tx(Instant now, bool force);
-  void deliver(rte_mbuf* m, Instant now);      // process locally and free
+  void deliver(rte_mbuf* m, Instant now, bool from_mailbox = false);  // process locally and free
   bool steer(rte_mbuf* m);                      // true: handed to another worker
 
   io::EthPort& port_;

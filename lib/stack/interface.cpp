@@ -36,7 +36,7 @@ std::optional<wire::MacAddr> Interface::lookup(Ipv4Addr ip, Instant now) const {
   return it->second.mac;
 }
 
-void Interface::input(std::span<const std::byte> frame, Instant now) {
+void Interface::input(std::span<const std::byte> frame, Instant now, bool answer_arp) {
   counters_.inc(Counter::l2_in);
   auto eth = wire::EthernetView::parse(frame);
   if (!eth) {
@@ -52,7 +52,7 @@ void Interface::input(std::span<const std::byte> frame, Instant now) {
       stack_.input(eth->payload(), now);
       return;
     case wire::kEtherTypeArp:
-      handle_arp(eth->payload(), now);
+      handle_arp(eth->payload(), now, answer_arp);
       return;
     default:
       counters_.inc(Counter::l2_drop_ethertype);
@@ -60,7 +60,7 @@ void Interface::input(std::span<const std::byte> frame, Instant now) {
   }
 }
 
-void Interface::handle_arp(std::span<const std::byte> body, Instant now) {
+void Interface::handle_arp(std::span<const std::byte> body, Instant now, bool answer) {
   auto arp = wire::ArpView::parse(body);
   if (!arp) {
     counters_.inc(Counter::arp_drop_malformed);
@@ -77,7 +77,7 @@ void Interface::handle_arp(std::span<const std::byte> body, Instant now) {
     counters_.inc(Counter::arp_reply_in);
     return;
   }
-  if (arp->operation() != wire::kArpRequest) return;
+  if (arp->operation() != wire::kArpRequest || !answer) return;
   if (!for_us) {
     counters_.inc(Counter::arp_drop_not_ours);
     return;

@@ -43,7 +43,9 @@ class Interface {
   Interface(Stack& stack, InterfaceConfig cfg);
 
   // One received Ethernet frame: ARP handled here, IPv4 for us passed to the Stack.
-  void input(std::span<const std::byte> frame, Instant now);
+  // answer_arp = false: learn from ARP but do not reply (a copy another worker
+  // already answered).
+  void input(std::span<const std::byte> frame, Instant now, bool answer_arp = true);
 
   // Calls f(std::span<const std::byte> eth_header, std::span<const std::byte> ipv4)
   // for every frame ready to go: the Stack's output with next hops resolved, ARP
@@ -111,7 +113,7 @@ class Interface {
 
   std::optional<Ipv4Addr> next_hop(std::span<const std::byte> ip) const;
   void wait_for_arp(Ipv4Addr hop, std::span<const std::byte> ip, Instant now);
-  void handle_arp(std::span<const std::byte> body, Instant now);
+  void handle_arp(std::span<const std::byte> body, Instant now, bool answer);
   void learn(Ipv4Addr ip, const wire::MacAddr& mac, Instant now);
   void queue_arp(std::uint16_t op, const wire::MacAddr& dst_mac, const wire::MacAddr& target_mac,
                  Ipv4Addr target_ip);
