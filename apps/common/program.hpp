@@ -21,6 +21,7 @@ struct CommonFlags {
   std::vector<std::string> sets;
   unsigned stats = 0;
   bool print_config = false;
+  std::string pcap;
 };
 
 inline void add_common_flags(CLI::App& app, CommonFlags& f) {
@@ -28,6 +29,7 @@ inline void add_common_flags(CLI::App& app, CommonFlags& f) {
   app.add_option("--set", f.sets, "override one configuration key: --set tcp.mss=1400 (repeatable)");
   app.add_option("--stats", f.stats, "print a status line every N seconds (0: never)");
   app.add_flag("--print-config", f.print_config, "print the effective configuration and exit");
+  app.add_option("--pcap", f.pcap, "capture every frame received and sent to FILE (pcapng; FILE.N per worker)");
 }
 
 // Starts EAL, parses flags, loads the configuration and creates the runtime.
@@ -47,6 +49,7 @@ inline std::unique_ptr<runtime::Runtime> start_program(int argc, char** argv, CL
     status = app.exit(e);
     return nullptr;
   }
+  if (!flags.pcap.empty()) flags.sets.push_back("capture.pcap=" + flags.pcap);
   auto cfg = flags.config_path.empty() ? runtime::load_config("", flags.sets)
                                        : runtime::load_config_file(flags.config_path, flags.sets);
   if (auto* err = std::get_if<runtime::ConfigError>(&cfg)) {

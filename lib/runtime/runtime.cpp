@@ -5,7 +5,11 @@
 #include <rte_errno.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
+#include <rte_log.h>
+#include <rte_pcapng.h>
 #include <rte_telemetry.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
@@ -18,6 +22,12 @@ namespace riptide::runtime {
 namespace {
 
 std::atomic<bool> g_stop{false};
+
+// rte_log types riptide.* (set levels with EAL's --log-level=riptide.*:debug).
+int log_runtime() {
+  static const int type = rte_log_register_type_and_pick_level("riptide.runtime", RTE_LOG_INFO);
+  return type;
+}
 Runtime* g_runtime = nullptr;  // for telemetry callbacks (control path only)
 
 void on_signal(int) { g_stop.store(true, std::memory_order_relaxed); }
@@ -40,6 +50,32 @@ int telemetry_stats(const char*, const char*, rte_tel_data* d) {
   for (int s = 0; s < tcp::kStateCount; ++s) {
     const std::string name = "state." + std::string(tcp::to_string(static_cast<tcp::State>(s)));
     rte_tel_data_add_dict_u64(d, name.c_str(), by_state[static_cast<std::size_t>(s)]);
+  }
+  return 0;
+}
+
+// /riptide/conns: an ss-like listing. Each worker fills its own snapshot on its
+// own core (the request travels as an atomic ticket), so no table is read from
+// this thread.
+int telemetry_conns(const char*, const char*, rte_tel_data* d) {
+  if (!g_runtime) return -1;
+  rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
+  int listed = 0;
+  for (std::size_t w = 0; w < g_runtime->worker_count(); ++w) {
+    Worker& wk = g_runtime->worker(w);
+    const std::uint64_t ticket = wk.request_snapshot();
+    for (int i = 0; i < 500 && !wk.snapshot_ready(ticket); ++i) rte_delay_us_sleep(1000);
+    if (!wk.snapshot_ready(ticket)) continue;  // a stopped or stuck worker: skip it
+    for (const ConnInfo& c : wk.snapshot()) {
+      if (listed >= 150) break;  // the telemetry reply has a size limit
+      char line[RTE_TEL_MAX_STRING_LEN];
+      std::snprintf(line, sizeof line, "w%zu %s:%u %s:%u %s send-q=%zu snd-wnd=%u rtt=%.1fms", w,
+                    to_string(c.key.local_addr).c_str(), c.key.local_port, to_string(c.key.remote_addr).c_str(),
+                    c.key.remote_port, std::string(tcp::to_string(c.state)).c_str(), c.send_queued, c.snd_wnd,
+                    std::chrono::duration<double, std::milli>(c.srtt).count());
+      rte_tel_data_add_array_string(d, line);
+      ++listed;
+    }
   }
   return 0;
 }
@@ -98,6 +134,11 @@ Result<std::unique_ptr<Runtime>, std::string> Runtime::create(const RuntimeConfi
   if (!port) return Unexpected{port.error()};
   rt->port_ = std::make_unique<io::EthPort>(std::move(*port));
   const auto& caps = rt->port_->capabilities();
+  rte_log(RTE_LOG_INFO, log_runtime(),
+          "riptide.runtime: port %u (%s): %u worker(s), %s; checksums in software (port offers tx ipv4 %s, tx tcp %s, rx %s)\n",
+          rt->port_->id(), caps.driver.c_str(), n,
+          n == 1 ? "one queue pair" : caps.hw_rss ? "hardware RSS, symmetric key" : "software steering through mailboxes",
+          caps.tx_ipv4_cksum ? "yes" : "no", caps.tx_tcp_cksum ? "yes" : "no", caps.rx_cksum ? "yes" : "no");
   const wire::MacAddr mac = cfg.mac.value_or(rt->port_->mac());
   // The owner of a tuple: the NIC's RSS when it has it (programmed to agree with
   // Steering), software steering through mailboxes otherwise.
@@ -116,6 +157,25 @@ Result<std::unique_ptr<Runtime>, std::string> Runtime::create(const RuntimeConfi
     const Steering* steer = (n > 1 && !caps.hw_rss) ? rt->steering_.get() : nullptr;
     rt->workers_.push_back(std::make_unique<Worker>(*rt->port_, rt->pool_, sc, interface_config(cfg, mac),
                                                     WorkerOptions{i, cfg.burst, cfg.tx_drain_us, steer}, tsc_now()));
+  }
+  if (!cfg.pcap_path.empty()) {
+    // --pcap: one pcapng file per worker (FILE, or FILE.N with several workers).
+    rt->capture_pool_ = rte_pktmbuf_pool_create("riptide_capture", 4095, 0, 0,
+                                                static_cast<std::uint16_t>(rte_pcapng_mbuf_size(RTE_MBUF_DEFAULT_BUF_SIZE)),
+                                                static_cast<int>(rte_socket_id()));
+    if (rt->capture_pool_ == nullptr) return Unexpected{std::string("capture pool: ") + rte_strerror(rte_errno)};
+    for (std::uint16_t i = 0; i < n; ++i) {
+      const std::string path = n == 1 ? cfg.pcap_path : cfg.pcap_path + "." + std::to_string(i);
+      const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd < 0) return Unexpected{"capture.pcap: cannot write " + path + ": " + std::strerror(errno)};
+      rte_pcapng_t* f = rte_pcapng_fdopen(fd, nullptr, nullptr, "riptide", nullptr);
+      if (f == nullptr) {
+        ::close(fd);
+        return Unexpected{"capture.pcap: " + path + ": " + rte_strerror(rte_errno)};
+      }
+      rt->captures_.push_back(f);
+      rt->workers_[i]->set_capture(f, rt->capture_pool_);
+    }
   }
   if (n > 1 && !caps.hw_rss) {
     for (std::size_t k = 0; k < std::size_t{n} * n; ++k) rt->mailboxes_.push_back(std::make_unique<Mailbox>());
@@ -143,6 +203,7 @@ Counters Runtime::total_counters() const {
 
 Runtime::~Runtime() {
   workers_.clear();
+  for (rte_pcapng_t* f : captures_) rte_pcapng_close(f);
   if (port_) port_->stop();
   if (g_runtime == this) g_runtime = nullptr;
 }
@@ -194,6 +255,8 @@ void Runtime::register_telemetry() {
   rte_telemetry_register_cmd("/riptide/stats", telemetry_stats,
                              "Per-core counters (drops by reason) and connections by state");
   rte_telemetry_register_cmd("/riptide/config", telemetry_config, "The running configuration as TOML");
+  rte_telemetry_register_cmd("/riptide/conns", telemetry_conns,
+                             "Connections (ss-like): worker, local, remote, state, send queue, window, RTT");
 }
 
 namespace {

@@ -24,6 +24,7 @@
 
 struct rte_mempool;
 struct rte_mbuf;
+struct rte_pcapng;
 
 namespace riptide::io {
 class EthPort;
@@ -82,6 +83,8 @@ class Runtime {
   std::vector<std::unique_ptr<OwnerContext>> owner_ctx_;
   std::vector<std::unique_ptr<Mailbox>> mailboxes_;  // [from * n + to]
   std::vector<std::unique_ptr<Worker>> workers_;
+  rte_mempool* capture_pool_ = nullptr;
+  std::vector<rte_pcapng*> captures_;
   // Status-line bookkeeping.
   Counters last_{};
   Instant last_status_{};

@@ -1,6 +1,8 @@
 #include "runtime/worker.hpp"
 
+#include <rte_cycles.h>
 #include <rte_mbuf.h>
+#include <rte_pcapng.h>
 #include <rte_prefetch.h>
 
 #include <array>
@@ -33,10 +35,33 @@ void Worker::connect_mailboxes(std::vector<Mailbox*> outbox, std::vector<Mailbox
   inbox_ = std::move(inbox);
 }
 
+void Worker::capture(rte_mbuf* const* pkts, std::uint16_t n, bool outbound) noexcept {
+  std::array<rte_mbuf*, 512> copies{};
+  std::uint16_t k = 0;
+  const std::uint64_t ts = rte_get_tsc_cycles();
+  for (std::uint16_t i = 0; i < n && k < copies.size(); ++i) {
+    rte_mbuf* c = rte_pcapng_copy(port_.id(), opts_.queue, pkts[i], capture_pool_, UINT32_MAX, ts,
+                                  outbound ? RTE_PCAPNG_DIRECTION_OUT : RTE_PCAPNG_DIRECTION_IN);
+    if (c != nullptr) copies[k++] = c;
+  }
+  if (k > 0) rte_pcapng_write_packets(capture_, copies.data(), k);  // frees the copies
+}
+
+void Worker::serve_snapshot() {
+  const std::uint64_t want = snapshot_requested_.load(std::memory_order_relaxed);
+  if (want == snapshot_served_.load(std::memory_order_relaxed)) return;
+  snapshot_.clear();
+  stack_.for_each_connection([&](const ConnInfo& c) {
+    if (snapshot_.size() < 4096) snapshot_.push_back(c);
+  });
+  snapshot_served_.store(want, std::memory_order_release);
+}
+
 void Worker::flush_tx(Instant now, bool force) {
   if (tx_.empty()) return;
   if (!force && tx_.size() < opts_.burst && now - tx_oldest_ < microseconds{opts_.tx_drain_us}) return;
   const auto n = static_cast<std::uint16_t>(tx_.size());
+  if (capture_ != nullptr) capture(tx_.data(), n, true);
   std::uint16_t sent = 0;
   // A few retries while the ring is momentarily full; then drop and count.
   for (int tries = 0; tries < 4 && sent < n; ++tries) sent += port_.tx_burst(opts_.queue, tx_.data() + sent, n - sent);
@@ -92,6 +117,7 @@ bool Worker::steer(rte_mbuf* m) {
 std::uint16_t Worker::poll_once(Instant now) {
   std::array<rte_mbuf*, 512> rx{};
   const std::uint16_t n = port_.rx_burst(opts_.queue, rx.data(), std::min<std::uint16_t>(opts_.burst, 512));
+  if (capture_ != nullptr && n > 0) capture(rx.data(), n, false);
   for (std::uint16_t i = 0; i < n; ++i) {
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(rx[i + 1], void*));
     if (!steer(rx[i])) deliver(rx[i], now);
@@ -122,6 +148,7 @@ std::uint16_t Worker::poll_once(Instant now) {
   });
   // An idle poll flushes at once; a busy one batches up to the drain deadline.
   flush_tx(now, n == 0 && from_others == 0);
+  serve_snapshot();
   return static_cast<std::uint16_t>(n + from_others);
 }
 

@@ -15,6 +15,7 @@
 
 #include <boost/lockfree/spsc_queue.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -24,6 +25,7 @@
 
 struct rte_mbuf;
 struct rte_mempool;
+struct rte_pcapng;
 
 namespace riptide::io {
 class EthPort;
@@ -62,9 +64,27 @@ class Worker {
   [[nodiscard]] Interface& interface() noexcept { return iface_; }
   [[nodiscard]] std::uint16_t index() const noexcept { return opts_.queue; }
 
+  // --pcap: every frame received and sent is copied (from `pool`) into `file`.
+  void set_capture(rte_pcapng* file, rte_mempool* pool) noexcept {
+    capture_ = file;
+    capture_pool_ = pool;
+  }
+
+  // A control thread's request for the connection listing, served by the worker
+  // on its own core at its next poll (the only safe way to read its tables):
+  // request_snapshot() returns a ticket; snapshot_ready(ticket) says when
+  // snapshot() holds the answer.
+  std::uint64_t request_snapshot() noexcept { return snapshot_requested_.fetch_add(1) + 1; }
+  [[nodiscard]] bool snapshot_ready(std::uint64_t ticket) const noexcept {
+    return snapshot_served_.load(std::memory_order_acquire) >= ticket;
+  }
+  [[nodiscard]] const std::vector<ConnInfo>& snapshot() const noexcept { return snapshot_; }
+
  private:
   void flush_tx(Instant now, bool force);
   void deliver(rte_mbuf* m, Instant now, bool from_mailbox = false);  // process locally and free
+  void capture(rte_mbuf* const* pkts, std::uint16_t n, bool outbound) noexcept;
+  void serve_snapshot();
   bool steer(rte_mbuf* m);                      // true: handed to another worker
 
   io::EthPort& port_;
@@ -76,6 +96,11 @@ class Worker {
   Instant tx_oldest_{};
   std::vector<Mailbox*> outbox_;
   std::vector<Mailbox*> inbox_;
+  rte_pcapng* capture_ = nullptr;
+  rte_mempool* capture_pool_ = nullptr;
+  std::atomic<std::uint64_t> snapshot_requested_{0};
+  std::atomic<std::uint64_t> snapshot_served_{0};
+  std::vector<ConnInfo> snapshot_;
 };
 
 }  // namespace riptide::runtime

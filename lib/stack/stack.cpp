@@ -508,6 +508,19 @@ Stack::ConnSlot* Stack::lookup(ConnId c) const noexcept {
   return &s;
 }
 
+const Stack::ConnSlot* Stack::slot_at(std::uint32_t i) const noexcept {
+  const ConnSlot& s = conns_[i];
+  return s.used && !s.finished ? &s : nullptr;
+}
+
+ConnId Stack::id_at(std::uint32_t i) const noexcept { return id_of(conns_[i]); }
+
+std::optional<FlowKey> Stack::time_wait_key(std::uint32_t i) const noexcept {
+  const TwSlot& t = tws_[i];
+  if (!t.used) return std::nullopt;
+  return t.rec.key;
+}
+
 void Stack::release_finished() {
   while (!finished_.empty()) {
     const std::uint32_t i = finished_.back();

@@ -196,6 +196,10 @@ class Stack final : private tcp::TcpHost {
   // The state of whatever holds this tuple: a connection, a TIME-WAIT record, or
   // nothing (CLOSED). For observers that know a tuple but no handle.
   [[nodiscard]] State state_of(const FlowKey& key) const;
+  // Calls f(const ConnInfo&) for every connection and TIME-WAIT record (an ss-like
+  // listing for telemetry). Control path: walks the whole pool.
+  template <class F>
+  void for_each_connection(F&& f) const;
   // True while a TIME-WAIT record holds this tuple.
   [[nodiscard]] bool time_wait_exists(const FlowKey& key) const;
 
@@ -248,6 +252,9 @@ class Stack final : private tcp::TcpHost {
   Listener* find_listener(Ipv4Addr addr, std::uint16_t port);
   ConnSlot* new_connection(const FlowKey& key, Handler* h, std::uint32_t listener);
   ConnSlot* lookup(ConnId c) const noexcept;
+  const ConnSlot* slot_at(std::uint32_t i) const noexcept;  // a live connection's slot, or null
+  ConnId id_at(std::uint32_t i) const noexcept;
+  std::optional<FlowKey> time_wait_key(std::uint32_t i) const noexcept;
   ConnSlot& slot_of(tcp::Connection& c) noexcept;
   ConnId id_of(const ConnSlot& s) const noexcept;
   void release_finished();
@@ -296,5 +303,22 @@ class Stack final : private tcp::TcpHost {
   std::uint32_t next_ephemeral_ = 0;
   std::array<std::size_t, tcp::kStateCount> by_state_{};
 };
+
+template <class F>
+void Stack::for_each_connection(F&& f) const {
+  for (std::uint32_t i = 0; i < cfg_.max_connections; ++i) {
+    const ConnSlot* s = slot_at(i);
+    if (s == nullptr) continue;
+    if (auto c = info(id_at(i))) f(*c);
+  }
+  for (std::uint32_t i = 0; i < cfg_.max_time_wait; ++i) {
+    if (auto key = time_wait_key(i)) {
+      ConnInfo c;
+      c.key = *key;
+      c.state = State::TimeWait;
+      f(c);
+    }
+  }
+}
 
 }  // namespace riptide
