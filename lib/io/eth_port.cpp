@@ -55,13 +55,15 @@ Result<EthPort, std::string> EthPort::open(const PortOptions& opts, rte_mempool*
   const bool want_rss = opts.queues > 1 && opts.rss_key != nullptr &&
                         (info.flow_type_rss_offloads & RTE_ETH_RSS_NONFRAG_IPV4_TCP) != 0 &&
                         (info.hash_key_size == 0 || info.hash_key_size == opts.rss_key_len);
+  // RX checksum offload when offered: the flags it sets spare a software check.
+  if (caps.rx_cksum) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
   if (want_rss) {
     conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
     conf.rx_adv_conf.rss_conf.rss_key = const_cast<std::uint8_t*>(opts.rss_key);
     conf.rx_adv_conf.rss_conf.rss_key_len = opts.rss_key_len;
     conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_IPV4) & info.flow_type_rss_offloads;
   }
-  // Checksums are computed in software for now (the stack fills them); offload
+  // TX checksums are computed in software (the stack fills them); the TX offload
   // flags are reported so the runtime can say what the port could do.
   if (int rc = rte_eth_dev_configure(id, opts.queues, opts.queues, &conf); rc != 0) {
     return Unexpected{"rte_eth_dev_configure: " + dpdk_error(rc)};

@@ -72,8 +72,16 @@ void Worker::flush_tx(Instant now, bool force) {
 
 void Worker::deliver(rte_mbuf* m, Instant now, bool from_mailbox) {
   if (m->nb_segs == 1) {
+    // RX checksum offload flags, where the port set them (RTE_MBUF_F_RX_*_CKSUM_*).
+    RxChecksum rx;
+    const auto ipf = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+    const auto l4f = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+    if (ipf == RTE_MBUF_F_RX_IP_CKSUM_GOOD) rx.ip = RxChecksum::Verdict::Good;
+    if (ipf == RTE_MBUF_F_RX_IP_CKSUM_BAD) rx.ip = RxChecksum::Verdict::Bad;
+    if (l4f == RTE_MBUF_F_RX_L4_CKSUM_GOOD) rx.l4 = RxChecksum::Verdict::Good;
+    if (l4f == RTE_MBUF_F_RX_L4_CKSUM_BAD) rx.l4 = RxChecksum::Verdict::Bad;
     // An ARP copy from another worker: that worker answered; we only learn.
-    iface_.input({rte_pktmbuf_mtod(m, const std::byte*), m->data_len}, now, !from_mailbox);
+    iface_.input({rte_pktmbuf_mtod(m, const std::byte*), m->data_len}, now, !from_mailbox, rx);
   } else {
     stack_.shared_counters().inc(Counter::l2_drop_malformed);  // chained mbufs: not expected at MTU 1500
   }

@@ -36,7 +36,7 @@ std::optional<wire::MacAddr> Interface::lookup(Ipv4Addr ip, Instant now) const {
   return it->second.mac;
 }
 
-void Interface::input(std::span<const std::byte> frame, Instant now, bool answer_arp) {
+void Interface::input(std::span<const std::byte> frame, Instant now, bool answer_arp, RxChecksum rx) {
   counters_.inc(Counter::l2_in);
   auto eth = wire::EthernetView::parse(frame);
   if (!eth) {
@@ -49,7 +49,7 @@ void Interface::input(std::span<const std::byte> frame, Instant now, bool answer
   }
   switch (eth->ether_type()) {
     case wire::kEtherTypeIpv4:
-      stack_.input(eth->payload(), now);
+      stack_.input(eth->payload(), now, rx);
       return;
     case wire::kEtherTypeArp:
       handle_arp(eth->payload(), now, answer_arp);

@@ -45,7 +45,7 @@ class Interface {
   // One received Ethernet frame: ARP handled here, IPv4 for us passed to the Stack.
   // answer_arp = false: learn from ARP but do not reply (a copy another worker
   // already answered).
-  void input(std::span<const std::byte> frame, Instant now, bool answer_arp = true);
+  void input(std::span<const std::byte> frame, Instant now, bool answer_arp = true, RxChecksum rx = {});
 
   // Calls f(std::span<const std::byte> eth_header, std::span<const std::byte> ipv4)
   // for every frame ready to go: the Stack's output with next hops resolved, ARP

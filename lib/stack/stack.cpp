@@ -155,7 +155,7 @@ bool Stack::is_local(Ipv4Addr a) const noexcept {
 // ------------------------------------------------------------------------------------
 // Input
 
-void Stack::input(std::span<const std::byte> packet, Instant now) {
+void Stack::input(std::span<const std::byte> packet, Instant now, RxChecksum rx) {
   now_ = std::max(now_, now);
   counters_.inc(Counter::ip_in);
   auto ip = wire::Ipv4View::parse(packet);
@@ -163,7 +163,7 @@ void Stack::input(std::span<const std::byte> packet, Instant now) {
     counters_.inc(Counter::ip_drop_malformed);
     return;
   }
-  if (!ip->checksum_valid()) {
+  if (rx.ip == RxChecksum::Verdict::Bad || (rx.ip == RxChecksum::Verdict::Unknown && !ip->checksum_valid())) {
     counters_.inc(Counter::ip_drop_checksum);
     return;
   }
@@ -179,7 +179,7 @@ void Stack::input(std::span<const std::byte> packet, Instant now) {
   }
   switch (ip->protocol()) {
     case wire::kIpProtoTcp:
-      tcp_input(ip->src(), ip->dst(), ip->payload());
+      tcp_input(ip->src(), ip->dst(), ip->payload(), rx.l4);
       break;
     case wire::kIpProtoIcmp:
       icmp_input(ip->src(), ip->dst(), ip->payload());
@@ -218,13 +218,13 @@ void Stack::icmp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> me
   tx_commit(hl + icmp_len);
 }
 
-void Stack::tcp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> bytes) {
+void Stack::tcp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> bytes, RxChecksum::Verdict l4) {
   auto view = wire::TcpView::parse(bytes);
   if (!view) {
     counters_.inc(Counter::tcp_drop_malformed);
     return;
   }
-  if (!view->checksum_valid(src, dst)) {
+  if (l4 == RxChecksum::Verdict::Bad || (l4 == RxChecksum::Verdict::Unknown && !view->checksum_valid(src, dst))) {
     counters_.inc(Counter::tcp_drop_checksum);
     return;
   }

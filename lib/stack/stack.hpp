@@ -65,6 +65,14 @@ struct ListenerId {
 
 class Stack;
 
+// What the NIC already verified (DPDK's RX checksum offload flags): a checksum the
+// port checked is not computed again; one it found bad is dropped and counted.
+struct RxChecksum {
+  enum class Verdict : std::uint8_t { Unknown, Good, Bad };
+  Verdict ip = Verdict::Unknown;
+  Verdict l4 = Verdict::Unknown;
+};
+
 // Application callbacks, run on the owning core. A handler may call any Stack API
 // from inside a callback, including on the connection being reported.
 class Handler {
@@ -144,7 +152,7 @@ class Stack final : private tcp::TcpHost {
   Stack& operator=(const Stack&) = delete;
 
   // --- driving ------------------------------------------------------------------
-  void input(std::span<const std::byte> ipv4_packet, Instant now);
+  void input(std::span<const std::byte> ipv4_packet, Instant now, RxChecksum rx = {});
   void advance(Instant now);
   // Moves the clock without running timers, for hosts that call the API between
   // advance()s (the time a send() or close() happens at). Never moves backwards.
@@ -243,7 +251,7 @@ class Stack final : private tcp::TcpHost {
   void count(Counter c) override { counters_.inc(c); }
   tcp::ChunkPool& chunk_pool() override { return chunks_; }
 
-  void tcp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> segment);
+  void tcp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> segment, RxChecksum::Verdict l4);
   void icmp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> message);
   void listen_input(Listener& l, const FlowKey& key, const tcp::Segment& seg);
   void time_wait_input(std::uint32_t tw_index, const FlowKey& key, const tcp::Segment& seg);

@@ -253,3 +253,38 @@ TEST(Listen, SecondListenOnSamePortFails) {
 
 }  // namespace
 }  // namespace riptide::testing
+
+namespace riptide::testing {
+namespace {
+
+// RX checksum offload flags: what the NIC verified is not checked again; what it
+// found bad is dropped and counted.
+TEST(Closed, RxChecksumVerdictsFromTheNicAreHonoured) {
+  Harness h;
+  std::array<std::byte, 64> buf{};
+  wire::TcpHeader th;
+  th.src_port = h.remote_port;
+  th.dst_port = h.local_port;
+  th.flags = kSyn;
+  th.seq = SeqNum{5};
+  wire::Ipv4Header ip;
+  ip.protocol = wire::kIpProtoTcp;
+  ip.src = h.remote;
+  ip.dst = h.local;
+  const std::size_t hl = wire::write_ipv4_header(buf, ip, 20);
+  wire::write_tcp_header(std::span(buf).subspan(hl, 20), th);  // checksum left 0: wrong
+  const auto pkt = std::span<const std::byte>(buf.data(), hl + 20);
+  h.stack.input(pkt, h.now);
+  EXPECT_EQ(h.counter(Counter::tcp_drop_checksum), 1u);
+  h.stack.input(pkt, h.now, RxChecksum{RxChecksum::Verdict::Good, RxChecksum::Verdict::Good});
+  h.expect("R.", 0, 6);  // taken as verified
+  wire::finish_tcp_checksum(std::span(buf).subspan(hl, 20), h.remote, h.local);
+  h.stack.input(pkt, h.now, RxChecksum{RxChecksum::Verdict::Unknown, RxChecksum::Verdict::Bad});
+  EXPECT_EQ(h.counter(Counter::tcp_drop_checksum), 2u);
+  h.stack.input(pkt, h.now, RxChecksum{RxChecksum::Verdict::Bad, RxChecksum::Verdict::Unknown});
+  EXPECT_EQ(h.counter(Counter::ip_drop_checksum), 1u);
+  h.expect_nothing();
+}
+
+}  // namespace
+}  // namespace riptide::testing
