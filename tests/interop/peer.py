@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""The Linux side of the interop suite: kernel-socket clients and a server, run in
+the peer namespace by tests/interop/run. Only ever talks to 198.18.0.1 / from
+198.18.0.2 (the addresses the suite's namespaces have).
+
+  peer.py echo HOST PORT BYTES          send BYTES of the pattern, read the echo
+                                        concurrently; shutdown(SHUT_WR) after the
+                                        last byte, read to EOF; SHA-256 of both
+                                        sides must match
+  peer.py halfclose HOST PORT LEN       send an HTTP request, shutdown(SHUT_WR),
+                                        read the response to EOF: body LEN bytes
+  peer.py sequential HOST PORT N        N short HTTP connections one after the
+                                        other ("Connection: close"), each a 200
+  peer.py server HOST PORT N MODE LOG   accept N connections, one at a time:
+                                        MODE eof: read to EOF, echo it all back,
+                                        close (the client closed first);
+                                        MODE eof-sha: the same, but answer with
+                                        the SHA-256 (hex) of what came, not the data;
+                                        MODE expect:B: read B bytes, echo them,
+                                        close (we close first). One line per
+                                        connection to LOG: "bytes sha256 first-fin"
+
+The pattern is byte[i] = i % 251, as riptide-client sends it.
+Exit status 0 when everything matched, 1 otherwise; one line of result on stdout.
+"""
+import hashlib
+import socket
+import sys
+import threading
+import time
+
+BLOCK = bytes(i % 251 for i in range(251 * 4096))  # ~1 MiB, a whole number of periods
+
+
+def pattern_chunks(n):
+    """Yields the first n bytes of the pattern, in blocks."""
+    sent = 0
+    while sent < n:
+        k = min(len(BLOCK), n - sent)
+        yield BLOCK[:k]
+        sent += k
+
+
+def pattern_sha(n):
+    h = hashlib.sha256()
+    for c in pattern_chunks(n):
+        h.update(c)
+    return h.hexdigest()
+
+
+def connect(host, port, timeout=30):
+    s = socket.create_connection((host, port), timeout=timeout, source_address=("198.18.0.2", 0))
+    return s
+
+
+def echo(host, port, nbytes):
+    s = connect(host, port, timeout=60)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sent_sha = hashlib.sha256()
+    err = []
+
+    def sender():
+        try:
+            for c in pattern_chunks(nbytes):
+                s.sendall(c)
+                sent_sha.update(c)
+            s.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            err.append(e)
+
+    t = threading.Thread(target=sender)
+    t0 = time.monotonic()
+    t.start()
+    got = 0
+    h = hashlib.sha256()
+    try:
+        while True:
+            d = s.recv(1 << 20)
+            if not d:
+                break
+            h.update(d)
+            got += len(d)
+    except OSError as e:
+        err.append(e)
+    t.join()
+    s.close()
+    dt = time.monotonic() - t0
+    ok = not err and got == nbytes and h.hexdigest() == sent_sha.hexdigest()
+    print(f"echo: sent {nbytes} sha256 {sent_sha.hexdigest()[:16]} received {got} sha256 {h.hexdigest()[:16]} "
+          f"in {dt:.1f}s ({2 * nbytes / dt / 1e6:.1f} MB/s both ways){' error ' + str(err[0]) if err else ''} "
+          f"{'ok' if ok else 'MISMATCH'}")
+    return 0 if ok else 1
+
+
+def read_to_eof(s):
+    chunks = []
+    while True:
+        d = s.recv(1 << 20)
+        if not d:
+            return b"".join(chunks)
+        chunks.append(d)
+
+
+def halfclose(host, port, length):
+    s = connect(host, port)
+    s.sendall(b"GET /big HTTP/1.1\r\nHost: 198.18.0.1\r\n\r\n")
+    s.shutdown(socket.SHUT_WR)
+    data = read_to_eof(s)
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0].decode(errors="replace")
+    ok = status.startswith("HTTP/1.1 200") and len(body) == length
+    print(f"halfclose: after our FIN read {len(data)} bytes to EOF: '{status}', body {len(body)} of {length} "
+          f"{'ok' if ok else 'WRONG'}")
+    return 0 if ok else 1
+
+
+def sequential(host, port, n):
+    bad = 0
+    t0 = time.monotonic()
+    req = b"GET / HTTP/1.1\r\nHost: 198.18.0.1\r\nConnection: close\r\n\r\n"
+    for i in range(n):
+        try:
+            s = connect(host, port, timeout=10)
+            s.sendall(req)
+            data = read_to_eof(s)
+            s.close()
+            if not data.startswith(b"HTTP/1.1 200"):
+                bad += 1
+        except OSError as e:
+            bad += 1
+            if bad <= 3:
+                print(f"sequential: connection {i + 1}: {e}")
+    dt = time.monotonic() - t0
+    print(f"sequential: {n} connections, {n - bad} answered 200, in {dt:.1f}s ({n / dt:.0f}/s)")
+    return 0 if bad == 0 else 1
+
+
+def server(host, port, n, mode, log):
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((host, port))
+    ls.listen(16)
+    print("server: listening", flush=True)
+    with open(log, "w", buffering=1) as out:
+        for _ in range(n):
+            c, _addr = ls.accept()
+            c.settimeout(60)
+            reply = None
+            if mode in ("eof", "eof-sha"):
+                data = read_to_eof(c)  # the client's FIN came first
+                first = "client"
+                if mode == "eof-sha":
+                    reply = hashlib.sha256(data).hexdigest().encode()
+            else:
+                want = int(mode.split(":", 1)[1])
+                chunks, got = [], 0
+                while got < want:
+                    d = c.recv(min(1 << 20, want - got))
+                    if not d:
+                        break
+                    chunks.append(d)
+                    got += len(d)
+                data = b"".join(chunks)
+                first = "server"
+            c.sendall(data if reply is None else reply)
+            c.close()
+            out.write(f"{len(data)} {hashlib.sha256(data).hexdigest()} {first}\n")
+    ls.close()
+    return 0
+
+
+def main(argv):
+    if len(argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    cmd = argv[1]
+    if cmd == "echo":
+        return echo(argv[2], int(argv[3]), int(argv[4]))
+    if cmd == "halfclose":
+        return halfclose(argv[2], int(argv[3]), int(argv[4]))
+    if cmd == "sequential":
+        return sequential(argv[2], int(argv[3]), int(argv[4]))
+    if cmd == "server":
+        return server(argv[2], int(argv[3]), int(argv[4]), argv[5], argv[6])
+    if cmd == "pattern-sha":
+        print(pattern_sha(int(argv[2])))
+        return 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
