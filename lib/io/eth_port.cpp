@@ -63,8 +63,12 @@ Result<EthPort, std::string> EthPort::open(const PortOptions& opts, rte_mempool*
     conf.rx_adv_conf.rss_conf.rss_key_len = opts.rss_key_len;
     conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_IPV4) & info.flow_type_rss_offloads;
   }
-  // TX checksums are computed in software (the stack fills them); the TX offload
-  // flags are reported so the runtime can say what the port could do.
+  // TX checksum offload when the port has both IPv4 and TCP: the stack then
+  // leaves the sums to the NIC (StackConfig::tx_checksum_offload).
+  if (opts.tx_checksum_offload && caps.tx_ipv4_cksum && caps.tx_tcp_cksum) {
+    conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+    caps.tx_cksum_enabled = true;
+  }
   if (int rc = rte_eth_dev_configure(id, opts.queues, opts.queues, &conf); rc != 0) {
     return Unexpected{"rte_eth_dev_configure: " + dpdk_error(rc)};
   }

@@ -27,6 +27,7 @@ struct PortOptions {
   // the port supports RSS on IPv4/TCP; PortCapabilities::hw_rss says if it did.
   const std::uint8_t* rss_key = nullptr;
   std::uint8_t rss_key_len = 0;
+  bool tx_checksum_offload = true;  // enable IPv4+TCP TX checksum offload if offered
 };
 
 // What the port offers that riptide uses.
@@ -34,6 +35,7 @@ struct PortCapabilities {
   bool tx_ipv4_cksum = false;
   bool tx_tcp_cksum = false;
   bool rx_cksum = false;
+  bool tx_cksum_enabled = false;  // both TX offloads offered and turned on
   std::uint16_t max_queues = 1;
   bool hw_rss = false;  // RSS programmed with our key and a round-robin RETA
   std::uint16_t reta_size = 0;

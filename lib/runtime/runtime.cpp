@@ -135,10 +135,10 @@ Result<std::unique_ptr<Runtime>, std::string> Runtime::create(const RuntimeConfi
   rt->port_ = std::make_unique<io::EthPort>(std::move(*port));
   const auto& caps = rt->port_->capabilities();
   rte_log(RTE_LOG_INFO, log_runtime(),
-          "riptide.runtime: port %u (%s): %u worker(s), %s; checksums in software (port offers tx ipv4 %s, tx tcp %s, rx %s)\n",
+          "riptide.runtime: port %u (%s): %u worker(s), %s; TX checksums %s, RX checksums %s\n",
           rt->port_->id(), caps.driver.c_str(), n,
           n == 1 ? "one queue pair" : caps.hw_rss ? "hardware RSS, symmetric key" : "software steering through mailboxes",
-          caps.tx_ipv4_cksum ? "yes" : "no", caps.tx_tcp_cksum ? "yes" : "no", caps.rx_cksum ? "yes" : "no");
+          caps.tx_cksum_enabled ? "offloaded" : "in software", caps.rx_cksum ? "offloaded" : "in software");
   const wire::MacAddr mac = cfg.mac.value_or(rt->port_->mac());
   // The owner of a tuple: the NIC's RSS when it has it (programmed to agree with
   // Steering), software steering through mailboxes otherwise.
@@ -146,6 +146,7 @@ Result<std::unique_ptr<Runtime>, std::string> Runtime::create(const RuntimeConfi
   const tcp::Secret secret = random_secret();
   for (std::uint16_t i = 0; i < n; ++i) {
     StackConfig sc = stack_config(cfg, secret);
+    sc.tx_checksum_offload = caps.tx_cksum_enabled;
     if (n > 1) {
       rt->owner_ctx_.push_back(std::make_unique<OwnerContext>(OwnerContext{rt->steering_.get(), i}));
       sc.owns = [](const FlowKey& k, const void* ctx) {
@@ -156,7 +157,9 @@ Result<std::unique_ptr<Runtime>, std::string> Runtime::create(const RuntimeConfi
     }
     const Steering* steer = (n > 1 && !caps.hw_rss) ? rt->steering_.get() : nullptr;
     rt->workers_.push_back(std::make_unique<Worker>(*rt->port_, rt->pool_, sc, interface_config(cfg, mac),
-                                                    WorkerOptions{i, cfg.burst, cfg.tx_drain_us, steer}, tsc_now()));
+                                                    WorkerOptions{i, cfg.burst, cfg.tx_drain_us, steer,
+                                                                  caps.tx_cksum_enabled},
+                                                    tsc_now()));
   }
   if (!cfg.pcap_path.empty()) {
     // --pcap: one pcapng file per worker (FILE, or FILE.N with several workers).

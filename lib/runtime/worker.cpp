@@ -150,6 +150,12 @@ std::uint16_t Worker::poll_once(Instant now) {
     }
     std::memcpy(p, eth.data(), eth.size());
     std::memcpy(p + eth.size(), ip.data(), ip.size());
+    if (opts_.tx_checksum_offload && ip.size() >= 20 && static_cast<std::uint8_t>(ip[9]) == wire::kIpProtoTcp) {
+      // The stack left the sums to the port (StackConfig::tx_checksum_offload).
+      m->l2_len = wire::kEthernetHeaderLen;
+      m->l3_len = (static_cast<std::uint8_t>(ip[0]) & 0xF) * 4u;
+      m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
+    }
     if (tx_.empty()) tx_oldest_ = now;
     tx_.push_back(m);
     if (tx_.size() >= opts_.burst) flush_tx(now, true);

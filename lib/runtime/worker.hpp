@@ -41,6 +41,7 @@ struct WorkerOptions {
   std::uint16_t burst = 32;
   std::uint32_t tx_drain_us = 100;
   const Steering* steering = nullptr;  // null: one worker, or hardware RSS decides
+  bool tx_checksum_offload = false;    // mark IPv4/TCP frames for the NIC to checksum
 };
 
 class Worker {

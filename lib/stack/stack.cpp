@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/byte_order.hpp"
 #include "wire/checksum.hpp"
 #include "wire/icmp.hpp"
 #include "wire/ipv4.hpp"
@@ -747,7 +748,16 @@ void Stack::output_tcp(const FlowKey& key, const wire::TcpHeader& h, std::size_t
   std::span<std::byte> seg = out.subspan(hl, seg_len);
   wire::write_tcp_header(seg, h);
   if (payload_len > 0) fill(seg.subspan(th_len));
-  wire::finish_tcp_checksum(seg, key.local_addr, key.remote_addr);
+  if (cfg_.tx_checksum_offload) {
+    // What DPDK's TX checksum offload expects (rte_ipv4_phdr_cksum): IP checksum
+    // 0, TCP checksum = the folded, uncomplemented pseudo-header sum.
+    store_be16(out.data() + 10, 0);
+    const std::uint32_t ph = wire::pseudo_header_sum(key.local_addr, key.remote_addr, wire::kIpProtoTcp,
+                                                     static_cast<std::uint16_t>(seg_len));
+    store_be16(seg.data() + 16, static_cast<std::uint16_t>(~wire::checksum_fold(ph)));
+  } else {
+    wire::finish_tcp_checksum(seg, key.local_addr, key.remote_addr);
+  }
   counters_.inc(Counter::tcp_out);
   tx_commit(hl + seg_len);
 }

@@ -115,6 +115,9 @@ struct StackConfig {
   std::uint32_t tx_queue = 4096;    // packets waiting for drain_tx()
   std::uint8_t ttl = 64;
   tcp::Secret secret{};             // ISN/cookie key; random_secret() in production
+  // The port computes IPv4 and TCP checksums (DPDK TX offload): TCP segments leave
+  // with a zero IP checksum and the pseudo-header sum in the TCP checksum field.
+  bool tx_checksum_offload = false;
   // Several cores: true when this stack's core owns a tuple. Active opens pick an
   // ephemeral port the filter accepts, so replies land on this core. Null: all.
   bool (*owns)(const FlowKey& key, const void* ctx) = nullptr;

@@ -1,6 +1,7 @@
 // CLOSED (RFC 9293 3.10.7.1) and LISTEN (3.10.7.2): segments for no connection and
 // for a listener, including the backlog and SYN-cookie rules (RFC 4987).
 #include "harness.hpp"
+#include "wire/checksum.hpp"
 #include "wire/icmp.hpp"
 
 namespace riptide::testing {
@@ -284,6 +285,47 @@ TEST(Closed, RxChecksumVerdictsFromTheNicAreHonoured) {
   h.stack.input(pkt, h.now, RxChecksum{RxChecksum::Verdict::Bad, RxChecksum::Verdict::Unknown});
   EXPECT_EQ(h.counter(Counter::ip_drop_checksum), 1u);
   h.expect_nothing();
+}
+
+}  // namespace
+}  // namespace riptide::testing
+
+namespace riptide::testing {
+namespace {
+
+// TX checksum offload: segments leave with IP checksum 0 and the pseudo-header sum
+// in the TCP checksum field (what DPDK's offload expects: rte_ipv4_phdr_cksum).
+TEST(Closed, TxChecksumOffloadLeavesTheSumsToTheNic) {
+  StackConfig cfg = default_config();
+  cfg.tx_checksum_offload = true;
+  Harness h(cfg);
+  std::array<std::byte, 64> buf{};
+  wire::TcpHeader th;
+  th.src_port = h.remote_port;
+  th.dst_port = h.local_port;
+  th.flags = kSyn;
+  th.seq = SeqNum{5};
+  wire::Ipv4Header ip;
+  ip.protocol = wire::kIpProtoTcp;
+  ip.src = h.remote;
+  ip.dst = h.local;
+  const std::size_t hl = wire::write_ipv4_header(buf, ip, 20);
+  wire::write_tcp_header(std::span(buf).subspan(hl, 20), th);
+  wire::finish_tcp_checksum(std::span(buf).subspan(hl, 20), h.remote, h.local);
+  h.stack.input(std::span<const std::byte>(buf.data(), hl + 20), h.now);
+  int n = 0;
+  h.stack.drain_tx([&](std::span<const std::byte> pkt) {
+    ++n;
+    auto v = wire::Ipv4View::parse(pkt);
+    ASSERT_TRUE(v.has_value());
+    EXPECT_EQ(v->header_checksum(), 0);
+    auto t = wire::TcpView::parse(v->payload());
+    ASSERT_TRUE(t.has_value());
+    const std::uint32_t ph = wire::pseudo_header_sum(v->src(), v->dst(), wire::kIpProtoTcp,
+                                                     static_cast<std::uint16_t>(v->payload().size()));
+    EXPECT_EQ(t->checksum(), static_cast<std::uint16_t>(~wire::checksum_fold(ph)));
+  });
+  EXPECT_EQ(n, 1);
 }
 
 }  // namespace
