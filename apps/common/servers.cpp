@@ -32,14 +32,15 @@ void HttpServer::on_data(Stack& s, ConnId c, std::span<const std::byte> data) {
     if (p == HttpParse::NeedMore) break;
     if (p != HttpParse::Request) {
       ++stats_.bad_requests;
-      k->out.push_back(Response{http_bad_request(), 0, 0});
+      k->out.push_back(Response{http_bad_request(), 0, 0, 0});
       k->close_after = true;
       break;
     }
     ++stats_.requests;
     // Head and (up to 16 KiB of) body go to send() together, so a small response
     // is one segment, not a head that Nagle then makes the body wait behind.
-    Response r{http_response_head(body_size_, req.keep_alive), 0, req.head ? 0 : body_size_};
+    Response r{http_response_head(body_size_, req.keep_alive), 0, req.head ? 0 : body_size_,
+               req.head ? 0 : body_size_};
     const std::size_t inline_body = std::min<std::size_t>(r.body_left, 16 * 1024);
     r.head.append(pattern_, 0, inline_body);
     r.body_left -= inline_body;
@@ -66,8 +67,10 @@ void HttpServer::pump(Stack& s, ConnId c) {
       if (r.head_sent < r.head.size()) return;  // full: on_writable resumes
     }
     while (r.body_left > 0) {
-      const std::size_t chunk = std::min(r.body_left, pattern_.size());
-      auto n = s.send(c, std::as_bytes(std::span(pattern_.data(), chunk)));
+      // Byte i of every body is pattern_[i % size]: bodies are the same every time.
+      const std::size_t off = (r.body_total - r.body_left) % pattern_.size();
+      const std::size_t chunk = std::min(r.body_left, pattern_.size() - off);
+      auto n = s.send(c, std::as_bytes(std::span(pattern_.data() + off, chunk)));
       if (!n) return;
       r.body_left -= *n;
       if (*n < chunk) return;

@@ -40,6 +40,7 @@ class HttpServer final : public Handler {
     std::string head;
     std::size_t head_sent = 0;
     std::size_t body_left = 0;
+    std::size_t body_total = 0;  // so the pattern continues across partial sends
   };
   struct Conn {
     std::uint32_t generation = 0;

@@ -40,7 +40,7 @@ int telemetry_stats(const char*, const char*, rte_tel_data* d) {
   const Counters c = g_runtime->total_counters();
   for (std::size_t i = 0; i < kCounterCount; ++i) {
     const std::string name(counter_name(static_cast<Counter>(i)));
-    rte_tel_data_add_dict_u64(d, name.c_str(), c.values[i]);
+    if (rte_tel_data_add_dict_u64(d, name.c_str(), c.values[i]) != 0) return -1;
   }
   std::array<std::size_t, tcp::kStateCount> by_state{};
   for (std::size_t w = 0; w < g_runtime->worker_count(); ++w) {
@@ -48,8 +48,12 @@ int telemetry_stats(const char*, const char*, rte_tel_data* d) {
     for (int s = 0; s < tcp::kStateCount; ++s) by_state[static_cast<std::size_t>(s)] += v[static_cast<std::size_t>(s)];
   }
   for (int s = 0; s < tcp::kStateCount; ++s) {
-    const std::string name = "state." + std::string(tcp::to_string(static_cast<tcp::State>(s)));
-    rte_tel_data_add_dict_u64(d, name.c_str(), by_state[static_cast<std::size_t>(s)]);
+    // rte_telemetry takes only [A-Za-z0-9_/] in names: "state_TIME_WAIT".
+    std::string name = "state_" + std::string(tcp::to_string(static_cast<tcp::State>(s)));
+    for (char& ch : name) {
+      if (ch == '-') ch = '_';
+    }
+    if (rte_tel_data_add_dict_u64(d, name.c_str(), by_state[static_cast<std::size_t>(s)]) != 0) return -1;
   }
   return 0;
 }

@@ -533,14 +533,7 @@ void Stack::release_finished() {
 void Stack::release_connection(ConnSlot& s) {
   Connection& c = *s.conn;
   for (auto& t : s.timers) wheel_.cancel(t);
-  if (s.in_flow_table) {
-    if (s.time_wait != kNone) {
-      // The tuple now belongs to the TIME-WAIT record.
-      *flows_.find(c.key()) = kTimeWaitTag | s.time_wait;
-    } else {
-      flows_.erase(c.key());
-    }
-  }
+  if (s.in_flow_table) flows_.erase(c.key());
   --by_state_[static_cast<std::size_t>(c.state() == State::TimeWait ? State::Closed : c.state())];
   s.conn.reset();
   s.used = false;
@@ -592,7 +585,13 @@ void Stack::state_changed(Connection& c, State from, State to) {
     // The TIME-WAIT record takes over the tuple; the slot itself is done.
     counters_.inc(Counter::tcp_time_wait_entered);
     s.time_wait = new_time_wait(c);
-    if (s.time_wait == kNone) counters_.inc(Counter::tcp_time_wait_full);
+    if (s.time_wait == kNone) {
+      counters_.inc(Counter::tcp_time_wait_full);
+    } else if (s.in_flow_table) {
+      // The record owns the tuple from now on (so on_closed() already sees it).
+      *flows_.find(c.key()) = kTimeWaitTag | s.time_wait;
+      s.in_flow_table = false;
+    }
     ++by_state_[static_cast<std::size_t>(State::Closed)];
   } else {
     ++by_state_[static_cast<std::size_t>(to)];
