@@ -68,6 +68,7 @@ int telemetry_conns(const char*, const char*, rte_tel_data* d) {
   for (std::size_t w = 0; w < g_runtime->worker_count(); ++w) {
     Worker& wk = g_runtime->worker(w);
     const std::uint64_t ticket = wk.request_snapshot();
+    if (ticket == 0) continue;  // mailbox full: a stuck worker
     for (int i = 0; i < 500 && !wk.snapshot_ready(ticket); ++i) rte_delay_us_sleep(1000);
     if (!wk.snapshot_ready(ticket)) continue;  // a stopped or stuck worker: skip it
     for (const ConnInfo& c : wk.snapshot()) {

@@ -48,8 +48,11 @@ void Worker::capture(rte_mbuf* const* pkts, std::uint16_t n, bool outbound) noex
 }
 
 void Worker::serve_snapshot() {
-  const std::uint64_t want = snapshot_requested_.load(std::memory_order_relaxed);
-  if (want == snapshot_served_.load(std::memory_order_relaxed)) return;
+  std::uint64_t want = 0;
+  commands_.consume_all([&](const Command& c) {
+    if (c.kind == Command::Kind::SnapshotConnections) want = std::max(want, c.ticket);
+  });
+  if (want == 0) return;
   snapshot_.clear();
   stack_.for_each_connection([&](const ConnInfo& c) {
     if (snapshot_.size() < 4096) snapshot_.push_back(c);

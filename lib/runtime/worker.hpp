@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "stack/interface.hpp"
@@ -35,6 +36,13 @@ namespace riptide::runtime {
 
 class Steering;
 using Mailbox = boost::lockfree::spsc_queue<rte_mbuf*, boost::lockfree::capacity<4096>>;
+
+// A request from a control thread (telemetry) to a worker.
+struct Command {
+  enum class Kind : std::uint8_t { SnapshotConnections } kind = Kind::SnapshotConnections;
+  std::uint64_t ticket = 0;
+};
+using CommandMailbox = boost::lockfree::spsc_queue<Command, boost::lockfree::capacity<64>>;
 
 struct WorkerOptions {
   std::uint16_t queue = 0;  // also the worker's index
@@ -71,11 +79,17 @@ class Worker {
     capture_pool_ = pool;
   }
 
-  // A control thread's request for the connection listing, served by the worker
-  // on its own core at its next poll (the only safe way to read its tables):
-  // request_snapshot() returns a ticket; snapshot_ready(ticket) says when
-  // snapshot() holds the answer.
-  std::uint64_t request_snapshot() noexcept { return snapshot_requested_.fetch_add(1) + 1; }
+  // A control thread's request for the connection listing travels through the
+  // worker's command mailbox and is served on the worker's own core at its next
+  // poll (the only safe way to read its tables): request_snapshot() returns a
+  // ticket (0 if the mailbox was full); snapshot_ready(ticket) says when
+  // snapshot() holds the answer. Producers (telemetry threads) serialise on a
+  // mutex, off the data path; the worker's side is lock-free.
+  std::uint64_t request_snapshot() {
+    std::lock_guard<std::mutex> lock(command_producers_);
+    const std::uint64_t ticket = ++next_ticket_;
+    return commands_.push(Command{Command::Kind::SnapshotConnections, ticket}) ? ticket : 0;
+  }
   [[nodiscard]] bool snapshot_ready(std::uint64_t ticket) const noexcept {
     return snapshot_served_.load(std::memory_order_acquire) >= ticket;
   }
@@ -99,7 +113,9 @@ class Worker {
   std::vector<Mailbox*> inbox_;
   rte_pcapng* capture_ = nullptr;
   rte_mempool* capture_pool_ = nullptr;
-  std::atomic<std::uint64_t> snapshot_requested_{0};
+  CommandMailbox commands_;
+  std::mutex command_producers_;
+  std::uint64_t next_ticket_ = 0;  // guarded by command_producers_
   std::atomic<std::uint64_t> snapshot_served_{0};
   std::vector<ConnInfo> snapshot_;
 };

@@ -267,7 +267,7 @@ TEST(Closed, RxChecksumVerdictsFromTheNicAreHonoured) {
   th.src_port = h.remote_port;
   th.dst_port = h.local_port;
   th.flags = kSyn;
-  th.seq = SeqNum{5};
+  th.seq = SeqNum{kPeerIsn + 5};
   wire::Ipv4Header ip;
   ip.protocol = wire::kIpProtoTcp;
   ip.src = h.remote;
