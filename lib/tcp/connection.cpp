@@ -74,6 +74,7 @@ void Connection::set_state(State to, Instant now) {
 void Connection::enter_closed(CloseReason r, Instant now) {
   host_.cancel_timer(*this, TimerKind::Retransmit);
   host_.cancel_timer(*this, TimerKind::FinWait2);
+  host_.cancel_timer(*this, TimerKind::Persist);
   set_state(State::Closed, now);
   if (!closed_reported_) {
     closed_reported_ = true;
@@ -86,6 +87,7 @@ void Connection::enter_time_wait(Instant now) {
   // compact record (no buffers) when it sees the state change, and owns the timer.
   host_.cancel_timer(*this, TimerKind::Retransmit);
   host_.cancel_timer(*this, TimerKind::FinWait2);
+  host_.cancel_timer(*this, TimerKind::Persist);
   set_state(State::TimeWait, now);
   if (!closed_reported_) {
     closed_reported_ = true;
@@ -664,9 +666,35 @@ void Connection::on_timer(TimerKind k, Instant now) {
       // Linux (tcp_fin_timeout) it is dropped after the TIME-WAIT length.
       if (state_ == State::FinWait2) enter_closed(CloseReason::Normal, now);
       break;
+    case TimerKind::Persist:
+      persist_timeout(now);
+      break;
     case TimerKind::kCount:
       break;
   }
+}
+
+bool Connection::zero_window_stalled() const noexcept {
+  // Data (or a FIN) waits, nothing is in flight, and the peer's window is shut:
+  // without probes a lost window update would stall the connection for ever.
+  const bool waiting = static_cast<std::size_t>(tcb_.snd_nxt - tcb_.snd_una) < sndbuf_.size();
+  return tcb_.snd_wnd == 0 && waiting && tcb_.snd_nxt == tcb_.snd_una && tcb_.snd_max == tcb_.snd_una;
+}
+
+void Connection::persist_timeout(Instant now) {
+  if (!zero_window_stalled()) {
+    persist_backoff_ = 0;
+    return;
+  }
+  // RFC 9293 3.8.6.1 (RFC 1122 4.2.2.17, MUST): probe the zero window, backing off
+  // like the retransmission timer, for as long as the peer keeps answering. The
+  // probe is Linux's: a bare ACK with SEG.SEQ = SND.UNA - 1, which the peer must
+  // answer (RFC 9293 3.10.7.4 first check) with its current window.
+  host_.count(Counter::tcp_zero_window_probe);
+  emit(kAck, tcb_.snd_una - 1, 0, 0, now);
+  if (persist_backoff_ < 16) ++persist_backoff_;
+  const Duration next = std::min<Duration>(rto_.rto() * (1u << std::min<unsigned>(persist_backoff_, 10)), cfg_.rto_max);
+  host_.set_timer(*this, TimerKind::Persist, now + next);
 }
 
 void Connection::retransmit_timeout(Instant now) {
@@ -881,6 +909,14 @@ void Connection::output(Instant now) {
   if (sent_any && !host_.timer_pending(*this, TimerKind::Retransmit)) {
     // RFC 6298 5.1: start the timer if it is not running.
     arm_retransmit(now);
+  }
+  if (zero_window_stalled()) {
+    if (!host_.timer_pending(*this, TimerKind::Persist)) {
+      host_.set_timer(*this, TimerKind::Persist, now + rto_.rto());
+    }
+  } else if (tcb_.snd_wnd > 0) {
+    persist_backoff_ = 0;
+    host_.cancel_timer(*this, TimerKind::Persist);
   }
 }
 

@@ -30,6 +30,7 @@ namespace riptide::tcp {
 enum class TimerKind : std::uint8_t {
   Retransmit,  // SYN, SYN-ACK, data and FIN retransmission (RFC 6298)
   FinWait2,    // orphaned FIN-WAIT-2 (application closed, peer silent)
+  Persist,     // zero-window probes (RFC 9293 3.8.6.1)
   kCount,
 };
 inline constexpr std::size_t kTimerKindCount = static_cast<std::size_t>(TimerKind::kCount);
@@ -197,6 +198,8 @@ class Connection {
             bool syn_options = false);
   void arm_retransmit(Instant now);
   void retransmit_timeout(Instant now);
+  void persist_timeout(Instant now);
+  [[nodiscard]] bool zero_window_stalled() const noexcept;
 
   TcpHost& host_;
   const TcpConfig& cfg_;
@@ -212,6 +215,7 @@ class Connection {
   Instant rtt_start_{};
   Instant connect_deadline_{};
   std::uint8_t retries_ = 0;  // consecutive retransmission timeouts
+  std::uint8_t persist_backoff_ = 0;  // zero-window probes sent without the window opening
 
   // What the peer's SYN offered (kept to build our SYN-ACK on retransmission).
   std::uint16_t peer_mss_ = 536;

@@ -290,6 +290,26 @@ TEST_F(Established, AdvertisedWindowNeverShrinks) {
   EXPECT_EQ(h2.expect(".", 1, 9).win, 96);
 }
 
+TEST_F(Established, ZeroWindowIsProbedWithBackoffUntilItOpens) {
+  // RFC 9293 3.8.6.1 / RFC 1122 4.2.2.17: with data waiting and the peer's window
+  // shut, the persist timer probes (Linux's probe: an ACK at SND.UNA - 1).
+  h.in(".", 1, 1, {}, 0);
+  h.send("queued");
+  h.expect_nothing();
+  EXPECT_EQ(h.run_to_next_timer(), std::chrono::seconds{1});  // RTO (no RTT sample)
+  h.expect(".", 0, 1);
+  EXPECT_EQ(h.run_to_next_timer(), std::chrono::seconds{2});
+  h.expect(".", 0, 1);
+  EXPECT_EQ(h.run_to_next_timer(), std::chrono::seconds{4});
+  h.expect(".", 0, 1);
+  EXPECT_EQ(h.counter(Counter::tcp_zero_window_probe), 3u);
+  // The answer to a probe opens the window: the data goes, probing stops.
+  h.in(".", 1, 1, {}, 100);
+  h.expect("P.", 1, 1, "queued");
+  h.in(".", 1, 7, {}, 100);
+  EXPECT_FALSE(h.stack.next_timer().has_value());
+}
+
 TEST_F(Established, NewSendsDoNotPostponeTheRetransmissionTimer) {
   // RFC 6298 5.1: start the timer only if it is not running.
   ASSERT_FALSE(h.stack.set_nodelay(h.conn, true).has_value());
