@@ -48,7 +48,9 @@ namespace riptide {
   X(tcp_drop_listen, "segment dropped by a listener")                                     \
   X(tcp_drop_no_ack, "segment without ACK in a synchronized state")                       \
   X(tcp_drop_time_wait, "segment ignored in TIME-WAIT")                                   \
-  X(tcp_drop_out_of_order, "out-of-order data dropped (no reassembly yet)")                \
+  X(tcp_out_of_order, "out-of-order segments queued for reassembly")                       \
+  X(tcp_drop_out_of_order, "out-of-order data dropped: reassembly queue or memory full")     \
+  X(tcp_dsack_sent, "duplicate segments reported with D-SACK (RFC 2883)")                   \
   X(tcp_drop_after_close, "data for a closed application (RST sent)")                     \
   X(tcp_drop_no_memory, "no connection record free")                                      \
   X(tcp_drop_rst_in_time_wait, "RST ignored in TIME-WAIT (RFC 1337)")                     \

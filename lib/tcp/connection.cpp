@@ -37,7 +37,10 @@ Connection::Connection(TcpHost& host, const TcpConfig& cfg, const FlowKey& key) 
       rto_(cfg.rto_initial, cfg.rto_min, cfg.rto_max),
       nodelay_(cfg.nodelay) {}
 
-Connection::~Connection() { sndbuf_.release(host_.chunk_pool()); }
+Connection::~Connection() {
+  sndbuf_.release(host_.chunk_pool());
+  for (OooRange& r : ooo_) r.data.release(host_.chunk_pool());
+}
 
 std::uint32_t Connection::ts_now(Instant now) const noexcept {
   return tsval_from(now, tcb_.ts_offset);
@@ -370,8 +373,13 @@ bool Connection::check_sequence(const Segment& seg, Instant now) {
       send_syn(/*with_ack=*/true, now);
       return false;
     }
-    // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, then drop.
+    // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, then drop. A duplicate of data already
+    // received is reported with a D-SACK block (RFC 2883 4).
     host_.count(Counter::tcp_drop_unacceptable);
+    if (tcb_.sack_ok && !seg.payload.empty() && seg.seq + static_cast<std::uint32_t>(seg.payload.size()) <= tcb_.rcv_nxt) {
+      dsack_ = wire::SackBlock{seg.seq, seg.seq + static_cast<std::uint32_t>(seg.payload.size())};
+      host_.count(Counter::tcp_dsack_sent);
+    }
     send_ack(now);
     return false;
   }
@@ -586,17 +594,24 @@ void Connection::process_text(const Segment& seg, Instant now) {
     data = data.subspan(skip);
     start = tcb_.rcv_nxt;
   }
-  if (start != tcb_.rcv_nxt) {
-    // Out of order: without reassembly (issue 4) the segment is dropped and a
-    // duplicate ACK tells the peer where the hole is.
-    host_.count(Counter::tcp_drop_out_of_order);
-    send_ack(now);
-    return;
-  }
   // Trim what lies beyond the window.
   const std::uint32_t wnd = std::max<std::int32_t>(0, tcb_.rcv_adv - tcb_.rcv_nxt);
-  if (data.size() > wnd) data = data.first(wnd);
+  const auto room = static_cast<std::size_t>(std::max<std::int32_t>(0, (tcb_.rcv_nxt + wnd) - start));
+  if (data.size() > room) data = data.first(room);
   if (data.empty()) return;
+  if (start != tcb_.rcv_nxt) {
+    // Out of order: held for reassembly, and a duplicate ACK (with SACK blocks
+    // when negotiated) goes at once (RFC 5681 4.2, RFC 2018).
+    if (app_closed_) {
+      host_.count(Counter::tcp_drop_after_close);
+      send_rst(tcb_.snd_max, now);
+      enter_closed(CloseReason::Aborted, now);
+      return;
+    }
+    queue_out_of_order(start, data);
+    ack_now_ = true;
+    return;
+  }
   if (app_closed_) {
     // RFC 1122 4.2.2.13 (RFC 2525 2.17): new data after CLOSE: RST to show it was
     // lost. (Old data, already acknowledged, was trimmed above and only draws an ACK.)
@@ -610,6 +625,130 @@ void Connection::process_text(const Segment& seg, Instant now) {
   // (immediate ACK; the delayed-ACK policy arrives with issue 4).
   ack_now_ = true;
   host_.deliver(*this, data);
+  if (state_ != State::Closed) deliver_in_order(now);
+}
+
+void Connection::queue_out_of_order(SeqNum start, std::span<const std::byte> data) {
+  ChunkPool& pool = host_.chunk_pool();
+  const SeqNum end = start + static_cast<std::uint32_t>(data.size());
+  SeqNum cur = start;
+  bool queued = false;
+  ++ooo_stamp_;
+  while (cur < end) {
+    // Already held? Skip to the end of the range that covers `cur`.
+    OooRange* covering = nullptr;
+    OooRange* next = nullptr;  // the nearest range starting after cur
+    OooRange* ends_here = nullptr;  // a range ending exactly at cur: extend it
+    OooRange* free_slot = nullptr;
+    for (OooRange& r : ooo_) {
+      if (!r.used) {
+        if (free_slot == nullptr) free_slot = &r;
+        continue;
+      }
+      if (r.start <= cur && cur < r.end) covering = &r;
+      if (cur < r.start && (next == nullptr || r.start < next->start)) next = &r;
+      if (r.end == cur) ends_here = &r;
+    }
+    if (covering != nullptr) {
+      covering->stamp = ooo_stamp_;
+      cur = covering->end;
+      continue;
+    }
+    const SeqNum piece_end = (next != nullptr && next->start < end) ? next->start : end;
+    const auto off = static_cast<std::size_t>(cur - start);
+    const auto len = static_cast<std::size_t>(piece_end - cur);
+    OooRange* target = ends_here;
+    if (target == nullptr) {
+      if (free_slot == nullptr) break;  // too many holes: drop the rest (counted below)
+      target = free_slot;
+      target->used = true;
+      target->start = cur;
+      target->end = cur;
+    }
+    const std::size_t put = target->data.append(data.subspan(off, len), cfg_.rcv_buf, pool);
+    target->end += static_cast<std::uint32_t>(put);
+    target->stamp = ooo_stamp_;
+    if (target->data.empty()) target->used = false;
+    queued = queued || put > 0;
+    if (put < len) break;  // the chunk pool ran dry
+    cur = piece_end;
+  }
+  // Ranges that now touch are merged (the later one's bytes appended).
+  for (OooRange& a : ooo_) {
+    for (OooRange& b : ooo_) {
+      if (&a == &b || !a.used || !b.used || a.end != b.start) continue;
+      std::array<std::byte, 1024> tmp{};
+      std::size_t off = 0;
+      while (off < b.data.size()) {
+        const std::size_t n = std::min(tmp.size(), b.data.size() - off);
+        b.data.copy_out(off, std::span(tmp).first(n));
+        const std::size_t put = a.data.append(std::span(tmp).first(n), cfg_.rcv_buf, pool);
+        a.end += static_cast<std::uint32_t>(put);
+        off += put;
+        if (put < n) break;
+      }
+      b.data.consume(off, pool);
+      b.start += static_cast<std::uint32_t>(off);
+      if (b.data.empty()) {
+        b.data.release(pool);
+        b.used = false;
+      }
+      a.stamp = std::max(a.stamp, b.stamp);
+    }
+  }
+  host_.count(cur < end ? Counter::tcp_drop_out_of_order : Counter::tcp_out_of_order);
+  (void)queued;
+}
+
+void Connection::deliver_in_order(Instant now) {
+  ChunkPool& pool = host_.chunk_pool();
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (OooRange& r : ooo_) {
+      if (!r.used || tcb_.rcv_nxt < r.start) continue;
+      if (r.end <= tcb_.rcv_nxt) {  // wholly delivered already
+        r.data.release(pool);
+        r.used = false;
+        continue;
+      }
+      // Deliver from RCV.NXT to the range's end, a chunk-sized piece at a time.
+      auto off = static_cast<std::size_t>(tcb_.rcv_nxt - r.start);
+      std::array<std::byte, 2048> piece{};
+      while (off < r.data.size()) {
+        const std::size_t n = std::min(piece.size(), r.data.size() - off);
+        r.data.copy_out(off, std::span(piece).first(n));
+        tcb_.rcv_nxt += static_cast<std::uint32_t>(n);
+        off += n;
+        host_.deliver(*this, std::span<const std::byte>(piece.data(), n));
+        if (state_ == State::Closed) return;
+      }
+      r.data.release(pool);
+      r.used = false;
+      progress = true;
+    }
+  }
+  (void)now;
+}
+
+void Connection::fill_sack_blocks(wire::TcpOptions& o) {
+  // RFC 2883: a reported duplicate goes first; RFC 2018 4: then the range holding
+  // the most recent segment, then the others, most recent first.
+  o.sack_count = 0;
+  if (dsack_) {
+    o.sack_blocks[o.sack_count++] = *dsack_;
+    dsack_.reset();
+  }
+  std::array<const OooRange*, kMaxOooRanges> order{};
+  std::size_t n = 0;
+  for (const OooRange& r : ooo_) {
+    if (r.used) order[n++] = &r;
+  }
+  for (std::size_t i = 1; i < n; ++i) {  // insertion sort by recency (n <= 8)
+    for (std::size_t j = i; j > 0 && order[j - 1]->stamp < order[j]->stamp; --j) std::swap(order[j - 1], order[j]);
+  }
+  for (std::size_t i = 0; i < n && o.sack_count < o.sack_blocks.size(); ++i) {
+    o.sack_blocks[o.sack_count++] = wire::SackBlock{order[i]->start, order[i]->end};
+  }
 }
 
 void Connection::process_fin(const Segment& seg, Instant now) {
@@ -948,6 +1087,7 @@ void Connection::emit(std::uint8_t flags, SeqNum seq, std::size_t off, std::size
     if ((flags & kRst) == 0 && tcb_.ts_ok) {
       h.options.timestamps = wire::TcpTimestamps{ts_now(now), tcb_.ts_recent};
     }
+    if ((flags & (kRst | kAck)) == kAck && tcb_.sack_ok) fill_sack_blocks(h.options);
   }
   if ((flags & kAck) != 0 && (flags & kRst) == 0) {
     ack_now_ = false;
@@ -969,7 +1109,10 @@ void Connection::send_syn(bool with_ack, Instant now) {
 }
 
 void Connection::send_ack(Instant now) {
-  emit(kAck, tcb_.snd_nxt, 0, 0, now);
+  // A pure ACK carries SND.MAX, not a SND.NXT rewound for retransmission (BSD
+  // tcp_output does the same): the peer may already hold data beyond SND.NXT, and
+  // an ACK that looks old to it would be answered by an ACK that looks old to us.
+  emit(kAck, tcb_.snd_max, 0, 0, now);
 }
 
 void Connection::send_challenge_ack(Instant now) {

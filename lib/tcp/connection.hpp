@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <array>
 #include <optional>
 #include <span>
 
@@ -177,6 +178,9 @@ class Connection {
   bool check_syn(const Segment& seg, Instant now);          // fourth
   bool check_ack(const Segment& seg, Instant now);          // fifth
   void process_text(const Segment& seg, Instant now);       // seventh
+  void queue_out_of_order(SeqNum start, std::span<const std::byte> data);
+  void deliver_in_order(Instant now);  // ranges that RCV.NXT has reached
+  void fill_sack_blocks(wire::TcpOptions& o);
   void process_fin(const Segment& seg, Instant now);        // eighth
 
   void negotiate_syn_options(const Segment& syn);
@@ -208,6 +212,22 @@ class Connection {
   Tcb tcb_;
   RtoEstimator rto_;
   SendBuffer sndbuf_;
+
+  // Out-of-order data held for reassembly (RFC 9293 3.10.7.4 seventh: "segments
+  // with higher beginning sequence numbers SHOULD be held"): disjoint ranges, each
+  // its bytes in pool chunks; `stamp` orders them by last arrival for SACK
+  // (RFC 2018 4: the first block reports the most recent segment).
+  struct OooRange {
+    bool used = false;
+    SeqNum start;
+    SeqNum end;
+    std::uint32_t stamp = 0;
+    SendBuffer data;
+  };
+  static constexpr std::size_t kMaxOooRanges = 8;
+  std::array<OooRange, kMaxOooRanges> ooo_{};
+  std::uint32_t ooo_stamp_ = 0;
+  std::optional<wire::SackBlock> dsack_;  // RFC 2883: a duplicate to report next
   std::uint32_t rcv_held_ = 0;  // bytes the application has not consumed
 
   // RTT timing of one segment when timestamps are off (RFC 6298 3, Karn).

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace riptide::tcp {
@@ -32,11 +33,16 @@ class ChunkPool {
   std::vector<std::byte*> free_;  // reserved at construction; never grows
 };
 
+// Also used for out-of-order data waiting for reassembly (one per range).
 class SendBuffer {
  public:
   SendBuffer() = default;
   SendBuffer(const SendBuffer&) = delete;
   SendBuffer& operator=(const SendBuffer&) = delete;
+  SendBuffer(SendBuffer&& o) noexcept
+      : head_(std::exchange(o.head_, nullptr)), tail_(std::exchange(o.tail_, nullptr)),
+        head_off_(std::exchange(o.head_off_, 0)), tail_len_(std::exchange(o.tail_len_, 0)),
+        size_(std::exchange(o.size_, 0)) {}
   ~SendBuffer();  // asserts release() was called
 
   // Copies as much of `data` as fits under `limit` bytes in total and the pool.

@@ -245,11 +245,49 @@ TEST_F(Established, OverlappingDataDeliversOnlyNewBytes) {
   EXPECT_EQ(h.handler.take(), (std::vector<std::string>{"data:abc", "data:def"}));
 }
 
-TEST_F(Established, OutOfOrderDataGetsDuplicateAck) {
+TEST_F(Established, OutOfOrderDataIsHeldUntilTheHoleFills) {
   h.in("P.", 6, 1, "world");
-  h.expect(".", 1, 1);
+  h.expect(".", 1, 1);  // duplicate ACK at once (RFC 5681 4.2)
   EXPECT_TRUE(h.handler.take().empty());
-  EXPECT_EQ(h.counter(Counter::tcp_drop_out_of_order), 1u);
+  EXPECT_EQ(h.counter(Counter::tcp_out_of_order), 1u);
+  h.in("P.", 1, 1, "hello");
+  h.expect(".", 1, 11);  // the ACK covers both
+  EXPECT_EQ(h.handler.take(), (std::vector<std::string>{"data:hello", "data:world"}));
+}
+
+TEST_F(Established, EveryPermutationOfFiveSegmentsReassembles) {
+  const std::array<std::string, 5> parts = {"aa", "bbb", "c", "dddd", "ee"};
+  std::array<int, 5> order = {0, 1, 2, 3, 4};
+  int permutations = 0;
+  do {
+    Harness hp;
+    hp.to_established_passive();
+    std::uint32_t offsets[5];
+    std::uint32_t off = 1;
+    for (int i = 0; i < 5; ++i) {
+      offsets[i] = off;
+      off += static_cast<std::uint32_t>(parts[static_cast<std::size_t>(i)].size());
+    }
+    for (int i : order) hp.in("P.", offsets[i], 1, parts[static_cast<std::size_t>(i)]);
+    std::string got;
+    for (const auto& e : hp.handler.take()) got += e.substr(5);  // strip "data:"
+    ASSERT_EQ(got, "aabbbcddddee") << "order " << order[0] << order[1] << order[2] << order[3] << order[4];
+    EXPECT_EQ(hp.stack.info(hp.conn)->rcv_nxt - hp.stack.info(hp.conn)->irs, static_cast<std::int32_t>(off));
+    ++permutations;
+  } while (std::next_permutation(order.begin(), order.end()));
+  EXPECT_EQ(permutations, 120);
+}
+
+TEST_F(Established, OverlappingOutOfOrderSegmentsAreTrimmed) {
+  h.in("P.", 4, 1, "defg");   // 4..8
+  h.in("P.", 6, 1, "fghij");  // overlaps: only 8..11 new
+  h.in("P.", 3, 1, "cd");     // overlaps the first on the right
+  h.take();
+  h.in("P.", 1, 1, "ab");
+  h.expect(".", 1, 11);
+  std::string got;
+  for (const auto& e : h.handler.take()) got += e.substr(5);
+  EXPECT_EQ(got, "abcdefghij");
 }
 
 TEST_F(Established, SegmentWithoutAckIsDropped) {
@@ -385,6 +423,40 @@ TEST_F(EstablishedWithTimestamps, RstIsNotSubjectToPaws) {
   h.expect(".", 1, 2);
   h.in("R", 2, 0, {}, 0, ts(1));
   EXPECT_EQ(h.handler.take(), (std::vector<std::string>{"data:x", "closed:reset"}));
+}
+
+}  // namespace
+}  // namespace riptide::testing
+
+namespace riptide::testing {
+namespace {
+
+// RFC 2018 / RFC 2883 with SACK negotiated: held ranges are reported most recent
+// first; a duplicate is reported first as a D-SACK block.
+TEST(EstablishedSack, SackBlocksReportHeldRangesMostRecentFirst) {
+  Harness h;
+  h.peer_syn_options.sack_permitted = true;
+  h.to_established_passive();
+  h.in("P.", 11, 1, "kkkkk");  // 11..16
+  Out a = h.expect(".", 1, 1);
+  ASSERT_EQ(a.options.sack_count, 1);
+  EXPECT_EQ(a.options.sack_blocks[0].left - SeqNum{kPeerIsn}, 11);
+  EXPECT_EQ(a.options.sack_blocks[0].right - SeqNum{kPeerIsn}, 16);
+  h.in("P.", 21, 1, "uuu");  // 21..24
+  Out b = h.expect(".", 1, 1);
+  ASSERT_EQ(b.options.sack_count, 2);
+  EXPECT_EQ(b.options.sack_blocks[0].left - SeqNum{kPeerIsn}, 21) << "the most recent first";
+  EXPECT_EQ(b.options.sack_blocks[1].left - SeqNum{kPeerIsn}, 11);
+  h.in("P.", 1, 1, "0123456789");  // fills 1..11: ACK 16, one block left
+  Out c = h.expect(".", 1, 16);
+  ASSERT_EQ(c.options.sack_count, 1);
+  EXPECT_EQ(c.options.sack_blocks[0].left - SeqNum{kPeerIsn}, 21);
+  h.in("P.", 1, 1, "0123456789");  // a duplicate: D-SACK first
+  Out d = h.expect(".", 1, 16);
+  ASSERT_EQ(d.options.sack_count, 2);
+  EXPECT_EQ(d.options.sack_blocks[0].left - SeqNum{kPeerIsn}, 1);
+  EXPECT_EQ(d.options.sack_blocks[0].right - SeqNum{kPeerIsn}, 11);
+  EXPECT_EQ(h.counter(Counter::tcp_dsack_sent), 1u);
 }
 
 }  // namespace
