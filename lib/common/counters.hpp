@@ -69,6 +69,9 @@ namespace riptide {
   X(tcp_connect_timeout, "active opens that timed out")                                   \
   X(tcp_retransmit_timeout, "retransmission timeouts")                                    \
   X(tcp_retransmit_segment, "segments retransmitted")                                     \
+  X(tcp_dup_ack, "duplicate ACKs received (RFC 5681 2)")                                   \
+  X(tcp_fast_retransmit, "fast retransmits after three duplicate ACKs (RFC 5681 3.2)")     \
+  X(tcp_recovery_partial_ack, "partial ACKs in NewReno recovery (RFC 6582)")               \
   X(tcp_connection_timeout, "connections dropped after too many retransmissions")          \
   X(tcp_time_wait_entered, "connections that entered TIME-WAIT")                          \
   X(tcp_zero_window_probe, "zero-window probes sent (persist timer)")                       \

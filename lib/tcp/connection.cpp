@@ -109,6 +109,7 @@ void Connection::open_active(SeqNum iss, std::uint32_t ts_offset, Instant now) {
   tcb_.snd_nxt = iss;
   tcb_.snd_max = iss;
   snd_sml_ = iss;
+  recover_ = iss;
   tcb_.ts_offset = ts_offset;
   tcb_.rcv_wscale = cfg_.window_scaling ? std::min(cfg_.window_scale, kMaxWindowScale) : 0;
   if (cfg_.connect_timeout > Duration::zero()) connect_deadline_ = now + cfg_.connect_timeout;
@@ -167,6 +168,7 @@ void Connection::open_passive(const Segment& syn, SeqNum iss, std::uint32_t ts_o
   tcb_.snd_nxt = iss;
   tcb_.snd_max = iss;
   snd_sml_ = iss;
+  recover_ = iss;
   tcb_.ts_offset = ts_offset;
   negotiate_syn_options(syn);
   apply_negotiated(tcb_, cfg_, peer_mss_, peer_ts_, peer_sack_, peer_wscale_);
@@ -193,6 +195,7 @@ void Connection::open_from_cookie(const Segment& ack, const CookieOptions& opts,
   tcb_.snd_nxt = tcb_.iss + 1;
   tcb_.snd_max = tcb_.snd_nxt;
   snd_sml_ = tcb_.iss;
+  recover_ = tcb_.iss;
   tcb_.irs = ack.seq - 1;
   tcb_.rcv_nxt = ack.seq;
   tcb_.ts_offset = ts_offset;
@@ -487,6 +490,30 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
     return false;
   }
 
+  // RFC 5681 2 (DUPLICATE ACKNOWLEDGMENT): nothing new acknowledged, no data, no
+  // SYN/FIN, the same window, and data outstanding.
+  const bool duplicate = seg.ack == tcb_.snd_una && seg.payload.empty() && !seg.has(kSyn | kFin) &&
+                         (static_cast<std::uint32_t>(seg.window) << tcb_.snd_wscale) == tcb_.snd_wnd &&
+                         tcb_.snd_max != tcb_.snd_una;
+  if (duplicate) {
+    host_.count(Counter::tcp_dup_ack);
+    ++dupacks_;
+    const std::uint32_t mss = tcb_.snd_mss;
+    if (dupacks_ == 3 && !in_recovery_ && tcb_.snd_una >= recover_) {
+      // RFC 5681 3.2 steps 2-4 and RFC 6582 3.2 step 2: ssthresh = max(FlightSize/2,
+      // 2*SMSS), retransmit the lost segment, cwnd = ssthresh + 3*SMSS.
+      const std::uint32_t flight = static_cast<std::uint32_t>(tcb_.snd_max - tcb_.snd_una);
+      tcb_.ssthresh = std::max<std::uint32_t>(flight / 2, 2u * mss);
+      in_recovery_ = true;
+      recover_ = tcb_.snd_max;
+      host_.count(Counter::tcp_fast_retransmit);
+      retransmit_first(now);
+      tcb_.cwnd = tcb_.ssthresh + 3u * mss;
+    } else if (in_recovery_ && dupacks_ > 3) {
+      tcb_.cwnd += mss;  // step 4: each further duplicate means a segment left the network
+    }
+  }
+
   if (tcb_.snd_una < seg.ack) {
     // New data acknowledged (RFC 9293: SND.UNA <- SEG.ACK).
     std::uint32_t acked = static_cast<std::uint32_t>(seg.ack - tcb_.snd_una);
@@ -500,8 +527,23 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
     tcb_.snd_una = seg.ack;
     if (tcb_.snd_nxt < tcb_.snd_una) tcb_.snd_nxt = tcb_.snd_una;
     retries_ = 0;
-    // RFC 5681 3.1: slow start below ssthresh, then about one MSS per RTT.
-    if (tcb_.cwnd < tcb_.ssthresh) {
+    dupacks_ = 0;
+    if (in_recovery_) {
+      if (seg.ack >= recover_) {
+        // RFC 6582 3.2 step 3, full acknowledgment: deflate to
+        // min(ssthresh, FlightSize + SMSS) and leave recovery.
+        const std::uint32_t flight = static_cast<std::uint32_t>(tcb_.snd_max - tcb_.snd_una);
+        tcb_.cwnd = std::min<std::uint32_t>(tcb_.ssthresh, std::max<std::uint32_t>(flight, tcb_.snd_mss) + tcb_.snd_mss);
+        in_recovery_ = false;
+      } else {
+        // Partial acknowledgment: the next hole is lost too. Retransmit it, deflate
+        // by what was acknowledged, add back one SMSS, stay in recovery.
+        host_.count(Counter::tcp_recovery_partial_ack);
+        retransmit_first(now);
+        tcb_.cwnd = (tcb_.cwnd > acked ? tcb_.cwnd - acked : 0) + tcb_.snd_mss;
+      }
+    } else if (tcb_.cwnd < tcb_.ssthresh) {
+      // RFC 5681 3.1: slow start below ssthresh, then about one MSS per RTT.
       tcb_.cwnd += std::min<std::uint32_t>(acked, tcb_.snd_mss);
     } else {
       tcb_.cwnd += std::max<std::uint32_t>(1, tcb_.snd_mss * tcb_.snd_mss / std::max<std::uint32_t>(tcb_.cwnd, 1));
@@ -820,6 +862,20 @@ bool Connection::zero_window_stalled() const noexcept {
   return tcb_.snd_wnd == 0 && waiting && tcb_.snd_nxt == tcb_.snd_una && tcb_.snd_max == tcb_.snd_una;
 }
 
+void Connection::retransmit_first(Instant now) {
+  // The first unacknowledged segment: data at SND.UNA (up to one SMSS), or the
+  // FIN if nothing else is outstanding. SND.NXT is left where it is.
+  const std::size_t queued = sndbuf_.size();
+  const std::size_t len = std::min<std::size_t>(queued, tcb_.snd_mss);
+  std::uint8_t flags = kAck;
+  if (len == queued && len > 0) flags |= kPsh;
+  if (fin_sent_ && tcb_.snd_una + static_cast<std::uint32_t>(len) == fin_seq_) flags |= kFin;
+  if (len == 0 && (flags & kFin) == 0) return;
+  host_.count(Counter::tcp_retransmit_segment);
+  rtt_seq_.reset();  // Karn
+  emit(flags, tcb_.snd_una, 0, len, now);
+}
+
 void Connection::persist_timeout(Instant now) {
   if (!zero_window_stalled()) {
     persist_backoff_ = 0;
@@ -852,6 +908,11 @@ void Connection::retransmit_timeout(Instant now) {
     return;
   }
   ++retries_;
+  // A timeout ends fast recovery; later duplicates of what was outstanding must
+  // not start another (RFC 6582 4.1: recover = SND.MAX).
+  in_recovery_ = false;
+  dupacks_ = 0;
+  recover_ = tcb_.snd_max;
   // RFC 6298 5.5: back off; 5.4: retransmit the earliest unacknowledged segment.
   rto_.backoff();
   rtt_seq_.reset();  // Karn: no RTT sample from retransmitted data

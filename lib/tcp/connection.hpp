@@ -203,6 +203,7 @@ class Connection {
   void arm_retransmit(Instant now);
   void retransmit_timeout(Instant now);
   void persist_timeout(Instant now);
+  void retransmit_first(Instant now);  // the segment at SND.UNA, once
   [[nodiscard]] bool zero_window_stalled() const noexcept;
 
   TcpHost& host_;
@@ -236,6 +237,10 @@ class Connection {
   Instant connect_deadline_{};
   std::uint8_t retries_ = 0;  // consecutive retransmission timeouts
   std::uint8_t persist_backoff_ = 0;  // zero-window probes sent without the window opening
+  // RFC 5681 3.2 / RFC 6582 (NewReno) loss recovery.
+  std::uint32_t dupacks_ = 0;
+  bool in_recovery_ = false;
+  SeqNum recover_;  // SND.MAX when recovery began
 
   // What the peer's SYN offered (kept to build our SYN-ACK on retransmission).
   std::uint16_t peer_mss_ = 536;

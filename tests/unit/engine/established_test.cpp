@@ -348,6 +348,29 @@ TEST_F(Established, ZeroWindowIsProbedWithBackoffUntilItOpens) {
   EXPECT_FALSE(h.stack.next_timer().has_value());
 }
 
+TEST_F(Established, ThreeDuplicateAcksTriggerFastRetransmitAndNewRenoRecovery) {
+  ASSERT_FALSE(h.stack.set_nodelay(h.conn, true).has_value());
+  const std::string data(4 * 536, 'q');  // MSS 536; the initial window is 4 segments
+  h.send(data);
+  ASSERT_EQ(h.take().size(), 4u);
+  h.in(".", 1, 1);  // 1st duplicate (same window, nothing new)
+  h.in(".", 1, 1);
+  h.expect_nothing();
+  h.in(".", 1, 1);  // 3rd: RFC 5681 3.2 fast retransmit of the segment at SND.UNA
+  h.expect(".", 1, 1, data.substr(0, 536));
+  EXPECT_EQ(h.counter(Counter::tcp_fast_retransmit), 1u);
+  EXPECT_EQ(h.stack.info(h.conn)->cwnd, 1072u + 3 * 536) << "ssthresh + 3*SMSS";
+  // A partial ACK (RFC 6582): the next hole is retransmitted at once.
+  h.in(".", 1, 537);
+  h.expect(".", 537, 1, data.substr(536, 536));
+  EXPECT_EQ(h.counter(Counter::tcp_recovery_partial_ack), 1u);
+  // The full ACK ends recovery: cwnd = min(ssthresh, FlightSize + SMSS).
+  h.in(".", 1, 2145);
+  h.expect_nothing();
+  EXPECT_EQ(h.stack.info(h.conn)->cwnd, 1072u);
+  EXPECT_EQ(h.counter(Counter::tcp_dup_ack), 3u);
+}
+
 TEST_F(Established, NewSendsDoNotPostponeTheRetransmissionTimer) {
   // RFC 6298 5.1: start the timer only if it is not running.
   ASSERT_FALSE(h.stack.set_nodelay(h.conn, true).has_value());
