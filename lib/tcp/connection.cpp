@@ -491,10 +491,13 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
   }
 
   // RFC 5681 2 (DUPLICATE ACKNOWLEDGMENT): nothing new acknowledged, no data, no
-  // SYN/FIN, the same window, and data outstanding.
+  // SYN/FIN, the same window, and data outstanding. With SACK negotiated, an ACK
+  // carrying SACK blocks counts even if the window moved (as FreeBSD and Linux
+  // do: a receiver whose application reads keeps changing its window).
+  const bool same_window = (static_cast<std::uint32_t>(seg.window) << tcb_.snd_wscale) == tcb_.snd_wnd;
+  const bool sack_info = tcb_.sack_ok && seg.options.sack_count > 0;
   const bool duplicate = seg.ack == tcb_.snd_una && seg.payload.empty() && !seg.has(kSyn | kFin) &&
-                         (static_cast<std::uint32_t>(seg.window) << tcb_.snd_wscale) == tcb_.snd_wnd &&
-                         tcb_.snd_max != tcb_.snd_una;
+                         (same_window || sack_info) && tcb_.snd_max != tcb_.snd_una;
   if (duplicate) {
     host_.count(Counter::tcp_dup_ack);
     ++dupacks_;
