@@ -75,6 +75,8 @@ namespace riptide {
   X(tcp_connection_timeout, "connections dropped after too many retransmissions")          \
   X(tcp_time_wait_entered, "connections that entered TIME-WAIT")                          \
   X(tcp_zero_window_probe, "zero-window probes sent (persist timer)")                       \
+  X(tcp_keepalive_probe, "keep-alive probes sent (RFC 1122 4.2.3.6)")                      \
+  X(tcp_keepalive_timeout, "connections dropped: keep-alive probes unanswered")             \
   X(tcp_time_wait_reused, "TIME-WAIT records reused by a new SYN (RFC 6191)")             \
   X(tcp_time_wait_full, "TIME-WAIT records unavailable (connection closed directly)")     \
   X(tcp_paws_rejected, "segments rejected by PAWS (RFC 7323 5)")                          \

@@ -41,6 +41,17 @@ int errno_for(CloseReason r) {
 
 }  // namespace
 
+void SocketLayer::apply_options(Socket& s) {
+  if (!stack_.alive(s.conn)) return;
+  (void)stack_.set_nodelay(s.conn, s.nodelay);
+  Stack::Keepalive k;
+  k.on = s.keepalive;
+  k.idle = std::chrono::seconds{s.keepidle};
+  k.interval = std::chrono::seconds{s.keepintvl};
+  k.count = static_cast<std::uint8_t>(s.keepcnt);
+  (void)stack_.set_keepalive(s.conn, k);
+}
+
 SocketLayer::Socket* SocketLayer::get(int fd) {
   auto it = fds_.find(fd);
   return it == fds_.end() ? nullptr : &it->second;
@@ -113,6 +124,13 @@ long SocketLayer::accept(int fd, Ipv4Addr* addr, std::uint16_t* port) {
   if (!c) return -EAGAIN;
   Socket s = adopt(*c);  // keeps whatever arrived before accept()
   pending_.erase(c->slot);
+  // Accepted sockets inherit the listener's options (as on Linux).
+  s.nodelay = l->nodelay;
+  s.keepalive = l->keepalive;
+  s.keepidle = l->keepidle;
+  s.keepintvl = l->keepintvl;
+  s.keepcnt = l->keepcnt;
+  apply_options(s);
   const int nfd = next_fd_++;
   if (addr) *addr = s.key.remote_addr;
   if (port) *port = s.key.remote_port;
@@ -153,7 +171,7 @@ long SocketLayer::connect(int fd, Ipv4Addr addr, std::uint16_t port) {
   s->conn = *c;
   s->key = stack_.info(*c)->key;
   s->kind = Socket::Kind::Connecting;
-  if (s->nodelay) (void)stack_.set_nodelay(*c, true);
+  apply_options(*s);
   conn_fd_[c->slot] = fd;
   return -EINPROGRESS;  // blocking callers wait for would_block(Connect) to clear
 }
@@ -249,9 +267,14 @@ long SocketLayer::setsockopt(int fd, int level, int name, std::span<const std::b
         s->linger_zero = l.l_onoff != 0 && l.l_linger == 0;
         return 0;
       }
+      case SO_KEEPALIVE:
+        if (!read_opt(value, v)) return -EINVAL;
+        s->keepalive = v != 0;
+        apply_options(*s);
+        return 0;
       default:
-        // SO_KEEPALIVE, SO_RCVBUF, SO_SNDBUF: per-connection settings arrive with
-        // the data-transfer issue; say so rather than pretend.
+        // SO_RCVBUF, SO_SNDBUF: per-connection buffer sizes are not there yet;
+        // say so rather than pretend.
         return -ENOPROTOOPT;
     }
   }
@@ -260,7 +283,15 @@ long SocketLayer::setsockopt(int fd, int level, int name, std::span<const std::b
       case TCP_NODELAY:
         if (!read_opt(value, v)) return -EINVAL;
         s->nodelay = v != 0;
-        if (stack_.alive(s->conn)) (void)stack_.set_nodelay(s->conn, s->nodelay);
+        apply_options(*s);
+        return 0;
+      case TCP_KEEPIDLE:
+      case TCP_KEEPINTVL:
+      case TCP_KEEPCNT:
+        // Linux's ranges: 1..32767 s, 1..32767 s, 1..127.
+        if (!read_opt(value, v) || v < 1 || v > (name == TCP_KEEPCNT ? 127 : 32767)) return -EINVAL;
+        (name == TCP_KEEPIDLE ? s->keepidle : name == TCP_KEEPINTVL ? s->keepintvl : s->keepcnt) = v;
+        apply_options(*s);
         return 0;
       default:
         return -ENOPROTOOPT;
@@ -276,6 +307,7 @@ long SocketLayer::getsockopt(int fd, int level, int name, std::span<std::byte> v
     switch (name) {
       case SO_ERROR: return write_opt(value, len, std::exchange(s->so_error, 0));
       case SO_REUSEADDR: return write_opt(value, len, int{s->reuseaddr});
+      case SO_KEEPALIVE: return write_opt(value, len, int{s->keepalive});
       case SO_RCVBUF: return write_opt(value, len, static_cast<int>(stack_.config().tcp.rcv_buf));
       case SO_SNDBUF: return write_opt(value, len, static_cast<int>(stack_.config().tcp.snd_buf));
       default: return -ENOPROTOOPT;
@@ -284,6 +316,9 @@ long SocketLayer::getsockopt(int fd, int level, int name, std::span<std::byte> v
   if (level == IPPROTO_TCP) {
     switch (name) {
       case TCP_NODELAY: return write_opt(value, len, int{s->nodelay});
+      case TCP_KEEPIDLE: return write_opt(value, len, s->keepidle);
+      case TCP_KEEPINTVL: return write_opt(value, len, s->keepintvl);
+      case TCP_KEEPCNT: return write_opt(value, len, s->keepcnt);
       case TCP_MAXSEG: {
         auto i = stack_.info(s->conn);
         return write_opt(value, len, static_cast<int>(i ? i->snd_mss : stack_.config().tcp.mss));

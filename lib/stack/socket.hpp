@@ -73,6 +73,10 @@ class SocketLayer final : private Handler {
     bool linger_zero = false;
     bool nodelay = false;
     bool reuseaddr = false;
+    bool keepalive = false;
+    int keepidle = 7200;   // seconds (Linux defaults)
+    int keepintvl = 75;
+    int keepcnt = 9;
   };
 
   // Handler: events from the stack.
@@ -86,6 +90,7 @@ class SocketLayer final : private Handler {
   const Socket* get(int fd) const;
   Socket* by_conn(ConnId c);
   Socket& adopt(ConnId c);  // a socket for a connection from an accept queue
+  void apply_options(Socket& s);  // push the socket's options to its connection
 
   Stack& stack_;
   std::map<int, Socket> fds_;

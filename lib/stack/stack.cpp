@@ -938,6 +938,16 @@ std::optional<Error> Stack::set_nodelay(ConnId c, bool on) {
   return std::nullopt;
 }
 
+std::optional<Error> Stack::set_keepalive(ConnId c, const Keepalive& k) {
+  ConnSlot* s = lookup(c);
+  if (s == nullptr) return Error::BadConnection;
+  if (k.on && (k.idle <= Duration::zero() || k.interval <= Duration::zero() || k.count == 0)) {
+    return Error::InvalidArgument;
+  }
+  s->conn->set_keepalive(k.on, k.idle, k.interval, k.count, now_);
+  return std::nullopt;
+}
+
 std::optional<Error> Stack::set_receive_held(ConnId c, std::uint32_t bytes) {
   ConnSlot* s = lookup(c);
   if (s == nullptr) return Error::BadConnection;

@@ -197,6 +197,14 @@ class Stack final : private tcp::TcpHost {
   // is left half-open; handlers hear on_closed(aborted).
   void abort_all();
   std::optional<Error> set_nodelay(ConnId c, bool on);
+  // RFC 1122 4.2.3.6 keep-alives for one connection (the config gives defaults).
+  struct Keepalive {
+    bool on = true;
+    Duration idle = std::chrono::hours{2};
+    Duration interval = std::chrono::seconds{75};
+    std::uint8_t count = 9;
+  };
+  std::optional<Error> set_keepalive(ConnId c, const Keepalive& k);
   std::optional<Error> set_receive_held(ConnId c, std::uint32_t bytes);
   std::optional<Error> set_handler(ConnId c, Handler& h);
   void set_user_data(ConnId c, void* p);

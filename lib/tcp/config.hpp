@@ -45,6 +45,15 @@ struct TcpConfig {
   // 4.2.3.5 R2; Linux tcp_retries2).
   std::uint8_t max_retries = 15;
 
+  // RFC 1122 4.2.3.6 keep-alives: off unless asked (per connection with
+  // Stack::set_keepalive, or SO_KEEPALIVE); idle time before the first probe (the
+  // RFC's MUST default: no less than two hours), the interval between probes, and
+  // how many unanswered probes end the connection (Linux: 75 s, 9).
+  bool keepalive = false;
+  Duration keepalive_idle = std::chrono::hours{2};
+  Duration keepalive_interval = std::chrono::seconds{75};
+  std::uint8_t keepalive_count = 9;
+
   // TIME-WAIT length: 2*MSL (RFC 9293 3.3.2). Default MSL 30 s, so 60 s.
   Duration time_wait = std::chrono::seconds{60};
 

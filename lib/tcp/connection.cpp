@@ -35,7 +35,12 @@ Connection::Connection(TcpHost& host, const TcpConfig& cfg, const FlowKey& key) 
       cfg_(cfg),
       key_(key),
       rto_(cfg.rto_initial, cfg.rto_min, cfg.rto_max),
-      nodelay_(cfg.nodelay) {}
+      nodelay_(cfg.nodelay) {
+  keepalive_ = cfg.keepalive;
+  keepalive_idle_ = cfg.keepalive_idle;
+  keepalive_interval_ = cfg.keepalive_interval;
+  keepalive_count_ = cfg.keepalive_count;
+}
 
 Connection::~Connection() {
   sndbuf_.release(host_.chunk_pool());
@@ -78,6 +83,7 @@ void Connection::enter_closed(CloseReason r, Instant now) {
   host_.cancel_timer(*this, TimerKind::Retransmit);
   host_.cancel_timer(*this, TimerKind::FinWait2);
   host_.cancel_timer(*this, TimerKind::Persist);
+  host_.cancel_timer(*this, TimerKind::Keepalive);
   set_state(State::Closed, now);
   if (!closed_reported_) {
     closed_reported_ = true;
@@ -91,6 +97,7 @@ void Connection::enter_time_wait(Instant now) {
   host_.cancel_timer(*this, TimerKind::Retransmit);
   host_.cancel_timer(*this, TimerKind::FinWait2);
   host_.cancel_timer(*this, TimerKind::Persist);
+  host_.cancel_timer(*this, TimerKind::Keepalive);
   set_state(State::TimeWait, now);
   if (!closed_reported_) {
     closed_reported_ = true;
@@ -229,6 +236,7 @@ void Connection::on_segment(const Segment& seg_in, Instant now) {
       break;
   }
   if (!check_sequence(seg_in, now)) return;  // first: sequence number (and PAWS)
+  touch_keepalive(now);
   Segment seg = seg_in;
   if (zero_window_probe_) {
     seg.payload = {};
@@ -304,6 +312,7 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now) {
     retries_ = 0;
     host_.cancel_timer(*this, TimerKind::Retransmit);
     set_state(State::Established, now);
+    touch_keepalive(now);
     host_.event(*this, ConnEvent::Connected);
     if (state_ == State::Closed) return;  // the application aborted in the callback
     ack_now_ = true;
@@ -468,6 +477,7 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
     retries_ = 0;
     host_.cancel_timer(*this, TimerKind::Retransmit);
     set_state(State::Established, now);
+    touch_keepalive(now);
     host_.event(*this, passive_ ? ConnEvent::Established : ConnEvent::Connected);
     if (state_ == State::Closed) return false;
     // RFC 9293 3.10.4: a CLOSE issued in SYN-RECEIVED was queued until now.
@@ -853,6 +863,9 @@ void Connection::on_timer(TimerKind k, Instant now) {
     case TimerKind::Persist:
       persist_timeout(now);
       break;
+    case TimerKind::Keepalive:
+      keepalive_timeout(now);
+      break;
     case TimerKind::kCount:
       break;
   }
@@ -863,6 +876,48 @@ bool Connection::zero_window_stalled() const noexcept {
   // without probes a lost window update would stall the connection for ever.
   const bool waiting = static_cast<std::size_t>(tcb_.snd_nxt - tcb_.snd_una) < sndbuf_.size();
   return tcb_.snd_wnd == 0 && waiting && tcb_.snd_nxt == tcb_.snd_una && tcb_.snd_max == tcb_.snd_una;
+}
+
+void Connection::set_keepalive(bool on, Duration idle, Duration interval, std::uint8_t count, Instant now) {
+  keepalive_ = on;
+  keepalive_idle_ = idle;
+  keepalive_interval_ = interval;
+  keepalive_count_ = count;
+  keepalive_probes_ = 0;
+  if (!on) {
+    host_.cancel_timer(*this, TimerKind::Keepalive);
+  } else if (is_synchronized(state_)) {
+    host_.set_timer(*this, TimerKind::Keepalive, now + idle);
+  }
+}
+
+void Connection::touch_keepalive(Instant now) {
+  keepalive_probes_ = 0;
+  if (keepalive_ && is_synchronized(state_) && state_ != State::TimeWait) {
+    host_.set_timer(*this, TimerKind::Keepalive, now + keepalive_idle_);  // O(1) reschedule
+  }
+}
+
+void Connection::keepalive_timeout(Instant now) {
+  if (!keepalive_ || !is_synchronized(state_)) return;
+  if (tcb_.snd_una != tcb_.snd_max) {
+    // Data is outstanding: the retransmission timer watches the peer.
+    host_.set_timer(*this, TimerKind::Keepalive, now + keepalive_interval_);
+    return;
+  }
+  if (keepalive_probes_ >= keepalive_count_) {
+    // RFC 1122 4.2.3.6: the peer is gone. Like Linux, reset and report a timeout.
+    host_.count(Counter::tcp_keepalive_timeout);
+    send_rst(tcb_.snd_max, now);
+    enter_closed(CloseReason::TimedOut, now);
+    return;
+  }
+  // The probe: SEG.SEQ = SND.NXT - 1, no data (RFC 1122 4.2.3.6; Linux sends it
+  // this way), which the peer must answer with an ACK.
+  ++keepalive_probes_;
+  host_.count(Counter::tcp_keepalive_probe);
+  emit(kAck, tcb_.snd_max - 1, 0, 0, now);
+  host_.set_timer(*this, TimerKind::Keepalive, now + keepalive_interval_);
 }
 
 void Connection::retransmit_first(Instant now) {

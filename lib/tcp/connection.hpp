@@ -32,6 +32,7 @@ enum class TimerKind : std::uint8_t {
   Retransmit,  // SYN, SYN-ACK, data and FIN retransmission (RFC 6298)
   FinWait2,    // orphaned FIN-WAIT-2 (application closed, peer silent)
   Persist,     // zero-window probes (RFC 9293 3.8.6.1)
+  Keepalive,   // keep-alive probes (RFC 1122 4.2.3.6)
   kCount,
 };
 inline constexpr std::size_t kTimerKindCount = static_cast<std::size_t>(TimerKind::kCount);
@@ -142,6 +143,10 @@ class Connection {
   // window update when it opens the window meaningfully.
   void set_receive_held(std::uint32_t bytes, Instant now);
   void set_nodelay(bool on) noexcept { nodelay_ = on; }
+  // RFC 1122 4.2.3.6: probe an idle connection after `idle`, every `interval`,
+  // and drop it after `count` unanswered probes.
+  void set_keepalive(bool on, Duration idle, Duration interval, std::uint8_t count, Instant now);
+  [[nodiscard]] bool keepalive() const noexcept { return keepalive_; }
 
   // --- inspection ---------------------------------------------------------------
   [[nodiscard]] State state() const noexcept { return state_; }
@@ -203,6 +208,8 @@ class Connection {
   void arm_retransmit(Instant now);
   void retransmit_timeout(Instant now);
   void persist_timeout(Instant now);
+  void keepalive_timeout(Instant now);
+  void touch_keepalive(Instant now);  // something arrived: the connection is alive
   void retransmit_first(Instant now);  // the segment at SND.UNA, once
   [[nodiscard]] bool zero_window_stalled() const noexcept;
 
@@ -237,6 +244,11 @@ class Connection {
   Instant connect_deadline_{};
   std::uint8_t retries_ = 0;  // consecutive retransmission timeouts
   std::uint8_t persist_backoff_ = 0;  // zero-window probes sent without the window opening
+  bool keepalive_ = false;
+  Duration keepalive_idle_{};
+  Duration keepalive_interval_{};
+  std::uint8_t keepalive_count_ = 0;
+  std::uint8_t keepalive_probes_ = 0;  // sent since the peer was last heard from
   // RFC 5681 3.2 / RFC 6582 (NewReno) loss recovery.
   std::uint32_t dupacks_ = 0;
   bool in_recovery_ = false;

@@ -371,6 +371,25 @@ TEST_F(Established, ThreeDuplicateAcksTriggerFastRetransmitAndNewRenoRecovery) {
   EXPECT_EQ(h.counter(Counter::tcp_dup_ack), 3u);
 }
 
+TEST_F(Established, KeepaliveProbesAnIdleConnectionAndDropsItWhenUnanswered) {
+  // RFC 1122 4.2.3.6: after `idle`, probes every `interval`; `count` unanswered
+  // probes end the connection (with a RST, as Linux does) and report a timeout.
+  ASSERT_FALSE(h.stack.set_keepalive(h.conn, {true, std::chrono::seconds{10}, std::chrono::seconds{2}, 2}).has_value());
+  EXPECT_EQ(h.run_to_next_timer(), std::chrono::seconds{10});
+  h.expect(".", 0, 1);  // SEG.SEQ = SND.NXT - 1, no data
+  // The peer answers: the connection is alive; the idle clock restarts.
+  h.in(".", 1, 1);
+  EXPECT_EQ(h.run_to_next_timer(), std::chrono::seconds{10});
+  h.expect(".", 0, 1);
+  EXPECT_EQ(h.run_to_next_timer(), std::chrono::seconds{2});
+  h.expect(".", 0, 1);
+  EXPECT_EQ(h.run_to_next_timer(), std::chrono::seconds{2});
+  h.expect("R", 1, 0);
+  EXPECT_EQ(h.handler.take(), std::vector<std::string>{"closed:timed out"});
+  EXPECT_EQ(h.counter(Counter::tcp_keepalive_probe), 3u);
+  EXPECT_EQ(h.counter(Counter::tcp_keepalive_timeout), 1u);
+}
+
 TEST_F(Established, NewSendsDoNotPostponeTheRetransmissionTimer) {
   // RFC 6298 5.1: start the timer only if it is not running.
   ASSERT_FALSE(h.stack.set_nodelay(h.conn, true).has_value());

@@ -175,8 +175,11 @@ TEST_F(SocketTest, HalfCloseThenTimeWaitIsVisible) {
 TEST_F(SocketTest, OptionsTheStackLacksAreEnoprotoopt) {
   const int fd = static_cast<int>(sk.socket());
   int one = 1;
-  EXPECT_EQ(sk.setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, std::as_bytes(std::span(&one, 1))), -ENOPROTOOPT);
-  EXPECT_EQ(sk.setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, std::as_bytes(std::span(&one, 1))), -ENOPROTOOPT);
+  EXPECT_EQ(sk.setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, std::as_bytes(std::span(&one, 1))), -ENOPROTOOPT);
+  EXPECT_EQ(sk.setsockopt(fd, IPPROTO_TCP, TCP_CORK, std::as_bytes(std::span(&one, 1))), -ENOPROTOOPT);
+  EXPECT_EQ(sk.setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, std::as_bytes(std::span(&one, 1))), 0);
+  int zero = 0;
+  EXPECT_EQ(sk.setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, std::as_bytes(std::span(&zero, 1))), -EINVAL);
   EXPECT_EQ(sk.setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, std::as_bytes(std::span(&one, 1))), 0);
   EXPECT_EQ(sk.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, std::as_bytes(std::span(&one, 1))), 0);
 }

@@ -79,7 +79,7 @@ TEST(PktRunner, UnsupportedCallsAndOptionsFailHonestly) {
   RunResult r = run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 poll(3, 1, 0) = 0\n");
   ASSERT_EQ(r.status, RunResult::Status::Fail);
   EXPECT_NE(r.message.find("unsupported system call"), std::string::npos);
-  r = run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_SOCKET, SO_KEEPALIVE, [1], 4) = 0\n");
+  r = run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, IPPROTO_TCP, TCP_CORK, [1], 4) = 0\n");
   ASSERT_EQ(r.status, RunResult::Status::Fail);
   EXPECT_NE(r.message.find("ENOPROTOOPT"), std::string::npos);
 }
