@@ -218,6 +218,8 @@ class Runner {
         t.connect_timeout = ms(n);
       } else if (knob == "time_wait_ms") {
         t.time_wait = ms(n);
+      } else if (knob == "delayed_ack_ms") {
+        t.delayed_ack = ms(n);
       } else if (knob == "challenge_ack_limit") {
         t.challenge_ack_limit = static_cast<std::uint32_t>(n);
       } else {

@@ -76,6 +76,7 @@ namespace riptide {
   X(tcp_time_wait_entered, "connections that entered TIME-WAIT")                          \
   X(tcp_zero_window_probe, "zero-window probes sent (persist timer)")                       \
   X(tcp_keepalive_probe, "keep-alive probes sent (RFC 1122 4.2.3.6)")                      \
+  X(tcp_delayed_ack, "ACKs sent by the delayed-ACK timer")                                  \
   X(tcp_keepalive_timeout, "connections dropped: keep-alive probes unanswered")             \
   X(tcp_time_wait_reused, "TIME-WAIT records reused by a new SYN (RFC 6191)")             \
   X(tcp_time_wait_full, "TIME-WAIT records unavailable (connection closed directly)")     \

@@ -241,6 +241,7 @@ const std::vector<Key>& keys() {
         integer("tcp", "synack_retries", [](auto& c) -> auto& { return c.tcp.synack_retries; }),
         integer("tcp", "max_retries", [](auto& c) -> auto& { return c.tcp.max_retries; }),
         milliseconds_key("tcp", "time_wait_ms", [](auto& c) -> auto& { return c.tcp.time_wait; }, 0),
+        milliseconds_key("tcp", "delayed_ack_ms", [](auto& c) -> auto& { return c.tcp.delayed_ack; }, 0),
         boolean("tcp", "keepalive", [](auto& c) -> auto& { return c.tcp.keepalive; }),
         milliseconds_key("tcp", "keepalive_idle_ms", [](auto& c) -> auto& { return c.tcp.keepalive_idle; }, 1),
         milliseconds_key("tcp", "keepalive_interval_ms",

@@ -146,6 +146,9 @@ std::optional<std::string> validate(const StackConfig& c) {
     return "tcp.ephemeral_port_min/max: need 0 < min <= max";
   }
   if (c.tcp.time_wait < Duration::zero()) return "tcp.time_wait: must not be negative";
+  if (c.tcp.delayed_ack < Duration::zero() || c.tcp.delayed_ack >= std::chrono::milliseconds{500}) {
+    return "tcp.delayed_ack: 0 (off) or below 500 ms (RFC 1122 4.2.3.2)";
+  }
   return std::nullopt;
 }
 

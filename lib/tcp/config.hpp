@@ -61,6 +61,12 @@ struct TcpConfig {
   // Listener queues when listen() is given no backlog.
   std::uint32_t default_backlog = 128;
 
+  // RFC 9293 3.8.6.3 / RFC 1122 4.2.3.2 delayed ACK: zero (the default for now)
+  // ACKs every segment at once; otherwise an ACK may wait this long (the RFC
+  // requires < 0.5 s; Linux uses 40 ms), but every second full-sized segment is
+  // ACKed at once, and so are out-of-order data, data filling a hole, and FINs.
+  Duration delayed_ack = Duration::zero();
+
   // RFC 5961 7: challenge ACKs allowed per second per stack (token bucket).
   std::uint32_t challenge_ack_limit = 1000;
 

@@ -84,6 +84,7 @@ void Connection::enter_closed(CloseReason r, Instant now) {
   host_.cancel_timer(*this, TimerKind::FinWait2);
   host_.cancel_timer(*this, TimerKind::Persist);
   host_.cancel_timer(*this, TimerKind::Keepalive);
+  host_.cancel_timer(*this, TimerKind::DelayedAck);
   set_state(State::Closed, now);
   if (!closed_reported_) {
     closed_reported_ = true;
@@ -98,6 +99,7 @@ void Connection::enter_time_wait(Instant now) {
   host_.cancel_timer(*this, TimerKind::FinWait2);
   host_.cancel_timer(*this, TimerKind::Persist);
   host_.cancel_timer(*this, TimerKind::Keepalive);
+  host_.cancel_timer(*this, TimerKind::DelayedAck);
   set_state(State::TimeWait, now);
   if (!closed_reported_) {
     closed_reported_ = true;
@@ -224,6 +226,7 @@ void Connection::open_from_cookie(const Segment& ack, const CookieOptions& opts,
 
 void Connection::on_segment(const Segment& seg_in, Instant now) {
   zero_window_probe_ = false;
+  const bool handshake = state_ == State::SynReceived;
   switch (state_) {
     case State::Closed:
     case State::Listen:
@@ -253,13 +256,25 @@ void Connection::on_segment(const Segment& seg_in, Instant now) {
   process_text(seg, now);                 // seventh: segment text
   if (state_ == State::Closed) return;    // data after close() reset the connection
   process_fin(seg, now);                  // eighth: FIN bit
+  if (handshake) ack_delayable_ = false;  // data on the handshake's ACK: ACK at once
   output(now);
   flush_ack(now);
 }
 
 void Connection::flush_ack(Instant now) {
-  if (ack_now_ && state_ != State::Closed && state_ != State::TimeWait) send_ack(now);
+  if (ack_now_ && state_ != State::Closed && state_ != State::TimeWait) {
+    // RFC 9293 3.8.6.3 (RFC 1122 4.2.3.2): an ACK for in-order data may wait
+    // (< 0.5 s), but not past every second full-sized segment.
+    if (ack_delayable_ && cfg_.delayed_ack > Duration::zero() && unacked_bytes_ < 2u * tcb_.snd_mss) {
+      if (!host_.timer_pending(*this, TimerKind::DelayedAck)) {
+        host_.set_timer(*this, TimerKind::DelayedAck, now + cfg_.delayed_ack);
+      }
+    } else {
+      send_ack(now);
+    }
+  }
   ack_now_ = false;
+  ack_delayable_ = false;
 }
 
 void Connection::on_segment_syn_sent(const Segment& seg, Instant now) {
@@ -326,6 +341,7 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now) {
       if (state_ == State::Closed) return;
       process_fin(rest, now);
     }
+    ack_delayable_ = false;  // the handshake's ACK goes at once
     output(now);
     flush_ack(now);
     return;
@@ -665,6 +681,7 @@ void Connection::process_text(const Segment& seg, Instant now) {
     }
     queue_out_of_order(start, data);
     ack_now_ = true;
+    ack_delayable_ = false;  // RFC 5681 4.2: out-of-order data is ACKed at once
     return;
   }
   if (app_closed_) {
@@ -676,8 +693,11 @@ void Connection::process_text(const Segment& seg, Instant now) {
     return;
   }
   tcb_.rcv_nxt += static_cast<std::uint32_t>(data.size());
-  // The ACK goes out once, at the end of processing, on data if there is any
-  // (immediate ACK; the delayed-ACK policy arrives with issue 4).
+  // The ACK goes out once, at the end of processing, on data if there is any.
+  // In-order data that fills no hole may have its ACK delayed (flush_ack).
+  const bool filled_hole = std::any_of(ooo_.begin(), ooo_.end(), [](const OooRange& r) { return r.used; });
+  unacked_bytes_ += static_cast<std::uint32_t>(data.size());
+  if (!ack_now_) ack_delayable_ = !filled_hole;
   ack_now_ = true;
   host_.deliver(*this, data);
   if (state_ != State::Closed) deliver_in_order(now);
@@ -821,6 +841,7 @@ void Connection::process_fin(const Segment& seg, Instant now) {
   tcb_.rcv_nxt += 1;
   peer_fin_ = true;
   ack_now_ = true;
+  ack_delayable_ = false;  // a FIN is ACKed at once
   State next = state_;
   switch (state_) {
     case State::SynReceived:
@@ -865,6 +886,12 @@ void Connection::on_timer(TimerKind k, Instant now) {
       break;
     case TimerKind::Keepalive:
       keepalive_timeout(now);
+      break;
+    case TimerKind::DelayedAck:
+      if (unacked_bytes_ > 0 && is_synchronized(state_) && state_ != State::TimeWait) {
+        host_.count(Counter::tcp_delayed_ack);
+        send_ack(now);
+      }
       break;
     case TimerKind::kCount:
       break;
@@ -1209,7 +1236,11 @@ void Connection::emit(std::uint8_t flags, SeqNum seq, std::size_t off, std::size
     if ((flags & (kRst | kAck)) == kAck && tcb_.sack_ok) fill_sack_blocks(h.options);
   }
   if ((flags & kAck) != 0 && (flags & kRst) == 0) {
+    // Any segment carrying an ACK settles what was owed.
     ack_now_ = false;
+    ack_delayable_ = false;
+    unacked_bytes_ = 0;
+    host_.cancel_timer(*this, TimerKind::DelayedAck);
     // RFC 9293 3.8.6.2.2: remember the right edge we promised.
     const SeqNum edge = tcb_.rcv_nxt + ((static_cast<std::uint32_t>(h.window)) << (syn_options ? 0 : tcb_.rcv_wscale));
     tcb_.rcv_adv = seq_max(tcb_.rcv_adv, edge);

@@ -33,6 +33,7 @@ enum class TimerKind : std::uint8_t {
   FinWait2,    // orphaned FIN-WAIT-2 (application closed, peer silent)
   Persist,     // zero-window probes (RFC 9293 3.8.6.1)
   Keepalive,   // keep-alive probes (RFC 1122 4.2.3.6)
+  DelayedAck,  // RFC 9293 3.8.6.3
   kCount,
 };
 inline constexpr std::size_t kTimerKindCount = static_cast<std::size_t>(TimerKind::kCount);
@@ -265,6 +266,8 @@ class Connection {
   bool fin_sent_ = false;     // our FIN has a sequence number: fin_seq_
   SeqNum fin_seq_;
   bool ack_now_ = false;      // an ACK is owed; output() or the end of input sends it
+  bool ack_delayable_ = false;  // ... but the delayed-ACK policy may hold it
+  std::uint32_t unacked_bytes_ = 0;  // in-order data received since our last ACK
   bool zero_window_probe_ = false;  // this segment's text falls on a zero window
   SeqNum snd_sml_;            // end of the last sub-MSS segment sent (Minshall's Nagle)
   bool app_closed_ = false;   // the application called close()

@@ -503,3 +503,56 @@ TEST(EstablishedSack, SackBlocksReportHeldRangesMostRecentFirst) {
 
 }  // namespace
 }  // namespace riptide::testing
+
+namespace riptide::testing {
+namespace {
+
+// RFC 9293 3.8.6.3 / RFC 1122 4.2.3.2 with delayed ACKs on (40 ms).
+class DelayedAck : public ::testing::Test {
+ protected:
+  static StackConfig config() {
+    StackConfig c = default_config();
+    c.tcp.delayed_ack = std::chrono::milliseconds{40};
+    return c;
+  }
+  void SetUp() override { h.to_established_passive(); }
+  Harness h{config()};
+};
+
+TEST_F(DelayedAck, OneSmallSegmentWaitsForTheTimer) {
+  h.in("P.", 1, 1, "hi");
+  h.expect_nothing();
+  EXPECT_EQ(h.run_to_next_timer(), std::chrono::milliseconds{40});
+  h.expect(".", 1, 3);
+  EXPECT_EQ(h.counter(Counter::tcp_delayed_ack), 1u);
+}
+
+TEST_F(DelayedAck, EverySecondFullSegmentIsAckedAtOnce) {
+  const std::string seg(536, 'm');
+  h.in(".", 1, 1, seg);
+  h.expect_nothing();
+  h.in(".", 537, 1, seg);
+  h.expect(".", 1, 1073);
+  EXPECT_FALSE(h.stack.next_timer().has_value()) << "nothing owed any more";
+}
+
+TEST_F(DelayedAck, AResponseCarriesTheAck) {
+  h.in("P.", 1, 1, "GET");
+  h.expect_nothing();
+  h.send("200");
+  h.expect("P.", 1, 4, "200");  // piggybacked: no separate ACK later
+  h.in(".", 4, 4);
+  EXPECT_FALSE(h.stack.next_timer().has_value());
+}
+
+TEST_F(DelayedAck, OutOfOrderDataAndFinAreAckedAtOnce) {
+  h.in("P.", 5, 1, "late");
+  h.expect(".", 1, 1);
+  h.in("P.", 1, 1, "abcd");  // fills the hole: at once
+  h.expect(".", 1, 9);
+  h.in("F.", 9, 1);
+  h.expect(".", 1, 10);
+}
+
+}  // namespace
+}  // namespace riptide::testing
