@@ -36,7 +36,7 @@ void Worker::connect_mailboxes(std::vector<Mailbox*> outbox, std::vector<Mailbox
 }
 
 void Worker::capture(rte_mbuf* const* pkts, std::uint16_t n, bool outbound) noexcept {
-  std::array<rte_mbuf*, 512> copies{};
+  std::array<rte_mbuf*, 512> copies;
   std::uint16_t k = 0;
   const std::uint64_t ts = rte_get_tsc_cycles();
   for (std::uint16_t i = 0; i < n && k < copies.size(); ++i) {
@@ -126,7 +126,7 @@ bool Worker::steer(rte_mbuf* m) {
 }
 
 std::uint16_t Worker::poll_once(Instant now) {
-  std::array<rte_mbuf*, 512> rx{};
+  std::array<rte_mbuf*, 512> rx;  // not zeroed: rx_burst fills what it returns
   const std::uint16_t n = port_.rx_burst(opts_.queue, rx.data(), std::min<std::uint16_t>(opts_.burst, 512));
   if (capture_ != nullptr && n > 0) capture(rx.data(), n, false);
   for (std::uint16_t i = 0; i < n; ++i) {
