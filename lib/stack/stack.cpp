@@ -905,25 +905,24 @@ std::optional<Error> Stack::shutdown_write(ConnId c) {
   return ok ? std::nullopt : std::optional<Error>{Error::NotConnected};
 }
 
-std::optional<Error> Stack::close(ConnId c) {
+template <class F>
+std::optional<Error> Stack::detach(ConnId c, F&& end) {
   ConnSlot* s = lookup(c);
   if (s == nullptr) return Error::BadConnection;
-  // After close() the application hears nothing more about this connection.
+  // After close() or abort() the application hears nothing more about it.
   s->reported = false;
   s->handler = nullptr;
-  s->conn->close(now_);
+  end(*s->conn);
   release_finished();
   return std::nullopt;
 }
 
+std::optional<Error> Stack::close(ConnId c) {
+  return detach(c, [this](Connection& k) { k.close(now_); });
+}
+
 std::optional<Error> Stack::abort(ConnId c) {
-  ConnSlot* s = lookup(c);
-  if (s == nullptr) return Error::BadConnection;
-  s->reported = false;
-  s->handler = nullptr;
-  s->conn->abort(now_);
-  release_finished();
-  return std::nullopt;
+  return detach(c, [this](Connection& k) { k.abort(now_); });
 }
 
 void Stack::abort_all() {

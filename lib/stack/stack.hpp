@@ -277,6 +277,8 @@ class Stack final : private tcp::TcpHost {
   ConnSlot& slot_of(tcp::Connection& c) noexcept;
   ConnId id_of(const ConnSlot& s) const noexcept;
   void release_finished();
+  template <class F>
+  std::optional<Error> detach(ConnId c, F&& end);  // close/abort: the app lets go
   void release_connection(ConnSlot& s);
   std::uint32_t new_time_wait(const tcp::Connection& c);
   void free_time_wait(std::uint32_t index);

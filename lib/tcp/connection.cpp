@@ -79,32 +79,21 @@ void Connection::set_state(State to, Instant now) {
   host_.state_changed(*this, from, to);
 }
 
-void Connection::enter_closed(CloseReason r, Instant now) {
-  host_.cancel_timer(*this, TimerKind::Retransmit);
-  host_.cancel_timer(*this, TimerKind::FinWait2);
-  host_.cancel_timer(*this, TimerKind::Persist);
-  host_.cancel_timer(*this, TimerKind::Keepalive);
-  host_.cancel_timer(*this, TimerKind::DelayedAck);
-  set_state(State::Closed, now);
+void Connection::finish(State final_state, CloseReason r, Instant now) {
+  for (std::size_t k = 0; k < kTimerKindCount; ++k) host_.cancel_timer(*this, static_cast<TimerKind>(k));
+  set_state(final_state, now);
   if (!closed_reported_) {
     closed_reported_ = true;
     host_.closed(*this, r);
   }
 }
 
+void Connection::enter_closed(CloseReason r, Instant now) { finish(State::Closed, r, now); }
+
 void Connection::enter_time_wait(Instant now) {
   // RFC 9293 3.3.2: TIME-WAIT waits 2*MSL. The stack turns this connection into a
   // compact record (no buffers) when it sees the state change, and owns the timer.
-  host_.cancel_timer(*this, TimerKind::Retransmit);
-  host_.cancel_timer(*this, TimerKind::FinWait2);
-  host_.cancel_timer(*this, TimerKind::Persist);
-  host_.cancel_timer(*this, TimerKind::Keepalive);
-  host_.cancel_timer(*this, TimerKind::DelayedAck);
-  set_state(State::TimeWait, now);
-  if (!closed_reported_) {
-    closed_reported_ = true;
-    host_.closed(*this, CloseReason::Normal);
-  }
+  finish(State::TimeWait, CloseReason::Normal, now);
 }
 
 // ----------------------------------------------------------------------------------

@@ -195,6 +195,8 @@ class Connection {
   void rtt_sample(const Segment& seg, std::uint32_t acked, Instant now);
   void set_state(State to, Instant now);
   void enter_closed(CloseReason r, Instant now);
+  // Cancels every timer, enters `final_state` (CLOSED or TIME-WAIT), reports once.
+  void finish(State final_state, CloseReason r, Instant now);
   void enter_time_wait(Instant now);
 
   // --- output ----------------------------------------------------------------------
