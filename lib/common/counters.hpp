@@ -72,6 +72,7 @@ namespace riptide {
   X(tcp_dup_ack, "duplicate ACKs received (RFC 5681 2)")                                   \
   X(tcp_fast_retransmit, "fast retransmits after three duplicate ACKs (RFC 5681 3.2)")     \
   X(tcp_recovery_partial_ack, "partial ACKs in NewReno recovery (RFC 6582)")               \
+  X(tcp_sack_skipped, "resends that skipped data the peer had SACKed")                     \
   X(tcp_connection_timeout, "connections dropped after too many retransmissions")          \
   X(tcp_time_wait_entered, "connections that entered TIME-WAIT")                          \
   X(tcp_zero_window_probe, "zero-window probes sent (persist timer)")                       \

@@ -505,6 +505,7 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
     return false;
   }
 
+  if (tcb_.sack_ok && seg.options.sack_count > 0) record_sack(seg);
   // RFC 5681 2 (DUPLICATE ACKNOWLEDGMENT): nothing new acknowledged, no data, no
   // SYN/FIN, the same window, and data outstanding. With SACK negotiated, an ACK
   // carrying SACK blocks counts even if the window moved (as FreeBSD and Linux
@@ -544,6 +545,7 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
     sndbuf_.consume(data_acked, host_.chunk_pool());
     tcb_.snd_una = seg.ack;
     if (tcb_.snd_nxt < tcb_.snd_una) tcb_.snd_nxt = tcb_.snd_una;
+    prune_sacked();
     retries_ = 0;
     dupacks_ = 0;
     if (in_recovery_) {
@@ -936,6 +938,58 @@ void Connection::keepalive_timeout(Instant now) {
   host_.set_timer(*this, TimerKind::Keepalive, now + keepalive_interval_);
 }
 
+void Connection::record_sack(const Segment& seg) {
+  for (std::uint8_t i = 0; i < seg.options.sack_count; ++i) {
+    wire::SackBlock b = seg.options.sack_blocks[i];
+    // Only blocks above SND.UNA and within what was sent count (a D-SACK block
+    // reports a duplicate below it; anything else is bogus).
+    if (!(tcb_.snd_una < b.right) || b.right <= b.left || tcb_.snd_max < b.right) continue;
+    if (b.left < tcb_.snd_una) b.left = tcb_.snd_una;
+    // Merge with what overlaps or touches; otherwise add (the oldest goes when full).
+    for (std::uint8_t j = 0; j < sacked_count_;) {
+      const wire::SackBlock& o = sacked_[j];
+      if (o.left <= b.right && b.left <= o.right) {
+        b.left = seq_min(b.left, o.left);
+        b.right = seq_max(b.right, o.right);
+        sacked_[j] = sacked_[--sacked_count_];
+      } else {
+        ++j;
+      }
+    }
+    if (sacked_count_ == kMaxSacked) {
+      for (std::size_t j = 1; j < kMaxSacked; ++j) sacked_[j - 1] = sacked_[j];
+      --sacked_count_;
+    }
+    sacked_[sacked_count_++] = b;
+  }
+}
+
+void Connection::prune_sacked() {
+  for (std::uint8_t j = 0; j < sacked_count_;) {
+    if (sacked_[j].right <= tcb_.snd_una) {
+      sacked_[j] = sacked_[--sacked_count_];
+    } else {
+      if (sacked_[j].left < tcb_.snd_una) sacked_[j].left = tcb_.snd_una;
+      ++j;
+    }
+  }
+}
+
+const wire::SackBlock* Connection::sacked_at(SeqNum s) const noexcept {
+  for (std::uint8_t j = 0; j < sacked_count_; ++j) {
+    if (sacked_[j].left <= s && s < sacked_[j].right) return &sacked_[j];
+  }
+  return nullptr;
+}
+
+std::optional<SeqNum> Connection::next_sacked_after(SeqNum s) const noexcept {
+  std::optional<SeqNum> best;
+  for (std::uint8_t j = 0; j < sacked_count_; ++j) {
+    if (s < sacked_[j].left && (!best || sacked_[j].left < *best)) best = sacked_[j].left;
+  }
+  return best;
+}
+
 void Connection::retransmit_first(Instant now) {
   // The first unacknowledged segment: data at SND.UNA (up to one SMSS), or the
   // FIN if nothing else is outstanding. SND.NXT is left where it is.
@@ -983,7 +1037,8 @@ void Connection::retransmit_timeout(Instant now) {
   }
   ++retries_;
   // A timeout ends fast recovery; later duplicates of what was outstanding must
-  // not start another (RFC 6582 4.1: recover = SND.MAX).
+  // not start another (RFC 6582 4.1: recover = SND.MAX). The SACK scoreboard is
+  // kept: a receiver that reneged would answer with the hole again.
   in_recovery_ = false;
   dupacks_ = 0;
   recover_ = tcb_.snd_max;
@@ -1127,8 +1182,21 @@ void Connection::output(Instant now) {
   const std::size_t queued = sndbuf_.size();
   bool sent_any = false;
   for (;;) {
+    // Resending after a timeout (SND.NXT < SND.MAX): skip what the peer has
+    // SACKed (RFC 2018: the data is still kept until cumulatively acknowledged).
+    std::size_t sack_limit = SIZE_MAX;
+    if (tcb_.snd_nxt < tcb_.snd_max && sacked_count_ > 0) {
+      while (const wire::SackBlock* b = sacked_at(tcb_.snd_nxt)) {
+        host_.count(Counter::tcp_sack_skipped);
+        tcb_.snd_nxt = seq_min(b->right, tcb_.snd_max);
+      }
+      if (auto next = next_sacked_after(tcb_.snd_nxt); next && *next <= tcb_.snd_max) {
+        sack_limit = static_cast<std::size_t>(*next - tcb_.snd_nxt);
+      }
+    }
     const auto offset = static_cast<std::size_t>(tcb_.snd_nxt - tcb_.snd_una);
-    const std::size_t unsent = offset < queued ? queued - offset : 0;
+    const std::size_t to_end = offset < queued ? queued - offset : 0;  // up to the end of the queue
+    const std::size_t unsent = std::min(to_end, sack_limit);           // before the next SACKed block
     // Usable window: SND.UNA + min(SND.WND, cwnd) - SND.NXT (RFC 5681 / 9293 3.8.6.2.1).
     const std::uint32_t wnd = std::min(tcb_.snd_wnd, tcb_.cwnd);
     const std::int32_t usable = static_cast<std::int32_t>((tcb_.snd_una + wnd) - tcb_.snd_nxt);
@@ -1148,7 +1216,7 @@ void Connection::output(Instant now) {
       if (small && len < unsent && cwnd_limited && tcb_.snd_nxt != tcb_.snd_una) break;
       const bool retransmission = tcb_.snd_nxt < tcb_.snd_max;
       if (small && !retransmission && !nodelay_ && !fin_queued_ && tcb_.snd_una < snd_sml_) break;
-      const bool last = len == unsent;
+      const bool last = len == to_end;  // the end of the stream so far (PSH, FIN)
       std::uint8_t flags = kAck;
       if (last) flags |= kPsh;
       const bool with_fin = last && fin_queued_;

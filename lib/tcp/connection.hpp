@@ -239,6 +239,16 @@ class Connection {
   std::array<OooRange, kMaxOooRanges> ooo_{};
   std::uint32_t ooo_stamp_ = 0;
   std::optional<wire::SackBlock> dsack_;  // RFC 2883: a duplicate to report next
+
+  // What the peer reported SACKed above SND.UNA (RFC 2018, a small scoreboard):
+  // resends after a timeout skip it instead of going back over everything.
+  static constexpr std::size_t kMaxSacked = 4;
+  std::array<wire::SackBlock, kMaxSacked> sacked_{};
+  std::uint8_t sacked_count_ = 0;
+  void record_sack(const Segment& seg);
+  void prune_sacked();
+  [[nodiscard]] const wire::SackBlock* sacked_at(SeqNum s) const noexcept;
+  [[nodiscard]] std::optional<SeqNum> next_sacked_after(SeqNum s) const noexcept;
   std::uint32_t rcv_held_ = 0;  // bytes the application has not consumed
 
   // RTT timing of one segment when timestamps are off (RFC 6298 3, Karn).

@@ -556,3 +556,35 @@ TEST_F(DelayedAck, OutOfOrderDataAndFinAreAckedAtOnce) {
 
 }  // namespace
 }  // namespace riptide::testing
+
+namespace riptide::testing {
+namespace {
+
+// RFC 2018: after a timeout, what the peer SACKed is not sent again.
+TEST(EstablishedSack, ResendAfterTimeoutSkipsSackedData) {
+  Harness h;
+  h.peer_syn_options.sack_permitted = true;
+  h.to_established_passive();
+  ASSERT_FALSE(h.stack.set_nodelay(h.conn, true).has_value());
+  const std::string data(4 * 536, 'z');
+  h.send(data);
+  ASSERT_EQ(h.take().size(), 4u);
+  // Segments 3 and 4 arrived (SACKed); 1 and 2 were lost.
+  wire::TcpOptions sack;
+  sack.sack_count = 1;
+  sack.sack_blocks[0] = wire::SackBlock{h.stack_isn + 1073, h.stack_isn + 2145};
+  h.in(".", 1, 1, {}, 65535, sack);
+  h.expect_nothing();
+  EXPECT_EQ(h.run_to_next_timer(), std::chrono::seconds{1});
+  h.expect(".", 1, 1, data.substr(0, 536));  // cwnd 1 SMSS after the timeout
+  h.in(".", 1, 537, {}, 65535, sack);
+  h.expect(".", 537, 1, data.substr(536, 536));  // the second hole, then nothing:
+  h.in(".", 1, 1073, {}, 65535, sack);
+  h.expect_nothing();  // 1073..2145 was SACKed: not resent
+  EXPECT_GE(h.counter(Counter::tcp_sack_skipped), 1u);
+  h.in(".", 1, 2145);
+  EXPECT_FALSE(h.stack.next_timer().has_value());
+}
+
+}  // namespace
+}  // namespace riptide::testing
