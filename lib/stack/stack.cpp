@@ -358,7 +358,7 @@ void Stack::listen_input(Listener& l, const FlowKey& key, const Segment& seg) {
     const bool ts = cfg_.tcp.timestamps && seg.options.timestamps.has_value();
     if (ts) {
       // Window scale and SACK-permitted survive in the TSval's low bits.
-      const std::uint32_t ts_now = static_cast<std::uint32_t>(to_ms(now_)) + isn_.ts_offset(key);
+      const std::uint32_t ts_now = tcp::ts_clock(now_, isn_.ts_offset(key));
       h.options.timestamps = wire::TcpTimestamps{
           tcp::SynCookies::encode_ts(ts_now,
                                      cfg_.tcp.window_scaling ? seg.options.window_scale : std::nullopt,
@@ -459,7 +459,7 @@ void Stack::send_time_wait_ack(const FlowKey& key, const tcp::TimeWaitRecord& re
   h.flags = kAck;
   h.window = rec.window;
   if (rec.ts_ok) {
-    h.options.timestamps = wire::TcpTimestamps{static_cast<std::uint32_t>(to_ms(now_)) + rec.ts_offset, rec.ts_recent};
+    h.options.timestamps = wire::TcpTimestamps{tcp::ts_clock(now_, rec.ts_offset), rec.ts_recent};
   }
   send_tcp(key, h);
 }

@@ -5,6 +5,11 @@
 
 namespace riptide::tcp {
 
+std::uint32_t ts_clock(Instant now, std::uint32_t offset) noexcept {
+  // RFC 7323 5.4: a 1 ms timestamp clock, offset per connection (7.1).
+  return static_cast<std::uint32_t>(to_ms(now)) + offset;
+}
+
 namespace {
 
 constexpr std::uint16_t kDefaultMss = 536;     // RFC 9293 3.7.1 / RFC 1122 4.2.2.6
@@ -12,10 +17,6 @@ constexpr std::uint8_t kMaxWindowScale = 14;  // RFC 7323 2.3
 constexpr std::uint32_t kTsOptionLen = 12;    // NOP NOP TS, on every segment once negotiated
 constexpr std::uint32_t kMinMss = 88;         // Linux TCP_MIN_MSS; > kTsOptionLen
 
-std::uint32_t tsval_from(Instant now, std::uint32_t offset) noexcept {
-  // RFC 7323 5.4: a 1 ms timestamp clock.
-  return static_cast<std::uint32_t>(to_ms(now)) + offset;
-}
 
 }  // namespace
 
@@ -48,7 +49,7 @@ Connection::~Connection() {
 }
 
 std::uint32_t Connection::ts_now(Instant now) const noexcept {
-  return tsval_from(now, tcb_.ts_offset);
+  return ts_clock(now, tcb_.ts_offset);
 }
 
 std::size_t Connection::send_space() const noexcept {
@@ -539,7 +540,6 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
     rtt_sample(seg, acked, now);
     // Sequence space: [SYN][data...][FIN]. Data bytes acknowledged exclude both.
     std::uint32_t data_acked = acked;
-    if (tcb_.snd_una == tcb_.iss) data_acked -= 1;  // our SYN (simultaneous-open paths)
     if (fin_sent_ && seg.ack > fin_seq_) data_acked -= 1;  // our FIN
     data_acked = std::min<std::uint32_t>(data_acked, static_cast<std::uint32_t>(sndbuf_.size()));
     sndbuf_.consume(data_acked, host_.chunk_pool());
@@ -661,26 +661,21 @@ void Connection::process_text(const Segment& seg, Instant now) {
   const auto room = static_cast<std::size_t>(std::max<std::int32_t>(0, (tcb_.rcv_nxt + wnd) - start));
   if (data.size() > room) data = data.first(room);
   if (data.empty()) return;
-  if (start != tcb_.rcv_nxt) {
-    // Out of order: held for reassembly, and a duplicate ACK (with SACK blocks
-    // when negotiated) goes at once (RFC 5681 4.2, RFC 2018).
-    if (app_closed_) {
-      host_.count(Counter::tcp_drop_after_close);
-      send_rst(tcb_.snd_max, now);
-      enter_closed(CloseReason::Aborted, now);
-      return;
-    }
-    queue_out_of_order(start, data);
-    ack_now_ = true;
-    ack_delayable_ = false;  // RFC 5681 4.2: out-of-order data is ACKed at once
-    return;
-  }
   if (app_closed_) {
-    // RFC 1122 4.2.2.13 (RFC 2525 2.17): new data after CLOSE: RST to show it was
-    // lost. (Old data, already acknowledged, was trimmed above and only draws an ACK.)
+    // RFC 1122 4.2.2.13 (RFC 2525 2.17): new data after CLOSE, in order or not:
+    // RST to show it was lost. (Old data, already acknowledged, was trimmed above
+    // and only draws an ACK.)
     host_.count(Counter::tcp_drop_after_close);
     send_rst(tcb_.snd_max, now);
     enter_closed(CloseReason::Aborted, now);
+    return;
+  }
+  if (start != tcb_.rcv_nxt) {
+    // Out of order: held for reassembly, and a duplicate ACK (with SACK blocks
+    // when negotiated) goes at once (RFC 5681 4.2, RFC 2018).
+    queue_out_of_order(start, data);
+    ack_now_ = true;
+    ack_delayable_ = false;  // RFC 5681 4.2: out-of-order data is ACKed at once
     return;
   }
   tcb_.rcv_nxt += static_cast<std::uint32_t>(data.size());

@@ -58,6 +58,11 @@ enum class ConnEvent : std::uint8_t {
 
 class Connection;
 
+// Our TSval at `now` for a connection with timestamp offset `offset` (RFC 7323:
+// 1 ms ticks). The stack's stateless segments (cookie SYN-ACKs, TIME-WAIT ACKs)
+// use it too, so every segment of a tuple reads the same clock.
+[[nodiscard]] std::uint32_t ts_clock(Instant now, std::uint32_t offset) noexcept;
+
 // What a connection needs from the stack that owns it.
 class TcpHost {
  public:
