@@ -988,7 +988,10 @@ std::optional<ConnInfo> Stack::info(ConnId c) const {
   i.irs = t.irs;
   i.snd_wnd = t.snd_wnd;
   i.rcv_wnd = k.rcv_wnd();
-  i.cwnd = t.cwnd;
+  i.cwnd = k.congestion().cwnd;
+  i.ssthresh = k.congestion().ssthresh;
+  i.congestion = k.congestion().algorithm();
+  i.in_recovery = k.in_recovery();
   i.snd_mss = t.snd_mss;
   i.snd_wscale = t.snd_wscale;
   i.rcv_wscale = t.rcv_wscale;

@@ -139,7 +139,9 @@ struct ConnInfo {
   FlowKey key;
   State state = State::Closed;
   SeqNum snd_una, snd_nxt, rcv_nxt, iss, irs;
-  std::uint32_t snd_wnd = 0, rcv_wnd = 0, cwnd = 0;
+  std::uint32_t snd_wnd = 0, rcv_wnd = 0, cwnd = 0, ssthresh = 0;
+  tcp::CongestionAlgorithm congestion = tcp::CongestionAlgorithm::NewReno;
+  bool in_recovery = false;
   std::uint16_t snd_mss = 0;
   std::uint8_t snd_wscale = 0, rcv_wscale = 0;
   bool ts_ok = false, sack_ok = false;

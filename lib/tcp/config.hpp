@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "common/time.hpp"
+#include "tcp/congestion.hpp"
 
 namespace riptide::tcp {
 
@@ -66,6 +67,11 @@ struct TcpConfig {
   // requires < 0.5 s; Linux uses 40 ms), but every second full-sized segment is
   // ACKed at once, and so are out-of-order data, data filling a hole, and FINs.
   Duration delayed_ack = Duration::zero();
+
+  // Congestion control for new connections (per connection: Stack::set_congestion,
+  // TCP_CONGESTION). NewReno is the default: on this machine's impaired-link tests
+  // CUBIC was not measurably better (docs/rfc-compliance.md, RFC 9438).
+  CongestionAlgorithm congestion = CongestionAlgorithm::NewReno;
 
   // RFC 5961 7: challenge ACKs allowed per second per stack (token bucket).
   std::uint32_t challenge_ack_limit = 1000;

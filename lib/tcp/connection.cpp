@@ -36,6 +36,9 @@ Connection::Connection(TcpHost& host, const TcpConfig& cfg, const FlowKey& key) 
       cfg_(cfg),
       key_(key),
       rto_(cfg.rto_initial, cfg.rto_min, cfg.rto_max),
+      algo_(cfg.congestion),
+      rcv_buf_(cfg.rcv_buf),
+      snd_buf_(cfg.snd_buf),
       nodelay_(cfg.nodelay) {
   keepalive_ = cfg.keepalive;
   keepalive_idle_ = cfg.keepalive_idle;
@@ -53,11 +56,11 @@ std::uint32_t Connection::ts_now(Instant now) const noexcept {
 }
 
 std::size_t Connection::send_space() const noexcept {
-  return cfg_.snd_buf > sndbuf_.size() ? cfg_.snd_buf - sndbuf_.size() : 0;
+  return snd_buf_ > sndbuf_.size() ? snd_buf_ - sndbuf_.size() : 0;
 }
 
 std::uint32_t Connection::rcv_wnd() const noexcept {
-  std::uint32_t space = cfg_.rcv_buf > rcv_held_ ? cfg_.rcv_buf - rcv_held_ : 0;
+  std::uint32_t space = rcv_buf_ > rcv_held_ ? rcv_buf_ - rcv_held_ : 0;
   // RFC 7323 2.3: the scaled window field is 16 bits.
   space = std::min<std::uint32_t>(space, 0xFFFFu << tcb_.rcv_wscale);
   // RFC 9293 3.8.6.2.2 (and RFC 1122 4.2.2.16): never shrink the window: the right
@@ -150,8 +153,6 @@ static void apply_negotiated(Tcb& tcb, const TcpConfig& cfg, std::uint16_t peer_
   // put on every segment.
   if (tcb.ts_ok) mss -= kTsOptionLen;
   tcb.snd_mss = static_cast<std::uint16_t>(mss);
-  // RFC 5681 3.1 (with RFC 3390's rule): initial window of min(4*MSS, max(2*MSS, 4380)).
-  tcb.cwnd = std::min<std::uint32_t>(4 * tcb.snd_mss, std::max<std::uint32_t>(2 * tcb.snd_mss, 4380));
 }
 
 void Connection::open_passive(const Segment& syn, SeqNum iss, std::uint32_t ts_offset, Instant now) {
@@ -171,6 +172,7 @@ void Connection::open_passive(const Segment& syn, SeqNum iss, std::uint32_t ts_o
   tcb_.ts_offset = ts_offset;
   negotiate_syn_options(syn);
   apply_negotiated(tcb_, cfg_, peer_mss_, peer_ts_, peer_sack_, peer_wscale_);
+  cc_.init(algo_, tcb_.snd_mss);
   if (tcb_.ts_ok) tcb_.ts_recent = syn.options.timestamps->tsval;
   // RFC 9293 3.10.7.2: the SYN's window is not scaled (RFC 7323 2.2).
   tcb_.snd_wnd = syn.window;
@@ -203,8 +205,9 @@ void Connection::open_from_cookie(const Segment& ack, const CookieOptions& opts,
   peer_sack_ = opts.sack_permitted;
   peer_wscale_ = opts.window_scale;
   apply_negotiated(tcb_, cfg_, peer_mss_, peer_ts_, peer_sack_, peer_wscale_);
+  cc_.init(algo_, tcb_.snd_mss);
   if (tcb_.ts_ok && ack.options.timestamps) tcb_.ts_recent = ack.options.timestamps->tsval;
-  tcb_.rcv_adv = tcb_.rcv_nxt + std::min<std::uint32_t>(cfg_.rcv_buf, 0xFFFF);
+  tcb_.rcv_adv = tcb_.rcv_nxt + std::min<std::uint32_t>(rcv_buf_, 0xFFFF);
   set_state(State::SynReceived, now);
   on_segment(ack, now);
 }
@@ -295,9 +298,10 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now) {
   tcb_.rcv_nxt = seg.seq + 1;
   // Our SYN offered an unscaled window (RFC 7323 2.2): that is the edge promised.
   tcb_.rcv_adv = tcb_.rcv_nxt + std::min<std::uint32_t>(
-                                    cfg_.rcv_buf > rcv_held_ ? cfg_.rcv_buf - rcv_held_ : 0, 0xFFFF);
+                                    rcv_buf_ > rcv_held_ ? rcv_buf_ - rcv_held_ : 0, 0xFFFF);
   negotiate_syn_options(seg);
   apply_negotiated(tcb_, cfg_, peer_mss_, peer_ts_, peer_sack_, peer_wscale_);
+  cc_.init(algo_, tcb_.snd_mss);
   if (tcb_.ts_ok) tcb_.ts_recent = seg.options.timestamps->tsval;
   if (seg.has(kAck)) {
     // Our SYN is acknowledged: ESTABLISHED, <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
@@ -518,19 +522,18 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
   if (duplicate) {
     host_.count(Counter::tcp_dup_ack);
     ++dupacks_;
-    const std::uint32_t mss = tcb_.snd_mss;
-    if (dupacks_ == 3 && !in_recovery_ && tcb_.snd_una >= recover_) {
-      // RFC 5681 3.2 steps 2-4 and RFC 6582 3.2 step 2: ssthresh = max(FlightSize/2,
-      // 2*SMSS), retransmit the lost segment, cwnd = ssthresh + 3*SMSS.
-      const std::uint32_t flight = static_cast<std::uint32_t>(tcb_.snd_max - tcb_.snd_una);
-      tcb_.ssthresh = std::max<std::uint32_t>(flight / 2, 2u * mss);
-      in_recovery_ = true;
-      recover_ = tcb_.snd_max;
-      host_.count(Counter::tcp_fast_retransmit);
-      retransmit_first(now);
-      tcb_.cwnd = tcb_.ssthresh + 3u * mss;
-    } else if (in_recovery_ && dupacks_ > 3) {
-      tcb_.cwnd += mss;  // step 4: each further duplicate means a segment left the network
+    if (!in_recovery_ && tcb_.snd_una >= recover_) {
+      // RFC 5681 3.2 (2): the third duplicate ACK starts fast retransmit. RFC 6675 5
+      // adds: or the scoreboard already shows SND.UNA lost (IsLost(HighACK + 1)).
+      // RFC 6582 4.1: not for duplicates of what was outstanding when the last
+      // recovery began (SND.UNA < recover).
+      if (dupacks_ == kDupThresh || (tcb_.sack_ok && sacked_count_ > 0 && lost_at_una())) {
+        enter_recovery(now);
+      }
+    } else if (in_recovery_ && !tcb_.sack_ok && dupacks_ > kDupThresh) {
+      // RFC 6582 3.2 step 4 (RFC 5681 3.2 (4)): each further duplicate means a
+      // segment left the network: inflate. (RFC 6675 counts that in the pipe.)
+      cc_.cwnd += tcb_.snd_mss;
     }
   }
 
@@ -550,23 +553,28 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
     dupacks_ = 0;
     if (in_recovery_) {
       if (seg.ack >= recover_) {
-        // RFC 6582 3.2 step 3, full acknowledgment: deflate to
-        // min(ssthresh, FlightSize + SMSS) and leave recovery.
+        // Full acknowledgment: leave recovery. RFC 6582 3.2 step 3: deflate to
+        // min(ssthresh, FlightSize + SMSS). (With RFC 6675 cwnd already is ssthresh
+        // and the pipe did the rest; the same deflation is harmless.)
         const std::uint32_t flight = static_cast<std::uint32_t>(tcb_.snd_max - tcb_.snd_una);
-        tcb_.cwnd = std::min<std::uint32_t>(tcb_.ssthresh, std::max<std::uint32_t>(flight, tcb_.snd_mss) + tcb_.snd_mss);
+        cc_.cwnd = std::min<std::uint32_t>(cc_.ssthresh, std::max<std::uint32_t>(flight, tcb_.snd_mss) + tcb_.snd_mss);
+        cc_.on_recovery_end();
         in_recovery_ = false;
-      } else {
-        // Partial acknowledgment: the next hole is lost too. Retransmit it, deflate
-        // by what was acknowledged, add back one SMSS, stay in recovery.
+      } else if (!tcb_.sack_ok) {
+        // RFC 6582 3.2 step 3, partial acknowledgment: the next hole is lost too.
+        // Retransmit it, deflate by what was acknowledged, add back one SMSS, stay in
+        // recovery.
         host_.count(Counter::tcp_recovery_partial_ack);
         retransmit_first(now);
-        tcb_.cwnd = (tcb_.cwnd > acked ? tcb_.cwnd - acked : 0) + tcb_.snd_mss;
+        cc_.cwnd = (cc_.cwnd > acked ? cc_.cwnd - acked : 0) + tcb_.snd_mss;
+      } else {
+        // RFC 6675 5 (C): a partial ACK only shrinks the pipe; NextSeg() decides
+        // what goes next (sack_recovery_output, from output()).
+        host_.count(Counter::tcp_recovery_partial_ack);
       }
-    } else if (tcb_.cwnd < tcb_.ssthresh) {
-      // RFC 5681 3.1: slow start below ssthresh, then about one MSS per RTT.
-      tcb_.cwnd += std::min<std::uint32_t>(acked, tcb_.snd_mss);
     } else {
-      tcb_.cwnd += std::max<std::uint32_t>(1, tcb_.snd_mss * tcb_.snd_mss / std::max<std::uint32_t>(tcb_.cwnd, 1));
+      // RFC 5681 3.1 slow start / congestion avoidance, or RFC 9438 CUBIC.
+      cc_.on_ack(acked, now, rto_.srtt());
     }
     // RFC 6298 5.2/5.3: stop the timer when all is acknowledged, else restart it.
     if (tcb_.snd_una == tcb_.snd_max) {
@@ -726,7 +734,7 @@ void Connection::queue_out_of_order(SeqNum start, std::span<const std::byte> dat
       target->start = cur;
       target->end = cur;
     }
-    const std::size_t put = target->data.append(data.subspan(off, len), cfg_.rcv_buf, pool);
+    const std::size_t put = target->data.append(data.subspan(off, len), rcv_buf_, pool);
     target->end += static_cast<std::uint32_t>(put);
     target->stamp = ooo_stamp_;
     if (target->data.empty()) target->used = false;
@@ -743,7 +751,7 @@ void Connection::queue_out_of_order(SeqNum start, std::span<const std::byte> dat
       while (off < b.data.size()) {
         const std::size_t n = std::min(tmp.size(), b.data.size() - off);
         b.data.copy_out(off, std::span(tmp).first(n));
-        const std::size_t put = a.data.append(std::span(tmp).first(n), cfg_.rcv_buf, pool);
+        const std::size_t put = a.data.append(std::span(tmp).first(n), rcv_buf_, pool);
         a.end += static_cast<std::uint32_t>(put);
         off += put;
         if (put < n) break;
@@ -940,34 +948,40 @@ void Connection::record_sack(const Segment& seg) {
     // reports a duplicate below it; anything else is bogus).
     if (!(tcb_.snd_una < b.right) || b.right <= b.left || tcb_.snd_max < b.right) continue;
     if (b.left < tcb_.snd_una) b.left = tcb_.snd_una;
-    // Merge with what overlaps or touches; otherwise add (the oldest goes when full).
+    // Merge with what overlaps or touches.
     for (std::uint8_t j = 0; j < sacked_count_;) {
       const wire::SackBlock& o = sacked_[j];
       if (o.left <= b.right && b.left <= o.right) {
         b.left = seq_min(b.left, o.left);
         b.right = seq_max(b.right, o.right);
-        sacked_[j] = sacked_[--sacked_count_];
+        for (std::uint8_t k = j + 1; k < sacked_count_; ++k) sacked_[k - 1] = sacked_[k];
+        --sacked_count_;
       } else {
         ++j;
       }
     }
+    // Insert in sequence order; when full, the highest block goes.
+    std::uint8_t at = 0;
+    while (at < sacked_count_ && sacked_[at].left < b.left) ++at;
     if (sacked_count_ == kMaxSacked) {
-      for (std::size_t j = 1; j < kMaxSacked; ++j) sacked_[j - 1] = sacked_[j];
+      if (at == kMaxSacked) continue;
       --sacked_count_;
     }
-    sacked_[sacked_count_++] = b;
+    for (std::uint8_t k = sacked_count_; k > at; --k) sacked_[k] = sacked_[k - 1];
+    sacked_[at] = b;
+    ++sacked_count_;
   }
 }
 
 void Connection::prune_sacked() {
-  for (std::uint8_t j = 0; j < sacked_count_;) {
-    if (sacked_[j].right <= tcb_.snd_una) {
-      sacked_[j] = sacked_[--sacked_count_];
-    } else {
-      if (sacked_[j].left < tcb_.snd_una) sacked_[j].left = tcb_.snd_una;
-      ++j;
-    }
+  // The blocks are in order: drop those now below SND.UNA, trim the first.
+  std::uint8_t gone = 0;
+  while (gone < sacked_count_ && sacked_[gone].right <= tcb_.snd_una) ++gone;
+  if (gone > 0) {
+    for (std::uint8_t k = gone; k < sacked_count_; ++k) sacked_[k - gone] = sacked_[k];
+    sacked_count_ = static_cast<std::uint8_t>(sacked_count_ - gone);
   }
+  if (sacked_count_ > 0 && sacked_[0].left < tcb_.snd_una) sacked_[0].left = tcb_.snd_una;
 }
 
 const wire::SackBlock* Connection::sacked_at(SeqNum s) const noexcept {
@@ -983,6 +997,108 @@ std::optional<SeqNum> Connection::next_sacked_after(SeqNum s) const noexcept {
     if (s < sacked_[j].left && (!best || sacked_[j].left < *best)) best = sacked_[j].left;
   }
   return best;
+}
+
+// --- RFC 6675 SACK-based loss recovery ------------------------------------------
+//
+// The scoreboard is the sorted list of SACKed blocks; the holes between them (from
+// HighACK = SND.UNA up to HighData = SND.MAX) are what the peer has not reported.
+// Everything in one hole has the same SACKed data above it, so IsLost() is a
+// property of the hole.
+
+// RFC 6675 4 IsLost(): DupThresh discontiguous SACKed blocks above, or more than
+// (DupThresh - 1) * SMSS bytes SACKed above.
+bool Connection::is_lost_hole(std::size_t blocks_above, std::uint32_t sacked_above) const noexcept {
+  return blocks_above >= kDupThresh || sacked_above > (kDupThresh - 1) * tcb_.snd_mss;
+}
+
+template <class F>
+void Connection::for_each_hole(F&& f) const {
+  std::uint32_t sacked_above = 0;
+  for (std::uint8_t j = 0; j < sacked_count_; ++j) sacked_above += sacked_[j].right - sacked_[j].left;
+  SeqNum pos = tcb_.snd_una;
+  for (std::uint8_t j = 0; j < sacked_count_; ++j) {
+    if (pos < sacked_[j].left) {
+      if (!f(pos, sacked_[j].left, is_lost_hole(sacked_count_ - j, sacked_above))) return;
+    }
+    sacked_above -= sacked_[j].right - sacked_[j].left;
+    pos = seq_max(pos, sacked_[j].right);
+  }
+  if (pos < tcb_.snd_max) f(pos, tcb_.snd_max, false);  // nothing SACKed above: not lost
+}
+
+bool Connection::lost_at_una() const noexcept {
+  bool lost = false;
+  for_each_hole([&](SeqNum start, SeqNum, bool hole_lost) {
+    lost = start == tcb_.snd_una && hole_lost;
+    return false;  // only the first hole matters
+  });
+  return lost;
+}
+
+std::uint32_t Connection::sack_pipe() const noexcept {
+  // RFC 6675 4 SetPipe(): each octet not SACKed counts once if not lost, and once
+  // more if it was retransmitted (at or below HighRxt).
+  std::uint32_t pipe = 0;
+  for_each_hole([&](SeqNum start, SeqNum end, bool lost) {
+    if (!lost) pipe += end - start;
+    if (start < high_rxt_) pipe += seq_min(end, high_rxt_) - start;
+    return true;
+  });
+  return pipe;
+}
+
+std::optional<Connection::NextSeg> Connection::sack_next_retransmission(bool lost_only) const noexcept {
+  // RFC 6675 4 NextSeg() rule (1): the first unSACKed octet above HighRxt in a lost
+  // hole; rule (3) (lost_only false): in any hole.
+  std::optional<NextSeg> next;
+  for_each_hole([&](SeqNum start, SeqNum end, bool lost) {
+    const SeqNum from = seq_max(start, high_rxt_);
+    if (from < end && (lost || !lost_only)) {
+      next = NextSeg{from, std::min<std::uint32_t>(end - from, tcb_.snd_mss)};
+      return false;
+    }
+    return true;
+  });
+  return next;
+}
+
+void Connection::sack_retransmit(const NextSeg& r, Instant now) {
+  const auto offset = static_cast<std::size_t>(r.seq - tcb_.snd_una);
+  const std::size_t queued = sndbuf_.size();
+  std::size_t len = offset < queued ? std::min<std::size_t>(r.len, queued - offset) : 0;
+  std::uint8_t flags = kAck;
+  if (offset + len == queued && len > 0) flags |= kPsh;
+  // The hole may end with our FIN.
+  if (fin_sent_ && r.seq + static_cast<std::uint32_t>(len) == fin_seq_ && r.seq + r.len > fin_seq_) flags |= kFin;
+  high_rxt_ = r.seq + static_cast<std::uint32_t>(len) + ((flags & kFin) ? 1u : 0u);
+  if (len == 0 && (flags & kFin) == 0) {
+    high_rxt_ = r.seq + r.len;  // nothing there to send (cannot happen; be safe)
+    return;
+  }
+  host_.count(Counter::tcp_retransmit_segment);
+  host_.count(Counter::tcp_sack_retransmit);
+  rtt_seq_.reset();  // Karn
+  emit(flags, r.seq, offset, len, now);
+}
+
+void Connection::enter_recovery(Instant now) {
+  // RFC 5681 3.2 (2)-(4) / RFC 6582 3.2 step 2 / RFC 6675 5 (4.1)-(4.3).
+  const auto flight = static_cast<std::uint32_t>(tcb_.snd_max - tcb_.snd_una);
+  in_recovery_ = true;
+  recover_ = tcb_.snd_max;  // RecoveryPoint = HighData
+  cc_.on_loss(flight);      // ssthresh, cwnd = ssthresh (RFC 9438 4.6 for CUBIC)
+  host_.count(Counter::tcp_fast_retransmit);
+  if (tcb_.sack_ok) {
+    host_.count(Counter::tcp_sack_recovery);
+    // RFC 6675 5 (4.3): retransmit the first segment presumed dropped, HighACK + 1,
+    // whatever the pipe says; output() then runs step (C).
+    high_rxt_ = tcb_.snd_una;
+    sack_retransmit(NextSeg{tcb_.snd_una, tcb_.snd_mss}, now);
+  } else {
+    retransmit_first(now);
+    cc_.cwnd = cc_.ssthresh + kDupThresh * tcb_.snd_mss;  // RFC 6582 3.2 step 2 inflation
+  }
 }
 
 void Connection::retransmit_first(Instant now) {
@@ -1044,9 +1160,7 @@ void Connection::retransmit_timeout(Instant now) {
     // RFC 5681 3.1 (4): after a timeout, ssthresh = max(FlightSize/2, 2*SMSS),
     // cwnd = 1 SMSS. (A lost SYN or SYN-ACK leaves them alone: the MSS is not
     // known yet, and the initial window is set when the handshake completes.)
-    const std::uint32_t flight = static_cast<std::uint32_t>(tcb_.snd_max - tcb_.snd_una);
-    tcb_.ssthresh = std::max<std::uint32_t>(flight / 2, 2u * tcb_.snd_mss);
-    tcb_.cwnd = tcb_.snd_mss;
+    cc_.on_timeout(static_cast<std::uint32_t>(tcb_.snd_max - tcb_.snd_una));
   }
   host_.count(Counter::tcp_retransmit_segment);
   switch (state_) {
@@ -1086,7 +1200,7 @@ std::size_t Connection::send(std::span<const std::byte> data, Instant now) {
     default:
       return 0;
   }
-  const std::size_t n = sndbuf_.append(data, cfg_.snd_buf, host_.chunk_pool());
+  const std::size_t n = sndbuf_.append(data, snd_buf_, host_.chunk_pool());
   if (n < data.size()) want_writable_ = true;
   if (state_ == State::Established || state_ == State::CloseWait) output(now);
   return n;
@@ -1156,7 +1270,7 @@ void Connection::set_receive_held(std::uint32_t bytes, Instant now) {
   // otherwise the next ACK carries it.
   // RFC 1122 4.2.3.3 receiver SWS avoidance: a small window opens only once it can
   // grow by min(RCV.BUFF/2, MSS).
-  const std::uint32_t step = std::min<std::uint32_t>(cfg_.rcv_buf / 2, tcb_.snd_mss);
+  const std::uint32_t step = std::min<std::uint32_t>(rcv_buf_ / 2, tcb_.snd_mss);
   if (after > before && ((before < step && after - before >= step) || after >= 2 * before)) send_ack(now);
 }
 
@@ -1174,72 +1288,32 @@ void Connection::output(Instant now) {
     default:
       return;
   }
-  const std::size_t queued = sndbuf_.size();
   bool sent_any = false;
+  const bool sack_recovery = in_recovery_ && tcb_.sack_ok;
   for (;;) {
-    // Resending after a timeout (SND.NXT < SND.MAX): skip what the peer has
-    // SACKed (RFC 2018: the data is still kept until cumulatively acknowledged).
-    std::size_t sack_limit = SIZE_MAX;
-    if (tcb_.snd_nxt < tcb_.snd_max && sacked_count_ > 0) {
-      while (const wire::SackBlock* b = sacked_at(tcb_.snd_nxt)) {
-        host_.count(Counter::tcp_sack_skipped);
-        tcb_.snd_nxt = seq_min(b->right, tcb_.snd_max);
+    std::uint32_t room = UINT32_MAX;  // what the congestion window still allows
+    if (sack_recovery) {
+      // RFC 6675 5 (C): while cwnd - pipe >= 1 SMSS, send NextSeg(): (1) the first
+      // lost hole above HighRxt, (2) new data, (3) any other unSACKed hole.
+      const std::uint32_t pipe = sack_pipe();
+      if (pipe >= cc_.cwnd || cc_.cwnd - pipe < tcb_.snd_mss) break;
+      if (auto r = sack_next_retransmission(/*lost_only=*/true)) {
+        sack_retransmit(*r, now);
+        sent_any = true;
+        continue;
       }
-      if (auto next = next_sacked_after(tcb_.snd_nxt); next && *next <= tcb_.snd_max) {
-        sack_limit = static_cast<std::size_t>(*next - tcb_.snd_nxt);
-      }
+      room = cc_.cwnd - pipe;
     }
-    const auto offset = static_cast<std::size_t>(tcb_.snd_nxt - tcb_.snd_una);
-    const std::size_t to_end = offset < queued ? queued - offset : 0;  // up to the end of the queue
-    const std::size_t unsent = std::min(to_end, sack_limit);           // before the next SACKed block
-    // Usable window: SND.UNA + min(SND.WND, cwnd) - SND.NXT (RFC 5681 / 9293 3.8.6.2.1).
-    const std::uint32_t wnd = std::min(tcb_.snd_wnd, tcb_.cwnd);
-    const std::int32_t usable = static_cast<std::int32_t>((tcb_.snd_una + wnd) - tcb_.snd_nxt);
-    if (unsent > 0) {
-      if (usable <= 0) break;
-      std::size_t len = std::min<std::size_t>({unsent, tcb_.snd_mss, static_cast<std::size_t>(usable)});
-      // RFC 9293 3.7.4 (Nagle), with Minshall's refinement as Linux has it: hold
-      // back a sub-MSS segment only while another sub-MSS segment is unacknowledged,
-      // unless it ends a closing stream. (Sender SWS avoidance beyond this, and the
-      // persist timer, arrive with issue 4.)
-      const bool small = len < tcb_.snd_mss;
-      // RFC 9293 3.8.6.2.1 sender SWS avoidance, for the congestion-window case:
-      // never cut a runt off the stream because cwnd is not a multiple of the MSS;
-      // the ACKs for what is in flight will open cwnd. (A peer window smaller than
-      // the MSS is filled as Linux does; the override/persist timer is issue 4.)
-      const bool cwnd_limited = tcb_.cwnd < tcb_.snd_wnd;
-      if (small && len < unsent && cwnd_limited && tcb_.snd_nxt != tcb_.snd_una) break;
-      const bool retransmission = tcb_.snd_nxt < tcb_.snd_max;
-      if (small && !retransmission && !nodelay_ && !fin_queued_ && tcb_.snd_una < snd_sml_) break;
-      const bool last = len == to_end;  // the end of the stream so far (PSH, FIN)
-      std::uint8_t flags = kAck;
-      if (last) flags |= kPsh;
-      const bool with_fin = last && fin_queued_;
-      if (with_fin) flags |= kFin;
-      if (!rtt_seq_ && tcb_.snd_nxt == tcb_.snd_max) {
-        rtt_seq_ = tcb_.snd_nxt;
-        rtt_start_ = now;
-      }
-      if (retransmission) host_.count(Counter::tcp_retransmit_segment);
-      emit(flags, tcb_.snd_nxt, offset, len, now);
-      if (small) snd_sml_ = tcb_.snd_nxt + static_cast<std::uint32_t>(len);
-      if (with_fin) {
-        fin_sent_ = true;
-        fin_seq_ = tcb_.snd_nxt + static_cast<std::uint32_t>(len);
-      }
-      tcb_.snd_nxt += static_cast<std::uint32_t>(len) + (with_fin ? 1u : 0u);
-      tcb_.snd_max = seq_max(tcb_.snd_max, tcb_.snd_nxt);
+    if (send_new_segment(room, now)) {
       sent_any = true;
       continue;
     }
-    // All data sent: the FIN, if queued and not yet sent at this position.
-    if (fin_queued_ && tcb_.snd_nxt == fin_seq()) {
-      fin_sent_ = true;
-      fin_seq_ = tcb_.snd_nxt;
-      emit(kFin | kAck, tcb_.snd_nxt, offset, 0, now);
-      tcb_.snd_nxt += 1;
-      tcb_.snd_max = seq_max(tcb_.snd_max, tcb_.snd_nxt);
-      sent_any = true;
+    if (sack_recovery) {
+      if (auto r = sack_next_retransmission(/*lost_only=*/false)) {
+        sack_retransmit(*r, now);
+        sent_any = true;
+        continue;
+      }
     }
     break;
   }
@@ -1255,6 +1329,78 @@ void Connection::output(Instant now) {
     persist_backoff_ = 0;
     host_.cancel_timer(*this, TimerKind::Persist);
   }
+}
+
+// One segment of what output() may send from SND.NXT: data (or a resend after a
+// timeout), or the FIN. `room` caps it below the usual windows (RFC 6675's
+// cwnd - pipe during SACK recovery). Returns whether something went out.
+bool Connection::send_new_segment(std::uint32_t room, Instant now) {
+  const std::size_t queued = sndbuf_.size();
+  // Resending after a timeout (SND.NXT < SND.MAX): skip what the peer has
+  // SACKed (RFC 2018: the data is still kept until cumulatively acknowledged).
+  std::size_t sack_limit = SIZE_MAX;
+  if (tcb_.snd_nxt < tcb_.snd_max && sacked_count_ > 0) {
+    while (const wire::SackBlock* b = sacked_at(tcb_.snd_nxt)) {
+      host_.count(Counter::tcp_sack_skipped);
+      tcb_.snd_nxt = seq_min(b->right, tcb_.snd_max);
+    }
+    if (auto next = next_sacked_after(tcb_.snd_nxt); next && *next <= tcb_.snd_max) {
+      sack_limit = static_cast<std::size_t>(*next - tcb_.snd_nxt);
+    }
+  }
+  const auto offset = static_cast<std::size_t>(tcb_.snd_nxt - tcb_.snd_una);
+  const std::size_t to_end = offset < queued ? queued - offset : 0;  // up to the end of the queue
+  const std::size_t unsent = std::min(to_end, sack_limit);           // before the next SACKed block
+  if (unsent > 0) {
+    // Usable window: SND.UNA + min(SND.WND, cwnd) - SND.NXT (RFC 5681 / 9293
+    // 3.8.6.2.1); in SACK recovery the pipe, not SND.NXT, measures what is out.
+    const bool sack_recovery = in_recovery_ && tcb_.sack_ok;
+    const std::uint32_t wnd = sack_recovery ? tcb_.snd_wnd : std::min(tcb_.snd_wnd, cc_.cwnd);
+    const std::int32_t usable = static_cast<std::int32_t>((tcb_.snd_una + wnd) - tcb_.snd_nxt);
+    if (usable <= 0) return false;
+    std::size_t len = std::min<std::size_t>({unsent, tcb_.snd_mss, static_cast<std::size_t>(usable), room});
+    // RFC 9293 3.7.4 (Nagle), with Minshall's refinement as Linux has it: hold
+    // back a sub-MSS segment only while another sub-MSS segment is unacknowledged,
+    // unless it ends a closing stream.
+    const bool small = len < tcb_.snd_mss;
+    // RFC 9293 3.8.6.2.1 sender SWS avoidance, for the congestion-window case:
+    // never cut a runt off the stream because cwnd is not a multiple of the MSS;
+    // the ACKs for what is in flight will open cwnd. (A peer window smaller than
+    // the MSS is filled as Linux does.)
+    const bool cwnd_limited = cc_.cwnd < tcb_.snd_wnd || room < tcb_.snd_mss;
+    if (small && len < unsent && cwnd_limited && tcb_.snd_nxt != tcb_.snd_una) return false;
+    const bool retransmission = tcb_.snd_nxt < tcb_.snd_max;
+    if (small && !retransmission && !nodelay_ && !fin_queued_ && tcb_.snd_una < snd_sml_) return false;
+    const bool last = len == to_end;  // the end of the stream so far (PSH, FIN)
+    std::uint8_t flags = kAck;
+    if (last) flags |= kPsh;
+    const bool with_fin = last && fin_queued_;
+    if (with_fin) flags |= kFin;
+    if (!rtt_seq_ && tcb_.snd_nxt == tcb_.snd_max) {
+      rtt_seq_ = tcb_.snd_nxt;
+      rtt_start_ = now;
+    }
+    if (retransmission) host_.count(Counter::tcp_retransmit_segment);
+    emit(flags, tcb_.snd_nxt, offset, len, now);
+    if (small) snd_sml_ = tcb_.snd_nxt + static_cast<std::uint32_t>(len);
+    if (with_fin) {
+      fin_sent_ = true;
+      fin_seq_ = tcb_.snd_nxt + static_cast<std::uint32_t>(len);
+    }
+    tcb_.snd_nxt += static_cast<std::uint32_t>(len) + (with_fin ? 1u : 0u);
+    tcb_.snd_max = seq_max(tcb_.snd_max, tcb_.snd_nxt);
+    return true;
+  }
+  // All data sent: the FIN, if queued and not yet sent at this position.
+  if (fin_queued_ && tcb_.snd_nxt == fin_seq()) {
+    fin_sent_ = true;
+    fin_seq_ = tcb_.snd_nxt;
+    emit(kFin | kAck, tcb_.snd_nxt, offset, 0, now);
+    tcb_.snd_nxt += 1;
+    tcb_.snd_max = seq_max(tcb_.snd_max, tcb_.snd_nxt);
+    return true;
+  }
+  return false;
 }
 
 void Connection::emit(std::uint8_t flags, SeqNum seq, std::size_t off, std::size_t len,

@@ -9,6 +9,7 @@
 // through set_state().
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <array>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "common/seq_num.hpp"
 #include "common/time.hpp"
 #include "tcp/config.hpp"
+#include "tcp/congestion.hpp"
 #include "tcp/rto.hpp"
 #include "tcp/segment.hpp"
 #include "tcp/send_buffer.hpp"
@@ -109,8 +111,7 @@ struct Tcb {
   bool sack_ok = false;         // RFC 2018 SACK-permitted negotiated
   std::uint32_t ts_recent = 0;  // RFC 7323 4.3 TS.Recent
   std::uint32_t ts_offset = 0;  // added to our clock for TSval
-  std::uint32_t cwnd = 0;       // congestion window (RFC 5681)
-  std::uint32_t ssthresh = 0xFFFFFFFF;
+  // cwnd and ssthresh (RFC 5681) live in the connection's CongestionControl.
 };
 
 class Connection {
@@ -149,6 +150,22 @@ class Connection {
   // window update when it opens the window meaningfully.
   void set_receive_held(std::uint32_t bytes, Instant now);
   void set_nodelay(bool on) noexcept { nodelay_ = on; }
+  // TCP_CONGESTION: the algorithm for this connection from now on.
+  void set_congestion(CongestionAlgorithm a) noexcept {
+    algo_ = a;
+    cc_.set_algorithm(a);
+  }
+  // SO_RCVBUF / SO_SNDBUF for this connection (bytes, at least one MSS; the
+  // receive window only grows as far as the window scale negotiated at the SYN
+  // allows, RFC 7323 2.3). Shrinking the receive buffer never takes back window
+  // already advertised (RFC 9293 3.8.6.2.2); shrinking the send buffer below what
+  // is queued only stops send() from accepting more.
+  void set_buffer_sizes(std::uint32_t rcv_buf, std::uint32_t snd_buf) noexcept {
+    rcv_buf_ = std::max<std::uint32_t>(rcv_buf, cfg_.mss);
+    snd_buf_ = std::max<std::uint32_t>(snd_buf, cfg_.mss);
+  }
+  [[nodiscard]] std::uint32_t rcv_buf() const noexcept { return rcv_buf_; }
+  [[nodiscard]] std::uint32_t snd_buf() const noexcept { return snd_buf_; }
   // RFC 1122 4.2.3.6: probe an idle connection after `idle`, every `interval`,
   // and drop it after `count` unanswered probes.
   void set_keepalive(bool on, Duration idle, Duration interval, std::uint8_t count, Instant now);
@@ -159,6 +176,8 @@ class Connection {
   [[nodiscard]] const FlowKey& key() const noexcept { return key_; }
   [[nodiscard]] const Tcb& tcb() const noexcept { return tcb_; }
   [[nodiscard]] const RtoEstimator& rto() const noexcept { return rto_; }
+  [[nodiscard]] const CongestionControl& congestion() const noexcept { return cc_; }
+  [[nodiscard]] bool in_recovery() const noexcept { return in_recovery_; }
   [[nodiscard]] std::size_t send_queued() const noexcept { return sndbuf_.size(); }
   [[nodiscard]] std::size_t send_space() const noexcept;
   // Copies send-buffer bytes [offset, offset + out.size()) from SND.UNA into a packet.
@@ -206,6 +225,7 @@ class Connection {
 
   // --- output ----------------------------------------------------------------------
   void output(Instant now);  // everything the window and Nagle allow
+  bool send_new_segment(std::uint32_t room, Instant now);
   void send_syn(bool with_ack, Instant now);
   void send_ack(Instant now);
   void flush_ack(Instant now);
@@ -227,6 +247,10 @@ class Connection {
   State state_ = State::Closed;
   Tcb tcb_;
   RtoEstimator rto_;
+  CongestionAlgorithm algo_;
+  CongestionControl cc_;
+  std::uint32_t rcv_buf_;  // SO_RCVBUF
+  std::uint32_t snd_buf_;  // SO_SNDBUF
   SendBuffer sndbuf_;
 
   // Out-of-order data held for reassembly (RFC 9293 3.10.7.4 seventh: "segments
@@ -247,13 +271,35 @@ class Connection {
 
   // What the peer reported SACKed above SND.UNA (RFC 2018, a small scoreboard):
   // resends after a timeout skip it instead of going back over everything.
-  static constexpr std::size_t kMaxSacked = 4;
+  // Blocks are disjoint and kept in sequence order; when full, the highest goes
+  // (losing SACK information only makes the sender resend more, never less).
+  static constexpr std::size_t kMaxSacked = 16;
   std::array<wire::SackBlock, kMaxSacked> sacked_{};
   std::uint8_t sacked_count_ = 0;
   void record_sack(const Segment& seg);
   void prune_sacked();
   [[nodiscard]] const wire::SackBlock* sacked_at(SeqNum s) const noexcept;
   [[nodiscard]] std::optional<SeqNum> next_sacked_after(SeqNum s) const noexcept;
+
+  // RFC 6675 SACK-based loss recovery (used when SACK was negotiated; NewReno's
+  // RFC 6582 otherwise). HighACK is SND.UNA, HighData is SND.MAX, RecoveryPoint is
+  // recover_; HighRxt is high_rxt_.
+  static constexpr std::uint32_t kDupThresh = 3;
+  SeqNum high_rxt_;
+  [[nodiscard]] bool is_lost_hole(std::size_t blocks_above, std::uint32_t sacked_above) const noexcept;
+  [[nodiscard]] std::uint32_t sack_pipe() const noexcept;  // RFC 6675 4 SetPipe()
+  struct NextSeg {
+    SeqNum seq;
+    std::uint32_t len;
+  };
+  // NextSeg() rule 1 (lost_only) or rule 3; rule 2 (new data) is output()'s.
+  [[nodiscard]] std::optional<NextSeg> sack_next_retransmission(bool lost_only) const noexcept;
+  template <class F>
+  void for_each_hole(F&& f) const;  // f(start, end, lost) -> keep going
+  [[nodiscard]] bool lost_at_una() const noexcept;  // IsLost(HighACK + 1)
+  void sack_retransmit(const NextSeg& r, Instant now);
+  void enter_recovery(Instant now);
+  void sack_recovery_output(Instant now);  // RFC 6675 5 step (C)
   std::uint32_t rcv_held_ = 0;  // bytes the application has not consumed
 
   // RTT timing of one segment when timestamps are off (RFC 6298 3, Karn).

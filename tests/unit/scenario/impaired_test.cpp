@@ -210,8 +210,19 @@ class Acceptor : public Handler {
   }
 };
 
-StackConfig config(Ipv4Addr addr, std::uint8_t key) {
+// RIPTIDE_IMPAIRED_CC=cubic|newreno runs every profile with that algorithm
+// (default: the stack's default, NewReno, except where a test names one).
+std::optional<tcp::CongestionAlgorithm> cc_from_env() {
+  const char* env = std::getenv("RIPTIDE_IMPAIRED_CC");
+  if (env == nullptr || *env == '\0') return std::nullopt;
+  auto a = tcp::parse_congestion_algorithm(env);
+  if (!a) ADD_FAILURE() << "RIPTIDE_IMPAIRED_CC=" << env << ": newreno or cubic";
+  return a;
+}
+
+StackConfig config(Ipv4Addr addr, std::uint8_t key, tcp::CongestionAlgorithm cc) {
   StackConfig c;
+  c.tcp.congestion = cc;
   c.local_addrs = {addr};
   c.secret = {key, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, key};
   c.max_connections = 64;
@@ -223,6 +234,7 @@ StackConfig config(Ipv4Addr addr, std::uint8_t key) {
 struct Profile {
   const char* name;
   Impairment path;  // the same impairments each way, drawn from independent streams
+  tcp::CongestionAlgorithm cc = tcp::CongestionAlgorithm::NewReno;
 };
 
 double mbit_per_s(std::uint64_t bytes, Duration d) {
@@ -233,9 +245,10 @@ double mbit_per_s(std::uint64_t bytes, Duration d) {
 std::string counters_of(const Stack& s) {
   const Counters& c = s.counters();
   char b[200];
-  std::snprintf(b, sizeof b, "rto %llu fast %llu retx_seg %llu ooo %llu dsack %llu",
+  std::snprintf(b, sizeof b, "rto %llu fast %llu (sack %llu) retx_seg %llu ooo %llu dsack %llu",
                 static_cast<unsigned long long>(c[Counter::tcp_retransmit_timeout]),
                 static_cast<unsigned long long>(c[Counter::tcp_fast_retransmit]),
+                static_cast<unsigned long long>(c[Counter::tcp_sack_recovery]),
                 static_cast<unsigned long long>(c[Counter::tcp_retransmit_segment]),
                 static_cast<unsigned long long>(c[Counter::tcp_out_of_order]),
                 static_cast<unsigned long long>(c[Counter::tcp_dsack_sent]));
@@ -265,8 +278,8 @@ void run(const Profile& profile, std::uint64_t seed, std::uint64_t bytes) {
     clients[i].configure(seed * 1000 + i * 2, bytes, bytes, client_first);
     servers[i].configure(seed * 1000 + i * 2 + 1, bytes, bytes, !client_first);
   }
-  Stack client(config(kClientAddr, 1), kStart);
-  Stack server(config(kServerAddr, 2), kStart);
+  Stack client(config(kClientAddr, 1, profile.cc), kStart);
+  Stack server(config(kServerAddr, 2, profile.cc), kStart);
   ImpairedLink link(client, server, kStart, profile.path, profile.path, seed);
   const auto fail_trace = [&] {
     if (::testing::Test::HasFailure()) {
@@ -364,11 +377,12 @@ void run(const Profile& profile, std::uint64_t seed, std::uint64_t bytes) {
 
   std::printf("[ impaired ] %s seed %llu: %zu conns x %llu B each way in %.3f/%.3f virtual s: "
               "goodput c>s %.1f Mbit/s, s>c %.1f Mbit/s\n"
-              "               client %s | server %s\n"
+              "               [%s] client %s | server %s\n"
               "               path c>s %s | s>c %s\n",
               profile.name, static_cast<unsigned long long>(seed), kConnections,
               static_cast<unsigned long long>(bytes), static_cast<double>((c2s_done - kStart).count()) / 1e9,
-              static_cast<double>((s2c_done - kStart).count()) / 1e9, c2s, s2c, counters_of(client).c_str(),
+              static_cast<double>((s2c_done - kStart).count()) / 1e9, c2s, s2c,
+              std::string(tcp::to_string(profile.cc)).c_str(), counters_of(client).c_str(),
               counters_of(server).c_str(), path_of(link.stats(true)).c_str(), path_of(link.stats(false)).c_str());
   const std::string k = "seed" + std::to_string(seed) + "_";
   ::testing::Test::RecordProperty(k + "goodput_c2s_mbps", std::to_string(c2s));
@@ -377,8 +391,9 @@ void run(const Profile& profile, std::uint64_t seed, std::uint64_t bytes) {
   ::testing::Test::RecordProperty(k + "server", counters_of(server));
 }
 
-void run_seeds(const Profile& p) {
+void run_seeds(Profile p) {
   const std::uint64_t bytes = transfer_bytes();
+  if (auto cc = cc_from_env()) p.cc = *cc;
   for (std::uint64_t seed : kSeeds) run(p, seed, bytes);
 }
 
@@ -414,6 +429,15 @@ TEST(Impaired, CleanSmallQueue) {
   m.rate_bps = 100'000'000;
   m.queue_packets = 8;
   run_seeds({"smallqueue", m});
+}
+
+// (d) = (b) with CUBIC (RFC 9438) on every connection.
+TEST(Impaired, BurstLossSmallBufferCubic) {
+  Impairment m = Impairment::burst_loss(0.01, 3);
+  m.delay = milliseconds{5};
+  m.rate_bps = 100'000'000;
+  m.queue_packets = 16;
+  run_seeds({"burst+smallbuf cubic", m, tcp::CongestionAlgorithm::Cubic});
 }
 
 }  // namespace
