@@ -26,8 +26,9 @@
 // The kernel's own counters (/proc/net/snmp, /proc/net/netstat) are read before
 // and after: retransmitted segments, listen/backlog drops, and segments sent
 // (both ends live on this host over loopback, so segments sent = packets on the
-// wire). The summary goes to stdout; --json writes the same schema riptide-load
-// writes (bench/README, docs/performance.md).
+// wire). The summary goes to stdout; --json writes riptide-load's schema
+// ("riptide-load/1") with the kernel's counters, per-second progress and the
+// latency histogram added (docs/performance.md).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -261,11 +262,9 @@ class Load {
         fail(i, errno);
         return;
       }
-      if (o_.mode == Mode::Stream) {
-        bytes_ += static_cast<std::uint64_t>(n);
-        continue;
-      }
       bytes_ += static_cast<std::uint64_t>(n);
+      bytes_sent_ += static_cast<std::uint64_t>(n);
+      if (o_.mode == Mode::Stream) continue;
       s.sent += static_cast<std::uint32_t>(n);
       if (s.sent == o_.request) {
         s.phase = Phase::Receiving;
@@ -386,12 +385,41 @@ class Load {
         static_cast<unsigned long long>(errors_.timeout), static_cast<unsigned long long>(retrans),
         static_cast<unsigned long long>(drops), conns ? static_cast<double>(out_segs) / static_cast<double>(conns) : 0);
     if (o_.json.empty()) return;
+    // riptide-load's schema ("riptide-load/1", apps/common/load.cpp to_json), so
+    // one reader takes both; plus what only this client has: the kernel's
+    // counters, per-second progress and the latency histogram.
     riptide::bench::Json j;
     j.open();
-    j.str("stack", "linux").str("mode", o_.mode_name).num("connections", std::uint64_t{o_.connections});
-    j.num("offered_rate", o_.rate).num("duration_s", elapsed).num("transactions", done_).num("rate_per_s", rate);
-    j.num("connections_opened", opened_).num("bytes", bytes_).num("gbit_per_s", gbit);
+    j.str("schema", "riptide-load/1").str("mode", o_.mode_name).str("stack", "linux");
+    j.open("parameters")
+        .str("protocol", "raw")
+        .num("rate", o_.rate)
+        .num("concurrency", std::uint64_t{o_.connections})
+        .num("count", o_.count)
+        .num("duration_s", o_.duration_s)
+        .num("request_size", std::uint64_t{o_.request})
+        .num("response_size", std::uint64_t{o_.mode == Mode::Stream ? 0 : o_.response})
+        .str("closer", o_.server_closes ? "server" : "client")
+        .str("stream", "send")
+        .close();
+    j.num("duration_s", elapsed);
+    j.open("totals")
+        .num("connects", opened_)
+        .num("connections", opened_)
+        .num("requests", started_)
+        .num("transactions", done_)
+        .num("bytes_sent", bytes_sent_)
+        .num("bytes_received", bytes_ - bytes_sent_)
+        .close();
+    const double secs = elapsed > 0 ? elapsed : 1;
+    j.open("rates")
+        .num("connections_per_s", static_cast<double>(opened_) / secs)
+        .num("transactions_per_s", rate)
+        .num("bits_per_s_in", static_cast<double>(bytes_ - bytes_sent_) * 8 / secs)
+        .num("bits_per_s_out", static_cast<double>(bytes_sent_) * 8 / secs)
+        .close();
     j.open("latency_us")
+        .num("count", latency_.count())
         .num("p50", us(latency_.quantile(0.5)))
         .num("p90", us(latency_.quantile(0.9)))
         .num("p99", us(latency_.quantile(0.99)))
@@ -403,10 +431,19 @@ class Load {
         .num("reset", errors_.reset)
         .num("timeout", errors_.timeout)
         .num("other", errors_.other)
+        .num("total", errors_.refused + errors_.reset + errors_.timeout + errors_.other)
         .close();
-    j.num("retransmissions", retrans).num("drops", drops);
-    // Both ends are on this host: every segment is sent once and received once.
-    j.open("packets").num("sent", out_segs).num("received", in_segs).close();
+    // Both ends are on this host over loopback: every segment is sent once and
+    // received once, so segments sent (both ends) = packets on the wire.
+    j.open("stack")
+        .num("packets_in", in_segs)
+        .num("packets_out", out_segs)
+        .num("segments_in", in_segs)
+        .num("segments_out", out_segs)
+        .num("retransmitted_segments", retrans)
+        .num("drops", drops)
+        .num("packets_per_connection", conns ? static_cast<double>(out_segs) / static_cast<double>(conns) : 0.0)
+        .close();
     j.open("kernel")
         .num("RetransSegs", retrans)
         .num("ListenDrops", delta("TcpExt.ListenDrops"))
@@ -442,7 +479,7 @@ class Load {
   std::vector<Progress> progress_;
   Errors errors_;
   std::int64_t start_ns_ = 0, next_due_ns_ = 0;
-  std::uint64_t done_ = 0, started_ = 0, opened_ = 0, bytes_ = 0;
+  std::uint64_t done_ = 0, started_ = 0, opened_ = 0, bytes_ = 0, bytes_sent_ = 0;
 };
 
 }  // namespace
