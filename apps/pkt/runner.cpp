@@ -184,6 +184,9 @@ class Runner {
         else if (value == "always") t.syn_cookies = tcp::SynCookieMode::Always;
         else if (value == "never") t.syn_cookies = tcp::SynCookieMode::Never;
         else error = "--riptide.syn_cookies: expected auto, always or never, got '" + value + "'";
+      } else if (knob == "congestion") {
+        if (auto a = tcp::parse_congestion_algorithm(value)) t.congestion = *a;
+        else error = "--riptide.congestion: expected newreno or cubic, got '" + value + "'";
       } else if (knob == "timestamps") {
         flag(t.timestamps);
       } else if (knob == "sack") {
@@ -775,6 +778,9 @@ class Runner {
         }
         std::memcpy(buf.data(), &l, sizeof l);
         len = sizeof l;
+      } else if (v.kind == Expr::Kind::String) {  // TCP_CONGESTION, "cubic"
+        len = std::min(v.name.size(), buf.size());
+        std::memcpy(buf.data(), v.name.data(), len);
       } else {
         auto x = value(v);
         if (!x) return false;
@@ -788,7 +794,10 @@ class Runner {
     std::size_t len = 0;
     const long r = sk_.getsockopt(fd, static_cast<int>(*level), static_cast<int>(*name), buf, &len);
     if (!check_result(ev, sc, r)) return false;
-    if (r == 0 && v.kind != Expr::Kind::Ellipsis) {
+    if (r == 0 && v.kind == Expr::Kind::String) {
+      const std::string got(reinterpret_cast<const char*>(buf.data()), len);
+      if (got != v.name) return fail(ev.pos.line, "getsockopt() value is \"" + got + "\", expected \"" + v.name + "\"");
+    } else if (r == 0 && v.kind != Expr::Kind::Ellipsis) {
       auto want = value(v);
       if (!want) return false;
       int got = 0;

@@ -50,6 +50,12 @@ void SocketLayer::apply_options(Socket& s) {
   k.interval = std::chrono::seconds{s.keepintvl};
   k.count = static_cast<std::uint8_t>(s.keepcnt);
   (void)stack_.set_keepalive(s.conn, k);
+  if (s.congestion) (void)stack_.set_congestion(s.conn, *s.congestion);
+  if (s.rcvbuf_bytes > 0 || s.sndbuf_bytes > 0) {
+    const tcp::TcpConfig& t = stack_.config().tcp;
+    (void)stack_.set_buffer_sizes(s.conn, s.rcvbuf_bytes > 0 ? static_cast<std::uint32_t>(s.rcvbuf_bytes) : t.rcv_buf,
+                                  s.sndbuf_bytes > 0 ? static_cast<std::uint32_t>(s.sndbuf_bytes) : t.snd_buf);
+  }
 }
 
 SocketLayer::Socket* SocketLayer::get(int fd) {
@@ -130,6 +136,9 @@ long SocketLayer::accept(int fd, Ipv4Addr* addr, std::uint16_t* port) {
   s.keepidle = l->keepidle;
   s.keepintvl = l->keepintvl;
   s.keepcnt = l->keepcnt;
+  s.rcvbuf_bytes = l->rcvbuf_bytes;
+  s.sndbuf_bytes = l->sndbuf_bytes;
+  s.congestion = l->congestion;
   apply_options(s);
   const int nfd = next_fd_++;
   if (addr) *addr = s.key.remote_addr;
@@ -272,14 +281,30 @@ long SocketLayer::setsockopt(int fd, int level, int name, std::span<const std::b
         s->keepalive = v != 0;
         apply_options(*s);
         return 0;
+      case SO_RCVBUF:
+      case SO_SNDBUF:
+        // DEVIATION(Linux): the size is taken as given (Linux doubles it for its
+        // bookkeeping and reports the doubled value); at least one MSS.
+        if (!read_opt(value, v) || v <= 0 || v > (1 << 30)) return -EINVAL;
+        (name == SO_RCVBUF ? s->rcvbuf_bytes : s->sndbuf_bytes) = v;
+        apply_options(*s);
+        return 0;
       default:
-        // SO_RCVBUF, SO_SNDBUF: per-connection buffer sizes are not there yet;
-        // say so rather than pretend.
         return -ENOPROTOOPT;
     }
   }
   if (level == IPPROTO_TCP) {
     switch (name) {
+      case TCP_CONGESTION: {
+        // A name, as for Linux: "newreno"/"reno" or "cubic" (NUL-terminated or not).
+        std::string_view algo(reinterpret_cast<const char*>(value.data()), value.size());
+        algo = algo.substr(0, algo.find('\0'));
+        auto a = tcp::parse_congestion_algorithm(algo);
+        if (!a) return -ENOENT;  // Linux: no such algorithm
+        s->congestion = *a;
+        apply_options(*s);
+        return 0;
+      }
       case TCP_NODELAY:
         if (!read_opt(value, v)) return -EINVAL;
         s->nodelay = v != 0;
@@ -308,14 +333,23 @@ long SocketLayer::getsockopt(int fd, int level, int name, std::span<std::byte> v
       case SO_ERROR: return write_opt(value, len, std::exchange(s->so_error, 0));
       case SO_REUSEADDR: return write_opt(value, len, int{s->reuseaddr});
       case SO_KEEPALIVE: return write_opt(value, len, int{s->keepalive});
-      case SO_RCVBUF: return write_opt(value, len, static_cast<int>(stack_.config().tcp.rcv_buf));
-      case SO_SNDBUF: return write_opt(value, len, static_cast<int>(stack_.config().tcp.snd_buf));
+      case SO_RCVBUF:
+        return write_opt(value, len, s->rcvbuf_bytes > 0 ? s->rcvbuf_bytes : static_cast<int>(stack_.config().tcp.rcv_buf));
+      case SO_SNDBUF:
+        return write_opt(value, len, s->sndbuf_bytes > 0 ? s->sndbuf_bytes : static_cast<int>(stack_.config().tcp.snd_buf));
       default: return -ENOPROTOOPT;
     }
   }
   if (level == IPPROTO_TCP) {
     switch (name) {
       case TCP_NODELAY: return write_opt(value, len, int{s->nodelay});
+      case TCP_CONGESTION: {
+        const std::string_view algo = tcp::to_string(s->congestion.value_or(stack_.config().tcp.congestion));
+        const std::size_t n = std::min(value.size(), algo.size());
+        std::memcpy(value.data(), algo.data(), n);
+        if (len) *len = n;
+        return 0;
+      }
       case TCP_KEEPIDLE: return write_opt(value, len, s->keepidle);
       case TCP_KEEPINTVL: return write_opt(value, len, s->keepintvl);
       case TCP_KEEPCNT: return write_opt(value, len, s->keepcnt);

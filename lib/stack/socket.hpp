@@ -77,6 +77,9 @@ class SocketLayer final : private Handler {
     int keepidle = 7200;   // seconds (Linux defaults)
     int keepintvl = 75;
     int keepcnt = 9;
+    int rcvbuf_bytes = 0;  // SO_RCVBUF / SO_SNDBUF; 0: the configured default
+    int sndbuf_bytes = 0;
+    std::optional<tcp::CongestionAlgorithm> congestion;  // TCP_CONGESTION; unset: the configured one
   };
 
   // Handler: events from the stack.

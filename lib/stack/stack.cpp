@@ -950,6 +950,22 @@ std::optional<Error> Stack::set_keepalive(ConnId c, const Keepalive& k) {
   return std::nullopt;
 }
 
+std::optional<Error> Stack::set_congestion(ConnId c, tcp::CongestionAlgorithm a) {
+  ConnSlot* s = lookup(c);
+  if (s == nullptr) return Error::BadConnection;
+  s->conn->set_congestion(a);
+  return std::nullopt;
+}
+
+std::optional<Error> Stack::set_buffer_sizes(ConnId c, std::uint32_t rcv_buf, std::uint32_t snd_buf) {
+  ConnSlot* s = lookup(c);
+  if (s == nullptr) return Error::BadConnection;
+  constexpr std::uint32_t kMaxBuffer = 1u << 30;
+  if (rcv_buf == 0 || snd_buf == 0 || rcv_buf > kMaxBuffer || snd_buf > kMaxBuffer) return Error::InvalidArgument;
+  s->conn->set_buffer_sizes(rcv_buf, snd_buf, now_);
+  return std::nullopt;
+}
+
 std::optional<Error> Stack::set_receive_held(ConnId c, std::uint32_t bytes) {
   ConnSlot* s = lookup(c);
   if (s == nullptr) return Error::BadConnection;

@@ -207,6 +207,13 @@ class Stack final : private tcp::TcpHost {
     std::uint8_t count = 9;
   };
   std::optional<Error> set_keepalive(ConnId c, const Keepalive& k);
+  // TCP_CONGESTION: NewReno or CUBIC for this connection from now on.
+  std::optional<Error> set_congestion(ConnId c, tcp::CongestionAlgorithm a);
+  // SO_RCVBUF / SO_SNDBUF: this connection's buffer sizes in bytes (at least one
+  // MSS each; the receive window cannot outgrow the window scale agreed in the
+  // SYNs, RFC 7323 2.3, so set it before connect() or from on_accept for large
+  // windows). InvalidArgument for 0 or more than 1 GiB.
+  std::optional<Error> set_buffer_sizes(ConnId c, std::uint32_t rcv_buf, std::uint32_t snd_buf);
   std::optional<Error> set_receive_held(ConnId c, std::uint32_t bytes);
   std::optional<Error> set_handler(ConnId c, Handler& h);
   void set_user_data(ConnId c, void* p);

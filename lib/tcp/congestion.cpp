@@ -38,6 +38,9 @@ void CongestionControl::set_algorithm(CongestionAlgorithm algo) noexcept {
 }
 
 void CongestionControl::on_ack(std::uint32_t acked, Instant now, Duration srtt) noexcept {
+  // Beyond the largest window TCP can use (RFC 7323 2.3: 2^30) growth means
+  // nothing, and it must never wrap.
+  if (cwnd >= kMaxCwnd) return;
   if (cwnd < ssthresh) {
     // RFC 5681 3.1: slow start, cwnd += min(N, SMSS) per ACK (RFC 9438 4.10: CUBIC
     // slow-starts the same way).
@@ -96,7 +99,7 @@ void CongestionControl::cubic_avoidance(std::uint32_t acked, Instant now, Durati
   cwnd_frac_ += increase_seg * mss;
   const auto whole = static_cast<std::uint32_t>(cwnd_frac_);
   cwnd_frac_ -= whole;
-  cwnd += whole;
+  cwnd = std::min(cwnd + whole, kMaxCwnd);
 }
 
 void CongestionControl::reduce(std::uint32_t flight_size) noexcept {

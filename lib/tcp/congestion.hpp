@@ -32,6 +32,8 @@ class CongestionControl {
   // RFC 9438 4.2 / 4.6.
   static constexpr double kCubicC = 0.4;
   static constexpr double kCubicBeta = 0.7;
+  // No window beyond what the window scale can express (RFC 7323 2.3).
+  static constexpr std::uint32_t kMaxCwnd = 1u << 30;
 
   // The window once the handshake fixed the MSS: RFC 5681 3.1 with RFC 3390's
   // rule, min(4*MSS, max(2*MSS, 4380)); ssthresh "arbitrarily high".

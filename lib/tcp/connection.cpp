@@ -991,6 +991,14 @@ const wire::SackBlock* Connection::sacked_at(SeqNum s) const noexcept {
   return nullptr;
 }
 
+std::uint32_t Connection::sacked_below(SeqNum s) const noexcept {
+  std::uint32_t n = 0;
+  for (std::uint8_t j = 0; j < sacked_count_ && sacked_[j].left < s; ++j) {
+    n += seq_min(sacked_[j].right, s) - sacked_[j].left;
+  }
+  return n;
+}
+
 std::optional<SeqNum> Connection::next_sacked_after(SeqNum s) const noexcept {
   std::optional<SeqNum> best;
   for (std::uint8_t j = 0; j < sacked_count_; ++j) {
@@ -1260,9 +1268,20 @@ void Connection::abort(Instant now) {
   enter_closed(CloseReason::Aborted, now);
 }
 
+void Connection::set_buffer_sizes(std::uint32_t rcv_buf, std::uint32_t snd_buf, Instant now) {
+  const std::uint32_t before = rcv_wnd();
+  rcv_buf_ = std::max<std::uint32_t>(rcv_buf, cfg_.mss);
+  snd_buf_ = std::max<std::uint32_t>(snd_buf, cfg_.mss);
+  window_update_if_opened(before, now);  // (a larger send buffer: send() takes more now)
+}
+
 void Connection::set_receive_held(std::uint32_t bytes, Instant now) {
   const std::uint32_t before = rcv_wnd();
   rcv_held_ = bytes;
+  window_update_if_opened(before, now);
+}
+
+void Connection::window_update_if_opened(std::uint32_t before, Instant now) {
   if (!is_synchronized(state_) || state_ == State::TimeWait) return;
   const std::uint32_t after = rcv_wnd();
   // A window update is worth a segment of its own only when the window was
@@ -1354,9 +1373,22 @@ bool Connection::send_new_segment(std::uint32_t room, Instant now) {
   if (unsent > 0) {
     // Usable window: SND.UNA + min(SND.WND, cwnd) - SND.NXT (RFC 5681 / 9293
     // 3.8.6.2.1); in SACK recovery the pipe, not SND.NXT, measures what is out.
+    // Resending after a timeout, SACKed data below SND.NXT is not in flight
+    // (RFC 6675 5.1: the scoreboard survives the timeout).
     const bool sack_recovery = in_recovery_ && tcb_.sack_ok;
-    const std::uint32_t wnd = sack_recovery ? tcb_.snd_wnd : std::min(tcb_.snd_wnd, cc_.cwnd);
-    const std::int32_t usable = static_cast<std::int32_t>((tcb_.snd_una + wnd) - tcb_.snd_nxt);
+    const std::int32_t by_peer = static_cast<std::int32_t>((tcb_.snd_una + tcb_.snd_wnd) - tcb_.snd_nxt);
+    std::int32_t usable = by_peer;
+    if (!sack_recovery) {
+      std::uint32_t in_flight = static_cast<std::uint32_t>(tcb_.snd_nxt - tcb_.snd_una);
+      if (tcb_.snd_nxt < tcb_.snd_max) in_flight -= sacked_below(tcb_.snd_nxt);
+      // RFC 3042 limited transmit (RFC 5681 3.2 (1)): the first and second
+      // duplicate ACKs each let one new segment out, up to cwnd + 2*SMSS.
+      std::uint32_t cwnd = cc_.cwnd;
+      if (!in_recovery_ && dupacks_ > 0 && dupacks_ < kDupThresh && tcb_.snd_nxt == tcb_.snd_max) {
+        cwnd += dupacks_ * tcb_.snd_mss;
+      }
+      usable = std::min<std::int32_t>(by_peer, static_cast<std::int32_t>(cwnd) - static_cast<std::int32_t>(in_flight));
+    }
     if (usable <= 0) return false;
     std::size_t len = std::min<std::size_t>({unsent, tcb_.snd_mss, static_cast<std::size_t>(usable), room});
     // RFC 9293 3.7.4 (Nagle), with Minshall's refinement as Linux has it: hold

@@ -160,11 +160,9 @@ class Connection {
   // allows, RFC 7323 2.3). Shrinking the receive buffer never takes back window
   // already advertised (RFC 9293 3.8.6.2.2); shrinking the send buffer below what
   // is queued only stops send() from accepting more.
-  void set_buffer_sizes(std::uint32_t rcv_buf, std::uint32_t snd_buf) noexcept {
-    rcv_buf_ = std::max<std::uint32_t>(rcv_buf, cfg_.mss);
-    snd_buf_ = std::max<std::uint32_t>(snd_buf, cfg_.mss);
-  }
+  void set_buffer_sizes(std::uint32_t rcv_buf, std::uint32_t snd_buf, Instant now);
   [[nodiscard]] std::uint32_t rcv_buf() const noexcept { return rcv_buf_; }
+  [[nodiscard]] std::uint32_t rcv_held() const noexcept { return rcv_held_; }
   [[nodiscard]] std::uint32_t snd_buf() const noexcept { return snd_buf_; }
   // RFC 1122 4.2.3.6: probe an idle connection after `idle`, every `interval`,
   // and drop it after `count` unanswered probes.
@@ -237,7 +235,8 @@ class Connection {
   void retransmit_timeout(Instant now);
   void persist_timeout(Instant now);
   void keepalive_timeout(Instant now);
-  void touch_keepalive(Instant now);  // something arrived: the connection is alive
+  void touch_keepalive(Instant now);
+  void window_update_if_opened(std::uint32_t before, Instant now);  // something arrived: the connection is alive
   void retransmit_first(Instant now);  // the segment at SND.UNA, once
   [[nodiscard]] bool zero_window_stalled() const noexcept;
 
@@ -280,6 +279,7 @@ class Connection {
   void prune_sacked();
   [[nodiscard]] const wire::SackBlock* sacked_at(SeqNum s) const noexcept;
   [[nodiscard]] std::optional<SeqNum> next_sacked_after(SeqNum s) const noexcept;
+  [[nodiscard]] std::uint32_t sacked_below(SeqNum s) const noexcept;  // SACKed bytes in [SND.UNA, s)
 
   // RFC 6675 SACK-based loss recovery (used when SACK was negotiated; NewReno's
   // RFC 6582 otherwise). HighACK is SND.UNA, HighData is SND.MAX, RecoveryPoint is

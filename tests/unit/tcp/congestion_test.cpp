@@ -80,6 +80,15 @@ TEST(NewReno, LossHalvesFlightAndAvoidanceAddsOneSegmentPerRoundTrip) {
   }
 }
 
+TEST(NewReno, WindowStopsGrowingAtTheLargestScaledWindow) {
+  // Millions of ACKs on a loss-free path must not wrap cwnd.
+  CongestionControl cc;
+  cc.init(CongestionAlgorithm::NewReno, kMss);
+  for (int i = 0; i < 3'000'000; ++i) cc.on_ack(kMss, Instant{}, milliseconds{1});
+  EXPECT_GE(cc.cwnd, CongestionControl::kMaxCwnd);
+  EXPECT_LT(cc.cwnd, CongestionControl::kMaxCwnd + kMss);
+}
+
 TEST(NewReno, SsthreshNeverBelowTwoSegments) {
   Flow f(CongestionAlgorithm::NewReno);
   f.cc.on_loss(kMss);
