@@ -408,6 +408,21 @@ class Parser {
       return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
     };
     t = trim(t);
+    for (const char* field : {"snd_cwnd", "snd_ssthresh"}) {
+      const std::string p = std::string("assert tcpi_") + field;
+      if (t.rfind(p, 0) != 0) continue;
+      std::string rest = trim(t.substr(p.size()));
+      if (rest.rfind("==", 0) != 0) continue;
+      rest = trim(rest.substr(2));
+      std::size_t k = 0;
+      std::int64_t v = 0;
+      while (k < rest.size() && std::isdigit(static_cast<unsigned char>(rest[k]))) v = v * 10 + (rest[k++] - '0');
+      const std::string tail = trim(rest.substr(k));
+      if (k > 0 && (tail.empty() || tail[0] == ',') && tail.find('\n') == std::string::npos) {
+        c.tcpi_field = field;
+        c.tcpi_value = v;
+      }
+    }
     const std::string prefix = "assert tcpi_state";
     if (t.rfind(prefix, 0) == 0) {
       std::string rest = trim(t.substr(prefix.size()));

@@ -601,6 +601,21 @@ class Runner {
 
   // --- %{ }% ------------------------------------------------------------------------------
   bool command(const Event& ev, const CommandEvent& c) {
+    if (c.tcpi_field) {
+      const int fd = focus_fd();
+      auto conn = fd >= 0 ? sk_.conn_of(fd) : std::nullopt;
+      auto info = conn ? stack_.info(*conn) : std::nullopt;
+      if (!info || info->snd_mss == 0) return fail(ev.pos.line, "tcpi_" + *c.tcpi_field + ": no connection to ask");
+      // Linux reports both in segments; an ssthresh never set is 0x7fffffff.
+      const std::int64_t got = *c.tcpi_field == "snd_cwnd" ? info->cwnd / info->snd_mss
+                               : info->ssthresh >= 0x7fffffffu ? 0x7fffffff
+                                                                : info->ssthresh / info->snd_mss;
+      if (got != c.tcpi_value) {
+        return fail(ev.pos.line, "tcpi_" + *c.tcpi_field + " is " + std::to_string(got) + ", expected " +
+                                     std::to_string(c.tcpi_value));
+      }
+      return true;
+    }
     if (!c.tcpi_state) {
       ++result_.skipped_lines;
       return true;

@@ -68,9 +68,13 @@ struct SyscallEvent {
   bool end_relative = false;                  // "start...+d": end is start + d
 };
 
-// %{ ... }%: riptide understands `assert tcpi_state == NAME`; anything else is skipped.
+// %{ ... }%: riptide understands `assert tcpi_state == NAME`, `assert
+// tcpi_snd_cwnd == N` and `assert tcpi_snd_ssthresh == N` (segments, as Linux's
+// tcp_info reports them); anything else is skipped.
 struct CommandEvent {
   std::optional<std::string> tcpi_state;  // the state name asserted
+  std::optional<std::string> tcpi_field;  // "snd_cwnd" or "snd_ssthresh"
+  std::int64_t tcpi_value = 0;
   std::string text;
 };
 

@@ -389,6 +389,12 @@ bool SocketLayer::would_block(int fd, SockOp op) const {
   return false;
 }
 
+std::optional<ConnId> SocketLayer::conn_of(int fd) const {
+  const Socket* s = get(fd);
+  if (s == nullptr || !stack_.alive(s->conn)) return std::nullopt;
+  return s->conn;
+}
+
 std::optional<tcp::State> SocketLayer::tcp_state(int fd) const {
   const Socket* s = get(fd);
   if (s == nullptr) return std::nullopt;

@@ -50,6 +50,8 @@ class SocketLayer final : private Handler {
   // The RFC 9293 state of the connection behind fd (LISTEN for a listener,
   // TIME-WAIT while the stack holds a record for its tuple, CLOSED after).
   [[nodiscard]] std::optional<tcp::State> tcp_state(int fd) const;
+  // The connection behind a connected socket (for tcp_info-like queries).
+  [[nodiscard]] std::optional<ConnId> conn_of(int fd) const;
   [[nodiscard]] std::optional<ConnInfo> info(int fd) const;
   [[nodiscard]] std::size_t open_sockets() const noexcept { return fds_.size(); }
 
