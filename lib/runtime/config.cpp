@@ -204,6 +204,7 @@ const std::vector<Key>& keys() {
 
         parsed<Ipv4Addr>("ip", "address", "an IPv4 address (dotted quad, e.g. 198.18.0.1)",
                          [](auto& c) -> auto& { return c.address; }, addr, addr_text),
+        integer("ip", "address_count", [](auto& c) -> auto& { return c.address_count; }, 1, 64),
         integer("ip", "prefix_len", [](auto& c) -> auto& { return c.prefix_len; }, 0, 32),
         parsed<Ipv4Addr>("ip", "gateway", "an IPv4 address (dotted quad, or \"\" for none)",
                          [](auto& c) -> auto& { return c.gateway; }, addr, addr_text),
@@ -355,6 +356,10 @@ class Loader {
     if (a == 0 || a == 0xFFFFFFFFu || (a >> 28) == 0xE) {
       fail(0, "ip.address: " + to_string(c.address) + " cannot be a host's address");
     }
+    if (std::uint64_t{a} + c.address_count - 1 > 0xFFFFFFFEu) {
+      fail(0, "ip.address_count: " + std::to_string(c.address_count) + " addresses from " + to_string(c.address) +
+                  " run past 255.255.255.254");
+    }
     if (c.gateway && c.prefix_len > 0) {
       const std::uint32_t mask = ~std::uint32_t{0} << (32 - c.prefix_len);
       if ((c.gateway->value & mask) != (a & mask)) {
@@ -483,7 +488,8 @@ std::string to_toml(const RuntimeConfig& c) {
 
 StackConfig stack_config(const RuntimeConfig& c, const tcp::Secret& secret) {
   StackConfig s;
-  s.local_addrs = {c.address};
+  s.local_addrs.clear();
+  for (std::uint32_t i = 0; i < c.address_count; ++i) s.local_addrs.push_back(Ipv4Addr{c.address.value + i});
   s.tcp = c.tcp;
   s.max_connections = c.max_connections;
   s.max_time_wait = c.max_time_wait;

@@ -143,6 +143,7 @@ std::uint16_t Worker::poll_once(Instant now) {
     }));
   }
   stack_.advance(now);
+  if (poll_hook_ != nullptr) poll_hook_(poll_hook_ctx_, stack_, now);
   iface_.drain(now, [&](std::span<const std::byte> eth, std::span<const std::byte> ip) {
     rte_mbuf* m = rte_pktmbuf_alloc(pool_);
     char* p = m ? rte_pktmbuf_append(m, static_cast<std::uint16_t>(eth.size() + ip.size())) : nullptr;

@@ -71,6 +71,16 @@ class Worker {
 
   [[nodiscard]] Stack& stack() noexcept { return stack_; }
   [[nodiscard]] Interface& interface() noexcept { return iface_; }
+
+  // An application step run on the worker's core at every poll, after received
+  // packets and due timers and before the transmit batch is built: work that is not
+  // a reaction to a packet (a load generator pacing new connections). Set before
+  // Runtime::run(); null (the default): none.
+  using PollHook = void (*)(void* ctx, Stack& stack, Instant now);
+  void set_poll_hook(PollHook hook, void* ctx) noexcept {
+    poll_hook_ = hook;
+    poll_hook_ctx_ = ctx;
+  }
   [[nodiscard]] std::uint16_t index() const noexcept { return opts_.queue; }
 
   // --pcap: every frame received and sent is copied (from `pool`) into `file`.
@@ -118,6 +128,8 @@ class Worker {
   std::uint64_t next_ticket_ = 0;  // guarded by command_producers_
   std::atomic<std::uint64_t> snapshot_served_{0};
   std::vector<ConnInfo> snapshot_;
+  PollHook poll_hook_ = nullptr;
+  void* poll_hook_ctx_ = nullptr;
 };
 
 }  // namespace riptide::runtime

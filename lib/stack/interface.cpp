@@ -68,7 +68,8 @@ void Interface::handle_arp(std::span<const std::byte> body, Instant now, bool an
   }
   // RFC 826 "Packet Reception": update an entry we already have for the sender
   // (merge), and add one when the packet is for us.
-  const bool for_us = arp->target_ip() == cfg_.addr;
+  // Any of the stack's addresses (a load generator may own a range).
+  const bool for_us = arp->target_ip() == cfg_.addr || stack_.is_local(arp->target_ip());
   const bool known = cache_.contains(arp->sender_ip().value);
   if ((known || for_us) && arp->sender_ip() != Ipv4Addr{}) {
     learn(arp->sender_ip(), arp->sender_mac(), now);
@@ -83,7 +84,7 @@ void Interface::handle_arp(std::span<const std::byte> body, Instant now, bool an
     return;
   }
   counters_.inc(Counter::arp_request_in);
-  queue_arp(wire::kArpReply, arp->sender_mac(), arp->sender_mac(), arp->sender_ip());
+  queue_arp(wire::kArpReply, arp->sender_mac(), arp->sender_mac(), arp->sender_ip(), arp->target_ip());
 }
 
 void Interface::learn(Ipv4Addr ip, const wire::MacAddr& mac, Instant now) {
@@ -157,11 +158,11 @@ void Interface::expire(Instant now) {
 }
 
 void Interface::queue_arp(std::uint16_t op, const wire::MacAddr& dst_mac, const wire::MacAddr& target_mac,
-                          Ipv4Addr target_ip) {
+                          Ipv4Addr target_ip, std::optional<Ipv4Addr> sender_ip) {
   Ready r;
   wire::write_ethernet_header(r.eth, wire::EthernetHeader{dst_mac, cfg_.mac, wire::kEtherTypeArp});
   r.payload.resize(wire::kArpLen);
-  wire::write_arp(r.payload, wire::ArpPacket{op, cfg_.mac, cfg_.addr, target_mac, target_ip});
+  wire::write_arp(r.payload, wire::ArpPacket{op, cfg_.mac, sender_ip.value_or(cfg_.addr), target_mac, target_ip});
   counters_.inc(op == wire::kArpReply ? Counter::arp_reply_out : Counter::arp_request_out);
   ready_.push_back(std::move(r));
 }

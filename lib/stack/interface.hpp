@@ -1,5 +1,5 @@
 // Interface: one port's link layer in front of a Stack, per core. Ethernet in and
-// out, ARP (RFC 826) answered for our address and used to resolve next hops, with
+// out, ARP (RFC 826) answered for our addresses (every local address of the Stack) and used to resolve next hops, with
 // a per-core cache that expires entries and a bounded queue of packets waiting for
 // a resolution; a static route (on-link subnet + default gateway); gratuitous ARP
 // at start-up (RFC 5227 3's announcement).
@@ -116,7 +116,7 @@ class Interface {
   void handle_arp(std::span<const std::byte> body, Instant now, bool answer);
   void learn(Ipv4Addr ip, const wire::MacAddr& mac, Instant now);
   void queue_arp(std::uint16_t op, const wire::MacAddr& dst_mac, const wire::MacAddr& target_mac,
-                 Ipv4Addr target_ip);
+                 Ipv4Addr target_ip, std::optional<Ipv4Addr> sender_ip = std::nullopt);
   void expire(Instant now);
   [[nodiscard]] bool on_link(Ipv4Addr a) const noexcept;
 
