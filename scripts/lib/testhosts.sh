@@ -15,6 +15,7 @@
 # a target. Requires root.
 
 RT_ROOT=${RT_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+RT_BUILD=${RT_BUILD:-build}  # the build directory the programs come from, under RT_ROOT
 RT_ID=${RT_ID:-$$}
 RT_DUT=rt-dut-$RT_ID
 RT_PEER=rt-peer-$RT_ID
@@ -70,7 +71,7 @@ _riptide_try() {  # _riptide_try PMD PROGRAM ARGS...
   local mem=(--no-huge -m 512)
   if [ "$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)" -gt 256 ] 2>/dev/null; then mem=(-m 512); fi
   : >"$RT_LOG"
-  ip netns exec "$RT_DUT" "$RT_ROOT/build/apps/$program" "${mem[@]}" --no-pci --file-prefix="$RT_DUT" \
+  ip netns exec "$RT_DUT" "$RT_ROOT/$RT_BUILD/apps/$program" "${mem[@]}" --no-pci --file-prefix="$RT_DUT" \
     --vdev="net_${pmd}0,iface=$RT_VETH_DUT" --log-level=error -- \
     --config "$RT_ROOT/config/riptide.toml" --set port.device="net_${pmd}0" "$@" >>"$RT_LOG" 2>&1 &
   RT_PID=$!

@@ -19,6 +19,17 @@ the peer namespace by tests/interop/run. Only ever talks to 198.18.0.1 / from
                                         MODE expect:B: read B bytes, echo them,
                                         close (we close first). One line per
                                         connection to LOG: "bytes sha256 first-fin"
+  peer.py loadserver HOST PORT MODE LOG  riptide-load's Linux server: many
+                                        connections at once (a thread each), until
+                                        killed; one line per connection to LOG:
+                                        "requests N bytes_in N bytes_out N".
+                                        MODE raw:REQ:RESP  read REQ bytes, answer
+                                        RESP bytes, again until EOF, then close;
+                                        raw:REQ:RESP:close  close after one answer
+                                        (the server closes first);
+                                        http:BODY  HTTP/1.1, keep-alive unless
+                                        "Connection: close", Content-Length BODY;
+                                        sink  read to EOF, then close
 
 The pattern is byte[i] = i % 251, as riptide-client sends it.
 Exit status 0 when everything matched, 1 otherwise; one line of result on stdout.
@@ -170,6 +181,86 @@ def server(host, port, n, mode, log):
     return 0
 
 
+def loadserver(host, port, mode, log):
+    import socketserver
+    lock = threading.Lock()
+    out = open(log, "w", buffering=1)
+    parts = mode.split(":")
+
+    def recv_exactly(c, n):
+        got = 0
+        while got < n:
+            d = c.recv(min(1 << 20, n - got))
+            if not d:
+                return got
+            got += len(d)
+        return got
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self):
+            c = self.request
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            c.settimeout(60)
+            requests = bytes_in = bytes_out = 0
+            try:
+                if parts[0] == "sink":
+                    while True:
+                        d = c.recv(1 << 20)
+                        if not d:
+                            break
+                        bytes_in += len(d)
+                elif parts[0] == "raw":
+                    req, resp = int(parts[1]), int(parts[2])
+                    close_first = len(parts) > 3 and parts[3] == "close"
+                    while True:
+                        got = recv_exactly(c, req)
+                        bytes_in += got
+                        if got < req:
+                            break
+                        requests += 1
+                        for chunk in pattern_chunks(resp):
+                            c.sendall(chunk)
+                        bytes_out += resp
+                        if close_first:
+                            break
+                elif parts[0] == "http":
+                    body = b"x" * int(parts[1])
+                    buf = b""
+                    while True:
+                        while b"\r\n\r\n" not in buf:
+                            d = c.recv(65536)
+                            if not d:
+                                break
+                            bytes_in += len(d)
+                            buf += d
+                        if b"\r\n\r\n" not in buf:
+                            break
+                        head, buf = buf.split(b"\r\n\r\n", 1)
+                        requests += 1
+                        close = b"connection: close" in head.lower()
+                        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n" %
+                                  (len(body), b"Connection: close\r\n" if close else b"") + body)
+                        bytes_out += len(body)
+                        if close:
+                            break
+            except OSError:
+                pass
+            finally:
+                c.close()
+                with lock:
+                    out.write(f"requests {requests} bytes_in {bytes_in} bytes_out {bytes_out}\n")
+
+    class Server(socketserver.ThreadingTCPServer):
+        allow_reuse_address = True
+        daemon_threads = True
+        request_queue_size = 1024
+
+    with Server((host, port), Handler) as srv:
+        print("loadserver: listening", flush=True)
+        srv.serve_forever()
+    return 0
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -183,6 +274,8 @@ def main(argv):
         return sequential(argv[2], int(argv[3]), int(argv[4]))
     if cmd == "server":
         return server(argv[2], int(argv[3]), int(argv[4]), argv[5], argv[6])
+    if cmd == "loadserver":
+        return loadserver(argv[2], int(argv[3]), argv[4], argv[5])
     if cmd == "pattern-sha":
         print(pattern_sha(int(argv[2])))
         return 0
