@@ -51,12 +51,20 @@ std::size_t SendBuffer::append(std::span<const std::byte> data, std::size_t limi
 
 void SendBuffer::copy_out(std::size_t offset, std::span<std::byte> out) const noexcept {
   assert(offset + out.size() <= size_);
-  std::size_t pos = head_off_ + offset;
+  const std::size_t at = head_off_ + offset;
   const std::byte* c = head_;
-  while (pos >= kPayload) {
-    pos -= kPayload;
+  std::size_t base = 0;  // position of c's first byte
+  if (cursor_ != nullptr && cursor_pos_ <= at) {
+    c = cursor_;
+    base = cursor_pos_;
+  }
+  while (at - base >= kPayload) {
+    base += kPayload;
     c = next_of(const_cast<std::byte*>(c));
   }
+  cursor_ = c;
+  cursor_pos_ = base;
+  std::size_t pos = at - base;
   std::size_t done = 0;
   while (done < out.size()) {
     const std::size_t n = std::min(out.size() - done, kPayload - pos);
@@ -80,6 +88,11 @@ void SendBuffer::consume(std::size_t n, ChunkPool& pool) noexcept {
       tail_len_ = 0;
       head_off_ = 0;
     }
+    if (cursor_ == head_) {
+      cursor_ = nullptr;
+    } else if (cursor_ != nullptr) {
+      cursor_pos_ -= kPayload;  // positions count from the new head
+    }
     pool.free(head_);
     head_ = next;
   }
@@ -92,7 +105,8 @@ void SendBuffer::release(ChunkPool& pool) noexcept {
     head_ = next;
   }
   tail_ = nullptr;
-  head_off_ = tail_len_ = size_ = 0;
+  cursor_ = nullptr;
+  head_off_ = tail_len_ = size_ = cursor_pos_ = 0;
 }
 
 }  // namespace riptide::tcp

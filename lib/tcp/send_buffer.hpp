@@ -42,7 +42,8 @@ class SendBuffer {
   SendBuffer(SendBuffer&& o) noexcept
       : head_(std::exchange(o.head_, nullptr)), tail_(std::exchange(o.tail_, nullptr)),
         head_off_(std::exchange(o.head_off_, 0)), tail_len_(std::exchange(o.tail_len_, 0)),
-        size_(std::exchange(o.size_, 0)) {}
+        size_(std::exchange(o.size_, 0)), cursor_(std::exchange(o.cursor_, nullptr)),
+        cursor_pos_(std::exchange(o.cursor_pos_, 0)) {}
   ~SendBuffer();  // asserts release() was called
 
   // Copies as much of `data` as fits under `limit` bytes in total and the pool.
@@ -68,6 +69,12 @@ class SendBuffer {
   std::size_t head_off_ = 0;  // bytes of head_ already consumed
   std::size_t tail_len_ = 0;  // bytes filled in tail_
   std::size_t size_ = 0;
+  // Where the last copy_out() ended: a chunk and the position of its first byte
+  // (counted like head_off_ + offset). Segments go out in order, so the next copy
+  // starts there instead of walking the list from SND.UNA (O(1) instead of
+  // O(window / chunk) per segment).
+  mutable const std::byte* cursor_ = nullptr;
+  mutable std::size_t cursor_pos_ = 0;
 };
 
 }  // namespace riptide::tcp

@@ -209,6 +209,40 @@ TEST(SendBuffer, InterleavedAppendAndConsumeKeepsTheStream) {
   b.release(pool);
 }
 
+TEST(SendBuffer, CopiesInAnyOrderMatchTheStreamAcrossConsumes) {
+  // copy_out remembers where it ended (segments go out in order); copies that go
+  // backwards (retransmissions), forwards, or after a consume must not be fooled.
+  ChunkPool pool(64);
+  SendBuffer b;
+  const auto data = pattern(400000, 9);
+  std::size_t queued = 0, acked = 0;
+  std::uint32_t x = 12345;
+  auto rnd = [&](std::size_t n) {
+    x = x * 1103515245u + 12345u;
+    return n == 0 ? 0 : (x >> 8) % n;
+  };
+  while (acked < data.size()) {
+    queued += b.append(std::span(data).subspan(queued, std::min<std::size_t>(rnd(9000), data.size() - queued)),
+                       100000, pool);
+    for (int k = 0; k < 4 && b.size() > 0; ++k) {
+      const std::size_t off = rnd(b.size());
+      const std::size_t len = std::min<std::size_t>(b.size() - off, 1 + rnd(3000));
+      const auto got = copy_all(b, off, len);
+      ASSERT_TRUE(std::equal(got.begin(), got.end(), data.begin() + static_cast<std::ptrdiff_t>(acked + off)))
+          << "acked " << acked << " off " << off << " len " << len;
+    }
+    const std::size_t n = std::min<std::size_t>(b.size(), rnd(7000));
+    b.consume(n, pool);
+    acked += n;
+    if (queued == data.size() && b.size() < 100) {
+      b.consume(b.size(), pool);
+      acked = queued;
+    }
+  }
+  EXPECT_EQ(pool.available(), 64u);
+  b.release(pool);
+}
+
 TEST(SendBuffer, ReleaseReturnsEverything) {
   ChunkPool pool(8);
   SendBuffer b;
