@@ -194,6 +194,7 @@ const std::vector<Key>& keys() {
     const auto mac = [](std::string_view s) { return wire::MacAddr::parse(s); };
     const auto mac_text = [](const wire::MacAddr& m) { return m.to_string(); };
     const auto syn_text = [](tcp::SynCookieMode m) { return std::string(tcp::to_string(m)); };
+    const auto cc_text = [](tcp::CongestionAlgorithm a) { return std::string(tcp::to_string(a)); };
     constexpr std::int64_t kU32 = std::numeric_limits<std::uint32_t>::max();
     constexpr std::int64_t kU16 = std::numeric_limits<std::uint16_t>::max();
     return std::vector<Key>{
@@ -251,6 +252,9 @@ const std::vector<Key>& keys() {
         parsed<tcp::SynCookieMode>("tcp", "syn_cookies", "one of \"auto\", \"always\", \"never\"",
                                    [](auto& c) -> auto& { return c.tcp.syn_cookies; },
                                    parse_syn_cookies, syn_text),
+        parsed<tcp::CongestionAlgorithm>("tcp", "congestion_control", "one of \"newreno\", \"cubic\"",
+                                          [](auto& c) -> auto& { return c.tcp.congestion; },
+                                          tcp::parse_congestion_algorithm, cc_text),
         integer("tcp", "default_backlog", [](auto& c) -> auto& { return c.tcp.default_backlog; }, 1),
         integer("tcp", "challenge_ack_limit",
                 [](auto& c) -> auto& { return c.tcp.challenge_ack_limit; }, 0),
