@@ -218,6 +218,26 @@ void Connection::open_from_cookie(const Segment& ack, const CookieOptions& opts,
 // and answers segments for no connection.
 
 void Connection::on_segment(const Segment& seg_in, Instant now) {
+  // While a segment is processed, the application's send() and close() from its
+  // callbacks only queue; the output() at the end sends it all at once, so the
+  // response carries the ACK and the FIN rides on the last data (a 6-segment
+  // connect-request-response-close exchange).
+  // A shutdown asked for from a callback takes effect once the whole segment is
+  // processed (its FIN included), as if the application had read everything
+  // first: a peer's data+FIN answered by close() gives LAST-ACK, not CLOSING.
+  struct InputScope {
+    Connection& c;
+    Instant now;
+    InputScope(Connection& conn, Instant t) : c(conn), now(t) { c.in_input_ = true; }
+    ~InputScope() {
+      c.in_input_ = false;
+      if (c.shutdown_deferred_) {  // a path that returned before the final output()
+        c.apply_deferred_shutdown(now);
+        c.output(now);
+        c.flush_ack(now);
+      }
+    }
+  } scope(*this, now);
   zero_window_probe_ = false;
   const bool handshake = state_ == State::SynReceived;
   switch (state_) {
@@ -250,8 +270,19 @@ void Connection::on_segment(const Segment& seg_in, Instant now) {
   if (state_ == State::Closed) return;    // data after close() reset the connection
   process_fin(seg, now);                  // eighth: FIN bit
   if (handshake) ack_delayable_ = false;  // data on the handshake's ACK: ACK at once
+  apply_deferred_shutdown(now);
   output(now);
   flush_ack(now);
+}
+
+void Connection::apply_deferred_shutdown(Instant now) {
+  if (!shutdown_deferred_) return;
+  shutdown_deferred_ = false;
+  if (state_ == State::Closed || state_ == State::TimeWait) return;
+  const bool in_input = std::exchange(in_input_, false);  // this time, for real
+  shutdown_write(now);
+  in_input_ = in_input;
+  if (app_closed_ && state_ == State::FinWait2) host_.set_timer(*this, TimerKind::FinWait2, now + cfg_.time_wait);
 }
 
 void Connection::flush_ack(Instant now) {
@@ -322,9 +353,11 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now) {
     host_.cancel_timer(*this, TimerKind::Retransmit);
     set_state(State::Established, now);
     touch_keepalive(now);
+    // The handshake's ACK is owed; if the application sends from on_connected,
+    // the request carries it (no separate pure ACK).
+    ack_now_ = true;
     host_.event(*this, ConnEvent::Connected);
     if (state_ == State::Closed) return;  // the application aborted in the callback
-    ack_now_ = true;
     // RFC 9293 3.10.7.3: "continue processing at the sixth step": data or FIN
     // that rode on the SYN-ACK.
     if (!seg.payload.empty() || seg.has(kFin)) {
@@ -336,6 +369,7 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now) {
       process_fin(rest, now);
     }
     ack_delayable_ = false;  // the handshake's ACK goes at once
+    apply_deferred_shutdown(now);
     output(now);
     flush_ack(now);
     return;
@@ -1198,7 +1232,7 @@ void Connection::retransmit_timeout(Instant now) {
 std::size_t Connection::send(std::span<const std::byte> data, Instant now) {
   // RFC 9293 3.10.2: SEND is legal in ESTABLISHED and CLOSE-WAIT (and queued in
   // SYN-SENT/SYN-RECEIVED); never after the write side was shut.
-  if (fin_queued_) return 0;
+  if (fin_queued_ || shutdown_deferred_) return 0;
   switch (state_) {
     case State::SynSent:
     case State::SynReceived:
@@ -1210,12 +1244,16 @@ std::size_t Connection::send(std::span<const std::byte> data, Instant now) {
   }
   const std::size_t n = sndbuf_.append(data, snd_buf_, host_.chunk_pool());
   if (n < data.size()) want_writable_ = true;
-  if (state_ == State::Established || state_ == State::CloseWait) output(now);
+  if ((state_ == State::Established || state_ == State::CloseWait) && !in_input_) output(now);
   return n;
 }
 
 bool Connection::shutdown_write(Instant now) {
   if (fin_queued_) return true;
+  if (in_input_ && (state_ == State::Established || state_ == State::CloseWait)) {
+    shutdown_deferred_ = true;  // on_segment() applies it once the segment is done
+    return true;
+  }
   switch (state_) {
     case State::SynSent:
       // RFC 9293 3.10.4: CLOSE in SYN-SENT deletes the TCB; nothing is sent.
@@ -1239,7 +1277,7 @@ bool Connection::shutdown_write(Instant now) {
     default:
       return false;
   }
-  output(now);
+  if (!in_input_) output(now);
   return true;
 }
 

@@ -338,6 +338,9 @@ class Connection {
   bool nodelay_ = false;
   bool want_writable_ = false;  // send() came up short: report Writable later
   bool closed_reported_ = false;
+  bool in_input_ = false;  // inside on_segment(): application sends wait for its output()
+  bool shutdown_deferred_ = false;  // shutdown_write() from a callback, applied after the segment
+  void apply_deferred_shutdown(Instant now);
 };
 
 }  // namespace riptide::tcp

@@ -450,5 +450,49 @@ TEST_F(Scenario, DataBothWaysLarge) {
   EXPECT_EQ(s.closed_reason, std::optional{CloseReason::Normal});
 }
 
+// --------------------------------------------------------------------------------
+// The lean connect-request-response-close exchange (what riptide-load's CRR does):
+// the request rides on the handshake's last ACK, the server's FIN on the response,
+// the client's FIN on its ACK of the response. Six segments, nothing else.
+
+class CrrEnd : public Handler {
+ public:
+  explicit CrrEnd(bool client) : client_(client) {}
+  std::string got;
+  std::optional<CloseReason> closed;
+  void on_connected(Stack& s, ConnId c) override { send(s, c, "GET"); }
+  void on_data(Stack& s, ConnId c, std::span<const std::byte> d) override {
+    got.append(reinterpret_cast<const char*>(d.data()), d.size());
+    if (!client_ && got == "GET") send(s, c, "RESPONSE");
+    (void)s.close(c);  // both ends close as soon as their exchange is done
+  }
+  void on_closed(Stack&, ConnId, CloseReason r) override { closed = r; }
+
+ private:
+  static void send(Stack& s, ConnId c, std::string_view m) {
+    (void)s.send(c, std::as_bytes(std::span(m.data(), m.size())));
+  }
+  bool client_;
+};
+
+TEST_F(Scenario, ConnectRequestResponseCloseInSixSegments) {
+  build();
+  CrrEnd cli(true), srv(false);
+  ListenOptions lo;
+  ASSERT_TRUE(server->listen(kServerAddr, kPort, srv, lo));
+  ASSERT_TRUE(client->connect(kServerAddr, kPort, cli));
+  link->pump();
+  EXPECT_EQ(cli.got, "RESPONSE");
+  EXPECT_EQ(srv.got, "GET");
+  // close() detached both applications; the stacks finished the job. The server's
+  // FIN went first: it holds TIME-WAIT. The client closed from on_data, but the
+  // segment's FIN counts first (as if it had read to the end): LAST-ACK, then gone.
+  EXPECT_EQ(states(*client), "none");
+  EXPECT_EQ(states(*server), "TIME-WAIT");
+  ASSERT_EQ(link->packets.size(), 6u) << link->trace();
+  const std::uint8_t want[6] = {kSyn, kSyn | kAck, kAck | kPsh, kAck | kPsh | kFin, kAck | kFin, kAck};
+  for (std::size_t i = 0; i < 6; ++i) EXPECT_EQ(link->packets[i].tcp.flags, want[i]) << "segment " << i;
+}
+
 }  // namespace
 }  // namespace riptide::scenario
