@@ -269,6 +269,7 @@ def plot(runs, out_dir, stamp):
     fig.tight_layout()
     p = os.path.join(out_dir, "crr-rate.svg")
     fig.savefig(p)
+    fig.savefig(p[:-4] + ".png", dpi=80)
     plt.close(fig)
     written.append(p)
     # Latency distribution: the percentiles of every run, flat out (solid) and at
@@ -298,6 +299,7 @@ def plot(runs, out_dir, stamp):
     fig.tight_layout()
     p = os.path.join(out_dir, "latency.svg")
     fig.savefig(p)
+    fig.savefig(p[:-4] + ".png", dpi=80)
     plt.close(fig)
     written.append(p)
     return written
