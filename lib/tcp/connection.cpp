@@ -544,15 +544,19 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
     return false;
   }
 
-  if (tcb_.sack_ok && seg.options.sack_count > 0) record_sack(seg);
+  const std::uint32_t newly_sacked = tcb_.sack_ok && seg.options.sack_count > 0 ? record_sack(seg) : 0;
   // RFC 5681 2 (DUPLICATE ACKNOWLEDGMENT): nothing new acknowledged, no data, no
   // SYN/FIN, the same window, and data outstanding. With SACK negotiated, an ACK
   // carrying SACK blocks counts even if the window moved (as FreeBSD and Linux
-  // do: a receiver whose application reads keeps changing its window).
+  // do: a receiver whose application reads keeps changing its window), and so does
+  // RFC 6675's DupAck: any segment, data-carrying included (a peer sending data
+  // its ACKs ride on), whose SACK blocks report octets not SACKed before.
   const bool same_window = (static_cast<std::uint32_t>(seg.window) << tcb_.snd_wscale) == tcb_.snd_wnd;
   const bool sack_info = tcb_.sack_ok && seg.options.sack_count > 0;
-  const bool duplicate = seg.ack == tcb_.snd_una && seg.payload.empty() && !seg.has(kSyn | kFin) &&
-                         (same_window || sack_info) && tcb_.snd_max != tcb_.snd_una;
+  const bool outstanding = tcb_.snd_max != tcb_.snd_una;
+  const bool duplicate =
+      seg.ack == tcb_.snd_una && outstanding &&
+      ((seg.payload.empty() && !seg.has(kSyn | kFin) && (same_window || sack_info)) || newly_sacked > 0);
   if (duplicate) {
     host_.count(Counter::tcp_dup_ack);
     ++dupacks_;
@@ -975,7 +979,9 @@ void Connection::keepalive_timeout(Instant now) {
   host_.set_timer(*this, TimerKind::Keepalive, now + keepalive_interval_);
 }
 
-void Connection::record_sack(const Segment& seg) {
+std::uint32_t Connection::record_sack(const Segment& seg) {
+  std::uint32_t before = 0;
+  for (std::uint8_t j = 0; j < sacked_count_; ++j) before += sacked_[j].right - sacked_[j].left;
   for (std::uint8_t i = 0; i < seg.options.sack_count; ++i) {
     wire::SackBlock b = seg.options.sack_blocks[i];
     // Only blocks above SND.UNA and within what was sent count (a D-SACK block
@@ -1005,6 +1011,9 @@ void Connection::record_sack(const Segment& seg) {
     sacked_[at] = b;
     ++sacked_count_;
   }
+  std::uint32_t after = 0;
+  for (std::uint8_t j = 0; j < sacked_count_; ++j) after += sacked_[j].right - sacked_[j].left;
+  return after > before ? after - before : 0;
 }
 
 void Connection::prune_sacked() {

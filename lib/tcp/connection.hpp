@@ -275,7 +275,7 @@ class Connection {
   static constexpr std::size_t kMaxSacked = 16;
   std::array<wire::SackBlock, kMaxSacked> sacked_{};
   std::uint8_t sacked_count_ = 0;
-  void record_sack(const Segment& seg);
+  std::uint32_t record_sack(const Segment& seg);  // returns the bytes newly SACKed
   void prune_sacked();
   [[nodiscard]] const wire::SackBlock* sacked_at(SeqNum s) const noexcept;
   [[nodiscard]] std::optional<SeqNum> next_sacked_after(SeqNum s) const noexcept;

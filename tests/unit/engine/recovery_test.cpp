@@ -123,6 +123,29 @@ TEST_F(SackRecovery, ScoreboardShowingLossStartsRecoveryBeforeThreeDupAcks) {
   EXPECT_EQ(h.counter(Counter::tcp_sack_recovery), 1u);
 }
 
+TEST_F(SackRecovery, DataSegmentsWithNewSackBlocksCountAsDuplicates) {
+  // RFC 6675's DupAck: a peer that sends data (an echo) has its ACKs ride on that
+  // data; segments reporting newly SACKed octets count all the same.
+  auto data_with_sack = [&](std::uint32_t peer_seq, std::string_view d, std::uint32_t to) {
+    wire::TcpOptions o;
+    o.sack_count = 1;
+    o.sack_blocks[0] = wire::SackBlock{h.stack_isn + seg(1), h.stack_isn + seg(to)};
+    h.in("P.", peer_seq, seg(0), d, 65535, o);
+  };
+  data_with_sack(1, "a", 2);
+  data_with_sack(2, "b", 3);
+  (void)h.take();  // ACKs of the data, limited transmit
+  EXPECT_EQ(h.counter(Counter::tcp_dup_ack), 2u);
+  data_with_sack(3, "c", 4);
+  auto outs = h.take();
+  ASSERT_FALSE(outs.empty());
+  Harness::check(outs[0], ".", seg(0), 3, payload(0));  // the hole, at once (before "c" is read)
+  EXPECT_EQ(h.counter(Counter::tcp_sack_recovery), 1u);
+  // The same SACK information again is not a duplicate (nothing new SACKed).
+  data_with_sack(4, "d", 4);
+  EXPECT_EQ(h.counter(Counter::tcp_dup_ack), 3u);
+}
+
 TEST_F(SackRecovery, BogusSackBlocksAreIgnored) {
   // Blocks beyond what was sent, or inverted, are not recorded (RFC 2018 says
   // nothing about them; trusting them would hide real losses).
