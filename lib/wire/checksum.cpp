@@ -9,19 +9,27 @@
 namespace riptide::wire {
 namespace {
 
-std::uint64_t load_native64(const std::byte* p) noexcept {
-  std::uint64_t v;
+template <class T>
+T load_native(const std::byte* p) noexcept {
+  T v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
 
-// Folds a 64-bit one's complement accumulator to 16 bits (not complemented).
+// One's complement addition on 64 bits: the carry out of bit 63 goes back into
+// bit 0 (RFC 1071 s2(C): "add with end-around carry"; compilers emit add, adc 0).
+std::uint64_t add_carry(std::uint64_t acc, std::uint64_t w) noexcept {
+  acc += w;
+  return acc + (acc < w ? 1u : 0u);
+}
+
+// Folds a 64-bit one's complement accumulator to 16 bits (not complemented). A
+// non-zero accumulator never folds to zero.
 std::uint16_t fold64(std::uint64_t acc) noexcept {
-  acc = (acc & 0xffffffffu) + (acc >> 32);  // <= 2^33
-  acc = (acc & 0xffffffffu) + (acc >> 32);  // <= 2^32
-  acc = (acc & 0xffffu) + (acc >> 16);
-  acc = (acc & 0xffffu) + (acc >> 16);
-  acc = (acc & 0xffffu) + (acc >> 16);
+  acc = (acc & 0xffffffffu) + (acc >> 32);  // <= 2^33 - 2
+  acc = (acc & 0xffffffffu) + (acc >> 32);  // <= 2^32 - 1
+  acc = (acc & 0xffffu) + (acc >> 16);      // <= 0x1fffe
+  acc = (acc & 0xffffu) + (acc >> 16);      // <= 0xffff
   return static_cast<std::uint16_t>(acc);
 }
 
@@ -31,39 +39,39 @@ std::uint32_t checksum_add(std::span<const std::byte> data, std::uint32_t sum) n
   const std::byte* p = data.data();
   std::size_t n = data.size();
 
-  // Split each 64-bit load into 32-bit halves added into 64-bit accumulators: no
-  // carry handling in the loop (2^32 additions before overflow) and four
-  // independent dependency chains.
-  std::uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  // Every load starts at an even offset, so the 16-bit words inside it line up with
+  // the data's; 2^16 == 1 (mod 2^16 - 1), so adding whole 64-bit words with
+  // end-around carry and folding at the end gives the 16-bit one's complement sum,
+  // as Linux's csum_partial and DPDK's rte_raw_cksum do.
+  std::uint64_t acc = 0;
   while (n >= 32) {
-    const std::uint64_t w0 = load_native64(p);
-    const std::uint64_t w1 = load_native64(p + 8);
-    const std::uint64_t w2 = load_native64(p + 16);
-    const std::uint64_t w3 = load_native64(p + 24);
-    a0 += (w0 & 0xffffffffu) + (w0 >> 32);
-    a1 += (w1 & 0xffffffffu) + (w1 >> 32);
-    a2 += (w2 & 0xffffffffu) + (w2 >> 32);
-    a3 += (w3 & 0xffffffffu) + (w3 >> 32);
+    acc = add_carry(acc, load_native<std::uint64_t>(p));
+    acc = add_carry(acc, load_native<std::uint64_t>(p + 8));
+    acc = add_carry(acc, load_native<std::uint64_t>(p + 16));
+    acc = add_carry(acc, load_native<std::uint64_t>(p + 24));
     p += 32;
     n -= 32;
   }
   while (n >= 8) {
-    const std::uint64_t w = load_native64(p);
-    a0 += (w & 0xffffffffu) + (w >> 32);
+    acc = add_carry(acc, load_native<std::uint64_t>(p));
     p += 8;
     n -= 8;
   }
-  // Tail of 0..7 bytes, zero-padded on the right (so an odd last byte is the high
-  // half of a big-endian word).
-  if (n > 0) {
-    std::byte tail[8] = {};
-    std::memcpy(tail, p, n);
-    const std::uint64_t w = load_native64(tail);
-    a1 += (w & 0xffffffffu) + (w >> 32);
+  // Tail of 0..7 bytes, still at even offsets.
+  if (n & 4) {
+    acc = add_carry(acc, load_native<std::uint32_t>(p));
+    p += 4;
   }
-  // Each accumulator is < 2^63 for any buffer below 2^31 bytes; reduce before
-  // adding them together so the sum cannot overflow.
-  std::uint64_t acc = std::uint64_t{fold64(a0)} + fold64(a1) + fold64(a2) + fold64(a3);
+  if (n & 2) {
+    acc = add_carry(acc, load_native<std::uint16_t>(p));
+    p += 2;
+  }
+  if (n & 1) {
+    // RFC 1071 4.1: an odd last byte is padded with a zero on the right, so it is
+    // the high half of a big-endian word: the low half in little-endian terms.
+    const auto b = static_cast<std::uint64_t>(*p);
+    acc = add_carry(acc, std::endian::native == std::endian::little ? b : b << 8);
+  }
   std::uint16_t folded = fold64(acc);
   if constexpr (std::endian::native == std::endian::little) {
     folded = static_cast<std::uint16_t>((folded >> 8) | (folded << 8));
