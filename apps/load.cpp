@@ -188,6 +188,7 @@ int main(int argc, char** argv) {
   std::mutex m;
   std::condition_variable cv;
   bool exiting = false;
+  std::vector<ProgressSample> progress;  // the reporter's, read after it joined
   std::thread reporter([&] {
     const auto t0 = std::chrono::steady_clock::now();
     auto next = t0 + std::chrono::seconds{1};
@@ -220,10 +221,11 @@ int main(int argc, char** argv) {
       for (std::size_t i = 0; i < kErrorKinds; ++i) d.errors[i] -= prev.errors[i];
       Histogram interval = *cur_h;
       interval.subtract(*prev_h);
+      const double t = std::chrono::duration<double>(now - t0).count();
+      progress.push_back({t, static_cast<double>(d.connections) / dt, static_cast<double>(d.transactions) / dt,
+                          cur.active, d.error_total()});
       if (!quiet) {
-        std::printf("%s\n", progress_line(std::chrono::duration<double>(now - t0).count(), d, dt, cur.active,
-                                          interval)
-                                .c_str());
+        std::printf("%s\n", progress_line(t, d, dt, cur.active, interval).c_str());
         std::fflush(stdout);
       }
       prev = cur;
@@ -240,6 +242,7 @@ int main(int argc, char** argv) {
 
   Report r;
   r.run = run;
+  r.progress = std::move(progress);
   Instant first = Instant::max(), last{};
   bool all_finished = true;
   for (const auto& g : gens) {

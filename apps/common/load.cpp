@@ -295,7 +295,26 @@ std::string to_json(const Report& r) {
        ", \"retransmit_timeouts\": " + num(r.stack.retransmit_timeouts) + ", \"drops\": " + num(r.stack.drops) +
        ", \"resets_sent\": " + num(r.stack.resets_sent) + ", \"resets_received\": " + num(r.stack.resets_received) +
        ", \"packets_per_connection\": " +
-       num(t.connections > 0 ? static_cast<double>(packets) / static_cast<double>(t.connections) : 0.0) + "}\n";
+       num(t.connections > 0 ? static_cast<double>(packets) / static_cast<double>(t.connections) : 0.0) + "},\n";
+  s += "  \"progress\": [";
+  for (std::size_t i = 0; i < r.progress.size(); ++i) {
+    const ProgressSample& pr = r.progress[i];
+    s += std::string(i ? ",\n    " : "\n    ") + "{\"t\": " + num(pr.t) +
+         ", \"connections_per_s\": " + num(pr.connections_per_s) +
+         ", \"transactions_per_s\": " + num(pr.transactions_per_s) + ", \"active\": " + num(pr.active) +
+         ", \"errors\": " + num(pr.errors) + "}";
+  }
+  s += r.progress.empty() ? "],\n" : "\n  ],\n";
+  // Non-empty buckets as [upper bound in us, count], ascending.
+  s += "  \"latency_histogram_us\": [";
+  bool first = true;
+  for (std::size_t i = 0; i < Histogram::kBuckets; ++i) {
+    const std::uint64_t n = h.bucket_count(i);
+    if (n == 0) continue;
+    s += std::string(first ? "" : ", ") + "[" + num(us(Histogram::bucket_high(i))) + ", " + num(n) + "]";
+    first = false;
+  }
+  s += "]\n";
   s += "}\n";
   return s;
 }
@@ -310,6 +329,7 @@ constexpr std::size_t kHttpLine = 96;         // header bytes kept per line (lon
 constexpr Duration kTimeoutCheck = std::chrono::milliseconds{10};
 constexpr Duration kLocalBackoff = std::chrono::milliseconds{1};
 constexpr Duration kLinger = std::chrono::seconds{2};
+constexpr double kPacingBacklog = 1.0;  // seconds of owed starts kept (load.hpp "Pacing")
 }  // namespace
 
 enum class LoadGenerator::Phase : std::uint8_t {
@@ -358,7 +378,8 @@ LoadGenerator::LoadGenerator(Stack& stack, const LoadParams& p)
     if (p_.mode != Mode::Rr && p_.closer == Closer::Server) http_request_ += "Connection: close\r\n";
     http_request_ += "\r\n";
   }
-  if (p_.rate > 0) burst_ = std::max(1.0, p_.rate / 1000.0);
+  // Starts owed by the pacing schedule are kept up to 1 s worth (load.hpp "Pacing").
+  if (p_.rate > 0) burst_ = std::max(1.0, p_.rate * kPacingBacklog);
 }
 
 LoadGenerator::~LoadGenerator() = default;
@@ -682,12 +703,23 @@ void LoadGenerator::poll(Instant now) {
       k.in_ready = false;
       if (k.phase == Phase::Idle) {
         finish_connection(k);
-      } else if (k.phase == Phase::Requesting && k.to_send == kUnbounded) {
-        k.to_send = k.sent;  // STREAM Send until the end: the end is now
+      } else if (k.phase != Phase::Requesting || p_.mode != Mode::Stream) {
+        continue;
+      } else if (p_.stream == StreamDirection::Send && !k.request_sent) {
+        k.to_send = k.sent;  // STREAM Send: the end is now (the write side shuts)
         pump(k);
-      } else if (k.phase == Phase::Requesting && k.expect == kUnbounded) {
+      } else if (p_.stream == StreamDirection::Receive && k.expect == kUnbounded) {
         response_done(k);  // STREAM Receive until the end
         if (k.phase != Phase::Free) finish_connection(k);
+      } else if (p_.stream == StreamDirection::Receive) {
+        // A bounded transfer (an HTTP body, a raw response_size) cut by the
+        // duration: done with what came so far; the server would keep sending, so
+        // the connection is reset rather than closed.
+        latency_.record(static_cast<std::uint64_t>(std::max<std::int64_t>(0, (now - k.started).count())));
+        ++stats_.transactions;
+        last_completion_ = now;
+        (void)stack_.abort(k.conn);
+        release(k);
       }
     }
   }

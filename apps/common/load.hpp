@@ -27,15 +27,23 @@
 //           request_size bytes (0: until the end of the run), shuts the write side
 //           and waits for the server to close; Receive sends one request and reads
 //           response_size bytes (raw; 0: until the server closes) or the HTTP body.
+//           When `duration` ends first, a transfer still running is cut there: Send
+//           stops writing and shuts the write side, Receive counts the transfer as
+//           done at that moment (the bytes so far) and resets the connection.
 // A raw transaction sends request_size bytes of the pattern byte[i] = i % 251 and
 // expects exactly response_size bytes back (riptide-echo, or any server that
 // answers a fixed size); an HTTP one sends "GET path HTTP/1.1" and reads a 2xx
 // response framed by Content-Length (riptide-httpd, nginx, ...).
 //
-// Pacing: a token bucket on the clock the host passes in (runtime::tsc_now() in a
-// DPDK program): `rate` new connections/s (CRR) or requests/s (RR) for this worker,
-// bursts of at most 1 ms worth; 0: as fast as the slots free up. `concurrency`
-// bounds connections in flight (CRR) or open (RR, STREAM).
+// Pacing: a schedule on the clock the host passes in (runtime::tsc_now() in a DPDK
+// program): `rate` new connections/s (CRR) or requests/s (RR) for this worker; 0: as
+// fast as the slots free up. Starts owed by the schedule but not yet possible (every
+// connection busy, the core descheduled for a few ms) are kept, up to 1 s worth
+// (kPacingBacklog), and made up as soon as connections free up, so the delivered
+// rate is the offered one whenever the server can carry it on average (a 1 ms
+// bucket lost every start owed during a stall: RR delivered a third of its rate on a
+// shared machine). `concurrency` bounds connections in flight (CRR) or open (RR,
+// STREAM), and so the size of a catch-up burst.
 //
 // Costs: slots, buffers and the handle map are allocated in the constructor; the
 // steady state allocates nothing, calls no std::function, and finds a connection's
@@ -98,6 +106,8 @@ class Histogram {
   // The value at percentile q (0..100): the highest value of the bucket holding the
   // ceil(q/100 * count)-th smallest value, clamped to [min, max]. 0 when empty.
   [[nodiscard]] std::uint64_t percentile(double q) const noexcept;
+  // Values recorded in bucket i (0 <= i < kBuckets).
+  [[nodiscard]] std::uint64_t bucket_count(std::size_t i) const noexcept { return counts_[i]; }
 
   [[nodiscard]] static std::size_t bucket_of(std::uint64_t v) noexcept;
   [[nodiscard]] static std::uint64_t bucket_low(std::size_t i) noexcept;
@@ -204,12 +214,22 @@ struct RunDescription {
   std::uint16_t local_port_min = 0, local_port_max = 0;
 };
 
+// One second of the run, as the progress line shows it.
+struct ProgressSample {
+  double t = 0;                   // seconds since the start, at the end of the interval
+  double connections_per_s = 0;   // opens completed
+  double transactions_per_s = 0;
+  std::uint64_t active = 0;       // connections open at t
+  std::uint64_t errors = 0;       // errors of every kind in the interval
+};
+
 struct Report {
   RunDescription run;
   double seconds = 0;        // from the first transaction's start to the end
   LoadStats totals;
   Histogram latency;         // nanoseconds
   StackFigures stack;
+  std::vector<ProgressSample> progress;  // one per second (may be empty)
 };
 
 // One progress line: "t=3s conn/s 61234 req/s 61234 active 64 err refused 0 reset 0
@@ -219,7 +239,8 @@ struct Report {
 // The human summary (several lines, no trailing newline).
 [[nodiscard]] std::string summary_text(const Report& r);
 // The JSON document (schema "riptide-load/1", README "riptide-load"), one object,
-// newline-terminated.
+// newline-terminated: the summary, the per-second progress and the latency
+// histogram's non-empty buckets.
 [[nodiscard]] std::string to_json(const Report& r);
 
 // ---------------------------------------------------------------------------------
@@ -284,8 +305,8 @@ class LoadGenerator final : public Handler {
   std::string http_request_;
   LoadStats stats_;
   Histogram latency_;
-  double tokens_ = 0;
-  double burst_ = 1;
+  double tokens_ = 0;           // starts owed by the schedule
+  double burst_ = 1;            // at most this many owed
   Instant last_refill_{};
   Instant started_at_{};
   Instant finished_at_{};

@@ -6,8 +6,8 @@ results JSON (bench/results/<date>.json and latest.json) and the plots.
 
 RUN_DIR holds what scripts/bench collected:
   runs.tsv         workload, offered rate ("max" or a number), stack, JSON file[,
-                   log] (one line per load run; stack is riptide-memif,
-                   riptide-ring or linux; the log holds riptide-load's progress lines)
+                   log, server log] (one line per load run; stack is
+                   riptide-memif, riptide-ring or linux)
   micro.json       Google Benchmark's --benchmark_out (optional)
   callgrind.json   instructions per CRR transaction and the top functions (optional)
   env.json         machine and build facts
@@ -28,20 +28,16 @@ import time
 
 WORKLOADS = [
     ("crr", "CRR 64 B, 64 in flight"),
+    ("crrsc", "CRR, server closes first"),
     ("rr1", "RR 64 B, 1 connection"),
     ("rr64", "RR 64 B, 64 connections"),
     ("stream", "STREAM, 1 connection"),
 ]
 
 
-PROGRESS = re.compile(r"t=(\d+)s conn/s (\d+) req/s (\d+)")
-
-
 def normalise(d, log=None):
     """The common fields of a load run. riptide-load and linux-load both write the
-    "riptide-load/1" schema; linux-load adds per-second progress and the latency
-    histogram, which for riptide-load come from its log (progress lines) or are
-    absent (the plot then uses the percentiles)."""
+    "riptide-load/1" schema (README "riptide-load")."""
     tot = d.get("totals", {})
     rates = d.get("rates", {})
     st = d.get("stack", {})
@@ -50,21 +46,10 @@ def normalise(d, log=None):
     params = d.get("parameters", {})
     named = {k: int(err.get(k, 0) or 0) for k in ("refused", "reset", "timeout")}
     named["other"] = int(err.get("total", 0) or 0) - sum(named.values())
-    progress = d.get("progress") or []
-    if not progress and log and os.path.exists(log):
-        for line in open(log, errors="replace"):
-            m = PROGRESS.search(line)
-            if m:
-                progress.append({"t": float(m[1]), "transactions": int(m[3]), "connections": int(m[2])})
-    prev = 0.0
-    for pr in progress:
-        if "rate" not in pr:
-            if "connections" in pr:  # riptide-load's lines are per-second rates already
-                pr["rate"] = float(pr["transactions"])
-            else:
-                dt = pr["t"] - prev
-                pr["rate"] = pr["transactions"] / dt if dt > 0 else 0.0
-        prev = pr["t"]
+    # Both clients write the per-second progress ({t, connections_per_s,
+    # transactions_per_s, active, errors}) and the latency histogram's non-empty
+    # buckets ([upper_bound_us, count]) into the JSON.
+    progress = [dict(p, rate=float(p.get("transactions_per_s", 0) or 0)) for p in d.get("progress") or []]
     return {
         "mode": d.get("mode"),
         "connections": int(params.get("concurrency", 0) or 0),
@@ -197,11 +182,13 @@ def table(runs, callgrind):
         lines.append(f"riptide, two lcores on net_ring: {title}, {e['offered']}: "
                      f"{fmt_rate(figure(r, e['workload']), e['workload'])}, "
                      f"retx {r['retransmissions']}, drops {r['drops']}")
-    # Packets per CRR connection, counted on the wire.
-    for stack in ("riptide-memif", "riptide-ring", "linux"):
-        e = by_key.get(("crr", "max", stack))
-        if e and "result" in e:
-            lines.append(f"packets per CRR connection ({stack}): {packets_per_connection(e['result'], stack):.2f}")
+    # Packets per CRR connection, counted on the wire, for both closing orders.
+    for workload, order in (("crr", "client closes first"), ("crrsc", "server closes first")):
+        for stack in ("riptide-memif", "riptide-ring", "linux"):
+            e = by_key.get((workload, "max", stack))
+            if e and "result" in e:
+                lines.append(f"packets per CRR connection, {order} ({stack}): "
+                             f"{packets_per_connection(e['result'], stack):.2f}")
     if callgrind:
         lines.append(f"server instructions per CRR transaction (callgrind, {callgrind.get('link', '?')}): "
                      f"{callgrind.get('instructions_per_transaction', 0):.0f}")
@@ -233,10 +220,27 @@ def smoke_check(runs, callgrind):
         if r["packets"]["sent"] <= 0 or r["packets"]["received"] <= 0:
             problems.append(f"{name}: no packet counts")
         if not r["progress"] and r["duration_s"] >= 2.5:
-            problems.append(f"{name}: no progress lines")
+            problems.append(f"{name}: no progress in the JSON")
+        if e["workload"] != "stream" and sum(n for _, n in r["latency_histogram_us"]) != r["transactions"]:
+            problems.append(f"{name}: the latency histogram does not add up to the transactions")
     if callgrind is not None and callgrind.get("instructions_per_transaction", 0) <= 0:
         problems.append("callgrind: no instruction count")
     return problems
+
+
+def histogram_percentile(hist, q):
+    """The q-th percentile (0-100) of a [[upper_bound_us, count], ...] histogram:
+    the upper bound of the bucket holding the ceil(q% of n)-th value."""
+    n = sum(c for _, c in hist)
+    if n == 0:
+        return 0.0
+    rank = max(1, -(-q * n // 100))
+    seen = 0
+    for upper, c in hist:
+        seen += c
+        if seen >= rank:
+            return upper
+    return hist[-1][0]
 
 
 def plot(runs, out_dir, stamp):
@@ -251,7 +255,7 @@ def plot(runs, out_dir, stamp):
     styles = {"riptide-memif": ("riptide (memif, 2 processes)", "tab:blue"),
               "riptide-ring": ("riptide (net_ring, 1 process)", "tab:green"),
               "linux": ("Linux kernel (loopback)", "tab:red")}
-    # CRR rate over time, flat out, from the per-second progress lines.
+    # CRR rate over time, flat out, from the per-second progress in the JSON.
     fig, ax = plt.subplots(figsize=(7, 4))
     for stack, (label, colour) in styles.items():
         for e in runs:
@@ -272,9 +276,9 @@ def plot(runs, out_dir, stamp):
     fig.savefig(p[:-4] + ".png", dpi=80)
     plt.close(fig)
     written.append(p)
-    # Latency distribution: the percentiles of every run, flat out (solid) and at
-    # the highest fixed offered rate (dashed).
-    quantiles = [("p50", "50"), ("p90", "90"), ("p99", "99"), ("p999", "99.9"), ("max", "max")]
+    # Latency distribution, from each run's histogram: the percentiles of every run,
+    # flat out (solid) and at the highest fixed offered rate (dashed).
+    quantiles = [50, 90, 99, 99.9, 99.99, 100]
     workloads = [w for w, _ in WORKLOADS if w != "stream"]
     fig, axes = plt.subplots(1, len(workloads), figsize=(4 * len(workloads), 4), sharey=True)
     for ax, workload in zip(axes, workloads):
@@ -286,10 +290,12 @@ def plot(runs, out_dir, stamp):
                 top = max(fixed, key=lambda e: float(e["offered"]))
                 picks.append((top, "--", f"{fmt_rate(float(top['offered']), workload)} offered"))
             for e, ls, what in picks:
-                lat = e["result"]["latency_us"]
-                ys = [max(lat[k], 0.1) for k, _ in quantiles]
+                hist = e["result"]["latency_histogram_us"]
+                if not hist:
+                    continue
+                ys = [max(histogram_percentile(hist, q), 0.1) for q in quantiles]
                 ax.plot(range(len(quantiles)), ys, ls, marker="o", color=colour, label=f"{label}, {what}")
-        ax.set_xticks(range(len(quantiles)), [q for _, q in quantiles])
+        ax.set_xticks(range(len(quantiles)), [f"{q:g}" if q < 100 else "max" for q in quantiles])
         ax.set_xlabel("percentile")
         ax.set_yscale("log")
         ax.set_title(dict(WORKLOADS)[workload], fontsize=10)
@@ -335,8 +341,9 @@ def main():
         "micro": micro,
         "callgrind": callgrind,
         "runs": [{k: v for k, v in e.items() if k != "file"} for e in runs],
-        "packets_per_crr": {s: packets_per_connection(e["result"], s) for e in runs for s in [e["stack"]]
-                            if e["workload"] == "crr" and e["offered"] == "max" and "result" in e},
+        "packets_per_crr": {order: {e["stack"]: packets_per_connection(e["result"], e["stack"]) for e in runs
+                                    if e["workload"] == w and e["offered"] == "max" and "result" in e}
+                            for w, order in (("crr", "client_closes"), ("crrsc", "server_closes"))},
     }
     print(table(runs, callgrind))
     if smoke:

@@ -173,7 +173,7 @@ int main(int argc, char** argv) {
   client.worker->interface().announce();
   server.worker->interface().announce();
 
-  std::string progress = "[";
+  std::vector<ProgressSample> progress;
   std::uint64_t measured_from = 0, measured_polls = 0;
   if (lockstep) {
     bool measuring = warmup == 0;
@@ -199,7 +199,7 @@ int main(int argc, char** argv) {
     }
     const Instant t0 = runtime::tsc_now();
     Instant next = t0 + std::chrono::seconds{1};
-    std::uint64_t last_tx = 0, last_conn = 0;
+    std::uint64_t last_tx = 0, last_conn = 0, last_errors = 0;
     std::uint32_t spin = 0;
     while (!gen.finished()) {
       const Instant now = runtime::tsc_now();
@@ -208,11 +208,10 @@ int main(int argc, char** argv) {
       const LoadStats& s = gen.stats();
       const double t = std::chrono::duration<double>(now - t0).count();
       const double dt = std::chrono::duration<double>(now - (next - std::chrono::seconds{1})).count();
-      char line[256];
-      std::snprintf(line, sizeof line, "%s{\"t\": %.3f, \"transactions\": %llu, \"rate\": %.1f}",
-                    progress.size() > 1 ? ", " : "", t, static_cast<unsigned long long>(s.transactions - last_tx),
-                    static_cast<double>(s.transactions - last_tx) / dt);
-      progress += line;
+      progress.push_back({t, static_cast<double>(s.connections - last_conn) / dt,
+                          static_cast<double>(s.transactions - last_tx) / dt, s.active,
+                          s.error_total() - last_errors});
+      last_errors = s.error_total();
       if (!quiet) {
         std::printf("ring-bench: t=%.0fs conn/s %.0f req/s %.0f active %llu errors %llu\n", t,
                     static_cast<double>(s.connections - last_conn) / dt,
@@ -227,9 +226,8 @@ int main(int argc, char** argv) {
     g_stop.store(true);
     rte_eal_mp_wait_lcore();
   }
-  progress += "]";
-
   Report r;
+  r.progress = std::move(progress);
   r.run.params = p;
   r.run.workers = 1;
   r.run.local_port_min = client.cfg.tcp.ephemeral_port_min;
@@ -257,8 +255,7 @@ int main(int argc, char** argv) {
     std::snprintf(extra, sizeof extra,
                   ",\n  \"link\": \"net_ring\",\n  \"server_stack\": {\"packets_in\": %llu, \"packets_out\": %llu, "
                   "\"retransmitted_segments\": %llu, \"drops\": %llu},\n  \"lockstep\": {\"on\": %s, "
-                  "\"warmup_transactions\": %llu, \"measured_transactions\": %llu, \"server_polls\": %llu},\n"
-                  "  \"progress\": ",
+                  "\"warmup_transactions\": %llu, \"measured_transactions\": %llu, \"server_polls\": %llu}\n",
                   static_cast<unsigned long long>(sv.packets_in), static_cast<unsigned long long>(sv.packets_out),
                   static_cast<unsigned long long>(sv.retransmitted), static_cast<unsigned long long>(sv.drops),
                   lockstep ? "true" : "false", static_cast<unsigned long long>(measured_from),
@@ -266,7 +263,7 @@ int main(int argc, char** argv) {
                   static_cast<unsigned long long>(measured_polls));
     // Insert before the object's closing brace (after the last member's newline).
     const auto last_member_end = j.rfind('\n', close);
-    j = j.substr(0, last_member_end) + extra + progress + "\n}\n";
+    j = j.substr(0, last_member_end) + extra + "}\n";
     std::FILE* f = std::fopen(json_path.c_str(), "w");
     if (f == nullptr || std::fputs(j.c_str(), f) < 0 || std::fclose(f) != 0) {
       std::fprintf(stderr, "ring-bench: cannot write %s\n", json_path.c_str());

@@ -103,7 +103,8 @@ class Load {
     next_due_ns_ = start_ns_;
     std::int64_t next_progress = start_ns_ + 1'000'000'000;
     std::int64_t next_timeout_scan = start_ns_ + 100'000'000;
-    std::uint64_t last_tx = 0, last_bytes = 0;
+    std::uint64_t last_tx = 0, last_bytes = 0, last_opened = 0, last_errors = 0;
+    std::int64_t last_progress = start_ns_;
     if (o_.mode != Mode::Crr) {
       for (std::size_t i = 0; i < slots_.size(); ++i) open(i, mono_ns());
     }
@@ -128,7 +129,14 @@ class Load {
       }
       if (now >= next_progress) {
         const double t = static_cast<double>(now - start_ns_) / 1e9;
-        progress_.push_back({t, done_ - last_tx, bytes_ - last_bytes});
+        const double dt = static_cast<double>(now - last_progress) / 1e9;
+        const std::uint64_t errors = errors_.refused + errors_.reset + errors_.timeout + errors_.other;
+        progress_.push_back({t, dt > 0 ? static_cast<double>(opened_ - last_opened) / dt : 0.0,
+                             dt > 0 ? static_cast<double>(done_ - last_tx) / dt : 0.0, active(),
+                             errors - last_errors, bytes_ - last_bytes});
+        last_opened = opened_;
+        last_errors = errors;
+        last_progress = now;
         if (o_.progress) {
           std::fprintf(stderr, "linux-load: t=%.0fs %s/s=%llu gbit/s=%.2f active=%zu errors=%llu\n", t,
                        o_.mode == Mode::Crr ? "conns" : "trans", static_cast<unsigned long long>(done_ - last_tx),
@@ -150,9 +158,12 @@ class Load {
   }
 
  private:
-  struct Progress {
+  struct Progress {  // one second, as riptide-load's JSON has it
     double t;
-    std::uint64_t transactions;
+    double connections_per_s;
+    double transactions_per_s;
+    std::uint64_t active;
+    std::uint64_t errors;
     std::uint64_t bytes;
   };
 
@@ -385,9 +396,10 @@ class Load {
         static_cast<unsigned long long>(errors_.timeout), static_cast<unsigned long long>(retrans),
         static_cast<unsigned long long>(drops), conns ? static_cast<double>(out_segs) / static_cast<double>(conns) : 0);
     if (o_.json.empty()) return;
-    // riptide-load's schema ("riptide-load/1", apps/common/load.cpp to_json), so
-    // one reader takes both; plus what only this client has: the kernel's
-    // counters, per-second progress and the latency histogram.
+    // riptide-load's schema ("riptide-load/1", apps/common/load.cpp to_json, README
+    // "riptide-load"): the same progress and latency_histogram_us, so one reader
+    // takes both; plus what only this client has: the kernel's counters, and bytes
+    // per progress interval.
     riptide::bench::Json j;
     j.open();
     j.str("schema", "riptide-load/1").str("mode", o_.mode_name).str("stack", "linux");
@@ -457,7 +469,14 @@ class Load {
         .close();
     j.open_array("progress");
     for (const Progress& p : progress_) {
-      j.open().num("t", p.t).num("transactions", p.transactions).num("bytes", p.bytes).close();
+      j.open()
+          .num("t", p.t)
+          .num("connections_per_s", p.connections_per_s)
+          .num("transactions_per_s", p.transactions_per_s)
+          .num("active", std::uint64_t{p.active})
+          .num("errors", p.errors)
+          .num("bytes", p.bytes)
+          .close();
     }
     j.close_array();
     j.open_array("latency_histogram_us");
