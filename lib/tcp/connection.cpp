@@ -408,10 +408,14 @@ bool Connection::check_sequence(const Segment& seg, Instant now) {
     acceptable = seq_in_range(tcb_.rcv_nxt, seg.seq, tcb_.rcv_nxt + wnd) ||
                  seq_in_range(tcb_.rcv_nxt, seg.seq + (len - 1), tcb_.rcv_nxt + wnd);
   }
-  if (!acceptable && wnd == 0 && len > 0 && seg.seq == tcb_.rcv_nxt && !seg.has(kSyn)) {
+  if (!acceptable && wnd == 0 && !seg.has(kSyn | kRst) &&
+      (seg.seq == tcb_.rcv_nxt || seg.seq == tcb_.rcv_nxt - 1)) {
     // RFC 9293 3.10.7.4: with a zero window "special allowance should be made to
     // accept valid ACKs, URGs, and RSTs": the caller goes on with the text and FIN
     // stripped (zero_window_ tells it), and the segment is answered with an ACK.
+    // That covers window probes with data at RCV.NXT and Linux's probes at
+    // RCV.NXT - 1, which carry the ACK for our own data: ignoring it would leave
+    // our retransmission timer to fire for data already acknowledged.
     host_.count(Counter::tcp_drop_unacceptable);
     zero_window_probe_ = true;
     ack_now_ = true;

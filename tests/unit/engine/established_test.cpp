@@ -348,6 +348,25 @@ TEST_F(Established, ZeroWindowIsProbedWithBackoffUntilItOpens) {
   EXPECT_FALSE(h.stack.next_timer().has_value());
 }
 
+TEST(EstablishedZeroWindow, AckOnAWindowProbeIsProcessed) {
+  // RFC 9293 3.10.7.4: "special allowance should be made to accept valid ACKs" when
+  // our window is zero. Linux probes a zero window with SEG.SEQ = RCV.NXT - 1; the
+  // probe also acknowledges our data, and that must count.
+  StackConfig cfg = default_config();
+  cfg.tcp.rcv_buf = 4;
+  Harness h(cfg);
+  h.to_established_passive();
+  ASSERT_FALSE(h.stack.set_receive_held(h.conn, 4).has_value());
+  h.in("P.", 1, 1, "abcd");  // fills our window
+  EXPECT_EQ(h.expect(".", 1, 5).win, 0);
+  h.send("xyz");
+  h.expect("P.", 1, 5, "xyz");
+  h.in(".", 4, 4);  // the peer's probe, one before RCV.NXT, ACKing "xyz"
+  h.expect(".", 4, 5);  // answered (the probe is not acceptable as such)
+  EXPECT_EQ(h.stack.info(h.conn)->snd_una - h.stack.info(h.conn)->iss, 4u) << "the ACK counted";
+  EXPECT_FALSE(h.stack.next_timer().has_value()) << "nothing left to retransmit";
+}
+
 TEST_F(Established, ThreeDuplicateAcksTriggerFastRetransmitAndNewRenoRecovery) {
   ASSERT_FALSE(h.stack.set_nodelay(h.conn, true).has_value());
   const std::string data(4 * 536, 'q');  // MSS 536; the initial window is 4 segments
