@@ -90,7 +90,11 @@ def add_server(r, d, server_log):
             name, value = m[1], int(m[2])
             if name == "tcp_retransmit_segment":
                 srv["retransmissions"] += value
-            elif "drop" in name or name.endswith("_full") or name == "arp_unresolved":
+            # As riptide-load's stack_figures(): counters that name a dropped
+            # packet (tcp_time_wait_full is not one: a connection closed without
+            # TIME-WAIT).
+            elif "drop" in name or name in ("arp_pending_full", "arp_unresolved", "route_no_route",
+                                            "tx_queue_full"):
                 srv["drops"] += value
     else:
         return
@@ -365,7 +369,8 @@ def main():
         return 0 if failed == 0 else 1
     os.makedirs(out_dir, exist_ok=True)
     results["plots"] = [os.path.basename(p) for p in plot(runs, out_dir, stamp)]
-    text = json.dumps(results, indent=1)
+    # Indented, but a histogram bucket [upper_us, count] stays on one line.
+    text = re.sub(r"\[\n\s*([-\d.e+]+),\n\s*(\d+)\n\s*\]", r"[\1, \2]", json.dumps(results, indent=1))
     dated = os.path.join(out_dir, f"{time.strftime('%Y-%m-%d-%H%M')}.json")
     open(dated, "w").write(text)
     open(os.path.join(out_dir, "latest.json"), "w").write(text)
