@@ -382,7 +382,8 @@ void Stack::listen_input(Listener& l, const FlowKey& key, const Segment& seg) {
   if (s == nullptr) return;
   ++l.syn_queue;
   s->in_syn_queue = true;
-  s->conn->open_passive(seg, isn_.isn(key, now_), isn_.ts_offset(key), now_);
+  const tcp::IsnGenerator::Initial init = isn_.initial(key, now_);
+  s->conn->open_passive(seg, init.isn, init.ts_offset, now_);
 }
 
 void Stack::time_wait_input(std::uint32_t index, const FlowKey& key, const Segment& seg) {
@@ -442,8 +443,8 @@ void Stack::time_wait_input(std::uint32_t index, const FlowKey& key, const Segme
       if (s == nullptr) return;
       ++l->syn_queue;
       s->in_syn_queue = true;
-      const SeqNum isn = isn_.isn(key, now_);
-      s->conn->open_passive(seg, seq_max(isn, floor), isn_.ts_offset(key), now_);
+      const tcp::IsnGenerator::Initial init = isn_.initial(key, now_);
+      s->conn->open_passive(seg, seq_max(init.isn, floor), init.ts_offset, now_);
       return;
     }
   }
@@ -884,7 +885,8 @@ Result<ConnId, Error> Stack::connect(Ipv4Addr remote, std::uint16_t remote_port,
   if (s == nullptr) return Unexpected{Error::NoMemory};
   s->reported = true;
   const ConnId id = id_of(*s);
-  s->conn->open_active(isn_.isn(key, now_), isn_.ts_offset(key), now_);
+  const tcp::IsnGenerator::Initial init = isn_.initial(key, now_);
+  s->conn->open_active(init.isn, init.ts_offset, now_);
   return id;
 }
 

@@ -3,19 +3,25 @@
 namespace riptide::tcp {
 
 namespace {
-constexpr std::uint8_t kDomainIsn = 1;
-constexpr std::uint8_t kDomainTsOffset = 2;
+// One hash per 4-tuple: the low half is the TS offset, the high half F of the ISN.
+// (The SYN cookie hashes with domain 3.)
+constexpr std::uint8_t kDomainIsnAndTsOffset = 2;
+
+// RFC 6528 3: M is a 4-microsecond timer.
+std::uint32_t isn_timer(Instant now) noexcept { return static_cast<std::uint32_t>(to_us(now) / 4); }
 }  // namespace
 
 SeqNum IsnGenerator::isn(const FlowKey& flow, Instant now) const noexcept {
-  // RFC 6528 3: M is a 4-microsecond timer.
-  const auto m = static_cast<std::uint32_t>(to_us(now) / 4);
-  const auto f = static_cast<std::uint32_t>(keyed_flow_hash(secret_, flow, kDomainIsn, 0));
-  return SeqNum{m + f};
+  return initial(flow, now).isn;
 }
 
 std::uint32_t IsnGenerator::ts_offset(const FlowKey& flow) const noexcept {
-  return static_cast<std::uint32_t>(keyed_flow_hash(secret_, flow, kDomainTsOffset, 0));
+  return static_cast<std::uint32_t>(keyed_flow_hash(secret_, flow, kDomainIsnAndTsOffset, 0));
+}
+
+IsnGenerator::Initial IsnGenerator::initial(const FlowKey& flow, Instant now) const noexcept {
+  const std::uint64_t h = keyed_flow_hash(secret_, flow, kDomainIsnAndTsOffset, 0);
+  return Initial{SeqNum{isn_timer(now) + static_cast<std::uint32_t>(h >> 32)}, static_cast<std::uint32_t>(h)};
 }
 
 }  // namespace riptide::tcp

@@ -21,6 +21,15 @@ class IsnGenerator {
   // nothing about the host clock and differ between connections.
   [[nodiscard]] std::uint32_t ts_offset(const FlowKey& flow) const noexcept;
 
+  // isn() and ts_offset() from one SipHash: the offset is the low 32 bits of the
+  // 64-bit output and F the high 32, two independent values of a PRF, so neither
+  // tells anything about the other. A passive open needs both: one hash per SYN.
+  struct Initial {
+    SeqNum isn;
+    std::uint32_t ts_offset;
+  };
+  [[nodiscard]] Initial initial(const FlowKey& flow, Instant now) const noexcept;
+
  private:
   Secret secret_;
 };

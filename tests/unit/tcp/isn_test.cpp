@@ -80,5 +80,16 @@ TEST(IsnGenerator, TsOffsetDiffersPerTupleAndIsStable) {
   EXPECT_NE(g.ts_offset(kFlow), g.isn(kFlow, Instant{}).raw());
 }
 
+TEST(IsnGenerator, InitialGivesIsnAndTsOffsetFromOneHash) {
+  const IsnGenerator g(kSecret);
+  for (std::uint16_t p = 40000; p < 40100; ++p) {
+    FlowKey k = kFlow;
+    k.remote_port = p;
+    const IsnGenerator::Initial init = g.initial(k, kT);
+    EXPECT_EQ(init.isn, g.isn(k, kT));
+    EXPECT_EQ(init.ts_offset, g.ts_offset(k));
+  }
+}
+
 }  // namespace
 }  // namespace riptide::tcp
