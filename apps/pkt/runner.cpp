@@ -193,6 +193,8 @@ class Runner {
         flag(t.sack);
       } else if (knob == "window_scaling") {
         flag(t.window_scaling);
+      } else if (knob == "tail_loss_probe") {
+        flag(t.tail_loss_probe);
       } else if (knob == "nodelay") {
         flag(t.nodelay);
       } else if (!numeric) {

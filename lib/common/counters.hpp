@@ -75,6 +75,7 @@ namespace riptide {
   X(tcp_sack_skipped, "resends that skipped data the peer had SACKed")                     \
   X(tcp_sack_recovery, "loss recoveries driven by SACK (RFC 6675)")                        \
   X(tcp_sack_retransmit, "segments retransmitted by SACK recovery (RFC 6675 NextSeg)")     \
+  X(tcp_tail_loss_probe, "tail loss probes sent (RFC 8985 7)")                              \
   X(tcp_connection_timeout, "connections dropped after too many retransmissions")          \
   X(tcp_time_wait_entered, "connections that entered TIME-WAIT")                          \
   X(tcp_zero_window_probe, "zero-window probes sent (persist timer)")                       \

@@ -245,6 +245,7 @@ const std::vector<Key>& keys() {
         milliseconds_key("tcp", "time_wait_ms", [](auto& c) -> auto& { return c.tcp.time_wait; }, 0),
         milliseconds_key("tcp", "delayed_ack_ms", [](auto& c) -> auto& { return c.tcp.delayed_ack; }, 0),
         boolean("tcp", "keepalive", [](auto& c) -> auto& { return c.tcp.keepalive; }),
+        boolean("tcp", "tail_loss_probe", [](auto& c) -> auto& { return c.tcp.tail_loss_probe; }),
         milliseconds_key("tcp", "keepalive_idle_ms", [](auto& c) -> auto& { return c.tcp.keepalive_idle; }, 1),
         milliseconds_key("tcp", "keepalive_interval_ms",
                          [](auto& c) -> auto& { return c.tcp.keepalive_interval; }, 1),

@@ -73,6 +73,12 @@ struct TcpConfig {
   // CUBIC was not measurably better (docs/rfc-compliance.md, RFC 9438).
   CongestionAlgorithm congestion = CongestionAlgorithm::NewReno;
 
+  // RFC 8985 7 tail loss probe (with SACK): when the last segments of a flight go
+  // unanswered for two round trips, resend the last one (or send new data) to draw
+  // the SACK that starts fast recovery, instead of waiting for the RTO. On, as in
+  // Linux.
+  bool tail_loss_probe = true;
+
   // RFC 5961 7: challenge ACKs allowed per second per stack (token bucket).
   std::uint32_t challenge_ack_limit = 1000;
 

@@ -47,8 +47,12 @@ Connection::Connection(TcpHost& host, const TcpConfig& cfg, const FlowKey& key) 
 }
 
 Connection::~Connection() {
-  sndbuf_.release(host_.chunk_pool());
-  for (OooRange& r : ooo_) r.data.release(host_.chunk_pool());
+  // Most buffers hold nothing by now (the out-of-order ranges nearly always).
+  ChunkPool& pool = host_.chunk_pool();
+  if (sndbuf_.holds_chunks()) sndbuf_.release(pool);
+  for (OooRange& r : ooo_) {
+    if (r.data.holds_chunks()) r.data.release(pool);
+  }
 }
 
 std::uint32_t Connection::ts_now(Instant now) const noexcept {
@@ -593,6 +597,7 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
     prune_sacked();
     retries_ = 0;
     dupacks_ = 0;
+    if (tlp_high_ && tcb_.snd_una >= *tlp_high_) tlp_high_.reset();  // RFC 8985 7.4: the episode is over
     if (in_recovery_) {
       if (seg.ack >= recover_) {
         // Full acknowledgment: leave recovery. RFC 6582 3.2 step 3: deflate to
@@ -904,13 +909,79 @@ void Connection::process_fin(const Segment& seg, Instant now) {
 // Timers
 
 void Connection::arm_retransmit(Instant now) {
+  if (auto pto = probe_timeout()) {
+    pto_armed_ = true;
+    host_.set_timer(*this, TimerKind::Retransmit, now + *pto);
+    return;
+  }
+  pto_armed_ = false;
+  host_.set_timer(*this, TimerKind::Retransmit, now + rto_.rto());
+}
+
+// RFC 8985 7.2: when a probe may be scheduled, and after how long.
+std::optional<Duration> Connection::probe_timeout() const noexcept {
+  // Not in fast recovery, nor after a timeout until new data is acknowledged
+  // (retries_ counts consecutive timeouts), and one probe per episode.
+  if (!cfg_.tail_loss_probe || !tcb_.sack_ok || in_recovery_ || retries_ != 0 || tlp_high_ ||
+      !rto_.has_sample()) {
+    return {};
+  }
+  switch (state_) {
+    case State::Established:
+    case State::CloseWait:
+    case State::FinWait1:
+    case State::Closing:
+    case State::LastAck:
+      break;
+    default:
+      return {};
+  }
+  if (tcb_.snd_una == tcb_.snd_max || tcb_.snd_nxt != tcb_.snd_max) return {};
+  // PTO = 2 * SRTT; with one segment in flight, plus the worst-case delayed ACK
+  // (WCDelAckT, 200 ms) so a delayed ACK does not draw a probe. At least 10 ms
+  // (Linux's floor), and never later than the RTO itself.
+  Duration pto = 2 * rto_.srtt();
+  if (static_cast<std::uint32_t>(tcb_.snd_max - tcb_.snd_una) <= tcb_.snd_mss) pto += std::chrono::milliseconds{200};
+  pto = std::max<Duration>(pto, std::chrono::milliseconds{10});
+  if (pto >= rto_.rto()) return {};
+  return pto;
+}
+
+void Connection::tail_loss_probe(Instant now) {
+  // RFC 8985 7.3: send one new segment if the peer's window allows, else resend
+  // the last segment; then the RTO runs as usual.
+  pto_armed_ = false;
+  host_.count(Counter::tcp_tail_loss_probe);
+  const SeqNum before = tcb_.snd_max;
+  const bool sent_new = send_new_segment(tcb_.snd_mss, now);
+  if (!sent_new || tcb_.snd_max == before) {
+    // The last segment: up to one SMSS of data ending where the data ends, with
+    // the FIN if ours went.
+    const std::size_t queued = sndbuf_.size();
+    const SeqNum data_end = fin_sent_ ? fin_seq_ : tcb_.snd_max;
+    const auto data_out = static_cast<std::size_t>(data_end - tcb_.snd_una);
+    const std::size_t len = std::min<std::size_t>({data_out, tcb_.snd_mss, queued});
+    std::uint8_t flags = kAck;
+    if (len > 0 && data_out == queued) flags |= kPsh;
+    if (fin_sent_) flags |= kFin;
+    if (len > 0 || fin_sent_) {
+      host_.count(Counter::tcp_retransmit_segment);
+      rtt_seq_.reset();  // Karn
+      emit(flags, data_end - static_cast<std::uint32_t>(len), data_out - len, len, now);
+    }
+  }
+  tlp_high_ = tcb_.snd_max;
   host_.set_timer(*this, TimerKind::Retransmit, now + rto_.rto());
 }
 
 void Connection::on_timer(TimerKind k, Instant now) {
   switch (k) {
     case TimerKind::Retransmit:
-      retransmit_timeout(now);
+      if (pto_armed_) {
+        tail_loss_probe(now);
+      } else {
+        retransmit_timeout(now);
+      }
       break;
     case TimerKind::FinWait2:
       // An orphaned FIN-WAIT-2 would live forever if the peer never closes; like
@@ -1142,6 +1213,10 @@ void Connection::enter_recovery(Instant now) {
   const auto flight = static_cast<std::uint32_t>(tcb_.snd_max - tcb_.snd_una);
   in_recovery_ = true;
   recover_ = tcb_.snd_max;  // RecoveryPoint = HighData
+  if (pto_armed_) {  // no tail loss probes during recovery (RFC 8985 7.2): the RTO runs
+    pto_armed_ = false;
+    host_.set_timer(*this, TimerKind::Retransmit, now + rto_.rto());
+  }
   cc_.on_loss(flight);      // ssthresh, cwnd = ssthresh (RFC 9438 4.6 for CUBIC)
   host_.count(Counter::tcp_fast_retransmit);
   if (tcb_.sack_ok) {
@@ -1202,6 +1277,7 @@ void Connection::retransmit_timeout(Instant now) {
     return;
   }
   ++retries_;
+  tlp_high_.reset();
   // A timeout ends fast recovery; later duplicates of what was outstanding must
   // not start another (RFC 6582 4.1: recover = SND.MAX). The SACK scoreboard is
   // kept: a receiver that reneged would answer with the hole again.

@@ -231,7 +231,9 @@ class Connection {
   void send_rst(SeqNum seq, Instant now);
   void emit(std::uint8_t flags, SeqNum seq, std::size_t off, std::size_t len, Instant now,
             bool syn_options = false);
-  void arm_retransmit(Instant now);
+  void arm_retransmit(Instant now);  // the RTO, or the PTO when a tail loss probe may go
+  [[nodiscard]] std::optional<Duration> probe_timeout() const noexcept;
+  void tail_loss_probe(Instant now);
   void retransmit_timeout(Instant now);
   void persist_timeout(Instant now);
   void keepalive_timeout(Instant now);
@@ -338,6 +340,10 @@ class Connection {
   bool nodelay_ = false;
   bool want_writable_ = false;  // send() came up short: report Writable later
   bool closed_reported_ = false;
+  // RFC 8985 7: the retransmission timer is armed as the probe timeout (PTO);
+  // tlp_high_ is SND.MAX when the probe went (one probe per episode).
+  bool pto_armed_ = false;
+  std::optional<SeqNum> tlp_high_;
   bool in_input_ = false;  // inside on_segment(): application sends wait for its output()
   bool shutdown_deferred_ = false;  // shutdown_write() from a callback, applied after the segment
   void apply_deferred_shutdown(Instant now);
