@@ -56,6 +56,8 @@ class SendBuffer {
 
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+  // Whether release() has chunks to return (an empty buffer may still hold one).
+  [[nodiscard]] bool holds_chunks() const noexcept { return head_ != nullptr; }
 
  private:
   static constexpr std::size_t kPayload = ChunkPool::kChunkBytes - sizeof(std::byte*);
