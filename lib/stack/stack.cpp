@@ -93,6 +93,11 @@ bool is_broadcast_or_multicast(Ipv4Addr a) {
 }
 }  // namespace
 
+// Defined first so every TcpHost callback (timers, state changes, transmit) inlines it.
+inline Stack::ConnSlot& Stack::slot_of(Connection& c) noexcept {
+  return *static_cast<ConnSlot*>(c.host_data);
+}
+
 Stack::Stack(StackConfig cfg, Instant now)
     : cfg_(std::move(cfg)),
       now_(now),
@@ -498,10 +503,6 @@ Stack::ConnSlot* Stack::new_connection(const FlowKey& key, Handler* h, std::uint
   ++conn_count_;
   ++by_state_[static_cast<std::size_t>(State::Closed)];
   return &s;
-}
-
-Stack::ConnSlot& Stack::slot_of(Connection& c) noexcept {
-  return *static_cast<ConnSlot*>(c.host_data);
 }
 
 ConnId Stack::id_of(const ConnSlot& s) const noexcept { return ConnId{s.index, s.generation}; }
