@@ -95,24 +95,43 @@ void HttpServer::on_closed(Stack&, ConnId c, CloseReason) {
   if (find(c) != nullptr) conns_.erase(c.slot);
 }
 
-void EchoServer::on_accept(Stack&, ConnId c) {
+EchoServer::Conn* EchoServer::find(ConnId c) noexcept {
+  if (c.slot >= conns_.size()) return nullptr;
   Conn& k = conns_[c.slot];
-  k = Conn{};
+  return k.used && k.generation == c.generation ? &k : nullptr;
+}
+
+void EchoServer::on_accept(Stack&, ConnId c) {
+  if (c.slot >= conns_.size()) conns_.resize(c.slot + 1);
+  Conn& k = conns_[c.slot];
+  k.used = true;
   k.generation = c.generation;
+  k.peer_closed = false;
+  k.held = 0;
+  k.out.clear();
   ++stats_.connections;
 }
 
 void EchoServer::on_data(Stack& s, ConnId c, std::span<const std::byte> data) {
-  auto it = conns_.find(c.slot);
-  if (it == conns_.end() || it->second.generation != c.generation) return;
-  it->second.out.append(reinterpret_cast<const char*>(data.data()), data.size());
-  pump(s, c);
+  Conn* k = find(c);
+  if (k == nullptr) return;
+  if (k->out.empty()) {
+    // Nothing queued ahead: hand the bytes straight to the stack (it copies them
+    // into the connection's send buffer) and keep only what did not fit.
+    const auto n = s.send(c, data);
+    const std::size_t sent = n ? *n : 0;
+    stats_.bytes_echoed += sent;
+    data = data.subspan(sent);
+  }
+  k->out.append(reinterpret_cast<const char*>(data.data()), data.size());
+  pump(s, c, *k);
 }
 
-void EchoServer::pump(Stack& s, ConnId c) {
-  auto it = conns_.find(c.slot);
-  if (it == conns_.end() || it->second.generation != c.generation) return;
-  Conn& k = it->second;
+void EchoServer::on_writable(Stack& s, ConnId c) {
+  if (Conn* k = find(c)) pump(s, c, *k);
+}
+
+void EchoServer::pump(Stack& s, ConnId c, Conn& k) {
   if (!k.out.empty()) {
     auto n = s.send(c, std::as_bytes(std::span(k.out)));
     if (n && *n > 0) {
@@ -121,23 +140,26 @@ void EchoServer::pump(Stack& s, ConnId c) {
     }
   }
   // What could not be sent yet keeps the window shut by as much.
-  (void)s.set_receive_held(c, static_cast<std::uint32_t>(k.out.size()));
+  const auto held = static_cast<std::uint32_t>(k.out.size());
+  if (held != k.held) {
+    k.held = held;
+    (void)s.set_receive_held(c, held);
+  }
   if (k.out.empty() && k.peer_closed) {
-    conns_.erase(it);
+    k.used = false;
     (void)s.close(c);
   }
 }
 
 void EchoServer::on_peer_closed(Stack& s, ConnId c) {
-  auto it = conns_.find(c.slot);
-  if (it == conns_.end() || it->second.generation != c.generation) return;
-  it->second.peer_closed = true;
-  pump(s, c);
+  Conn* k = find(c);
+  if (k == nullptr) return;
+  k->peer_closed = true;
+  pump(s, c, *k);
 }
 
 void EchoServer::on_closed(Stack&, ConnId c, CloseReason) {
-  auto it = conns_.find(c.slot);
-  if (it != conns_.end() && it->second.generation == c.generation) conns_.erase(it);
+  if (Conn* k = find(c)) k->used = false;
 }
 
 }  // namespace riptide::apps

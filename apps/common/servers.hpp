@@ -7,6 +7,7 @@
 #include <deque>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "common/http.hpp"
 #include "stack/stack.hpp"
@@ -65,18 +66,23 @@ class EchoServer final : public Handler {
   [[nodiscard]] const ServerStats& stats() const noexcept { return stats_; }
   void on_accept(Stack& s, ConnId c) override;
   void on_data(Stack& s, ConnId c, std::span<const std::byte> data) override;
-  void on_writable(Stack& s, ConnId c) override { pump(s, c); }
+  void on_writable(Stack& s, ConnId c) override;
   void on_peer_closed(Stack& s, ConnId c) override;
   void on_closed(Stack& s, ConnId c, CloseReason r) override;
 
  private:
+  // One record per connection slot, kept (with its buffer's capacity) across
+  // connections: no allocation per connection once the slots have been used.
   struct Conn {
     std::uint32_t generation = 0;
-    std::string out;
+    bool used = false;
     bool peer_closed = false;
+    std::uint32_t held = 0;  // what set_receive_held() was last told
+    std::string out;         // received, not yet accepted by send()
   };
-  void pump(Stack& s, ConnId c);
-  std::unordered_map<std::uint32_t, Conn> conns_;
+  Conn* find(ConnId c) noexcept;
+  void pump(Stack& s, ConnId c, Conn& k);
+  std::vector<Conn> conns_;
   ServerStats stats_;
 };
 
