@@ -694,16 +694,19 @@ void LoadGenerator::poll(Instant now) {
     tokens_ = std::min(burst_, tokens_ + std::chrono::duration<double>(now - last_refill_).count() * p_.rate);
     last_refill_ = now;
   }
-  if (!stopping_ && (stop_requested_ || now >= end_at_ || (p_.count > 0 && started_ >= p_.count) ||
-                     p_.concurrency == 0)) {
+  // Only the end of the run (duration, stop) cuts STREAM transfers short; when the
+  // count is reached, the transfers under way run to their end.
+  const bool cut = !cut_ && (stop_requested_ || now >= end_at_);
+  if ((!stopping_ && (cut || (p_.count > 0 && started_ >= p_.count) || p_.concurrency == 0)) || cut) {
     stopping_ = true;
+    cut_ = cut_ || cut;
     ready_.clear();
     for (std::uint32_t i = 0; i < p_.concurrency; ++i) {
       Slot& k = slots_[i];
       k.in_ready = false;
       if (k.phase == Phase::Idle) {
         finish_connection(k);
-      } else if (k.phase != Phase::Requesting || p_.mode != Mode::Stream) {
+      } else if (!cut || k.phase != Phase::Requesting || p_.mode != Mode::Stream) {
         continue;
       } else if (p_.stream == StreamDirection::Send && !k.request_sent) {
         k.to_send = k.sent;  // STREAM Send: the end is now (the write side shuts)

@@ -322,6 +322,7 @@ class LoadGenerator final : public Handler {
   bool running_ = false;
   bool stop_requested_ = false;
   bool stopping_ = false;
+  bool cut_ = false;  // the end of the run has cut STREAM transfers short
   std::atomic<bool> finished_{false};
 };
 

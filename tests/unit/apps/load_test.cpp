@@ -323,12 +323,18 @@ TEST(LoadGenerator, StreamSendAndReceive) {
   Bench b;
   EchoServer echo;
   ASSERT_TRUE(b.server->listen(kServerAddr, 7, echo));
-  LoadParams p = params(Mode::Stream, 2, 2);
-  p.request_size = 1 << 20;
+  // Four transfers, two at a time, each larger than the send buffer: the last two
+  // are still under way when the count is reached, and must run to their end (a
+  // bug cut them short).
+  LoadParams p = params(Mode::Stream, 4, 2);
+  p.request_size = 4 << 20;
   LoadGenerator send(*b.client, p);
   b.run(send);
-  EXPECT_EQ(send.stats().transactions, 2u);
-  EXPECT_EQ(send.stats().bytes_sent, 2u << 20);
+  EXPECT_EQ(send.stats().transactions, 4u);
+  EXPECT_EQ(send.stats().bytes_sent, 16u << 20);
+  EXPECT_EQ(echo.stats().bytes_echoed, 16u << 20) << "the server got every byte";
+  p = params(Mode::Stream, 2, 2);
+  p.request_size = 1 << 20;
   EXPECT_EQ(send.stats().error_total(), 0u);
   HttpServer httpd(1 << 20);
   ASSERT_TRUE(b.server->listen(kServerAddr, 80, httpd));
