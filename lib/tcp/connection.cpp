@@ -846,6 +846,23 @@ void Connection::deliver_in_order(Instant now) {
   (void)now;
 }
 
+std::uint32_t Connection::seg_mss() const noexcept {
+  // RFC 6691 / RFC 2018: SND.MSS already leaves room for the timestamp option; a
+  // data segment sent while we hold out-of-order data also carries SACK blocks
+  // (up to 36 bytes more), which must come out of its payload: otherwise the
+  // packet outgrows the MTU and the link drops it (Linux: tcp_current_mss).
+  if (!tcb_.sack_ok) return tcb_.snd_mss;
+  std::size_t blocks = dsack_ ? 1 : 0;
+  for (const OooRange& r : ooo_) blocks += r.used ? 1 : 0;
+  if (blocks == 0) return tcb_.snd_mss;
+  wire::TcpOptions o;
+  if (tcb_.ts_ok) o.timestamps = wire::TcpTimestamps{0, 0};
+  const std::size_t without = wire::tcp_options_length(o);
+  o.sack_count = static_cast<std::uint8_t>(std::min<std::size_t>(blocks, o.sack_blocks.size()));
+  const std::size_t with = wire::tcp_options_length(o);
+  return tcb_.snd_mss - static_cast<std::uint32_t>(with - without);
+}
+
 void Connection::fill_sack_blocks(wire::TcpOptions& o) {
   // RFC 2883: a reported duplicate goes first; RFC 2018 4: then the range holding
   // the most recent segment, then the others, most recent first.
@@ -960,7 +977,7 @@ void Connection::tail_loss_probe(Instant now) {
     const std::size_t queued = sndbuf_.size();
     const SeqNum data_end = fin_sent_ ? fin_seq_ : tcb_.snd_max;
     const auto data_out = static_cast<std::size_t>(data_end - tcb_.snd_una);
-    const std::size_t len = std::min<std::size_t>({data_out, tcb_.snd_mss, queued});
+    const std::size_t len = std::min<std::size_t>({data_out, seg_mss(), queued});
     std::uint8_t flags = kAck;
     if (len > 0 && data_out == queued) flags |= kPsh;
     if (fin_sent_) flags |= kFin;
@@ -1192,7 +1209,7 @@ std::optional<Connection::NextSeg> Connection::sack_next_retransmission(bool los
 void Connection::sack_retransmit(const NextSeg& r, Instant now) {
   const auto offset = static_cast<std::size_t>(r.seq - tcb_.snd_una);
   const std::size_t queued = sndbuf_.size();
-  std::size_t len = offset < queued ? std::min<std::size_t>(r.len, queued - offset) : 0;
+  std::size_t len = offset < queued ? std::min<std::size_t>({r.len, queued - offset, seg_mss()}) : 0;
   std::uint8_t flags = kAck;
   if (offset + len == queued && len > 0) flags |= kPsh;
   // The hole may end with our FIN.
@@ -1235,7 +1252,7 @@ void Connection::retransmit_first(Instant now) {
   // The first unacknowledged segment: data at SND.UNA (up to one SMSS), or the
   // FIN if nothing else is outstanding. SND.NXT is left where it is.
   const std::size_t queued = sndbuf_.size();
-  const std::size_t len = std::min<std::size_t>(queued, tcb_.snd_mss);
+  const std::size_t len = std::min<std::size_t>(queued, seg_mss());
   std::uint8_t flags = kAck;
   if (len == queued && len > 0) flags |= kPsh;
   if (fin_sent_ && tcb_.snd_una + static_cast<std::uint32_t>(len) == fin_seq_) flags |= kFin;
@@ -1517,11 +1534,12 @@ bool Connection::send_new_segment(std::uint32_t room, Instant now) {
       usable = std::min<std::int32_t>(by_peer, static_cast<std::int32_t>(cwnd) - static_cast<std::int32_t>(in_flight));
     }
     if (usable <= 0) return false;
-    std::size_t len = std::min<std::size_t>({unsent, tcb_.snd_mss, static_cast<std::size_t>(usable), room});
+    const std::uint32_t mss = seg_mss();  // less the SACK blocks this segment will carry
+    std::size_t len = std::min<std::size_t>({unsent, mss, static_cast<std::size_t>(usable), room});
     // RFC 9293 3.7.4 (Nagle), with Minshall's refinement as Linux has it: hold
     // back a sub-MSS segment only while another sub-MSS segment is unacknowledged,
     // unless it ends a closing stream.
-    const bool small = len < tcb_.snd_mss;
+    const bool small = len < mss;
     // RFC 9293 3.8.6.2.1 sender SWS avoidance, for the congestion-window case:
     // never cut a runt off the stream because cwnd is not a multiple of the MSS;
     // the ACKs for what is in flight will open cwnd. (A peer window smaller than

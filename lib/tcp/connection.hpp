@@ -209,6 +209,7 @@ class Connection {
   void queue_out_of_order(SeqNum start, std::span<const std::byte> data);
   void deliver_in_order(Instant now);  // ranges that RCV.NXT has reached
   void fill_sack_blocks(wire::TcpOptions& o);
+  [[nodiscard]] std::uint32_t seg_mss() const noexcept;  // SND.MSS less the SACK blocks a segment would carry
   void process_fin(const Segment& seg, Instant now);        // eighth
 
   void negotiate_syn_options(const Segment& syn);

@@ -86,6 +86,8 @@ struct PathStats {
   std::size_t max_queue = 0;      // deepest bottleneck queue seen
 };
 
+inline constexpr std::size_t kMtu = 1500;
+
 class ImpairedLink {
  public:
   // a_to_b applies to what `a` sends, b_to_a to what `b` sends.
@@ -230,6 +232,12 @@ class ImpairedLink {
   void impair(std::span<const std::byte> p, bool from_a) {
     Dir& d = dir_[from_a ? 0 : 1];
     ++d.stats.offered;
+    // The path's MTU is 1500 (an Ethernet link): a bigger IPv4 packet would never
+    // arrive on a real one, so it is a bug of the sender (e.g. SACK blocks on a
+    // full-sized data segment).
+    if (p.size() > kMtu) {
+      ADD_FAILURE() << (from_a ? "a" : "b") << " sent a " << p.size() << "-byte IPv4 packet, above the MTU of " << kMtu;
+    }
     record(from_a, Event::Sent, p);
     if (d.m.ge_enter_bad > 0) {
       d.bad = d.bad ? !chance(d, d.m.ge_leave_bad) : chance(d, d.m.ge_enter_bad);
