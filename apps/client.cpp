@@ -24,7 +24,6 @@
 
 #include <array>
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -33,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/endpoint.hpp"
 #include "common/program.hpp"
 
 namespace {
@@ -255,21 +255,6 @@ class Client final : public Handler {
   bool failed_ = false;
 };
 
-bool parse_endpoint(const std::string& text, Options& o) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos) return false;
-  auto a = Ipv4Addr::parse(std::string_view(text).substr(0, colon));
-  if (!a) return false;
-  unsigned port = 0;
-  const char* b = text.data() + colon + 1;
-  const char* e = text.data() + text.size();
-  auto [p, ec] = std::from_chars(b, e, port);
-  if (ec != std::errc{} || p != e || port == 0 || port > 65535) return false;
-  o.addr = *a;
-  o.port = static_cast<std::uint16_t>(port);
-  return true;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -293,10 +278,13 @@ int main(int argc, char** argv) {
   int status = 0;
   auto rt = riptide::apps::start_program(argc, argv, app, flags, status);
   if (!rt) return status;
-  if (!parse_endpoint(endpoint, o)) {
+  const auto target = riptide::apps::parse_endpoint(endpoint);
+  if (!target) {
     std::fprintf(stderr, "riptide-client: --connect wants IP:PORT, got '%s'\n", endpoint.c_str());
     return 1;
   }
+  o.addr = target->addr;
+  o.port = target->port;
   o.use_request = !o.request.empty();
   if (sodium_init() < 0) {
     std::fprintf(stderr, "riptide-client: libsodium failed to initialise\n");

@@ -88,21 +88,6 @@ std::string_view to_string(ErrorKind k) noexcept {
   return "?";
 }
 
-std::optional<Endpoint> parse_endpoint(std::string_view text) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string_view::npos) return std::nullopt;
-  auto a = Ipv4Addr::parse(text.substr(0, colon));
-  if (!a) return std::nullopt;
-  unsigned port = 0;
-  const char* b = text.data() + colon + 1;
-  const char* e = text.data() + text.size();
-  auto [p, ec] = std::from_chars(b, e, port);
-  if (ec != std::errc{} || p != e || port == 0 || port > 65535) return std::nullopt;
-  return Endpoint{*a, static_cast<std::uint16_t>(port)};
-}
-
-std::string to_string(const Endpoint& e) { return riptide::to_string(e.addr) + ":" + std::to_string(e.port); }
-
 // ---------------------------------------------------------------------------------
 // Totals
 

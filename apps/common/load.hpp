@@ -67,6 +67,7 @@
 
 #include "common/counters.hpp"
 #include "common/ipv4_addr.hpp"
+#include "common/endpoint.hpp"
 #include "common/time.hpp"
 #include "stack/stack.hpp"
 
@@ -133,14 +134,9 @@ enum class StreamDirection : std::uint8_t { Send, Receive };
 [[nodiscard]] std::string_view to_string(Closer c) noexcept;
 [[nodiscard]] std::string_view to_string(StreamDirection d) noexcept;
 
-struct Endpoint {
-  Ipv4Addr addr{};
-  std::uint16_t port = 0;
-  constexpr bool operator==(const Endpoint&) const = default;
-};
-// "IP:PORT"; nullopt when it does not parse.
-[[nodiscard]] std::optional<Endpoint> parse_endpoint(std::string_view text);
-[[nodiscard]] std::string to_string(const Endpoint& e);
+using apps::Endpoint;  // "IP:PORT" (common/endpoint.hpp)
+using apps::parse_endpoint;
+using apps::to_string;
 
 struct LoadParams {
   Mode mode = Mode::Crr;

@@ -42,7 +42,6 @@ class CongestionControl {
   // CUBIC epoch starts over.
   void set_algorithm(CongestionAlgorithm algo) noexcept;
   [[nodiscard]] CongestionAlgorithm algorithm() const noexcept { return algo_; }
-  void set_mss(std::uint32_t mss) noexcept { mss_ = mss; }
 
   // New data acknowledged outside loss recovery (`acked` bytes). `srtt` is the
   // smoothed RTT (CUBIC aims at W_cubic(t + RTT), RFC 9438 4.2).

@@ -940,18 +940,8 @@ std::optional<Duration> Connection::probe_timeout() const noexcept {
   // Not in fast recovery, nor after a timeout until new data is acknowledged
   // (retries_ counts consecutive timeouts), and one probe per episode.
   if (!cfg_.tail_loss_probe || !tcb_.sack_ok || in_recovery_ || retries_ != 0 || tlp_high_ ||
-      !rto_.has_sample()) {
+      !rto_.has_sample() || !may_send(state_)) {
     return {};
-  }
-  switch (state_) {
-    case State::Established:
-    case State::CloseWait:
-    case State::FinWait1:
-    case State::Closing:
-    case State::LastAck:
-      break;
-    default:
-      return {};
   }
   if (tcb_.snd_una == tcb_.snd_max || tcb_.snd_nxt != tcb_.snd_max) return {};
   // PTO = 2 * SRTT; with one segment in flight, plus the worst-case delayed ACK
@@ -969,23 +959,12 @@ void Connection::tail_loss_probe(Instant now) {
   // the last segment; then the RTO runs as usual.
   pto_armed_ = false;
   host_.count(Counter::tcp_tail_loss_probe);
-  const SeqNum before = tcb_.snd_max;
-  const bool sent_new = send_new_segment(tcb_.snd_mss, now);
-  if (!sent_new || tcb_.snd_max == before) {
-    // The last segment: up to one SMSS of data ending where the data ends, with
+  if (!send_new_segment(tcb_.snd_mss, now)) {
+    // The last segment: up to one segment of data ending where the data ends, with
     // the FIN if ours went.
-    const std::size_t queued = sndbuf_.size();
     const SeqNum data_end = fin_sent_ ? fin_seq_ : tcb_.snd_max;
-    const auto data_out = static_cast<std::size_t>(data_end - tcb_.snd_una);
-    const std::size_t len = std::min<std::size_t>({data_out, seg_mss(), queued});
-    std::uint8_t flags = kAck;
-    if (len > 0 && data_out == queued) flags |= kPsh;
-    if (fin_sent_) flags |= kFin;
-    if (len > 0 || fin_sent_) {
-      host_.count(Counter::tcp_retransmit_segment);
-      rtt_seq_.reset();  // Karn
-      emit(flags, data_end - static_cast<std::uint32_t>(len), data_out - len, len, now);
-    }
+    const auto data_out = static_cast<std::uint32_t>(data_end - tcb_.snd_una);
+    (void)resend(data_end - std::min(data_out, seg_mss()), data_out, /*fin_may_ride=*/true, now);
   }
   tlp_high_ = tcb_.snd_max;
   host_.set_timer(*this, TimerKind::Retransmit, now + rto_.rto());
@@ -1207,22 +1186,31 @@ std::optional<Connection::NextSeg> Connection::sack_next_retransmission(bool los
 }
 
 void Connection::sack_retransmit(const NextSeg& r, Instant now) {
-  const auto offset = static_cast<std::size_t>(r.seq - tcb_.snd_una);
-  const std::size_t queued = sndbuf_.size();
-  std::size_t len = offset < queued ? std::min<std::size_t>({r.len, queued - offset, seg_mss()}) : 0;
-  std::uint8_t flags = kAck;
-  if (offset + len == queued && len > 0) flags |= kPsh;
   // The hole may end with our FIN.
-  if (fin_sent_ && r.seq + static_cast<std::uint32_t>(len) == fin_seq_ && r.seq + r.len > fin_seq_) flags |= kFin;
-  high_rxt_ = r.seq + static_cast<std::uint32_t>(len) + ((flags & kFin) ? 1u : 0u);
-  if (len == 0 && (flags & kFin) == 0) {
+  const bool fin_in_hole = fin_sent_ && r.seq + r.len > fin_seq_;
+  if (auto end = resend(r.seq, r.len, fin_in_hole, now)) {
+    high_rxt_ = *end;
+    host_.count(Counter::tcp_sack_retransmit);
+  } else {
     high_rxt_ = r.seq + r.len;  // nothing there to send (cannot happen; be safe)
-    return;
   }
+}
+
+std::optional<SeqNum> Connection::resend(SeqNum seq, std::uint32_t max_len, bool fin_may_ride, Instant now) {
+  // Data already sent once, from `seq`: at most max_len bytes and one segment, PSH
+  // when it reaches the end of what is queued, our FIN when it reaches the FIN
+  // and the FIN may ride. SND.NXT is left where it is.
+  const auto offset = static_cast<std::size_t>(seq - tcb_.snd_una);
+  const std::size_t queued = sndbuf_.size();
+  const std::size_t len = offset < queued ? std::min<std::size_t>({max_len, queued - offset, seg_mss()}) : 0;
+  std::uint8_t flags = kAck;
+  if (len > 0 && offset + len == queued) flags |= kPsh;
+  if (fin_may_ride && fin_sent_ && seq + static_cast<std::uint32_t>(len) == fin_seq_) flags |= kFin;
+  if (len == 0 && (flags & kFin) == 0) return std::nullopt;
   host_.count(Counter::tcp_retransmit_segment);
-  host_.count(Counter::tcp_sack_retransmit);
   rtt_seq_.reset();  // Karn
-  emit(flags, r.seq, offset, len, now);
+  emit(flags, seq, offset, len, now);
+  return seq + static_cast<std::uint32_t>(len) + ((flags & kFin) ? 1u : 0u);
 }
 
 void Connection::enter_recovery(Instant now) {
@@ -1249,17 +1237,9 @@ void Connection::enter_recovery(Instant now) {
 }
 
 void Connection::retransmit_first(Instant now) {
-  // The first unacknowledged segment: data at SND.UNA (up to one SMSS), or the
-  // FIN if nothing else is outstanding. SND.NXT is left where it is.
-  const std::size_t queued = sndbuf_.size();
-  const std::size_t len = std::min<std::size_t>(queued, seg_mss());
-  std::uint8_t flags = kAck;
-  if (len == queued && len > 0) flags |= kPsh;
-  if (fin_sent_ && tcb_.snd_una + static_cast<std::uint32_t>(len) == fin_seq_) flags |= kFin;
-  if (len == 0 && (flags & kFin) == 0) return;
-  host_.count(Counter::tcp_retransmit_segment);
-  rtt_seq_.reset();  // Karn
-  emit(flags, tcb_.snd_una, 0, len, now);
+  // The first unacknowledged segment: data at SND.UNA, or the FIN if nothing else
+  // is outstanding.
+  (void)resend(tcb_.snd_una, tcb_.snd_mss, /*fin_may_ride=*/true, now);
 }
 
 void Connection::persist_timeout(Instant now) {
@@ -1441,16 +1421,7 @@ void Connection::window_update_if_opened(std::uint32_t before, Instant now) {
 // Output
 
 void Connection::output(Instant now) {
-  switch (state_) {
-    case State::Established:
-    case State::CloseWait:
-    case State::FinWait1:
-    case State::Closing:
-    case State::LastAck:
-      break;
-    default:
-      return;
-  }
+  if (!may_send(state_)) return;
   bool sent_any = false;
   const bool sack_recovery = in_recovery_ && tcb_.sack_ok;
   for (;;) {

@@ -162,7 +162,6 @@ class Connection {
   // is queued only stops send() from accepting more.
   void set_buffer_sizes(std::uint32_t rcv_buf, std::uint32_t snd_buf, Instant now);
   [[nodiscard]] std::uint32_t rcv_buf() const noexcept { return rcv_buf_; }
-  [[nodiscard]] std::uint32_t rcv_held() const noexcept { return rcv_held_; }
   [[nodiscard]] std::uint32_t snd_buf() const noexcept { return snd_buf_; }
   // RFC 1122 4.2.3.6: probe an idle connection after `idle`, every `interval`,
   // and drop it after `count` unanswered probes.
@@ -241,6 +240,9 @@ class Connection {
   void touch_keepalive(Instant now);
   void window_update_if_opened(std::uint32_t before, Instant now);  // something arrived: the connection is alive
   void retransmit_first(Instant now);  // the segment at SND.UNA, once
+  // One segment of data sent before, from `seq`; returns where it ends (FIN
+  // included), or nullopt when there was nothing to send.
+  std::optional<SeqNum> resend(SeqNum seq, std::uint32_t max_len, bool fin_may_ride, Instant now);
   [[nodiscard]] bool zero_window_stalled() const noexcept;
 
   TcpHost& host_;

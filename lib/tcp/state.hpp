@@ -31,4 +31,12 @@ inline constexpr int kStateCount = 11;
          s != State::SynReceived;
 }
 
+// States in which our data or FIN may still go out (or be resent): the
+// synchronized states before TIME-WAIT other than FIN-WAIT-2 (whose FIN is
+// acknowledged, RFC 9293 3.3.2).
+[[nodiscard]] constexpr bool may_send(State s) noexcept {
+  return s == State::Established || s == State::CloseWait || s == State::FinWait1 || s == State::Closing ||
+         s == State::LastAck;
+}
+
 }  // namespace riptide::tcp

@@ -1,0 +1,39 @@
+// An IPv4 "IP:PORT" endpoint as the programs take it on the command line
+// (riptide-client --connect, riptide-load --server).
+#pragma once
+
+#include <charconv>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/ipv4_addr.hpp"
+
+namespace riptide::apps {
+
+struct Endpoint {
+  Ipv4Addr addr{};
+  std::uint16_t port = 0;
+  constexpr bool operator==(const Endpoint&) const = default;
+};
+
+// "IP:PORT" with a port in 1..65535; nullopt when it does not parse.
+[[nodiscard]] inline std::optional<Endpoint> parse_endpoint(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  auto a = Ipv4Addr::parse(text.substr(0, colon));
+  if (!a) return std::nullopt;
+  unsigned port = 0;
+  const char* b = text.data() + colon + 1;
+  const char* e = text.data() + text.size();
+  auto [p, ec] = std::from_chars(b, e, port);
+  if (ec != std::errc{} || p != e || port == 0 || port > 65535) return std::nullopt;
+  return Endpoint{*a, static_cast<std::uint16_t>(port)};
+}
+
+[[nodiscard]] inline std::string to_string(const Endpoint& e) {
+  return riptide::to_string(e.addr) + ":" + std::to_string(e.port);
+}
+
+}  // namespace riptide::apps
