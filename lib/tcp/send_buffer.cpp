@@ -7,21 +7,28 @@
 namespace riptide::tcp {
 
 ChunkPool::ChunkPool(std::size_t chunks)
-    : count_(chunks), storage_(std::make_unique<std::byte[]>(chunks * kChunkBytes)) {
-  free_.reserve(chunks);
-  for (std::size_t i = chunks; i > 0; --i) free_.push_back(&storage_[(i - 1) * kChunkBytes]);
-}
+    : count_(chunks), storage_(std::make_unique_for_overwrite<std::byte[]>(chunks * kChunkBytes)) {}
 
 std::byte* ChunkPool::alloc() noexcept {
-  if (free_.empty()) return nullptr;
-  std::byte* c = free_.back();
-  free_.pop_back();
+  std::byte* c;
+  if (free_head_ != nullptr) {
+    c = free_head_;
+    std::memcpy(&free_head_, c, sizeof free_head_);
+  } else if (carved_ < count_) {
+    c = &storage_[carved_++ * kChunkBytes];
+  } else {
+    return nullptr;
+  }
+  ++in_use_;
   return c;
 }
 
 void ChunkPool::free(std::byte* chunk) noexcept {
-  assert(free_.size() < count_);
-  free_.push_back(chunk);  // capacity reserved: never allocates
+  assert(in_use_ > 0);
+  assert(chunk >= storage_.get() && chunk < storage_.get() + count_ * kChunkBytes);
+  std::memcpy(chunk, &free_head_, sizeof free_head_);
+  free_head_ = chunk;
+  --in_use_;
 }
 
 SendBuffer::~SendBuffer() { assert(head_ == nullptr && "SendBuffer::release() not called"); }

@@ -25,10 +25,28 @@ RT_PID=""
 RT_PMD=""
 RT_LOG=""
 
+# wait_until SECONDS CMD...: runs CMD every 0.1 s until it succeeds (returns 0) or
+# SECONDS have passed (returns 1). Deadlines are generous on purpose: on a loaded
+# 2-core machine a program's start can take seconds (TESTING.md: wait for
+# conditions, never a fixed sleep); a condition met early costs nothing.
+wait_until() {
+  local deadline=$(($(date +%s) + $1))
+  shift
+  while :; do
+    "$@" && return 0
+    [ "$(date +%s)" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+# How long a program may take to start (print its ready line) or to stop.
+RT_START_TIMEOUT=${RT_START_TIMEOUT:-60}
+RT_STOP_TIMEOUT=${RT_STOP_TIMEOUT:-30}
+_gone() { ! kill -0 "$1" 2>/dev/null; }
+
 testhosts_down() {
   if [ -n "$RT_PID" ] && kill -0 "$RT_PID" 2>/dev/null; then
     kill -INT "$RT_PID" 2>/dev/null || true
-    for _ in $(seq 20); do kill -0 "$RT_PID" 2>/dev/null || break; sleep 0.1; done
+    wait_until "$RT_STOP_TIMEOUT" _gone "$RT_PID" || true
     kill -KILL "$RT_PID" 2>/dev/null || true
   fi
   RT_PID=""
@@ -65,6 +83,8 @@ testhosts_up() {
 
 peer() { ip netns exec "$RT_PEER" "$@"; }
 
+_ready_or_gone() { grep -q "${RT_READY_PATTERN:-listening}" "$RT_LOG" || _gone "$RT_PID"; }
+
 _riptide_try() {  # _riptide_try PMD PROGRAM ARGS...
   local pmd=$1 program=$2
   shift 2
@@ -75,12 +95,12 @@ _riptide_try() {  # _riptide_try PMD PROGRAM ARGS...
     --vdev="net_${pmd}0,iface=$RT_VETH_DUT" --log-level=error -- \
     --config "$RT_ROOT/config/riptide.toml" --set port.device="net_${pmd}0" "$@" >>"$RT_LOG" 2>&1 &
   RT_PID=$!
-  local _
-  for _ in $(seq 50); do
-    if grep -q "${RT_READY_PATTERN:-listening}" "$RT_LOG"; then RT_PMD=$pmd; return 0; fi
-    kill -0 "$RT_PID" 2>/dev/null || break
-    sleep 0.1
-  done
+  # Ready once it prints its ready line; a PMD that cannot open the port makes the
+  # program exit, which ends the wait at once (and the next PMD is tried).
+  if wait_until "$RT_START_TIMEOUT" _ready_or_gone && grep -q "${RT_READY_PATTERN:-listening}" "$RT_LOG"; then
+    RT_PMD=$pmd
+    return 0
+  fi
   kill -KILL "$RT_PID" 2>/dev/null || true
   wait "$RT_PID" 2>/dev/null || true
   RT_PID=""
