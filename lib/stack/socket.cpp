@@ -245,7 +245,11 @@ long SocketLayer::close(int fd) {
       (void)stack_.close(s->conn);
     }
   }
-  conn_fd_.erase(s->conn.slot);
+  // Only this socket's own entry: a listener or a socket that never connected holds
+  // a default ConnId, whose slot (0) may belong to a socket accepted meanwhile.
+  if (auto it = conn_fd_.find(s->conn.slot); it != conn_fd_.end() && it->second == fd) {
+    conn_fd_.erase(it);
+  }
   fds_.erase(fd);
   return 0;
 }

@@ -558,7 +558,7 @@ std::uint32_t Stack::new_time_wait(const Connection& c) {
   t.rec = tcp::TimeWaitRecord{c.key(),      tcb.snd_max,   tcb.rcv_nxt,
                               tcb.ts_recent, tcb.ts_offset,
                               static_cast<std::uint16_t>(std::min<std::uint32_t>(c.rcv_wnd() >> tcb.rcv_wscale, 0xFFFF)),
-                              tcb.ts_ok};
+                              tcb.ts_ok, tcb.rcv_wscale};
   t.timer.owner = &t;
   t.timer.kind = kTimeWaitTimer;
   wheel_.schedule(t.timer, now_ + cfg_.tcp.time_wait);

@@ -440,9 +440,8 @@ bool Connection::check_sequence(const Segment& seg, Instant now) {
     // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, then drop. A duplicate of data already
     // received is reported with a D-SACK block (RFC 2883 4).
     host_.count(Counter::tcp_drop_unacceptable);
-    if (tcb_.sack_ok && !seg.payload.empty() && seg.seq + static_cast<std::uint32_t>(seg.payload.size()) <= tcb_.rcv_nxt) {
-      dsack_ = wire::SackBlock{seg.seq, seg.seq + static_cast<std::uint32_t>(seg.payload.size())};
-      host_.count(Counter::tcp_dsack_sent);
+    if (!seg.payload.empty() && seg.seq + static_cast<std::uint32_t>(seg.payload.size()) <= tcb_.rcv_nxt) {
+      report_duplicate(seg.seq, seg.seq + static_cast<std::uint32_t>(seg.payload.size()));
     }
     send_ack(now);
     return false;
@@ -474,11 +473,11 @@ bool Connection::check_rst(const Segment& seg, Instant now) {
       // it, so it simply goes away. Active (simultaneous) open: refused.
       enter_closed(passive_ ? CloseReason::Reset : CloseReason::Refused, now);
       break;
-    case State::Closing:
-    case State::LastAck:
-      enter_closed(CloseReason::Normal, now);
-      break;
-    default:  // ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT: "connection reset"
+    default:
+      // ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT: "connection reset". CLOSING and
+      // LAST-ACK: RFC 9293 just enters CLOSED, but our FIN was never acknowledged,
+      // so the peer may not have all our data; Linux and FreeBSD report ECONNRESET
+      // there too (docs/rfc-compliance.md).
       enter_closed(CloseReason::Reset, now);
       break;
   }
@@ -708,6 +707,9 @@ void Connection::process_text(const Segment& seg, Instant now) {
   if (start < tcb_.rcv_nxt) {
     const auto skip = static_cast<std::size_t>(tcb_.rcv_nxt - start);
     if (skip >= data.size()) return;
+    // RFC 2883 4: the old part of a segment that straddles RCV.NXT is a duplicate:
+    // report it in a D-SACK block, on an ACK that goes at once.
+    report_duplicate(start, tcb_.rcv_nxt);
     data = data.subspan(skip);
     start = tcb_.rcv_nxt;
   }
@@ -744,6 +746,15 @@ void Connection::process_text(const Segment& seg, Instant now) {
   if (state_ != State::Closed) deliver_in_order(now);
 }
 
+void Connection::report_duplicate(SeqNum start, SeqNum end) {
+  // RFC 2883: one D-SACK block, on the next ACK, which goes at once.
+  if (!tcb_.sack_ok || !(start < end)) return;
+  dsack_ = wire::SackBlock{start, end};
+  host_.count(Counter::tcp_dsack_sent);
+  ack_now_ = true;
+  ack_delayable_ = false;
+}
+
 void Connection::queue_out_of_order(SeqNum start, std::span<const std::byte> data) {
   ChunkPool& pool = host_.chunk_pool();
   const SeqNum end = start + static_cast<std::uint32_t>(data.size());
@@ -766,6 +777,9 @@ void Connection::queue_out_of_order(SeqNum start, std::span<const std::byte> dat
       if (r.end == cur) ends_here = &r;
     }
     if (covering != nullptr) {
+      // RFC 2883 4 (4.2, example 5): out-of-order data we already hold is reported
+      // as a D-SACK block, followed by the block that holds it (most recent first).
+      if (!dsack_) report_duplicate(cur, seq_min(covering->end, end));
       covering->stamp = ooo_stamp_;
       cur = covering->end;
       continue;
@@ -1618,11 +1632,9 @@ void Connection::send_challenge_ack(Instant now) {
     return;
   }
   host_.count(Counter::tcp_challenge_ack);
-  if (state_ == State::SynReceived) {
-    send_syn(/*with_ack=*/true, now);
-  } else {
-    send_ack(now);
-  }
+  // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> in every state, SYN-RECEIVED included
+  // (RFC 5961 3.2 and 4.2): not a retransmitted SYN-ACK.
+  send_ack(now);
 }
 
 void Connection::send_rst(SeqNum seq, Instant now) {

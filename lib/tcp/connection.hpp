@@ -205,6 +205,7 @@ class Connection {
   bool check_syn(const Segment& seg, Instant now);          // fourth
   bool check_ack(const Segment& seg, Instant now);          // fifth
   void process_text(const Segment& seg, Instant now);       // seventh
+  void report_duplicate(SeqNum start, SeqNum end);  // D-SACK (RFC 2883)
   void queue_out_of_order(SeqNum start, std::span<const std::byte> data);
   void deliver_in_order(Instant now);  // ranges that RCV.NXT has reached
   void fill_sack_blocks(wire::TcpOptions& o);

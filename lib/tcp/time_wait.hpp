@@ -21,6 +21,7 @@ struct TimeWaitRecord {
   std::uint32_t ts_offset = 0;  // our TSval offset, to keep timestamps monotonic
   std::uint16_t window = 0;     // the window field we last advertised
   bool ts_ok = false;
+  std::uint8_t rcv_wscale = 0;  // its scale: the window is window << rcv_wscale
 };
 
 enum class TimeWaitAction : std::uint8_t {
