@@ -2,8 +2,9 @@
 // driven the way the runtime drives it (input() per received packet, drain_tx() after
 // each burst with every packet copied into a transmit buffer, advance()), reporting
 // ns per segment:
-//   BM_DataPathRecvInOrder     full-MSS data (1448 B + timestamps) in order; every
-//                              segment ACKed (delayed_ack 0, the default)
+//   BM_DataPathRecvInOrder     full-MSS data (1448 B + timestamps) in order; ACKed
+//                              by the default policy (delayed ACK 40 ms: after the
+//                              first 16 quick ACKs, every second segment)
 //   BM_DataPathRecvOutOfOrder  every 8th segment arrives after the next 7: seven go to
 //                              reassembly, each answered by a dup ACK with SACK, then
 //                              the hole fills and 8 segments are delivered

@@ -292,8 +292,13 @@ void Connection::apply_deferred_shutdown(Instant now) {
 void Connection::flush_ack(Instant now) {
   if (ack_now_ && state_ != State::Closed && state_ != State::TimeWait) {
     // RFC 9293 3.8.6.3 (RFC 1122 4.2.3.2): an ACK for in-order data may wait
-    // (< 0.5 s), but not past every second full-sized segment.
-    if (ack_delayable_ && cfg_.delayed_ack > Duration::zero() && unacked_bytes_ < 2u * tcb_.snd_mss) {
+    // (< 0.5 s), but not past every second full-sized segment. As in Linux, the
+    // first data segments of a connection (and those after a long silence or a
+    // duplicate) are ACKed at once unless the exchange is interactive: the peer's
+    // slow start grows with our ACKs, and a request/response exchange carries its
+    // ACKs on the responses anyway (quick-ACK mode, tcp_in_quickack_mode).
+    const bool quick = quick_acks_ > 0 && !pingpong_;
+    if (ack_delayable_ && !quick && cfg_.delayed_ack > Duration::zero() && unacked_bytes_ < 2u * tcb_.snd_mss) {
       if (!host_.timer_pending(*this, TimerKind::DelayedAck)) {
         host_.set_timer(*this, TimerKind::DelayedAck, now + cfg_.delayed_ack);
       }
@@ -735,6 +740,7 @@ void Connection::process_text(const Segment& seg, Instant now) {
     ack_delayable_ = false;  // RFC 5681 4.2: out-of-order data is ACKed at once
     return;
   }
+  on_data_arrival(now);
   tcb_.rcv_nxt += static_cast<std::uint32_t>(data.size());
   // The ACK goes out once, at the end of processing, on data if there is any.
   // In-order data that fills no hole may have its ACK delayed (flush_ack).
@@ -746,7 +752,30 @@ void Connection::process_text(const Segment& seg, Instant now) {
   if (state_ != State::Closed) deliver_in_order(now);
 }
 
+void Connection::enter_quick_ack_mode() noexcept {
+  // Linux tcp_incr_quickack: up to 16 immediate ACKs, no more than half a window
+  // of full-sized segments' worth, at least 2.
+  constexpr std::uint32_t kMaxQuickAcks = 16;
+  const std::uint32_t by_window = rcv_wnd() / (2 * std::max<std::uint32_t>(tcb_.snd_mss, 1));
+  const auto n = static_cast<std::uint8_t>(std::clamp<std::uint32_t>(by_window, 2, kMaxQuickAcks));
+  quick_acks_ = std::max(quick_acks_, n);
+}
+
+void Connection::on_data_arrival(Instant now) {
+  // The first data, or data after a silence longer than the RTO (the sender
+  // failed to restart its window): ACK the next segments at once (Linux
+  // tcp_event_data_recv).
+  if (!data_seen_ || now - last_data_at_ > rto_.rto()) enter_quick_ack_mode();
+  data_seen_ = true;
+  last_data_at_ = now;
+}
+
 void Connection::report_duplicate(SeqNum start, SeqNum end) {
+  // A retransmission of data we hold means our ACKs are being lost or late:
+  // ACK the next segments at once too (Linux tcp_data_queue: quick-ACK mode, out
+  // of ping-pong).
+  enter_quick_ack_mode();
+  pingpong_ = false;
   // RFC 2883: one D-SACK block, on the next ACK, which goes at once.
   if (!tcb_.sack_ok || !(start < end)) return;
   dsack_ = wire::SackBlock{start, end};
@@ -1005,6 +1034,9 @@ void Connection::on_timer(TimerKind k, Instant now) {
       keepalive_timeout(now);
       break;
     case TimerKind::DelayedAck:
+      // Our ACK was not carried by a reply in time: the exchange is not (or no
+      // longer) interactive (Linux: "delayed ACK missed: leave pingpong mode").
+      pingpong_ = false;
       if (unacked_bytes_ > 0 && is_synchronized(state_) && state_ != State::TimeWait) {
         host_.count(Counter::tcp_delayed_ack);
         send_ack(now);
@@ -1595,7 +1627,11 @@ void Connection::emit(std::uint8_t flags, SeqNum seq, std::size_t off, std::size
     }
     if ((flags & (kRst | kAck)) == kAck && tcb_.sack_ok) fill_sack_blocks(h.options);
   }
+  if (len > 0 && data_seen_ && now - last_data_at_ < cfg_.delayed_ack) {
+    pingpong_ = true;  // a reply within the delayed-ACK time: interactive (Linux pingpong)
+  }
   if ((flags & kAck) != 0 && (flags & kRst) == 0) {
+    if (unacked_bytes_ > 0 && quick_acks_ > 0) --quick_acks_;  // an ACK of new data
     // Any segment carrying an ACK settles what was owed.
     ack_now_ = false;
     ack_delayable_ = false;

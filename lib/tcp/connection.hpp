@@ -206,6 +206,8 @@ class Connection {
   bool check_ack(const Segment& seg, Instant now);          // fifth
   void process_text(const Segment& seg, Instant now);       // seventh
   void report_duplicate(SeqNum start, SeqNum end);  // D-SACK (RFC 2883)
+  void on_data_arrival(Instant now);                  // quick-ACK bookkeeping
+  void enter_quick_ack_mode() noexcept;
   void queue_out_of_order(SeqNum start, std::span<const std::byte> data);
   void deliver_in_order(Instant now);  // ranges that RCV.NXT has reached
   void fill_sack_blocks(wire::TcpOptions& o);
@@ -337,6 +339,12 @@ class Connection {
   bool ack_now_ = false;      // an ACK is owed; output() or the end of input sends it
   bool ack_delayable_ = false;  // ... but the delayed-ACK policy may hold it
   std::uint32_t unacked_bytes_ = 0;  // in-order data received since our last ACK
+  // Linux's quick-ACK mode (see flush_ack): ACKs of new data that still go at once,
+  // and whether the exchange is interactive (we reply within the delayed-ACK time).
+  std::uint8_t quick_acks_ = 0;
+  bool pingpong_ = false;
+  bool data_seen_ = false;    // in-order data has arrived (quick-ACK mode armed)
+  Instant last_data_at_{};    // when in-order data last arrived
   bool zero_window_probe_ = false;  // this segment's text falls on a zero window
   SeqNum snd_sml_;            // end of the last sub-MSS segment sent (Minshall's Nagle)
   bool app_closed_ = false;   // the application called close()

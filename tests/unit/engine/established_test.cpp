@@ -538,30 +538,75 @@ class DelayedAck : public ::testing::Test {
   Harness h{config()};
 };
 
-TEST_F(DelayedAck, OneSmallSegmentWaitsForTheTimer) {
+// Delayed ACKs with Linux's quick-ACK mode: the first data segments of a
+// connection are ACKed at once (up to 16), unless the exchange is interactive
+// (we replied within the delayed-ACK time), until the delayed-ACK timer has to fire.
+TEST_F(DelayedAck, FirstDataIsAckedAtOnce) {
   h.in("P.", 1, 1, "hi");
+  h.expect(".", 1, 3);
+  EXPECT_EQ(h.counter(Counter::tcp_delayed_ack), 0u);
+}
+
+TEST_F(DelayedAck, QuickAcksRunOutAfterSixteen) {
+  std::uint32_t seq = 1;
+  for (int i = 0; i < 16; ++i, seq += 2) {
+    h.in("P.", seq, 1, "hi");
+    h.expect(".", 1, seq + 2);
+  }
+  h.in("P.", seq, 1, "hi");
   h.expect_nothing();
   EXPECT_EQ(h.run_to_next_timer(), std::chrono::milliseconds{40});
-  h.expect(".", 1, 3);
+  h.expect(".", 1, seq + 2);
   EXPECT_EQ(h.counter(Counter::tcp_delayed_ack), 1u);
 }
 
-TEST_F(DelayedAck, EverySecondFullSegmentIsAckedAtOnce) {
-  const std::string seg(536, 'm');
-  h.in(".", 1, 1, seg);
+// A request answered at once: from then on the exchange is interactive.
+void make_interactive(Harness& h) {
+  h.in("P.", 1, 1, "hi");
+  h.expect(".", 1, 3);
+  h.send("ok");
+  h.expect("P.", 1, 3, "ok");
+  h.in(".", 3, 3);
+}
+
+TEST_F(DelayedAck, InteractiveSmallSegmentWaitsForTheTimer) {
+  make_interactive(h);
+  h.in("P.", 3, 3, "hi");
   h.expect_nothing();
-  h.in(".", 537, 1, seg);
-  h.expect(".", 1, 1073);
+  EXPECT_EQ(h.run_to_next_timer(), std::chrono::milliseconds{40});
+  h.expect(".", 3, 5);
+  EXPECT_EQ(h.counter(Counter::tcp_delayed_ack), 1u);
+  // The timer had to fire: not interactive any more, quick ACKs again.
+  h.in("P.", 5, 3, "hi");
+  h.expect(".", 3, 7);
+}
+
+TEST_F(DelayedAck, EverySecondFullSegmentIsAckedAtOnce) {
+  make_interactive(h);
+  const std::string seg(536, 'm');
+  h.in(".", 3, 3, seg);
+  h.expect_nothing();
+  h.in(".", 539, 3, seg);
+  h.expect(".", 3, 1075);
   EXPECT_FALSE(h.stack.next_timer().has_value()) << "nothing owed any more";
 }
 
 TEST_F(DelayedAck, AResponseCarriesTheAck) {
-  h.in("P.", 1, 1, "GET");
+  make_interactive(h);
+  h.in("P.", 3, 3, "GET");
   h.expect_nothing();
   h.send("200");
-  h.expect("P.", 1, 4, "200");  // piggybacked: no separate ACK later
-  h.in(".", 4, 4);
+  h.expect("P.", 3, 6, "200");  // piggybacked: no separate ACK later
+  h.in(".", 6, 6);
   EXPECT_FALSE(h.stack.next_timer().has_value());
+}
+
+TEST_F(DelayedAck, DuplicateDataEndsInteractiveMode) {
+  make_interactive(h);
+  h.in("P.", 1, 3, "hi");  // a retransmission of data we hold: ACK at once
+  h.expect(".", 3, 3);
+  h.in("P.", 3, 3, "hi");  // and quick ACKs again
+  h.expect(".", 3, 5);
 }
 
 TEST_F(DelayedAck, OutOfOrderDataAndFinAreAckedAtOnce) {
