@@ -279,7 +279,9 @@ class Runner {
     // Linux's timers sit on a timer wheel whose granularity grows with the timeout
     // (about 1/8 of it: 32 ms at 1 s, 256 ms at 3 s with HZ=250): a kernel timer may
     // fire that much late, never early (kernel/time/timer.c).
-    slack_us_ = opts_.linux_kernel ? std::max<std::int64_t>(t - last_us_, 0) / 8 : 0;
+    // A timer is armed when something was last sent, which may be before the
+    // previous event: measure from the earlier of the two.
+    slack_us_ = opts_.linux_kernel ? std::max<std::int64_t>(t - std::min(last_us_, last_out_us_), 0) / 8 : 0;
     hi += slack_us_;
     const bool any_time = ev.time.kind == EventTime::Kind::Any;
     if (any_time) hi = std::numeric_limits<std::int64_t>::max() / 4;
@@ -295,6 +297,7 @@ class Runner {
     outq_.pop_front();
     const std::int64_t at = o.at_us;
     last_us_ = any_time ? at : t;
+    last_out_us_ = last_us_;
     std::string why = compare(p, o);
     if (why.empty() && !any_time && (at < lo || at > hi)) {
       why = "sent at " + fmt_us(at) + ", expected at " + fmt_us(t) + " (tolerance " +
@@ -825,7 +828,8 @@ class Runner {
   std::optional<std::uint32_t> ts_offset_;
   std::int64_t tolerance_us_ = kDefaultToleranceUs;
   std::int64_t last_us_ = 0;
-  std::int64_t slack_us_ = 0;  // timer slack allowed for the packet being compared
+  std::int64_t slack_us_ = 0;
+  std::int64_t last_out_us_ = 0;  // script time of the last outbound packet  // timer slack allowed for the packet being compared
   std::uint16_t local_port_ = kScriptPort;
   bool active_ = false;
   int conn_fd_ = -1;
