@@ -6,6 +6,8 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <set>
+#include <string_view>
 
 #include "script.hpp"
 #include "wire/tcp.hpp"
@@ -475,19 +477,25 @@ class Parser {
     if (!r) return fail(pos(), "expected the return value after '='");
     s.expected_result = neg ? -static_cast<std::int64_t>(*r) : static_cast<std::int64_t>(*r);
     skip(false);
+    // packetdrill's grammar: `expression opt_errno opt_note`.
     if (std::isupper(static_cast<unsigned char>(peek()))) {
       s.expected_errno = ident();
       skip(false);
-      if (peek() == '(') {  // "(Operation now in progress)"
-        int depth = 0;
-        do {
-          if (peek() == '(') ++depth;
-          if (peek() == ')') --depth;
-          advance();
-        } while (!eof() && depth > 0 && peek() != '\n');
-        if (depth != 0) return fail(pos(), "unbalanced '(' after the errno name");
-      }
     }
+    return note();
+  }
+
+  // opt_note: "(Operation now in progress)" after an errno, "(flags O_RDWR)" after a
+  // value. Free text in balanced parentheses, ignored.
+  bool note() {
+    if (peek() != '(') return true;
+    int depth = 0;
+    do {
+      if (peek() == '(') ++depth;
+      if (peek() == ')') --depth;
+      advance();
+    } while (!eof() && depth > 0 && peek() != '\n');
+    if (depth != 0) return fail(pos(), "unbalanced '(' in the note after the return value");
     return true;
   }
 
@@ -599,10 +607,69 @@ class Parser {
   std::optional<ParseFailure> failure_;
 };
 
+// The nplab/FreeBSD packetdrill's conditionals: `#ifdef NAME`, `#ifndef NAME`,
+// `#else`, `#endif` on lines of their own, nestable, NAME defined by `-D NAME`.
+// Lines left out (and the directives) become empty lines, so positions hold.
+std::variant<std::string, ParseFailure> preprocess(const std::string& text, const std::set<std::string>& defines) {
+  struct Open {
+    int line;
+    bool parent_active;
+    bool active;
+    bool seen_else;
+  };
+  std::vector<Open> stack;
+  std::string out;
+  out.reserve(text.size());
+  int line = 0;
+  std::size_t i = 0;
+  while (i < text.size() || (i == text.size() && line == 0)) {
+    ++line;
+    const std::size_t nl = text.find('\n', i);
+    const std::size_t end = nl == std::string::npos ? text.size() : nl;
+    const std::string_view l(text.data() + i, end - i);
+    const std::size_t b = l.find_first_not_of(" \t");
+    const std::string_view t = b == std::string_view::npos ? std::string_view{} : l.substr(b);
+    const bool active = stack.empty() || stack.back().active;
+    auto word = [&](std::size_t at) {
+      std::string_view w = t.substr(at);
+      w.remove_prefix(std::min(w.find_first_not_of(" \t"), w.size()));
+      return std::string(w.substr(0, w.find_first_of(" \t\r/")));
+    };
+    if (t.starts_with("#ifdef") || t.starts_with("#ifndef")) {
+      const bool neg = t.starts_with("#ifndef");
+      const std::string name = word(neg ? 7 : 6);
+      if (name.empty()) return ParseFailure{{line, static_cast<int>(b) + 1}, "expected a name after #ifdef/#ifndef"};
+      const bool defined = defines.contains(name);
+      stack.push_back({line, active, active && (defined != neg), false});
+    } else if (t.starts_with("#else")) {
+      if (stack.empty() || stack.back().seen_else) {
+        return ParseFailure{{line, static_cast<int>(b) + 1}, "#else without #ifdef"};
+      }
+      Open& o = stack.back();
+      o.seen_else = true;
+      o.active = o.parent_active && !o.active;
+    } else if (t.starts_with("#endif")) {
+      if (stack.empty()) return ParseFailure{{line, static_cast<int>(b) + 1}, "#endif without #ifdef"};
+      stack.pop_back();
+    } else if (active) {
+      out.append(l);
+    }
+    if (nl == std::string::npos) break;
+    out += '\n';
+    i = nl + 1;
+  }
+  if (!stack.empty()) return ParseFailure{{stack.back().line, 1}, "#ifdef without #endif"};
+  return out;
+}
+
 }  // namespace
 
-std::variant<Script, ParseFailure> parse_script(const std::string& path, const std::string& text) {
-  return Parser(path, text).run();
+std::variant<Script, ParseFailure> parse_script(const std::string& path, const std::string& text,
+                                                const std::set<std::string>& defines) {
+  auto pre = preprocess(text, defines);
+  if (auto* f = std::get_if<ParseFailure>(&pre)) return *f;
+  const std::string& body = std::get<std::string>(pre);
+  return Parser(path, body).run();
 }
 
 }  // namespace riptide::pkt

@@ -12,9 +12,10 @@
 #include <map>
 #include <sstream>
 
+#include "backend.hpp"
 #include "common/byte_order.hpp"
-#include "stack/socket.hpp"
-#include "stack/stack.hpp"
+#include "linux_backend.hpp"
+#include "riptide_backend.hpp"
 #include "wire/format.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/tcp.hpp"
@@ -25,11 +26,7 @@ namespace {
 
 using namespace riptide::wire::tcp_flags;
 
-// packetdrill's defaults: the stack is 192.168.0.1, the remote 192.0.2.1, the
-// listening port 8080. riptide keeps to 198.18.0.0/15 (TESTING.md).
-const Ipv4Addr kLocal = Ipv4Addr::from_octets(198, 18, 0, 1);
-const Ipv4Addr kRemote = Ipv4Addr::from_octets(198, 18, 0, 2);
-constexpr std::uint16_t kScriptPort = 8080;
+// The remote's port for a passive open (packetdrill picks an ephemeral one).
 constexpr std::uint16_t kRemoteEphemeral = 40000;
 constexpr std::uint32_t kRemoteIsn = 1000000;  // the script peer's ISN: seq 0 is this
 constexpr std::int64_t kDefaultToleranceUs = 4000;
@@ -100,7 +97,7 @@ std::optional<tcp::State> state_from_name(std::string_view n) {
 
 struct Outbound {
   std::vector<std::byte> bytes;
-  Instant at;
+  std::int64_t at_us = 0;
 };
 
 // A blocking call waiting for the stack (packetdrill runs these on a thread).
@@ -114,8 +111,11 @@ struct Parked {
 
 class Runner {
  public:
-  Runner(const Script& s, const RunOptions& o)
-      : script_(s), opts_(o), stack_(config(s, config_error_), kStart), sk_(stack_) {}
+  Runner(const Script& s, const RunOptions& o, Backend& be, std::string config_error)
+      : script_(s), opts_(o), config_error_(std::move(config_error)), be_(be) {
+    be_.set_sink([this](std::span<const std::byte> pkt, std::int64_t at) { collect(pkt, at); });
+    tolerance_us_ = std::max(tolerance_us_, opts_.min_tolerance_us);
+  }
 
   RunResult run() {
     if (!config_error_.empty()) {
@@ -123,9 +123,9 @@ class Runner {
       return result_;
     }
     for (const auto& [name, value] : script_.options) {
-      if (name.rfind("riptide.", 0) == 0) continue;  // applied by config()
+      if (name.rfind("riptide.", 0) == 0) continue;  // applied by the back end
       if (name == "tolerance_usecs") {
-        tolerance_us_ = std::atoll(value.c_str());
+        tolerance_us_ = std::max<std::int64_t>(std::atoll(value.c_str()), opts_.min_tolerance_us);
       } else if (name == "ip_version") {
         if (value != "ipv4") {
           result_.status = RunResult::Status::Skip;
@@ -153,129 +153,23 @@ class Runner {
   }
 
  private:
-  static constexpr Instant kStart{std::chrono::seconds{100}};
-
-  // The stack's configuration: riptide's defaults, changed by riptide-specific
-  // header lines `--riptide.KNOB=VALUE` (packetdrill scripts for Linux change knobs
-  // with `sysctl` in backticks, which riptide-pkt does not run).
-  static StackConfig config(const Script& script, std::string& error) {
-    StackConfig c;
-    c.local_addrs = {kLocal};
-    c.secret = tcp::Secret{0x72, 0x69, 0x70, 0x74, 0x69, 0x64, 0x65, 0x2d,
-                           0x70, 0x6b, 0x74, 0x2d, 0x6b, 0x65, 0x79, 0x21};
-    c.max_connections = 1024;
-    c.max_time_wait = 1024;
-    c.send_chunks = 8192;
-    tcp::TcpConfig& t = c.tcp;
-    for (const auto& [name, value] : script.options) {
-      if (name.rfind("riptide.", 0) != 0) continue;
-      const std::string knob = name.substr(8);
-      char* end = nullptr;
-      const long long n = std::strtoll(value.c_str(), &end, 10);
-      const bool numeric = !value.empty() && end != nullptr && *end == '\0' && n >= 0;
-      auto flag = [&](bool& out) {
-        if (value == "1" || value == "on" || value == "true") out = true;
-        else if (value == "0" || value == "off" || value == "false") out = false;
-        else error = "--riptide." + knob + ": expected on/off, got '" + value + "'";
-      };
-      const auto ms = [&](long long v) { return std::chrono::duration_cast<Duration>(milliseconds{v}); };
-      if (knob == "syn_cookies") {
-        if (value == "auto") t.syn_cookies = tcp::SynCookieMode::Auto;
-        else if (value == "always") t.syn_cookies = tcp::SynCookieMode::Always;
-        else if (value == "never") t.syn_cookies = tcp::SynCookieMode::Never;
-        else error = "--riptide.syn_cookies: expected auto, always or never, got '" + value + "'";
-      } else if (knob == "congestion") {
-        if (auto a = tcp::parse_congestion_algorithm(value)) t.congestion = *a;
-        else error = "--riptide.congestion: expected newreno or cubic, got '" + value + "'";
-      } else if (knob == "timestamps") {
-        flag(t.timestamps);
-      } else if (knob == "sack") {
-        flag(t.sack);
-      } else if (knob == "window_scaling") {
-        flag(t.window_scaling);
-      } else if (knob == "tail_loss_probe") {
-        flag(t.tail_loss_probe);
-      } else if (knob == "nodelay") {
-        flag(t.nodelay);
-      } else if (!numeric) {
-        error = "--riptide." + knob + ": unknown knob or bad value '" + value + "'";
-      } else if (knob == "mss") {
-        t.mss = static_cast<std::uint16_t>(n);
-      } else if (knob == "window_scale") {
-        t.window_scale = static_cast<std::uint8_t>(n);
-      } else if (knob == "rcv_buf") {
-        t.rcv_buf = static_cast<std::uint32_t>(n);
-      } else if (knob == "snd_buf") {
-        t.snd_buf = static_cast<std::uint32_t>(n);
-      } else if (knob == "rto_initial_ms") {
-        t.rto_initial = ms(n);
-      } else if (knob == "rto_min_ms") {
-        t.rto_min = ms(n);
-      } else if (knob == "rto_max_ms") {
-        t.rto_max = ms(n);
-      } else if (knob == "syn_retries") {
-        t.syn_retries = static_cast<std::uint8_t>(n);
-      } else if (knob == "synack_retries") {
-        t.synack_retries = static_cast<std::uint8_t>(n);
-      } else if (knob == "max_retries") {
-        t.max_retries = static_cast<std::uint8_t>(n);
-      } else if (knob == "connect_timeout_ms") {
-        t.connect_timeout = ms(n);
-      } else if (knob == "time_wait_ms") {
-        t.time_wait = ms(n);
-      } else if (knob == "delayed_ack_ms") {
-        t.delayed_ack = ms(n);
-      } else if (knob == "challenge_ack_limit") {
-        t.challenge_ack_limit = static_cast<std::uint32_t>(n);
-      } else {
-        error = "--riptide." + knob + ": unknown knob";
-      }
-    }
-    if (error.empty()) {
-      if (auto problem = validate(c)) error = "bad --riptide.* configuration: " + *problem;
-    }
-    if (!error.empty()) {  // the script fails; the stack still needs a valid stand-in
-      StackConfig d;
-      d.local_addrs = {kLocal};
-      d.secret = c.secret;
-      c = d;
-    }
-    return c;
-  }
-
   // --- time ------------------------------------------------------------------------------
-  std::int64_t now_us() const { return to_us(now_ - kStart); }
-  Instant at_us(std::int64_t us) const { return kStart + microseconds{us}; }
+  std::int64_t now_us() const { return be_.now_us(); }
 
-  void collect() {
-    stack_.drain_tx([&](std::span<const std::byte> pkt) {
-      Outbound o{{pkt.begin(), pkt.end()}, now_};
-      if (opts_.pcap) opts_.pcap->write(pkt, now_us(), true);
-      if (opts_.verbose) result_.trace += describe(o) + "\n";
-      outq_.push_back(std::move(o));
-    });
+  void collect(std::span<const std::byte> pkt, std::int64_t at) {
+    Outbound o{{pkt.begin(), pkt.end()}, at};
+    if (opts_.pcap) opts_.pcap->write(pkt, at, true);
+    if (opts_.verbose) result_.trace += describe(o) + "\n";
+    outq_.push_back(std::move(o));
   }
 
-  // Runs timers up to t (inclusive or not), collecting output and completing a
+  // Lets time pass up to t (inclusive or not), collecting output and completing a
   // parked call as soon as it can. Stops early when stop_on_output and a packet
   // is waiting.
-  bool advance_to(Instant t, bool inclusive, bool stop_on_output) {
-    for (;;) {
-      if (stop_on_output && !outq_.empty()) return true;
-      auto next = stack_.next_timer();
-      if (!next || *next > t || (!inclusive && *next == t)) break;
-      now_ = std::max(now_, *next);
-      stack_.advance(now_);
-      collect();
-      if (!try_parked()) return false;
-    }
-    if (t > now_) now_ = t;
-    if (inclusive) {
-      stack_.advance(now_);
-      collect();
-      if (!try_parked()) return false;
-    }
-    return true;
+  bool advance_to(std::int64_t t, bool inclusive, bool stop_on_output) {
+    return be_.run_until(
+        t, inclusive, [this] { return try_parked(); },
+        [this, stop_on_output] { return stop_on_output && !outq_.empty(); });
   }
 
   // --- events ------------------------------------------------------------------------------
@@ -295,12 +189,11 @@ class Runner {
       return expect_packet(ev, *p, t);
     }
     // Anything else happens at t: first, everything due before it.
-    if (!advance_to(at_us(t), false, false)) return false;
+    if (!advance_to(t, false, false)) return false;
     if (!outq_.empty()) {
       return fail(ev.pos.line, "unexpected packet before this event:\n  actual:   " + describe(outq_.front()));
     }
-    now_ = std::max(now_, at_us(t));
-    stack_.set_clock(now_);  // a call at t happens at t, not at the last input
+    be_.set_clock(t);  // a call at t happens at t, not at the last input
     last_us_ = t;
     bool ok = true;
     if (const auto* p = std::get_if<PacketEvent>(&ev.body)) {
@@ -313,8 +206,7 @@ class Runner {
       ++result_.skipped_lines;  // `shell`: never run
     }
     if (!ok) return false;
-    stack_.advance(now_);
-    collect();
+    be_.settle();
     return try_parked();
   }
 
@@ -351,11 +243,12 @@ class Runner {
         }
       }
     }
-    std::array<std::byte, 2048> buf{};
+    // Up to an IPv4 datagram's 65535 bytes (RFC 791: Total Length is 16 bits).
     const std::size_t th = wire::kTcpMinHeaderLen + wire::tcp_options_length(h.options);
-    if (th + p.payload_len + wire::kIpv4MinHeaderLen > buf.size()) {
-      return fail(line_, "inbound packet larger than 2048 bytes is not supported");
+    if (th + p.payload_len + wire::kIpv4MinHeaderLen > 65535) {
+      return fail(line_, "inbound packet larger than an IPv4 datagram (65535 bytes)");
     }
+    std::vector<std::byte> buf(wire::kIpv4MinHeaderLen + th + p.payload_len);
     wire::Ipv4Header ip;
     ip.protocol = wire::kIpProtoTcp;
     ip.src = kRemote;
@@ -368,7 +261,7 @@ class Runner {
     const auto pkt = std::span<const std::byte>(buf.data(), hl + th + p.payload_len);
     if (opts_.pcap) opts_.pcap->write(pkt, now_us(), false);
     if (opts_.verbose) result_.trace += format_time() + " < " + p.text + "\n";
-    stack_.input(pkt, now_);
+    be_.input(pkt);
     return true;
   }
 
@@ -383,10 +276,17 @@ class Runner {
                                                           : *ev.time.range_end_us;
       hi = end + tolerance_us_;
     }
+    // Linux's timers sit on a timer wheel whose granularity grows with the timeout
+    // (about 1/8 of it: 32 ms at 1 s, 256 ms at 3 s with HZ=250): a kernel timer may
+    // fire that much late, never early (kernel/time/timer.c).
+    // A timer is armed when something was last sent, which may be before the
+    // previous event: measure from the earlier of the two.
+    slack_us_ = opts_.linux_kernel ? std::max<std::int64_t>(t - std::min(last_us_, last_out_us_), 0) / 8 : 0;
+    hi += slack_us_;
     const bool any_time = ev.time.kind == EventTime::Kind::Any;
     if (any_time) hi = std::numeric_limits<std::int64_t>::max() / 4;
     if (outq_.empty()) {
-      const Instant limit = any_time ? now_ + std::chrono::hours{24} : at_us(hi);
+      const std::int64_t limit = any_time ? now_us() + be_.any_time_wait_us() : hi;
       if (!advance_to(limit, true, true)) return false;
     }
     if (outq_.empty()) {
@@ -395,8 +295,9 @@ class Runner {
     }
     Outbound o = std::move(outq_.front());
     outq_.pop_front();
-    const std::int64_t at = to_us(o.at - kStart);
+    const std::int64_t at = o.at_us;
     last_us_ = any_time ? at : t;
+    last_out_us_ = last_us_;
     std::string why = compare(p, o);
     if (why.empty() && !any_time && (at < lo || at > hi)) {
       why = "sent at " + fmt_us(at) + ", expected at " + fmt_us(t) + " (tolerance " +
@@ -439,7 +340,7 @@ class Runner {
     if (p.ack && (tcp->flags() & kAck) && static_cast<std::uint32_t>(tcp->ack() - SeqNum{kRemoteIsn}) != *p.ack) {
       return "ack differs";
     }
-    if (p.window && !opts_.lenient && tcp->window() != *p.window) return "window differs";
+    if (p.window && !opts_.lenient && !opts_.ignore_window && tcp->window() != *p.window) return "window differs";
     if (p.any_options) return {};
     if (!p.options) return opts_.lenient || tcp->header_length() == wire::kTcpMinHeaderLen ? "" : "unexpected TCP options";
     return compare_options(*p.options, tcp->option_bytes());
@@ -524,7 +425,7 @@ class Runner {
           if (a.ts_ecr != b.ts_ecr) return "TS ecr differs";
           if (!opts_.lenient) {
             const auto drift = static_cast<std::int32_t>(b.ts_val - *ts_offset_ - a.ts_val);
-            const std::int64_t allowed = tolerance_us_ / 1000 + 1;
+            const std::int64_t allowed = (tolerance_us_ + slack_us_) / 1000 + 1;
             if (drift > allowed || drift < -allowed) return "TS val differs (after mapping)";
           }
           break;
@@ -554,7 +455,7 @@ class Runner {
     const SeqNum base = stack_isn_.value_or(tcp->seq());
     const auto seq = static_cast<std::uint32_t>(tcp->seq() - base);
     std::string flags = wire::format_tcp_flags(tcp->flags());
-    s << fmt_us(to_us(o.at - kStart)) << " > " << flags << ' ' << seq << ':'
+    s << fmt_us(o.at_us) << " > " << flags << ' ' << seq << ':'
       << seq + tcp->payload().size() << '(' << tcp->payload().size() << ')';
     if (tcp->has(kAck)) s << " ack " << static_cast<std::uint32_t>(tcp->ack() - SeqNum{kRemoteIsn});
     s << " win " << tcp->window();
@@ -595,7 +496,7 @@ class Runner {
   std::string state_text() {
     const int fd = focus_fd();
     if (fd < 0) return "(no socket)";
-    auto st = sk_.tcp_state(fd);
+    auto st = be_.tcp_state(fd);
     return st ? std::string(tcp::to_string(*st)) + " (fd " + std::to_string(fd) + ")" : "(fd closed)";
   }
 
@@ -604,14 +505,9 @@ class Runner {
   // --- %{ }% ------------------------------------------------------------------------------
   bool command(const Event& ev, const CommandEvent& c) {
     if (c.tcpi_field) {
-      const int fd = focus_fd();
-      auto conn = fd >= 0 ? sk_.conn_of(fd) : std::nullopt;
-      auto info = conn ? stack_.info(*conn) : std::nullopt;
-      if (!info || info->snd_mss == 0) return fail(ev.pos.line, "tcpi_" + *c.tcpi_field + ": no connection to ask");
-      // Linux reports both in segments; an ssthresh never set is 0x7fffffff.
-      const std::int64_t got = *c.tcpi_field == "snd_cwnd" ? info->cwnd / info->snd_mss
-                               : info->ssthresh >= 0x7fffffffu ? 0x7fffffff
-                                                                : info->ssthresh / info->snd_mss;
+      auto w = be_.congestion(focus_fd());
+      if (!w) return fail(ev.pos.line, "tcpi_" + *c.tcpi_field + ": no connection to ask");
+      const std::int64_t got = *c.tcpi_field == "snd_cwnd" ? w->cwnd : w->ssthresh;
       if (got != c.tcpi_value) {
         return fail(ev.pos.line, "tcpi_" + *c.tcpi_field + " is " + std::to_string(got) + ", expected " +
                                      std::to_string(c.tcpi_value));
@@ -625,10 +521,7 @@ class Runner {
     auto want = state_from_name(*c.tcpi_state);
     if (!want) return fail(ev.pos.line, "unknown tcpi_state name '" + *c.tcpi_state + "'");
     const int fd = focus_fd();
-    auto got = fd >= 0 ? sk_.tcp_state(fd) : std::nullopt;
-    // After close() the fd is gone but the connection may live on (FIN-WAIT,
-    // LAST-ACK, TIME-WAIT): ask the stack by its tuple.
-    if (!got && focus_key_) got = stack_.state_of(*focus_key_);
+    auto got = be_.tcp_state(fd);
     if (!got) return fail(ev.pos.line, "tcpi_state: no socket to ask");
     if (*got != *want) {
       return fail(ev.pos.line, "tcpi_state is " + std::string(tcp::to_string(*got)) + ", expected " +
@@ -713,7 +606,7 @@ class Runner {
           return fail(ev.pos.line, "only socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) is supported");
         }
       }
-      const long r = sk_.socket();
+      const long r = be_.socket();
       last_socket_ = static_cast<int>(r);
       return check_result(ev, sc, r);
     }
@@ -723,13 +616,13 @@ class Runner {
     if (n == "bind") {
       if (!arg_count(ev, sc, 3, 3)) return false;
       local_port_ = kScriptPort;
-      return check_result(ev, sc, sk_.bind(*fd, Ipv4Addr{}, kScriptPort));
+      return check_result(ev, sc, be_.bind(*fd, kScriptPort));
     }
     if (n == "listen") {
       if (!arg_count(ev, sc, 2, 2)) return false;
       auto b = value(sc.args[1]);
       if (!b) return false;
-      return check_result(ev, sc, sk_.listen(*fd, static_cast<int>(*b)));
+      return check_result(ev, sc, be_.listen(*fd, static_cast<int>(*b)));
     }
     if (n == "accept" || n == "accept4") {
       if (!arg_count(ev, sc, 3, 4)) return false;
@@ -739,9 +632,9 @@ class Runner {
       if (!arg_count(ev, sc, 3, 3)) return false;
       active_ = true;
       conn_fd_ = *fd;
-      const long r = sk_.connect(*fd, kRemote, kScriptPort);
-      if (auto i = sk_.info(*fd)) focus_key_ = i->key;
-      if (r == -EINPROGRESS && !sk_.nonblocking(*fd)) return park(ev, sc, *fd, t);
+      const long r = be_.connect(*fd, kScriptPort);
+      be_.remember(*fd);
+      if (r == -EINPROGRESS && !be_.nonblocking(*fd)) return park(ev, sc, *fd, t);
       return check_result(ev, sc, r);
     }
     if (n == "read" || n == "recv" || n == "write" || n == "send") {
@@ -752,11 +645,11 @@ class Runner {
       if (!arg_count(ev, sc, 2, 2)) return false;
       auto how = value(sc.args[1]);
       if (!how) return false;
-      return check_result(ev, sc, sk_.shutdown(*fd, static_cast<int>(*how)));
+      return check_result(ev, sc, be_.shutdown(*fd, static_cast<int>(*how)));
     }
     if (n == "close") {
       if (!arg_count(ev, sc, 1, 1)) return false;
-      return check_result(ev, sc, sk_.close(*fd));
+      return check_result(ev, sc, be_.close(*fd));
     }
     if (n == "fcntl") {
       if (!arg_count(ev, sc, 2, 3)) return false;
@@ -768,7 +661,7 @@ class Runner {
         if (!a) return false;
         arg = *a;
       }
-      return check_result(ev, sc, sk_.fcntl(*fd, static_cast<int>(*cmd), static_cast<long>(arg)));
+      return check_result(ev, sc, be_.fcntl(*fd, static_cast<int>(*cmd), static_cast<long>(arg)));
     }
     if (n == "setsockopt" || n == "getsockopt") return sockopt(ev, sc, *fd);
     return fail(ev.pos.line, "unsupported system call '" + n + "()'");
@@ -804,12 +697,12 @@ class Runner {
         const int iv = static_cast<int>(*x);
         std::memcpy(buf.data(), &iv, sizeof iv);
       }
-      return check_result(ev, sc, sk_.setsockopt(fd, static_cast<int>(*level), static_cast<int>(*name),
+      return check_result(ev, sc, be_.setsockopt(fd, static_cast<int>(*level), static_cast<int>(*name),
                                                  std::span<const std::byte>(buf.data(), len)));
     }
     std::array<std::byte, 16> buf{};
     std::size_t len = 0;
-    const long r = sk_.getsockopt(fd, static_cast<int>(*level), static_cast<int>(*name), buf, &len);
+    const long r = be_.getsockopt(fd, static_cast<int>(*level), static_cast<int>(*name), buf, &len);
     if (!check_result(ev, sc, r)) return false;
     if (r == 0 && v.kind == Expr::Kind::String) {
       const std::string got(reinterpret_cast<const char*>(buf.data()), len);
@@ -830,7 +723,7 @@ class Runner {
   bool blocking_call(const Event& ev, const SyscallEvent& sc, int fd, SockOp op, std::int64_t t) {
     Parked p{&ev, fd, t, t, 0};
     const long r = attempt(p);
-    if (r == -EAGAIN && !sk_.nonblocking(fd) && !dontwait(sc) && sk_.would_block(fd, op)) return park(ev, sc, fd, t, p.done);
+    if (r == -EAGAIN && !be_.nonblocking(fd) && !dontwait(sc) && be_.would_block(fd, op)) return park(ev, sc, fd, t, p.done);
     return finish(ev, sc, r);
   }
 
@@ -844,10 +737,10 @@ class Runner {
     const auto& sc = std::get<SyscallEvent>(p.ev->body);
     const std::string& n = sc.name;
     if (n == "accept" || n == "accept4") {
-      const long r = sk_.accept(p.fd);
+      const long r = be_.accept(p.fd);
       if (r >= 0) {
         conn_fd_ = static_cast<int>(r);
-        if (auto i = sk_.info(conn_fd_)) focus_key_ = i->key;
+        be_.remember(conn_fd_);
       }
       return r;
     }
@@ -865,15 +758,15 @@ class Runner {
     }
     if (n == "read" || n == "recv") {
       std::vector<std::byte> buf(static_cast<std::size_t>(std::max<std::int64_t>(count, 0)));
-      return sk_.read(p.fd, buf, flags);
+      return be_.read(p.fd, buf, flags);
     }
     // write/send: a blocking write completes when all bytes are queued.
     std::vector<std::byte> data(static_cast<std::size_t>(std::max<std::int64_t>(count - p.done, 0)),
                                 std::byte{'x'});
-    const long r = sk_.write(p.fd, data, flags);
+    const long r = be_.write(p.fd, data, flags);
     if (r < 0) return p.done > 0 && r == -EAGAIN ? -EAGAIN : r;
     p.done += r;
-    if (p.done < count && !sk_.nonblocking(p.fd) && (flags & MSG_DONTWAIT) == 0) return -EAGAIN;
+    if (p.done < count && !be_.nonblocking(p.fd) && (flags & MSG_DONTWAIT) == 0) return -EAGAIN;
     return static_cast<long>(p.done);
   }
 
@@ -892,10 +785,10 @@ class Runner {
     const auto& sc = std::get<SyscallEvent>(p.ev->body);
     long r;
     if (sc.name == "connect") {
-      if (sk_.would_block(p.fd, SockOp::Connect)) return true;
+      if (be_.would_block(p.fd, SockOp::Connect)) return true;
       std::array<std::byte, 4> err{};
       std::size_t len = 0;
-      (void)sk_.getsockopt(p.fd, SOL_SOCKET, SO_ERROR, err, &len);
+      (void)be_.getsockopt(p.fd, SOL_SOCKET, SO_ERROR, err, &len);
       int e = 0;
       std::memcpy(&e, err.data(), sizeof e);
       r = e == 0 ? 0 : -e;
@@ -927,17 +820,16 @@ class Runner {
   const Script& script_;
   RunOptions opts_;
   std::string config_error_;
-  Instant now_ = kStart;
-  Stack stack_;
-  SocketLayer sk_;
+  Backend& be_;
   RunResult result_;
   std::deque<Outbound> outq_;
   std::optional<Parked> parked_;
   std::optional<SeqNum> stack_isn_;
-  std::optional<FlowKey> focus_key_;
   std::optional<std::uint32_t> ts_offset_;
   std::int64_t tolerance_us_ = kDefaultToleranceUs;
   std::int64_t last_us_ = 0;
+  std::int64_t slack_us_ = 0;
+  std::int64_t last_out_us_ = 0;  // script time of the last outbound packet  // timer slack allowed for the packet being compared
   std::uint16_t local_port_ = kScriptPort;
   bool active_ = false;
   int conn_fd_ = -1;
@@ -947,6 +839,28 @@ class Runner {
 
 }  // namespace
 
-RunResult run_script(const Script& script, const RunOptions& opts) { return Runner(script, opts).run(); }
+RunResult run_script(const Script& script, const RunOptions& opts) {
+  std::string error;
+  std::unique_ptr<Backend> be;
+  if (opts.linux_kernel) {
+    std::string skip;
+    be = make_linux_backend(script, opts, error, skip);
+    if (!skip.empty()) {
+      RunResult r;
+      r.status = RunResult::Status::Skip;
+      r.message = skip;
+      return r;
+    }
+    if (!be) {
+      RunResult r;
+      r.status = RunResult::Status::Fail;
+      r.message = error;
+      return r;
+    }
+  } else {
+    be = make_riptide_backend(script, error);
+  }
+  return Runner(script, opts, *be, error).run();
+}
 
 }  // namespace riptide::pkt

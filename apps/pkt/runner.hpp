@@ -1,6 +1,7 @@
 // Runs one parsed packetdrill script against a riptide Stack on a virtual clock,
-// with the SocketLayer serving the system calls. TESTING.md, "`.pkt` scripts and
-// `riptide-pkt`", is the specification.
+// with the SocketLayer serving the system calls, or (linux_kernel) against the
+// Linux kernel behind a tun device on real time. TESTING.md, "`.pkt` scripts and
+// `riptide-pkt`" and "Linux as the oracle", is the specification.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,14 @@ struct RunOptions {
   bool lenient = false;  // options as a set; outbound window and TSval unchecked
   bool verbose = false;  // print the exchange as it happens
   PcapngWriter* pcap = nullptr;
+  // --linux: the kernel is the stack under test. The caller has moved the process
+  // into a private network namespace (enter_private_netns()).
+  bool linux_kernel = false;
+  // The outbound `win` is not compared (receive-window sizing is each stack's
+  // buffer policy; Linux's autotunes): --linux does this unless --check-window.
+  bool ignore_window = false;
+  // The tolerance never goes below this (real time on a loaded machine).
+  std::int64_t min_tolerance_us = 0;
 };
 
 struct RunResult {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -102,7 +103,9 @@ struct ParseFailure {
   std::string message;
 };
 
-// Parses script text. On failure returns the first error.
-std::variant<Script, ParseFailure> parse_script(const std::string& path, const std::string& text);
+// Parses script text. On failure returns the first error. `defines` are the names
+// `-D NAME` defined, for `#ifdef NAME` / `#ifndef NAME` / `#else` / `#endif`.
+std::variant<Script, ParseFailure> parse_script(const std::string& path, const std::string& text,
+                                                const std::set<std::string>& defines = {});
 
 }  // namespace riptide::pkt

@@ -129,5 +129,44 @@ TEST(PktParser, ErrorsNameLineAndColumn) {
   EXPECT_NE(f.message.find("unexpected text"), std::string::npos);
 }
 
+TEST(PktParser, NoteAfterAValue) {
+  // packetdrill's `expression opt_errno opt_note`: a note may follow any value.
+  Script s = parse_ok("0 fcntl(4, F_GETFL) = 0x2 (flags O_RDWR)\n+0 close(4) = -1 EBADF (Bad file)\n");
+  ASSERT_EQ(s.events.size(), 2u);
+  const auto& sc = std::get<SyscallEvent>(s.events[0].body);
+  EXPECT_EQ(sc.expected_result, 2);
+  EXPECT_FALSE(sc.expected_errno);
+  EXPECT_EQ(std::get<SyscallEvent>(s.events[1].body).expected_errno, "EBADF");
+  EXPECT_EQ(parse_fail("0 close(4) = 0 (unclosed\n").pos.line, 1);
+}
+
+TEST(PktParser, IfdefIfndefElseEndifNested) {
+  const std::string text =
+      "#ifdef Linux\n"
+      "0 close(3) = 0\n"
+      "#ifndef Quiet\n"
+      "+0 close(4) = 0\n"
+      "#else\n"
+      "+0 close(5) = 0\n"
+      "#endif\n"
+      "#else\n"
+      "0 close(6) = 0\n"
+      "#endif\n"
+      "+0 close(7) = 0\n";
+  auto fds = [](const std::variant<Script, ParseFailure>& r) {
+    std::vector<std::int64_t> v;
+    for (const Event& e : std::get<Script>(r).events) v.push_back(std::get<SyscallEvent>(e.body).args[0].integer);
+    return v;
+  };
+  EXPECT_EQ(fds(parse_script("t.pkt", text)), (std::vector<std::int64_t>{6, 7}));
+  EXPECT_EQ(fds(parse_script("t.pkt", text, {"Linux"})), (std::vector<std::int64_t>{3, 4, 7}));
+  EXPECT_EQ(fds(parse_script("t.pkt", text, {"Linux", "Quiet"})), (std::vector<std::int64_t>{3, 5, 7}));
+  // Lines keep their numbers.
+  EXPECT_EQ(std::get<Script>(parse_script("t.pkt", text)).events[0].pos.line, 9);
+  EXPECT_EQ(parse_fail("#ifdef X\n0 close(3) = 0\n").message, "#ifdef without #endif");
+  EXPECT_EQ(parse_fail("#endif\n").message, "#endif without #ifdef");
+  EXPECT_EQ(parse_fail("#ifdef X\n#else\n#else\n#endif\n").pos.line, 3);
+}
+
 }  // namespace
 }  // namespace riptide::pkt

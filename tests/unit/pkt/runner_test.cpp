@@ -106,5 +106,27 @@ TEST(PktRunner, BadRiptideKnobFailsTheScript) {
   EXPECT_NE(r.message.find("syn_cookies"), std::string::npos);
 }
 
+TEST(PktRunner, InboundSegmentsUpToAnIpv4Datagram) {
+  // 60000 bytes of payload in one segment (2048 bytes was the limit once); one more
+  // than fits an IPv4 datagram fails the script.
+  const std::string open = kListen +
+                           "+0 < S 0:0(0) win 65535 <mss 1460>\n"
+                           "+0 > S. 0:0(0) ack 1 <mss 1460>\n"
+                           "+0 < . 1:1(0) ack 1 win 65535\n"
+                           "+0 accept(3, ..., ...) = 4\n";
+  RunResult r = run(open + "+0 < P. 1:60001(60000) ack 1 win 65535\n+0 > . 1:1(0) ack 60001\n+0 read(4, ..., 70000) = 60000\n");
+  EXPECT_EQ(r.status, RunResult::Status::Pass) << r.message;
+  r = run(open + "+0 < P. 1:65496(65495) ack 1 win 65535\n");
+  ASSERT_EQ(r.status, RunResult::Status::Fail);
+  EXPECT_NE(r.message.find("65535"), std::string::npos) << r.message;
+}
+
+TEST(PktRunner, NoteAfterAValueIsChecked) {
+  EXPECT_EQ(run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 fcntl(3, F_GETFL) = 0x2 (flags O_RDWR)\n").status,
+            RunResult::Status::Pass);
+  EXPECT_EQ(run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 fcntl(3, F_GETFL) = 0x3 (flags O_RDWR)\n").status,
+            RunResult::Status::Fail);
+}
+
 }  // namespace
 }  // namespace riptide::pkt

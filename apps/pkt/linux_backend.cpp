@@ -1,0 +1,547 @@
+// riptide-pkt --linux: the Linux kernel as the stack under test (docs/pkt.md,
+// "riptide-pkt --linux"). packetdrill's own design: a tun device in the test's
+// network, real kernel sockets for the system calls, real time.
+#include "linux_backend.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "wire/ipv4.hpp"
+
+namespace riptide::pkt {
+
+namespace {
+
+constexpr const char* kTunName = "rtpkt0";
+constexpr int kHighFd = 200;  // below riptide-pkt's result pipe (300)  // where our own fds go, so the script's sockets are 3, 4, ...
+
+// --- set-up helpers -----------------------------------------------------------------------------
+
+std::string write_file(const std::string& path, const std::string& value) {
+  std::ofstream f(path);
+  if (!f) return "cannot open " + path + ": " + std::strerror(errno);
+  f << value << '\n';
+  f.flush();
+  if (!f) return "cannot write " + value + " to " + path + ": " + std::strerror(errno);
+  return {};
+}
+
+std::string sysctl(const std::string& name, const std::string& value) {
+  return write_file("/proc/sys/net/ipv4/" + name, value);
+}
+
+// SIOCSIF* on a throwaway datagram socket (no iproute2 needed).
+std::string ifreq_call(unsigned long req, ifreq& ifr, const char* what) {
+  const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return std::string("socket: ") + std::strerror(errno);
+  const int r = ::ioctl(s, req, &ifr);
+  const int e = errno;
+  ::close(s);
+  return r < 0 ? std::string(what) + " on " + ifr.ifr_name + ": " + std::strerror(e) : std::string{};
+}
+
+std::string link_up(const char* name) {
+  ifreq ifr{};
+  std::snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+  if (auto e = ifreq_call(SIOCGIFFLAGS, ifr, "SIOCGIFFLAGS"); !e.empty()) return e;
+  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
+  return ifreq_call(SIOCSIFFLAGS, ifr, "SIOCSIFFLAGS");
+}
+
+std::string set_addr(const char* name, unsigned long req, Ipv4Addr a, const char* what) {
+  ifreq ifr{};
+  std::snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(a.value);
+  std::memcpy(&ifr.ifr_addr, &sin, sizeof sin);
+  return ifreq_call(req, ifr, what);
+}
+
+std::string set_mtu(const char* name, int mtu) {
+  ifreq ifr{};
+  std::snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+  ifr.ifr_mtu = mtu;
+  return ifreq_call(SIOCSIFMTU, ifr, "SIOCSIFMTU");
+}
+
+// Our own fds move above the script's range: the kernel then numbers the script's
+// sockets 3, 4, ... as packetdrill scripts expect.
+int move_high(int fd) {
+  const int h = ::fcntl(fd, F_DUPFD_CLOEXEC, kHighFd);
+  ::close(fd);
+  return h;
+}
+
+// --- knobs -------------------------------------------------------------------------------------
+
+// What the script's `--riptide.KNOB=VALUE` lines and riptide's defaults mean for the
+// kernel: sysctls to write in the namespace, the tun's MTU, or "not applicable".
+struct LinuxConfig {
+  std::vector<std::pair<std::string, std::string>> sysctls;
+  int mtu = 1500;
+  std::string not_applicable;  // the reason, when the script cannot run on Linux
+  std::string error;
+};
+
+std::optional<bool> on_off(const std::string& v) {
+  if (v == "1" || v == "on" || v == "true") return true;
+  if (v == "0" || v == "off" || v == "false") return false;
+  return std::nullopt;
+}
+
+LinuxConfig linux_config(const Script& script) {
+  LinuxConfig c;
+  // riptide's defaults that Linux's differ from, and determinism (docs/pkt.md):
+  std::map<std::string, std::string> s = {
+      {"tcp_congestion_control", "reno"},  // riptide: NewReno (RFC 6582/5681); Linux: cubic
+      {"tcp_ecn", "0"},                    // riptide does no ECN; Linux answers ECN setup SYNs
+      {"tcp_fastopen", "0"},               // riptide has no TCP Fast Open
+      {"tcp_autocorking", "0"},            // no corking of small writes behind queued ones
+      {"tcp_no_metrics_save", "1"},        // nothing learned from one connection for the next
+      {"tcp_challenge_ack_limit", "1000"},  // riptide's RFC 5961 7 limit (Linux 6.x: no limit)
+      {"tcp_syncookies", "1"},             // riptide: auto
+      {"tcp_timestamps", "1"},
+      {"tcp_sack", "1"},
+      {"tcp_window_scaling", "1"},
+      {"tcp_early_retrans", "3"},  // RACK-TLP tail loss probes on
+      {"tcp_syn_retries", "6"},
+      {"tcp_synack_retries", "5"},
+      {"tcp_retries2", "15"},
+      // Linux's built-in buffer defaults, whatever the host tuned: the window scale
+      // offered follows tcp_rmem's maximum (6 MiB: shift 7, as riptide offers).
+      {"tcp_rmem", "4096 131072 6291456"},
+      {"tcp_wmem", "4096 16384 4194304"},
+  };
+  auto na = [&](const std::string& knob, const std::string& why) {
+    if (c.not_applicable.empty()) c.not_applicable = "--riptide." + knob + ": " + why;
+  };
+  for (const auto& [name, value] : script.options) {
+    if (name.rfind("riptide.", 0) != 0) continue;
+    const std::string knob = name.substr(8);
+    char* end = nullptr;
+    const long long n = std::strtoll(value.c_str(), &end, 10);
+    const bool numeric = !value.empty() && end != nullptr && *end == '\0' && n >= 0;
+    auto flag_sysctl = [&](const char* sc) {
+      if (auto b = on_off(value)) s[sc] = *b ? "1" : "0";
+      else c.error = "--riptide." + knob + ": expected on/off, got '" + value + "'";
+    };
+    // A knob without a Linux equivalent is fine at riptide's default value.
+    auto only_default = [&](long long dflt, const char* why) {
+      if (!numeric || n != dflt) na(knob, std::string("no Linux equivalent (") + why + ")");
+    };
+    if (knob == "syn_cookies") {
+      if (value == "auto") s["tcp_syncookies"] = "1";
+      else if (value == "always") s["tcp_syncookies"] = "2";
+      else if (value == "never") s["tcp_syncookies"] = "0";
+      else c.error = "--riptide.syn_cookies: expected auto, always or never";
+    } else if (knob == "congestion") {
+      if (value == "newreno" || value == "reno") s["tcp_congestion_control"] = "reno";
+      else if (value == "cubic") s["tcp_congestion_control"] = "cubic";
+      else c.error = "--riptide.congestion: expected newreno or cubic";
+    } else if (knob == "timestamps") {
+      flag_sysctl("tcp_timestamps");
+    } else if (knob == "sack") {
+      flag_sysctl("tcp_sack");
+    } else if (knob == "window_scaling") {
+      flag_sysctl("tcp_window_scaling");
+    } else if (knob == "tail_loss_probe") {
+      if (auto b = on_off(value)) s["tcp_early_retrans"] = *b ? "3" : "0";  // 0: no TLP
+      else c.error = "--riptide.tail_loss_probe: expected on/off";
+    } else if (knob == "nodelay") {
+      if (on_off(value) != false) na(knob, "Linux has no system-wide TCP_NODELAY");
+    } else if (!numeric) {
+      c.error = "--riptide." + knob + ": unknown knob or bad value '" + value + "'";
+    } else if (knob == "syn_retries") {
+      s["tcp_syn_retries"] = value;
+    } else if (knob == "synack_retries") {
+      s["tcp_synack_retries"] = value;
+    } else if (knob == "max_retries") {
+      s["tcp_retries2"] = value;
+    } else if (knob == "challenge_ack_limit") {
+      s["tcp_challenge_ack_limit"] = value;
+    } else if (knob == "mss") {
+      c.mtu = static_cast<int>(n) + 40;  // the MSS Linux offers is the route's MTU less 40
+    } else if (knob == "rto_min_ms") {
+      s["tcp_rto_min_us"] = std::to_string(n * 1000);
+    } else if (knob == "rto_max_ms") {
+      s["tcp_rto_max_ms"] = value;
+    } else if (knob == "rto_initial_ms") {
+      only_default(1000, "Linux's initial RTO is 1 s, RFC 6298");
+    } else if (knob == "window_scale") {
+      only_default(7, "Linux derives its shift from tcp_rmem");
+    } else if (knob == "rcv_buf" || knob == "snd_buf") {
+      only_default(256 * 1024, "Linux sizes and autotunes its buffers");
+    } else if (knob == "connect_timeout_ms") {
+      only_default(0, "Linux has no connect timeout beyond tcp_syn_retries");
+    } else if (knob == "time_wait_ms") {
+      only_default(60000, "Linux's TIME-WAIT is a constant 60 s");
+    } else if (knob == "delayed_ack_ms") {
+      only_default(0, "Linux always delays ACKs; TCP_QUICKACK is per socket and temporary");
+    } else {
+      c.error = "--riptide." + knob + ": unknown knob";
+    }
+  }
+  c.sysctls.assign(s.begin(), s.end());
+  return c;
+}
+
+// --- the back end --------------------------------------------------------------------------------
+
+tcp::State from_linux_state(int st) {
+  using S = tcp::State;
+  switch (st) {
+    case TCP_ESTABLISHED: return S::Established;
+    case TCP_SYN_SENT: return S::SynSent;
+    case TCP_SYN_RECV: return S::SynReceived;
+    case TCP_FIN_WAIT1: return S::FinWait1;
+    case TCP_FIN_WAIT2: return S::FinWait2;
+    case TCP_TIME_WAIT: return S::TimeWait;
+    case TCP_CLOSE_WAIT: return S::CloseWait;
+    case TCP_LAST_ACK: return S::LastAck;
+    case TCP_LISTEN: return S::Listen;
+    case TCP_CLOSING: return S::Closing;
+    case 12: return S::SynReceived;  // TCP_NEW_SYN_RECV: a request socket
+    default: return S::Closed;
+  }
+}
+
+class LinuxBackend final : public Backend {
+ public:
+  ~LinuxBackend() override {
+    for (int fd : sockets_) ::close(fd);
+    if (tun_ >= 0) ::close(tun_);
+  }
+
+  // Brings up lo and the tun device and writes the sysctls. Empty on success.
+  std::string setup(const LinuxConfig& cfg) {
+    // IPv6 off before the tun exists: no router solicitations on it.
+    (void)write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+    (void)write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+    if (auto e = link_up("lo"); !e.empty()) return e;
+    for (const auto& [name, value] : cfg.sysctls) {
+      if (auto e = sysctl(name, value); !e.empty()) return e;
+    }
+    int t = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (t < 0) return std::string("/dev/net/tun: ") + std::strerror(errno);
+    // IFF_TUN: IPv4 packets; IFF_NO_PI: no 4-byte header. Without IFF_VNET_HDR and
+    // TUNSETOFFLOAD the device offers no GSO/TSO/checksum offload, so the kernel
+    // hands us finished, MTU-sized segments with their checksums.
+    ifreq ifr{};
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    std::snprintf(ifr.ifr_name, IFNAMSIZ, "%s", kTunName);
+    if (::ioctl(t, TUNSETIFF, &ifr) < 0) {
+      const int e = errno;
+      ::close(t);
+      return std::string("TUNSETIFF: ") + std::strerror(e);
+    }
+    tun_ = move_high(t);
+    if (tun_ < 0) return std::string("F_DUPFD: ") + std::strerror(errno);
+    (void)::fcntl(tun_, F_SETFL, O_NONBLOCK);
+    // 198.18.0.1/24: the kernel adds the route to 198.18.0.0/24 through the tun, so
+    // the remote 198.18.0.2 is reached through it and only through it.
+    if (auto e = set_addr(kTunName, SIOCSIFADDR, kLocal, "SIOCSIFADDR"); !e.empty()) return e;
+    if (auto e = set_addr(kTunName, SIOCSIFNETMASK, Ipv4Addr::from_octets(255, 255, 255, 0), "SIOCSIFNETMASK");
+        !e.empty()) {
+      return e;
+    }
+    if (auto e = set_mtu(kTunName, cfg.mtu); !e.empty()) return e;
+    if (auto e = link_up(kTunName); !e.empty()) return e;
+    drain();  // anything the kernel said while the link came up is not the script's
+    outq_discard_ = false;
+    start_ = Clock::now();
+    return {};
+  }
+
+  // --- time and link ---------------------------------------------------------------------
+  std::int64_t now_us() const override {
+    return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start_).count();
+  }
+
+  bool run_until(std::int64_t until_us, bool /*inclusive*/, const std::function<bool()>& progress,
+                 const std::function<bool()>& stop) override {
+    for (;;) {
+      if (stop()) return true;
+      const bool got = drain();
+      if (!progress()) return false;
+      if (got) continue;
+      const std::int64_t left = until_us - now_us();
+      if (left <= 0) break;
+      // Wake for the tun, and every 2 ms to retry a parked call.
+      const std::int64_t wait = std::min<std::int64_t>(left, 2000);
+      pollfd p{tun_, POLLIN, 0};
+      timespec ts{static_cast<time_t>(wait / 1000000), static_cast<long>(wait % 1000000) * 1000};
+      (void)::ppoll(&p, 1, &ts, nullptr);
+    }
+    drain();
+    return progress();
+  }
+
+  void set_clock(std::int64_t us) override {
+    // run_until() has brought real time to `us` (or past it); nothing to move.
+    (void)us;
+  }
+
+  void settle() override { drain(); }
+
+  void input(std::span<const std::byte> packet) override {
+    // A tun write is received by the kernel as if from the wire.
+    if (::write(tun_, packet.data(), packet.size()) < 0) {
+      std::fprintf(stderr, "riptide-pkt --linux: tun write: %s\n", std::strerror(errno));
+    }
+  }
+
+  // A `*` outbound packet: long enough for a backed-off retransmission.
+  std::int64_t any_time_wait_us() const override { return std::int64_t{130} * 1000000; }
+
+  // --- sockets: real kernel sockets, always O_NONBLOCK in the kernel; the script's
+  // O_NONBLOCK is kept here and blocking is the executor's parking ---------------------------
+  long socket() override {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_TCP);
+    if (fd < 0) return -errno;
+    sockets_.insert(fd);
+    return fd;
+  }
+
+  long bind(int fd, std::uint16_t port) override {
+    const sockaddr_in a = addr(Ipv4Addr{}, port);
+    return ret(::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a));
+  }
+
+  long listen(int fd, int backlog) override { return ret(::listen(fd, backlog)); }
+
+  long accept(int fd) override {
+    const int r = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK);
+    if (r < 0) return -errno;
+    sockets_.insert(r);
+    return r;
+  }
+
+  long connect(int fd, std::uint16_t port) override {
+    const sockaddr_in a = addr(kRemote, port);
+    return ret(::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a));
+  }
+
+  long read(int fd, std::span<std::byte> out, int flags) override {
+    const ssize_t r = ::recv(fd, out.data(), out.size(), flags | MSG_DONTWAIT);
+    return r < 0 ? -errno : r;
+  }
+
+  long write(int fd, std::span<const std::byte> data, int flags) override {
+    const ssize_t r = ::send(fd, data.data(), data.size(), flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+    return r < 0 ? -errno : r;
+  }
+
+  long shutdown(int fd, int how) override { return ret(::shutdown(fd, how)); }
+
+  long close(int fd) override {
+    if (!sockets_.contains(fd)) return -EBADF;  // never one of our own fds
+    sockets_.erase(fd);
+    script_nonblocking_.erase(fd);
+    return ret(::close(fd));
+  }
+
+  long fcntl(int fd, int cmd, long arg) override {
+    if (!sockets_.contains(fd)) return -EBADF;
+    if (cmd == F_GETFL) {
+      const int f = ::fcntl(fd, F_GETFL);
+      if (f < 0) return -errno;
+      return (f & ~O_NONBLOCK) | (script_nonblocking_.contains(fd) ? O_NONBLOCK : 0);
+    }
+    if (cmd == F_SETFL) {
+      if (arg & O_NONBLOCK) script_nonblocking_.insert(fd);
+      else script_nonblocking_.erase(fd);
+      return ret(::fcntl(fd, F_SETFL, arg | O_NONBLOCK));
+    }
+    return -EINVAL;
+  }
+
+  long setsockopt(int fd, int level, int name, std::span<const std::byte> value) override {
+    return ret(::setsockopt(fd, level, name, value.data(), static_cast<socklen_t>(value.size())));
+  }
+
+  long getsockopt(int fd, int level, int name, std::span<std::byte> value, std::size_t* len) override {
+    auto l = static_cast<socklen_t>(value.size());
+    const int r = ::getsockopt(fd, level, name, value.data(), &l);
+    if (r < 0) return -errno;
+    *len = l;
+    return 0;
+  }
+
+  bool would_block(int fd, SockOp op) override {
+    if (!sockets_.contains(fd)) return false;
+    if (op == SockOp::Connect) {
+      pollfd p{fd, POLLOUT, 0};
+      return ::poll(&p, 1, 0) == 0;  // still in SYN-SENT
+    }
+    return !script_nonblocking_.contains(fd);  // -EAGAIN on a blocking socket: wait
+  }
+
+  bool nonblocking(int fd) const override { return script_nonblocking_.contains(fd); }
+
+  // --- what tcp_info says ------------------------------------------------------------------------
+  void remember(int fd) override {
+    sockaddr_in l{}, r{};
+    socklen_t ll = sizeof l, rl = sizeof r;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&l), &ll) == 0) focus_local_port_ = ntohs(l.sin_port);
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&r), &rl) == 0) focus_remote_port_ = ntohs(r.sin_port);
+    else focus_remote_port_ = kScriptPort;  // connect() in progress: the remote's port
+  }
+
+  std::optional<tcp::State> tcp_state(int fd) override {
+    if (fd >= 0 && sockets_.contains(fd)) {
+      if (auto i = info(fd)) return from_linux_state(i->tcpi_state);
+    }
+    // After close() the connection may live on (FIN-WAIT, LAST-ACK, TIME-WAIT):
+    // ask the kernel by its ports, as `ss` does (sock_diag, inet_diag).
+    if (!focus_local_port_) return std::nullopt;
+    return diag_state(*focus_local_port_, focus_remote_port_);
+  }
+
+  std::optional<Window> congestion(int fd) override {
+    auto i = fd >= 0 && sockets_.contains(fd) ? info(fd) : std::nullopt;
+    if (!i) return std::nullopt;
+    return Window{i->tcpi_snd_cwnd, i->tcpi_snd_ssthresh};
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  static sockaddr_in addr(Ipv4Addr a, std::uint16_t port) {
+    sockaddr_in s{};
+    s.sin_family = AF_INET;
+    s.sin_port = htons(port);
+    s.sin_addr.s_addr = htonl(a.value);
+    return s;
+  }
+  static long ret(int r) { return r < 0 ? -errno : r; }
+
+  static std::optional<tcp_info> info(int fd) {
+    tcp_info i{};
+    socklen_t l = sizeof i;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &i, &l) < 0) return std::nullopt;
+    return i;
+  }
+
+  // Reads every packet waiting on the tun; hands IPv4/TCP to the remote's address to
+  // the sink (nothing else is the script's: there is nothing else on this link).
+  bool drain() {
+    bool any = false;
+    std::array<std::byte, 65536> buf{};
+    for (;;) {
+      const ssize_t n = ::read(tun_, buf.data(), buf.size());
+      if (n <= 0) break;
+      const auto pkt = std::span<const std::byte>(buf.data(), static_cast<std::size_t>(n));
+      auto ip = wire::Ipv4View::parse(pkt);
+      if (!ip || ip->protocol() != wire::kIpProtoTcp || ip->dst() != kRemote || outq_discard_) continue;
+      emit(pkt, now_us());
+      any = true;
+    }
+    return any;
+  }
+
+  // The state of the connection local_port <-> 198.18.0.2:remote_port, from a
+  // NETLINK_SOCK_DIAG dump of TCP sockets in every state (TIME-WAIT included).
+  static std::optional<tcp::State> diag_state(std::uint16_t local_port, std::uint16_t remote_port) {
+    const int nl = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (nl < 0) return std::nullopt;
+    struct {
+      nlmsghdr nlh;
+      inet_diag_req_v2 req;
+    } msg{};
+    msg.nlh.nlmsg_len = sizeof msg;
+    msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    msg.req.sdiag_family = AF_INET;
+    msg.req.sdiag_protocol = IPPROTO_TCP;
+    msg.req.idiag_states = ~0u;
+    std::optional<tcp::State> found;
+    if (::send(nl, &msg, sizeof msg, 0) == static_cast<ssize_t>(sizeof msg)) {
+      std::vector<char> buf(32768);
+      bool done = false;
+      while (!done) {
+        const ssize_t n = ::recv(nl, buf.data(), buf.size(), 0);
+        if (n <= 0) break;
+        int left = static_cast<int>(n);
+        for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+          if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+            done = true;
+            break;
+          }
+          const auto* d = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
+          if (ntohs(d->id.idiag_sport) == local_port && ntohs(d->id.idiag_dport) == remote_port &&
+              ntohl(d->id.idiag_dst[0]) == kRemote.value) {
+            found = from_linux_state(d->idiag_state);
+          }
+        }
+      }
+    }
+    ::close(nl);
+    return found.value_or(tcp::State::Closed);
+  }
+
+  int tun_ = -1;
+  bool outq_discard_ = true;
+  Clock::time_point start_ = Clock::now();
+  std::set<int> sockets_;
+  std::set<int> script_nonblocking_;
+  std::optional<std::uint16_t> focus_local_port_;
+  std::uint16_t focus_remote_port_ = 0;
+};
+
+}  // namespace
+
+std::string enter_private_netns() {
+  if (::unshare(CLONE_NEWNET) < 0) return std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);
+  return {};
+}
+
+std::string linux_mode_unavailable() {
+  if (::geteuid() != 0) return "not root";
+  if (::access("/dev/net/tun", R_OK | W_OK) != 0) return "no /dev/net/tun";
+  return {};
+}
+
+std::unique_ptr<Backend> make_linux_backend(const Script& script, const RunOptions& opts, std::string& error,
+                                            std::string& skip) {
+  (void)opts;
+  const LinuxConfig cfg = linux_config(script);
+  if (!cfg.error.empty()) {
+    error = cfg.error;
+    return nullptr;
+  }
+  if (!cfg.not_applicable.empty()) {
+    skip = "not applicable to Linux: " + cfg.not_applicable;
+    return nullptr;
+  }
+  auto be = std::make_unique<LinuxBackend>();
+  if (auto e = be->setup(cfg); !e.empty()) {
+    error = "--linux set-up: " + e;
+    return nullptr;
+  }
+  return be;
+}
+
+}  // namespace riptide::pkt
