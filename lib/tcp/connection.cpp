@@ -166,6 +166,7 @@ void Connection::open_passive(const Segment& syn, SeqNum iss, std::uint32_t ts_o
   // RFC 9293 3.10.7.2: RCV.NXT = SEG.SEQ+1, IRS = SEG.SEQ, ISS chosen, SYN-ACK sent.
   tcb_.irs = syn.seq;
   tcb_.rcv_nxt = syn.seq + 1;
+  last_ack_sent_ = tcb_.rcv_nxt;
   tcb_.rcv_adv = tcb_.rcv_nxt;
   tcb_.iss = iss;
   tcb_.snd_una = iss;
@@ -203,6 +204,7 @@ void Connection::open_from_cookie(const Segment& ack, const CookieOptions& opts,
   recover_ = tcb_.iss;
   tcb_.irs = ack.seq - 1;
   tcb_.rcv_nxt = ack.seq;
+  last_ack_sent_ = tcb_.rcv_nxt;
   tcb_.ts_offset = ts_offset;
   peer_mss_ = opts.mss;
   peer_ts_ = opts.timestamps;
@@ -336,6 +338,7 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now) {
   }
   tcb_.irs = seg.seq;
   tcb_.rcv_nxt = seg.seq + 1;
+  last_ack_sent_ = tcb_.rcv_nxt;
   // Our SYN offered an unscaled window (RFC 7323 2.2): that is the edge promised.
   tcb_.rcv_adv = tcb_.rcv_nxt + std::min<std::uint32_t>(
                                     rcv_buf_ > rcv_held_ ? rcv_buf_ - rcv_held_ : 0, 0xFFFF);
@@ -445,6 +448,12 @@ bool Connection::check_sequence(const Segment& seg, Instant now) {
     // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, then drop. A duplicate of data already
     // received is reported with a D-SACK block (RFC 2883 4).
     host_.count(Counter::tcp_drop_unacceptable);
+    // RFC 7323 4.3 / 5.3 R3: a duplicate of the last data we ACKed (it ends at
+    // Last.ACK.sent: our ACK was lost) is timestamped by the peer's retransmission,
+    // and the ACK it draws echoes that TSval so the peer's RTT sample is right.
+    // Only at exactly that edge (as Linux, whose tcp_sequence accepts a segment
+    // ending at rcv_wup): an older duplicate cannot move TS.Recent.
+    if (!seg.has(kSyn) && seg.seg_len() > 0 && seg.seq + seg.seg_len() == last_ack_sent_) update_ts_recent(seg);
     if (!seg.payload.empty() && seg.seq + static_cast<std::uint32_t>(seg.payload.size()) <= tcb_.rcv_nxt) {
       report_duplicate(seg.seq, seg.seq + static_cast<std::uint32_t>(seg.payload.size()));
     }
@@ -455,9 +464,10 @@ bool Connection::check_sequence(const Segment& seg, Instant now) {
 }
 
 void Connection::update_ts_recent(const Segment& seg) {
-  // RFC 7323 4.3 (2): TS.Recent <- SEG.TSval when SEG.SEQ =< Last.ACK.sent; we ACK
-  // everything at once, so Last.ACK.sent is RCV.NXT.
-  if (tcb_.ts_ok && seg.options.timestamps && seg.seq <= tcb_.rcv_nxt &&
+  // RFC 7323 4.3 (2): TS.Recent <- SEG.TSval when SEG.SEQ =< Last.ACK.sent: with
+  // delayed ACKs, the ACK echoes the earliest segment it acknowledges (the RTT the
+  // peer measures includes our delay). Linux: tcp_replace_ts_recent, rcv_wup.
+  if (tcb_.ts_ok && seg.options.timestamps && seg.seq <= last_ack_sent_ &&
       static_cast<std::int32_t>(seg.options.timestamps->tsval - tcb_.ts_recent) >= 0) {
     tcb_.ts_recent = seg.options.timestamps->tsval;
   }
@@ -1084,7 +1094,7 @@ void Connection::keepalive_timeout(Instant now) {
   if (keepalive_probes_ >= keepalive_count_) {
     // RFC 1122 4.2.3.6: the peer is gone. Like Linux, reset and report a timeout.
     host_.count(Counter::tcp_keepalive_timeout);
-    send_rst(tcb_.snd_max, now);
+    send_active_reset(now);
     enter_closed(CloseReason::TimedOut, now);
     return;
   }
@@ -1430,7 +1440,7 @@ void Connection::abort(Instant now) {
     case State::FinWait2:
     case State::CloseWait:
       // RFC 9293 3.10.5: "send a reset segment: <SEQ=SND.NXT><CTL=RST>".
-      send_rst(tcb_.snd_max, now);
+      send_active_reset(now);
       break;
     default:
       break;  // SYN-SENT, CLOSING, LAST-ACK, TIME-WAIT: no RST
@@ -1604,7 +1614,10 @@ void Connection::emit(std::uint8_t flags, SeqNum seq, std::size_t off, std::size
   h.dst_port = key_.remote_port;
   h.seq = seq;
   h.flags = flags;
-  if (flags & kAck) h.ack = tcb_.rcv_nxt;
+  if (flags & kAck) {
+    h.ack = tcb_.rcv_nxt;
+    last_ack_sent_ = tcb_.rcv_nxt;
+  }
   const std::uint32_t wnd = rcv_wnd();
   if (syn_options) {
     // RFC 7323 2.2: the window in a SYN or SYN-ACK is never scaled.
@@ -1622,7 +1635,7 @@ void Connection::emit(std::uint8_t flags, SeqNum seq, std::size_t off, std::size
   } else {
     const std::uint32_t field = std::min<std::uint32_t>(wnd >> tcb_.rcv_wscale, 0xFFFF);
     h.window = static_cast<std::uint16_t>(field);
-    if ((flags & kRst) == 0 && tcb_.ts_ok) {
+    if (((flags & kRst) == 0 || (flags & kAck) != 0) && tcb_.ts_ok) {
       h.options.timestamps = wire::TcpTimestamps{ts_now(now), tcb_.ts_recent};
     }
     if ((flags & (kRst | kAck)) == kAck && tcb_.sack_ok) fill_sack_blocks(h.options);
@@ -1676,6 +1689,15 @@ void Connection::send_challenge_ack(Instant now) {
 void Connection::send_rst(SeqNum seq, Instant now) {
   host_.count(Counter::tcp_rst_sent);
   emit(kRst, seq, 0, 0, now);
+}
+
+void Connection::send_active_reset(Instant now) {
+  // <SEQ=SND.NXT><CTL=RST> (RFC 9293 3.10.5), sent as RST|ACK with ACK=RCV.NXT, the
+  // window and the timestamp option, as Linux (tcp_send_active_reset) and FreeBSD
+  // do: a RST's ACK field is ignored by RFC 9293's RST processing, and peers'
+  // tests expect it.
+  host_.count(Counter::tcp_rst_sent);
+  emit(kRst | kAck, tcb_.snd_max, 0, 0, now);
 }
 
 }  // namespace riptide::tcp

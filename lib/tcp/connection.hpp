@@ -232,6 +232,7 @@ class Connection {
   void flush_ack(Instant now);
   void send_challenge_ack(Instant now);
   void send_rst(SeqNum seq, Instant now);
+  void send_active_reset(Instant now);  // abort: RST|ACK at SND.MAX
   void emit(std::uint8_t flags, SeqNum seq, std::size_t off, std::size_t len, Instant now,
             bool syn_options = false);
   void arm_retransmit(Instant now);  // the RTO, or the PTO when a tail loss probe may go
@@ -275,6 +276,9 @@ class Connection {
   std::array<OooRange, kMaxOooRanges> ooo_{};
   std::uint32_t ooo_stamp_ = 0;
   std::optional<wire::SackBlock> dsack_;  // RFC 2883: a duplicate to report next
+  SeqNum last_ack_sent_;      // RFC 7323 4.3 Last.ACK.sent: RCV.NXT in our last ACK
+  std::optional<SeqNum> fin_held_;  // a FIN beyond a hole: where it sits (RCV.NXT then)
+  std::uint32_t fin_held_stamp_ = 0;  // its recency among the SACK blocks
 
   // What the peer reported SACKed above SND.UNA (RFC 2018, a small scoreboard):
   // resends after a timeout skip it instead of going back over everything.
