@@ -780,6 +780,26 @@ void Connection::on_data_arrival(Instant now) {
   last_data_at_ = now;
 }
 
+void Connection::hold_fin(const Segment& seg, SeqNum fin_at) {
+  // A FIN beyond a hole is kept with the out-of-order data and takes effect when
+  // the hole fills (RFC 9293 3.10.7.4 seventh/eighth: segments beyond RCV.NXT may be
+  // held; the FIN is processed in sequence), instead of costing the peer a
+  // retransmission timeout. It is SACKed like data (Linux queues it the same way),
+  // and a duplicate ACK tells the peer where the hole is (RFC 5681 4.2). Held only
+  // if it lies in the window and every byte before it in this segment was held.
+  ack_now_ = true;
+  ack_delayable_ = false;
+  const std::uint32_t wnd = std::max<std::int32_t>(0, tcb_.rcv_adv - tcb_.rcv_nxt);
+  if (!seq_in_range(tcb_.rcv_nxt, fin_at, tcb_.rcv_nxt + wnd)) return;
+  if (fin_held_ && *fin_held_ != fin_at) return;  // a second, different FIN: keep the first
+  const bool data_held = seg.payload.empty() || std::any_of(ooo_.begin(), ooo_.end(), [&](const OooRange& r) {
+                           return r.used && r.end == fin_at;
+                         });
+  if (!data_held) return;
+  fin_held_ = fin_at;
+  fin_held_stamp_ = ++ooo_stamp_;
+}
+
 void Connection::report_duplicate(SeqNum start, SeqNum end) {
   // A retransmission of data we hold means our ACKs are being lost or late:
   // ACK the next segments at once too (Linux tcp_data_queue: quick-ACK mode, out
@@ -796,6 +816,10 @@ void Connection::report_duplicate(SeqNum start, SeqNum end) {
 
 void Connection::queue_out_of_order(SeqNum start, std::span<const std::byte> data) {
   ChunkPool& pool = host_.chunk_pool();
+  if (fin_held_) {  // nothing lies beyond the peer's FIN
+    if (!(start < *fin_held_)) return;
+    data = data.first(std::min<std::size_t>(data.size(), static_cast<std::size_t>(*fin_held_ - start)));
+  }
   const SeqNum end = start + static_cast<std::uint32_t>(data.size());
   SeqNum cur = start;
   bool queued = false;
@@ -905,7 +929,7 @@ std::uint32_t Connection::seg_mss() const noexcept {
   // (up to 36 bytes more), which must come out of its payload: otherwise the
   // packet outgrows the MTU and the link drops it (Linux: tcp_current_mss).
   if (!tcb_.sack_ok) return tcb_.snd_mss;
-  std::size_t blocks = dsack_ ? 1 : 0;
+  std::size_t blocks = (dsack_ ? 1 : 0) + (fin_held_ ? 1 : 0);  // (at most one too many)
   for (const OooRange& r : ooo_) blocks += r.used ? 1 : 0;
   if (blocks == 0) return tcb_.snd_mss;
   wire::TcpOptions o;
@@ -924,30 +948,44 @@ void Connection::fill_sack_blocks(wire::TcpOptions& o) {
     o.sack_blocks[o.sack_count++] = *dsack_;
     dsack_.reset();
   }
-  std::array<const OooRange*, kMaxOooRanges> order{};
+  // A held FIN counts as one more octet: it extends the range it ends, or is a
+  // block of its own.
+  struct Held {
+    wire::SackBlock block;
+    std::uint32_t stamp;
+  };
+  std::array<Held, kMaxOooRanges + 1> order{};
   std::size_t n = 0;
+  bool fin_in_range = false;
   for (const OooRange& r : ooo_) {
-    if (r.used) order[n++] = &r;
+    if (!r.used) continue;
+    const bool ends_at_fin = fin_held_ && r.end == *fin_held_;
+    fin_in_range = fin_in_range || ends_at_fin;
+    order[n++] = Held{wire::SackBlock{r.start, ends_at_fin ? r.end + 1 : r.end},
+                      ends_at_fin ? std::max(r.stamp, fin_held_stamp_) : r.stamp};
   }
-  for (std::size_t i = 1; i < n; ++i) {  // insertion sort by recency (n <= 8)
-    for (std::size_t j = i; j > 0 && order[j - 1]->stamp < order[j]->stamp; --j) std::swap(order[j - 1], order[j]);
+  if (fin_held_ && !fin_in_range) order[n++] = Held{wire::SackBlock{*fin_held_, *fin_held_ + 1}, fin_held_stamp_};
+  for (std::size_t i = 1; i < n; ++i) {  // insertion sort by recency (n <= 9)
+    for (std::size_t j = i; j > 0 && order[j - 1].stamp < order[j].stamp; --j) std::swap(order[j - 1], order[j]);
   }
   for (std::size_t i = 0; i < n && o.sack_count < o.sack_blocks.size(); ++i) {
-    o.sack_blocks[o.sack_count++] = wire::SackBlock{order[i]->start, order[i]->end};
+    o.sack_blocks[o.sack_count++] = order[i].block;
   }
 }
 
 void Connection::process_fin(const Segment& seg, Instant now) {
-  if (!seg.has(kFin)) return;
-  // The FIN is processed only in order: it sits after the payload.
-  const SeqNum fin_at = seg.seq + (seg.has(kSyn) ? 1u : 0u) + static_cast<std::uint32_t>(seg.payload.size());
-  // (A retransmitted FIN fails the acceptability test and is ACKed there.)
-  if (fin_at != tcb_.rcv_nxt) {
-    // A FIN beyond a hole: like out-of-order data, a duplicate ACK tells the peer
-    // where the hole is (RFC 5681 4.2).
-    if (tcb_.rcv_nxt < fin_at) ack_now_ = true;
-    return;
+  if (seg.has(kFin)) {
+    // The FIN is processed only in order: it sits after the payload.
+    const SeqNum fin_at = seg.seq + (seg.has(kSyn) ? 1u : 0u) + static_cast<std::uint32_t>(seg.payload.size());
+    // (A retransmitted FIN fails the acceptability test and is ACKed there.)
+    if (fin_at != tcb_.rcv_nxt) {
+      if (tcb_.rcv_nxt < fin_at) hold_fin(seg, fin_at);
+      return;
+    }
+  } else if (!(fin_held_ && *fin_held_ == tcb_.rcv_nxt)) {
+    return;  // no FIN, or the one held still waits behind a hole
   }
+  fin_held_.reset();
   // RFC 9293 3.10.7.4 eighth: advance RCV.NXT over the FIN, ACK it, signal the user.
   tcb_.rcv_nxt += 1;
   peer_fin_ = true;

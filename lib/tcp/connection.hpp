@@ -206,6 +206,7 @@ class Connection {
   bool check_ack(const Segment& seg, Instant now);          // fifth
   void process_text(const Segment& seg, Instant now);       // seventh
   void report_duplicate(SeqNum start, SeqNum end);  // D-SACK (RFC 2883)
+  void hold_fin(const Segment& seg, SeqNum fin_at);  // a FIN beyond a hole
   void on_data_arrival(Instant now);                  // quick-ACK bookkeeping
   void enter_quick_ack_mode() noexcept;
   void queue_out_of_order(SeqNum start, std::span<const std::byte> data);
