@@ -1487,28 +1487,43 @@ void Connection::abort(Instant now) {
 }
 
 void Connection::set_buffer_sizes(std::uint32_t rcv_buf, std::uint32_t snd_buf, Instant now) {
-  const std::uint32_t before = rcv_wnd();
   rcv_buf_ = std::max<std::uint32_t>(rcv_buf, cfg_.mss);
   snd_buf_ = std::max<std::uint32_t>(snd_buf, cfg_.mss);
-  window_update_if_opened(before, now);  // (a larger send buffer: send() takes more now)
+  window_update_if_opened(now);  // (a larger send buffer: send() takes more now)
 }
 
 void Connection::set_receive_held(std::uint32_t bytes, Instant now) {
-  const std::uint32_t before = rcv_wnd();
+  const bool freed = bytes < rcv_held_;
   rcv_held_ = bytes;
-  window_update_if_opened(before, now);
+  if (freed) window_update_if_opened(now);
 }
 
-void Connection::window_update_if_opened(std::uint32_t before, Instant now) {
+void Connection::window_update_if_opened(Instant now) {
   if (!is_synchronized(state_) || state_ == State::TimeWait) return;
+  // Measured against the window last advertised (what the peer believes), so that
+  // several small reads add up.
+  const auto before = static_cast<std::uint32_t>(std::max<std::int32_t>(0, tcb_.rcv_adv - tcb_.rcv_nxt));
   const std::uint32_t after = rcv_wnd();
-  // A window update is worth a segment of its own only when the window was
-  // (nearly) shut or at least doubles (Linux tcp_cleanup_rbuf; RFC 1122 4.2.3.3):
-  // otherwise the next ACK carries it.
-  // RFC 1122 4.2.3.3 receiver SWS avoidance: a small window opens only once it can
-  // grow by min(RCV.BUFF/2, MSS).
+  if (after <= before) return;
+  const std::uint32_t growth = after - before;
+  // RFC 1122 4.2.3.3 / RFC 9293 3.8.6.2.2 receiver SWS avoidance: the right edge
+  // moves only by at least min(RCV.BUFF/2, Eff.snd.MSS).
   const std::uint32_t step = std::min<std::uint32_t>(rcv_buf_ / 2, tcb_.snd_mss);
-  if (after > before && ((before < step && after - before >= step) || after >= 2 * before)) send_ack(now);
+  if (growth < step) return;
+  // A window update is worth a segment of its own when the window was (nearly)
+  // shut, when it grew by half the buffer, or by two segments while it was at
+  // most half open (FreeBSD tcp_output), or when it at least doubled (Linux
+  // tcp_cleanup_rbuf); otherwise the next ACK carries it.
+  const bool was_shut = before < step;
+  const bool half_buffer = growth >= rcv_buf_ / 2;
+  const bool two_segments = growth >= 2 * tcb_.snd_mss && before <= rcv_buf_ / 2;
+  const bool doubled = after >= 2 * before;
+  if (!(was_shut || half_buffer || two_segments || doubled)) return;
+  if (in_input_) {
+    ack_now_ = true;  // the ACK at the end of this segment (or a reply) carries it
+  } else {
+    send_ack(now);
+  }
 }
 
 // ----------------------------------------------------------------------------------

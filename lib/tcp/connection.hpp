@@ -242,8 +242,8 @@ class Connection {
   void retransmit_timeout(Instant now);
   void persist_timeout(Instant now);
   void keepalive_timeout(Instant now);
-  void touch_keepalive(Instant now);
-  void window_update_if_opened(std::uint32_t before, Instant now);  // something arrived: the connection is alive
+  void touch_keepalive(Instant now);  // something arrived: the connection is alive
+  void window_update_if_opened(Instant now);  // after the application freed buffer space
   void retransmit_first(Instant now);  // the segment at SND.UNA, once
   // One segment of data sent before, from `seq`; returns where it ends (FIN
   // included), or nullopt when there was nothing to send.
