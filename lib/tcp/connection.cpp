@@ -50,9 +50,7 @@ Connection::~Connection() {
   // Most buffers hold nothing by now (the out-of-order ranges nearly always).
   ChunkPool& pool = host_.chunk_pool();
   if (sndbuf_.holds_chunks()) sndbuf_.release(pool);
-  for (OooRange& r : ooo_) {
-    if (r.data.holds_chunks()) r.data.release(pool);
-  }
+  reass_.release(pool);
 }
 
 std::uint32_t Connection::ts_now(Instant now) const noexcept {
@@ -754,12 +752,12 @@ void Connection::process_text(const Segment& seg, Instant now) {
   tcb_.rcv_nxt += static_cast<std::uint32_t>(data.size());
   // The ACK goes out once, at the end of processing, on data if there is any.
   // In-order data that fills no hole may have its ACK delayed (flush_ack).
-  const bool filled_hole = std::any_of(ooo_.begin(), ooo_.end(), [](const OooRange& r) { return r.used; });
+  const bool filled_hole = reass_.holds_data();
   unacked_bytes_ += static_cast<std::uint32_t>(data.size());
   if (!ack_now_) ack_delayable_ = !filled_hole;
   ack_now_ = true;
   host_.deliver(*this, data);
-  if (state_ != State::Closed) deliver_in_order(now);
+  if (state_ != State::Closed) deliver_in_order();
 }
 
 void Connection::enter_quick_ack_mode() noexcept {
@@ -791,13 +789,8 @@ void Connection::hold_fin(const Segment& seg, SeqNum fin_at) {
   ack_delayable_ = false;
   const std::uint32_t wnd = std::max<std::int32_t>(0, tcb_.rcv_adv - tcb_.rcv_nxt);
   if (!seq_in_range(tcb_.rcv_nxt, fin_at, tcb_.rcv_nxt + wnd)) return;
-  if (fin_held_ && *fin_held_ != fin_at) return;  // a second, different FIN: keep the first
-  const bool data_held = seg.payload.empty() || std::any_of(ooo_.begin(), ooo_.end(), [&](const OooRange& r) {
-                           return r.used && r.end == fin_at;
-                         });
-  if (!data_held) return;
-  fin_held_ = fin_at;
-  fin_held_stamp_ = ++ooo_stamp_;
+  const bool data_held = seg.payload.empty() || reass_.ends_at(fin_at);
+  if (data_held) (void)reass_.hold_fin(fin_at);
 }
 
 void Connection::report_duplicate(SeqNum start, SeqNum end) {
@@ -815,112 +808,19 @@ void Connection::report_duplicate(SeqNum start, SeqNum end) {
 }
 
 void Connection::queue_out_of_order(SeqNum start, std::span<const std::byte> data) {
-  ChunkPool& pool = host_.chunk_pool();
-  if (fin_held_) {  // nothing lies beyond the peer's FIN
-    if (!(start < *fin_held_)) return;
-    data = data.first(std::min<std::size_t>(data.size(), static_cast<std::size_t>(*fin_held_ - start)));
-  }
-  const SeqNum end = start + static_cast<std::uint32_t>(data.size());
-  SeqNum cur = start;
-  bool queued = false;
-  ++ooo_stamp_;
-  while (cur < end) {
-    // Already held? Skip to the end of the range that covers `cur`.
-    OooRange* covering = nullptr;
-    OooRange* next = nullptr;  // the nearest range starting after cur
-    OooRange* ends_here = nullptr;  // a range ending exactly at cur: extend it
-    OooRange* free_slot = nullptr;
-    for (OooRange& r : ooo_) {
-      if (!r.used) {
-        if (free_slot == nullptr) free_slot = &r;
-        continue;
-      }
-      if (r.start <= cur && cur < r.end) covering = &r;
-      if (cur < r.start && (next == nullptr || r.start < next->start)) next = &r;
-      if (r.end == cur) ends_here = &r;
-    }
-    if (covering != nullptr) {
-      // RFC 2883 4 (4.2, example 5): out-of-order data we already hold is reported
-      // as a D-SACK block, followed by the block that holds it (most recent first).
-      if (!dsack_) report_duplicate(cur, seq_min(covering->end, end));
-      covering->stamp = ooo_stamp_;
-      cur = covering->end;
-      continue;
-    }
-    const SeqNum piece_end = (next != nullptr && next->start < end) ? next->start : end;
-    const auto off = static_cast<std::size_t>(cur - start);
-    const auto len = static_cast<std::size_t>(piece_end - cur);
-    OooRange* target = ends_here;
-    if (target == nullptr) {
-      if (free_slot == nullptr) break;  // too many holes: drop the rest (counted below)
-      target = free_slot;
-      target->used = true;
-      target->start = cur;
-      target->end = cur;
-    }
-    const std::size_t put = target->data.append(data.subspan(off, len), rcv_buf_, pool);
-    target->end += static_cast<std::uint32_t>(put);
-    target->stamp = ooo_stamp_;
-    if (target->data.empty()) target->used = false;
-    queued = queued || put > 0;
-    if (put < len) break;  // the chunk pool ran dry
-    cur = piece_end;
-  }
-  // Ranges that now touch are merged (the later one's bytes appended).
-  for (OooRange& a : ooo_) {
-    for (OooRange& b : ooo_) {
-      if (&a == &b || !a.used || !b.used || a.end != b.start) continue;
-      std::array<std::byte, 1024> tmp{};
-      std::size_t off = 0;
-      while (off < b.data.size()) {
-        const std::size_t n = std::min(tmp.size(), b.data.size() - off);
-        b.data.copy_out(off, std::span(tmp).first(n));
-        const std::size_t put = a.data.append(std::span(tmp).first(n), rcv_buf_, pool);
-        a.end += static_cast<std::uint32_t>(put);
-        off += put;
-        if (put < n) break;
-      }
-      b.data.consume(off, pool);
-      b.start += static_cast<std::uint32_t>(off);
-      if (b.data.empty()) {
-        b.data.release(pool);
-        b.used = false;
-      }
-      a.stamp = std::max(a.stamp, b.stamp);
-    }
-  }
-  host_.count(cur < end ? Counter::tcp_drop_out_of_order : Counter::tcp_out_of_order);
-  (void)queued;
+  const Reassembly::Held held = reass_.hold(start, data, rcv_buf_, host_.chunk_pool());
+  // RFC 2883 4 (4.2, example 5): out-of-order data we already hold is reported as
+  // a D-SACK block, followed by the block that holds it (most recent first).
+  if (held.duplicate && !dsack_) report_duplicate(held.duplicate->left, held.duplicate->right);
+  // Beyond 8 holes, a dry chunk pool or past a held FIN, the rest is not held.
+  host_.count(held.complete ? Counter::tcp_out_of_order : Counter::tcp_drop_out_of_order);
 }
 
-void Connection::deliver_in_order(Instant now) {
-  ChunkPool& pool = host_.chunk_pool();
-  for (bool progress = true; progress;) {
-    progress = false;
-    for (OooRange& r : ooo_) {
-      if (!r.used || tcb_.rcv_nxt < r.start) continue;
-      if (r.end <= tcb_.rcv_nxt) {  // wholly delivered already
-        r.data.release(pool);
-        r.used = false;
-        continue;
-      }
-      // Deliver from RCV.NXT to the range's end, a chunk-sized piece at a time.
-      auto off = static_cast<std::size_t>(tcb_.rcv_nxt - r.start);
-      std::array<std::byte, 2048> piece{};
-      while (off < r.data.size()) {
-        const std::size_t n = std::min(piece.size(), r.data.size() - off);
-        r.data.copy_out(off, std::span(piece).first(n));
-        tcb_.rcv_nxt += static_cast<std::uint32_t>(n);
-        off += n;
-        host_.deliver(*this, std::span<const std::byte>(piece.data(), n));
-        if (state_ == State::Closed) return;
-      }
-      r.data.release(pool);
-      r.used = false;
-      progress = true;
-    }
-  }
-  (void)now;
+void Connection::deliver_in_order() {
+  reass_.deliver(tcb_.rcv_nxt, host_.chunk_pool(), [this](std::span<const std::byte> piece) {
+    host_.deliver(*this, piece);
+    return state_ != State::Closed;
+  });
 }
 
 std::uint32_t Connection::seg_mss() const noexcept {
@@ -929,8 +829,7 @@ std::uint32_t Connection::seg_mss() const noexcept {
   // (up to 36 bytes more), which must come out of its payload: otherwise the
   // packet outgrows the MTU and the link drops it (Linux: tcp_current_mss).
   if (!tcb_.sack_ok) return tcb_.snd_mss;
-  std::size_t blocks = (dsack_ ? 1 : 0) + (fin_held_ ? 1 : 0);  // (at most one too many)
-  for (const OooRange& r : ooo_) blocks += r.used ? 1 : 0;
+  const std::size_t blocks = (dsack_ ? 1 : 0) + reass_.block_count();
   if (blocks == 0) return tcb_.snd_mss;
   wire::TcpOptions o;
   if (tcb_.ts_ok) o.timestamps = wire::TcpTimestamps{0, 0};
@@ -948,29 +847,7 @@ void Connection::fill_sack_blocks(wire::TcpOptions& o) {
     o.sack_blocks[o.sack_count++] = *dsack_;
     dsack_.reset();
   }
-  // A held FIN counts as one more octet: it extends the range it ends, or is a
-  // block of its own.
-  struct Held {
-    wire::SackBlock block;
-    std::uint32_t stamp;
-  };
-  std::array<Held, kMaxOooRanges + 1> order{};
-  std::size_t n = 0;
-  bool fin_in_range = false;
-  for (const OooRange& r : ooo_) {
-    if (!r.used) continue;
-    const bool ends_at_fin = fin_held_ && r.end == *fin_held_;
-    fin_in_range = fin_in_range || ends_at_fin;
-    order[n++] = Held{wire::SackBlock{r.start, ends_at_fin ? r.end + 1 : r.end},
-                      ends_at_fin ? std::max(r.stamp, fin_held_stamp_) : r.stamp};
-  }
-  if (fin_held_ && !fin_in_range) order[n++] = Held{wire::SackBlock{*fin_held_, *fin_held_ + 1}, fin_held_stamp_};
-  for (std::size_t i = 1; i < n; ++i) {  // insertion sort by recency (n <= 9)
-    for (std::size_t j = i; j > 0 && order[j - 1].stamp < order[j].stamp; --j) std::swap(order[j - 1], order[j]);
-  }
-  for (std::size_t i = 0; i < n && o.sack_count < o.sack_blocks.size(); ++i) {
-    o.sack_blocks[o.sack_count++] = order[i].block;
-  }
+  o.sack_count += static_cast<std::uint8_t>(reass_.sack_blocks(std::span(o.sack_blocks).subspan(o.sack_count)));
 }
 
 void Connection::process_fin(const Segment& seg, Instant now) {
@@ -982,10 +859,10 @@ void Connection::process_fin(const Segment& seg, Instant now) {
       if (tcb_.rcv_nxt < fin_at) hold_fin(seg, fin_at);
       return;
     }
-  } else if (!(fin_held_ && *fin_held_ == tcb_.rcv_nxt)) {
+  } else if (!reass_.fin_next(tcb_.rcv_nxt)) {
     return;  // no FIN, or the one held still waits behind a hole
   }
-  fin_held_.reset();
+  reass_.take_fin();
   // RFC 9293 3.10.7.4 eighth: advance RCV.NXT over the FIN, ACK it, signal the user.
   tcb_.rcv_nxt += 1;
   peer_fin_ = true;

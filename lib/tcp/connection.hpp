@@ -23,6 +23,7 @@
 #include "tcp/congestion.hpp"
 #include "tcp/rto.hpp"
 #include "tcp/segment.hpp"
+#include "tcp/reassembly.hpp"
 #include "tcp/send_buffer.hpp"
 #include "tcp/state.hpp"
 #include "tcp/syn_cookie.hpp"
@@ -210,7 +211,7 @@ class Connection {
   void on_data_arrival(Instant now);                  // quick-ACK bookkeeping
   void enter_quick_ack_mode() noexcept;
   void queue_out_of_order(SeqNum start, std::span<const std::byte> data);
-  void deliver_in_order(Instant now);  // ranges that RCV.NXT has reached
+  void deliver_in_order();  // ranges that RCV.NXT has reached
   void fill_sack_blocks(wire::TcpOptions& o);
   [[nodiscard]] std::uint32_t seg_mss() const noexcept;  // SND.MSS less the SACK blocks a segment would carry
   void process_fin(const Segment& seg, Instant now);        // eighth
@@ -266,20 +267,9 @@ class Connection {
   // with higher beginning sequence numbers SHOULD be held"): disjoint ranges, each
   // its bytes in pool chunks; `stamp` orders them by last arrival for SACK
   // (RFC 2018 4: the first block reports the most recent segment).
-  struct OooRange {
-    bool used = false;
-    SeqNum start;
-    SeqNum end;
-    std::uint32_t stamp = 0;
-    SendBuffer data;
-  };
-  static constexpr std::size_t kMaxOooRanges = 8;
-  std::array<OooRange, kMaxOooRanges> ooo_{};
-  std::uint32_t ooo_stamp_ = 0;
+  Reassembly reass_;  // out-of-order data and a FIN beyond a hole (RFC 9293 3.10.7.4)
   std::optional<wire::SackBlock> dsack_;  // RFC 2883: a duplicate to report next
   SeqNum last_ack_sent_;      // RFC 7323 4.3 Last.ACK.sent: RCV.NXT in our last ACK
-  std::optional<SeqNum> fin_held_;  // a FIN beyond a hole: where it sits (RCV.NXT then)
-  std::uint32_t fin_held_stamp_ = 0;  // its recency among the SACK blocks
 
   // What the peer reported SACKed above SND.UNA (RFC 2018, a small scoreboard):
   // resends after a timeout skip it instead of going back over everything.
