@@ -605,6 +605,7 @@ void Stack::state_changed(Connection& c, State from, State to) {
     s.finished = true;
     finished_.push_back(s.index);
   }
+  if (state_observer_ != nullptr) state_observer_(state_observer_ctx_, c.key(), from, to);
 }
 
 void Stack::closed(Connection& c, CloseReason r) {
@@ -845,6 +846,18 @@ std::optional<ConnId> Stack::accept(ListenerId id) {
   ConnSlot& s = conns_[i];
   s.queued = false;
   return id_of(s);
+}
+
+std::size_t Stack::syn_queue_length(ListenerId id) const {
+  return id.index < listeners_.size() ? listeners_[id.index]->syn_queue : 0;
+}
+
+const Connection* Stack::connection_at(std::uint32_t slot, ConnId* id) const noexcept {
+  if (slot >= cfg_.max_connections) return nullptr;
+  const ConnSlot* s = slot_at(slot);
+  if (s == nullptr) return nullptr;
+  if (id != nullptr) *id = id_of(*s);
+  return &*s->conn;
 }
 
 std::size_t Stack::accept_queue_length(ListenerId id) const {
