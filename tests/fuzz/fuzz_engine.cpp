@@ -89,11 +89,13 @@ constexpr std::uint16_t kPeerPorts[4] = {1000, 1001, 1002, 1003};
 constexpr std::uint32_t kMaxConns = 8;
 constexpr std::size_t kQueueMax = 64;
 
-// A pattern the application sends; receivers need not check it (the scenario
-// tests do), the fuzzer checks the engine's bookkeeping.
-std::array<std::byte, 65536> g_pattern = [] {
-  std::array<std::byte, 65536> a{};
-  for (std::size_t i = 0; i < a.size(); ++i) a[i] = static_cast<std::byte>(i * 7 + 3);
+// What the applications send: byte k of every stream is pattern_byte(k), so the
+// receiving stack's application checks every byte it gets from the other stack
+// (data integrity through loss, duplication, reordering and retransmission).
+constexpr std::byte pattern_byte(std::uint64_t k) { return static_cast<std::byte>(k * 7 + 3); }
+const std::array<std::byte, 65536 + 256> g_pattern = [] {
+  std::array<std::byte, 65536 + 256> a{};
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = pattern_byte(i);
   return a;
 }();
 
@@ -137,7 +139,20 @@ struct App final : Handler {
     ConnId id;
     std::uint32_t held = 0;  // received, not yet "read" (set_receive_held)
     bool hold = true;
+    std::uint64_t sent = 0;      // stream bytes send() accepted
+    std::uint64_t received = 0;  // stream bytes on_data() delivered
   };
+  // send() from where this connection's stream is (the pattern has period 256).
+  void send_stream(Stack& s, ConnId c, std::uint32_t n) {
+    Conn* x = find(c);
+    const std::size_t from = x != nullptr ? x->sent % 256 : 0;
+    auto got = s.send(c, std::span(g_pattern).subspan(from, n));
+    if (got) ENGINE_CHECK(*got <= n);
+    if (got && x != nullptr) {
+      x = find(c);  // (a callback may have changed conns)
+      if (x != nullptr) x->sent += *got;
+    }
+  }
   std::vector<Conn> conns;
   std::vector<ListenerId> listeners;
   React on_data_react = React::Nothing;
@@ -159,25 +174,37 @@ struct App final : Handler {
   void react(Stack& s, ConnId c, React r) {
     switch (r) {
       case React::Nothing: case React::kCount: break;
-      case React::Send: (void)s.send(c, std::span(g_pattern).first(react_bytes)); break;
+      case React::Send: send_stream(s, c, react_bytes); break;
       case React::ShutdownWrite: (void)s.shutdown_write(c); break;
       case React::Close: if (!s.close(c)) forget(c); break;
       case React::Abort: if (!s.abort(c)) forget(c); break;
     }
   }
   void on_accept(Stack& s, ConnId c) override {
+    if (g_trace) std::fprintf(stderr, "  on_accept %u/%u\n", c.slot, c.generation);
     add(c);
     react(s, c, on_accept_react);
   }
   void on_connected(Stack& s, ConnId c) override {
+    if (g_trace) std::fprintf(stderr, "  on_connected %u/%u\n", c.slot, c.generation);
     add(c);
     react(s, c, on_accept_react);
   }
   void on_data(Stack& s, ConnId c, std::span<const std::byte> d) override {
     ENGINE_CHECK(s.alive(c));
-    if (Conn* x = find(c); x != nullptr && x->hold) {
-      x->held += static_cast<std::uint32_t>(d.size());
-      (void)s.set_receive_held(c, x->held);
+    if (find(c) == nullptr) add(c);  // data for a child still in the accept queue
+    if (Conn* x = find(c); x != nullptr) {
+      // In order and intact, from the other stack (the peer's payload is no stream).
+      if (auto in = s.info(c); in && in->key.remote_addr != kPeer) {
+        for (std::size_t k = 0; k < d.size(); ++k) {
+          if (d[k] != pattern_byte(x->received + k)) fail("stream byte corrupted", static_cast<unsigned>(x->received + k));
+        }
+      }
+      x->received += d.size();
+      if (x->hold) {
+        x->held += static_cast<std::uint32_t>(d.size());
+        (void)s.set_receive_held(c, x->held);
+      }
     }
     react(s, c, on_data_react);
   }
@@ -219,9 +246,21 @@ struct World {
   std::vector<std::vector<std::byte>> link[2];  // link[i]: queued from stack i to the other
   std::vector<PeerFlow> flows;
   std::array<Track, kMaxConns> track[2];
-  std::uint32_t rcv_buf_cfg = 0;
   std::uint16_t ip_id = 0;
+  // For the counter balances: packets handed to each stack, and what it sent.
+  std::uint64_t inputs[2] = {0, 0};
+  std::uint64_t tcp_sent[2] = {0, 0};
+  std::uint64_t other_sent[2] = {0, 0};
+  bool spoofed = false;  // a raw packet claimed to come from one of the stacks
 };
+
+const tcp::Connection* find_conn(const Stack& s, const FlowKey& k) {
+  for (std::uint32_t slot = 0; slot < kMaxConns; ++slot) {
+    const tcp::Connection* c = s.connection_at(slot);
+    if (c != nullptr && c->key() == k) return c;
+  }
+  return nullptr;
+}
 
 // Takes what stack i wants sent: packets for the other stack join the link queue;
 // packets for the scripted peer update what it knows; anything else is dropped.
@@ -232,15 +271,28 @@ void drain(World& w, int i) {
     ENGINE_CHECK(ip.has_value());  // the stack only sends well-formed IPv4
     ENGINE_CHECK(ip->checksum_valid());
     ENGINE_CHECK(ip->src() == kAddr[i]);
+    if (ip->protocol() != wire::kIpProtoTcp) {
+      ++w.other_sent[i];
+    } else {
+      ++w.tcp_sent[i];
+      auto t = wire::TcpView::parse(ip->payload());
+      ENGINE_CHECK(t.has_value());
+      ENGINE_CHECK(t->checksum_valid(ip->src(), ip->dst()));
+      // RFC 6691: options and data of a segment fit the peer's MSS (SND.MSS leaves
+      // room for the timestamp option; SACK blocks come out of the payload).
+      const FlowKey k{ip->src(), ip->dst(), t->src_port(), t->dst_port()};
+      if (const tcp::Connection* c = find_conn(*w.stacks[i], k); c != nullptr && !t->has(kSyn)) {
+        const std::size_t room = c->tcb().snd_mss + (c->tcb().ts_ok ? 12u : 0u);
+        ENGINE_CHECK(t->payload().size() + t->option_bytes().size() <= room,
+                     static_cast<unsigned>(t->payload().size() + t->option_bytes().size()), static_cast<unsigned>(room));
+      }
+    }
     if (ip->dst() == kAddr[1 - i]) {
       if (w.link[i].size() < kQueueMax) w.link[i].emplace_back(pkt.begin(), pkt.end());
       return;
     }
     if (ip->dst() != kPeer || ip->protocol() != wire::kIpProtoTcp) return;
     auto t = wire::TcpView::parse(ip->payload());
-    ENGINE_CHECK(t.has_value());
-    ENGINE_CHECK(t->checksum_valid(ip->src(), ip->dst()));
-    // Our own segments never exceed the MSS we advertise plus options (MTU 1500 by default).
     PeerFlow* f = nullptr;
     for (auto& x : w.flows) {
       if (x.stack == i && x.stack_port == t->src_port() && x.peer_port == t->dst_port()) f = &x;
@@ -328,6 +380,7 @@ std::size_t build_options(Reader& r, PeerFlow& f, std::uint8_t* out, bool syn) {
 
 void send_to_stack(World& w, int i, std::span<const std::byte> pkt) {
   trace_packet(i == 0 ? "in A" : "in B", pkt);
+  ++w.inputs[i];
   w.stacks[i]->input(pkt, w.now);
   drain_all(w);
 }
@@ -460,6 +513,7 @@ void app_call(World& w, Reader& r) {
   App::Conn* c = pick_conn(w, i, arg);
   if (c != nullptr && (arg & 0x80) == 0) id = c->id;
   s.set_clock(w.now);
+  if (g_trace) std::fprintf(stderr, "  app %c call %u on %u/%u\n", "AB"[i], (op >> 1) % 16, id.slot, id.generation);
   switch ((op >> 1) % 16) {
     case 0: {  // listen
       ListenOptions o;
@@ -499,8 +553,7 @@ void app_call(World& w, Reader& r) {
       static constexpr std::uint32_t kSizes[8] = {1, 100, 536, 1460, 1461, 4096, 20000, 65536};
       const std::uint8_t k = r.u8();
       const std::uint32_t n = (k & 0x80) ? (std::uint32_t{r.u16()} % 65536 + 1) : kSizes[k & 7];
-      auto got = s.send(id, std::span(g_pattern).first(n));
-      if (got) ENGINE_CHECK(*got <= n);
+      app.send_stream(s, id, n);
       break;
     }
     case 6: (void)s.shutdown_write(id); break;
@@ -683,6 +736,19 @@ void check_stack(World& w, int si) {
   ENGINE_CHECK(sum == s.connection_count(), static_cast<unsigned>(sum), static_cast<unsigned>(s.connection_count()));
   ENGINE_CHECK(by[static_cast<std::size_t>(State::Closed)] == 0);  // finished slots are released by every call
   ENGINE_CHECK(s.time_wait_count() <= s.config().max_time_wait);
+  // Counter balances: every packet handed in is counted once, and either dropped
+  // at the IP layer with a reason, handed to TCP, or answered (ICMP echo); every
+  // TCP segment sent is counted.
+  const Counters& n = s.counters();
+  ENGINE_CHECK(n[Counter::ip_in] == w.inputs[si], static_cast<unsigned>(n[Counter::ip_in]), static_cast<unsigned>(w.inputs[si]));
+  const std::uint64_t accounted = n[Counter::ip_drop_malformed] + n[Counter::ip_drop_checksum] +
+                                  n[Counter::ip_drop_not_ours] + n[Counter::ip_drop_fragment] +
+                                  n[Counter::ip_drop_protocol] + n[Counter::tcp_in] +
+                                  n[Counter::tcp_drop_malformed] + n[Counter::tcp_drop_checksum];
+  ENGINE_CHECK(accounted <= n[Counter::ip_in], static_cast<unsigned>(accounted), static_cast<unsigned>(n[Counter::ip_in]));
+  ENGINE_CHECK(n[Counter::ip_in] <= accounted + w.other_sent[si] + n[Counter::tx_queue_full]);
+  ENGINE_CHECK(n[Counter::tcp_out] == w.tcp_sent[si] + s.tx_pending(), static_cast<unsigned>(n[Counter::tcp_out]),
+               static_cast<unsigned>(w.tcp_sent[si]));
   std::size_t syn_queued = 0;
   for (auto l : w.apps[si].listeners) {
     syn_queued += s.syn_queue_length(l);
@@ -698,9 +764,32 @@ void check_stack(World& w, int si) {
   for (const auto& c : w.apps[si].conns) ENGINE_CHECK(s.alive(c.id), c.id.slot, c.id.generation);
 }
 
+// Across the link: for a connection between A and B (the same incarnation on both
+// sides), what one side has received lies between what the other has had
+// acknowledged and what it has sent: SND.UNA(B) <= RCV.NXT(A) <= SND.MAX(B).
+void check_pair(World& w, int a) {
+  const Stack& sa = *w.stacks[a];
+  const Stack& sb = *w.stacks[1 - a];
+  for (std::uint32_t slot = 0; slot < kMaxConns; ++slot) {
+    const tcp::Connection* c = sa.connection_at(slot);
+    if (c == nullptr || c->key().remote_addr != kAddr[1 - a] || c->state() == State::SynSent) continue;
+    const FlowKey& k = c->key();
+    const tcp::Connection* o = find_conn(sb, FlowKey{k.remote_addr, k.local_addr, k.remote_port, k.local_port});
+    if (o == nullptr || o->tcb().iss != c->tcb().irs) continue;
+    const tcp::Tcb& t = c->tcb();
+    const tcp::Tcb& u = o->tcb();
+    ENGINE_CHECK(u.snd_una <= t.rcv_nxt, u.snd_una.raw(), t.rcv_nxt.raw());
+    ENGINE_CHECK(t.rcv_nxt <= u.snd_max, t.rcv_nxt.raw(), u.snd_max.raw());
+  }
+}
+
 void check_all(World& w) {
   check_stack(w, 0);
   check_stack(w, 1);
+  if (!w.spoofed) {
+    check_pair(w, 0);
+    check_pair(w, 1);
+  }
 }
 
 // End of input: abort everything, run the clock past every timer, and nothing may
@@ -748,8 +837,8 @@ StackConfig make_config(Reader& r, int i) {
   cfg.max_connections = kMaxConns;
   cfg.max_time_wait = (a & 1) ? 2 : 8;
   cfg.max_listeners = 4;
-  cfg.send_chunks = (a & 2) ? 24 : 200;
-  cfg.tx_queue = (a & 4) ? 8 : 256;
+  cfg.send_chunks = (a & 2) ? 24 : 128;
+  cfg.tx_queue = (a & 4) ? 8 : 64;
   cfg.secret = {1, 2, 3, static_cast<std::uint8_t>(4 + i)};
   static constexpr std::uint16_t kMss[4] = {1460, 536, 88, 1968};
   cfg.tcp.mss = kMss[(a >> 3) & 3];
@@ -807,6 +896,7 @@ void run(std::span<const std::uint8_t> data) {
         } else {
           std::vector<std::byte> p(raw.size());
           if (!raw.empty()) std::memcpy(p.data(), raw.data(), raw.size());
+          if (raw.size() >= 16 && raw[12] == 198 && raw[13] == 18 && raw[14] == 0) w.spoofed = true;
           send_to_stack(w, i, p);
         }
         break;
