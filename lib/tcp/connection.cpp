@@ -1202,7 +1202,13 @@ std::optional<SeqNum> Connection::resend(SeqNum seq, std::uint32_t max_len, bool
   // and the FIN may ride. SND.NXT is left where it is.
   const auto offset = static_cast<std::size_t>(seq - tcb_.snd_una);
   const std::size_t queued = sndbuf_.size();
-  const std::size_t len = offset < queued ? std::min<std::size_t>({max_len, queued - offset, seg_mss()}) : 0;
+  // Never past SND.MAX: bytes not sent before are new data, which only output()
+  // sends (it checks the peer's window and advances SND.MAX). A full-MSS resend
+  // after a window-limited short segment would otherwise send past both.
+  const SeqNum sent_end = fin_sent_ ? fin_seq_ : tcb_.snd_max;
+  const std::size_t sent = seq < sent_end ? static_cast<std::size_t>(sent_end - seq) : 0;
+  const std::size_t len =
+      offset < queued ? std::min<std::size_t>({max_len, queued - offset, sent, seg_mss()}) : 0;
   std::uint8_t flags = kAck;
   if (len > 0 && offset + len == queued) flags |= kPsh;
   if (fin_may_ride && fin_sent_ && seq + static_cast<std::uint32_t>(len) == fin_seq_) flags |= kFin;
