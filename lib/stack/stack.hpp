@@ -305,6 +305,7 @@ class Stack final : private tcp::TcpHost {
   template <class F>
   std::optional<Error> detach(ConnId c, F&& end);  // close/abort: the app lets go
   void release_connection(ConnSlot& s);
+  void leave_accept_queue(ConnSlot& s);  // a queued child no longer waits for accept()
   std::uint32_t new_time_wait(const tcp::Connection& c);
   void free_time_wait(std::uint32_t index);
   void send_tcp(const FlowKey& key, const wire::TcpHeader& h,
