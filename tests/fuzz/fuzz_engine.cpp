@@ -139,6 +139,7 @@ struct App final : Handler {
     ConnId id;
     std::uint32_t held = 0;  // received, not yet "read" (set_receive_held)
     bool hold = true;
+    bool owned = true;
     std::uint64_t sent = 0;      // stream bytes send() accepted
     std::uint64_t received = 0;  // stream bytes on_data() delivered
   };
@@ -168,8 +169,17 @@ struct App final : Handler {
     conns.erase(std::remove_if(conns.begin(), conns.end(), [&](const Conn& x) { return x.id == c; }),
                 conns.end());
   }
-  void add(ConnId c) {
-    if (find(c) == nullptr) conns.push_back(Conn{c});
+  // Owned: from connect(), on_accept(), on_connected() or accept(). A child still in
+  // a listener's accept queue reaches the application only through on_data() and
+  // friends: it is tracked (for the stream check) but not owned, because the
+  // stack may reset it silently (unlisten(), Stack::unlisten's contract).
+  void add(ConnId c, bool owned = true) {
+    if (Conn* x = find(c)) {
+      x->owned = x->owned || owned;
+      return;
+    }
+    conns.push_back(Conn{c});
+    conns.back().owned = owned;
   }
   void react(Stack& s, ConnId c, React r) {
     switch (r) {
@@ -192,7 +202,7 @@ struct App final : Handler {
   }
   void on_data(Stack& s, ConnId c, std::span<const std::byte> d) override {
     ENGINE_CHECK(s.alive(c));
-    if (find(c) == nullptr) add(c);  // data for a child still in the accept queue
+    if (find(c) == nullptr) add(c, /*owned=*/false);  // a child still in the accept queue
     if (Conn* x = find(c); x != nullptr) {
       // In order and intact, from the other stack (the peer's payload is no stream).
       if (auto in = s.info(c); in && in->key.remote_addr != kPeer) {
@@ -761,7 +771,12 @@ void check_stack(World& w, int si) {
                  static_cast<unsigned>(s.chunks().available()), static_cast<unsigned>(s.chunks().capacity()));
   }
   // Handles the application holds are live (on_closed removed the others).
-  for (const auto& c : w.apps[si].conns) ENGINE_CHECK(s.alive(c.id), c.id.slot, c.id.generation);
+  auto& conns = w.apps[si].conns;
+  for (const auto& c : conns) {
+    if (c.owned) ENGINE_CHECK(s.alive(c.id), c.id.slot, c.id.generation);
+  }
+  conns.erase(std::remove_if(conns.begin(), conns.end(), [&](const App::Conn& c) { return !s.alive(c.id); }),
+              conns.end());
 }
 
 // Across the link: for a connection between A and B (the same incarnation on both
@@ -824,7 +839,7 @@ void teardown(World& w) {
       ENGINE_CHECK(s.accept_queue_length(l) == 0, static_cast<unsigned>(s.accept_queue_length(l)));
       ENGINE_CHECK(s.syn_queue_length(l) == 0, static_cast<unsigned>(s.syn_queue_length(l)));
     }
-    ENGINE_CHECK(w.apps[i].conns.empty(), static_cast<unsigned>(w.apps[i].conns.size()));
+    for (const auto& c : w.apps[i].conns) ENGINE_CHECK(!c.owned && !s.alive(c.id), c.id.slot, c.id.generation);
     for (std::uint32_t slot = 0; slot < kMaxConns; ++slot) ENGINE_CHECK(s.connection_at(slot) == nullptr);
   }
 }
