@@ -542,8 +542,12 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
   // Older ACKs are dropped and answered with an ACK (rate limited).
   if (seg.ack > tcb_.snd_max) {
     // RFC 9293: "If the ACK acks something not yet sent ... send an ACK, drop".
+    // RFC 5961 5.2 / 7: that ACK is throttled like a challenge ACK. Unthrottled, two
+    // desynchronized ends (a peer ahead of us, e.g. after a SYN cookie rebuilt a
+    // connection it had already closed) ACK each other's ACKs forever: our ACK is
+    // below its window, its ACK is above our SND.MAX.
     host_.count(Counter::tcp_drop_bad_ack);
-    send_ack(now);
+    send_challenge_ack(now);
     return false;
   }
   if (seg.ack < tcb_.snd_una - tcb_.max_snd_wnd) {
