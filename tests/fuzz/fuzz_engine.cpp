@@ -918,6 +918,17 @@ void run(std::span<const std::uint8_t> data) {
           std::vector<std::byte> p(raw.size());
           if (!raw.empty()) std::memcpy(p.data(), raw.data(), raw.size());
           if (raw.size() >= 16 && raw[12] == 198 && raw[13] == 18 && raw[14] == 0) w.spoofed = true;
+          // op bit6: addressed to the stack, with a valid header checksum, so ICMP,
+          // fragments and other protocols get past the IP checks.
+          const std::size_t ihl = raw.empty() ? 0 : std::size_t{raw[0] & 0x0Fu} * 4;
+          if ((op & 0x40) && ihl >= 20 && ihl <= p.size()) {
+            const std::uint32_t a = kAddr[i].value;
+            for (int b = 0; b < 4; ++b) p[16 + b] = static_cast<std::byte>(a >> (24 - 8 * b));
+            p[10] = p[11] = std::byte{0};
+            const std::uint16_t sum = wire::internet_checksum(std::span(p).first(ihl));
+            p[10] = static_cast<std::byte>(sum >> 8);
+            p[11] = static_cast<std::byte>(sum);
+          }
           send_to_stack(w, i, p);
         }
         break;

@@ -258,6 +258,31 @@ SEEDS["raw"] = HDR + listen(0) + bytes([RAW, 10]) + b"\x45\x00\x00\x28" + b"\x00
     u16(1024) + u16(0) + u16(0) + timers_out()
 
 
+def inet_sum(b):
+    if len(b) % 2:
+        b += b"\0"
+    t = sum(struct.unpack(">%dH" % (len(b) // 2), b))
+    while t >> 16:
+        t = (t & 0xFFFF) + (t >> 16)
+    return ~t & 0xFFFF
+
+
+def raw_ip(proto, payload, flags_frag=0x4000, stack=0):
+    """A whole IPv4 packet from the peer; the fuzzer sets the destination and fixes
+    the header checksum (raw op bit 6)."""
+    hdr = bytes([0x45, 0]) + u16(20 + len(payload)) + u16(7) + u16(flags_frag) + \
+        bytes([64, proto]) + u16(0) + bytes([198, 18, 0, 3]) + bytes(4)
+    pkt = hdr + payload
+    return bytes([RAW | 0x40 | (stack << 3), len(pkt)]) + pkt
+
+
+echo = bytes([8, 0]) + u16(0) + u16(1) + u16(2) + b"ping"
+echo = echo[:2] + u16(inet_sum(echo)) + echo[4:]
+# IP-level paths: an ICMP echo (answered), a fragment, an unknown protocol.
+SEEDS["ip-icmp-fragment"] = HDR + raw_ip(1, echo) + raw_ip(1, echo, flags_frag=0x2000) + \
+    raw_ip(17, b"\0" * 8) + raw_ip(1, echo, stack=1) + timers_out()
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "engine-corpus")
     os.makedirs(out, exist_ok=True)
