@@ -605,21 +605,24 @@ void Stack::state_changed(Connection& c, State from, State to) {
     s.finished = true;
     finished_.push_back(s.index);
   }
+  if (state_observer_ != nullptr) state_observer_(state_observer_ctx_, c.key(), from, to);
 }
 
 void Stack::closed(Connection& c, CloseReason r) {
   ConnSlot& s = slot_of(c);
-  if (s.queued && s.listener != kNone) {
-    // A child still in its listener's accept queue is removed from it.
-    Listener& l = *listeners_[s.listener];
-    auto it = std::find(l.accept_queue.begin(), l.accept_queue.end(), s.index);
-    if (it != l.accept_queue.end()) l.accept_queue.erase(it);
-    s.queued = false;
-  }
+  leave_accept_queue(s);
   if (s.reported && s.handler != nullptr) {
     s.reported = false;
     s.handler->on_closed(*this, id_of(s), r);
   }
+}
+
+void Stack::leave_accept_queue(ConnSlot& s) {
+  if (!s.queued || s.listener == kNone) return;
+  Listener& l = *listeners_[s.listener];
+  auto it = std::find(l.accept_queue.begin(), l.accept_queue.end(), s.index);
+  if (it != l.accept_queue.end()) l.accept_queue.erase(it);
+  s.queued = false;
 }
 
 void Stack::event(Connection& c, tcp::ConnEvent e) {
@@ -847,6 +850,18 @@ std::optional<ConnId> Stack::accept(ListenerId id) {
   return id_of(s);
 }
 
+std::size_t Stack::syn_queue_length(ListenerId id) const {
+  return id.index < listeners_.size() ? listeners_[id.index]->syn_queue : 0;
+}
+
+const Connection* Stack::connection_at(std::uint32_t slot, ConnId* id) const noexcept {
+  if (slot >= cfg_.max_connections) return nullptr;
+  const ConnSlot* s = slot_at(slot);
+  if (s == nullptr) return nullptr;
+  if (id != nullptr) *id = id_of(*s);
+  return &*s->conn;
+}
+
 std::size_t Stack::accept_queue_length(ListenerId id) const {
   return id.index < listeners_.size() ? listeners_[id.index]->accept_queue.size() : 0;
 }
@@ -912,9 +927,12 @@ template <class F>
 std::optional<Error> Stack::detach(ConnId c, F&& end) {
   ConnSlot* s = lookup(c);
   if (s == nullptr) return Error::BadConnection;
-  // After close() or abort() the application hears nothing more about it.
+  // After close() or abort() the application hears nothing more about it, and a
+  // child it closed before accept() (its handle came with on_data) leaves the
+  // accept queue: accept() must not hand it out again.
   s->reported = false;
   s->handler = nullptr;
+  leave_accept_queue(*s);
   end(*s->conn);
   release_finished();
   return std::nullopt;

@@ -246,6 +246,22 @@ class Stack final : private tcp::TcpHost {
   [[nodiscard]] const StackConfig& config() const noexcept { return cfg_; }
   [[nodiscard]] bool is_local(Ipv4Addr a) const noexcept;
 
+  // --- for tests and the fuzzer (read-only, control path) ---------------------------
+  // The connection in pool slot `slot` (null when the slot is free or being
+  // released), and its handle in *id when given.
+  [[nodiscard]] const tcp::Connection* connection_at(std::uint32_t slot, ConnId* id = nullptr) const noexcept;
+  // The send-buffer chunk pool (chunks in use: capacity() - available()).
+  [[nodiscard]] const tcp::ChunkPool& chunks() const noexcept { return chunks_; }
+  // Children of a listener in SYN-RECEIVED that count against its SYN queue.
+  [[nodiscard]] std::size_t syn_queue_length(ListenerId l) const;
+  // Called on every state change of every connection (after the stack's own
+  // bookkeeping), so a test can check each edge against RFC 9293's diagram.
+  using StateObserver = void (*)(void* ctx, const FlowKey& key, State from, State to);
+  void set_state_observer(StateObserver f, void* ctx) noexcept {
+    state_observer_ = f;
+    state_observer_ctx_ = ctx;
+  }
+
  private:
   struct Listener;
   struct ConnSlot;
@@ -289,6 +305,7 @@ class Stack final : private tcp::TcpHost {
   template <class F>
   std::optional<Error> detach(ConnId c, F&& end);  // close/abort: the app lets go
   void release_connection(ConnSlot& s);
+  void leave_accept_queue(ConnSlot& s);  // a queued child no longer waits for accept()
   std::uint32_t new_time_wait(const tcp::Connection& c);
   void free_time_wait(std::uint32_t index);
   void send_tcp(const FlowKey& key, const wire::TcpHeader& h,
@@ -332,6 +349,8 @@ class Stack final : private tcp::TcpHost {
   std::int64_t challenge_second_ = -1;
   std::uint32_t next_ephemeral_ = 0;
   std::array<std::size_t, tcp::kStateCount> by_state_{};
+  StateObserver state_observer_ = nullptr;
+  void* state_observer_ctx_ = nullptr;
 };
 
 template <class F>

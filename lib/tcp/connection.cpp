@@ -554,8 +554,12 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
   // Older ACKs are dropped and answered with an ACK (rate limited).
   if (seg.ack > tcb_.snd_max) {
     // RFC 9293: "If the ACK acks something not yet sent ... send an ACK, drop".
+    // RFC 5961 5.2 / 7: that ACK is throttled like a challenge ACK. Unthrottled, two
+    // desynchronized ends (a peer ahead of us, e.g. after a SYN cookie rebuilt a
+    // connection it had already closed) ACK each other's ACKs forever: our ACK is
+    // below its window, its ACK is above our SND.MAX.
     host_.count(Counter::tcp_drop_bad_ack);
-    send_ack(now);
+    send_challenge_ack(now);
     return false;
   }
   if (seg.ack < tcb_.snd_una - tcb_.max_snd_wnd) {
@@ -1173,7 +1177,13 @@ std::optional<SeqNum> Connection::resend(SeqNum seq, std::uint32_t max_len, bool
   // and the FIN may ride. SND.NXT is left where it is.
   const auto offset = static_cast<std::size_t>(seq - tcb_.snd_una);
   const std::size_t queued = sndbuf_.size();
-  const std::size_t len = offset < queued ? std::min<std::size_t>({max_len, queued - offset, seg_mss()}) : 0;
+  // Never past SND.MAX: bytes not sent before are new data, which only output()
+  // sends (it checks the peer's window and advances SND.MAX). A full-MSS resend
+  // after a window-limited short segment would otherwise send past both.
+  const SeqNum sent_end = fin_sent_ ? fin_seq_ : tcb_.snd_max;
+  const std::size_t sent = seq < sent_end ? static_cast<std::size_t>(sent_end - seq) : 0;
+  const std::size_t len =
+      offset < queued ? std::min<std::size_t>({max_len, queued - offset, sent, seg_mss()}) : 0;
   std::uint8_t flags = kAck;
   if (len > 0 && offset + len == queued) flags |= kPsh;
   if (fin_may_ride && fin_sent_ && seq + static_cast<std::uint32_t>(len) == fin_seq_) flags |= kFin;

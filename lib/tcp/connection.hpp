@@ -185,6 +185,7 @@ class Connection {
   [[nodiscard]] bool passive() const noexcept { return passive_; }
   [[nodiscard]] bool app_closed() const noexcept { return app_closed_; }
   [[nodiscard]] bool fin_queued() const noexcept { return fin_queued_; }
+  [[nodiscard]] bool fin_sent() const noexcept { return fin_sent_; }  // our FIN has a sequence number
   [[nodiscard]] bool peer_fin() const noexcept { return peer_fin_; }
   [[nodiscard]] std::uint32_t rcv_wnd() const noexcept;  // what we would advertise now
   [[nodiscard]] std::uint32_t ts_now(Instant now) const noexcept;

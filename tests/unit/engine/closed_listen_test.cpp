@@ -244,6 +244,28 @@ TEST(Listen, FullAcceptQueueDropsNewSyns) {
   EXPECT_EQ(h.stack.info(*c)->state, State::Established);
 }
 
+// Found by fuzz_engine: a child waiting in the accept queue that the application
+// closed (its handle came with on_data before accept()) leaves the queue; accept()
+// handed it out again, and the application then never heard of its end.
+TEST(Listen, ClosedChildLeavesTheAcceptQueue) {
+  Harness h;
+  h.listen({.backlog = 4, .auto_accept = false, .syn_cookies = std::nullopt});
+  h.in("S", 0);
+  h.expect("S.", 0, 1);
+  h.in(".", 1, 1);
+  EXPECT_EQ(h.handler.take(), std::vector<std::string>{"acceptable"});
+  ASSERT_EQ(h.stack.accept_queue_length(h.listener), 1u);
+  ConnId child{};
+  for (std::uint32_t slot = 0; slot < h.stack.config().max_connections; ++slot) {
+    if (h.stack.connection_at(slot, &child) != nullptr) break;
+  }
+  ASSERT_TRUE(h.stack.alive(child));
+  EXPECT_FALSE(h.stack.close(child).has_value());
+  h.expect("F.", 1, 1);
+  EXPECT_EQ(h.stack.accept_queue_length(h.listener), 0u);
+  EXPECT_FALSE(h.stack.accept(h.listener).has_value());
+}
+
 TEST(Listen, SecondListenOnSamePortFails) {
   Harness h;
   h.listen();

@@ -210,6 +210,24 @@ TEST_F(Established, AckOfUnsentDataIsAckedAndDropped) {
   EXPECT_EQ(h.counter(Counter::tcp_drop_bad_ack), 1u);
 }
 
+// Found by fuzz_engine: a peer ahead of us (its RCV.NXT past our SND.MAX) answers
+// our ACK, below its window, with an ACK above our SND.MAX, which we answered at
+// once: an ACK loop at line rate between two stacks. RFC 5961 5.2 / 7: throttled.
+TEST_F(Established, AcksOfUnsentDataAreRateLimited) {
+  StackConfig cfg = default_config();
+  cfg.tcp.challenge_ack_limit = 2;
+  Harness h2(cfg);
+  h2.to_established_passive();
+  for (int i = 0; i < 10; ++i) h2.in(".", 1, 100);
+  const std::size_t sent = h2.take().size();
+  EXPECT_GE(sent, 2u);
+  EXPECT_LE(sent, 3u);
+  EXPECT_EQ(h2.counter(Counter::tcp_drop_bad_ack), 10u);
+  h2.advance(std::chrono::seconds{1});
+  h2.in(".", 1, 100);
+  EXPECT_EQ(h2.take().size(), 1u) << "the bucket refills each second";
+}
+
 TEST_F(Established, AckOlderThanMaxWindowDrawsChallenge) {
   h.in(".", 1, static_cast<std::uint32_t>(1 - 70000));
   h.expect(".", 1, 1);  // RFC 5961 5.2
