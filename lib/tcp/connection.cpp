@@ -521,35 +521,46 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
     host_.count(Counter::tcp_drop_no_ack);
     return false;
   }
-  if (state_ == State::SynReceived) {
-    // SND.UNA < SEG.ACK =< SND.NXT: ESTABLISHED; otherwise <SEQ=SEG.ACK><CTL=RST>.
-    if (!(tcb_.snd_una < seg.ack && seg.ack <= tcb_.snd_max)) {
-      host_.count(Counter::tcp_drop_bad_ack);
-      send_rst(seg.ack, now);
-      return false;
-    }
-    tcb_.snd_una = seg.ack;
-    if (tcb_.snd_nxt < tcb_.snd_una) tcb_.snd_nxt = tcb_.snd_una;
-    // RFC 9293 3.10.7.4: SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
-    tcb_.snd_wnd = static_cast<std::uint32_t>(seg.window) << tcb_.snd_wscale;
-    tcb_.max_snd_wnd = std::max(tcb_.max_snd_wnd, tcb_.snd_wnd);
-    tcb_.snd_wl1 = seg.seq;
-    tcb_.snd_wl2 = seg.ack;
-    if (tcb_.ts_ok && seg.options.timestamps && seg.options.timestamps->tsecr != 0) {
-      rto_.sample(milliseconds{static_cast<std::int32_t>(ts_now(now) - seg.options.timestamps->tsecr)});
-    }
-    retries_ = 0;
-    host_.cancel_timer(*this, TimerKind::Retransmit);
-    set_state(State::Established, now);
-    touch_keepalive(now);
-    host_.event(*this, passive_ ? ConnEvent::Established : ConnEvent::Connected);
-    if (state_ == State::Closed) return false;
-    // RFC 9293 3.10.4: a CLOSE issued in SYN-RECEIVED was queued until now.
-    if (fin_queued_ && state_ == State::Established) set_state(State::FinWait1, now);
-    // The ACK that completed the handshake may carry data and FIN: go on.
-    return true;
-  }
+  if (state_ == State::SynReceived) return complete_handshake(seg, now);
+  if (!ack_acceptable(seg, now)) return false;
+  const std::uint32_t newly_sacked = tcb_.sack_ok && seg.options.sack_count > 0 ? record_sack(seg) : 0;
+  if (is_duplicate_ack(seg, newly_sacked)) on_duplicate_ack(now);
+  if (tcb_.snd_una < seg.ack && !on_new_ack(seg, now)) return false;
+  // RFC 9293 3.10.7.4: window update when the segment is newer than the last one.
+  update_window(seg);
+  return on_fin_acked(now);
+}
 
+bool Connection::complete_handshake(const Segment& seg, Instant now) {
+  // SND.UNA < SEG.ACK =< SND.NXT: ESTABLISHED; otherwise <SEQ=SEG.ACK><CTL=RST>.
+  if (!(tcb_.snd_una < seg.ack && seg.ack <= tcb_.snd_max)) {
+    host_.count(Counter::tcp_drop_bad_ack);
+    send_rst(seg.ack, now);
+    return false;
+  }
+  tcb_.snd_una = seg.ack;
+  if (tcb_.snd_nxt < tcb_.snd_una) tcb_.snd_nxt = tcb_.snd_una;
+  // RFC 9293 3.10.7.4: SND.WND <- SEG.WND, SND.WL1 <- SEG.SEQ, SND.WL2 <- SEG.ACK.
+  tcb_.snd_wnd = static_cast<std::uint32_t>(seg.window) << tcb_.snd_wscale;
+  tcb_.max_snd_wnd = std::max(tcb_.max_snd_wnd, tcb_.snd_wnd);
+  tcb_.snd_wl1 = seg.seq;
+  tcb_.snd_wl2 = seg.ack;
+  if (tcb_.ts_ok && seg.options.timestamps && seg.options.timestamps->tsecr != 0) {
+    rto_.sample(milliseconds{static_cast<std::int32_t>(ts_now(now) - seg.options.timestamps->tsecr)});
+  }
+  retries_ = 0;
+  host_.cancel_timer(*this, TimerKind::Retransmit);
+  set_state(State::Established, now);
+  touch_keepalive(now);
+  host_.event(*this, passive_ ? ConnEvent::Established : ConnEvent::Connected);
+  if (state_ == State::Closed) return false;
+  // RFC 9293 3.10.4: a CLOSE issued in SYN-RECEIVED was queued until now.
+  if (fin_queued_ && state_ == State::Established) set_state(State::FinWait1, now);
+  // The ACK that completed the handshake may carry data and FIN: go on.
+  return true;
+}
+
+bool Connection::ack_acceptable(const Segment& seg, Instant now) {
   // RFC 5961 5.2: acceptable is (SND.UNA - MAX.SND.WND) =< SEG.ACK =< SND.NXT.
   // Older ACKs are dropped and answered with an ACK (rate limited).
   if (seg.ack > tcb_.snd_max) {
@@ -567,8 +578,10 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
     send_challenge_ack(now);
     return false;
   }
+  return true;
+}
 
-  const std::uint32_t newly_sacked = tcb_.sack_ok && seg.options.sack_count > 0 ? record_sack(seg) : 0;
+bool Connection::is_duplicate_ack(const Segment& seg, std::uint32_t newly_sacked) const noexcept {
   // RFC 5681 2 (DUPLICATE ACKNOWLEDGMENT): nothing new acknowledged, no data, no
   // SYN/FIN, the same window, and data outstanding. With SACK negotiated, an ACK
   // carrying SACK blocks counts even if the window moved (as FreeBSD and Linux
@@ -578,82 +591,84 @@ bool Connection::check_ack(const Segment& seg, Instant now) {
   const bool same_window = (static_cast<std::uint32_t>(seg.window) << tcb_.snd_wscale) == tcb_.snd_wnd;
   const bool sack_info = tcb_.sack_ok && seg.options.sack_count > 0;
   const bool outstanding = tcb_.snd_max != tcb_.snd_una;
-  const bool duplicate =
-      seg.ack == tcb_.snd_una && outstanding &&
+  return seg.ack == tcb_.snd_una && outstanding &&
       ((seg.payload.empty() && !seg.has(kSyn | kFin) && (same_window || sack_info)) || newly_sacked > 0);
-  if (duplicate) {
-    host_.count(Counter::tcp_dup_ack);
-    ++dupacks_;
-    if (!in_recovery_ && tcb_.snd_una >= recover_) {
-      // RFC 5681 3.2 (2): the third duplicate ACK starts fast retransmit. RFC 6675 5
-      // adds: or the scoreboard already shows SND.UNA lost (IsLost(HighACK + 1)).
-      // RFC 6582 4.1: not for duplicates of what was outstanding when the last
-      // recovery began (SND.UNA < recover).
-      if (dupacks_ == kDupThresh || (tcb_.sack_ok && sacked_count_ > 0 && lost_at_una())) {
-        enter_recovery(now);
-      }
-    } else if (in_recovery_ && !tcb_.sack_ok && dupacks_ > kDupThresh) {
-      // RFC 6582 3.2 step 4 (RFC 5681 3.2 (4)): each further duplicate means a
-      // segment left the network: inflate. (RFC 6675 counts that in the pipe.)
-      cc_.cwnd += tcb_.snd_mss;
-    }
-  }
+}
 
-  if (tcb_.snd_una < seg.ack) {
-    // New data acknowledged (RFC 9293: SND.UNA <- SEG.ACK).
-    std::uint32_t acked = static_cast<std::uint32_t>(seg.ack - tcb_.snd_una);
-    rtt_sample(seg, acked, now);
-    // Sequence space: [SYN][data...][FIN]. Data bytes acknowledged exclude both.
-    std::uint32_t data_acked = acked;
-    if (fin_sent_ && seg.ack > fin_seq_) data_acked -= 1;  // our FIN
-    data_acked = std::min<std::uint32_t>(data_acked, static_cast<std::uint32_t>(sndbuf_.size()));
-    sndbuf_.consume(data_acked, host_.chunk_pool());
-    tcb_.snd_una = seg.ack;
-    if (tcb_.snd_nxt < tcb_.snd_una) tcb_.snd_nxt = tcb_.snd_una;
-    prune_sacked();
-    retries_ = 0;
-    dupacks_ = 0;
-    if (tlp_high_ && tcb_.snd_una >= *tlp_high_) tlp_high_.reset();  // RFC 8985 7.4: the episode is over
-    if (in_recovery_) {
-      if (seg.ack >= recover_) {
-        // Full acknowledgment: leave recovery. RFC 6582 3.2 step 3: deflate to
-        // min(ssthresh, FlightSize + SMSS). (With RFC 6675 cwnd already is ssthresh
-        // and the pipe did the rest; the same deflation is harmless.)
-        const std::uint32_t flight = static_cast<std::uint32_t>(tcb_.snd_max - tcb_.snd_una);
-        cc_.cwnd = std::min<std::uint32_t>(cc_.ssthresh, std::max<std::uint32_t>(flight, tcb_.snd_mss) + tcb_.snd_mss);
-        cc_.on_recovery_end();
-        in_recovery_ = false;
-      } else if (!tcb_.sack_ok) {
-        // RFC 6582 3.2 step 3, partial acknowledgment: the next hole is lost too.
-        // Retransmit it, deflate by what was acknowledged, add back one SMSS, stay in
-        // recovery.
-        host_.count(Counter::tcp_recovery_partial_ack);
-        retransmit_first(now);
-        cc_.cwnd = (cc_.cwnd > acked ? cc_.cwnd - acked : 0) + tcb_.snd_mss;
-      } else {
-        // RFC 6675 5 (C): a partial ACK only shrinks the pipe; NextSeg() decides
-        // what goes next (sack_recovery_output, from output()).
-        host_.count(Counter::tcp_recovery_partial_ack);
-      }
-    } else {
-      // RFC 5681 3.1 slow start / congestion avoidance, or RFC 9438 CUBIC.
-      cc_.on_ack(acked, now, rto_.srtt());
+void Connection::on_duplicate_ack(Instant now) {
+  host_.count(Counter::tcp_dup_ack);
+  ++dupacks_;
+  if (!in_recovery_ && tcb_.snd_una >= recover_) {
+    // RFC 5681 3.2 (2): the third duplicate ACK starts fast retransmit. RFC 6675 5
+    // adds: or the scoreboard already shows SND.UNA lost (IsLost(HighACK + 1)).
+    // RFC 6582 4.1: not for duplicates of what was outstanding when the last
+    // recovery began (SND.UNA < recover).
+    if (dupacks_ == kDupThresh || (tcb_.sack_ok && sacked_count_ > 0 && lost_at_una())) {
+      enter_recovery(now);
     }
-    // RFC 6298 5.2/5.3: stop the timer when all is acknowledged, else restart it.
-    if (tcb_.snd_una == tcb_.snd_max) {
-      host_.cancel_timer(*this, TimerKind::Retransmit);
-    } else {
-      arm_retransmit(now);
-    }
-    if (want_writable_ && send_space() > 0 && !fin_queued_) {
-      want_writable_ = false;
-      host_.event(*this, ConnEvent::Writable);
-      if (state_ == State::Closed) return false;
-    }
+  } else if (in_recovery_ && !tcb_.sack_ok && dupacks_ > kDupThresh) {
+    // RFC 6582 3.2 step 4 (RFC 5681 3.2 (4)): each further duplicate means a
+    // segment left the network: inflate. (RFC 6675 counts that in the pipe.)
+    cc_.cwnd += tcb_.snd_mss;
   }
-  // RFC 9293 3.10.7.4: window update when the segment is newer than the last one.
-  update_window(seg);
+}
 
+bool Connection::on_new_ack(const Segment& seg, Instant now) {
+  // New data acknowledged (RFC 9293: SND.UNA <- SEG.ACK).
+  std::uint32_t acked = static_cast<std::uint32_t>(seg.ack - tcb_.snd_una);
+  rtt_sample(seg, acked, now);
+  // Sequence space: [SYN][data...][FIN]. Data bytes acknowledged exclude both.
+  std::uint32_t data_acked = acked;
+  if (fin_sent_ && seg.ack > fin_seq_) data_acked -= 1;  // our FIN
+  data_acked = std::min<std::uint32_t>(data_acked, static_cast<std::uint32_t>(sndbuf_.size()));
+  sndbuf_.consume(data_acked, host_.chunk_pool());
+  tcb_.snd_una = seg.ack;
+  if (tcb_.snd_nxt < tcb_.snd_una) tcb_.snd_nxt = tcb_.snd_una;
+  prune_sacked();
+  retries_ = 0;
+  dupacks_ = 0;
+  if (tlp_high_ && tcb_.snd_una >= *tlp_high_) tlp_high_.reset();  // RFC 8985 7.4: the episode is over
+  if (in_recovery_) {
+    if (seg.ack >= recover_) {
+      // Full acknowledgment: leave recovery. RFC 6582 3.2 step 3: deflate to
+      // min(ssthresh, FlightSize + SMSS). (With RFC 6675 cwnd already is ssthresh
+      // and the pipe did the rest; the same deflation is harmless.)
+      const std::uint32_t flight = static_cast<std::uint32_t>(tcb_.snd_max - tcb_.snd_una);
+      cc_.cwnd = std::min<std::uint32_t>(cc_.ssthresh, std::max<std::uint32_t>(flight, tcb_.snd_mss) + tcb_.snd_mss);
+      cc_.on_recovery_end();
+      in_recovery_ = false;
+    } else if (!tcb_.sack_ok) {
+      // RFC 6582 3.2 step 3, partial acknowledgment: the next hole is lost too.
+      // Retransmit it, deflate by what was acknowledged, add back one SMSS, stay in
+      // recovery.
+      host_.count(Counter::tcp_recovery_partial_ack);
+      retransmit_first(now);
+      cc_.cwnd = (cc_.cwnd > acked ? cc_.cwnd - acked : 0) + tcb_.snd_mss;
+    } else {
+      // RFC 6675 5 (C): a partial ACK only shrinks the pipe; NextSeg() decides
+      // what goes next (sack_recovery_output, from output()).
+      host_.count(Counter::tcp_recovery_partial_ack);
+    }
+  } else {
+    // RFC 5681 3.1 slow start / congestion avoidance, or RFC 9438 CUBIC.
+    cc_.on_ack(acked, now, rto_.srtt());
+  }
+  // RFC 6298 5.2/5.3: stop the timer when all is acknowledged, else restart it.
+  if (tcb_.snd_una == tcb_.snd_max) {
+    host_.cancel_timer(*this, TimerKind::Retransmit);
+  } else {
+    arm_retransmit(now);
+  }
+  if (want_writable_ && send_space() > 0 && !fin_queued_) {
+    want_writable_ = false;
+    host_.event(*this, ConnEvent::Writable);
+    if (state_ == State::Closed) return false;
+  }
+  return true;
+}
+
+bool Connection::on_fin_acked(Instant now) {
+  // RFC 9293 3.10.7.4 fifth, per state: what the acknowledgment of our FIN does.
   switch (state_) {
     case State::FinWait1:
       // "if the FIN segment is now acknowledged, then enter FIN-WAIT-2".

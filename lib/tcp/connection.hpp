@@ -206,6 +206,14 @@ class Connection {
   bool check_rst(const Segment& seg, Instant now);          // second
   bool check_syn(const Segment& seg, Instant now);          // fourth
   bool check_ack(const Segment& seg, Instant now);          // fifth
+  // check_ack's steps (RFC 9293 3.10.7.4 fifth), each returning false when the
+  // segment's processing ends there.
+  bool complete_handshake(const Segment& seg, Instant now);  // SYN-RECEIVED -> ESTABLISHED
+  bool ack_acceptable(const Segment& seg, Instant now);      // RFC 5961 5.2 range
+  [[nodiscard]] bool is_duplicate_ack(const Segment& seg, std::uint32_t newly_sacked) const noexcept;
+  void on_duplicate_ack(Instant now);                        // RFC 5681 3.2 / 6582 / 6675
+  bool on_new_ack(const Segment& seg, Instant now);          // SND.UNA advances
+  bool on_fin_acked(Instant now);                            // FIN-WAIT-1, CLOSING, LAST-ACK
   void process_text(const Segment& seg, Instant now);       // seventh
   void report_duplicate(SeqNum start, SeqNum end);  // D-SACK (RFC 2883)
   void hold_fin(const Segment& seg, SeqNum fin_at);  // a FIN beyond a hole
