@@ -105,9 +105,12 @@ void Connection::enter_time_wait(Instant now) {
 // ----------------------------------------------------------------------------------
 // Opens
 
-void Connection::open_active(SeqNum iss, std::uint32_t ts_offset, Instant now) {
-  assert(state_ == State::Closed);
-  passive_ = false;
+static void apply_negotiated(Tcb& tcb, const TcpConfig& cfg, std::uint16_t peer_mss, bool peer_ts,
+                             bool peer_sack, std::optional<std::uint8_t> peer_wscale);
+
+// The sequence variables of the three opens (active, passive, from a cookie),
+// written once.
+void Connection::init_send_sequence(SeqNum iss, std::uint32_t ts_offset) noexcept {
   tcb_.iss = iss;
   tcb_.snd_una = iss;
   tcb_.snd_nxt = iss;
@@ -115,6 +118,35 @@ void Connection::open_active(SeqNum iss, std::uint32_t ts_offset, Instant now) {
   snd_sml_ = iss;
   recover_ = iss;
   tcb_.ts_offset = ts_offset;
+}
+
+void Connection::init_receive_sequence(SeqNum irs) noexcept {
+  // RFC 9293 3.10.7.2 / 3.10.7.3: IRS = SEG.SEQ, RCV.NXT = SEG.SEQ + 1.
+  tcb_.irs = irs;
+  tcb_.rcv_nxt = irs + 1;
+  last_ack_sent_ = tcb_.rcv_nxt;
+}
+
+void Connection::init_send_window(const Segment& syn, SeqNum wl2) noexcept {
+  // SND.WND from the peer's SYN or SYN-ACK, whose window is never scaled (RFC 7323
+  // 2.2); SND.WL1 = SEG.SEQ, SND.WL2 = what it acknowledges (or our ISS).
+  tcb_.snd_wnd = syn.window;
+  tcb_.max_snd_wnd = tcb_.snd_wnd;
+  tcb_.snd_wl1 = syn.seq;
+  tcb_.snd_wl2 = wl2;
+}
+
+void Connection::agree_options(const Segment& seg) {
+  // What both SYNs offered (peer_* set by negotiate_syn_options or the cookie).
+  apply_negotiated(tcb_, cfg_, peer_mss_, peer_ts_, peer_sack_, peer_wscale_);
+  cc_.init(algo_, tcb_.snd_mss);
+  if (tcb_.ts_ok && seg.options.timestamps) tcb_.ts_recent = seg.options.timestamps->tsval;
+}
+
+void Connection::open_active(SeqNum iss, std::uint32_t ts_offset, Instant now) {
+  assert(state_ == State::Closed);
+  passive_ = false;
+  init_send_sequence(iss, ts_offset);
   tcb_.rcv_wscale = cfg_.window_scaling ? std::min(cfg_.window_scale, kMaxWindowScale) : 0;
   if (cfg_.connect_timeout > Duration::zero()) connect_deadline_ = now + cfg_.connect_timeout;
   set_state(State::SynSent, now);
@@ -162,26 +194,12 @@ void Connection::open_passive(const Segment& syn, SeqNum iss, std::uint32_t ts_o
   passive_ = true;
   set_state(State::Listen, now);  // the child starts as its listener's copy
   // RFC 9293 3.10.7.2: RCV.NXT = SEG.SEQ+1, IRS = SEG.SEQ, ISS chosen, SYN-ACK sent.
-  tcb_.irs = syn.seq;
-  tcb_.rcv_nxt = syn.seq + 1;
-  last_ack_sent_ = tcb_.rcv_nxt;
+  init_receive_sequence(syn.seq);
   tcb_.rcv_adv = tcb_.rcv_nxt;
-  tcb_.iss = iss;
-  tcb_.snd_una = iss;
-  tcb_.snd_nxt = iss;
-  tcb_.snd_max = iss;
-  snd_sml_ = iss;
-  recover_ = iss;
-  tcb_.ts_offset = ts_offset;
+  init_send_sequence(iss, ts_offset);
   negotiate_syn_options(syn);
-  apply_negotiated(tcb_, cfg_, peer_mss_, peer_ts_, peer_sack_, peer_wscale_);
-  cc_.init(algo_, tcb_.snd_mss);
-  if (tcb_.ts_ok) tcb_.ts_recent = syn.options.timestamps->tsval;
-  // RFC 9293 3.10.7.2: the SYN's window is not scaled (RFC 7323 2.2).
-  tcb_.snd_wnd = syn.window;
-  tcb_.snd_wl1 = syn.seq;
-  tcb_.snd_wl2 = iss;
-  tcb_.max_snd_wnd = tcb_.snd_wnd;
+  agree_options(syn);
+  init_send_window(syn, iss);
   set_state(State::SynReceived, now);
   send_syn(/*with_ack=*/true, now);
   arm_retransmit(now);
@@ -194,23 +212,15 @@ void Connection::open_from_cookie(const Segment& ack, const CookieOptions& opts,
   set_state(State::Listen, now);
   // The cookie SYN-ACK had SEQ = ack - 1 and acknowledged SEG.SEQ; rebuild the
   // SYN-RECEIVED TCB it stands for (RFC 4987 3.6).
-  tcb_.iss = ack.ack - 1;
-  tcb_.snd_una = tcb_.iss;
-  tcb_.snd_nxt = tcb_.iss + 1;
+  init_send_sequence(ack.ack - 1, ts_offset);
+  tcb_.snd_nxt = tcb_.iss + 1;  // the SYN-ACK is out
   tcb_.snd_max = tcb_.snd_nxt;
-  snd_sml_ = tcb_.iss;
-  recover_ = tcb_.iss;
-  tcb_.irs = ack.seq - 1;
-  tcb_.rcv_nxt = ack.seq;
-  last_ack_sent_ = tcb_.rcv_nxt;
-  tcb_.ts_offset = ts_offset;
+  init_receive_sequence(ack.seq - 1);
   peer_mss_ = opts.mss;
   peer_ts_ = opts.timestamps;
   peer_sack_ = opts.sack_permitted;
   peer_wscale_ = opts.window_scale;
-  apply_negotiated(tcb_, cfg_, peer_mss_, peer_ts_, peer_sack_, peer_wscale_);
-  cc_.init(algo_, tcb_.snd_mss);
-  if (tcb_.ts_ok && ack.options.timestamps) tcb_.ts_recent = ack.options.timestamps->tsval;
+  agree_options(ack);
   tcb_.rcv_adv = tcb_.rcv_nxt + std::min<std::uint32_t>(rcv_buf_, 0xFFFF);
   set_state(State::SynReceived, now);
   on_segment(ack, now);
@@ -334,30 +344,18 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now) {
     host_.count(Counter::tcp_drop_syn_sent);  // fifth: neither SYN nor RST: drop
     return;
   }
-  tcb_.irs = seg.seq;
-  tcb_.rcv_nxt = seg.seq + 1;
-  last_ack_sent_ = tcb_.rcv_nxt;
+  init_receive_sequence(seg.seq);
   // Our SYN offered an unscaled window (RFC 7323 2.2): that is the edge promised.
   tcb_.rcv_adv = tcb_.rcv_nxt + std::min<std::uint32_t>(
                                     rcv_buf_ > rcv_held_ ? rcv_buf_ - rcv_held_ : 0, 0xFFFF);
   negotiate_syn_options(seg);
-  apply_negotiated(tcb_, cfg_, peer_mss_, peer_ts_, peer_sack_, peer_wscale_);
-  cc_.init(algo_, tcb_.snd_mss);
-  if (tcb_.ts_ok) tcb_.ts_recent = seg.options.timestamps->tsval;
+  agree_options(seg);
   if (seg.has(kAck)) {
     // Our SYN is acknowledged: ESTABLISHED, <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
     tcb_.snd_una = seg.ack;
     if (tcb_.snd_nxt < tcb_.snd_una) tcb_.snd_nxt = tcb_.snd_una;
-    // RFC 7323 2.2: the window in a SYN-ACK is never scaled.
-    tcb_.snd_wnd = seg.window;
-    tcb_.max_snd_wnd = tcb_.snd_wnd;
-    tcb_.snd_wl1 = seg.seq;
-    tcb_.snd_wl2 = seg.ack;
-    if (tcb_.ts_ok && seg.options.timestamps->tsecr != 0) {
-      rto_.sample(milliseconds{static_cast<std::int32_t>(ts_now(now) - seg.options.timestamps->tsecr)});
-    } else if (retries_ == 0 && rtt_seq_) {
-      rto_.sample(now - rtt_start_);  // Karn: only an unretransmitted SYN
-    }
+    init_send_window(seg, seg.ack);
+    rtt_sample(seg, now);  // (Karn: rtt_seq_ was reset if the SYN was retransmitted)
     rtt_seq_.reset();
     retries_ = 0;
     host_.cancel_timer(*this, TimerKind::Retransmit);
@@ -386,10 +384,7 @@ void Connection::on_segment_syn_sent(const Segment& seg, Instant now) {
   }
   // Simultaneous open (RFC 9293 3.5 figure 8): SYN-RECEIVED, <SEQ=ISS><ACK=RCV.NXT>
   // <CTL=SYN,ACK>. Data on the SYN is not queued; the peer will send it again.
-  tcb_.snd_wnd = seg.window;
-  tcb_.max_snd_wnd = tcb_.snd_wnd;
-  tcb_.snd_wl1 = seg.seq;
-  tcb_.snd_wl2 = tcb_.iss;
+  init_send_window(seg, tcb_.iss);
   set_state(State::SynReceived, now);
   tcb_.snd_nxt = tcb_.iss;  // the SYN-ACK re-sends our SYN's sequence number
   send_syn(/*with_ack=*/true, now);
@@ -545,9 +540,7 @@ bool Connection::complete_handshake(const Segment& seg, Instant now) {
   tcb_.max_snd_wnd = std::max(tcb_.max_snd_wnd, tcb_.snd_wnd);
   tcb_.snd_wl1 = seg.seq;
   tcb_.snd_wl2 = seg.ack;
-  if (tcb_.ts_ok && seg.options.timestamps && seg.options.timestamps->tsecr != 0) {
-    rto_.sample(milliseconds{static_cast<std::int32_t>(ts_now(now) - seg.options.timestamps->tsecr)});
-  }
+  rtt_sample(seg, now);
   retries_ = 0;
   host_.cancel_timer(*this, TimerKind::Retransmit);
   set_state(State::Established, now);
@@ -616,7 +609,7 @@ void Connection::on_duplicate_ack(Instant now) {
 bool Connection::on_new_ack(const Segment& seg, Instant now) {
   // New data acknowledged (RFC 9293: SND.UNA <- SEG.ACK).
   std::uint32_t acked = static_cast<std::uint32_t>(seg.ack - tcb_.snd_una);
-  rtt_sample(seg, acked, now);
+  rtt_sample(seg, now);
   // Sequence space: [SYN][data...][FIN]. Data bytes acknowledged exclude both.
   std::uint32_t data_acked = acked;
   if (fin_sent_ && seg.ack > fin_seq_) data_acked -= 1;  // our FIN
@@ -709,8 +702,8 @@ void Connection::update_window(const Segment& seg) {
   }
 }
 
-void Connection::rtt_sample(const Segment& seg, std::uint32_t acked, Instant now) {
-  (void)acked;
+void Connection::rtt_sample(const Segment& seg, Instant now) {
+  // One RTT measurement per ACK, for data and for the handshake alike.
   if (tcb_.ts_ok && seg.options.timestamps && seg.options.timestamps->tsecr != 0) {
     // RFC 7323 4.1: RTTM from the echoed timestamp (valid across retransmissions).
     const auto rtt = static_cast<std::int32_t>(ts_now(now) - seg.options.timestamps->tsecr);

@@ -226,9 +226,13 @@ class Connection {
   void process_fin(const Segment& seg, Instant now);        // eighth
 
   void negotiate_syn_options(const Segment& syn);
+  void init_send_sequence(SeqNum iss, std::uint32_t ts_offset) noexcept;
+  void init_receive_sequence(SeqNum irs) noexcept;
+  void init_send_window(const Segment& syn, SeqNum wl2) noexcept;
+  void agree_options(const Segment& seg);  // apply what both SYNs offered
   void update_window(const Segment& seg);
   void update_ts_recent(const Segment& seg);
-  void rtt_sample(const Segment& seg, std::uint32_t acked, Instant now);
+  void rtt_sample(const Segment& seg, Instant now);
   void set_state(State to, Instant now);
   void enter_closed(CloseReason r, Instant now);
   // Cancels every timer, enters `final_state` (CLOSED or TIME-WAIT), reports once.
