@@ -205,7 +205,7 @@ LinuxConfig linux_config(const Script& script) {
     } else if (knob == "time_wait_ms") {
       only_default(60000, "Linux's TIME-WAIT is a constant 60 s");
     } else if (knob == "delayed_ack_ms") {
-      only_default(0, "Linux always delays ACKs; TCP_QUICKACK is per socket and temporary");
+      only_default(40, "Linux's delayed-ACK timer starts at 40 ms (TCP_ATO_MIN), riptide's default; no other value maps");
     } else {
       c.error = "--riptide." + knob + ": unknown knob";
     }
