@@ -130,6 +130,12 @@ LinuxConfig linux_config(const Script& script) {
       {"tcp_syn_retries", "6"},
       {"tcp_synack_retries", "5"},
       {"tcp_retries2", "15"},
+      // riptide has no per-socket rate limit on challenge/out-of-window ACKs (only
+      // the stack-wide RFC 5961 7 budget above); Linux's default is 500 ms.
+      {"tcp_invalid_ratelimit", "0"},
+      // RFC 6298 5.5 back-off from the first SYN retransmission, as riptide; Linux
+      // 6.16+ retransmits the first 4 SYNs after a linear 1 s by default.
+      {"?tcp_syn_linear_timeouts", "0"},
       // Linux's built-in buffer defaults, whatever the host tuned: the window scale
       // offered follows tcp_rmem's maximum (6 MiB: shift 7, as riptide offers).
       {"tcp_rmem", "4096 131072 6291456"},
@@ -199,7 +205,7 @@ LinuxConfig linux_config(const Script& script) {
     } else if (knob == "time_wait_ms") {
       only_default(60000, "Linux's TIME-WAIT is a constant 60 s");
     } else if (knob == "delayed_ack_ms") {
-      only_default(0, "Linux always delays ACKs; TCP_QUICKACK is per socket and temporary");
+      only_default(40, "Linux's delayed-ACK timer starts at 40 ms (TCP_ATO_MIN), riptide's default; no other value maps");
     } else {
       c.error = "--riptide." + knob + ": unknown knob";
     }
@@ -242,6 +248,13 @@ class LinuxBackend final : public Backend {
     (void)write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
     if (auto e = link_up("lo"); !e.empty()) return e;
     for (const auto& [name, value] : cfg.sysctls) {
+      // A leading '?': only where the kernel has it.
+      if (name.starts_with('?')) {
+        if (::access(("/proc/sys/net/ipv4/" + name.substr(1)).c_str(), W_OK) == 0) {
+          if (auto e = sysctl(name.substr(1), value); !e.empty()) return e;
+        }
+        continue;
+      }
       if (auto e = sysctl(name, value); !e.empty()) return e;
     }
     int t = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
@@ -408,11 +421,22 @@ class LinuxBackend final : public Backend {
     if (::getsockname(fd, reinterpret_cast<sockaddr*>(&l), &ll) == 0) focus_local_port_ = ntohs(l.sin_port);
     if (::getpeername(fd, reinterpret_cast<sockaddr*>(&r), &rl) == 0) focus_remote_port_ = ntohs(r.sin_port);
     else focus_remote_port_ = kScriptPort;  // connect() in progress: the remote's port
+    focus_fd_ = fd;
   }
 
   std::optional<tcp::State> tcp_state(int fd) override {
     if (fd >= 0 && sockets_.contains(fd)) {
-      if (auto i = info(fd)) return from_linux_state(i->tcpi_state);
+      auto i = info(fd);
+      if (!i) return std::nullopt;
+      // tcp_time_wait() hands the connection to a TIME-WAIT minisocket and leaves the
+      // full socket in TCP_CLOSE, even while the application still holds it (after
+      // shutdown(SHUT_WR), say): the connection's state is the minisocket's, as `ss`
+      // shows it.
+      if (i->tcpi_state == TCP_CLOSE && fd == focus_fd_ && focus_local_port_) {
+        const auto tw = diag_state(*focus_local_port_, focus_remote_port_);
+        if (tw == tcp::State::TimeWait) return tw;
+      }
+      return from_linux_state(i->tcpi_state);
     }
     // After close() the connection may live on (FIN-WAIT, LAST-ACK, TIME-WAIT):
     // ask the kernel by its ports, as `ss` does (sock_diag, inet_diag).
@@ -509,6 +533,7 @@ class LinuxBackend final : public Backend {
   std::set<int> script_nonblocking_;
   std::optional<std::uint16_t> focus_local_port_;
   std::uint16_t focus_remote_port_ = 0;
+  int focus_fd_ = -1;
 };
 
 }  // namespace

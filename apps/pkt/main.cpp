@@ -195,7 +195,12 @@ int report_oracle(const std::vector<fs::path>& scripts, const std::vector<Outcom
         std::printf("%s", o.text.c_str());
         break;
       case RunResult::Status::Pass:
-        if (marker) {
+        if (marker && marker->starts_with("timing:")) {
+          // A difference in when a timer fires that is smaller than the timer
+          // wheel's granularity plus the tolerance: Linux passes in some runs.
+          ++agree;
+          std::printf("AGREE %s (this run; documented %s)\n", p, marker->c_str());
+        } else if (marker) {
           ++stale;
           std::printf("MARKER-STALE %s: passes against Linux, yet says linux-differs: %s\n", p, marker->c_str());
         } else {
