@@ -90,8 +90,18 @@ SocketLayer::Socket& SocketLayer::adopt(ConnId c) {
   return s;
 }
 
+int SocketLayer::lowest_free_fd() const {
+  // POSIX.1-2017 2.14: "the lowest numbered unused file descriptor" (as Linux).
+  int fd = kFirstFd;
+  for (const auto& [used, _] : fds_) {  // ascending
+    if (used != fd) break;
+    ++fd;
+  }
+  return fd;
+}
+
 long SocketLayer::socket() {
-  const int fd = next_fd_++;
+  const int fd = lowest_free_fd();
   fds_.emplace(fd, Socket{});
   return fd;
 }
@@ -140,7 +150,7 @@ long SocketLayer::accept(int fd, Ipv4Addr* addr, std::uint16_t* port) {
   s.sndbuf_bytes = l->sndbuf_bytes;
   s.congestion = l->congestion;
   apply_options(s);
-  const int nfd = next_fd_++;
+  const int nfd = lowest_free_fd();
   if (addr) *addr = s.key.remote_addr;
   if (port) *port = s.key.remote_port;
   fds_.emplace(nfd, std::move(s));
@@ -190,8 +200,11 @@ long SocketLayer::read(int fd, std::span<std::byte> out, int flags) {
   if (!s) return -EBADF;
   if (s->kind == Socket::Kind::Listening || s->kind == Socket::Kind::Fresh) return -ENOTCONN;
   if (s->rcvbuf.empty()) {
+    // The peer's FIN came before any reset: the stream ended, read() says so (as
+    // Linux, whose tcp_recvmsg checks SOCK_DONE before the socket error).
+    if (s->peer_fin) return 0;
     if (s->reset_error != 0) return -s->reset_error;
-    if (s->peer_fin || s->read_shut || s->kind == Socket::Kind::Gone) return 0;  // EOF
+    if (s->read_shut || s->kind == Socket::Kind::Gone) return 0;  // EOF
     return -EAGAIN;
   }
   const std::size_t n = std::min(out.size(), s->rcvbuf.size());
@@ -439,7 +452,10 @@ void SocketLayer::on_peer_closed(Stack&, ConnId c) {
 void SocketLayer::on_closed(Stack&, ConnId c, CloseReason r) {
   Socket* s = by_conn(c);
   if (s == nullptr) return;
-  const int e = errno_for(r);
+  int e = errno_for(r);
+  // A reset in CLOSE-WAIT (the peer's FIN received, our side still open) is EPIPE:
+  // the peer had finished and will not read what we write (Linux tcp_reset).
+  if (r == CloseReason::Reset && s->peer_fin && !s->write_shut) e = EPIPE;
   if (s->kind == Socket::Kind::Connecting) {
     s->so_error = e != 0 ? e : ECONNREFUSED;
   } else if (e != 0) {

@@ -101,7 +101,8 @@ class SocketLayer final : private Handler {
   std::map<int, Socket> fds_;
   std::unordered_map<std::uint32_t, int> conn_fd_;     // conn slot -> fd
   std::unordered_map<std::uint32_t, Socket> pending_;  // accepted-queue conns, no fd yet
-  int next_fd_ = 3;  // 0-2 are stdio, as packetdrill scripts expect
+  static constexpr int kFirstFd = 3;  // 0-2 are stdio, as packetdrill scripts expect
+  [[nodiscard]] int lowest_free_fd() const;
 };
 
 }  // namespace riptide

@@ -447,8 +447,11 @@ bool Connection::check_sequence(const Segment& seg, Instant now) {
     // Only at exactly that edge (as Linux, whose tcp_sequence accepts a segment
     // ending at rcv_wup): an older duplicate cannot move TS.Recent.
     if (!seg.has(kSyn) && seg.seg_len() > 0 && seg.seq + seg.seg_len() == last_ack_sent_) update_ts_recent(seg);
-    if (!seg.payload.empty() && seg.seq + static_cast<std::uint32_t>(seg.payload.size()) <= tcb_.rcv_nxt) {
-      report_duplicate(seg.seq, seg.seq + static_cast<std::uint32_t>(seg.payload.size()));
+    // Data or a FIN wholly below RCV.NXT: a D-SACK block for it (RFC 2883 4; a
+    // duplicate FIN too, as Linux reports it: it tells the peer its retransmission
+    // was spurious).
+    if (!seg.has(kSyn) && seg.seg_len() > 0 && seg.seq + seg.seg_len() <= tcb_.rcv_nxt) {
+      report_duplicate(seg.seq, seg.seq + seg.seg_len());
     }
     send_ack(now);
     return false;
