@@ -13,7 +13,9 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include "stack/socket.hpp"
 #include "tcp/state.hpp"
@@ -26,6 +28,29 @@ namespace riptide::pkt {
 inline const Ipv4Addr kLocal = Ipv4Addr::from_octets(198, 18, 0, 1);
 inline const Ipv4Addr kRemote = Ipv4Addr::from_octets(198, 18, 0, 2);
 inline constexpr std::uint16_t kScriptPort = 8080;
+
+// A `--riptide.KNOB=VALUE` header line as both back ends read it: the knob's name,
+// its value, and that value as a number where it is a non-negative integer.
+struct Knob {
+  std::string name;
+  std::string value;
+  std::optional<long long> number;
+};
+inline std::optional<Knob> riptide_knob(const std::string& option, const std::string& value) {
+  constexpr std::string_view kPrefix = "riptide.";
+  if (option.rfind(kPrefix, 0) != 0) return std::nullopt;
+  Knob k{option.substr(kPrefix.size()), value, std::nullopt};
+  char* end = nullptr;
+  const long long n = std::strtoll(value.c_str(), &end, 10);
+  if (!value.empty() && end != nullptr && *end == '\0' && n >= 0) k.number = n;
+  return k;
+}
+// "1"/"on"/"true" or "0"/"off"/"false".
+inline std::optional<bool> on_off(const std::string& v) {
+  if (v == "1" || v == "on" || v == "true") return true;
+  if (v == "0" || v == "off" || v == "false") return false;
+  return std::nullopt;
+}
 
 class Backend {
  public:

@@ -106,12 +106,6 @@ struct LinuxConfig {
   std::string error;
 };
 
-std::optional<bool> on_off(const std::string& v) {
-  if (v == "1" || v == "on" || v == "true") return true;
-  if (v == "0" || v == "off" || v == "false") return false;
-  return std::nullopt;
-}
-
 LinuxConfig linux_config(const Script& script) {
   LinuxConfig c;
   // riptide's defaults that Linux's differ from, and determinism (docs/pkt.md):
@@ -144,12 +138,13 @@ LinuxConfig linux_config(const Script& script) {
   auto na = [&](const std::string& knob, const std::string& why) {
     if (c.not_applicable.empty()) c.not_applicable = "--riptide." + knob + ": " + why;
   };
-  for (const auto& [name, value] : script.options) {
-    if (name.rfind("riptide.", 0) != 0) continue;
-    const std::string knob = name.substr(8);
-    char* end = nullptr;
-    const long long n = std::strtoll(value.c_str(), &end, 10);
-    const bool numeric = !value.empty() && end != nullptr && *end == '\0' && n >= 0;
+  for (const auto& [name, raw] : script.options) {
+    const std::optional<Knob> k = riptide_knob(name, raw);
+    if (!k) continue;
+    const std::string& knob = k->name;
+    const std::string& value = k->value;
+    const bool numeric = k->number.has_value();
+    const long long n = k->number.value_or(0);
     auto flag_sysctl = [&](const char* sc) {
       if (auto b = on_off(value)) s[sc] = *b ? "1" : "0";
       else c.error = "--riptide." + knob + ": expected on/off, got '" + value + "'";

@@ -113,15 +113,15 @@ class RiptideBackend final : public Backend {
     c.max_time_wait = 1024;
     c.send_chunks = 8192;
     tcp::TcpConfig& t = c.tcp;
-    for (const auto& [name, value] : script.options) {
-      if (name.rfind("riptide.", 0) != 0) continue;
-      const std::string knob = name.substr(8);
-      char* end = nullptr;
-      const long long n = std::strtoll(value.c_str(), &end, 10);
-      const bool numeric = !value.empty() && end != nullptr && *end == '\0' && n >= 0;
+    for (const auto& [name, raw] : script.options) {
+      const std::optional<Knob> k = riptide_knob(name, raw);
+      if (!k) continue;
+      const std::string& knob = k->name;
+      const std::string& value = k->value;
+      const bool numeric = k->number.has_value();
+      const long long n = k->number.value_or(0);
       auto flag = [&](bool& out) {
-        if (value == "1" || value == "on" || value == "true") out = true;
-        else if (value == "0" || value == "off" || value == "false") out = false;
+        if (auto b = on_off(value)) out = *b;
         else error = "--riptide." + knob + ": expected on/off, got '" + value + "'";
       };
       const auto ms = [&](long long v) { return std::chrono::duration_cast<Duration>(milliseconds{v}); };
