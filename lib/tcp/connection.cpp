@@ -599,7 +599,7 @@ void Connection::on_duplicate_ack(Instant now) {
     // adds: or the scoreboard already shows SND.UNA lost (IsLost(HighACK + 1)).
     // RFC 6582 4.1: not for duplicates of what was outstanding when the last
     // recovery began (SND.UNA < recover).
-    if (dupacks_ == kDupThresh || (tcb_.sack_ok && sacked_count_ > 0 && lost_at_una())) {
+    if (dupacks_ == kDupThresh || (tcb_.sack_ok && !sack_.empty() && lost_at_una())) {
       enter_recovery(now);
     }
   } else if (in_recovery_ && !tcb_.sack_ok && dupacks_ > kDupThresh) {
@@ -1037,138 +1037,7 @@ void Connection::keepalive_timeout(Instant now) {
 }
 
 std::uint32_t Connection::record_sack(const Segment& seg) {
-  std::uint32_t before = 0;
-  for (std::uint8_t j = 0; j < sacked_count_; ++j) before += sacked_[j].right - sacked_[j].left;
-  for (std::uint8_t i = 0; i < seg.options.sack_count; ++i) {
-    wire::SackBlock b = seg.options.sack_blocks[i];
-    // Only blocks above SND.UNA and within what was sent count (a D-SACK block
-    // reports a duplicate below it; anything else is bogus).
-    if (!(tcb_.snd_una < b.right) || b.right <= b.left || tcb_.snd_max < b.right) continue;
-    if (b.left < tcb_.snd_una) b.left = tcb_.snd_una;
-    // Merge with what overlaps or touches.
-    for (std::uint8_t j = 0; j < sacked_count_;) {
-      const wire::SackBlock& o = sacked_[j];
-      if (o.left <= b.right && b.left <= o.right) {
-        b.left = seq_min(b.left, o.left);
-        b.right = seq_max(b.right, o.right);
-        for (std::uint8_t k = j + 1; k < sacked_count_; ++k) sacked_[k - 1] = sacked_[k];
-        --sacked_count_;
-      } else {
-        ++j;
-      }
-    }
-    // Insert in sequence order; when full, the highest block goes.
-    std::uint8_t at = 0;
-    while (at < sacked_count_ && sacked_[at].left < b.left) ++at;
-    if (sacked_count_ == kMaxSacked) {
-      if (at == kMaxSacked) continue;
-      --sacked_count_;
-    }
-    for (std::uint8_t k = sacked_count_; k > at; --k) sacked_[k] = sacked_[k - 1];
-    sacked_[at] = b;
-    ++sacked_count_;
-  }
-  std::uint32_t after = 0;
-  for (std::uint8_t j = 0; j < sacked_count_; ++j) after += sacked_[j].right - sacked_[j].left;
-  return after > before ? after - before : 0;
-}
-
-void Connection::prune_sacked() {
-  // The blocks are in order: drop those now below SND.UNA, trim the first.
-  std::uint8_t gone = 0;
-  while (gone < sacked_count_ && sacked_[gone].right <= tcb_.snd_una) ++gone;
-  if (gone > 0) {
-    for (std::uint8_t k = gone; k < sacked_count_; ++k) sacked_[k - gone] = sacked_[k];
-    sacked_count_ = static_cast<std::uint8_t>(sacked_count_ - gone);
-  }
-  if (sacked_count_ > 0 && sacked_[0].left < tcb_.snd_una) sacked_[0].left = tcb_.snd_una;
-}
-
-const wire::SackBlock* Connection::sacked_at(SeqNum s) const noexcept {
-  for (std::uint8_t j = 0; j < sacked_count_; ++j) {
-    if (sacked_[j].left <= s && s < sacked_[j].right) return &sacked_[j];
-  }
-  return nullptr;
-}
-
-std::uint32_t Connection::sacked_below(SeqNum s) const noexcept {
-  std::uint32_t n = 0;
-  for (std::uint8_t j = 0; j < sacked_count_ && sacked_[j].left < s; ++j) {
-    n += seq_min(sacked_[j].right, s) - sacked_[j].left;
-  }
-  return n;
-}
-
-std::optional<SeqNum> Connection::next_sacked_after(SeqNum s) const noexcept {
-  std::optional<SeqNum> best;
-  for (std::uint8_t j = 0; j < sacked_count_; ++j) {
-    if (s < sacked_[j].left && (!best || sacked_[j].left < *best)) best = sacked_[j].left;
-  }
-  return best;
-}
-
-// --- RFC 6675 SACK-based loss recovery ------------------------------------------
-//
-// The scoreboard is the sorted list of SACKed blocks; the holes between them (from
-// HighACK = SND.UNA up to HighData = SND.MAX) are what the peer has not reported.
-// Everything in one hole has the same SACKed data above it, so IsLost() is a
-// property of the hole.
-
-// RFC 6675 4 IsLost(): DupThresh discontiguous SACKed blocks above, or more than
-// (DupThresh - 1) * SMSS bytes SACKed above.
-bool Connection::is_lost_hole(std::size_t blocks_above, std::uint32_t sacked_above) const noexcept {
-  return blocks_above >= kDupThresh || sacked_above > (kDupThresh - 1) * tcb_.snd_mss;
-}
-
-template <class F>
-void Connection::for_each_hole(F&& f) const {
-  std::uint32_t sacked_above = 0;
-  for (std::uint8_t j = 0; j < sacked_count_; ++j) sacked_above += sacked_[j].right - sacked_[j].left;
-  SeqNum pos = tcb_.snd_una;
-  for (std::uint8_t j = 0; j < sacked_count_; ++j) {
-    if (pos < sacked_[j].left) {
-      if (!f(pos, sacked_[j].left, is_lost_hole(sacked_count_ - j, sacked_above))) return;
-    }
-    sacked_above -= sacked_[j].right - sacked_[j].left;
-    pos = seq_max(pos, sacked_[j].right);
-  }
-  if (pos < tcb_.snd_max) f(pos, tcb_.snd_max, false);  // nothing SACKed above: not lost
-}
-
-bool Connection::lost_at_una() const noexcept {
-  bool lost = false;
-  for_each_hole([&](SeqNum start, SeqNum, bool hole_lost) {
-    lost = start == tcb_.snd_una && hole_lost;
-    return false;  // only the first hole matters
-  });
-  return lost;
-}
-
-std::uint32_t Connection::sack_pipe() const noexcept {
-  // RFC 6675 4 SetPipe(): each octet not SACKed counts once if not lost, and once
-  // more if it was retransmitted (at or below HighRxt).
-  std::uint32_t pipe = 0;
-  for_each_hole([&](SeqNum start, SeqNum end, bool lost) {
-    if (!lost) pipe += end - start;
-    if (start < high_rxt_) pipe += seq_min(end, high_rxt_) - start;
-    return true;
-  });
-  return pipe;
-}
-
-std::optional<Connection::NextSeg> Connection::sack_next_retransmission(bool lost_only) const noexcept {
-  // RFC 6675 4 NextSeg() rule (1): the first unSACKed octet above HighRxt in a lost
-  // hole; rule (3) (lost_only false): in any hole.
-  std::optional<NextSeg> next;
-  for_each_hole([&](SeqNum start, SeqNum end, bool lost) {
-    const SeqNum from = seq_max(start, high_rxt_);
-    if (from < end && (lost || !lost_only)) {
-      next = NextSeg{from, std::min<std::uint32_t>(end - from, tcb_.snd_mss)};
-      return false;
-    }
-    return true;
-  });
-  return next;
+  return sack_.record(std::span(seg.options.sack_blocks).first(seg.options.sack_count), tcb_.snd_una, tcb_.snd_max);
 }
 
 void Connection::sack_retransmit(const NextSeg& r, Instant now) {
@@ -1480,7 +1349,7 @@ bool Connection::send_new_segment(std::uint32_t room, Instant now) {
   // Resending after a timeout (SND.NXT < SND.MAX): skip what the peer has
   // SACKed (RFC 2018: the data is still kept until cumulatively acknowledged).
   std::size_t sack_limit = SIZE_MAX;
-  if (tcb_.snd_nxt < tcb_.snd_max && sacked_count_ > 0) {
+  if (tcb_.snd_nxt < tcb_.snd_max && !sack_.empty()) {
     while (const wire::SackBlock* b = sacked_at(tcb_.snd_nxt)) {
       host_.count(Counter::tcp_sack_skipped);
       tcb_.snd_nxt = seq_min(b->right, tcb_.snd_max);

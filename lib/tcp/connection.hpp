@@ -24,6 +24,7 @@
 #include "tcp/rto.hpp"
 #include "tcp/segment.hpp"
 #include "tcp/reassembly.hpp"
+#include "tcp/sack_scoreboard.hpp"
 #include "tcp/send_buffer.hpp"
 #include "tcp/state.hpp"
 #include "tcp/syn_cookie.hpp"
@@ -284,35 +285,33 @@ class Connection {
   std::optional<wire::SackBlock> dsack_;  // RFC 2883: a duplicate to report next
   SeqNum last_ack_sent_;      // RFC 7323 4.3 Last.ACK.sent: RCV.NXT in our last ACK
 
-  // What the peer reported SACKed above SND.UNA (RFC 2018, a small scoreboard):
-  // resends after a timeout skip it instead of going back over everything.
-  // Blocks are disjoint and kept in sequence order; when full, the highest goes
-  // (losing SACK information only makes the sender resend more, never less).
-  static constexpr std::size_t kMaxSacked = 16;
-  std::array<wire::SackBlock, kMaxSacked> sacked_{};
-  std::uint8_t sacked_count_ = 0;
+  // What the peer reported SACKed above SND.UNA (RFC 2018) and the RFC 6675
+  // questions recovery asks of it (lib/tcp/sack_scoreboard.hpp). Resends after a
+  // timeout skip SACKed data instead of going back over everything.
+  SackScoreboard sack_;
   std::uint32_t record_sack(const Segment& seg);  // returns the bytes newly SACKed
-  void prune_sacked();
-  [[nodiscard]] const wire::SackBlock* sacked_at(SeqNum s) const noexcept;
-  [[nodiscard]] std::optional<SeqNum> next_sacked_after(SeqNum s) const noexcept;
-  [[nodiscard]] std::uint32_t sacked_below(SeqNum s) const noexcept;  // SACKed bytes in [SND.UNA, s)
+  void prune_sacked() noexcept { sack_.prune(tcb_.snd_una); }
+  [[nodiscard]] const wire::SackBlock* sacked_at(SeqNum s) const noexcept { return sack_.at(s); }
+  [[nodiscard]] std::optional<SeqNum> next_sacked_after(SeqNum s) const noexcept { return sack_.next_after(s); }
+  // SACKed bytes in [SND.UNA, s)
+  [[nodiscard]] std::uint32_t sacked_below(SeqNum s) const noexcept { return sack_.below(s); }
 
   // RFC 6675 SACK-based loss recovery (used when SACK was negotiated; NewReno's
   // RFC 6582 otherwise). HighACK is SND.UNA, HighData is SND.MAX, RecoveryPoint is
   // recover_; HighRxt is high_rxt_.
-  static constexpr std::uint32_t kDupThresh = 3;
+  static constexpr std::uint32_t kDupThresh = SackScoreboard::kDupThresh;
   SeqNum high_rxt_;
-  [[nodiscard]] bool is_lost_hole(std::size_t blocks_above, std::uint32_t sacked_above) const noexcept;
-  [[nodiscard]] std::uint32_t sack_pipe() const noexcept;  // RFC 6675 4 SetPipe()
-  struct NextSeg {
-    SeqNum seq;
-    std::uint32_t len;
-  };
+  [[nodiscard]] std::uint32_t sack_pipe() const noexcept {  // RFC 6675 4 SetPipe()
+    return sack_.pipe(tcb_.snd_una, tcb_.snd_max, high_rxt_, tcb_.snd_mss);
+  }
+  using NextSeg = SackScoreboard::NextSeg;
   // NextSeg() rule 1 (lost_only) or rule 3; rule 2 (new data) is output()'s.
-  [[nodiscard]] std::optional<NextSeg> sack_next_retransmission(bool lost_only) const noexcept;
-  template <class F>
-  void for_each_hole(F&& f) const;  // f(start, end, lost) -> keep going
-  [[nodiscard]] bool lost_at_una() const noexcept;  // IsLost(HighACK + 1)
+  [[nodiscard]] std::optional<NextSeg> sack_next_retransmission(bool lost_only) const noexcept {
+    return sack_.next_seg(tcb_.snd_una, tcb_.snd_max, high_rxt_, tcb_.snd_mss, lost_only);
+  }
+  [[nodiscard]] bool lost_at_una() const noexcept {  // IsLost(HighACK + 1)
+    return sack_.lost_at(tcb_.snd_una, tcb_.snd_max, tcb_.snd_mss);
+  }
   void sack_retransmit(const NextSeg& r, Instant now);
   void enter_recovery(Instant now);
   void sack_recovery_output(Instant now);  // RFC 6675 5 step (C)
