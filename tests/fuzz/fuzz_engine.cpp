@@ -146,6 +146,13 @@ struct App final : Handler {
   // send() from where this connection's stream is (the pattern has period 256).
   void send_stream(Stack& s, ConnId c, std::uint32_t n) {
     Conn* x = find(c);
+    // A made-up handle that happens to be live (a guessed slot and generation) is a
+    // real connection: track its stream from here, or a second send would start
+    // the pattern over (a harness bug the fuzzer itself found, not the stack's).
+    if (x == nullptr && s.alive(c)) {
+      add(c, /*owned=*/false);
+      x = find(c);
+    }
     const std::size_t from = x != nullptr ? x->sent % 256 : 0;
     auto got = s.send(c, std::span(g_pattern).subspan(from, n));
     if (got) ENGINE_CHECK(*got <= n);
