@@ -102,6 +102,7 @@ int move_high(int fd) {
 struct LinuxConfig {
   std::vector<std::pair<std::string, std::string>> sysctls;
   int mtu = 1500;
+  bool nodelay = false;  // TCP_NODELAY on every socket (Linux has no sysctl for it)
   std::string not_applicable;  // the reason, when the script cannot run on Linux
   std::string error;
 };
@@ -172,7 +173,9 @@ LinuxConfig linux_config(const Script& script) {
       if (auto b = on_off(value)) s["tcp_early_retrans"] = *b ? "3" : "0";  // 0: no TLP
       else c.error = "--riptide.tail_loss_probe: expected on/off";
     } else if (knob == "nodelay") {
-      if (on_off(value) != false) na(knob, "Linux has no system-wide TCP_NODELAY");
+      // No sysctl: set per socket instead, on every socket the script makes or accepts.
+      if (auto b = on_off(value)) c.nodelay = *b;
+      else c.error = "--riptide.nodelay: expected on/off, got '" + value + "'";
     } else if (!numeric) {
       c.error = "--riptide." + knob + ": unknown knob or bad value '" + value + "'";
     } else if (knob == "syn_retries") {
@@ -238,6 +241,7 @@ class LinuxBackend final : public Backend {
 
   // Brings up lo and the tun device and writes the sysctls. Empty on success.
   std::string setup(const LinuxConfig& cfg) {
+    nodelay_ = cfg.nodelay;
     // IPv6 off before the tun exists: no router solicitations on it.
     (void)write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
     (void)write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
@@ -326,9 +330,18 @@ class LinuxBackend final : public Backend {
 
   // --- sockets: real kernel sockets, always O_NONBLOCK in the kernel; the script's
   // O_NONBLOCK is kept here and blocking is the executor's parking ---------------------------
+  // --riptide.nodelay=on: riptide's knob is stack-wide; here it is TCP_NODELAY on each
+  // socket (an accepted one inherits it from its listener too).
+  void apply_nodelay(int fd) const {
+    if (!nodelay_) return;
+    const int one = 1;
+    (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+
   long socket() override {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_TCP);
     if (fd < 0) return -errno;
+    apply_nodelay(fd);
     sockets_.insert(fd);
     return fd;
   }
@@ -343,6 +356,7 @@ class LinuxBackend final : public Backend {
   long accept(int fd) override {
     const int r = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK);
     if (r < 0) return -errno;
+    apply_nodelay(r);
     sockets_.insert(r);
     return r;
   }
@@ -395,6 +409,12 @@ class LinuxBackend final : public Backend {
     const int r = ::getsockopt(fd, level, name, value.data(), &l);
     if (r < 0) return -errno;
     *len = l;
+    if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
+      // Linux fills the whole buffer (TCP_CA_NAME_MAX) with NUL padding: the value
+      // the script compares is the name, as riptide's socket layer returns it.
+      const auto* p = reinterpret_cast<const char*>(value.data());
+      *len = ::strnlen(p, l);
+    }
     return 0;
   }
 
@@ -525,6 +545,7 @@ class LinuxBackend final : public Backend {
   bool outq_discard_ = true;
   Clock::time_point start_ = Clock::now();
   std::set<int> sockets_;
+  bool nodelay_ = false;  // --riptide.nodelay=on
   std::set<int> script_nonblocking_;
   std::optional<std::uint16_t> focus_local_port_;
   std::uint16_t focus_remote_port_ = 0;
