@@ -787,8 +787,7 @@ void Connection::on_data_arrival(Instant now) {
   // The first data, or data after a silence longer than the RTO (the sender
   // failed to restart its window): ACK the next segments at once (Linux
   // tcp_event_data_recv).
-  if (!data_seen_ || now - last_data_at_ > rto_.rto()) enter_quick_ack_mode();
-  data_seen_ = true;
+  if (!last_data_at_ || now - *last_data_at_ > rto_.rto()) enter_quick_ack_mode();
   last_data_at_ = now;
 }
 

@@ -350,8 +350,7 @@ class Connection {
   // and whether the exchange is interactive (we reply within the delayed-ACK time).
   std::uint8_t quick_acks_ = 0;
   bool pingpong_ = false;
-  bool data_seen_ = false;    // in-order data has arrived (quick-ACK mode armed)
-  Instant last_data_at_{};    // when in-order data last arrived
+  std::optional<Instant> last_data_at_;  // when in-order data last arrived (none yet)
   bool zero_window_probe_ = false;  // this segment's text falls on a zero window
   SeqNum snd_sml_;            // end of the last sub-MSS segment sent (Minshall's Nagle)
   bool app_closed_ = false;   // the application called close()

@@ -179,7 +179,7 @@ void Connection::emit(std::uint8_t flags, SeqNum seq, std::size_t off, std::size
     }
     if ((flags & (kRst | kAck)) == kAck && tcb_.sack_ok) fill_sack_blocks(h.options);
   }
-  if (len > 0 && data_seen_ && now - last_data_at_ < cfg_.delayed_ack) {
+  if (len > 0 && last_data_at_ && now - *last_data_at_ < cfg_.delayed_ack) {
     pingpong_ = true;  // a reply within the delayed-ACK time: interactive (Linux pingpong)
   }
   if ((flags & kAck) != 0 && (flags & kRst) == 0) {

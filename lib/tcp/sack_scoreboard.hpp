@@ -30,7 +30,6 @@ class SackScoreboard {
   std::uint32_t record(std::span<const wire::SackBlock> blocks, SeqNum snd_una, SeqNum snd_max) noexcept;
   // SND.UNA moved to `snd_una`: drops the blocks below it, trims the first.
   void prune(SeqNum snd_una) noexcept;
-  void clear() noexcept { count_ = 0; }
 
   [[nodiscard]] std::size_t count() const noexcept { return count_; }
   [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
