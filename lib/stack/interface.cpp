@@ -1,8 +1,10 @@
 #include "stack/interface.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/byte_order.hpp"
 #include "wire/ipv4.hpp"
 
 namespace riptide {
@@ -24,16 +26,23 @@ bool Interface::on_link(Ipv4Addr a) const noexcept {
 }
 
 std::optional<Ipv4Addr> Interface::next_hop(std::span<const std::byte> ip) const {
-  auto v = wire::Ipv4View::parse(ip);
-  if (!v) return std::nullopt;
-  if (on_link(v->dst())) return v->dst();
+  // The Stack built this packet (a valid IPv4 header): no need to parse it again.
+  if (ip.size() < wire::kIpv4MinHeaderLen) return std::nullopt;
+  const Ipv4Addr dst{load_be32(ip.data() + 16)};
+  if (on_link(dst)) return dst;
   return cfg_.gateway;  // the static default route
 }
 
-std::optional<wire::MacAddr> Interface::lookup(Ipv4Addr ip, Instant now) const {
+const Interface::Entry* Interface::resolved(Ipv4Addr ip, Instant now) const {
   auto it = cache_.find(ip.value);
-  if (it == cache_.end() || !it->second.resolved || now >= it->second.expires) return std::nullopt;
-  return it->second.mac;
+  if (it == cache_.end() || !it->second.resolved || now >= it->second.expires) return nullptr;
+  return &it->second;
+}
+
+std::optional<wire::MacAddr> Interface::lookup(Ipv4Addr ip, Instant now) const {
+  const Entry* e = resolved(ip, now);
+  if (e == nullptr) return std::nullopt;
+  return e->mac;
 }
 
 void Interface::input(std::span<const std::byte> frame, Instant now, bool answer_arp, RxChecksum rx) {
@@ -94,6 +103,7 @@ void Interface::learn(Ipv4Addr ip, const wire::MacAddr& mac, Instant now) {
     it = cache_.emplace(ip.value, Entry{}).first;
   }
   Entry& e = it->second;
+  forget_hop(ip);
   e.mac = mac;
   e.resolved = true;
   e.attempts = 0;
@@ -123,6 +133,7 @@ void Interface::wait_for_arp(Ipv4Addr hop, std::span<const std::byte> ip, Instan
     it = cache_.emplace(hop.value, Entry{}).first;
   }
   Entry& e = it->second;
+  forget_hop(hop);
   if (e.resolved) {  // expired: resolve again from scratch
     e.resolved = false;
     e.attempts = 0;
@@ -133,13 +144,30 @@ void Interface::wait_for_arp(Ipv4Addr hop, std::span<const std::byte> ip, Instan
     queue_arp(wire::kArpRequest, wire::MacAddr::broadcast(), wire::MacAddr{}, hop);
     e.attempts = 1;
     e.expires = now + cfg_.arp_retry;
+    next_expire_ = std::min(next_expire_, e.expires);
   }
 }
 
+void Interface::remember_hop(Ipv4Addr hop, const Entry& e) {
+  last_hop_ = hop;
+  last_expires_ = e.expires;
+  wire::write_ethernet_header(last_eth_, wire::EthernetHeader{e.mac, cfg_.mac, wire::kEtherTypeIpv4});
+}
+
 void Interface::expire(Instant now) {
+  // Only unresolved entries have work here (a resolved one just stops being used
+  // once it expires: lookup()). next_expire_ is the earliest of their retry times,
+  // so a drain with nothing due does not walk the cache.
+  if (now < next_expire_) return;
+  next_expire_ = Instant::max();
   for (auto it = cache_.begin(); it != cache_.end();) {
     Entry& e = it->second;
-    if (e.resolved || now < e.expires) {
+    if (e.resolved) {
+      ++it;
+      continue;
+    }
+    if (now < e.expires) {
+      next_expire_ = std::min(next_expire_, e.expires);
       ++it;
       continue;
     }
@@ -147,12 +175,14 @@ void Interface::expire(Instant now) {
       queue_arp(wire::kArpRequest, wire::MacAddr::broadcast(), wire::MacAddr{}, Ipv4Addr{it->first});
       ++e.attempts;
       e.expires = now + cfg_.arp_retry;
+      next_expire_ = std::min(next_expire_, e.expires);
       ++it;
       continue;
     }
     // RFC 1122 2.3.2.2: give up; what waited is dropped and counted.
     counters_.inc(Counter::arp_unresolved, e.waiting.size());
     pending_count_ -= e.waiting.size();
+    forget_hop(Ipv4Addr{it->first});
     it = cache_.erase(it);
   }
 }

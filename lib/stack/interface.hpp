@@ -82,20 +82,19 @@ class Interface {
       counters_.inc(Counter::route_no_route);
       return 0;
     }
-    if (auto mac = lookup(*hop, now)) {
-      send_ip(*mac, ip, f);
+    if (*hop == last_hop_ && now < last_expires_) {  // the common case: same neighbour
+      counters_.inc(Counter::l2_out);
+      f(std::span<const std::byte>(last_eth_), ip);
+      return 1;
+    }
+    if (const Entry* e = resolved(*hop, now)) {
+      remember_hop(*hop, *e);
+      counters_.inc(Counter::l2_out);
+      f(std::span<const std::byte>(last_eth_), ip);
       return 1;
     }
     wait_for_arp(*hop, ip, now);
     return 0;
-  }
-
-  template <class F>
-  void send_ip(const wire::MacAddr& dst, std::span<const std::byte> ip, F& f) {
-    std::array<std::byte, wire::kEthernetHeaderLen> eth{};
-    wire::write_ethernet_header(eth, wire::EthernetHeader{dst, cfg_.mac, wire::kEtherTypeIpv4});
-    counters_.inc(Counter::l2_out);
-    f(std::span<const std::byte>(eth), ip);
   }
 
   // Frames built here (ARP, released packets) waiting for the next drain.
@@ -112,6 +111,14 @@ class Interface {
   }
 
   std::optional<Ipv4Addr> next_hop(std::span<const std::byte> ip) const;
+  // The last neighbour a packet went to, with its Ethernet header built, so that a
+  // run of packets to one neighbour (a server's gateway, a test peer) costs no map
+  // lookup; forgotten whenever the cache entry changes.
+  void remember_hop(Ipv4Addr hop, const Entry& e);
+  [[nodiscard]] const Entry* resolved(Ipv4Addr ip, Instant now) const;
+  void forget_hop(Ipv4Addr hop) noexcept {
+    if (hop == last_hop_) last_expires_ = Instant{};
+  }
   void wait_for_arp(Ipv4Addr hop, std::span<const std::byte> ip, Instant now);
   void handle_arp(std::span<const std::byte> body, Instant now, bool answer);
   void learn(Ipv4Addr ip, const wire::MacAddr& mac, Instant now);
@@ -131,6 +138,10 @@ class Interface {
   std::unordered_map<std::uint32_t, Entry> cache_;  // control-path sized; bounded by arp_cache_size
   std::vector<Ready> ready_;
   std::size_t pending_count_ = 0;
+  Ipv4Addr last_hop_{};
+  Instant last_expires_{};  // Instant{}: nothing remembered
+  std::array<std::byte, wire::kEthernetHeaderLen> last_eth_{};
+  Instant next_expire_{};   // expire() has nothing to do before this
 };
 
 }  // namespace riptide

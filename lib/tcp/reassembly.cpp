@@ -6,6 +6,7 @@
 namespace riptide::tcp {
 
 Reassembly::~Reassembly() {
+  assert(used_ == 0 && "Reassembly::release() not called");
   for ([[maybe_unused]] const Range& r : ranges_) assert(!r.data.holds_chunks() && "Reassembly::release() not called");
 }
 
@@ -52,14 +53,14 @@ Reassembly::Held Reassembly::hold(SeqNum start, std::span<const std::byte> data,
     if (target == nullptr) {
       if (free_slot == nullptr) break;  // too many holes: the rest is not held
       target = free_slot;
-      target->used = true;
+      occupy(*target);
       target->start = cur;
       target->end = cur;
     }
     const std::size_t put = target->data.append(data.subspan(off, len), limit, pool);
     target->end += static_cast<std::uint32_t>(put);
     target->stamp = stamp_;
-    if (target->data.empty()) target->used = false;
+    if (target->data.empty()) vacate(*target);
     if (put < len) break;  // the range is full or the chunk pool ran dry
     cur = piece_end;
   }
@@ -70,6 +71,7 @@ Reassembly::Held Reassembly::hold(SeqNum start, std::span<const std::byte> data,
 
 void Reassembly::merge_touching(std::size_t limit, ChunkPool& pool) noexcept {
   // Ranges that now touch are merged (the later one's bytes appended).
+  if (used_ < 2) return;
   for (Range& a : ranges_) {
     for (Range& b : ranges_) {
       if (&a == &b || !a.used || !b.used || a.end != b.start) continue;
@@ -87,7 +89,7 @@ void Reassembly::merge_touching(std::size_t limit, ChunkPool& pool) noexcept {
       b.start += static_cast<std::uint32_t>(off);
       if (b.data.empty()) {
         b.data.release(pool);
-        b.used = false;
+        vacate(b);
       }
       a.stamp = std::max(a.stamp, b.stamp);
     }
@@ -102,16 +104,13 @@ bool Reassembly::hold_fin(SeqNum fin_at) noexcept {
 }
 
 bool Reassembly::ends_at(SeqNum s) const noexcept {
-  return std::any_of(ranges_.begin(), ranges_.end(), [&](const Range& r) { return r.used && r.end == s; });
+  return used_ != 0 && std::any_of(ranges_.begin(), ranges_.end(), [&](const Range& r) { return r.used && r.end == s; });
 }
 
-bool Reassembly::holds_data() const noexcept {
-  return std::any_of(ranges_.begin(), ranges_.end(), [](const Range& r) { return r.used; });
-}
+bool Reassembly::holds_data() const noexcept { return used_ != 0; }
 
 std::size_t Reassembly::block_count() const noexcept {
-  std::size_t n = 0;
-  for (const Range& r : ranges_) n += r.used ? 1 : 0;
+  std::size_t n = used_;
   if (fin_ && !ends_at(*fin_)) ++n;
   return n;
 }
@@ -121,6 +120,7 @@ std::size_t Reassembly::sack_blocks(std::span<wire::SackBlock> out) const noexce
     wire::SackBlock block;
     std::uint32_t stamp;
   };
+  if (used_ == 0 && !fin_) return 0;  // in order: nothing to report
   std::array<Block, kMaxRanges + 1> order{};
   std::size_t n = 0;
   bool fin_in_range = false;
@@ -141,9 +141,12 @@ std::size_t Reassembly::sack_blocks(std::span<wire::SackBlock> out) const noexce
 }
 
 void Reassembly::release(ChunkPool& pool) noexcept {
-  for (Range& r : ranges_) {
-    if (r.data.holds_chunks()) r.data.release(pool);
-    r.used = false;
+  if (used_ != 0) {
+    for (Range& r : ranges_) {
+      if (r.data.holds_chunks()) r.data.release(pool);
+      r.used = false;
+    }
+    used_ = 0;
   }
   fin_.reset();
 }

@@ -77,8 +77,19 @@ class Reassembly {
     SendBuffer data;
   };
   void merge_touching(std::size_t limit, ChunkPool& pool) noexcept;
+  void occupy(Range& r) noexcept {
+    r.used = true;
+    ++used_;
+  }
+  void vacate(Range& r) noexcept {
+    r.used = false;
+    --used_;
+  }
 
   std::array<Range, kMaxRanges> ranges_{};
+  // How many ranges are used: the in-order common case (nothing held) answers every
+  // query without walking the ranges.
+  std::size_t used_ = 0;
   std::uint32_t stamp_ = 0;
   std::optional<SeqNum> fin_;
   std::uint32_t fin_stamp_ = 0;
@@ -86,13 +97,13 @@ class Reassembly {
 
 template <class Deliver>
 void Reassembly::deliver(SeqNum& rcv_nxt, ChunkPool& pool, Deliver&& deliver) {
-  for (bool progress = true; progress;) {
+  for (bool progress = used_ != 0; progress;) {
     progress = false;
     for (Range& r : ranges_) {
       if (!r.used || rcv_nxt < r.start) continue;
       if (r.end <= rcv_nxt) {  // wholly delivered already
         r.data.release(pool);
-        r.used = false;
+        vacate(r);
         continue;
       }
       // From RCV.NXT to the range's end, a chunk-sized piece at a time.
@@ -106,7 +117,7 @@ void Reassembly::deliver(SeqNum& rcv_nxt, ChunkPool& pool, Deliver&& deliver) {
         if (!deliver(std::span<const std::byte>(piece.data(), n))) return;
       }
       r.data.release(pool);
-      r.used = false;
+      vacate(r);
       progress = true;
     }
   }

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
@@ -40,13 +41,14 @@ inline constexpr std::uint16_t kEtherTypeVlan = 0x8100;
 inline constexpr std::size_t kEthernetHeaderLen = 14;
 
 // Reads the 6-byte MAC at p (no bounds check: callers check once at parse time).
-[[nodiscard]] constexpr MacAddr load_mac(const std::byte* p) noexcept {
+[[nodiscard]] inline MacAddr load_mac(const std::byte* p) noexcept {
   MacAddr m;
-  for (std::size_t i = 0; i < 6; ++i) m.bytes[i] = static_cast<std::uint8_t>(p[i]);
+  std::memcpy(m.bytes.data(), p, 6);
   return m;
 }
-constexpr void store_mac(std::byte* p, const MacAddr& m) noexcept {
-  for (std::size_t i = 0; i < 6; ++i) p[i] = std::byte{m.bytes[i]};
+inline void store_mac(std::byte* p, const MacAddr& m) noexcept {
+  static_assert(sizeof m.bytes == 6);
+  std::memcpy(p, m.bytes.data(), 6);
 }
 
 // A checked view of an Ethernet II frame (without FCS). 802.1Q tags are not

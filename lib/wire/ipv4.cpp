@@ -50,7 +50,7 @@ Ipv4Addr Ipv4View::src() const noexcept { return Ipv4Addr{load_be32(bytes_.data(
 Ipv4Addr Ipv4View::dst() const noexcept { return Ipv4Addr{load_be32(bytes_.data() + 16)}; }
 
 bool Ipv4View::checksum_valid() const noexcept {
-  return checksum_fold(checksum_add(bytes_.first(header_len_))) == 0;
+  return checksum_fold(checksum_add_header(bytes_.first(header_len_))) == 0;
 }
 
 std::size_t write_ipv4_header(std::span<std::byte> out, const Ipv4Header& h,
@@ -67,7 +67,7 @@ std::size_t write_ipv4_header(std::span<std::byte> out, const Ipv4Header& h,
   store_be16(p + 10, 0);
   store_be32(p + 12, h.src.value);
   store_be32(p + 16, h.dst.value);
-  store_be16(p + 10, checksum_fold(checksum_add(out.first(kIpv4MinHeaderLen))));
+  store_be16(p + 10, checksum_fold(checksum_add_header(out.first(kIpv4MinHeaderLen))));
   return kIpv4MinHeaderLen;
 }
 

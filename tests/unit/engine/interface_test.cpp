@@ -152,6 +152,36 @@ TEST_F(InterfaceTest, EntriesExpire) {
   EXPECT_FALSE(iface.lookup(h.remote, h.now));
 }
 
+TEST_F(InterfaceTest, ANeighbourThatChangesItsMacIsSentToAtTheNewOne) {
+  // The last neighbour's Ethernet header is remembered (one map lookup saved per
+  // packet); an ARP packet that changes the entry must not leave it stale.
+  const wire::MacAddr moved{{0x02, 0, 0, 0, 0, 3}};
+  arp_in(wire::kArpRequest, kPeerMac, h.remote, h.local);
+  drain();
+  ping_from(h.remote, kPeerMac);
+  auto out = drain();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].dst, kPeerMac);
+  arp_in(wire::kArpReply, moved, h.remote, h.local, kOurMac);  // RFC 826: merge
+  ping_from(h.remote, moved);
+  out = drain();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].dst, moved);
+}
+
+TEST_F(InterfaceTest, AnExpiredNeighbourIsResolvedAgainNotServedFromTheLastHeader) {
+  arp_in(wire::kArpRequest, kPeerMac, h.remote, h.local);
+  drain();
+  ping_from(h.remote, kPeerMac);
+  ASSERT_EQ(drain().size(), 1u);
+  h.now += std::chrono::seconds{61};
+  ping_from(h.remote, kPeerMac);
+  auto out = drain();
+  ASSERT_EQ(out.size(), 1u) << "the reply waits for a fresh ARP answer";
+  EXPECT_EQ(out[0].type, wire::kEtherTypeArp);
+  EXPECT_EQ(iface.pending(), 1u);
+}
+
 TEST_F(InterfaceTest, GratuitousArpAnnouncesOurAddress) {
   iface.announce();
   auto out = drain();
