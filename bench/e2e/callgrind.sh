@@ -9,7 +9,9 @@
 # inside server_poll_measured(), i.e. the server's whole poll loop (ring PMD rx/tx,
 # mbuf alloc/free, Ethernet/ARP, IPv4, TCP, timers, EchoServer) after a warm-up.
 # Instructions per transaction = collected Ir / transactions measured. The top 15
-# functions by self cost come from callgrind_annotate. Writes RUN_DIR/callgrind.json.
+# functions by self cost come from callgrind_annotate. A second run counts the
+# client's side the same way (client_poll_measured(): riptide-load's engine, its
+# Stack and PMD). Writes RUN_DIR/callgrind.json.
 #
 # Why net_ring and not the memif pair: under valgrind the memif server stops
 # delivering after the handshake's first packets (its tx ring fills; checked with
@@ -32,6 +34,12 @@ valgrind --tool=callgrind --callgrind-out-file="$out" --toggle-collect='*server_
   --lockstep --mode crr --concurrency 64 --count "$count" --warmup "$warmup" --quiet \
   --max-connections 1024 --max-time-wait 4096 \
   --json "$run/callgrind-ring.json" >"$log" 2>&1 || { tail -30 "$log"; exit 1; }
+valgrind --tool=callgrind --callgrind-out-file="$out.client" --toggle-collect='*client_poll_measured*' \
+  "$B/bench/e2e/ring-bench" --no-huge -m 512 --no-pci --log-level=error -l 0 --file-prefix "rb-cgc-$$" -- \
+  --lockstep --mode crr --concurrency 64 --count "$count" --warmup "$warmup" --quiet \
+  --max-connections 1024 --max-time-wait 4096 \
+  --json "$run/callgrind-ring-client.json" >>"$log" 2>&1 || { tail -30 "$log"; exit 1; }
+callgrind_annotate --inclusive=no "$out.client" >"$run/callgrind.client.self.txt" 2>/dev/null
 callgrind_annotate --inclusive=no "$out" >"$run/callgrind.self.txt" 2>/dev/null
 callgrind_annotate --inclusive=yes "$out" >"$run/callgrind.incl.txt" 2>/dev/null
 python3 - "$run" "$count" <<'PY'
@@ -63,6 +71,13 @@ for l in open(f"{run}/callgrind.self.txt"):
     if len(top) == 15:
         break
 per = total / measured if measured else 0
+client_total = 0
+for l in open(f"{run}/callgrind.client.self.txt"):
+    m = line.match(l)
+    if m and "PROGRAM TOTALS" in m[3]:
+        client_total = int(m[1].replace(",", ""))
+client_measured = json.load(open(f"{run}/callgrind-ring-client.json"))["lockstep"]["measured_transactions"]
+client_per = client_total / client_measured if client_measured else 0
 # Inclusive costs of the main stages (a function's own cost plus its callees').
 stages = [("Interface::input", "receive: Ethernet/ARP, IPv4, TCP and the callbacks it runs"),
           ("Stack::tcp_input", "TCP input: flow lookup, listener, state machine, callbacks"),
@@ -91,12 +106,16 @@ res = {"link": "net_ring, one process, lockstep", "server": "riptide-echo handle
        "client": "riptide-load engine (LoadGenerator), not counted", "transactions": measured,
        "warmup_transactions": ring["lockstep"]["warmup_transactions"], "server_polls": ring["lockstep"]["server_polls"],
        "instructions": total, "instructions_per_transaction": per,
+       "client_instructions": client_total, "client_transactions": client_measured,
+       "client_instructions_per_transaction": client_per,
        "packets_per_transaction": (ring["server_stack"]["packets_in"] + ring["server_stack"]["packets_out"]) /
                                   max(ring["totals"]["connections"], 1),
        "top": top, "inclusive": inclusive}
 json.dump(res, open(f"{run}/callgrind.json", "w"), indent=1)
 print(f"   {per:.0f} instructions per CRR transaction on the server ({measured} transactions, "
       f"{total:,} Ir, {res['server_polls'] / max(measured, 1):.2f} server polls each)")
+print(f"   {client_per:.0f} instructions per CRR transaction on the client (riptide-load's engine and stack, "
+      f"{client_measured} transactions)")
 print("   top functions, self cost: share, instructions per transaction, function")
 for t in top:
     print(f"   {t['share'] * 100:5.1f}%  {t['instructions_per_transaction']:7.0f}  {t['function'][:100]}")

@@ -196,6 +196,9 @@ def table(runs, callgrind):
     if callgrind:
         lines.append(f"server instructions per CRR transaction (callgrind, {callgrind.get('link', '?')}): "
                      f"{callgrind.get('instructions_per_transaction', 0):.0f}")
+        if callgrind.get("client_instructions_per_transaction"):
+            lines.append(f"client instructions per CRR transaction (callgrind, riptide-load's engine): "
+                         f"{callgrind['client_instructions_per_transaction']:.0f}")
         for f in callgrind.get("top", [])[:15]:
             lines.append(f"  {f['share'] * 100:5.1f}%  {f['instructions_per_transaction']:8.0f}  {f['function']}")
     return "\n".join(lines)

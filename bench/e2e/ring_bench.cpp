@@ -20,7 +20,8 @@
 // through server_poll_warmup() before), so
 //   valgrind --tool=callgrind --toggle-collect='*server_poll_measured*' ring-bench ...
 // counts the server's instructions only (PMD, Interface, Stack, EchoServer), for
-// the "lockstep" transactions the JSON reports.
+// the "lockstep" transactions the JSON reports; client_poll_measured() does the
+// same for the client (riptide-load's engine on its stack).
 #include <rte_eal.h>
 #include <rte_eth_ring.h>
 #include <rte_launch.h>
@@ -57,6 +58,9 @@ std::atomic<bool> g_stop{false};
 // (noipa: not inlined, not folded into one by identical-code folding).
 [[gnu::noipa]] void server_poll_warmup(riptide::runtime::Worker& w, riptide::Instant now) { w.poll_once(now); }
 [[gnu::noipa]] void server_poll_measured(riptide::runtime::Worker& w, riptide::Instant now) { w.poll_once(now); }
+// The client's (riptide-load's engine on its own stack), likewise.
+[[gnu::noipa]] void client_poll_warmup(riptide::runtime::Worker& w, riptide::Instant now) { w.poll_once(now); }
+[[gnu::noipa]] void client_poll_measured(riptide::runtime::Worker& w, riptide::Instant now) { w.poll_once(now); }
 
 namespace {
 
@@ -179,7 +183,11 @@ int main(int argc, char** argv) {
     bool measuring = warmup == 0;
     while (!gen.finished()) {
       const Instant now = runtime::tsc_now();
-      client.worker->poll_once(now);
+      if (measuring) {
+        client_poll_measured(*client.worker, now);
+      } else {
+        client_poll_warmup(*client.worker, now);
+      }
       if (!measuring && gen.stats().transactions >= warmup) {
         measuring = true;
         measured_from = gen.stats().transactions;

@@ -24,6 +24,7 @@ Worker::Worker(io::EthPort& port, rte_mempool* pool, const StackConfig& stack_cf
 
 Worker::~Worker() {
   for (rte_mbuf* m : tx_) rte_pktmbuf_free(m);
+  if (spare_count_ > 0) rte_pktmbuf_free_bulk(spare_.data(), spare_count_);
   for (Mailbox* in : inbox_) {
     if (in == nullptr) continue;
     in->consume_all([](rte_mbuf* m) { rte_pktmbuf_free(m); });
@@ -88,7 +89,17 @@ void Worker::deliver(rte_mbuf* m, Instant now, bool from_mailbox) {
   } else {
     stack_.shared_counters().inc(Counter::l2_drop_malformed);  // chained mbufs: not expected at MTU 1500
   }
-  rte_pktmbuf_free(m);
+}
+
+rte_mbuf* Worker::alloc_tx() noexcept {
+  if (spare_count_ == 0) {
+    if (rte_pktmbuf_alloc_bulk(pool_, spare_.data(), kSpareMbufs) == 0) {
+      spare_count_ = kSpareMbufs;
+    } else {
+      return rte_pktmbuf_alloc(pool_);  // the pool is low: one at a time (may be null)
+    }
+  }
+  return spare_[--spare_count_];
 }
 
 bool Worker::steer(rte_mbuf* m) {
@@ -129,10 +140,15 @@ std::uint16_t Worker::poll_once(Instant now) {
   std::array<rte_mbuf*, 512> rx;  // not zeroed: rx_burst fills what it returns
   const std::uint16_t n = port_.rx_burst(opts_.queue, rx.data(), std::min<std::uint16_t>(opts_.burst, 512));
   if (capture_ != nullptr && n > 0) capture(rx.data(), n, false);
+  // What was delivered here is freed once, in bulk, after the burst.
+  std::uint16_t done = 0;
   for (std::uint16_t i = 0; i < n; ++i) {
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(rx[i + 1], void*));
-    if (!steer(rx[i])) deliver(rx[i], now);
+    if (steer(rx[i])) continue;
+    deliver(rx[i], now);
+    rx[done++] = rx[i];
   }
+  if (done > 0) rte_pktmbuf_free_bulk(rx.data(), done);
   // Frames other workers received for flows we own.
   std::uint16_t from_others = 0;
   for (Mailbox* in : inbox_) {
@@ -140,12 +156,13 @@ std::uint16_t Worker::poll_once(Instant now) {
     from_others += static_cast<std::uint16_t>(in->consume_all([&](rte_mbuf* m) {
       stack_.shared_counters().inc(Counter::steer_received);
       deliver(m, now, true);
+      rte_pktmbuf_free(m);
     }));
   }
   stack_.advance(now);
   if (poll_hook_ != nullptr) poll_hook_(poll_hook_ctx_, stack_, now);
   iface_.drain(now, [&](std::span<const std::byte> eth, std::span<const std::byte> ip) {
-    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+    rte_mbuf* m = alloc_tx();
     char* p = m ? rte_pktmbuf_append(m, static_cast<std::uint16_t>(eth.size() + ip.size())) : nullptr;
     if (p == nullptr) {
       if (m) rte_pktmbuf_free(m);
