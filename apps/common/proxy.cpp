@@ -281,6 +281,7 @@ void ProxyWorker::data(ConnId c, std::span<const std::byte> bytes) {
 void ProxyWorker::writable(ConnId c) {
   Pair* p = pair_of(c);
   if (p == nullptr) return;
+  p->last_activity = stack_.now();  // bytes moved on: not idle
   flush(*p, c == p->upstream);
 }
 
@@ -302,6 +303,11 @@ void ProxyWorker::closed(ConnId c, CloseReason r) {
   Listener& l = *p->listener;
   const bool is_client = c == p->client;
   (is_client ? p->client_open : p->upstream_open) = false;
+  if (r == CloseReason::Aborted) {
+    // The host's abort_all() (shutdown): nobody's failure, nothing counted.
+    abort_pair(*p);
+    return;
+  }
   if (!is_client && !p->connected) {
     // The backend did not take the connection.
     const auto f = r == CloseReason::Refused    ? BackendPool::Failure::Refused
@@ -320,8 +326,7 @@ void ProxyWorker::closed(ConnId c, CloseReason r) {
   }
   if (r != CloseReason::Normal) {
     // RST from its peer, or retransmissions timed out: the other leg is reset too.
-    // (Aborted: the host's abort_all() at shutdown, not the peer's doing.)
-    if (r != CloseReason::Aborted) ++(is_client ? l.stats.client_aborts : l.stats.backend_aborts);
+    ++(is_client ? l.stats.client_aborts : l.stats.backend_aborts);
     abort_pair(*p);
     return;
   }

@@ -498,6 +498,27 @@ TEST_F(ProxyTest, ConnectionsBeyondTheLimitAreReset) {
   EXPECT_FALSE(fourth.closed.has_value());
 }
 
+TEST_F(ProxyTest, ShutdownResetsEveryPairWithoutCountingFailures) {
+  // The runtime's abort_all() at exit: both legs of every pair reset (peers are not
+  // left half-open), one pair still connecting; no failure is counted for it.
+  build({at(kBackendA), at(kBackendB)});
+  serve_a();
+  net->drop = [](const Seen& s) { return s.dst == kBackendB; };  // B's SYN stays unanswered
+  End& a = connect_client();  // -> A, connected
+  ASSERT_TRUE(settle([&] { return stats().connected == 1; }));
+  End& b = connect_client();  // -> B, connecting
+  ASSERT_TRUE(settle([&] { return stats().accepted == 2; }, std::chrono::milliseconds{100}));
+  proxy_stack->abort_all();
+  ASSERT_TRUE(settle([&] { return a.closed && b.closed && srv_a.closed; }, std::chrono::milliseconds{100}));
+  EXPECT_EQ(*a.closed, CloseReason::Reset);
+  EXPECT_EQ(*b.closed, CloseReason::Reset);
+  EXPECT_EQ(*srv_a.closed, CloseReason::Reset);
+  EXPECT_EQ(stats().active, 0u);
+  EXPECT_EQ(stats().client_aborts + stats().backend_aborts + stats().connect_errors + stats().timeouts, 0u);
+  EXPECT_EQ(backend_stats(1).failed_other + backend_stats(1).timeouts, 0u);
+  EXPECT_EQ(backend_stats(1).active, 0u);
+}
+
 TEST_F(ProxyTest, LeastConnectionsFollowsWhatIsOpen) {
   build({at(kBackendA), at(kBackendB)}, [](ListenerPolicy& p) { p.balance = Balance::LeastConnections; });
   serve_a();
