@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,10 +33,20 @@ inline void add_common_flags(CLI::App& app, CommonFlags& f) {
   app.add_option("--pcap", f.pcap, "capture every frame received and sent to FILE (pcapng; FILE.N per worker)");
 }
 
-// Starts EAL, parses flags, loads the configuration and creates the runtime.
-// Returns null (after printing why) when the program should exit with `status`.
+// A program's own configuration section (runtime::kProgramSections; riptide-proxy's
+// [proxy]), loaded from the same file and --set overrides once the runtime's part has
+// loaded. `load` returns the problems (one per line, naming the keys) or nothing;
+// `print` gives the section's TOML for --print-config.
+struct ProgramSection {
+  std::function<std::optional<std::string>(const runtime::RuntimeConfig&, const CommonFlags&)> load;
+  std::function<std::string()> print;
+};
+
+// Starts EAL, parses flags, loads the configuration (and the program's own section,
+// if given) and creates the runtime. Returns null (after printing why) when the
+// program should exit with `status`.
 inline std::unique_ptr<runtime::Runtime> start_program(int argc, char** argv, CLI::App& app, CommonFlags& flags,
-                                                       int& status) {
+                                                       int& status, const ProgramSection* own = nullptr) {
   auto rest = runtime::init_eal(argc, argv);
   if (!rest) {
     std::fprintf(stderr, "%s: %s\n", app.get_name().c_str(), rest.error().c_str());
@@ -58,8 +69,16 @@ inline std::unique_ptr<runtime::Runtime> start_program(int argc, char** argv, CL
     return nullptr;
   }
   const auto& c = std::get<runtime::RuntimeConfig>(cfg);
+  if (own != nullptr) {
+    if (auto problem = own->load(c, flags)) {
+      std::fprintf(stderr, "%s: configuration: %s\n", app.get_name().c_str(), problem->c_str());
+      status = 1;
+      return nullptr;
+    }
+  }
   if (flags.print_config) {
     std::printf("%s", runtime::to_toml(c).c_str());
+    if (own != nullptr) std::printf("\n%s", own->print().c_str());
     status = 0;
     return nullptr;
   }

@@ -302,6 +302,7 @@ class Loader {
     for (auto&& [section, node] : root) {
       const std::uint32_t line = section.source().begin.line;
       const toml::table* t = node.as_table();
+      if (is_program_section(section.str())) continue;  // its program reads it
       if (!is_section(section.str())) {
         fail(line, (t ? "unknown section '" : "unknown key '") + std::string(section.str()) + "'" +
                        at_line(line));
@@ -332,6 +333,7 @@ class Loader {
       fail(kOverrideLine, "bad override '" + text + "': expected section.key=value");
       return;
     }
+    if (is_program_section(std::string_view(key).substr(0, dot))) return;  // its program reads it
     const Key* k = find_key(std::string_view(key).substr(0, dot), std::string_view(key).substr(dot + 1));
     if (!k) {
       fail(kOverrideLine, "unknown key '" + key + "'" + where);
@@ -457,6 +459,10 @@ std::variant<RuntimeConfig, ConfigError> load(std::string_view text, std::string
 }
 
 }  // namespace
+
+bool is_program_section(std::string_view section) noexcept {
+  return std::find(kProgramSections.begin(), kProgramSections.end(), section) != kProgramSections.end();
+}
 
 std::variant<RuntimeConfig, ConfigError> load_config(const std::string& toml_text,
                                                      const std::vector<std::string>& overrides) {

@@ -5,9 +5,11 @@
 // names the key and the problem.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -62,6 +64,14 @@ struct RuntimeConfig {
 // Every problem found is reported, one per line, in file order.
 //
 // Start-up only (allocates; toml++ may throw internally, caught here).
+//
+// Program sections: one file serves every program, so sections that belong to one
+// program (riptide-proxy's [proxy]) are skipped here, in the file and in overrides
+// (`--set proxy.KEY=...`), unchecked; the program that owns the section loads and
+// checks it itself (apps/common/proxy_config.hpp for [proxy]).
+inline constexpr std::array<std::string_view, 1> kProgramSections = {"proxy"};
+[[nodiscard]] bool is_program_section(std::string_view section) noexcept;
+
 struct ConfigError {
   std::string message;
 };

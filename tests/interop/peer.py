@@ -17,8 +17,20 @@ the peer namespace by tests/interop/run. Only ever talks to 198.18.0.1 / from
                                         MODE eof-sha: the same, but answer with
                                         the SHA-256 (hex) of what came, not the data;
                                         MODE expect:B: read B bytes, echo them,
-                                        close (we close first). One line per
-                                        connection to LOG: "bytes sha256 first-fin"
+                                        close (we close first);
+                                        MODE duplex:D: send D bytes of the pattern
+                                        while reading to EOF, then send the SHA-256
+                                        (hex, 64 bytes) of what came and close.
+                                        One line per connection to LOG:
+                                        "bytes sha256 first-fin"
+  peer.py duplex HOST PORT UP DOWN      riptide-proxy's client (against a server in
+                                        MODE duplex:DOWN behind it): send UP bytes of
+                                        the pattern while reading, shutdown(SHUT_WR),
+                                        read to EOF: DOWN bytes of the pattern, then
+                                        the SHA-256 of our UP bytes, which the server
+                                        sends only after our FIN reached it
+  peer.py expect-reset HOST PORT        connect, send a little, read: prints
+                                        "reset" (ECONNRESET), "eof" or "data"
   peer.py loadserver HOST PORT MODE LOG  riptide-load's Linux server: many
                                         connections at once (a thread each), until
                                         killed; one line per connection to LOG:
@@ -158,6 +170,10 @@ def server(host, port, n, mode, log):
             c, _addr = ls.accept()
             c.settimeout(60)
             reply = None
+            if mode.startswith("duplex:"):
+                got, sha = duplex_serve(c, int(mode.split(":", 1)[1]))
+                out.write(f"{got} {sha} client\n")
+                continue
             if mode in ("eof", "eof-sha"):
                 data = read_to_eof(c)  # the client's FIN came first
                 first = "client"
@@ -178,6 +194,99 @@ def server(host, port, n, mode, log):
             c.close()
             out.write(f"{len(data)} {hashlib.sha256(data).hexdigest()} {first}\n")
     ls.close()
+    return 0
+
+
+def duplex_serve(c, down):
+    """Sends `down` pattern bytes while reading to EOF; then the SHA-256 of what
+    came (after the peer's FIN: the half-close check) and closes."""
+    err = []
+
+    def sender():
+        try:
+            for chunk in pattern_chunks(down):
+                c.sendall(chunk)
+        except OSError as e:
+            err.append(e)
+
+    t = threading.Thread(target=sender)
+    t.start()
+    h = hashlib.sha256()
+    got = 0
+    while True:
+        d = c.recv(1 << 20)
+        if not d:
+            break
+        h.update(d)
+        got += len(d)
+    t.join()
+    if not err:
+        c.sendall(h.hexdigest().encode())
+    c.close()
+    return got, h.hexdigest()
+
+
+def duplex(host, port, up, down):
+    s = connect(host, port, timeout=60)
+    err = []
+
+    def sender():
+        try:
+            for chunk in pattern_chunks(up):
+                s.sendall(chunk)
+            s.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            err.append(e)
+
+    t0 = time.monotonic()
+    t = threading.Thread(target=sender)
+    t.start()
+    h = hashlib.sha256()
+    got = 0
+    tail = b""
+    try:
+        while True:
+            d = s.recv(1 << 20)
+            if not d:
+                break
+            take = max(0, min(len(d), down - got))
+            h.update(d[:take])
+            got += take
+            tail += d[take:]
+    except OSError as e:
+        err.append(e)
+    t.join()
+    s.close()
+    dt = time.monotonic() - t0
+    want_up = pattern_sha(up)
+    ok = not err and got == down and h.hexdigest() == pattern_sha(down) and tail.decode(errors="replace") == want_up
+    print(f"duplex: sent {up} received {got} of {down} sha256 {'ok' if h.hexdigest() == pattern_sha(down) else 'WRONG'}; "
+          f"after our FIN the server reported sha256 {tail[:16].decode(errors='replace')}... "
+          f"({'matches' if tail.decode(errors='replace') == want_up else 'WRONG, want ' + want_up[:16]}) "
+          f"in {dt:.1f}s{' error ' + str(err[0]) if err else ''} {'ok' if ok else 'FAILED'}")
+    return 0 if ok else 1
+
+
+def expect_reset(host, port):
+    try:
+        s = connect(host, port, timeout=20)
+    except ConnectionResetError:
+        # With a timeout, connect() polls and then reads SO_ERROR: a RST right
+        # after the handshake can be reported there already.
+        print("reset")
+        return 0
+    except OSError as e:
+        print(f"connect failed: {type(e).__name__} {e}")
+        return 1
+    try:
+        s.sendall(b"hello")
+        d = s.recv(100)
+        print("eof" if not d else "data")
+    except (ConnectionResetError, BrokenPipeError):
+        print("reset")
+    except OSError as e:
+        print(f"error {type(e).__name__} {e}")
+    s.close()
     return 0
 
 
@@ -276,6 +385,10 @@ def main(argv):
         return server(argv[2], int(argv[3]), int(argv[4]), argv[5], argv[6])
     if cmd == "loadserver":
         return loadserver(argv[2], int(argv[3]), argv[4], argv[5])
+    if cmd == "duplex":
+        return duplex(argv[2], int(argv[3]), int(argv[4]), int(argv[5]))
+    if cmd == "expect-reset":
+        return expect_reset(argv[2], int(argv[3]))
     if cmd == "pattern-sha":
         print(pattern_sha(int(argv[2])))
         return 0

@@ -207,6 +207,21 @@ TEST(Config, UnknownSectionNamesSection) {
               HasSubstr("unknown key 'tcp.rto'"));
 }
 
+TEST(Config, ProgramSectionsAreLeftToTheirProgram) {
+  // [proxy] belongs to riptide-proxy (apps/common/proxy_config.hpp): every other
+  // program reads the same file and skips it, and overrides of its keys, unchecked.
+  const RuntimeConfig c = load_ok(std::string(kMinimal) +
+                                      "[proxy]\nbalance = \"whatever\"\n"
+                                      "[[proxy.listener]]\nbind = \"198.18.0.1:80\"\nnonsense = 1\n",
+                                  {"proxy.listener.0.bind=x", "proxy.anything=1"});
+  EXPECT_EQ(c.address, Ipv4Addr::from_octets(198, 18, 0, 1));
+  EXPECT_THAT(to_toml(c), Not(HasSubstr("proxy")));
+  // Only the sections listed in kProgramSections: a near miss is still an error.
+  EXPECT_THAT(load_error(std::string(kMinimal) + "[proxyy]\nx = 1\n"), HasSubstr("unknown section 'proxyy'"));
+  EXPECT_TRUE(is_program_section("proxy"));
+  EXPECT_FALSE(is_program_section("tcp"));
+}
+
 TEST(Config, WrongTypeNamesKeyAndExpectedType) {
   const std::string m = kMinimal;
   EXPECT_THAT(load_error(m + "[tcp]\nmss = \"1400\"\n"),

@@ -1,0 +1,109 @@
+// BackendPool: one listener's backends on one worker, and the choice of a backend
+// for each new proxied connection (riptide-proxy, issue 12).
+//
+//   round-robin        smooth weighted round robin (nginx's): every pick adds each
+//                      available backend's weight to its running score, takes the
+//                      highest and takes the total off it; weights 1 and 3 give
+//                      b a b b | b a b b ..., never a burst of one backend.
+//   least-connections  the fewest active connections per unit of weight
+//                      (active/weight, compared without division); ties go round
+//                      robin from the last pick.
+//   source-hash        weighted rendezvous hashing (Thaler & Ravishankar; weights as
+//                      in Schindelhauer & Schomaker): each backend scores
+//                      weight / -ln(u), u a hash of (client address, backend address
+//                      and port) in (0,1); the highest available score wins. A backend
+//                      that goes down moves only the clients it had (each to its next
+//                      best); the others keep theirs, and it gets them back when it
+//                      returns. Keyed by the backend's address, not its position, so
+//                      reordering the list moves nobody.
+//
+// Passive health: `down_after` consecutive connect failures (refused, timed out)
+// mark a backend down for `retry`; it gets no new connections until then, after
+// which the next pick may try it again (one failure then marks it down again at
+// once, a success clears the count). down_after 0: never marked down. When every
+// backend is down, pick() returns nothing (the proxy counts no_backend and fails
+// the client). No active checks yet (README "riptide-proxy").
+//
+// Per worker: each worker has its own pool (state and counters touched only by its
+// core), so health is learned per worker and round robin runs per worker.
+//
+// Thread-safety: none; the owning core only. Counters (BackendStats) may be read by
+// another thread for reports, as Runtime::total_counters() reads the stack's.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "common/endpoint.hpp"
+#include "common/proxy_config.hpp"
+#include "common/time.hpp"
+
+namespace riptide::apps::proxy {
+
+// Counters per backend, per worker.
+struct BackendStats {
+  std::uint64_t attempts = 0;        // connects started toward it
+  std::uint64_t connected = 0;       // ... that reached ESTABLISHED
+  std::uint64_t refused = 0;         // ... answered with a RST
+  std::uint64_t timeouts = 0;        // ... that did not connect within connect_timeout_ms
+  std::uint64_t failed_other = 0;    // ... that failed otherwise (stack out of ports or memory)
+  std::uint64_t bytes_to_backend = 0;
+  std::uint64_t bytes_to_client = 0;
+  std::uint64_t active = 0;          // proxied connections using it now
+  std::uint64_t marked_down = 0;     // times passive health marked it down
+};
+
+class BackendPool {
+ public:
+  struct Backend {
+    BackendSpec spec;
+    std::int64_t current = 0;               // smooth round robin's running score
+    std::uint32_t consecutive_failures = 0;
+    bool down = false;
+    Instant down_until{};
+    BackendStats stats;
+  };
+
+  BackendPool(const std::vector<BackendSpec>& backends, Balance balance, std::uint32_t down_after,
+              Duration retry);
+
+  // The backend for a new connection from `client` at `now`, or nothing when every
+  // backend is down. Does not count anything: the caller calls started() with it.
+  [[nodiscard]] std::optional<std::size_t> pick(Ipv4Addr client, Instant now);
+
+  // A connect toward backend i started (active and attempts go up).
+  void started(std::size_t i) noexcept;
+  // Its connect completed: the failure count clears, the backend is up.
+  void connected(std::size_t i) noexcept;
+  enum class Failure : std::uint8_t { Refused, TimedOut, Other };
+  // Its connect failed at `now` (refused or timed out count toward down_after).
+  void failed(std::size_t i, Failure f, Instant now) noexcept;
+  // A proxied connection through backend i ended (active goes down).
+  void finished(std::size_t i) noexcept;
+
+  // Available for new connections at `now`: not down, or its retry time has come.
+  [[nodiscard]] bool available(std::size_t i, Instant now) const noexcept {
+    return !backends_[i].down || now >= backends_[i].down_until;
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return backends_.size(); }
+  [[nodiscard]] const Backend& backend(std::size_t i) const noexcept { return backends_[i]; }
+  [[nodiscard]] Backend& backend(std::size_t i) noexcept { return backends_[i]; }
+  [[nodiscard]] Balance balance() const noexcept { return balance_; }
+
+  // The rendezvous score's hash for (client, backend): 64 bits, well mixed.
+  [[nodiscard]] static std::uint64_t hash(Ipv4Addr client, const Endpoint& backend) noexcept;
+
+ private:
+  std::optional<std::size_t> pick_round_robin(Instant now);
+  std::optional<std::size_t> pick_least_connections(Instant now);
+  std::optional<std::size_t> pick_source_hash(Ipv4Addr client, Instant now) const;
+
+  std::vector<Backend> backends_;
+  Balance balance_;
+  std::uint32_t down_after_;
+  Duration retry_;
+  std::size_t next_ = 0;  // least-connections: where ties start
+};
+
+}  // namespace riptide::apps::proxy

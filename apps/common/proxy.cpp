@@ -1,0 +1,458 @@
+#include "common/proxy.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+namespace riptide::apps::proxy {
+
+// ---------------------------------------------------------------------------------
+// ByteRing
+
+void ByteRing::append(std::span<const std::byte> data) {
+  if (data.empty()) return;
+  if (size_ + data.size() > buf_.size()) {
+    // Grow to the next power of two that holds it all, linearising the contents.
+    const std::size_t want = std::bit_ceil(std::max<std::size_t>(size_ + data.size(), 4096));
+    std::vector<std::byte> bigger(want);
+    const std::size_t first = std::min(size_, buf_.size() - head_);
+    if (size_ > 0) {
+      std::memcpy(bigger.data(), buf_.data() + head_, first);
+      std::memcpy(bigger.data() + first, buf_.data(), size_ - first);
+    }
+    buf_.swap(bigger);
+    head_ = 0;
+  }
+  const std::size_t mask = buf_.size() - 1;
+  const std::size_t tail = (head_ + size_) & mask;
+  const std::size_t first = std::min(data.size(), buf_.size() - tail);
+  std::memcpy(buf_.data() + tail, data.data(), first);
+  std::memcpy(buf_.data(), data.data() + first, data.size() - first);
+  size_ += data.size();
+}
+
+std::span<const std::byte> ByteRing::front() const noexcept {
+  if (size_ == 0) return {};
+  return {buf_.data() + head_, std::min(size_, buf_.size() - head_)};
+}
+
+void ByteRing::consume(std::size_t n) noexcept {
+  n = std::min(n, size_);
+  size_ -= n;
+  head_ = size_ == 0 ? 0 : (head_ + n) & (buf_.size() - 1);
+}
+
+// ---------------------------------------------------------------------------------
+// The pair, the listener, the leg handler
+
+struct ProxyWorker::Pair {
+  std::uint32_t index = 0;
+  std::uint32_t generation = 0;
+  bool used = false;
+  Listener* listener = nullptr;
+  std::optional<std::size_t> backend;  // in listener->pool, once picked
+  ConnId client{};
+  ConnId upstream{};
+  bool client_open = false;    // we still hold the leg (its callbacks come to us)
+  bool upstream_open = false;
+  bool connected = false;      // the upstream reached ESTABLISHED
+  bool client_fin = false;     // FIN received from that side
+  bool upstream_fin = false;
+  bool upstream_shut = false;  // the client's FIN forwarded: shutdown_write(upstream)
+  bool client_shut = false;    // the backend's FIN forwarded: shutdown_write(client)
+  std::uint32_t client_held = 0;    // what set_receive_held() was last told
+  std::uint32_t upstream_held = 0;
+  ByteRing to_upstream;  // from the client, not yet taken by the upstream's send buffer
+  ByteRing to_client;    // from the backend, not yet taken by the client's
+  Instant last_activity{};
+  TimerEntry timer;
+};
+
+struct ProxyWorker::Listener {
+  class Front final : public Handler {  // the listener's handler: only on_accept
+   public:
+    Front(ProxyWorker& w, Listener& l) : w_(w), l_(l) {}
+    void on_accept(Stack&, ConnId c) override { w_.accept(l_, c); }
+
+   private:
+    ProxyWorker& w_;
+    Listener& l_;
+  };
+
+  Listener(ProxyWorker& w, const ListenerSpec& s, std::uint64_t limit)
+      : spec(s),
+        pool(s.backends, s.policy.balance, s.policy.down_after_failures,
+             std::chrono::milliseconds{s.policy.down_retry_ms}),
+        max_active(limit),
+        front(w, *this) {}
+
+  ListenerSpec spec;
+  BackendPool pool;
+  std::uint64_t max_active;  // this worker's share of max_connections; 0: none
+  ListenerStats stats;
+  Front front;
+};
+
+class ProxyWorker::Legs final : public Handler {
+ public:
+  explicit Legs(ProxyWorker& w) : w_(w) {}
+  void on_connected(Stack&, ConnId c) override { w_.connected(c); }
+  void on_data(Stack&, ConnId c, std::span<const std::byte> d) override { w_.data(c, d); }
+  void on_writable(Stack&, ConnId c) override { w_.writable(c); }
+  void on_peer_closed(Stack&, ConnId c) override { w_.peer_closed(c); }
+  void on_closed(Stack&, ConnId c, CloseReason r) override { w_.closed(c, r); }
+
+ private:
+  ProxyWorker& w_;
+};
+
+// ---------------------------------------------------------------------------------
+
+ProxyWorker::ProxyWorker(Stack& stack, const ProxyConfig& cfg, std::size_t workers)
+    : stack_(stack),
+      cfg_(cfg),
+      workers_(std::max<std::size_t>(workers, 1)),
+      rcv_buf_(stack.config().tcp.rcv_buf),
+      legs_(std::make_unique<Legs>(*this)),
+      wheel_(std::chrono::milliseconds{1}, stack.now()) {
+  for (const ListenerSpec& s : cfg_.listeners) {
+    const std::uint64_t max = s.policy.max_connections;
+    const std::uint64_t share = max == 0 ? 0 : (max + workers_ - 1) / workers_;
+    listeners_.push_back(std::make_unique<Listener>(*this, s, share));
+  }
+  by_slot_.assign(stack.config().max_connections, nullptr);
+  // Each pair holds two of the stack's connections.
+  pair_count_ = std::max<std::size_t>(stack.config().max_connections / 2, 1);
+  pairs_ = std::make_unique<Pair[]>(pair_count_);
+  free_.reserve(pair_count_);
+  for (std::size_t i = pair_count_; i-- > 0;) {
+    pairs_[i].index = static_cast<std::uint32_t>(i);
+    pairs_[i].timer.owner = &pairs_[i];
+    free_.push_back(static_cast<std::uint32_t>(i));
+  }
+}
+
+const ListenerStats& ProxyWorker::listener_stats(std::size_t l) const noexcept { return listeners_[l]->stats; }
+const BackendPool& ProxyWorker::pool(std::size_t l) const noexcept { return listeners_[l]->pool; }
+
+ProxyWorker::~ProxyWorker() {
+  for (std::size_t i = 0; i < pair_count_; ++i) wheel_.cancel(pairs_[i].timer);
+}
+
+std::optional<std::string> ProxyWorker::listen() {
+  for (std::size_t i = 0; i < listeners_.size(); ++i) {
+    Listener& l = *listeners_[i];
+    auto r = stack_.listen(l.spec.bind.addr, l.spec.bind.port, l.front);
+    if (!r) {
+      return "proxy.listener." + std::to_string(i) + ": listen on " + to_string(l.spec.bind) + ": " +
+             std::string(riptide::to_string(r.error()));
+    }
+  }
+  return std::nullopt;
+}
+
+void ProxyWorker::poll(Instant now) {
+  wheel_.advance(now, [this](TimerEntry& e) { on_timer(*static_cast<Pair*>(e.owner)); });
+}
+
+ProxyWorker::Pair* ProxyWorker::pair_of(ConnId c) const {
+  // By the connection's pool slot (Stack::user_data is not there any more in
+  // on_closed: the stack no longer looks the handle up once the connection ended).
+  if (c.slot >= by_slot_.size()) return nullptr;
+  Pair* p = by_slot_[c.slot];
+  if (p == nullptr || !p->used) return nullptr;
+  return (p->client_open && p->client == c) || (p->upstream_open && p->upstream == c) ? p : nullptr;
+}
+
+void ProxyWorker::account(std::int64_t delta) noexcept {
+  relay_.buffered = static_cast<std::uint64_t>(static_cast<std::int64_t>(relay_.buffered) + delta);
+  relay_.buffered_peak = std::max(relay_.buffered_peak, relay_.buffered);
+}
+
+// ---------------------------------------------------------------------------------
+// Events
+
+void ProxyWorker::accept(Listener& l, ConnId c) {
+  ++l.stats.accepted;
+  if (l.max_active != 0 && l.stats.active >= l.max_active) {
+    ++l.stats.over_limit;
+    (void)stack_.abort(c);
+    return;
+  }
+  if (free_.empty()) {
+    ++l.stats.no_memory;
+    (void)stack_.abort(c);
+    return;
+  }
+  Pair& p = pairs_[free_.back()];
+  free_.pop_back();
+  p.used = true;
+  p.listener = &l;
+  p.client = c;
+  p.client_open = true;
+  p.last_activity = stack_.now();
+  ++l.stats.active;
+  (void)stack_.set_handler(c, *legs_);
+  by_slot_[c.slot] = &p;
+  // The relay forwards what it has at once: Nagle on the proxy would only add a
+  // delay the endpoints did not ask for.
+  (void)stack_.set_nodelay(c, true);
+
+  const auto info = stack_.info(c);
+  const Ipv4Addr client_addr = info ? info->key.remote_addr : Ipv4Addr{};
+  const auto b = l.pool.pick(client_addr, stack_.now());
+  if (!b) {
+    ++l.stats.no_backend;
+    fail_client(p);
+    return;
+  }
+  p.backend = *b;
+  l.pool.started(*b);
+  const Endpoint& to = l.pool.backend(*b).spec.address;
+  // Stack::connect chooses an ephemeral port whose tuple this core owns
+  // (StackConfig::owns): the backend's replies come back to this worker.
+  auto up = stack_.connect(to.addr, to.port, *legs_);
+  if (!up) {
+    ++l.stats.connect_errors;
+    l.pool.failed(*b, BackendPool::Failure::Other, stack_.now());
+    fail_client(p);
+    return;
+  }
+  p.upstream = *up;
+  p.upstream_open = true;
+  by_slot_[up->slot] = &p;
+  (void)stack_.set_nodelay(*up, true);
+  wheel_.schedule(p.timer, stack_.now() + std::chrono::milliseconds{l.spec.policy.connect_timeout_ms});
+}
+
+void ProxyWorker::connected(ConnId c) {
+  Pair* p = pair_of(c);
+  if (p == nullptr || !(c == p->upstream)) return;
+  Listener& l = *p->listener;
+  p->connected = true;
+  p->last_activity = stack_.now();
+  ++l.stats.connected;
+  l.pool.connected(*p->backend);
+  if (l.spec.policy.idle_timeout_ms > 0) {
+    wheel_.schedule(p->timer, p->last_activity + std::chrono::milliseconds{l.spec.policy.idle_timeout_ms});
+  } else {
+    wheel_.cancel(p->timer);
+  }
+  flush(*p, true);  // what the client sent meanwhile, and its FIN
+}
+
+void ProxyWorker::data(ConnId c, std::span<const std::byte> bytes) {
+  Pair* p = pair_of(c);
+  if (p == nullptr) return;
+  const bool from_client = c == p->client;
+  p->last_activity = stack_.now();
+  ByteRing& ring = from_client ? p->to_upstream : p->to_client;
+  const bool connecting = from_client && !p->connected;  // held until the upstream is up
+  const bool dst_ready = from_client ? p->connected && p->upstream_open : p->client_open;
+  if (!dst_ready && !connecting) {
+    // The other leg is gone (it closed normally, so it had this side's FIN):
+    // these bytes have nowhere to go. Not expected of a correct peer.
+    abort_pair(*p);
+    return;
+  }
+  if (ring.empty() && dst_ready) {
+    // Nothing queued ahead: straight into the other leg's send buffer.
+    const std::uint32_t generation = p->generation;
+    const auto n = stack_.send(from_client ? p->upstream : p->client, bytes);
+    if (!p->used || p->generation != generation) return;  // (a callback inside send ended it)
+    const std::size_t sent = n ? *n : 0;
+    Listener& l = *p->listener;
+    BackendStats& b = l.pool.backend(*p->backend).stats;
+    (from_client ? l.stats.bytes_to_backend : l.stats.bytes_to_client) += sent;
+    (from_client ? b.bytes_to_backend : b.bytes_to_client) += sent;
+    bytes = bytes.subspan(sent);
+  }
+  if (!bytes.empty()) {
+    const std::size_t before_cap = ring.capacity();
+    ring.append(bytes);
+    account(static_cast<std::int64_t>(bytes.size()));
+    relay_.ring_bytes += ring.capacity() - before_cap;
+    relay_.pair_peak = std::max<std::uint64_t>(relay_.pair_peak, ring.size());
+    if (ring.size() > rcv_buf_) relay_.over_window += std::min<std::uint64_t>(bytes.size(), ring.size() - rcv_buf_);
+  }
+  update_held(*p, from_client);
+}
+
+void ProxyWorker::writable(ConnId c) {
+  Pair* p = pair_of(c);
+  if (p == nullptr) return;
+  p->last_activity = stack_.now();  // bytes moved on: not idle
+  flush(*p, c == p->upstream);
+}
+
+void ProxyWorker::peer_closed(ConnId c) {
+  Pair* p = pair_of(c);
+  if (p == nullptr) return;
+  if (c == p->client) {
+    p->client_fin = true;
+    flush(*p, true);
+  } else {
+    p->upstream_fin = true;
+    flush(*p, false);
+  }
+}
+
+void ProxyWorker::closed(ConnId c, CloseReason r) {
+  Pair* p = pair_of(c);
+  if (p == nullptr) return;
+  Listener& l = *p->listener;
+  const bool is_client = c == p->client;
+  (is_client ? p->client_open : p->upstream_open) = false;
+  if (r == CloseReason::Aborted) {
+    // The host's abort_all() (shutdown): nobody's failure, nothing counted.
+    abort_pair(*p);
+    return;
+  }
+  if (!is_client && !p->connected) {
+    // The backend did not take the connection.
+    const auto f = r == CloseReason::Refused    ? BackendPool::Failure::Refused
+                   : r == CloseReason::TimedOut ? BackendPool::Failure::TimedOut
+                                                : BackendPool::Failure::Other;
+    l.pool.failed(*p->backend, f, stack_.now());
+    ++(f == BackendPool::Failure::Refused    ? l.stats.refused
+       : f == BackendPool::Failure::TimedOut ? l.stats.timeouts
+                                             : l.stats.connect_errors);
+    if (p->client_open) {
+      fail_client(*p);
+    } else {
+      release(*p);
+    }
+    return;
+  }
+  if (r != CloseReason::Normal) {
+    // RST from its peer, or retransmissions timed out: the other leg is reset too.
+    ++(is_client ? l.stats.client_aborts : l.stats.backend_aborts);
+    abort_pair(*p);
+    return;
+  }
+  // Both FINs went through this leg. The other finishes its own close (and may
+  // still have bytes to deliver); the pair ends with it.
+  if (!p->client_open && !p->upstream_open) release(*p);
+}
+
+void ProxyWorker::on_timer(Pair& p) {
+  if (!p.used) return;
+  Listener& l = *p.listener;
+  if (!p.connected) {
+    // connect_timeout_ms: the backend did not answer.
+    ++l.stats.timeouts;
+    l.pool.failed(*p.backend, BackendPool::Failure::TimedOut, stack_.now());
+    if (p.upstream_open) {
+      p.upstream_open = false;
+      (void)stack_.abort(p.upstream);
+    }
+    fail_client(p);
+    return;
+  }
+  const Instant deadline = p.last_activity + std::chrono::milliseconds{l.spec.policy.idle_timeout_ms};
+  if (stack_.now() < deadline) {
+    wheel_.schedule(p.timer, deadline);
+    return;
+  }
+  ++l.stats.idle_timeouts;
+  abort_pair(p);
+}
+
+// ---------------------------------------------------------------------------------
+// Relay steps
+
+void ProxyWorker::flush(Pair& p, bool to_upstream) {
+  ByteRing& ring = to_upstream ? p.to_upstream : p.to_client;
+  const bool ready = to_upstream ? p.connected && p.upstream_open : p.client_open;
+  if (!ready) return;
+  const ConnId dst = to_upstream ? p.upstream : p.client;
+  Listener& l = *p.listener;
+  BackendStats& b = l.pool.backend(*p.backend).stats;
+  const std::uint32_t generation = p.generation;
+  while (!ring.empty()) {
+    const auto piece = ring.front();
+    const auto n = stack_.send(dst, piece);
+    if (!p.used || p.generation != generation) return;  // (a callback inside send ended it)
+    if (!n || *n == 0) break;
+    ring.consume(*n);
+    account(-static_cast<std::int64_t>(*n));
+    (to_upstream ? l.stats.bytes_to_backend : l.stats.bytes_to_client) += *n;
+    (to_upstream ? b.bytes_to_backend : b.bytes_to_client) += *n;
+    if (*n < piece.size()) break;  // full: on_writable resumes
+  }
+  update_held(p, to_upstream);
+  // The FIN follows the data that came before it.
+  const bool src_fin = to_upstream ? p.client_fin : p.upstream_fin;
+  bool& shut = to_upstream ? p.upstream_shut : p.client_shut;
+  if (ring.empty() && src_fin && !shut) {
+    shut = true;
+    (void)stack_.shutdown_write(dst);
+  }
+}
+
+void ProxyWorker::update_held(Pair& p, bool from_client) {
+  const ByteRing& ring = from_client ? p.to_upstream : p.to_client;
+  const bool open = from_client ? p.client_open : p.upstream_open;
+  std::uint32_t& held = from_client ? p.client_held : p.upstream_held;
+  const auto now_held = static_cast<std::uint32_t>(std::min<std::size_t>(ring.size(), UINT32_MAX));
+  if (!open || now_held == held) return;
+  held = now_held;
+  (void)stack_.set_receive_held(from_client ? p.client : p.upstream, now_held);
+}
+
+void ProxyWorker::fail_client(Pair& p) {
+  // on_backend_failure: RST (the default: the client sees the backend's refusal),
+  // or an orderly FIN. Bytes the client sent are dropped either way.
+  if (p.client_open) {
+    p.client_open = false;
+    if (p.listener->spec.policy.on_backend_failure == BackendFailure::Close) {
+      (void)stack_.close(p.client);
+    } else {
+      (void)stack_.abort(p.client);
+    }
+  }
+  if (p.upstream_open) {
+    p.upstream_open = false;
+    (void)stack_.abort(p.upstream);
+  }
+  release(p);
+}
+
+void ProxyWorker::abort_pair(Pair& p) {
+  // Stack::abort detaches: no callback comes back for either leg.
+  if (p.client_open) {
+    p.client_open = false;
+    (void)stack_.abort(p.client);
+  }
+  if (p.upstream_open) {
+    p.upstream_open = false;
+    (void)stack_.abort(p.upstream);
+  }
+  release(p);
+}
+
+void ProxyWorker::release(Pair& p) {
+  Listener& l = *p.listener;
+  wheel_.cancel(p.timer);
+  if (p.backend) l.pool.finished(*p.backend);
+  if (l.stats.active > 0) --l.stats.active;
+  account(-static_cast<std::int64_t>(p.to_upstream.size() + p.to_client.size()));
+  p.to_upstream.clear();
+  p.to_client.clear();
+  for (const ConnId c : {p.client, p.upstream}) {
+    if (c.slot < by_slot_.size() && by_slot_[c.slot] == &p) by_slot_[c.slot] = nullptr;
+  }
+  const std::uint32_t index = p.index;
+  const std::uint32_t generation = p.generation + 1;
+  p.used = false;
+  p.listener = nullptr;
+  p.backend.reset();
+  p.client = p.upstream = ConnId{};
+  p.client_open = p.upstream_open = p.connected = false;
+  p.client_fin = p.upstream_fin = p.upstream_shut = p.client_shut = false;
+  p.client_held = p.upstream_held = 0;
+  p.generation = generation;
+  free_.push_back(index);
+}
+
+}  // namespace riptide::apps::proxy

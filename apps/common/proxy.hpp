@@ -1,0 +1,169 @@
+// riptide-proxy's relay (issue 12): one ProxyWorker per worker Stack accepts on the
+// configured listeners, opens a connection to a backend for each accepted one from
+// the same Stack (so from the same core: Stack::connect picks an ephemeral port
+// whose tuple the core owns, StackConfig::owns, as riptide-load's connections do),
+// and relays bytes both ways. Independent of DPDK: apps/proxy.cpp drives it on the
+// runtime's workers, tests/unit/apps/proxy_test.cpp on stacks joined in memory.
+//
+// A proxied connection is a Pair of two legs: `client` (accepted) and `upstream`
+// (our active open to the backend).
+//
+// Relay and backpressure. Bytes a leg delivers go straight into the other leg's
+// send buffer (Stack::send copies them); what does not fit waits in the pair's
+// ByteRing for that direction, and the receiving leg is told it holds that much
+// (Stack::set_receive_held), so its advertised window shrinks by exactly the bytes
+// waiting: when the other side cannot take more, this side's window closes and its
+// sender stops (end-to-end flow control). on_writable of the other leg drains the
+// ring and the window reopens. Bytes that arrive before the upstream connects wait
+// the same way. Each ring so stays within the receiving leg's receive buffer
+// (tcp.rcv_buf): the peer can only send into the window, and the window is rcv_buf
+// minus what the ring holds. Memory per pair: at most 2 x tcp.rcv_buf of ring
+// (allocated as needed, kept with the pair slot for the next connection) plus the
+// two legs' send buffers (2 x tcp.snd_buf, the stack's). RelayStats::over_window
+// counts bytes beyond that bound (never expected: the test suites assert 0).
+// Not yet: a zero-copy hand-over of received chunks to the other leg (issue 12).
+//
+// Closing. A FIN from one side becomes shutdown_write() on the other leg once the
+// ring toward it is empty (after the data before the FIN); data keeps flowing the
+// other way; the pair ends when both legs have closed (both FINs each way, or a
+// leg's TIME-WAIT). A leg that ends any other way (RST from its peer, retransmission
+// timeout) aborts the other (RST). A backend that refuses (RST to our SYN), does
+// not answer within connect_timeout_ms, or cannot be connected to at all (no
+// ephemeral port, no connection slot), or no backend available (all marked down),
+// fails the client: RST, or FIN with on_backend_failure = "close"; counted per
+// backend and per listener. idle_timeout_ms without a byte either way aborts both
+// legs. max_connections (per listener, split evenly over the workers) resets
+// clients beyond it as they complete their handshake.
+//
+// Timers: connect deadline and idle timeout on one TimerEntry per pair, in this
+// worker's own timing wheel; poll(now) runs them (every loop iteration).
+//
+// Thread-safety: a ProxyWorker is touched only by its Stack's core. Its counters
+// (ListenerStats, BackendStats, RelayStats) may be read by another thread for the
+// status line, telemetry and the summary: 64-bit loads do not tear on x86-64, a
+// figure may be a moment stale (as Runtime::total_counters()).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/backend_pool.hpp"
+#include "common/proxy_config.hpp"
+#include "stack/stack.hpp"
+#include "stack/timer_wheel.hpp"
+
+namespace riptide::apps::proxy {
+
+// A FIFO of bytes in one growable ring: append at the back, read and consume
+// contiguous pieces at the front. Grows by doubling (copying once); never
+// shrinks, so a slot reused by the next connection allocates nothing more.
+class ByteRing {
+ public:
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+  [[nodiscard]] std::size_t capacity() const noexcept { return buf_.size(); }
+  void append(std::span<const std::byte> data);
+  // The oldest bytes that are contiguous in memory (empty when the ring is).
+  [[nodiscard]] std::span<const std::byte> front() const noexcept;
+  void consume(std::size_t n) noexcept;
+  void clear() noexcept { head_ = size_ = 0; }
+
+ private:
+  std::vector<std::byte> buf_;  // size is a power of two (or 0)
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+};
+
+// Counters per listener, per worker.
+struct ListenerStats {
+  std::uint64_t accepted = 0;        // client connections that completed the handshake
+  std::uint64_t connected = 0;       // ... whose upstream connected
+  std::uint64_t refused = 0;         // ... whose backend refused (RST to our SYN)
+  std::uint64_t timeouts = 0;        // ... whose backend did not answer in connect_timeout_ms
+  std::uint64_t connect_errors = 0;  // ... whose connect failed here (no port, no slot)
+  std::uint64_t no_backend = 0;      // ... with every backend marked down
+  std::uint64_t over_limit = 0;      // ... reset: max_connections reached
+  std::uint64_t no_memory = 0;       // ... reset: no pair slot left (limits.max_connections / 2)
+  std::uint64_t idle_timeouts = 0;   // pairs aborted after idle_timeout_ms without a byte
+  std::uint64_t client_aborts = 0;   // pairs ended by the client leg's RST or retransmission timeout
+  std::uint64_t backend_aborts = 0;  // pairs ended by the upstream leg's RST or timeout after connecting
+  std::uint64_t bytes_to_backend = 0;
+  std::uint64_t bytes_to_client = 0;
+  std::uint64_t active = 0;          // pairs now
+};
+
+// The relay's memory, per worker.
+struct RelayStats {
+  std::uint64_t buffered = 0;       // bytes waiting in rings now
+  std::uint64_t buffered_peak = 0;  // the most that ever waited at once
+  std::uint64_t pair_peak = 0;      // the most one direction of one pair ever held
+  std::uint64_t ring_bytes = 0;     // ring memory allocated (kept across connections)
+  std::uint64_t over_window = 0;    // bytes a ring held beyond the leg's rcv_buf (expected 0)
+};
+
+class ProxyWorker {
+ public:
+  // `workers`: how many ProxyWorkers share the configuration (max_connections is
+  // split evenly between them). Keeps a copy of `cfg`.
+  ProxyWorker(Stack& stack, const ProxyConfig& cfg, std::size_t workers = 1);
+  ~ProxyWorker();
+  ProxyWorker(const ProxyWorker&) = delete;
+  ProxyWorker& operator=(const ProxyWorker&) = delete;
+
+  // Listens on every listener's address; the problem, naming the listener, if one
+  // cannot.
+  [[nodiscard]] std::optional<std::string> listen();
+  // Runs due timers (connect deadlines, idle timeouts). Call at every loop
+  // iteration (runtime::Worker::set_poll_hook), with the Stack's clock.
+  void poll(Instant now);
+  // The earliest timer deadline, for hosts that sleep or jump their clock (tests).
+  [[nodiscard]] std::optional<Instant> next_timer() const noexcept { return wheel_.next_deadline(); }
+
+  [[nodiscard]] std::size_t listener_count() const noexcept { return listeners_.size(); }
+  [[nodiscard]] const ListenerStats& listener_stats(std::size_t l) const noexcept;
+  [[nodiscard]] const BackendPool& pool(std::size_t l) const noexcept;
+  [[nodiscard]] const RelayStats& relay_stats() const noexcept { return relay_; }
+  [[nodiscard]] const ProxyConfig& config() const noexcept { return cfg_; }
+  [[nodiscard]] std::size_t pair_capacity() const noexcept { return pair_count_; }
+
+ private:
+  struct Pair;
+  struct Listener;
+  class Legs;  // the Handler of every leg (a private base would show in the API)
+  friend class Legs;
+
+  Pair* pair_of(ConnId c) const;
+  void accept(Listener& l, ConnId c);
+  void connected(ConnId c);
+  void data(ConnId c, std::span<const std::byte> bytes);
+  void writable(ConnId c);
+  void peer_closed(ConnId c);
+  void closed(ConnId c, CloseReason r);
+  void on_timer(Pair& p);
+
+  void flush(Pair& p, bool to_upstream);
+  void update_held(Pair& p, bool from_client);
+  void fail_client(Pair& p);
+  void abort_pair(Pair& p);
+  void release(Pair& p);
+  void account(std::int64_t delta) noexcept;
+
+  Stack& stack_;
+  ProxyConfig cfg_;
+  std::size_t workers_;
+  std::uint32_t rcv_buf_;  // every leg's receive buffer: the bound of a ring
+  std::unique_ptr<Legs> legs_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::unique_ptr<Pair[]> pairs_;
+  std::size_t pair_count_ = 0;
+  std::vector<std::uint32_t> free_;
+  std::vector<Pair*> by_slot_;  // the pair of each of the stack's connection slots
+  TimerWheel wheel_;
+  RelayStats relay_;
+};
+
+}  // namespace riptide::apps::proxy

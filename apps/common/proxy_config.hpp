@@ -1,0 +1,99 @@
+// riptide-proxy's configuration: the [proxy] section of the TOML file (one file
+// serves every program; the runtime loader skips [proxy], runtime::kProgramSections)
+// and `--set proxy....` overrides. docs/config.md "riptide-proxy" lists every key;
+// config/riptide.toml documents them in place.
+//
+//   [proxy]                         defaults for every listener
+//   balance = "round-robin"         | "least-connections" | "source-hash"
+//   connect_timeout_ms = 5000       backend connect deadline
+//   idle_timeout_ms = 300000        no byte either way this long: both legs reset (0: never)
+//   max_connections = 0             proxied connections per listener (0: the pool's limit)
+//   on_backend_failure = "reset"    | "close": what the client gets when no backend answers
+//   down_after_failures = 3         consecutive connect failures that mark a backend down (0: never)
+//   down_retry_ms = 10000           how long a backend marked down gets no new connections
+//
+//   [[proxy.listener]]              one per listening address
+//   bind = "198.18.0.1:8080"        REQUIRED: a local address (or 0.0.0.0) and port
+//   backends = ["198.18.0.2:8080", { address = "198.18.0.3:8080", weight = 2 }]   REQUIRED
+//   ...and any of the defaults above, for this listener only
+//
+// Overrides: `proxy.KEY=VALUE` sets a default; `proxy.listener.N.KEY=VALUE` sets a
+// key of listener N (0-based, in file order); N equal to the number of listeners so
+// far adds one. A listener's own key wins over the default whatever the order.
+// `backends` also takes a bare comma-separated list: `proxy.listener.0.backends=
+// 198.18.0.2:80,198.18.0.3:80`.
+//
+// Errors name the key as overrides spell it (`proxy.listener.0.balance`), with the
+// file line or the override, one per line, in file order, as the runtime loader's.
+//
+// Start-up only: allocates, and toml++ may throw internally (caught here).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/endpoint.hpp"
+#include "common/ipv4_addr.hpp"
+
+namespace riptide::apps::proxy {
+
+enum class Balance : std::uint8_t { RoundRobin, LeastConnections, SourceHash };
+enum class BackendFailure : std::uint8_t { Reset, Close };
+[[nodiscard]] std::string_view to_string(Balance b) noexcept;
+[[nodiscard]] std::string_view to_string(BackendFailure f) noexcept;
+
+struct BackendSpec {
+  Endpoint address;
+  std::uint32_t weight = 1;  // 1..1000
+  bool operator==(const BackendSpec&) const = default;
+};
+
+// The keys a listener inherits from [proxy] unless it sets them itself.
+struct ListenerPolicy {
+  Balance balance = Balance::RoundRobin;
+  std::uint32_t connect_timeout_ms = 5000;
+  std::uint32_t idle_timeout_ms = 300000;
+  std::uint32_t max_connections = 0;
+  BackendFailure on_backend_failure = BackendFailure::Reset;
+  std::uint32_t down_after_failures = 3;
+  std::uint32_t down_retry_ms = 10000;
+  bool operator==(const ListenerPolicy&) const = default;
+};
+
+struct ListenerSpec {
+  Endpoint bind;
+  std::vector<BackendSpec> backends;
+  ListenerPolicy policy;  // resolved: the listener's own keys over the defaults
+};
+
+struct ProxyConfig {
+  ListenerPolicy defaults;
+  std::vector<ListenerSpec> listeners;
+};
+
+struct ProxyConfigError {
+  std::string message;
+};
+
+// The [proxy] section of `toml_text` (the whole file; other sections are ignored)
+// plus the overrides whose key starts with "proxy." (others are ignored). `file_name`
+// only labels messages. `local_addrs`: the addresses a listener may bind (the
+// runtime's ip.address range); 0.0.0.0 is always allowed; empty: not checked.
+// At least one listener is required.
+std::variant<ProxyConfig, ProxyConfigError> load_proxy_config(const std::string& toml_text,
+                                                              const std::string& file_name,
+                                                              const std::vector<std::string>& overrides,
+                                                              const std::vector<Ipv4Addr>& local_addrs);
+// The same, reading the file (path "" reads nothing: overrides alone).
+std::variant<ProxyConfig, ProxyConfigError> load_proxy_config_file(const std::string& path,
+                                                                   const std::vector<std::string>& overrides,
+                                                                   const std::vector<Ipv4Addr>& local_addrs);
+
+// The configuration as TOML ([proxy] with the defaults, then one [[proxy.listener]]
+// per listener with every key resolved); load_proxy_config(to_toml(c)) gives c back.
+std::string to_toml(const ProxyConfig& c);
+
+}  // namespace riptide::apps::proxy

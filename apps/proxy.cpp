@@ -1,0 +1,306 @@
+// riptide-proxy: an L4 (TCP) proxy on riptide (issue 12). Listeners and backend
+// pools come from the [proxy] section of the configuration (docs/config.md
+// "riptide-proxy"); each accepted connection gets a connection to a backend from
+// the same worker, and bytes are relayed both ways with end-to-end backpressure,
+// half-close and RST propagation (apps/common/proxy.hpp).
+//   riptide-proxy [EAL args] -- --config config/riptide.toml [--set proxy.KEY=VALUE ...]
+//                 [--stats N] [--print-config]
+//
+// Prints "riptide-proxy: listening on ..." once every listener is up, a status line
+// every --stats seconds, telemetry /riptide/proxy (per listener and backend), and on
+// SIGINT/SIGTERM resets what is still open and prints the counters.
+#include <rte_telemetry.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/program.hpp"
+#include "common/proxy.hpp"
+
+namespace {
+
+using namespace riptide;
+using namespace riptide::apps::proxy;
+
+// Counters summed over the workers (read while they run: a figure may be a moment
+// stale, never torn; see proxy.hpp "Thread-safety").
+struct Totals {
+  std::vector<ListenerStats> listeners;
+  std::vector<std::vector<BackendStats>> backends;  // [listener][backend]
+  std::vector<std::vector<std::size_t>> down;       // workers that now mark it down
+  RelayStats relay;
+};
+
+void add(ListenerStats& a, const ListenerStats& b) {
+  a.accepted += b.accepted;
+  a.connected += b.connected;
+  a.refused += b.refused;
+  a.timeouts += b.timeouts;
+  a.connect_errors += b.connect_errors;
+  a.no_backend += b.no_backend;
+  a.over_limit += b.over_limit;
+  a.no_memory += b.no_memory;
+  a.idle_timeouts += b.idle_timeouts;
+  a.client_aborts += b.client_aborts;
+  a.backend_aborts += b.backend_aborts;
+  a.bytes_to_backend += b.bytes_to_backend;
+  a.bytes_to_client += b.bytes_to_client;
+  a.active += b.active;
+}
+
+void add(BackendStats& a, const BackendStats& b) {
+  a.attempts += b.attempts;
+  a.connected += b.connected;
+  a.refused += b.refused;
+  a.timeouts += b.timeouts;
+  a.failed_other += b.failed_other;
+  a.bytes_to_backend += b.bytes_to_backend;
+  a.bytes_to_client += b.bytes_to_client;
+  a.active += b.active;
+  a.marked_down += b.marked_down;
+}
+
+struct Proxy {
+  std::vector<std::unique_ptr<ProxyWorker>> workers;
+  ProxyConfig config;
+  unsigned stats_interval_s = 0;
+  Instant started{}, last_status{};
+  Totals last;
+
+  [[nodiscard]] Totals totals(Instant now) const {
+    Totals t;
+    const std::size_t n = config.listeners.size();
+    t.listeners.resize(n);
+    t.backends.resize(n);
+    t.down.resize(n);
+    for (std::size_t l = 0; l < n; ++l) {
+      t.backends[l].resize(config.listeners[l].backends.size());
+      t.down[l].resize(config.listeners[l].backends.size());
+    }
+    for (const auto& w : workers) {
+      for (std::size_t l = 0; l < n; ++l) {
+        add(t.listeners[l], w->listener_stats(l));
+        for (std::size_t b = 0; b < t.backends[l].size(); ++b) {
+          add(t.backends[l][b], w->pool(l).backend(b).stats);
+          if (!w->pool(l).available(b, now)) ++t.down[l][b];
+        }
+      }
+      const RelayStats& r = w->relay_stats();
+      t.relay.buffered += r.buffered;
+      t.relay.buffered_peak += r.buffered_peak;  // (a sum of per-worker peaks: an upper bound)
+      t.relay.pair_peak = std::max(t.relay.pair_peak, r.pair_peak);
+      t.relay.ring_bytes += r.ring_bytes;
+      t.relay.over_window += r.over_window;
+    }
+    return t;
+  }
+};
+
+Proxy* g_proxy = nullptr;  // for the telemetry callback (control path only)
+
+// /riptide/proxy: one dict per listener ("listener_N") and per backend
+// ("listener_N_backend_M"), and "relay".
+int telemetry_proxy(const char*, const char*, rte_tel_data* d) {
+  if (g_proxy == nullptr) return -1;
+  const Totals t = g_proxy->totals(runtime::tsc_now());
+  rte_tel_data_start_dict(d);
+  const auto u64 = [](rte_tel_data* c, const char* name, std::uint64_t v) { rte_tel_data_add_dict_u64(c, name, v); };
+  for (std::size_t l = 0; l < t.listeners.size(); ++l) {
+    const ListenerSpec& spec = g_proxy->config.listeners[l];
+    rte_tel_data* c = rte_tel_data_alloc();
+    if (c == nullptr) return -1;
+    rte_tel_data_start_dict(c);
+    rte_tel_data_add_dict_string(c, "bind", apps::to_string(spec.bind).c_str());
+    rte_tel_data_add_dict_string(c, "balance", std::string(to_string(spec.policy.balance)).c_str());
+    const ListenerStats& s = t.listeners[l];
+    u64(c, "accepted", s.accepted);
+    u64(c, "connected", s.connected);
+    u64(c, "refused", s.refused);
+    u64(c, "timeouts", s.timeouts);
+    u64(c, "connect_errors", s.connect_errors);
+    u64(c, "no_backend", s.no_backend);
+    u64(c, "over_limit", s.over_limit);
+    u64(c, "no_memory", s.no_memory);
+    u64(c, "idle_timeouts", s.idle_timeouts);
+    u64(c, "client_aborts", s.client_aborts);
+    u64(c, "backend_aborts", s.backend_aborts);
+    u64(c, "bytes_to_backend", s.bytes_to_backend);
+    u64(c, "bytes_to_client", s.bytes_to_client);
+    u64(c, "active", s.active);
+    const std::string name = "listener_" + std::to_string(l);
+    rte_tel_data_add_dict_container(d, name.c_str(), c, 0);
+    for (std::size_t b = 0; b < t.backends[l].size(); ++b) {
+      rte_tel_data* e = rte_tel_data_alloc();
+      if (e == nullptr) return -1;
+      rte_tel_data_start_dict(e);
+      rte_tel_data_add_dict_string(e, "address", apps::to_string(spec.backends[b].address).c_str());
+      u64(e, "weight", spec.backends[b].weight);
+      const BackendStats& k = t.backends[l][b];
+      u64(e, "attempts", k.attempts);
+      u64(e, "connected", k.connected);
+      u64(e, "refused", k.refused);
+      u64(e, "timeouts", k.timeouts);
+      u64(e, "failed_other", k.failed_other);
+      u64(e, "bytes_to_backend", k.bytes_to_backend);
+      u64(e, "bytes_to_client", k.bytes_to_client);
+      u64(e, "active", k.active);
+      u64(e, "marked_down", k.marked_down);
+      u64(e, "down_on_workers", t.down[l][b]);
+      const std::string bname = name + "_backend_" + std::to_string(b);
+      rte_tel_data_add_dict_container(d, bname.c_str(), e, 0);
+    }
+  }
+  rte_tel_data* r = rte_tel_data_alloc();
+  if (r == nullptr) return -1;
+  rte_tel_data_start_dict(r);
+  u64(r, "buffered", t.relay.buffered);
+  u64(r, "buffered_peak", t.relay.buffered_peak);
+  u64(r, "pair_peak", t.relay.pair_peak);
+  u64(r, "ring_bytes", t.relay.ring_bytes);
+  u64(r, "over_window", t.relay.over_window);
+  rte_tel_data_add_dict_container(d, "relay", r, 0);
+  return 0;
+}
+
+// Worker 0's poll hook also prints the status line every --stats seconds.
+struct Hook {
+  Proxy* proxy;
+  ProxyWorker* worker;
+  bool status;
+};
+
+void status_line(Proxy& p, Instant now) {
+  const Totals t = p.totals(now);
+  const double dt = std::chrono::duration<double>(now - p.last_status).count();
+  ListenerStats cur, prev;
+  for (const auto& s : t.listeners) add(cur, s);
+  for (const auto& s : p.last.listeners) add(prev, s);
+  const auto rate = [&](std::uint64_t a, std::uint64_t b) { return static_cast<double>(a - b) / (dt > 0 ? dt : 1); };
+  std::printf("riptide-proxy: t=%.0fs active=%llu accepted/s=%.0f connected/s=%.0f failed/s=%.0f "
+              "to-backend=%.1f MB/s to-client=%.1f MB/s buffered=%llu\n",
+              std::chrono::duration<double>(now - p.started).count(), static_cast<unsigned long long>(cur.active),
+              rate(cur.accepted, prev.accepted), rate(cur.connected, prev.connected),
+              rate(cur.refused + cur.timeouts + cur.connect_errors + cur.no_backend,
+                   prev.refused + prev.timeouts + prev.connect_errors + prev.no_backend),
+              rate(cur.bytes_to_backend, prev.bytes_to_backend) / 1e6,
+              rate(cur.bytes_to_client, prev.bytes_to_client) / 1e6,
+              static_cast<unsigned long long>(t.relay.buffered));
+  std::fflush(stdout);
+  p.last = t;
+  p.last_status = now;
+}
+
+void summary(const Proxy& p) {
+  const Totals t = p.totals(runtime::tsc_now());
+  for (std::size_t l = 0; l < t.listeners.size(); ++l) {
+    const ListenerSpec& spec = p.config.listeners[l];
+    const ListenerStats& s = t.listeners[l];
+    std::printf("riptide-proxy: listener %zu %s %s: accepted %llu connected %llu refused %llu timeouts %llu "
+                "connect_errors %llu no_backend %llu over_limit %llu no_memory %llu idle_timeouts %llu "
+                "client_aborts %llu backend_aborts %llu bytes_to_backend %llu bytes_to_client %llu active %llu\n",
+                l, apps::to_string(spec.bind).c_str(), std::string(to_string(spec.policy.balance)).c_str(),
+                static_cast<unsigned long long>(s.accepted), static_cast<unsigned long long>(s.connected),
+                static_cast<unsigned long long>(s.refused), static_cast<unsigned long long>(s.timeouts),
+                static_cast<unsigned long long>(s.connect_errors), static_cast<unsigned long long>(s.no_backend),
+                static_cast<unsigned long long>(s.over_limit), static_cast<unsigned long long>(s.no_memory),
+                static_cast<unsigned long long>(s.idle_timeouts), static_cast<unsigned long long>(s.client_aborts),
+                static_cast<unsigned long long>(s.backend_aborts),
+                static_cast<unsigned long long>(s.bytes_to_backend),
+                static_cast<unsigned long long>(s.bytes_to_client), static_cast<unsigned long long>(s.active));
+    for (std::size_t b = 0; b < t.backends[l].size(); ++b) {
+      const BackendStats& k = t.backends[l][b];
+      std::printf("riptide-proxy:   backend %s weight %u: attempts %llu connected %llu refused %llu timeouts %llu "
+                  "failed_other %llu bytes_to_backend %llu bytes_to_client %llu marked_down %llu "
+                  "down_on_workers %zu\n",
+                  apps::to_string(spec.backends[b].address).c_str(), spec.backends[b].weight,
+                  static_cast<unsigned long long>(k.attempts), static_cast<unsigned long long>(k.connected),
+                  static_cast<unsigned long long>(k.refused), static_cast<unsigned long long>(k.timeouts),
+                  static_cast<unsigned long long>(k.failed_other),
+                  static_cast<unsigned long long>(k.bytes_to_backend),
+                  static_cast<unsigned long long>(k.bytes_to_client),
+                  static_cast<unsigned long long>(k.marked_down), t.down[l][b]);
+    }
+  }
+  std::printf("riptide-proxy: relay: buffered_peak %llu pair_peak %llu ring_bytes %llu over_window %llu\n",
+              static_cast<unsigned long long>(t.relay.buffered_peak),
+              static_cast<unsigned long long>(t.relay.pair_peak),
+              static_cast<unsigned long long>(t.relay.ring_bytes),
+              static_cast<unsigned long long>(t.relay.over_window));
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"riptide-proxy: L4 proxy on the riptide TCP stack", "riptide-proxy"};
+  apps::CommonFlags flags;
+  apps::add_common_flags(app, flags);
+  Proxy proxy;
+  apps::ProgramSection section;
+  section.load = [&](const runtime::RuntimeConfig& rc, const apps::CommonFlags& f) -> std::optional<std::string> {
+    std::vector<Ipv4Addr> local;
+    for (std::uint32_t i = 0; i < rc.address_count; ++i) local.push_back(Ipv4Addr{rc.address.value + i});
+    auto r = load_proxy_config_file(f.config_path, f.sets, local);
+    if (auto* e = std::get_if<ProxyConfigError>(&r)) return e->message;
+    proxy.config = std::get<ProxyConfig>(r);
+    return std::nullopt;
+  };
+  section.print = [&] { return to_toml(proxy.config); };
+  int status = 0;
+  auto rt = apps::start_program(argc, argv, app, flags, status, &section);
+  if (!rt) return status;
+
+  // One ProxyWorker per worker: each core's pairs, pools and counters are its own.
+  const std::size_t n = rt->worker_count();
+  std::vector<std::unique_ptr<Hook>> hooks;
+  for (std::size_t i = 0; i < n; ++i) {
+    proxy.workers.push_back(std::make_unique<ProxyWorker>(rt->worker(i).stack(), proxy.config, n));
+    if (auto problem = proxy.workers.back()->listen()) {
+      std::fprintf(stderr, "riptide-proxy: %s\n", problem->c_str());
+      return 1;
+    }
+    hooks.push_back(std::make_unique<Hook>(Hook{&proxy, proxy.workers.back().get(), i == 0 && flags.stats > 0}));
+    rt->worker(i).set_poll_hook(
+        [](void* ctx, Stack&, Instant now) {
+          auto* h = static_cast<Hook*>(ctx);
+          h->worker->poll(now);
+          if (h->status && now - h->proxy->last_status >= std::chrono::seconds{h->proxy->stats_interval_s}) {
+            status_line(*h->proxy, now);
+          }
+        },
+        hooks.back().get());
+  }
+  proxy.stats_interval_s = flags.stats;
+  proxy.started = proxy.last_status = runtime::tsc_now();
+  g_proxy = &proxy;
+  rte_telemetry_register_cmd("/riptide/proxy", telemetry_proxy,
+                             "riptide-proxy: per listener and backend: connections, failures by kind, bytes "
+                             "each way, active, health");
+
+  for (std::size_t l = 0; l < proxy.config.listeners.size(); ++l) {
+    const ListenerSpec& s = proxy.config.listeners[l];
+    std::string backends;
+    for (const BackendSpec& b : s.backends) {
+      backends += (backends.empty() ? "" : ",") + apps::to_string(b.address);
+      if (b.weight != 1) backends += "*" + std::to_string(b.weight);
+    }
+    std::printf("riptide-proxy: listener %zu: %s -> %s (%s)\n", l, apps::to_string(s.bind).c_str(),
+                backends.c_str(), std::string(to_string(s.policy.balance)).c_str());
+  }
+  std::printf("riptide-proxy: listening on %s (%s), %zu listener(s), %zu worker(s), %zu pairs per worker\n",
+              to_string(rt->config().address).c_str(), rt->interface().config().mac.to_string().c_str(),
+              proxy.config.listeners.size(), n, proxy.workers.front()->pair_capacity());
+  std::fflush(stdout);
+  const int rc = rt->run({flags.stats, "riptide-proxy"});
+  g_proxy = nullptr;
+  summary(proxy);
+  // The workers reference their stacks: gone before the runtime.
+  hooks.clear();
+  proxy.workers.clear();
+  rt.reset();
+  runtime::cleanup_eal();
+  return rc;
+}

@@ -1,0 +1,540 @@
+// riptide-proxy's relay (apps/common/proxy.hpp) between three kinds of stack joined
+// in memory on a virtual clock: a client (198.18.0.1), the proxy (198.18.0.5) and
+// backends (198.18.0.2, 198.18.0.3). Transfers both ways at once, half-close each
+// way, RST propagation each way, refused and timed-out backends (reset or close),
+// passive down marking, bytes held before the upstream connects, a slow reader
+// (the proxy's memory stays within the receive buffer), idle timeout, the
+// connection limit, and the counters.
+#include "common/proxy.hpp"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+
+#include "../scenario/link.hpp"  // pattern(), first_difference(), states()
+#include "wire/ipv4.hpp"
+#include "wire/tcp.hpp"
+
+namespace riptide::apps::proxy {
+namespace {
+
+using scenario::first_difference;
+using scenario::pattern;
+using scenario::states;
+
+const Ipv4Addr kClient = Ipv4Addr::from_octets(198, 18, 0, 1);
+const Ipv4Addr kProxy = Ipv4Addr::from_octets(198, 18, 0, 5);
+const Ipv4Addr kBackendA = Ipv4Addr::from_octets(198, 18, 0, 2);
+const Ipv4Addr kBackendB = Ipv4Addr::from_octets(198, 18, 0, 3);
+constexpr std::uint16_t kFront = 8080;
+constexpr std::uint16_t kBack = 9000;
+const Instant kStart = Instant{std::chrono::seconds{1000}};
+
+// A packet on the wire, as the drop filter sees it.
+struct Seen {
+  Ipv4Addr src, dst;
+  std::uint8_t flags = 0;
+  std::size_t payload = 0;
+};
+
+// Stacks joined by an instant link that routes by destination address, plus the
+// proxy's own timers: the host of the embedded API, for three or more stacks.
+class Net {
+ public:
+  explicit Net(Instant start) : now(start) {}
+  Instant now;
+  std::function<bool(const Seen&)> drop;  // true: the packet is lost
+  std::uint64_t delivered = 0;
+
+  void add(Stack& s) { stacks_.push_back(&s); }
+  void add(ProxyWorker& p) { proxies_.push_back(&p); }
+
+  std::size_t step() {
+    std::vector<std::vector<std::byte>> out;
+    for (Stack* s : stacks_) s->drain_tx([&](std::span<const std::byte> p) { out.emplace_back(p.begin(), p.end()); });
+    for (const auto& bytes : out) {
+      auto ip = wire::Ipv4View::parse(bytes);
+      if (!ip) continue;
+      Seen seen{ip->src(), ip->dst(), 0, 0};
+      if (ip->protocol() == wire::kIpProtoTcp) {
+        if (auto t = wire::TcpView::parse(ip->payload())) {
+          seen.flags = wire::header_of(*t).flags;
+          seen.payload = t->payload().size();
+        }
+      }
+      if (drop && drop(seen)) continue;
+      for (Stack* s : stacks_) {
+        if (s->is_local(seen.dst)) {
+          s->input(bytes, now);
+          ++delivered;
+        }
+      }
+    }
+    return out.size();
+  }
+
+  void pump() {
+    for (int rounds = 0; step() > 0; ++rounds) {
+      if (rounds > 2000000) {
+        ADD_FAILURE() << "the network did not go quiet";
+        return;
+      }
+    }
+  }
+
+  // Runs every timer (stacks' and proxies') in deadline order until done() or `t`.
+  bool run_until(const std::function<bool()>& done, Instant t) {
+    pump();
+    for (int guard = 0; !done(); ++guard) {
+      if (guard > 10000000) {
+        ADD_FAILURE() << "timers did not settle";
+        return false;
+      }
+      std::optional<Instant> next;
+      const auto earliest = [&](std::optional<Instant> x) {
+        if (x && (!next || *x < *next)) next = x;
+      };
+      for (Stack* s : stacks_) earliest(s->next_timer());
+      for (ProxyWorker* p : proxies_) earliest(p->next_timer());
+      if (!next || *next > t) break;
+      advance_to(std::max(now, *next));
+    }
+    if (done()) return true;
+    advance_to(std::max(now, t));
+    return done();
+  }
+  void run_for(Duration d) {
+    run_until([] { return false; }, now + d);
+  }
+
+ private:
+  void advance_to(Instant t) {
+    now = t;
+    for (Stack* s : stacks_) s->advance(now);
+    for (ProxyWorker* p : proxies_) p->poll(now);
+    pump();
+  }
+
+  std::vector<Stack*> stacks_;
+  std::vector<ProxyWorker*> proxies_;
+};
+
+// An application end (client or backend server): sends `to_send` as space allows,
+// then shuts its write side if asked; keeps what it receives; can hold its receive
+// window shut (a reader that does not read) and answer a FIN with `reply`.
+class End final : public Handler {
+ public:
+  std::optional<ConnId> conn;
+  std::vector<std::byte> to_send;
+  std::size_t sent = 0;
+  bool shut_after_send = false;
+  std::vector<std::byte> received;
+  bool peer_closed = false;
+  std::optional<CloseReason> closed;
+  std::uint32_t accepts = 0;
+  bool holding = false;                 // set_receive_held(everything received)
+  std::vector<std::byte> reply_on_fin;  // sent after the peer's FIN, then our FIN
+  std::size_t received_before_fin = 0;
+
+  void on_accept(Stack& s, ConnId c) override {
+    ++accepts;
+    conn = c;  // (a server End follows its latest connection)
+    sent = 0;
+    shut_ = false;
+    push(s);
+  }
+  void on_connected(Stack& s, ConnId c) override {
+    conn = c;
+    push(s);
+  }
+  void on_data(Stack& s, ConnId c, std::span<const std::byte> d) override {
+    received.insert(received.end(), d.begin(), d.end());
+    if (holding) (void)s.set_receive_held(c, static_cast<std::uint32_t>(received.size()));
+  }
+  void on_writable(Stack& s, ConnId) override { push(s); }
+  void on_peer_closed(Stack& s, ConnId) override {
+    peer_closed = true;
+    received_before_fin = received.size();
+    if (!reply_on_fin.empty()) {
+      to_send = reply_on_fin;
+      sent = 0;
+      shut_after_send = true;
+      push(s);
+    }
+  }
+  void on_closed(Stack&, ConnId, CloseReason r) override { closed = r; }
+
+  void release_hold(Stack& s) {
+    holding = false;
+    if (conn) (void)s.set_receive_held(*conn, 0);
+  }
+  void push(Stack& s) {
+    if (!conn) return;
+    while (sent < to_send.size()) {
+      auto n = s.send(*conn, std::span(to_send).subspan(sent));
+      if (!n || *n == 0) return;
+      sent += *n;
+    }
+    if (shut_after_send && !shut_) {
+      shut_ = true;
+      (void)s.shutdown_write(*conn);
+    }
+  }
+
+ private:
+  bool shut_ = false;
+};
+
+StackConfig config(Ipv4Addr addr, std::uint8_t key, std::uint32_t rcv_buf) {
+  StackConfig c;
+  c.local_addrs = {addr};
+  c.secret = {key, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, key};
+  c.max_connections = 64;
+  c.max_time_wait = 64;
+  c.send_chunks = 2048;
+  c.tcp.rcv_buf = rcv_buf;
+  c.tcp.snd_buf = 65536;
+  c.tcp.time_wait = std::chrono::seconds{1};
+  return c;
+}
+
+class ProxyTest : public ::testing::Test {
+ protected:
+  // Two backends (A at .2, B at .3) on port 9000; one listener on the proxy's
+  // :8080 whose pool is `backends`.
+  void build(std::vector<BackendSpec> backends, const std::function<void(ListenerPolicy&)>& tweak = {},
+             std::uint32_t proxy_rcv_buf = 65536) {
+    client = std::make_unique<Stack>(config(kClient, 1, 65536), kStart);
+    proxy_stack = std::make_unique<Stack>(config(kProxy, 5, proxy_rcv_buf), kStart);
+    backend_a = std::make_unique<Stack>(config(kBackendA, 2, 65536), kStart);
+    backend_b = std::make_unique<Stack>(config(kBackendB, 3, 65536), kStart);
+    ProxyConfig pc;
+    ListenerSpec l;
+    l.bind = Endpoint{kProxy, kFront};
+    l.backends = std::move(backends);
+    if (tweak) tweak(l.policy);
+    pc.listeners.push_back(l);
+    proxy = std::make_unique<ProxyWorker>(*proxy_stack, pc);
+    ASSERT_FALSE(proxy->listen().has_value());
+    net = std::make_unique<Net>(kStart);
+    net->add(*client);
+    net->add(*proxy_stack);
+    net->add(*backend_a);
+    net->add(*backend_b);
+    net->add(*proxy);
+  }
+  void serve_a() { ASSERT_TRUE(backend_a->listen(kBackendA, kBack, srv_a)); }
+  void serve_b() { ASSERT_TRUE(backend_b->listen(kBackendB, kBack, srv_b)); }
+  static BackendSpec at(Ipv4Addr a, std::uint32_t weight = 1) { return BackendSpec{Endpoint{a, kBack}, weight}; }
+
+  // A client connection through the proxy, with its own End.
+  End& connect_client() {
+    ends.push_back(std::make_unique<End>());
+    End& e = *ends.back();
+    EXPECT_TRUE(client->connect(kProxy, kFront, e));
+    return e;
+  }
+  bool settle(const std::function<bool()>& done, Duration limit = std::chrono::seconds{30}) {
+    return net->run_until(done, net->now + limit);
+  }
+  const ListenerStats& stats() const { return proxy->listener_stats(0); }
+  const BackendStats& backend_stats(std::size_t i) const { return proxy->pool(0).backend(i).stats; }
+
+  void TearDown() override {
+    if (HasFailure() && proxy_stack) {
+      std::cout << "client: " << states(*client) << "; proxy: " << states(*proxy_stack)
+                << "; backend A: " << states(*backend_a) << "; backend B: " << states(*backend_b) << "\n";
+    }
+  }
+
+  End srv_a, srv_b;  // outlive the stacks that call them
+  std::vector<std::unique_ptr<End>> ends;
+  std::unique_ptr<Stack> client, proxy_stack, backend_a, backend_b;
+  std::unique_ptr<ProxyWorker> proxy;
+  std::unique_ptr<Net> net;
+};
+
+TEST_F(ProxyTest, RelaysBothWaysAtOnceAndClosesBothLegs) {
+  build({at(kBackendA)});
+  serve_a();
+  const auto up = pattern(3 << 20, 1), down = pattern(2 << 20, 2);
+  srv_a.to_send = down;
+  srv_a.shut_after_send = true;
+  End& c = connect_client();
+  c.to_send = up;
+  c.shut_after_send = true;
+  ASSERT_TRUE(settle([&] { return c.closed && srv_a.closed && stats().active == 0; }));
+  EXPECT_EQ(first_difference(srv_a.received, up), -1) << srv_a.received.size();
+  EXPECT_EQ(first_difference(c.received, down), -1) << c.received.size();
+  EXPECT_EQ(*c.closed, CloseReason::Normal);
+  EXPECT_EQ(*srv_a.closed, CloseReason::Normal);
+  EXPECT_EQ(stats().accepted, 1u);
+  EXPECT_EQ(stats().connected, 1u);
+  EXPECT_EQ(stats().bytes_to_backend, up.size());
+  EXPECT_EQ(stats().bytes_to_client, down.size());
+  EXPECT_EQ(backend_stats(0).bytes_to_backend, up.size());
+  EXPECT_EQ(backend_stats(0).bytes_to_client, down.size());
+  EXPECT_EQ(backend_stats(0).active, 0u);
+  EXPECT_EQ(proxy->relay_stats().buffered, 0u);
+  EXPECT_EQ(proxy->relay_stats().over_window, 0u);
+  EXPECT_LE(proxy->relay_stats().pair_peak, 65536u);
+  // Both legs gone from the proxy (TIME-WAIT records aside).
+  ASSERT_TRUE(settle([&] { return proxy_stack->connection_count() == 0; }));
+}
+
+TEST_F(ProxyTest, ClientHalfCloseStillGetsTheReply) {
+  // The client sends a request and shuts its write side; the backend sees the
+  // request, then the FIN (after the data), and only then answers and closes.
+  build({at(kBackendA)});
+  serve_a();
+  const auto request = pattern(100000, 3), reply = pattern(300000, 4);
+  srv_a.reply_on_fin = reply;
+  End& c = connect_client();
+  c.to_send = request;
+  c.shut_after_send = true;
+  ASSERT_TRUE(settle([&] { return c.closed && srv_a.closed; }));
+  EXPECT_EQ(srv_a.received_before_fin, request.size()) << "the FIN came after all the data";
+  EXPECT_EQ(first_difference(c.received, reply), -1);
+  EXPECT_TRUE(c.peer_closed);
+  EXPECT_EQ(*c.closed, CloseReason::Normal);
+  EXPECT_EQ(*srv_a.closed, CloseReason::Normal);
+  EXPECT_EQ(stats().active, 0u);
+}
+
+TEST_F(ProxyTest, BackendHalfCloseLetsTheClientKeepSending) {
+  // The backend sends a greeting and closes its side at once; the client keeps
+  // uploading for a while, then closes.
+  build({at(kBackendA)});
+  serve_a();
+  const auto greeting = pattern(5000, 5), upload = pattern(1 << 20, 6);
+  srv_a.to_send = greeting;
+  srv_a.shut_after_send = true;
+  End& c = connect_client();
+  ASSERT_TRUE(settle([&] { return c.peer_closed; }));
+  EXPECT_EQ(first_difference(c.received, greeting), -1);
+  c.to_send = upload;
+  c.shut_after_send = true;
+  c.push(*client);
+  ASSERT_TRUE(settle([&] { return c.closed && srv_a.closed; }));
+  EXPECT_EQ(first_difference(srv_a.received, upload), -1);
+  EXPECT_EQ(*c.closed, CloseReason::Normal);
+  EXPECT_EQ(*srv_a.closed, CloseReason::Normal);
+}
+
+TEST_F(ProxyTest, ClientResetAbortsTheBackendLeg) {
+  build({at(kBackendA)});
+  serve_a();
+  End& c = connect_client();
+  ASSERT_TRUE(settle([&] { return srv_a.conn.has_value() && stats().connected == 1; }));
+  ASSERT_FALSE(client->abort(*c.conn));
+  ASSERT_TRUE(settle([&] { return srv_a.closed.has_value(); }));
+  EXPECT_EQ(*srv_a.closed, CloseReason::Reset);
+  EXPECT_EQ(stats().client_aborts, 1u);
+  EXPECT_EQ(stats().active, 0u);
+  EXPECT_EQ(proxy_stack->connection_count(), 0u);
+}
+
+TEST_F(ProxyTest, BackendResetAbortsTheClientLeg) {
+  build({at(kBackendA)});
+  serve_a();
+  End& c = connect_client();
+  ASSERT_TRUE(settle([&] { return srv_a.conn.has_value() && stats().connected == 1; }));
+  ASSERT_FALSE(backend_a->abort(*srv_a.conn));
+  ASSERT_TRUE(settle([&] { return c.closed.has_value(); }));
+  EXPECT_EQ(*c.closed, CloseReason::Reset);
+  EXPECT_EQ(stats().backend_aborts, 1u);
+  EXPECT_EQ(stats().active, 0u);
+}
+
+TEST_F(ProxyTest, RefusedBackendResetsTheClient) {
+  build({at(kBackendA)});  // nothing listens on A: its stack answers the SYN with a RST
+  End& c = connect_client();
+  c.to_send = pattern(1000, 7);
+  ASSERT_TRUE(settle([&] { return c.closed.has_value(); }));
+  EXPECT_EQ(*c.closed, CloseReason::Reset);
+  EXPECT_EQ(stats().accepted, 1u);
+  EXPECT_EQ(stats().refused, 1u);
+  EXPECT_EQ(stats().connected, 0u);
+  EXPECT_EQ(backend_stats(0).refused, 1u);
+  EXPECT_EQ(backend_stats(0).attempts, 1u);
+  EXPECT_EQ(stats().active, 0u);
+  EXPECT_EQ(proxy->relay_stats().buffered, 0u);
+}
+
+TEST_F(ProxyTest, RefusedBackendClosesTheClientWhenConfigured) {
+  build({at(kBackendA)}, [](ListenerPolicy& p) { p.on_backend_failure = BackendFailure::Close; });
+  End& c = connect_client();
+  ASSERT_TRUE(settle([&] { return c.peer_closed; }));
+  EXPECT_FALSE(c.closed.has_value() && *c.closed != CloseReason::Normal);
+  EXPECT_EQ(stats().refused, 1u);
+  ASSERT_FALSE(client->close(*c.conn));
+  ASSERT_TRUE(settle([&] { return proxy_stack->connection_count() == 0; }));
+}
+
+TEST_F(ProxyTest, SilentBackendTimesOutAndTheClientIsReset) {
+  build({at(kBackendA)}, [](ListenerPolicy& p) { p.connect_timeout_ms = 1500; });
+  serve_a();
+  net->drop = [](const Seen& s) { return s.dst == kBackendA; };  // SYNs vanish
+  End& c = connect_client();
+  ASSERT_TRUE(settle([&] { return stats().accepted == 1; }));
+  const Instant accepted_at = net->now;
+  ASSERT_TRUE(settle([&] { return c.closed.has_value(); }));
+  EXPECT_EQ(*c.closed, CloseReason::Reset);
+  EXPECT_GE(net->now - accepted_at, std::chrono::milliseconds{1500});
+  EXPECT_LT(net->now - accepted_at, std::chrono::milliseconds{1600});
+  EXPECT_EQ(stats().timeouts, 1u);
+  EXPECT_EQ(backend_stats(0).timeouts, 1u);
+  EXPECT_EQ(proxy_stack->connection_count(), 0u) << "the half-open upstream was dropped too";
+}
+
+TEST_F(ProxyTest, FailingBackendIsMarkedDownAndSkipped) {
+  // Round robin over A (refuses) and B (serves); after 2 refusals A is down, so
+  // every later connection goes to B until the retry time.
+  build({at(kBackendA), at(kBackendB)}, [](ListenerPolicy& p) {
+    p.down_after_failures = 2;
+    p.down_retry_ms = 60000;
+  });
+  serve_b();
+  srv_b.reply_on_fin = pattern(2, 8);  // and then its FIN
+  int reset = 0;
+  for (int i = 0; i < 8; ++i) {
+    End& c = connect_client();
+    c.to_send = pattern(10, 8);
+    c.shut_after_send = true;
+    ASSERT_TRUE(settle([&] { return c.closed.has_value(); }));
+    if (*c.closed == CloseReason::Reset) ++reset;
+  }
+  EXPECT_EQ(reset, 2) << "two connections went to A before it was marked down";
+  EXPECT_EQ(backend_stats(0).refused, 2u);
+  EXPECT_EQ(backend_stats(0).marked_down, 1u);
+  EXPECT_EQ(backend_stats(1).connected, 6u);
+  EXPECT_FALSE(proxy->pool(0).available(0, net->now));
+}
+
+TEST_F(ProxyTest, BytesBeforeTheUpstreamConnectsAreHeldNotLost) {
+  // The backend's first SYN is lost, so the upstream connects only after the SYN
+  // is retransmitted (rto_initial 1 s); the client's request and FIN arrive
+  // meanwhile.
+  build({at(kBackendA)});
+  serve_a();
+  bool dropped = false;
+  net->drop = [&](const Seen& s) {
+    if (!dropped && s.dst == kBackendA && (s.flags & wire::tcp_flags::kSyn)) return dropped = true;
+    return false;
+  };
+  const auto request = pattern(40000, 9);
+  End& c = connect_client();
+  c.to_send = request;
+  c.shut_after_send = true;
+  ASSERT_TRUE(settle([&] { return stats().accepted == 1 && c.sent == request.size(); },
+                     std::chrono::milliseconds{500}));
+  EXPECT_EQ(stats().connected, 0u);
+  EXPECT_EQ(proxy->relay_stats().buffered, request.size());
+  srv_a.reply_on_fin = pattern(10, 10);
+  ASSERT_TRUE(settle([&] { return c.closed && srv_a.closed; }));
+  EXPECT_TRUE(dropped);
+  EXPECT_EQ(first_difference(srv_a.received, request), -1);
+  EXPECT_EQ(srv_a.received_before_fin, request.size());
+  EXPECT_EQ(*c.closed, CloseReason::Normal);
+}
+
+TEST_F(ProxyTest, SlowReaderHoldsTheSenderBackWithinTheBufferBound) {
+  // The backend does not read (its window closes); the client tries to upload
+  // 4 MiB. The proxy's ring for that direction stays within its receive buffer
+  // (64 KiB), the client's send stalls; once the backend reads, everything
+  // arrives intact.
+  build({at(kBackendA)});
+  serve_a();
+  srv_a.holding = true;
+  const auto upload = pattern(4 << 20, 11);
+  End& c = connect_client();
+  c.to_send = upload;
+  c.shut_after_send = true;
+  net->run_for(std::chrono::seconds{20});
+  EXPECT_LT(c.sent, upload.size() / 4) << "the client was held back";
+  EXPECT_LE(proxy->relay_stats().pair_peak, 65536u);
+  EXPECT_EQ(proxy->relay_stats().over_window, 0u);
+  EXPECT_GT(proxy->relay_stats().buffered, 0u) << "the ring is what closes the client's window";
+  srv_a.release_hold(*backend_a);
+  ASSERT_TRUE(settle([&] { return srv_a.peer_closed; }, std::chrono::seconds{120}));
+  EXPECT_EQ(first_difference(srv_a.received, upload), -1) << srv_a.received.size();
+  EXPECT_EQ(proxy->relay_stats().over_window, 0u);
+}
+
+TEST_F(ProxyTest, IdleConnectionIsResetBothWays) {
+  build({at(kBackendA)}, [](ListenerPolicy& p) { p.idle_timeout_ms = 2000; });
+  serve_a();
+  End& c = connect_client();
+  c.to_send = pattern(100, 12);
+  ASSERT_TRUE(settle([&] { return srv_a.received.size() == 100; }));
+  const Instant last = net->now;
+  ASSERT_TRUE(settle([&] { return c.closed && srv_a.closed; }));
+  EXPECT_EQ(*c.closed, CloseReason::Reset);
+  EXPECT_EQ(*srv_a.closed, CloseReason::Reset);
+  EXPECT_GE(net->now - last, std::chrono::milliseconds{2000});
+  EXPECT_EQ(stats().idle_timeouts, 1u);
+}
+
+TEST_F(ProxyTest, ConnectionsBeyondTheLimitAreReset) {
+  build({at(kBackendA)}, [](ListenerPolicy& p) { p.max_connections = 2; });
+  serve_a();
+  End& a = connect_client();
+  End& b = connect_client();
+  ASSERT_TRUE(settle([&] { return stats().connected == 2; }));
+  End& third = connect_client();
+  ASSERT_TRUE(settle([&] { return third.closed.has_value(); }));
+  EXPECT_EQ(*third.closed, CloseReason::Reset);
+  EXPECT_EQ(stats().over_limit, 1u);
+  EXPECT_FALSE(a.closed.has_value());
+  EXPECT_FALSE(b.closed.has_value());
+  // One ends: a new one fits again.
+  ASSERT_FALSE(client->abort(*a.conn));
+  ASSERT_TRUE(settle([&] { return stats().active == 1; }));
+  End& fourth = connect_client();
+  ASSERT_TRUE(settle([&] { return stats().connected == 3; }));
+  EXPECT_FALSE(fourth.closed.has_value());
+}
+
+TEST_F(ProxyTest, ShutdownResetsEveryPairWithoutCountingFailures) {
+  // The runtime's abort_all() at exit: both legs of every pair reset (peers are not
+  // left half-open), one pair still connecting; no failure is counted for it.
+  build({at(kBackendA), at(kBackendB)});
+  serve_a();
+  net->drop = [](const Seen& s) { return s.dst == kBackendB; };  // B's SYN stays unanswered
+  End& a = connect_client();  // -> A, connected
+  ASSERT_TRUE(settle([&] { return stats().connected == 1; }));
+  End& b = connect_client();  // -> B, connecting
+  ASSERT_TRUE(settle([&] { return stats().accepted == 2; }, std::chrono::milliseconds{100}));
+  proxy_stack->abort_all();
+  ASSERT_TRUE(settle([&] { return a.closed && b.closed && srv_a.closed; }, std::chrono::milliseconds{100}));
+  EXPECT_EQ(*a.closed, CloseReason::Reset);
+  EXPECT_EQ(*b.closed, CloseReason::Reset);
+  EXPECT_EQ(*srv_a.closed, CloseReason::Reset);
+  EXPECT_EQ(stats().active, 0u);
+  EXPECT_EQ(stats().client_aborts + stats().backend_aborts + stats().connect_errors + stats().timeouts, 0u);
+  EXPECT_EQ(backend_stats(1).failed_other + backend_stats(1).timeouts, 0u);
+  EXPECT_EQ(backend_stats(1).active, 0u);
+}
+
+TEST_F(ProxyTest, LeastConnectionsFollowsWhatIsOpen) {
+  build({at(kBackendA), at(kBackendB)}, [](ListenerPolicy& p) { p.balance = Balance::LeastConnections; });
+  serve_a();
+  serve_b();
+  End& first = connect_client();  // -> A (tie, first)
+  ASSERT_TRUE(settle([&] { return stats().connected == 1; }));
+  End& second = connect_client();  // -> B
+  ASSERT_TRUE(settle([&] { return stats().connected == 2; }));
+  (void)second;
+  ASSERT_FALSE(client->abort(*first.conn));  // A has none now
+  ASSERT_TRUE(settle([&] { return stats().active == 1; }));
+  connect_client();
+  ASSERT_TRUE(settle([&] { return stats().connected == 3; }));
+  EXPECT_EQ(srv_a.accepts, 2u);
+  EXPECT_EQ(srv_b.accepts, 1u);
+}
+
+}  // namespace
+}  // namespace riptide::apps::proxy
