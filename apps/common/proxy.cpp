@@ -120,7 +120,6 @@ ProxyWorker::ProxyWorker(Stack& stack, const ProxyConfig& cfg, std::size_t worke
     const std::uint64_t share = max == 0 ? 0 : (max + workers_ - 1) / workers_;
     listeners_.push_back(std::make_unique<Listener>(*this, s, share));
   }
-  by_slot_.assign(stack.config().max_connections, nullptr);
   // Each pair holds two of the stack's connections.
   pair_count_ = std::max<std::size_t>(stack.config().max_connections / 2, 1);
   pairs_ = std::make_unique<Pair[]>(pair_count_);
@@ -156,10 +155,10 @@ void ProxyWorker::poll(Instant now) {
 }
 
 ProxyWorker::Pair* ProxyWorker::pair_of(ConnId c) const {
-  // By the connection's pool slot (Stack::user_data is not there any more in
-  // on_closed: the stack no longer looks the handle up once the connection ended).
-  if (c.slot >= by_slot_.size()) return nullptr;
-  Pair* p = by_slot_[c.slot];
+  // Each leg carries its pair as the connection's user data, readable in every
+  // callback up to and including on_closed(); the check against the pair's own
+  // handles guards against a pair already reused.
+  auto* p = static_cast<Pair*>(stack_.user_data(c));
   if (p == nullptr || !p->used) return nullptr;
   return (p->client_open && p->client == c) || (p->upstream_open && p->upstream == c) ? p : nullptr;
 }
@@ -193,7 +192,7 @@ void ProxyWorker::accept(Listener& l, ConnId c) {
   p.last_activity = stack_.now();
   ++l.stats.active;
   (void)stack_.set_handler(c, *legs_);
-  by_slot_[c.slot] = &p;
+  stack_.set_user_data(c, &p);
   // The relay forwards what it has at once: Nagle on the proxy would only add a
   // delay the endpoints did not ask for.
   (void)stack_.set_nodelay(c, true);
@@ -220,7 +219,7 @@ void ProxyWorker::accept(Listener& l, ConnId c) {
   }
   p.upstream = *up;
   p.upstream_open = true;
-  by_slot_[up->slot] = &p;
+  stack_.set_user_data(*up, &p);
   (void)stack_.set_nodelay(*up, true);
   wheel_.schedule(p.timer, stack_.now() + std::chrono::milliseconds{l.spec.policy.connect_timeout_ms});
 }
@@ -440,7 +439,7 @@ void ProxyWorker::release(Pair& p) {
   p.to_upstream.clear();
   p.to_client.clear();
   for (const ConnId c : {p.client, p.upstream}) {
-    if (c.slot < by_slot_.size() && by_slot_[c.slot] == &p) by_slot_[c.slot] = nullptr;
+    if (stack_.user_data(c) == &p) stack_.set_user_data(c, nullptr);
   }
   const std::uint32_t index = p.index;
   const std::uint32_t generation = p.generation + 1;

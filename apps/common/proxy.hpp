@@ -161,7 +161,6 @@ class ProxyWorker {
   std::unique_ptr<Pair[]> pairs_;
   std::size_t pair_count_ = 0;
   std::vector<std::uint32_t> free_;
-  std::vector<Pair*> by_slot_;  // the pair of each of the stack's connection slots
   TimerWheel wheel_;
   RelayStats relay_;
 };

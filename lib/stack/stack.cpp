@@ -1006,8 +1006,13 @@ void Stack::set_user_data(ConnId c, void* p) {
 }
 
 void* Stack::user_data(ConnId c) const {
-  ConnSlot* s = lookup(c);
-  return s != nullptr ? s->conn->user_data : nullptr;
+  // Unlike lookup(), a finished connection still answers until its slot is
+  // released, which happens after on_closed() returns: a handler finds its state
+  // in its last callback too.
+  if (c.slot >= cfg_.max_connections) return nullptr;
+  const ConnSlot& s = conns_[c.slot];
+  if (!s.used || s.generation != c.generation || !s.conn) return nullptr;
+  return s.conn->user_data;
 }
 
 std::optional<ConnInfo> Stack::info(ConnId c) const {

@@ -216,6 +216,9 @@ class Stack final : private tcp::TcpHost {
   std::optional<Error> set_buffer_sizes(ConnId c, std::uint32_t rcv_buf, std::uint32_t snd_buf);
   std::optional<Error> set_receive_held(ConnId c, std::uint32_t bytes);
   std::optional<Error> set_handler(ConnId c, Handler& h);
+  // An application pointer carried by the connection. user_data() answers from
+  // on_accept()/on_connected() until on_closed() returns (inside on_closed() too);
+  // null for a stale or unknown ConnId.
   void set_user_data(ConnId c, void* p);
   [[nodiscard]] void* user_data(ConnId c) const;
 

@@ -201,6 +201,17 @@ TEST_F(Closing, RstClosesAsReset) {
   EXPECT_EQ(h.stack.time_wait_count(), 0u);
 }
 
+TEST_F(Closing, UserDataIsStillThereInOnClosedAndGoneAfter) {
+  // A handler finds its per-connection state through user_data() in every
+  // callback, on_closed() included (the proxy frees a pair there).
+  int marker = 0;
+  h.stack.set_user_data(h.conn, &marker);
+  h.in("R", 2);
+  EXPECT_EQ(h.handler.take(), std::vector<std::string>{"closed:reset"});
+  EXPECT_EQ(h.handler.user_data_at_close, &marker);
+  EXPECT_EQ(h.stack.user_data(h.conn), nullptr) << "the slot is released after on_closed()";
+}
+
 class LastAck : public CloseWait {
  protected:
   void SetUp() override {

@@ -63,9 +63,11 @@ class RecordingHandler : public Handler {
   }
   void on_writable(Stack&, ConnId) override { events.push_back("writable"); }
   void on_peer_closed(Stack&, ConnId) override { events.push_back("peer_closed"); }
-  void on_closed(Stack&, ConnId, CloseReason r) override {
+  void on_closed(Stack& s, ConnId c, CloseReason r) override {
     events.push_back("closed:" + std::string(tcp::to_string(r)));
+    user_data_at_close = s.user_data(c);
   }
+  void* user_data_at_close = nullptr;
   std::vector<std::string> take() { return std::exchange(events, {}); }
 };
 
