@@ -237,6 +237,26 @@ void ProxyWorker::connected(ConnId c) {
   } else {
     wheel_.cancel(p->timer);
   }
+  if (l.spec.policy.send_proxy_protocol != ProxyProtocol::Off) {
+    // The PROXY protocol header goes first, before any of the client's bytes: the
+    // upstream's send buffer is empty at this point, so it is taken whole.
+    const auto info = stack_.info(p->client);
+    if (!info) {
+      abort_pair(*p);
+      return;
+    }
+    const auto header = proxy_header(l.spec.policy.send_proxy_protocol,
+                                     ProxiedFlow{info->key.remote_addr, info->key.local_addr,
+                                                 info->key.remote_port, info->key.local_port});
+    const std::uint32_t generation = p->generation;
+    const auto n = stack_.send(p->upstream, header);
+    if (!p->used || p->generation != generation) return;
+    if (!n || *n != header.size()) {
+      abort_pair(*p);
+      return;
+    }
+    ++l.stats.proxy_headers;
+  }
   flush(*p, true);  // what the client sent meanwhile, and its FIN
 }
 

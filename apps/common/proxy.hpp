@@ -91,7 +91,8 @@ struct ListenerStats {
   std::uint64_t idle_timeouts = 0;   // pairs aborted after idle_timeout_ms without a byte
   std::uint64_t client_aborts = 0;   // pairs ended by the client leg's RST or retransmission timeout
   std::uint64_t backend_aborts = 0;  // pairs ended by the upstream leg's RST or timeout after connecting
-  std::uint64_t bytes_to_backend = 0;
+  std::uint64_t proxy_headers = 0;   // PROXY protocol headers sent to backends (send_proxy_protocol)
+  std::uint64_t bytes_to_backend = 0;  // client bytes relayed (PROXY headers not counted)
   std::uint64_t bytes_to_client = 0;
   std::uint64_t active = 0;          // pairs now
 };

@@ -96,6 +96,7 @@ struct PolicyDraft {
   std::optional<BackendFailure> on_backend_failure;
   std::optional<std::uint32_t> down_after_failures;
   std::optional<std::uint32_t> down_retry_ms;
+  std::optional<ProxyProtocol> send_proxy_protocol;
 
   [[nodiscard]] ListenerPolicy over(const ListenerPolicy& base) const {
     ListenerPolicy p = base;
@@ -106,6 +107,7 @@ struct PolicyDraft {
     if (on_backend_failure) p.on_backend_failure = *on_backend_failure;
     if (down_after_failures) p.down_after_failures = *down_after_failures;
     if (down_retry_ms) p.down_retry_ms = *down_retry_ms;
+    if (send_proxy_protocol) p.send_proxy_protocol = *send_proxy_protocol;
     return p;
   }
 };
@@ -159,6 +161,7 @@ const std::vector<PolicyKey>& policy_keys() {
   static const std::vector<PolicyKey> table = [] {
     static constexpr Balance kBalances[] = {Balance::RoundRobin, Balance::LeastConnections, Balance::SourceHash};
     static constexpr BackendFailure kFailures[] = {BackendFailure::Reset, BackendFailure::Close};
+    static constexpr ProxyProtocol kProxyProtocols[] = {ProxyProtocol::Off, ProxyProtocol::V1, ProxyProtocol::V2};
     return std::vector<PolicyKey>{
         enum_key("balance", kBalances, &PolicyDraft::balance, &ListenerPolicy::balance),
         u32_key("connect_timeout_ms", 1, &PolicyDraft::connect_timeout_ms, &ListenerPolicy::connect_timeout_ms),
@@ -168,6 +171,8 @@ const std::vector<PolicyKey>& policy_keys() {
                  &ListenerPolicy::on_backend_failure),
         u32_key("down_after_failures", 0, &PolicyDraft::down_after_failures, &ListenerPolicy::down_after_failures),
         u32_key("down_retry_ms", 1, &PolicyDraft::down_retry_ms, &ListenerPolicy::down_retry_ms),
+        enum_key("send_proxy_protocol", kProxyProtocols, &PolicyDraft::send_proxy_protocol,
+                 &ListenerPolicy::send_proxy_protocol),
     };
   }();
   return table;

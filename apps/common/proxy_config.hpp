@@ -11,6 +11,7 @@
 //   on_backend_failure = "reset"    | "close": what the client gets when no backend answers
 //   down_after_failures = 3         consecutive connect failures that mark a backend down (0: never)
 //   down_retry_ms = 10000           how long a backend marked down gets no new connections
+//   send_proxy_protocol = "off"     | "v1" | "v2": a PROXY protocol header to the backend first
 //
 //   [[proxy.listener]]              one per listening address
 //   bind = "198.18.0.1:8080"        REQUIRED: a local address (or 0.0.0.0) and port
@@ -37,6 +38,7 @@
 
 #include "common/endpoint.hpp"
 #include "common/ipv4_addr.hpp"
+#include "common/proxy_protocol.hpp"
 
 namespace riptide::apps::proxy {
 
@@ -60,6 +62,7 @@ struct ListenerPolicy {
   BackendFailure on_backend_failure = BackendFailure::Reset;
   std::uint32_t down_after_failures = 3;
   std::uint32_t down_retry_ms = 10000;
+  ProxyProtocol send_proxy_protocol = ProxyProtocol::Off;
   bool operator==(const ListenerPolicy&) const = default;
 };
 

@@ -162,6 +162,8 @@ TEST(ProxyConfig, BadValuesNameTheKey) {
   EXPECT_THAT(load_error("proxy = 3\n"), HasSubstr("proxy: expected a table, got an integer (line 1)"));
   EXPECT_THAT(load_error(kOne, {"proxy.listener.0.balance=fastest"}),
               HasSubstr("proxy.listener.0.balance: \"fastest\" is not one of"));
+  EXPECT_THAT(load_error(std::string(kOne) + "send_proxy_protocol = \"v3\"\n"),
+              HasSubstr("proxy.listener.0.send_proxy_protocol: \"v3\" is not one of \"off\", \"v1\", \"v2\""));
   EXPECT_THAT(load_error(kOne, {"proxy.idle_timeout_ms=soon"}),
               HasSubstr("proxy.idle_timeout_ms: expected an integer, got a string (override"));
 }
@@ -194,6 +196,14 @@ TEST(ProxyConfig, ReportsEveryProblemInFileOrder) {
             "proxy.listener.0.bind: \"nope\" is not an IPv4 address and port (e.g. \"198.18.0.1:8080\") (line 4)\n"
             "proxy.listener.0.backends: empty (at least one backend) (line 5)\n"
             "proxy.down_retry_ms: 0 is outside 1..4294967295 (override 'proxy.down_retry_ms=0')");
+}
+
+TEST(ProxyConfig, SendProxyProtocolIsOffUnlessAsked) {
+  EXPECT_EQ(load_ok(kOne).listeners[0].policy.send_proxy_protocol, ProxyProtocol::Off);
+  EXPECT_EQ(load_ok(std::string(kOne) + "send_proxy_protocol = \"v2\"\n").listeners[0].policy.send_proxy_protocol,
+            ProxyProtocol::V2);
+  EXPECT_EQ(load_ok(kOne, {"proxy.send_proxy_protocol=v1"}).listeners[0].policy.send_proxy_protocol,
+            ProxyProtocol::V1);
 }
 
 TEST(ProxyConfig, RoundTripsThroughToToml) {

@@ -285,6 +285,62 @@ TEST_F(ProxyTest, RelaysBothWaysAtOnceAndClosesBothLegs) {
   ASSERT_TRUE(settle([&] { return proxy_stack->connection_count() == 0; }));
 }
 
+// send_proxy_protocol: the backend reads the header (the client's address and
+// port, the proxy address and port it connected to) and then, unchanged, the
+// client's bytes; the client never sees it.
+class ProxyProtocolTest : public ProxyTest, public ::testing::WithParamInterface<ProxyProtocol> {};
+
+TEST_P(ProxyProtocolTest, HeaderGoesToTheBackendBeforeTheClientsBytes) {
+  const ProxyProtocol version = GetParam();
+  build({at(kBackendA)}, [&](ListenerPolicy& p) { p.send_proxy_protocol = version; });
+  serve_a();
+  const auto request = pattern(20000, 5), reply = pattern(30000, 6);
+  srv_a.reply_on_fin = reply;
+  ends.push_back(std::make_unique<End>());
+  End& c = *ends.back();
+  const auto id = client->connect(kProxy, kFront, c);
+  ASSERT_TRUE(id);
+  c.to_send = request;
+  c.shut_after_send = true;
+  const auto info = client->info(*id);  // SYN-SENT: its port is chosen
+  ASSERT_TRUE(info);
+  const std::uint16_t client_port = info->key.local_port;
+  ASSERT_TRUE(settle([&] { return c.closed && srv_a.closed; }));
+  const auto header = proxy_header(version, ProxiedFlow{kClient, kProxy, client_port, kFront});
+  ASSERT_GE(srv_a.received.size(), header.size());
+  EXPECT_TRUE(std::equal(header.begin(), header.end(), srv_a.received.begin())) << "the header comes first";
+  if (version == ProxyProtocol::V1) {
+    const std::string text(reinterpret_cast<const char*>(srv_a.received.data()), header.size());
+    EXPECT_EQ(text, "PROXY TCP4 198.18.0.1 198.18.0.5 " + std::to_string(client_port) + " 8080\r\n");
+  } else {
+    EXPECT_EQ(header.size(), 28u);
+  }
+  const std::vector<std::byte> after(srv_a.received.begin() + static_cast<std::ptrdiff_t>(header.size()),
+                                     srv_a.received.end());
+  EXPECT_EQ(first_difference(after, request), -1);
+  EXPECT_EQ(first_difference(c.received, reply), -1) << "the client gets the reply, no header";
+  EXPECT_EQ(stats().proxy_headers, 1u);
+  EXPECT_EQ(stats().bytes_to_backend, request.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(Versions, ProxyProtocolTest, ::testing::Values(ProxyProtocol::V1, ProxyProtocol::V2),
+                         [](const auto& i) { return std::string(to_string(i.param)); });
+
+TEST(ProxyProtocolHeader, MatchesTheSpecification) {
+  // HAProxy's proxy-protocol.txt 2.1 and 2.2, for 198.18.0.1:56324 -> 198.18.0.5:443.
+  const ProxiedFlow f{Ipv4Addr::from_octets(198, 18, 0, 1), Ipv4Addr::from_octets(198, 18, 0, 5), 56324, 443};
+  const auto v1 = proxy_header(ProxyProtocol::V1, f);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(v1.data()), v1.size()),
+            "PROXY TCP4 198.18.0.1 198.18.0.5 56324 443\r\n");
+  const auto v2 = proxy_header(ProxyProtocol::V2, f);
+  const std::vector<std::uint8_t> want{0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49,
+                                       0x54, 0x0A, 0x21, 0x11, 0x00, 0x0C, 198,  18,   0,    1,
+                                       198,  18,   0,    5,    0xDC, 0x04, 0x01, 0xBB};
+  ASSERT_EQ(v2.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(static_cast<std::uint8_t>(v2[i]), want[i]) << i;
+  EXPECT_TRUE(proxy_header(ProxyProtocol::Off, f).empty());
+}
+
 TEST_F(ProxyTest, ClientHalfCloseStillGetsTheReply) {
   // The client sends a request and shuts its write side; the backend sees the
   // request, then the FIN (after the data), and only then answers and closes.
