@@ -66,6 +66,12 @@ struct ProxyWorker::Pair {
   ByteRing to_client;    // from the backend, not yet taken by the client's
   Instant last_activity{};
   TimerEntry timer;
+  // accept_proxy_protocol: the front's PROXY header, until it is complete (the
+  // upstream is opened only then: source-hash needs the real client), and what it
+  // said (forwarded in our own header when send_proxy_protocol is on).
+  bool awaiting_header = false;
+  std::vector<std::byte> header;
+  std::optional<ProxiedFlow> origin;
 };
 
 struct ProxyWorker::Listener {
@@ -196,9 +202,19 @@ void ProxyWorker::accept(Listener& l, ConnId c) {
   // The relay forwards what it has at once: Nagle on the proxy would only add a
   // delay the endpoints did not ask for.
   (void)stack_.set_nodelay(c, true);
+  if (l.spec.policy.accept_proxy_protocol) {
+    // The front's header first; it must be complete within connect_timeout_ms.
+    p.awaiting_header = true;
+    wheel_.schedule(p.timer, stack_.now() + std::chrono::milliseconds{l.spec.policy.connect_timeout_ms});
+    return;
+  }
+  start_upstream(p);
+}
 
-  const auto info = stack_.info(c);
-  const Ipv4Addr client_addr = info ? info->key.remote_addr : Ipv4Addr{};
+void ProxyWorker::start_upstream(Pair& p) {
+  Listener& l = *p.listener;
+  const auto info = stack_.info(p.client);
+  const Ipv4Addr client_addr = p.origin ? p.origin->src : info ? info->key.remote_addr : Ipv4Addr{};
   const auto b = l.pool.pick(client_addr, stack_.now());
   if (!b) {
     ++l.stats.no_backend;
@@ -240,14 +256,16 @@ void ProxyWorker::connected(ConnId c) {
   if (l.spec.policy.send_proxy_protocol != ProxyProtocol::Off) {
     // The PROXY protocol header goes first, before any of the client's bytes: the
     // upstream's send buffer is empty at this point, so it is taken whole.
+    // The client as the front's header named it, else as this connection shows it.
     const auto info = stack_.info(p->client);
-    if (!info) {
+    if (!info && !p->origin) {
       abort_pair(*p);
       return;
     }
-    const auto header = proxy_header(l.spec.policy.send_proxy_protocol,
-                                     ProxiedFlow{info->key.remote_addr, info->key.local_addr,
-                                                 info->key.remote_port, info->key.local_port});
+    const ProxiedFlow flow = p->origin ? *p->origin
+                                       : ProxiedFlow{info->key.remote_addr, info->key.local_addr,
+                                                     info->key.remote_port, info->key.local_port};
+    const auto header = proxy_header(l.spec.policy.send_proxy_protocol, flow);
     const std::uint32_t generation = p->generation;
     const auto n = stack_.send(p->upstream, header);
     if (!p->used || p->generation != generation) return;
@@ -263,6 +281,10 @@ void ProxyWorker::connected(ConnId c) {
 void ProxyWorker::data(ConnId c, std::span<const std::byte> bytes) {
   Pair* p = pair_of(c);
   if (p == nullptr) return;
+  if (p->awaiting_header && c == p->client) {
+    take_header(*p, bytes);
+    return;
+  }
   const bool from_client = c == p->client;
   p->last_activity = stack_.now();
   ByteRing& ring = from_client ? p->to_upstream : p->to_client;
@@ -297,6 +319,34 @@ void ProxyWorker::data(ConnId c, std::span<const std::byte> bytes) {
   update_held(*p, from_client);
 }
 
+void ProxyWorker::take_header(Pair& p, std::span<const std::byte> bytes) {
+  Listener& l = *p.listener;
+  p.last_activity = stack_.now();
+  const std::size_t take = std::min(bytes.size(), kMaxProxyHeader - p.header.size());
+  p.header.insert(p.header.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(take));
+  const ParsedProxyHeader r = parse_proxy_header(p.header);
+  if (r.status == ParsedProxyHeader::Status::NeedMore && p.header.size() < kMaxProxyHeader) return;
+  if (r.status != ParsedProxyHeader::Status::Done) {
+    ++l.stats.bad_proxy_headers;  // not from a front that speaks it: reset
+    abort_pair(p);
+    return;
+  }
+  ++l.stats.proxy_headers_accepted;
+  p.awaiting_header = false;
+  p.origin = r.flow;
+  // What followed the header is the client's: relayed like any other bytes.
+  std::vector<std::byte> rest(p.header.begin() + static_cast<std::ptrdiff_t>(r.length), p.header.end());
+  rest.insert(rest.end(), bytes.begin() + static_cast<std::ptrdiff_t>(take), bytes.end());
+  p.header.clear();
+  p.header.shrink_to_fit();
+  wheel_.cancel(p.timer);
+  const ConnId client = p.client;
+  const std::uint32_t generation = p.generation;
+  start_upstream(p);
+  if (!p.used || p.generation != generation) return;  // no backend: the client was failed
+  if (!rest.empty()) data(client, rest);
+}
+
 void ProxyWorker::writable(ConnId c) {
   Pair* p = pair_of(c);
   if (p == nullptr) return;
@@ -307,6 +357,11 @@ void ProxyWorker::writable(ConnId c) {
 void ProxyWorker::peer_closed(ConnId c) {
   Pair* p = pair_of(c);
   if (p == nullptr) return;
+  if (p->awaiting_header) {  // a FIN before the whole PROXY header: not a front
+    ++p->listener->stats.bad_proxy_headers;
+    abort_pair(*p);
+    return;
+  }
   if (c == p->client) {
     p->client_fin = true;
     flush(*p, true);
@@ -357,6 +412,11 @@ void ProxyWorker::closed(ConnId c, CloseReason r) {
 void ProxyWorker::on_timer(Pair& p) {
   if (!p.used) return;
   Listener& l = *p.listener;
+  if (p.awaiting_header) {  // the front's header did not arrive in connect_timeout_ms
+    ++l.stats.bad_proxy_headers;
+    abort_pair(p);
+    return;
+  }
   if (!p.connected) {
     // connect_timeout_ms: the backend did not answer.
     ++l.stats.timeouts;
@@ -470,6 +530,9 @@ void ProxyWorker::release(Pair& p) {
   p.client_open = p.upstream_open = p.connected = false;
   p.client_fin = p.upstream_fin = p.upstream_shut = p.client_shut = false;
   p.client_held = p.upstream_held = 0;
+  p.awaiting_header = false;
+  p.header.clear();
+  p.origin.reset();
   p.generation = generation;
   free_.push_back(index);
 }

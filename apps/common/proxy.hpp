@@ -92,6 +92,8 @@ struct ListenerStats {
   std::uint64_t client_aborts = 0;   // pairs ended by the client leg's RST or retransmission timeout
   std::uint64_t backend_aborts = 0;  // pairs ended by the upstream leg's RST or timeout after connecting
   std::uint64_t proxy_headers = 0;   // PROXY protocol headers sent to backends (send_proxy_protocol)
+  std::uint64_t proxy_headers_accepted = 0;  // headers read from the front (accept_proxy_protocol)
+  std::uint64_t bad_proxy_headers = 0;       // ... malformed, too long, cut by a FIN or late: client reset
   std::uint64_t bytes_to_backend = 0;  // client bytes relayed (PROXY headers not counted)
   std::uint64_t bytes_to_client = 0;
   std::uint64_t active = 0;          // pairs now
@@ -139,6 +141,8 @@ class ProxyWorker {
 
   Pair* pair_of(ConnId c) const;
   void accept(Listener& l, ConnId c);
+  void start_upstream(Pair& p);                                // pick a backend, connect
+  void take_header(Pair& p, std::span<const std::byte> bytes);  // accept_proxy_protocol
   void connected(ConnId c);
   void data(ConnId c, std::span<const std::byte> bytes);
   void writable(ConnId c);

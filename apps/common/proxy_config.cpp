@@ -97,6 +97,7 @@ struct PolicyDraft {
   std::optional<std::uint32_t> down_after_failures;
   std::optional<std::uint32_t> down_retry_ms;
   std::optional<ProxyProtocol> send_proxy_protocol;
+  std::optional<bool> accept_proxy_protocol;
 
   [[nodiscard]] ListenerPolicy over(const ListenerPolicy& base) const {
     ListenerPolicy p = base;
@@ -108,6 +109,7 @@ struct PolicyDraft {
     if (down_after_failures) p.down_after_failures = *down_after_failures;
     if (down_retry_ms) p.down_retry_ms = *down_retry_ms;
     if (send_proxy_protocol) p.send_proxy_protocol = *send_proxy_protocol;
+    if (accept_proxy_protocol) p.accept_proxy_protocol = *accept_proxy_protocol;
     return p;
   }
 };
@@ -134,6 +136,17 @@ PolicyKey u32_key(std::string_view name, std::int64_t lo, std::optional<std::uin
                      return std::nullopt;
                    },
                    [field](const ListenerPolicy& p) { return std::to_string(p.*field); }};
+}
+
+PolicyKey bool_key(std::string_view name, std::optional<bool> PolicyDraft::*draft, bool ListenerPolicy::*field) {
+  return PolicyKey{name, false,
+                   [draft](const toml::node& n, PolicyDraft& d) -> std::optional<std::string> {
+                     const auto v = n.value_exact<bool>();
+                     if (!v) return wrong_type("a boolean", n);
+                     d.*draft = *v;
+                     return std::nullopt;
+                   },
+                   [field](const ListenerPolicy& p) { return std::string(p.*field ? "true" : "false"); }};
 }
 
 template <class E, std::size_t N>
@@ -173,6 +186,7 @@ const std::vector<PolicyKey>& policy_keys() {
         u32_key("down_retry_ms", 1, &PolicyDraft::down_retry_ms, &ListenerPolicy::down_retry_ms),
         enum_key("send_proxy_protocol", kProxyProtocols, &PolicyDraft::send_proxy_protocol,
                  &ListenerPolicy::send_proxy_protocol),
+        bool_key("accept_proxy_protocol", &PolicyDraft::accept_proxy_protocol, &ListenerPolicy::accept_proxy_protocol),
     };
   }();
   return table;

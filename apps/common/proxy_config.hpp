@@ -12,6 +12,7 @@
 //   down_after_failures = 3         consecutive connect failures that mark a backend down (0: never)
 //   down_retry_ms = 10000           how long a backend marked down gets no new connections
 //   send_proxy_protocol = "off"     | "v1" | "v2": a PROXY protocol header to the backend first
+//   accept_proxy_protocol = false   true: clients are a trusted front that starts with a PROXY header
 //
 //   [[proxy.listener]]              one per listening address
 //   bind = "198.18.0.1:8080"        REQUIRED: a local address (or 0.0.0.0) and port
@@ -63,6 +64,7 @@ struct ListenerPolicy {
   std::uint32_t down_after_failures = 3;
   std::uint32_t down_retry_ms = 10000;
   ProxyProtocol send_proxy_protocol = ProxyProtocol::Off;
+  bool accept_proxy_protocol = false;
   bool operator==(const ListenerPolicy&) const = default;
 };
 

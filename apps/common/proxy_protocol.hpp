@@ -8,6 +8,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -33,5 +35,23 @@ struct ProxiedFlow {
 // (12, big-endian), the two addresses and the two ports, network byte order: 28
 // bytes. Off: empty.
 [[nodiscard]] std::vector<std::byte> proxy_header(ProxyProtocol version, const ProxiedFlow& flow);
+
+// Reading a header a trusted front (a load balancer in front of riptide-proxy) put
+// at the start of a connection: either version, told apart by the first bytes.
+// NeedMore: a valid prefix, wait for more bytes; Invalid: not a PROXY header (or
+// one too long: v1 lines over 107 bytes, v2 headers over kMaxProxyHeader);
+// Done: `length` bytes are the header, the rest is the client's data. `flow` is set
+// for TCP over IPv4 with the PROXY command; empty for v1 "UNKNOWN", v2 LOCAL (the
+// front's own health check), and other families (TCP6, UNIX: riptide speaks IPv4
+// only), where the connection's own addresses stand.
+inline constexpr std::size_t kMaxProxyHeader = 1024;
+struct ParsedProxyHeader {
+  enum class Status : std::uint8_t { NeedMore, Invalid, Done };
+  Status status = Status::NeedMore;
+  std::size_t length = 0;
+  std::optional<ProxiedFlow> flow;
+  std::string_view error;  // for Invalid: what was wrong
+};
+[[nodiscard]] ParsedProxyHeader parse_proxy_header(std::span<const std::byte> bytes) noexcept;
 
 }  // namespace riptide::apps::proxy

@@ -341,6 +341,130 @@ TEST(ProxyProtocolHeader, MatchesTheSpecification) {
   EXPECT_TRUE(proxy_header(ProxyProtocol::Off, f).empty());
 }
 
+std::vector<std::byte> bytes_of(std::string_view s) {
+  return std::vector<std::byte>(reinterpret_cast<const std::byte*>(s.data()),
+                                reinterpret_cast<const std::byte*>(s.data()) + s.size());
+}
+
+TEST(ProxyProtocolHeader, ReadsBothVersionsWhateverTheyAreCutInto) {
+  using S = ParsedProxyHeader::Status;
+  const ProxiedFlow f{Ipv4Addr::from_octets(198, 19, 1, 2), Ipv4Addr::from_octets(198, 18, 0, 5), 40000, 8080};
+  for (const ProxyProtocol v : {ProxyProtocol::V1, ProxyProtocol::V2}) {
+    SCOPED_TRACE(std::string(to_string(v)));
+    auto stream = proxy_header(v, f);
+    const std::size_t header_len = stream.size();
+    const auto data = bytes_of("GET / HTTP/1.0\r\n\r\n");
+    stream.insert(stream.end(), data.begin(), data.end());
+    for (std::size_t cut = 1; cut < header_len; ++cut) {
+      EXPECT_EQ(parse_proxy_header(std::span(stream).first(cut)).status, S::NeedMore) << cut;
+    }
+    const auto r = parse_proxy_header(stream);
+    ASSERT_EQ(r.status, S::Done);
+    EXPECT_EQ(r.length, header_len) << "what follows is the client's";
+    ASSERT_TRUE(r.flow);
+    EXPECT_EQ(r.flow->src, f.src);
+    EXPECT_EQ(r.flow->dst, f.dst);
+    EXPECT_EQ(r.flow->src_port, f.src_port);
+    EXPECT_EQ(r.flow->dst_port, f.dst_port);
+  }
+}
+
+TEST(ProxyProtocolHeader, UnknownLocalAndOtherFamiliesCarryNoAddress) {
+  using S = ParsedProxyHeader::Status;
+  auto r = parse_proxy_header(bytes_of("PROXY UNKNOWN ffff::1 ffff::2 1 2\r\nrest"));
+  EXPECT_EQ(r.status, S::Done);
+  EXPECT_EQ(r.length, 35u);  // the line, CRLF included
+  EXPECT_FALSE(r.flow);
+  r = parse_proxy_header(bytes_of("PROXY TCP6 ffff::1 ffff::2 1 2\r\n"));
+  EXPECT_EQ(r.status, S::Done);
+  EXPECT_FALSE(r.flow);
+  // v2 LOCAL (the front's own health check), no addresses.
+  std::vector<std::byte> local = proxy_header(ProxyProtocol::V2, ProxiedFlow{});
+  local.resize(16);
+  local[12] = std::byte{0x20};
+  local[13] = std::byte{0x00};
+  local[14] = local[15] = std::byte{0};
+  r = parse_proxy_header(local);
+  EXPECT_EQ(r.status, S::Done);
+  EXPECT_EQ(r.length, 16u);
+  EXPECT_FALSE(r.flow);
+}
+
+TEST(ProxyProtocolHeader, RejectsWhatIsNotOne) {
+  using S = ParsedProxyHeader::Status;
+  EXPECT_EQ(parse_proxy_header(bytes_of("GET / HTTP/1.1\r\n")).status, S::Invalid);
+  EXPECT_EQ(parse_proxy_header(bytes_of("PROXY TCP4 198.18.0.1 198.18.0.300 1 2\r\n")).status, S::Invalid);
+  EXPECT_EQ(parse_proxy_header(bytes_of("PROXY TCP4 198.18.0.1 198.18.0.2 1 70000\r\n")).status, S::Invalid);
+  EXPECT_EQ(parse_proxy_header(bytes_of("PROXY TCP4 198.18.0.1 198.18.0.2 1\r\n")).status, S::Invalid);
+  EXPECT_EQ(parse_proxy_header(bytes_of("PROXY TCP4 198.18.0.1 198.18.0.2 1 2 3\r\n")).status, S::Invalid);
+  EXPECT_EQ(parse_proxy_header(bytes_of("PROXY UDP4 198.18.0.1 198.18.0.2 1 2\r\n")).status, S::Invalid);
+  EXPECT_EQ(parse_proxy_header(bytes_of("PROXY TCP4 198.18.0.1 198.18.0.2 1 2\n")).status, S::Invalid);
+  EXPECT_EQ(parse_proxy_header(bytes_of("PROXY " + std::string(120, 'x'))).status, S::Invalid) << "over 107 bytes";
+  std::vector<std::byte> v2 = proxy_header(ProxyProtocol::V2, ProxiedFlow{});
+  v2[12] = std::byte{0x31};  // version 3
+  EXPECT_EQ(parse_proxy_header(v2).status, S::Invalid);
+  v2[12] = std::byte{0x22};  // command 2
+  EXPECT_EQ(parse_proxy_header(v2).status, S::Invalid);
+  v2[12] = std::byte{0x21};
+  v2[14] = std::byte{0xFF};  // 65,292 bytes announced: over the limit
+  EXPECT_EQ(parse_proxy_header(v2).status, S::Invalid);
+}
+
+TEST_F(ProxyTest, AcceptedProxyHeaderNamesTheClientForTheBackend) {
+  // A trusted front (the test's client) starts with a v1 header, cut in two, then
+  // its request; the proxy reads the header, relays the request alone, and tells
+  // the backend (in its own v2 header) about the client the front named.
+  build({at(kBackendA)}, [&](ListenerPolicy& p) {
+    p.accept_proxy_protocol = true;
+    p.send_proxy_protocol = ProxyProtocol::V2;
+  });
+  serve_a();
+  const ProxiedFlow origin{Ipv4Addr::from_octets(198, 19, 1, 2), Ipv4Addr::from_octets(198, 18, 7, 7), 40000, 443};
+  auto stream = proxy_header(ProxyProtocol::V1, origin);
+  const auto request = pattern(5000, 7), reply = pattern(8000, 8);
+  stream.insert(stream.end(), request.begin(), request.end());
+  srv_a.reply_on_fin = reply;
+  End& c = connect_client();
+  c.to_send = stream;
+  c.shut_after_send = true;
+  ASSERT_TRUE(settle([&] { return c.closed && srv_a.closed; }));
+  const auto expected_header = proxy_header(ProxyProtocol::V2, origin);
+  ASSERT_GE(srv_a.received.size(), expected_header.size());
+  EXPECT_TRUE(std::equal(expected_header.begin(), expected_header.end(), srv_a.received.begin()));
+  const std::vector<std::byte> after(srv_a.received.begin() + static_cast<std::ptrdiff_t>(expected_header.size()),
+                                     srv_a.received.end());
+  EXPECT_EQ(first_difference(after, request), -1) << "the front's header is not relayed";
+  EXPECT_EQ(first_difference(c.received, reply), -1);
+  EXPECT_EQ(stats().proxy_headers_accepted, 1u);
+  EXPECT_EQ(stats().bad_proxy_headers, 0u);
+}
+
+TEST_F(ProxyTest, AClientWithoutTheExpectedProxyHeaderIsReset) {
+  build({at(kBackendA)}, [&](ListenerPolicy& p) { p.accept_proxy_protocol = true; });
+  serve_a();
+  End& c = connect_client();
+  c.to_send = bytes_of("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(settle([&] { return c.closed.has_value(); }));
+  EXPECT_EQ(*c.closed, CloseReason::Reset);
+  EXPECT_EQ(stats().bad_proxy_headers, 1u);
+  EXPECT_EQ(backend_stats(0).attempts, 0u) << "no backend connection for it";
+  EXPECT_EQ(stats().active, 0u);
+}
+
+TEST_F(ProxyTest, AFrontThatNeverCompletesItsHeaderIsResetAfterTheConnectTimeout) {
+  build({at(kBackendA)}, [&](ListenerPolicy& p) {
+    p.accept_proxy_protocol = true;
+    p.connect_timeout_ms = 2000;
+  });
+  serve_a();
+  End& c = connect_client();
+  c.to_send = bytes_of("PROXY TCP4 198.19.1.2");  // and then nothing
+  ASSERT_TRUE(settle([&] { return c.closed.has_value(); }));
+  EXPECT_EQ(*c.closed, CloseReason::Reset);
+  EXPECT_EQ(stats().bad_proxy_headers, 1u);
+  EXPECT_EQ(stats().active, 0u);
+}
+
 TEST_F(ProxyTest, ClientHalfCloseStillGetsTheReply) {
   // The client sends a request and shuts its write side; the backend sees the
   // request, then the FIN (after the data), and only then answers and closes.
