@@ -147,6 +147,7 @@ Parsed parse_v2(std::span<const std::byte> b) {
 }  // namespace
 
 ParsedProxyHeader parse_proxy_header(std::span<const std::byte> bytes) noexcept {
+  if (bytes.empty()) return Parsed{};
   // Which version: as much of either signature as has arrived must match.
   const std::size_t v2n = std::min(bytes.size(), kSignature.size());
   bool v2 = v2n > 0;

@@ -410,6 +410,43 @@ TEST(ProxyProtocolHeader, RejectsWhatIsNotOne) {
   EXPECT_EQ(parse_proxy_header(v2).status, S::Invalid);
 }
 
+TEST(ProxyProtocolHeader, ArbitraryBytesAfterEitherSignatureAreHandledWithinBounds) {
+  // Untrusted input (a client that is not the front): seeded random bytes after
+  // each prefix; Done never claims more bytes than there are, and a result never
+  // changes from Invalid or Done to NeedMore as bytes are added.
+  std::uint64_t x = 0x9E3779B97F4A7C15u;
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  const std::vector<std::vector<std::byte>> prefixes{bytes_of("PROXY "), bytes_of("PROXY TCP4 ")};
+  std::vector<std::byte> sig = proxy_header(ProxyProtocol::V2, ProxiedFlow{});
+  sig.resize(12);
+  for (int round = 0; round < 3000; ++round) {
+    std::vector<std::byte> in = round % 3 == 2 ? sig : prefixes[static_cast<std::size_t>(round % 2)];
+    const std::size_t extra = next() % 200;
+    for (std::size_t i = 0; i < extra; ++i) {
+      const auto r = next();
+      // Mostly printable text with spaces, digits, dots and CRLF for v1; anything for v2.
+      in.push_back(round % 3 == 2 ? static_cast<std::byte>(r) : static_cast<std::byte>(" 0123456789.\r\nTCP4UNKOW"[r % 24]));
+    }
+    bool settled = false;
+    for (std::size_t n = 0; n <= in.size(); ++n) {
+      const auto r = parse_proxy_header(std::span(in).first(n));
+      if (r.status == ParsedProxyHeader::Status::Done) {
+        ASSERT_LE(r.length, n);
+        ASSERT_GT(r.length, 0u);
+      }
+      if (settled) {
+        ASSERT_NE(r.status, ParsedProxyHeader::Status::NeedMore) << "round " << round << " n " << n;
+      }
+      settled = settled || r.status != ParsedProxyHeader::Status::NeedMore;
+    }
+  }
+}
+
 TEST_F(ProxyTest, AcceptedProxyHeaderNamesTheClientForTheBackend) {
   // A trusted front (the test's client) starts with a v1 header, cut in two, then
   // its request; the proxy reads the header, relays the request alone, and tells
