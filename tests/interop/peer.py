@@ -21,8 +21,13 @@ the peer namespace by tests/interop/run. Only ever talks to 198.18.0.1 / from
                                         MODE duplex:D: send D bytes of the pattern
                                         while reading to EOF, then send the SHA-256
                                         (hex, 64 bytes) of what came and close.
+                                        MODE proxy-header: read to EOF, close; log
+                                        "FIRST-LINE|bytes sha256" of what followed
+                                        the first CRLF (a PROXY protocol v1 line)
                                         One line per connection to LOG:
                                         "bytes sha256 first-fin"
+  peer.py send HOST PORT N [LINE]       send LINE + CRLF (if given) then N bytes of
+                                        the pattern, shutdown(SHUT_WR), read to EOF
   peer.py duplex HOST PORT UP DOWN      riptide-proxy's client (against a server in
                                         MODE duplex:DOWN behind it): send UP bytes of
                                         the pattern while reading, shutdown(SHUT_WR),
@@ -170,6 +175,12 @@ def server(host, port, n, mode, log):
             c, _addr = ls.accept()
             c.settimeout(60)
             reply = None
+            if mode == "proxy-header":
+                data = read_to_eof(c)
+                c.close()
+                line, _, rest = data.partition(b"\r\n")
+                out.write(f"{line.decode(errors='replace')}|{len(rest)} {hashlib.sha256(rest).hexdigest()}\n")
+                continue
             if mode.startswith("duplex:"):
                 got, sha = duplex_serve(c, int(mode.split(":", 1)[1]))
                 out.write(f"{got} {sha} client\n")
@@ -265,6 +276,19 @@ def duplex(host, port, up, down):
           f"({'matches' if tail.decode(errors='replace') == want_up else 'WRONG, want ' + want_up[:16]}) "
           f"in {dt:.1f}s{' error ' + str(err[0]) if err else ''} {'ok' if ok else 'FAILED'}")
     return 0 if ok else 1
+
+
+def send(host, port, n, line=None):
+    s = connect(host, port)
+    if line is not None:
+        s.sendall(line.encode() + b"\r\n")
+    for chunk in pattern_chunks(n):
+        s.sendall(chunk)
+    s.shutdown(socket.SHUT_WR)
+    got = read_to_eof(s)
+    s.close()
+    print(f"send: sent {n} bytes, read {len(got)} to EOF")
+    return 0
 
 
 def expect_reset(host, port):
@@ -387,6 +411,8 @@ def main(argv):
         return loadserver(argv[2], int(argv[3]), argv[4], argv[5])
     if cmd == "duplex":
         return duplex(argv[2], int(argv[3]), int(argv[4]), int(argv[5]))
+    if cmd == "send":
+        return send(argv[2], int(argv[3]), int(argv[4]), argv[5] if len(argv) > 5 else None)
     if cmd == "expect-reset":
         return expect_reset(argv[2], int(argv[3]))
     if cmd == "pattern-sha":
