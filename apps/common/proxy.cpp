@@ -1,8 +1,10 @@
 #include "common/proxy.hpp"
 
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <unordered_map>
 
 namespace riptide::apps::proxy {
 
@@ -72,6 +74,7 @@ struct ProxyWorker::Pair {
   bool awaiting_header = false;
   std::vector<std::byte> header;
   std::optional<ProxiedFlow> origin;
+  std::optional<std::uint32_t> counted_client;  // in listener->per_client (max_connections_per_client)
 };
 
 struct ProxyWorker::Listener {
@@ -85,16 +88,21 @@ struct ProxyWorker::Listener {
     Listener& l_;
   };
 
-  Listener(ProxyWorker& w, const ListenerSpec& s, std::uint64_t limit)
+  Listener(ProxyWorker& w, const ListenerSpec& s, std::uint64_t limit, std::uint32_t per_client)
       : spec(s),
         pool(s.backends, s.policy.balance, s.policy.down_after_failures,
              std::chrono::milliseconds{s.policy.down_retry_ms}),
         max_active(limit),
+        max_per_client(per_client),
         front(w, *this) {}
 
   ListenerSpec spec;
   BackendPool pool;
   std::uint64_t max_active;  // this worker's share of max_connections; 0: none
+  std::uint32_t max_per_client;  // this worker's share of max_connections_per_client; 0: none
+  // Active pairs per client address (only with max_per_client; an entry goes when
+  // its count does, so the map holds the clients connected now).
+  std::unordered_map<std::uint32_t, std::uint32_t> per_client;
   ListenerStats stats;
   Front front;
 };
@@ -124,7 +132,11 @@ ProxyWorker::ProxyWorker(Stack& stack, const ProxyConfig& cfg, std::size_t worke
   for (const ListenerSpec& s : cfg_.listeners) {
     const std::uint64_t max = s.policy.max_connections;
     const std::uint64_t share = max == 0 ? 0 : (max + workers_ - 1) / workers_;
-    listeners_.push_back(std::make_unique<Listener>(*this, s, share));
+    // A client's connections spread over the workers by RSS like everyone's: each
+    // worker enforces its share (exact with one worker, approximate with several).
+    const std::uint32_t per = s.policy.max_connections_per_client;
+    const auto per_share = static_cast<std::uint32_t>(per == 0 ? 0 : (per + workers_ - 1) / workers_);
+    listeners_.push_back(std::make_unique<Listener>(*this, s, share, per_share));
   }
   // Each pair holds two of the stack's connections.
   pair_count_ = std::max<std::size_t>(stack.config().max_connections / 2, 1);
@@ -189,10 +201,25 @@ void ProxyWorker::accept(Listener& l, ConnId c) {
     (void)stack_.abort(c);
     return;
   }
+  std::optional<std::uint32_t> counted_client;
+  if (l.max_per_client != 0) {
+    const auto info = stack_.info(c);
+    const std::uint32_t addr = info ? info->key.remote_addr.value : 0;
+    std::uint32_t& n = l.per_client[addr];
+    if (n >= l.max_per_client) {
+      if (n == 0) l.per_client.erase(addr);
+      ++l.stats.over_client_limit;
+      (void)stack_.abort(c);
+      return;
+    }
+    ++n;
+    counted_client = addr;
+  }
   Pair& p = pairs_[free_.back()];
   free_.pop_back();
   p.used = true;
   p.listener = &l;
+  p.counted_client = counted_client;
   p.client = c;
   p.client_open = true;
   p.last_activity = stack_.now();
@@ -515,6 +542,12 @@ void ProxyWorker::release(Pair& p) {
   wheel_.cancel(p.timer);
   if (p.backend) l.pool.finished(*p.backend);
   if (l.stats.active > 0) --l.stats.active;
+  if (p.counted_client) {
+    if (auto it = l.per_client.find(*p.counted_client); it != l.per_client.end() && --it->second == 0) {
+      l.per_client.erase(it);
+    }
+    p.counted_client.reset();
+  }
   account(-static_cast<std::int64_t>(p.to_upstream.size() + p.to_client.size()));
   p.to_upstream.clear();
   p.to_client.clear();

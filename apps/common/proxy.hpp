@@ -87,6 +87,7 @@ struct ListenerStats {
   std::uint64_t connect_errors = 0;  // ... whose connect failed here (no port, no slot)
   std::uint64_t no_backend = 0;      // ... with every backend marked down
   std::uint64_t over_limit = 0;      // ... reset: max_connections reached
+  std::uint64_t over_client_limit = 0;  // ... reset: max_connections_per_client reached for its address
   std::uint64_t no_memory = 0;       // ... reset: no pair slot left (limits.max_connections / 2)
   std::uint64_t idle_timeouts = 0;   // pairs aborted after idle_timeout_ms without a byte
   std::uint64_t client_aborts = 0;   // pairs ended by the client leg's RST or retransmission timeout

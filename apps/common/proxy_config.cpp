@@ -93,6 +93,7 @@ struct PolicyDraft {
   std::optional<std::uint32_t> connect_timeout_ms;
   std::optional<std::uint32_t> idle_timeout_ms;
   std::optional<std::uint32_t> max_connections;
+  std::optional<std::uint32_t> max_connections_per_client;
   std::optional<BackendFailure> on_backend_failure;
   std::optional<std::uint32_t> down_after_failures;
   std::optional<std::uint32_t> down_retry_ms;
@@ -105,6 +106,7 @@ struct PolicyDraft {
     if (connect_timeout_ms) p.connect_timeout_ms = *connect_timeout_ms;
     if (idle_timeout_ms) p.idle_timeout_ms = *idle_timeout_ms;
     if (max_connections) p.max_connections = *max_connections;
+    if (max_connections_per_client) p.max_connections_per_client = *max_connections_per_client;
     if (on_backend_failure) p.on_backend_failure = *on_backend_failure;
     if (down_after_failures) p.down_after_failures = *down_after_failures;
     if (down_retry_ms) p.down_retry_ms = *down_retry_ms;
@@ -180,6 +182,8 @@ const std::vector<PolicyKey>& policy_keys() {
         u32_key("connect_timeout_ms", 1, &PolicyDraft::connect_timeout_ms, &ListenerPolicy::connect_timeout_ms),
         u32_key("idle_timeout_ms", 0, &PolicyDraft::idle_timeout_ms, &ListenerPolicy::idle_timeout_ms),
         u32_key("max_connections", 0, &PolicyDraft::max_connections, &ListenerPolicy::max_connections),
+        u32_key("max_connections_per_client", 0, &PolicyDraft::max_connections_per_client,
+                &ListenerPolicy::max_connections_per_client),
         enum_key("on_backend_failure", kFailures, &PolicyDraft::on_backend_failure,
                  &ListenerPolicy::on_backend_failure),
         u32_key("down_after_failures", 0, &PolicyDraft::down_after_failures, &ListenerPolicy::down_after_failures),

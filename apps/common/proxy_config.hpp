@@ -8,6 +8,7 @@
 //   connect_timeout_ms = 5000       backend connect deadline
 //   idle_timeout_ms = 300000        no byte either way this long: both legs reset (0: never)
 //   max_connections = 0             proxied connections per listener (0: the pool's limit)
+//   max_connections_per_client = 0  ... from one client address (0: no limit)
 //   on_backend_failure = "reset"    | "close": what the client gets when no backend answers
 //   down_after_failures = 3         consecutive connect failures that mark a backend down (0: never)
 //   down_retry_ms = 10000           how long a backend marked down gets no new connections
@@ -60,6 +61,7 @@ struct ListenerPolicy {
   std::uint32_t connect_timeout_ms = 5000;
   std::uint32_t idle_timeout_ms = 300000;
   std::uint32_t max_connections = 0;
+  std::uint32_t max_connections_per_client = 0;
   BackendFailure on_backend_failure = BackendFailure::Reset;
   std::uint32_t down_after_failures = 3;
   std::uint32_t down_retry_ms = 10000;

@@ -715,6 +715,37 @@ TEST_F(ProxyTest, ConnectionsBeyondTheLimitAreReset) {
   EXPECT_FALSE(fourth.closed.has_value());
 }
 
+TEST_F(ProxyTest, ConnectionsBeyondThePerClientLimitAreResetOtherClientsStillGetIn) {
+  build({at(kBackendA)}, [](ListenerPolicy& p) { p.max_connections_per_client = 2; });
+  serve_a();
+  // A second client address: its own stack on the same in-memory net.
+  const Ipv4Addr kOther = Ipv4Addr::from_octets(198, 18, 0, 7);
+  End o;  // outlives the stack that calls it
+  auto other = std::make_unique<Stack>(config(kOther, 7, 65536), kStart);
+  net->add(*other);
+  End& a = connect_client();
+  End& b = connect_client();
+  ASSERT_TRUE(settle([&] { return stats().connected == 2; }));
+  End& third = connect_client();
+  ASSERT_TRUE(settle([&] { return third.closed.has_value(); }));
+  EXPECT_EQ(*third.closed, CloseReason::Reset);
+  EXPECT_EQ(stats().over_client_limit, 1u);
+  ASSERT_TRUE(other->connect(kProxy, kFront, o));
+  ASSERT_TRUE(settle([&] { return stats().connected == 3; })) << "another address is not limited by the first";
+  EXPECT_FALSE(o.closed.has_value());
+  EXPECT_FALSE(a.closed.has_value());
+  EXPECT_FALSE(b.closed.has_value());
+  // One of the first client's ends: it may open one again.
+  ASSERT_FALSE(client->abort(*a.conn));
+  ASSERT_TRUE(settle([&] { return stats().active == 2; }));
+  End& fourth = connect_client();
+  ASSERT_TRUE(settle([&] { return stats().connected == 4; }));
+  EXPECT_FALSE(fourth.closed.has_value());
+  EXPECT_EQ(stats().over_client_limit, 1u);
+  ASSERT_FALSE(other->abort(*o.conn));
+  ASSERT_TRUE(settle([&] { return stats().active == 2; }));
+}
+
 TEST_F(ProxyTest, ShutdownResetsEveryPairWithoutCountingFailures) {
   // The runtime's abort_all() at exit: both legs of every pair reset (peers are not
   // left half-open), one pair still connecting; no failure is counted for it.
