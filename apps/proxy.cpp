@@ -53,6 +53,7 @@ void add(ListenerStats& a, const ListenerStats& b) {
   a.proxy_headers_accepted += b.proxy_headers_accepted;
   a.bad_proxy_headers += b.bad_proxy_headers;
   a.over_client_limit += b.over_client_limit;
+  a.retries += b.retries;
 }
 
 void add(BackendStats& a, const BackendStats& b) {
@@ -138,6 +139,7 @@ int telemetry_proxy(const char*, const char*, rte_tel_data* d) {
     u64(c, "proxy_headers_accepted", s.proxy_headers_accepted);
     u64(c, "bad_proxy_headers", s.bad_proxy_headers);
     u64(c, "over_client_limit", s.over_client_limit);
+    u64(c, "retries", s.retries);
     const std::string name = "listener_" + std::to_string(l);
     rte_tel_data_add_dict_container(d, name.c_str(), c, 0);
     for (std::size_t b = 0; b < t.backends[l].size(); ++b) {
@@ -208,7 +210,7 @@ void summary(const Proxy& p) {
     const ListenerStats& s = t.listeners[l];
     std::printf("riptide-proxy: listener %zu %s %s: accepted %llu connected %llu refused %llu timeouts %llu "
                 "connect_errors %llu no_backend %llu over_limit %llu no_memory %llu idle_timeouts %llu "
-                "client_aborts %llu backend_aborts %llu bytes_to_backend %llu bytes_to_client %llu active %llu proxy_headers %llu proxy_headers_accepted %llu bad_proxy_headers %llu over_client_limit %llu\n",
+                "client_aborts %llu backend_aborts %llu bytes_to_backend %llu bytes_to_client %llu active %llu proxy_headers %llu proxy_headers_accepted %llu bad_proxy_headers %llu over_client_limit %llu retries %llu\n",
                 l, apps::to_string(spec.bind).c_str(), std::string(to_string(spec.policy.balance)).c_str(),
                 static_cast<unsigned long long>(s.accepted), static_cast<unsigned long long>(s.connected),
                 static_cast<unsigned long long>(s.refused), static_cast<unsigned long long>(s.timeouts),
@@ -221,7 +223,8 @@ void summary(const Proxy& p) {
                 static_cast<unsigned long long>(s.proxy_headers),
                 static_cast<unsigned long long>(s.proxy_headers_accepted),
                 static_cast<unsigned long long>(s.bad_proxy_headers),
-                static_cast<unsigned long long>(s.over_client_limit));
+                static_cast<unsigned long long>(s.over_client_limit),
+                static_cast<unsigned long long>(s.retries));
     for (std::size_t b = 0; b < t.backends[l].size(); ++b) {
       const BackendStats& k = t.backends[l][b];
       std::printf("riptide-proxy:   backend %s weight %u: attempts %llu connected %llu refused %llu timeouts %llu "

@@ -28,13 +28,16 @@ std::uint64_t BackendPool::hash(Ipv4Addr client, const Endpoint& backend) noexce
   return mix(mix(client.value) ^ b);
 }
 
-std::optional<std::size_t> BackendPool::pick(Ipv4Addr client, Instant now) {
+std::optional<std::size_t> BackendPool::pick(Ipv4Addr client, Instant now, std::optional<std::size_t> exclude) {
+  excluded_ = exclude.value_or(SIZE_MAX);
+  std::optional<std::size_t> chosen;
   switch (balance_) {
-    case Balance::RoundRobin: return pick_round_robin(now);
-    case Balance::LeastConnections: return pick_least_connections(now);
-    case Balance::SourceHash: return pick_source_hash(client, now);
+    case Balance::RoundRobin: chosen = pick_round_robin(now); break;
+    case Balance::LeastConnections: chosen = pick_least_connections(now); break;
+    case Balance::SourceHash: chosen = pick_source_hash(client, now); break;
   }
-  return std::nullopt;
+  excluded_ = SIZE_MAX;
+  return chosen;
 }
 
 std::optional<std::size_t> BackendPool::pick_round_robin(Instant now) {

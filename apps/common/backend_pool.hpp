@@ -31,6 +31,7 @@
 // another thread for reports, as Runtime::total_counters() reads the stack's.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -70,7 +71,10 @@ class BackendPool {
 
   // The backend for a new connection from `client` at `now`, or nothing when every
   // backend is down. Does not count anything: the caller calls started() with it.
-  [[nodiscard]] std::optional<std::size_t> pick(Ipv4Addr client, Instant now);
+  // `exclude` takes no part (a retry after that backend failed): source-hash then
+  // gives the client's next-ranked backend, the others their next choice.
+  [[nodiscard]] std::optional<std::size_t> pick(Ipv4Addr client, Instant now,
+                                                std::optional<std::size_t> exclude = std::nullopt);
 
   // A connect toward backend i started (active and attempts go up).
   void started(std::size_t i) noexcept;
@@ -84,7 +88,7 @@ class BackendPool {
 
   // Available for new connections at `now`: not down, or its retry time has come.
   [[nodiscard]] bool available(std::size_t i, Instant now) const noexcept {
-    return !backends_[i].down || now >= backends_[i].down_until;
+    return i != excluded_ && (!backends_[i].down || now >= backends_[i].down_until);
   }
   [[nodiscard]] std::size_t size() const noexcept { return backends_.size(); }
   [[nodiscard]] const Backend& backend(std::size_t i) const noexcept { return backends_[i]; }
@@ -104,6 +108,7 @@ class BackendPool {
   std::uint32_t down_after_;
   Duration retry_;
   std::size_t next_ = 0;  // least-connections: where ties start
+  std::size_t excluded_ = SIZE_MAX;  // during pick(): the backend left out
 };
 
 }  // namespace riptide::apps::proxy

@@ -75,6 +75,7 @@ struct ProxyWorker::Pair {
   std::vector<std::byte> header;
   std::optional<ProxiedFlow> origin;
   std::optional<std::uint32_t> counted_client;  // in listener->per_client (max_connections_per_client)
+  std::uint32_t retries = 0;                     // connect_retries used
 };
 
 struct ProxyWorker::Listener {
@@ -238,13 +239,13 @@ void ProxyWorker::accept(Listener& l, ConnId c) {
   start_upstream(p);
 }
 
-void ProxyWorker::start_upstream(Pair& p) {
+void ProxyWorker::start_upstream(Pair& p, std::optional<std::size_t> failed) {
   Listener& l = *p.listener;
   const auto info = stack_.info(p.client);
   const Ipv4Addr client_addr = p.origin ? p.origin->src : info ? info->key.remote_addr : Ipv4Addr{};
-  const auto b = l.pool.pick(client_addr, stack_.now());
+  const auto b = l.pool.pick(client_addr, stack_.now(), failed);
   if (!b) {
-    ++l.stats.no_backend;
+    if (!failed) ++l.stats.no_backend;  // (a retry with nowhere else to go is not)
     fail_client(p);
     return;
   }
@@ -419,7 +420,7 @@ void ProxyWorker::closed(ConnId c, CloseReason r) {
        : f == BackendPool::Failure::TimedOut ? l.stats.timeouts
                                              : l.stats.connect_errors);
     if (p->client_open) {
-      fail_client(*p);
+      retry_or_fail(*p);
     } else {
       release(*p);
     }
@@ -452,7 +453,7 @@ void ProxyWorker::on_timer(Pair& p) {
       p.upstream_open = false;
       (void)stack_.abort(p.upstream);
     }
-    fail_client(p);
+    retry_or_fail(p);
     return;
   }
   const Instant deadline = p.last_activity + std::chrono::milliseconds{l.spec.policy.idle_timeout_ms};
@@ -504,6 +505,24 @@ void ProxyWorker::update_held(Pair& p, bool from_client) {
   if (!open || now_held == held) return;
   held = now_held;
   (void)stack_.set_receive_held(from_client ? p.client : p.upstream, now_held);
+}
+
+void ProxyWorker::retry_or_fail(Pair& p) {
+  // connect_retries: the backend refused or timed out before the client heard
+  // anything; another backend (the pool's next choice without this one) gets the
+  // connection, what the client sent meanwhile still held for it.
+  Listener& l = *p.listener;
+  if (p.retries >= l.spec.policy.connect_retries || !p.client_open) {
+    fail_client(p);
+    return;
+  }
+  ++p.retries;
+  ++l.stats.retries;
+  const std::size_t failed = *p.backend;
+  l.pool.finished(failed);
+  p.backend.reset();
+  p.upstream = ConnId{};
+  start_upstream(p, failed);
 }
 
 void ProxyWorker::fail_client(Pair& p) {
@@ -566,6 +585,7 @@ void ProxyWorker::release(Pair& p) {
   p.awaiting_header = false;
   p.header.clear();
   p.origin.reset();
+  p.retries = 0;
   p.generation = generation;
   free_.push_back(index);
 }

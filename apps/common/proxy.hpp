@@ -88,6 +88,7 @@ struct ListenerStats {
   std::uint64_t no_backend = 0;      // ... with every backend marked down
   std::uint64_t over_limit = 0;      // ... reset: max_connections reached
   std::uint64_t over_client_limit = 0;  // ... reset: max_connections_per_client reached for its address
+  std::uint64_t retries = 0;         // connects tried again on another backend (connect_retries)
   std::uint64_t no_memory = 0;       // ... reset: no pair slot left (limits.max_connections / 2)
   std::uint64_t idle_timeouts = 0;   // pairs aborted after idle_timeout_ms without a byte
   std::uint64_t client_aborts = 0;   // pairs ended by the client leg's RST or retransmission timeout
@@ -142,7 +143,8 @@ class ProxyWorker {
 
   Pair* pair_of(ConnId c) const;
   void accept(Listener& l, ConnId c);
-  void start_upstream(Pair& p);                                // pick a backend, connect
+  void start_upstream(Pair& p, std::optional<std::size_t> failed = std::nullopt);  // pick, connect
+  void retry_or_fail(Pair& p);  // the upstream failed before connecting: connect_retries
   void take_header(Pair& p, std::span<const std::byte> bytes);  // accept_proxy_protocol
   void connected(ConnId c);
   void data(ConnId c, std::span<const std::byte> bytes);

@@ -91,6 +91,7 @@ std::string trim(std::string_view s) {
 struct PolicyDraft {
   std::optional<Balance> balance;
   std::optional<std::uint32_t> connect_timeout_ms;
+  std::optional<std::uint32_t> connect_retries;
   std::optional<std::uint32_t> idle_timeout_ms;
   std::optional<std::uint32_t> max_connections;
   std::optional<std::uint32_t> max_connections_per_client;
@@ -104,6 +105,7 @@ struct PolicyDraft {
     ListenerPolicy p = base;
     if (balance) p.balance = *balance;
     if (connect_timeout_ms) p.connect_timeout_ms = *connect_timeout_ms;
+    if (connect_retries) p.connect_retries = *connect_retries;
     if (idle_timeout_ms) p.idle_timeout_ms = *idle_timeout_ms;
     if (max_connections) p.max_connections = *max_connections;
     if (max_connections_per_client) p.max_connections_per_client = *max_connections_per_client;
@@ -180,6 +182,7 @@ const std::vector<PolicyKey>& policy_keys() {
     return std::vector<PolicyKey>{
         enum_key("balance", kBalances, &PolicyDraft::balance, &ListenerPolicy::balance),
         u32_key("connect_timeout_ms", 1, &PolicyDraft::connect_timeout_ms, &ListenerPolicy::connect_timeout_ms),
+        u32_key("connect_retries", 0, &PolicyDraft::connect_retries, &ListenerPolicy::connect_retries),
         u32_key("idle_timeout_ms", 0, &PolicyDraft::idle_timeout_ms, &ListenerPolicy::idle_timeout_ms),
         u32_key("max_connections", 0, &PolicyDraft::max_connections, &ListenerPolicy::max_connections),
         u32_key("max_connections_per_client", 0, &PolicyDraft::max_connections_per_client,

@@ -6,6 +6,7 @@
 //   [proxy]                         defaults for every listener
 //   balance = "round-robin"         | "least-connections" | "source-hash"
 //   connect_timeout_ms = 5000       backend connect deadline
+//   connect_retries = 0             after a refusal or timeout, try this many other backends
 //   idle_timeout_ms = 300000        no byte either way this long: both legs reset (0: never)
 //   max_connections = 0             proxied connections per listener (0: the pool's limit)
 //   max_connections_per_client = 0  ... from one client address (0: no limit)
@@ -59,6 +60,7 @@ struct BackendSpec {
 struct ListenerPolicy {
   Balance balance = Balance::RoundRobin;
   std::uint32_t connect_timeout_ms = 5000;
+  std::uint32_t connect_retries = 0;
   std::uint32_t idle_timeout_ms = 300000;
   std::uint32_t max_connections = 0;
   std::uint32_t max_connections_per_client = 0;

@@ -566,6 +566,56 @@ TEST_F(ProxyTest, BackendResetAbortsTheClientLeg) {
   EXPECT_EQ(stats().active, 0u);
 }
 
+TEST_F(ProxyTest, ARefusedConnectIsRetriedOnAnotherBackendWithTheClientsBytes) {
+  // connect_retries = 1: A refuses (nothing listens there), B takes the retry; the
+  // bytes the client sent while the proxy was trying are relayed to B intact.
+  for (const Balance balance : {Balance::RoundRobin, Balance::LeastConnections, Balance::SourceHash}) {
+    SCOPED_TRACE(std::string(to_string(balance)));
+    build({at(kBackendA), at(kBackendB)}, [&](ListenerPolicy& p) {
+      p.connect_retries = 1;
+      p.balance = balance;
+      p.down_after_failures = 0;  // A stays eligible: each client must meet it first
+    });
+    serve_b();
+    std::size_t retried = 0;
+    for (int i = 0; i < 4; ++i) {
+      const auto request = pattern(30000, static_cast<std::uint8_t>(10 + i)), reply = pattern(1000, 2);
+      srv_b.reply_on_fin = reply;
+      End& c = connect_client();
+      c.to_send = request;
+      c.shut_after_send = true;
+      ASSERT_TRUE(settle([&] { return c.closed && srv_b.closed; })) << i;
+      EXPECT_EQ(*c.closed, CloseReason::Normal) << i;
+      EXPECT_EQ(first_difference(srv_b.received, request), -1) << i;
+      EXPECT_EQ(first_difference(c.received, reply), -1) << i;
+      srv_b.received.clear();
+      srv_b.closed.reset();
+      retried = stats().retries;
+    }
+    EXPECT_EQ(stats().refused, retried) << "every refusal was retried";
+    EXPECT_EQ(stats().connected, 4u);
+    EXPECT_EQ(backend_stats(1).connected, 4u);
+    if (balance == Balance::RoundRobin) {
+      EXPECT_EQ(retried, 2u) << "A's turns, every other client";
+    }
+    EXPECT_EQ(stats().active, 0u);
+    EXPECT_EQ(backend_stats(0).active, 0u) << "the failed attempt is not left counted";
+  }
+}
+
+TEST_F(ProxyTest, WithNoOtherBackendTheRetryFailsTheClient) {
+  build({at(kBackendA)}, [](ListenerPolicy& p) { p.connect_retries = 3; });
+  End& c = connect_client();
+  c.to_send = pattern(1000, 7);
+  ASSERT_TRUE(settle([&] { return c.closed.has_value(); }));
+  EXPECT_EQ(*c.closed, CloseReason::Reset);
+  EXPECT_EQ(stats().refused, 1u);
+  EXPECT_EQ(stats().retries, 1u);
+  EXPECT_EQ(stats().no_backend, 0u) << "a retry with nowhere to go is not 'no backend'";
+  EXPECT_EQ(backend_stats(0).attempts, 1u);
+  EXPECT_EQ(stats().active, 0u);
+}
+
 TEST_F(ProxyTest, RefusedBackendResetsTheClient) {
   build({at(kBackendA)});  // nothing listens on A: its stack answers the SYN with a RST
   End& c = connect_client();
