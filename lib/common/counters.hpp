@@ -60,10 +60,12 @@ namespace riptide {
   X(tcp_challenge_ack, "challenge ACKs sent (RFC 5961)")                                  \
   X(tcp_challenge_ack_limited, "challenge ACKs suppressed by the rate limit")             \
   X(tcp_syn_queue_full, "SYNs that found the SYN queue full")                             \
+  X(tcp_syn_cookie_pressure, "SYNs answered with a cookie: connection records scarce")     \
   X(tcp_accept_queue_full, "handshakes dropped: accept queue full")                      \
   X(tcp_cookie_sent, "SYN cookies sent")                                                   \
   X(tcp_cookie_accepted, "connections made from a valid cookie")                          \
   X(tcp_cookie_rejected, "ACKs with a stale or forged cookie")                            \
+  X(tcp_cookie_no_record, "good cookie ACKs that found no record free (tcp.cookie_no_record)") \
   X(tcp_passive_open, "connections accepted")                                             \
   X(tcp_active_open, "connections opened")                                                \
   X(tcp_connect_timeout, "active opens that timed out")                                   \
@@ -77,6 +79,7 @@ namespace riptide {
   X(tcp_sack_retransmit, "segments retransmitted by SACK recovery (RFC 6675 NextSeg)")     \
   X(tcp_tail_loss_probe, "tail loss probes sent (RFC 8985 7)")                              \
   X(tcp_connection_timeout, "connections dropped after too many retransmissions")          \
+  X(tcp_synack_pressure_timeout, "of those: half-open entries given up early, records scarce") \
   X(tcp_time_wait_entered, "connections that entered TIME-WAIT")                          \
   X(tcp_zero_window_probe, "zero-window probes sent (persist timer)")                       \
   X(tcp_keepalive_probe, "keep-alive probes sent (RFC 1122 4.2.3.6)")                      \

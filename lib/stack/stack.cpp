@@ -122,6 +122,7 @@ Stack::Stack(StackConfig cfg, Instant now)
     conn_free_.push_back(i - 1);
   }
   finished_.reserve(cfg_.max_connections);
+  pressure_mark_ = (std::size_t{cfg_.max_connections} * cfg_.pressure_percent + 99) / 100;
   tw_free_.reserve(cfg_.max_time_wait);
   for (std::uint32_t i = cfg_.max_time_wait; i > 0; --i) tw_free_.push_back(i - 1);
   next_ephemeral_ = 0;
@@ -137,6 +138,7 @@ std::optional<std::string> validate(const StackConfig& c) {
     return "secret: all zero (ISNs and cookies would be predictable); use random_secret()";
   }
   if (c.max_connections == 0) return "max_connections: must be at least 1";
+  if (c.pressure_percent == 0 || c.pressure_percent > 100) return "pressure_percent: must be 1..100";
   if (c.tx_queue == 0) return "tx_queue: must be at least 1";
   // A segment (IPv4 + TCP with options + MSS bytes) must fit a transmit slot.
   if (c.tcp.mss < 88 || c.tcp.mss > kMaxMss) {
@@ -325,7 +327,15 @@ void Stack::listen_input(Listener& l, const FlowKey& key, const Segment& seg) {
           return;
         }
         ConnSlot* s = new_connection(key, l.handler, l.index);
-        if (s == nullptr) return;
+        if (s == nullptr) {
+          // A good cookie but no record for it (new_connection counted
+          // tcp_drop_no_memory). The client believes it is connected: tell it now
+          // (tcp.cookie_no_record = "reset", RFC 9293 3.10.7.2's answer to an ACK
+          // in LISTEN) or let its retransmissions try again ("drop").
+          counters_.inc(Counter::tcp_cookie_no_record);
+          if (cfg_.tcp.cookie_no_record == tcp::CookieNoRecord::Reset) reply_rst(key, seg);
+          return;
+        }
         counters_.inc(Counter::tcp_cookie_accepted);
         s->conn->open_from_cookie(seg, *opts, isn_.ts_offset(key), now_);
         return;
@@ -346,8 +356,14 @@ void Stack::listen_input(Listener& l, const FlowKey& key, const Segment& seg) {
   }
   const bool queue_full = l.syn_queue >= l.backlog;
   if (queue_full) counters_.inc(Counter::tcp_syn_queue_full);
+  // Records nearly all taken: keep the rest for handshakes that complete (a cookie
+  // costs nothing until its ACK comes back).
+  const bool scarce = records_scarce();
   const bool use_cookie = l.cookies == tcp::SynCookieMode::Always ||
-                          (l.cookies == tcp::SynCookieMode::Auto && (queue_full || conn_free_.empty()));
+                          (l.cookies == tcp::SynCookieMode::Auto && (queue_full || scarce));
+  if (use_cookie && scarce && !queue_full && l.cookies == tcp::SynCookieMode::Auto) {
+    counters_.inc(Counter::tcp_syn_cookie_pressure);
+  }
   if (use_cookie) {
     // RFC 4987 3.6: answer statelessly; the ACK brings the state back.
     const std::uint16_t peer_mss = seg.options.mss.value_or(536);
@@ -440,8 +456,8 @@ void Stack::time_wait_input(std::uint32_t index, const FlowKey& key, const Segme
       }
       counters_.inc(Counter::tcp_time_wait_reused);
       free_time_wait(index);
-      if (l->syn_queue >= l->backlog) {
-        listen_input(*l, key, seg);  // full queue: cookie or drop, as for any SYN
+      if (l->syn_queue >= l->backlog || records_scarce()) {
+        listen_input(*l, key, seg);  // full queue or scarce records: as for any SYN
         return;
       }
       ConnSlot* s = new_connection(key, l->handler, l->index);

@@ -109,6 +109,10 @@ struct StackConfig {
   std::vector<Ipv4Addr> local_addrs;  // at least one
   tcp::TcpConfig tcp;
   std::uint32_t max_connections = 16384;
+  // Records are scarce once this percentage of max_connections is in use: new
+  // SYNs on listeners with cookies "auto" get cookies instead of records, and
+  // half-open entries give up after tcp.synack_retries_pressure SYN-ACKs. 1..100.
+  std::uint32_t pressure_percent = 90;
   std::uint32_t max_time_wait = 16384;
   std::uint32_t max_listeners = 64;
   std::uint32_t send_chunks = 0;    // 2 KiB send-buffer chunks; 0: 32 per connection
@@ -287,6 +291,7 @@ class Stack final : private tcp::TcpHost {
   void event(tcp::Connection& c, tcp::ConnEvent e) override;
   void closed(tcp::Connection& c, CloseReason r) override;
   bool challenge_ack_allowed() override;
+  bool records_scarce() override { return conn_count_ >= pressure_mark_; }
   void count(Counter c) override { counters_.inc(c); }
   tcp::ChunkPool& chunk_pool() override { return chunks_; }
 
@@ -334,6 +339,7 @@ class Stack final : private tcp::TcpHost {
   std::unique_ptr<ConnSlot[]> conns_;
   std::vector<std::uint32_t> conn_free_;
   std::size_t conn_count_ = 0;
+  std::size_t pressure_mark_ = 0;  // records_scarce() from this many connections on
   std::vector<std::uint32_t> finished_;  // slots to release after the current event
 
   std::unique_ptr<TwSlot[]> tws_;
