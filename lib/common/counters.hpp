@@ -86,7 +86,8 @@ namespace riptide {
   X(tcp_delayed_ack, "ACKs sent by the delayed-ACK timer")                                  \
   X(tcp_keepalive_timeout, "connections dropped: keep-alive probes unanswered")             \
   X(tcp_time_wait_reused, "TIME-WAIT records reused by a new SYN (RFC 6191)")             \
-  X(tcp_time_wait_full, "TIME-WAIT records unavailable (connection closed directly)")     \
+  X(tcp_time_wait_full, "connections closed without TIME-WAIT (limits.max_time_wait = 0)") \
+  X(tcp_time_wait_recycled, "TIME-WAIT records ended early: the table was full, the oldest went") \
   X(tcp_paws_rejected, "segments rejected by PAWS (RFC 7323 5)")                          \
   X(tx_queue_full, "packets dropped: transmit queue full")
 

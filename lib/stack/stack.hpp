@@ -3,6 +3,15 @@
 // and serves the application API. Nothing in it is shared with another core, so
 // nothing in it is locked.
 //
+// TIME-WAIT records (32 bytes each, with their expiry) live in a ring ordered by
+// expiry rather than on the timer wheel: every record lasts the same 2*MSL, so the
+// oldest is always at the head and expiring is popping the head. A retransmitted
+// FIN restarts a record's 2*MSL by moving it to the tail (its old slot stays a hole
+// until the head passes it). When the ring is full the oldest record is recycled
+// (counted in tcp_time_wait_recycled): under a close rate the table cannot hold
+// for 2*MSL, every tuple keeps TIME-WAIT for max_time_wait / rate seconds instead
+// of most of them getting none (Linux's tcp_max_tw_buckets skips TIME-WAIT).
+//
 // Driving it (DESIGN.md "Two ways to drive a Stack, one engine"):
 //   input(ipv4_packet, now)   hand it one received IPv4 packet
 //   advance(now)              run the timers that are due
@@ -113,6 +122,8 @@ struct StackConfig {
   // SYNs on listeners with cookies "auto" get cookies instead of records, and
   // half-open entries give up after tcp.synack_retries_pressure SYN-ACKs. 1..100.
   std::uint32_t pressure_percent = 90;
+  // TIME-WAIT records; when all are taken the oldest is recycled. 0: connections
+  // close without TIME-WAIT (tcp_time_wait_full).
   std::uint32_t max_time_wait = 16384;
   std::uint32_t max_listeners = 64;
   std::uint32_t send_chunks = 0;    // 2 KiB send-buffer chunks; 0: 32 per connection
@@ -180,7 +191,8 @@ class Stack final : private tcp::TcpHost {
     return n;
   }
   [[nodiscard]] std::size_t tx_pending() const noexcept { return tx_count_; }
-  [[nodiscard]] std::optional<Instant> next_timer() const noexcept { return wheel_.next_deadline(); }
+  // The earliest timer or TIME-WAIT expiry, if any.
+  [[nodiscard]] std::optional<Instant> next_timer() const noexcept;
   [[nodiscard]] Instant now() const noexcept { return now_; }
 
   // --- the application API ----------------------------------------------------------
@@ -278,7 +290,6 @@ class Stack final : private tcp::TcpHost {
     std::size_t len = 0;
   };
   static constexpr std::uint32_t kTimeWaitTag = 0x80000000u;
-  static constexpr std::uint16_t kTimeWaitTimer = 0xFFFF;
 
   // TcpHost
   void transmit(tcp::Connection& c, const wire::TcpHeader& h, std::size_t payload_offset,
@@ -315,7 +326,13 @@ class Stack final : private tcp::TcpHost {
   void release_connection(ConnSlot& s);
   void leave_accept_queue(ConnSlot& s);  // a queued child no longer waits for accept()
   std::uint32_t new_time_wait(const tcp::Connection& c);
-  void free_time_wait(std::uint32_t index);
+  void free_time_wait(std::uint32_t index);     // the record ends; its slot is a hole
+  void restart_time_wait(std::uint32_t index);  // a fresh 2*MSL: moves to the tail
+  std::uint32_t push_time_wait(const tcp::TimeWaitRecord& rec);  // at the tail
+  void trim_time_wait() noexcept;               // drops holes at the head
+  void expire_time_wait();                      // ends every record that is due
+  // Milliseconds from start_ to t; stored as 32 bits, compared modulo 2^32.
+  std::int64_t tw_tick(Instant t, bool round_up) const noexcept;
   void send_tcp(const FlowKey& key, const wire::TcpHeader& h,
                 std::span<const std::byte> payload = {});
   // Builds IPv4 + TCP into the next transmit slot; fill() writes the payload.
@@ -342,9 +359,13 @@ class Stack final : private tcp::TcpHost {
   std::size_t pressure_mark_ = 0;  // records_scarce() from this many connections on
   std::vector<std::uint32_t> finished_;  // slots to release after the current event
 
+  // The TIME-WAIT ring: slots tw_head_ .. tw_head_ + tw_used_ - 1 (mod
+  // max_time_wait), oldest first, holes included; tw_count_ live records.
   std::unique_ptr<TwSlot[]> tws_;
-  std::vector<std::uint32_t> tw_free_;
+  std::uint32_t tw_head_ = 0;
+  std::uint32_t tw_used_ = 0;
   std::size_t tw_count_ = 0;
+  Instant start_;  // TIME-WAIT expiries are milliseconds from here
 
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unordered_map<std::uint64_t, std::uint32_t> listener_index_;  // (addr, port)

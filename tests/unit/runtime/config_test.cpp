@@ -317,6 +317,9 @@ TEST(Config, CrossKeyChecksNameTheKeys) {
               HasSubstr("tcp.ephemeral_port_min"));
   EXPECT_THAT(load_error(m + "[pools]\nmbufs = 300\nmbuf_cache = 256\n"),
               HasSubstr("pools.mbuf_cache"));
+  // TIME-WAIT expiries are 32-bit milliseconds compared modulo 2^32.
+  EXPECT_THAT(load_error(m + "[tcp]\ntime_wait_ms = 2147483648\n"),
+              HasSubstr("tcp.time_wait: at most 2147483647 ms"));
 }
 
 TEST(Config, ReportsEveryProblemInFileOrder) {
