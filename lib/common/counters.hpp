@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace riptide {
@@ -103,6 +104,17 @@ inline constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::k
 [[nodiscard]] std::string_view counter_name(Counter c) noexcept;
 [[nodiscard]] std::string_view counter_description(Counter c) noexcept;
 
+// The counters that say a sized resource ran out or is running out (records,
+// TIME-WAIT, queues, mbufs, mailboxes, rate limits): README "Limits and what
+// happens at each" lists what each means.
+inline constexpr Counter kLimitCounters[] = {
+    Counter::tcp_syn_cookie_pressure, Counter::tcp_synack_pressure_timeout, Counter::tcp_drop_no_memory,
+    Counter::tcp_cookie_no_record,    Counter::tcp_time_wait_recycled,      Counter::tcp_time_wait_full,
+    Counter::tcp_syn_queue_full,      Counter::tcp_accept_queue_full,       Counter::tcp_drop_out_of_order,
+    Counter::tx_queue_full,           Counter::arp_pending_full,            Counter::steer_drop_mailbox_full,
+    Counter::tcp_challenge_ack_limited,
+};
+
 struct Counters {
   std::array<std::uint64_t, kCounterCount> values{};
 
@@ -111,5 +123,9 @@ struct Counters {
     return values[static_cast<std::size_t>(c)];
   }
 };
+
+// "name=N name=N" for each limit counter that grew from `before` to `now`, in
+// kLimitCounters order; "" when none did. For status lines (control path).
+[[nodiscard]] std::string limits_hit(const Counters& now, const Counters& before);
 
 }  // namespace riptide

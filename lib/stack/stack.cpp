@@ -111,7 +111,8 @@ Stack::Stack(StackConfig cfg, Instant now)
       flows_(static_cast<std::size_t>(cfg_.max_connections) + cfg_.max_time_wait,
              {0x9E3779B97F4A7C15ull ^ (std::uint64_t{cfg_.secret[0]} << 56 | cfg_.secret[1]),
               0xC2B2AE3D27D4EB4Full ^ (std::uint64_t{cfg_.secret[2]} << 40 | cfg_.secret[3])}),
-      chunks_(cfg_.send_chunks != 0 ? cfg_.send_chunks : std::size_t{cfg_.max_connections} * 32),
+      chunks_(cfg_.send_chunks != 0 ? cfg_.send_chunks
+                                    : std::min<std::size_t>(std::size_t{cfg_.max_connections} * 32, kDefaultChunkLimit)),
       conns_(std::make_unique<ConnSlot[]>(cfg_.max_connections)),
       tws_(std::make_unique<TwSlot[]>(cfg_.max_time_wait)),
       tx_(cfg_.tx_queue) {

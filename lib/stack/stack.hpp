@@ -117,16 +117,19 @@ struct ConnectOptions {
 struct StackConfig {
   std::vector<Ipv4Addr> local_addrs;  // at least one
   tcp::TcpConfig tcp;
-  std::uint32_t max_connections = 16384;
+  // Connection records (about 1.5 KB each, allocated at start-up).
+  std::uint32_t max_connections = 65536;
   // Records are scarce once this percentage of max_connections is in use: new
   // SYNs on listeners with cookies "auto" get cookies instead of records, and
   // half-open entries give up after tcp.synack_retries_pressure SYN-ACKs. 1..100.
   std::uint32_t pressure_percent = 90;
   // TIME-WAIT records; when all are taken the oldest is recycled. 0: connections
   // close without TIME-WAIT (tcp_time_wait_full).
-  std::uint32_t max_time_wait = 16384;
+  std::uint32_t max_time_wait = 262144;
   std::uint32_t max_listeners = 64;
-  std::uint32_t send_chunks = 0;    // 2 KiB send-buffer chunks; 0: 32 per connection
+  // 2 KiB send-buffer chunks (address space reserved, memory touched as used); 0:
+  // 32 per connection, at most kDefaultChunkLimit.
+  std::uint32_t send_chunks = 0;
   std::uint32_t tx_queue = 4096;    // packets waiting for drain_tx()
   std::uint8_t ttl = 64;
   tcp::Secret secret{};             // ISN/cookie key; random_secret() in production
@@ -141,6 +144,10 @@ struct StackConfig {
 
 // A random secret from libsodium (start-up only: not for the data path).
 [[nodiscard]] tcp::Secret random_secret();
+
+// The default send_chunks' ceiling: 1 GiB of address space per stack, what 16,384
+// connections with 32 chunks each took before the connection table grew.
+inline constexpr std::uint32_t kDefaultChunkLimit = 524288;
 
 // The largest MSS a transmit slot can carry (2048 - IPv4 20 - TCP 60).
 inline constexpr std::uint16_t kMaxMss = 1968;
