@@ -62,6 +62,7 @@ namespace riptide {
   X(tcp_challenge_ack_limited, "challenge ACKs suppressed by the rate limit")             \
   X(tcp_syn_queue_full, "SYNs that found the SYN queue full")                             \
   X(tcp_syn_cookie_pressure, "SYNs answered with a cookie: connection records scarce")     \
+  X(tcp_syn_shed_overload, "SYNs answered with a cookie only: the worker was behind")      \
   X(tcp_accept_queue_full, "handshakes dropped: accept queue full")                      \
   X(tcp_cookie_sent, "SYN cookies sent")                                                   \
   X(tcp_cookie_accepted, "connections made from a valid cookie")                          \
@@ -112,7 +113,7 @@ inline constexpr Counter kLimitCounters[] = {
     Counter::tcp_cookie_no_record,    Counter::tcp_time_wait_recycled,      Counter::tcp_time_wait_full,
     Counter::tcp_syn_queue_full,      Counter::tcp_accept_queue_full,       Counter::tcp_drop_out_of_order,
     Counter::tx_queue_full,           Counter::arp_pending_full,            Counter::steer_drop_mailbox_full,
-    Counter::tcp_challenge_ack_limited,
+    Counter::tcp_challenge_ack_limited, Counter::tcp_syn_shed_overload,
 };
 
 struct Counters {

@@ -367,11 +367,14 @@ void Stack::listen_input(Listener& l, const FlowKey& key, const Segment& seg) {
   // Records nearly all taken: keep the rest for handshakes that complete (a cookie
   // costs nothing until its ACK comes back).
   const bool scarce = records_scarce();
+  // The worker is behind (full receive bursts): shed the handshake's state first.
+  const bool shed = shedding_ && l.cookies == tcp::SynCookieMode::Auto && !queue_full && !scarce;
   const bool use_cookie = l.cookies == tcp::SynCookieMode::Always ||
-                          (l.cookies == tcp::SynCookieMode::Auto && (queue_full || scarce));
+                          (l.cookies == tcp::SynCookieMode::Auto && (queue_full || scarce || shedding_));
   if (use_cookie && scarce && !queue_full && l.cookies == tcp::SynCookieMode::Auto) {
     counters_.inc(Counter::tcp_syn_cookie_pressure);
   }
+  if (shed) counters_.inc(Counter::tcp_syn_shed_overload);
   if (use_cookie) {
     // RFC 4987 3.6: answer statelessly; the ACK brings the state back.
     const std::uint16_t peer_mss = seg.options.mss.value_or(536);
@@ -464,8 +467,8 @@ void Stack::time_wait_input(std::uint32_t index, const FlowKey& key, const Segme
       }
       counters_.inc(Counter::tcp_time_wait_reused);
       free_time_wait(index);
-      if (l->syn_queue >= l->backlog || records_scarce()) {
-        listen_input(*l, key, seg);  // full queue or scarce records: as for any SYN
+      if (l->syn_queue >= l->backlog || records_scarce() || shedding_) {
+        listen_input(*l, key, seg);  // full queue, scarce records, shedding: as any SYN
         return;
       }
       ConnSlot* s = new_connection(key, l->handler, l->index);

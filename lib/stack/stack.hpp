@@ -270,6 +270,16 @@ class Stack final : private tcp::TcpHost {
     return v;
   }
   [[nodiscard]] const StackConfig& config() const noexcept { return cfg_; }
+
+  // --- overload control (DESIGN.md "Overload") -----------------------------------------
+  // While set, a new SYN on a listener whose cookies are not "never" is answered
+  // with a cookie only: no record and no SYN-ACK timer until a handshake completes,
+  // so a core that is behind spends nothing on half-open connections and keeps
+  // its records for the connections it already has (tcp_syn_shed_overload). The
+  // owned loop sets it while its receive bursts come back full (Worker::poll_once);
+  // an embedder may drive it from its own measure of being behind.
+  void set_shedding(bool on) noexcept { shedding_ = on; }
+  [[nodiscard]] bool shedding() const noexcept { return shedding_; }
   [[nodiscard]] bool is_local(Ipv4Addr a) const noexcept;
 
   // --- for tests and the fuzzer (read-only, control path) ---------------------------
@@ -386,6 +396,7 @@ class Stack final : private tcp::TcpHost {
   std::int64_t challenge_second_ = -1;
   std::uint32_t next_ephemeral_ = 0;
   std::array<std::size_t, tcp::kStateCount> by_state_{};
+  bool shedding_ = false;
   StateObserver state_observer_ = nullptr;
   void* state_observer_ctx_ = nullptr;
 };

@@ -182,5 +182,56 @@ TEST(RecordsScarce, EstablishedConnectionsAreNotCutShort) {
   EXPECT_EQ(h.counter(Counter::tcp_synack_pressure_timeout), 0u);
 }
 
+// ------------------------------------------------------------------------------------
+// Overload control: while the worker is behind (Stack::set_shedding), new SYNs get
+// cookies only and established connections keep their records
+
+TEST(Shedding, NewSynsGetCookiesOnlyWhileBehind) {
+  Harness h;
+  h.listen();  // cookies auto; nothing full, nothing scarce
+  h.stack.set_shedding(true);
+  h.in("S", 0);
+  h.expect("S.", 0, 1);
+  EXPECT_EQ(h.stack.connection_count(), 0u) << "no record, no SYN-ACK timer";
+  EXPECT_FALSE(h.stack.next_timer().has_value());
+  EXPECT_EQ(h.counter(Counter::tcp_syn_shed_overload), 1u);
+  EXPECT_EQ(h.counter(Counter::tcp_cookie_sent), 1u);
+  // The handshake completes from the cookie, shedding or not.
+  h.in(".", 1, 1);
+  h.expect_nothing();
+  EXPECT_EQ(h.handler.take(), std::vector<std::string>{"accept"});
+  EXPECT_EQ(h.stack.connection_count(), 1u);
+}
+
+TEST(Shedding, SynsGetRecordsAgainOnceCaughtUp) {
+  Harness h;
+  h.listen();
+  h.stack.set_shedding(true);
+  h.stack.set_shedding(false);
+  h.in("S", 0);
+  h.expect("S.", 0, 1);
+  EXPECT_EQ(h.stack.connection_count(), 1u);
+  EXPECT_EQ(h.counter(Counter::tcp_syn_shed_overload), 0u);
+}
+
+TEST(Shedding, ListenersWithoutCookiesAreLeftAlone) {
+  Harness h;
+  h.listen({.backlog = 16, .auto_accept = true, .syn_cookies = tcp::SynCookieMode::Never});
+  h.stack.set_shedding(true);
+  h.in("S", 0);
+  h.expect("S.", 0, 1);
+  EXPECT_EQ(h.stack.connection_count(), 1u);
+  EXPECT_EQ(h.counter(Counter::tcp_syn_shed_overload), 0u);
+}
+
+TEST(Shedding, EstablishedTrafficIsServedAsUsual) {
+  Harness h;
+  h.to_established_passive();
+  h.stack.set_shedding(true);
+  h.in("P.", 1, 1, "hello");
+  h.expect(".", 1, 6);
+  EXPECT_EQ(h.handler.take(), std::vector<std::string>{"data:hello"});
+}
+
 }  // namespace
 }  // namespace riptide::testing
