@@ -21,4 +21,16 @@ std::string_view counter_description(Counter c) noexcept {
   return kDescriptions[static_cast<std::size_t>(c)];
 }
 
+std::string limits_hit(const Counters& now, const Counters& before) {
+  std::string out;
+  for (Counter c : kLimitCounters) {
+    if (now[c] <= before[c]) continue;
+    if (!out.empty()) out += ' ';
+    out += counter_name(c);
+    out += '=';
+    out += std::to_string(now[c] - before[c]);
+  }
+  return out;
+}
+
 }  // namespace riptide

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace riptide {
@@ -60,10 +61,13 @@ namespace riptide {
   X(tcp_challenge_ack, "challenge ACKs sent (RFC 5961)")                                  \
   X(tcp_challenge_ack_limited, "challenge ACKs suppressed by the rate limit")             \
   X(tcp_syn_queue_full, "SYNs that found the SYN queue full")                             \
+  X(tcp_syn_cookie_pressure, "SYNs answered with a cookie: connection records scarce")     \
+  X(tcp_syn_shed_overload, "SYNs answered with a cookie only: the worker was behind")      \
   X(tcp_accept_queue_full, "handshakes dropped: accept queue full")                      \
   X(tcp_cookie_sent, "SYN cookies sent")                                                   \
   X(tcp_cookie_accepted, "connections made from a valid cookie")                          \
   X(tcp_cookie_rejected, "ACKs with a stale or forged cookie")                            \
+  X(tcp_cookie_no_record, "good cookie ACKs that found no record free (tcp.cookie_no_record)") \
   X(tcp_passive_open, "connections accepted")                                             \
   X(tcp_active_open, "connections opened")                                                \
   X(tcp_connect_timeout, "active opens that timed out")                                   \
@@ -77,13 +81,15 @@ namespace riptide {
   X(tcp_sack_retransmit, "segments retransmitted by SACK recovery (RFC 6675 NextSeg)")     \
   X(tcp_tail_loss_probe, "tail loss probes sent (RFC 8985 7)")                              \
   X(tcp_connection_timeout, "connections dropped after too many retransmissions")          \
+  X(tcp_synack_pressure_timeout, "of those: half-open entries given up early, records scarce") \
   X(tcp_time_wait_entered, "connections that entered TIME-WAIT")                          \
   X(tcp_zero_window_probe, "zero-window probes sent (persist timer)")                       \
   X(tcp_keepalive_probe, "keep-alive probes sent (RFC 1122 4.2.3.6)")                      \
   X(tcp_delayed_ack, "ACKs sent by the delayed-ACK timer")                                  \
   X(tcp_keepalive_timeout, "connections dropped: keep-alive probes unanswered")             \
   X(tcp_time_wait_reused, "TIME-WAIT records reused by a new SYN (RFC 6191)")             \
-  X(tcp_time_wait_full, "TIME-WAIT records unavailable (connection closed directly)")     \
+  X(tcp_time_wait_full, "connections closed without TIME-WAIT (limits.max_time_wait = 0)") \
+  X(tcp_time_wait_recycled, "TIME-WAIT records ended early: the table was full, the oldest went") \
   X(tcp_paws_rejected, "segments rejected by PAWS (RFC 7323 5)")                          \
   X(tx_queue_full, "packets dropped: transmit queue full")
 
@@ -99,6 +105,17 @@ inline constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::k
 [[nodiscard]] std::string_view counter_name(Counter c) noexcept;
 [[nodiscard]] std::string_view counter_description(Counter c) noexcept;
 
+// The counters that say a sized resource ran out or is running out (records,
+// TIME-WAIT, queues, mbufs, mailboxes, rate limits): README "Limits and what
+// happens at each" lists what each means.
+inline constexpr Counter kLimitCounters[] = {
+    Counter::tcp_syn_cookie_pressure, Counter::tcp_synack_pressure_timeout, Counter::tcp_drop_no_memory,
+    Counter::tcp_cookie_no_record,    Counter::tcp_time_wait_recycled,      Counter::tcp_time_wait_full,
+    Counter::tcp_syn_queue_full,      Counter::tcp_accept_queue_full,       Counter::tcp_drop_out_of_order,
+    Counter::tx_queue_full,           Counter::arp_pending_full,            Counter::steer_drop_mailbox_full,
+    Counter::tcp_challenge_ack_limited, Counter::tcp_syn_shed_overload,
+};
+
 struct Counters {
   std::array<std::uint64_t, kCounterCount> values{};
 
@@ -107,5 +124,9 @@ struct Counters {
     return values[static_cast<std::size_t>(c)];
   }
 };
+
+// "name=N name=N" for each limit counter that grew from `before` to `now`, in
+// kLimitCounters order; "" when none did. For status lines (control path).
+[[nodiscard]] std::string limits_hit(const Counters& now, const Counters& before);
 
 }  // namespace riptide

@@ -222,6 +222,7 @@ const std::vector<Key>& keys() {
 
         integer("limits", "max_connections", [](auto& c) -> auto& { return c.max_connections; }, 1),
         integer("limits", "max_time_wait", [](auto& c) -> auto& { return c.max_time_wait; }, 0),
+        integer("limits", "pressure_percent", [](auto& c) -> auto& { return c.pressure_percent; }, 1, 100),
         integer("limits", "arp_cache", [](auto& c) -> auto& { return c.arp_cache; }, 1),
 
         string("capture", "pcap", [](auto& c) -> auto& { return c.pcap_path; }),
@@ -241,6 +242,8 @@ const std::vector<Key>& keys() {
         milliseconds_key("tcp", "connect_timeout_ms",
                          [](auto& c) -> auto& { return c.tcp.connect_timeout; }, 0),
         integer("tcp", "synack_retries", [](auto& c) -> auto& { return c.tcp.synack_retries; }),
+        integer("tcp", "synack_retries_pressure",
+                [](auto& c) -> auto& { return c.tcp.synack_retries_pressure; }),
         integer("tcp", "max_retries", [](auto& c) -> auto& { return c.tcp.max_retries; }),
         milliseconds_key("tcp", "time_wait_ms", [](auto& c) -> auto& { return c.tcp.time_wait; }, 0),
         milliseconds_key("tcp", "delayed_ack_ms", [](auto& c) -> auto& { return c.tcp.delayed_ack; }, 0),
@@ -253,6 +256,10 @@ const std::vector<Key>& keys() {
         parsed<tcp::SynCookieMode>("tcp", "syn_cookies", "one of \"auto\", \"always\", \"never\"",
                                    [](auto& c) -> auto& { return c.tcp.syn_cookies; },
                                    parse_syn_cookies, syn_text),
+        parsed<tcp::CookieNoRecord>("tcp", "cookie_no_record", "one of \"reset\", \"drop\"",
+                                    [](auto& c) -> auto& { return c.tcp.cookie_no_record; },
+                                    tcp::parse_cookie_no_record,
+                                    [](tcp::CookieNoRecord p) { return std::string(tcp::to_string(p)); }),
         parsed<tcp::CongestionAlgorithm>("tcp", "congestion_control", "one of \"newreno\", \"cubic\"",
                                           [](auto& c) -> auto& { return c.tcp.congestion; },
                                           tcp::parse_congestion_algorithm, cc_text),
@@ -504,6 +511,7 @@ StackConfig stack_config(const RuntimeConfig& c, const tcp::Secret& secret) {
   s.tcp = c.tcp;
   s.max_connections = c.max_connections;
   s.max_time_wait = c.max_time_wait;
+  s.pressure_percent = c.pressure_percent;
   s.secret = secret;
   return s;
 }

@@ -45,8 +45,9 @@ struct RuntimeConfig {
   std::uint16_t mbuf_cache = 256;
   std::uint16_t burst = 32;
   std::uint32_t tx_drain_us = 100;   // flush a partial tx batch after this long
-  std::uint32_t max_connections = 16384;
-  std::uint32_t max_time_wait = 16384;
+  std::uint32_t max_connections = 65536;
+  std::uint32_t max_time_wait = 262144;
+  std::uint32_t pressure_percent = 90;  // StackConfig::pressure_percent
   std::uint32_t arp_cache = 1024;
   std::string pcap_path;             // --pcap: capture rx and tx as pcapng
   tcp::TcpConfig tcp;

@@ -234,11 +234,13 @@ void Runtime::print_status(const LoopOptions& o, Instant now) {
       drops += c.values[i] - last_.values[i];
     }
   }
-  std::printf("%s: t=%.0fs conns/s=%.0f active=%zu time-wait=%zu rx=%.0f pps tx=%.0f pps drops=%llu\n",
+  // Limits hit in the interval, by name (README "Limits and what happens at each").
+  const std::string limits = limits_hit(c, last_);
+  std::printf("%s: t=%.0fs conns/s=%.0f active=%zu time-wait=%zu rx=%.0f pps tx=%.0f pps drops=%llu%s%s\n",
               o.program.c_str(), std::chrono::duration<double>(now - started_).count(),
               rate(Counter::tcp_passive_open) + rate(Counter::tcp_active_open), active, time_wait,
               rate(Counter::l2_in), rate(Counter::l2_out),
-              static_cast<unsigned long long>(drops));
+              static_cast<unsigned long long>(drops), limits.empty() ? "" : " limits: ", limits.c_str());
   std::fflush(stdout);
   last_ = c;
   last_status_ = now;

@@ -138,7 +138,12 @@ bool Worker::steer(rte_mbuf* m) {
 
 std::uint16_t Worker::poll_once(Instant now) {
   std::array<rte_mbuf*, 512> rx;  // not zeroed: rx_burst fills what it returns
-  const std::uint16_t n = port_.rx_burst(opts_.queue, rx.data(), std::min<std::uint16_t>(opts_.burst, 512));
+  const std::uint16_t want = std::min<std::uint16_t>(opts_.burst, 512);
+  const std::uint16_t n = port_.rx_burst(opts_.queue, rx.data(), want);
+  // A full burst: more is waiting in the ring, the core is behind. New handshakes
+  // get cookies only (no record, no timer) until a burst comes back short, so the
+  // segments of established connections keep their records (issue 14).
+  stack_.set_shedding(opts_.shed_when_behind && n == want);
   if (capture_ != nullptr && n > 0) capture(rx.data(), n, false);
   // What was delivered here is freed once, in bulk, after the burst.
   std::uint16_t done = 0;

@@ -51,6 +51,7 @@ struct WorkerOptions {
   std::uint32_t tx_drain_us = 100;
   const Steering* steering = nullptr;  // null: one worker, or hardware RSS decides
   bool tx_checksum_offload = false;    // mark IPv4/TCP frames for the NIC to checksum
+  bool shed_when_behind = true;        // Stack::set_shedding() while rx bursts come back full
 };
 
 class Worker {

@@ -76,11 +76,15 @@ struct Stack::ConnSlot {
   std::uint32_t index = 0;
 };
 
+// A TIME-WAIT ring slot: the record and when it ends. A hole (a record that ended
+// before its turn at the head, or a slot never used) has local port 0, which no
+// connection can have (tcp_input drops port 0; listen() and connect() refuse it).
 struct Stack::TwSlot {
-  bool used = false;
   tcp::TimeWaitRecord rec;
-  TimerEntry timer;
+  std::uint32_t expiry = 0;  // tw_tick(), rounded up: never early
+  [[nodiscard]] bool live() const noexcept { return rec.key.local_port != 0; }
 };
+static_assert(sizeof(tcp::TimeWaitRecord) + sizeof(std::uint32_t) == 32);
 
 namespace {
 
@@ -107,7 +111,8 @@ Stack::Stack(StackConfig cfg, Instant now)
       flows_(static_cast<std::size_t>(cfg_.max_connections) + cfg_.max_time_wait,
              {0x9E3779B97F4A7C15ull ^ (std::uint64_t{cfg_.secret[0]} << 56 | cfg_.secret[1]),
               0xC2B2AE3D27D4EB4Full ^ (std::uint64_t{cfg_.secret[2]} << 40 | cfg_.secret[3])}),
-      chunks_(cfg_.send_chunks != 0 ? cfg_.send_chunks : std::size_t{cfg_.max_connections} * 32),
+      chunks_(cfg_.send_chunks != 0 ? cfg_.send_chunks
+                                    : std::min<std::size_t>(std::size_t{cfg_.max_connections} * 32, kDefaultChunkLimit)),
       conns_(std::make_unique<ConnSlot[]>(cfg_.max_connections)),
       tws_(std::make_unique<TwSlot[]>(cfg_.max_time_wait)),
       tx_(cfg_.tx_queue) {
@@ -122,8 +127,8 @@ Stack::Stack(StackConfig cfg, Instant now)
     conn_free_.push_back(i - 1);
   }
   finished_.reserve(cfg_.max_connections);
-  tw_free_.reserve(cfg_.max_time_wait);
-  for (std::uint32_t i = cfg_.max_time_wait; i > 0; --i) tw_free_.push_back(i - 1);
+  pressure_mark_ = (std::size_t{cfg_.max_connections} * cfg_.pressure_percent + 99) / 100;
+  start_ = now;
   next_ephemeral_ = 0;
 }
 
@@ -137,6 +142,7 @@ std::optional<std::string> validate(const StackConfig& c) {
     return "secret: all zero (ISNs and cookies would be predictable); use random_secret()";
   }
   if (c.max_connections == 0) return "max_connections: must be at least 1";
+  if (c.pressure_percent == 0 || c.pressure_percent > 100) return "pressure_percent: must be 1..100";
   if (c.tx_queue == 0) return "tx_queue: must be at least 1";
   // A segment (IPv4 + TCP with options + MSS bytes) must fit a transmit slot.
   if (c.tcp.mss < 88 || c.tcp.mss > kMaxMss) {
@@ -151,6 +157,10 @@ std::optional<std::string> validate(const StackConfig& c) {
     return "tcp.ephemeral_port_min/max: need 0 < min <= max";
   }
   if (c.tcp.time_wait < Duration::zero()) return "tcp.time_wait: must not be negative";
+  // Expiries are 32-bit millisecond counts compared modulo 2^32.
+  if (c.tcp.time_wait > std::chrono::milliseconds{0x7FFFFFFF}) {
+    return "tcp.time_wait: at most 2147483647 ms (24.8 days)";
+  }
   if (c.tcp.delayed_ack < Duration::zero() || c.tcp.delayed_ack >= std::chrono::milliseconds{500}) {
     return "tcp.delayed_ack: 0 (off) or below 500 ms (RFC 1122 4.2.3.2)";
   }
@@ -325,7 +335,15 @@ void Stack::listen_input(Listener& l, const FlowKey& key, const Segment& seg) {
           return;
         }
         ConnSlot* s = new_connection(key, l.handler, l.index);
-        if (s == nullptr) return;
+        if (s == nullptr) {
+          // A good cookie but no record for it (new_connection counted
+          // tcp_drop_no_memory). The client believes it is connected: tell it now
+          // (tcp.cookie_no_record = "reset", RFC 9293 3.10.7.2's answer to an ACK
+          // in LISTEN) or let its retransmissions try again ("drop").
+          counters_.inc(Counter::tcp_cookie_no_record);
+          if (cfg_.tcp.cookie_no_record == tcp::CookieNoRecord::Reset) reply_rst(key, seg);
+          return;
+        }
         counters_.inc(Counter::tcp_cookie_accepted);
         s->conn->open_from_cookie(seg, *opts, isn_.ts_offset(key), now_);
         return;
@@ -346,8 +364,17 @@ void Stack::listen_input(Listener& l, const FlowKey& key, const Segment& seg) {
   }
   const bool queue_full = l.syn_queue >= l.backlog;
   if (queue_full) counters_.inc(Counter::tcp_syn_queue_full);
+  // Records nearly all taken: keep the rest for handshakes that complete (a cookie
+  // costs nothing until its ACK comes back).
+  const bool scarce = records_scarce();
+  // The worker is behind (full receive bursts): shed the handshake's state first.
+  const bool shed = shedding_ && l.cookies == tcp::SynCookieMode::Auto && !queue_full && !scarce;
   const bool use_cookie = l.cookies == tcp::SynCookieMode::Always ||
-                          (l.cookies == tcp::SynCookieMode::Auto && (queue_full || conn_free_.empty()));
+                          (l.cookies == tcp::SynCookieMode::Auto && (queue_full || scarce || shedding_));
+  if (use_cookie && scarce && !queue_full && l.cookies == tcp::SynCookieMode::Auto) {
+    counters_.inc(Counter::tcp_syn_cookie_pressure);
+  }
+  if (shed) counters_.inc(Counter::tcp_syn_shed_overload);
   if (use_cookie) {
     // RFC 4987 3.6: answer statelessly; the ACK brings the state back.
     const std::uint16_t peer_mss = seg.options.mss.value_or(536);
@@ -411,7 +438,7 @@ void Stack::time_wait_input(std::uint32_t index, const FlowKey& key, const Segme
     case tcp::TimeWaitAction::AckAndRestart: {
       send_time_wait_ack(key, t.rec);
       if (tcp::time_wait_action(t.rec, seg) == tcp::TimeWaitAction::AckAndRestart) {
-        wheel_.schedule(t.timer, now_ + cfg_.tcp.time_wait);  // "restart the 2 MSL timeout"
+        restart_time_wait(index);  // "restart the 2 MSL timeout"
       }
       return;
     }
@@ -440,8 +467,8 @@ void Stack::time_wait_input(std::uint32_t index, const FlowKey& key, const Segme
       }
       counters_.inc(Counter::tcp_time_wait_reused);
       free_time_wait(index);
-      if (l->syn_queue >= l->backlog) {
-        listen_input(*l, key, seg);  // full queue: cookie or drop, as for any SYN
+      if (l->syn_queue >= l->backlog || records_scarce() || shedding_) {
+        listen_input(*l, key, seg);  // full queue, scarce records, shedding: as any SYN
         return;
       }
       ConnSlot* s = new_connection(key, l->handler, l->index);
@@ -465,7 +492,9 @@ void Stack::send_time_wait_ack(const FlowKey& key, const tcp::TimeWaitRecord& re
   h.flags = kAck;
   h.window = rec.window;
   if (rec.ts_ok) {
-    h.options.timestamps = wire::TcpTimestamps{tcp::ts_clock(now_, rec.ts_offset), rec.ts_recent};
+    // The connection's TSval offset was isn_.ts_offset(key) (every open takes it
+    // from there), so the record need not keep it.
+    h.options.timestamps = wire::TcpTimestamps{tcp::ts_clock(now_, isn_.ts_offset(key)), rec.ts_recent};
   }
   send_tcp(key, h);
 }
@@ -523,7 +552,7 @@ ConnId Stack::id_at(std::uint32_t i) const noexcept { return id_of(conns_[i]); }
 
 std::optional<FlowKey> Stack::time_wait_key(std::uint32_t i) const noexcept {
   const TwSlot& t = tws_[i];
-  if (!t.used) return std::nullopt;
+  if (!t.live()) return std::nullopt;
   return t.rec.key;
 }
 
@@ -548,31 +577,77 @@ void Stack::release_connection(ConnSlot& s) {
   conn_free_.push_back(s.index);
 }
 
+std::int64_t Stack::tw_tick(Instant t, bool round_up) const noexcept {
+  const Duration d = t - start_;
+  return (round_up ? std::chrono::ceil<std::chrono::milliseconds>(d) : std::chrono::floor<std::chrono::milliseconds>(d))
+      .count();
+}
+
 std::uint32_t Stack::new_time_wait(const Connection& c) {
-  if (tw_free_.empty()) return kNone;
-  const std::uint32_t i = tw_free_.back();
-  tw_free_.pop_back();
-  TwSlot& t = tws_[i];
-  t.used = true;
+  if (cfg_.max_time_wait == 0) return kNone;
   const tcp::Tcb& tcb = c.tcb();
-  t.rec = tcp::TimeWaitRecord{c.key(),      tcb.snd_max,   tcb.rcv_nxt,
-                              tcb.ts_recent, tcb.ts_offset,
-                              static_cast<std::uint16_t>(std::min<std::uint32_t>(c.rcv_wnd() >> tcb.rcv_wscale, 0xFFFF)),
-                              tcb.ts_ok, tcb.rcv_wscale};
-  t.timer.owner = &t;
-  t.timer.kind = kTimeWaitTimer;
-  wheel_.schedule(t.timer, now_ + cfg_.tcp.time_wait);
+  return push_time_wait(tcp::TimeWaitRecord{
+      c.key(), tcb.snd_max, tcb.rcv_nxt, tcb.ts_recent,
+      static_cast<std::uint16_t>(std::min<std::uint32_t>(c.rcv_wnd() >> tcb.rcv_wscale, 0xFFFF)), tcb.ts_ok,
+      tcb.rcv_wscale});
+}
+
+std::uint32_t Stack::push_time_wait(const tcp::TimeWaitRecord& rec) {
+  if (tw_used_ == cfg_.max_time_wait) {
+    // DEVIATION(RFC 9293 3.4.1): full: the oldest record, the one nearest its end
+    // anyway, makes room, so TIME-WAIT shrinks to what the table holds rather than
+    // vanishing for every connection that closes while it is full.
+    counters_.inc(Counter::tcp_time_wait_recycled);
+    free_time_wait(tw_head_);
+  }
+  const std::uint32_t i = static_cast<std::uint32_t>((std::uint64_t{tw_head_} + tw_used_) % cfg_.max_time_wait);
+  ++tw_used_;
   ++tw_count_;
+  tws_[i].rec = rec;
+  tws_[i].expiry = static_cast<std::uint32_t>(tw_tick(now_ + cfg_.tcp.time_wait, true));
   return i;
 }
 
 void Stack::free_time_wait(std::uint32_t index) {
   TwSlot& t = tws_[index];
-  wheel_.cancel(t.timer);
   flows_.erase(t.rec.key);
-  t.used = false;
+  t.rec.key.local_port = 0;  // a hole until the head passes it
   --tw_count_;
-  tw_free_.push_back(index);
+  trim_time_wait();
+}
+
+void Stack::trim_time_wait() noexcept {
+  while (tw_used_ > 0 && !tws_[tw_head_].live()) {
+    tw_head_ = tw_head_ + 1 == cfg_.max_time_wait ? 0 : tw_head_ + 1;
+    --tw_used_;
+  }
+}
+
+void Stack::restart_time_wait(std::uint32_t index) {
+  // Every other record ends no later than now + 2*MSL: at the tail, order holds.
+  const tcp::TimeWaitRecord rec = tws_[index].rec;
+  tws_[index].rec.key.local_port = 0;
+  --tw_count_;
+  trim_time_wait();
+  const std::uint32_t moved = push_time_wait(rec);
+  *flows_.find(rec.key) = kTimeWaitTag | moved;
+}
+
+void Stack::expire_time_wait() {
+  const auto now = static_cast<std::uint32_t>(tw_tick(now_, false));
+  // trim_time_wait() keeps a live record (or nothing) at the head.
+  while (tw_used_ > 0 && static_cast<std::int32_t>(now - tws_[tw_head_].expiry) >= 0) free_time_wait(tw_head_);
+}
+
+std::optional<Instant> Stack::next_timer() const noexcept {
+  std::optional<Instant> next = wheel_.next_deadline();
+  if (tw_used_ > 0) {
+    const std::int64_t now = tw_tick(now_, false);
+    const auto ahead = static_cast<std::int32_t>(tws_[tw_head_].expiry - static_cast<std::uint32_t>(now));
+    const Instant tw = start_ + std::chrono::milliseconds{now + ahead};
+    if (!next || tw < *next) next = tw;
+  }
+  return next;
 }
 
 // ------------------------------------------------------------------------------------
@@ -706,15 +781,11 @@ bool Stack::timer_pending(Connection& c, tcp::TimerKind k) {
 void Stack::advance(Instant now) {
   now_ = std::max(now_, now);
   wheel_.advance(now_, [this](TimerEntry& e) { on_timer(e); });
+  expire_time_wait();
   release_finished();
 }
 
 void Stack::on_timer(TimerEntry& e) {
-  if (e.kind == kTimeWaitTimer) {
-    TwSlot& t = *static_cast<TwSlot*>(e.owner);
-    free_time_wait(static_cast<std::uint32_t>(&t - tws_.get()));
-    return;
-  }
   ConnSlot& s = *static_cast<ConnSlot*>(e.owner);
   if (!s.used || s.finished) return;
   s.conn->on_timer(static_cast<tcp::TimerKind>(e.kind), now_);

@@ -3,6 +3,15 @@
 // and serves the application API. Nothing in it is shared with another core, so
 // nothing in it is locked.
 //
+// TIME-WAIT records (32 bytes each, with their expiry) live in a ring ordered by
+// expiry rather than on the timer wheel: every record lasts the same 2*MSL, so the
+// oldest is always at the head and expiring is popping the head. A retransmitted
+// FIN restarts a record's 2*MSL by moving it to the tail (its old slot stays a hole
+// until the head passes it). When the ring is full the oldest record is recycled
+// (counted in tcp_time_wait_recycled): under a close rate the table cannot hold
+// for 2*MSL, every tuple keeps TIME-WAIT for max_time_wait / rate seconds instead
+// of most of them getting none (Linux's tcp_max_tw_buckets skips TIME-WAIT).
+//
 // Driving it (DESIGN.md "Two ways to drive a Stack, one engine"):
 //   input(ipv4_packet, now)   hand it one received IPv4 packet
 //   advance(now)              run the timers that are due
@@ -108,10 +117,19 @@ struct ConnectOptions {
 struct StackConfig {
   std::vector<Ipv4Addr> local_addrs;  // at least one
   tcp::TcpConfig tcp;
-  std::uint32_t max_connections = 16384;
-  std::uint32_t max_time_wait = 16384;
+  // Connection records (about 1.5 KB each, allocated at start-up).
+  std::uint32_t max_connections = 65536;
+  // Records are scarce once this percentage of max_connections is in use: new
+  // SYNs on listeners with cookies "auto" get cookies instead of records, and
+  // half-open entries give up after tcp.synack_retries_pressure SYN-ACKs. 1..100.
+  std::uint32_t pressure_percent = 90;
+  // TIME-WAIT records; when all are taken the oldest is recycled. 0: connections
+  // close without TIME-WAIT (tcp_time_wait_full).
+  std::uint32_t max_time_wait = 262144;
   std::uint32_t max_listeners = 64;
-  std::uint32_t send_chunks = 0;    // 2 KiB send-buffer chunks; 0: 32 per connection
+  // 2 KiB send-buffer chunks (address space reserved, memory touched as used); 0:
+  // 32 per connection, at most kDefaultChunkLimit.
+  std::uint32_t send_chunks = 0;
   std::uint32_t tx_queue = 4096;    // packets waiting for drain_tx()
   std::uint8_t ttl = 64;
   tcp::Secret secret{};             // ISN/cookie key; random_secret() in production
@@ -126,6 +144,10 @@ struct StackConfig {
 
 // A random secret from libsodium (start-up only: not for the data path).
 [[nodiscard]] tcp::Secret random_secret();
+
+// The default send_chunks' ceiling: 1 GiB of address space per stack, what 16,384
+// connections with 32 chunks each took before the connection table grew.
+inline constexpr std::uint32_t kDefaultChunkLimit = 524288;
 
 // The largest MSS a transmit slot can carry (2048 - IPv4 20 - TCP 60).
 inline constexpr std::uint16_t kMaxMss = 1968;
@@ -176,7 +198,8 @@ class Stack final : private tcp::TcpHost {
     return n;
   }
   [[nodiscard]] std::size_t tx_pending() const noexcept { return tx_count_; }
-  [[nodiscard]] std::optional<Instant> next_timer() const noexcept { return wheel_.next_deadline(); }
+  // The earliest timer or TIME-WAIT expiry, if any.
+  [[nodiscard]] std::optional<Instant> next_timer() const noexcept;
   [[nodiscard]] Instant now() const noexcept { return now_; }
 
   // --- the application API ----------------------------------------------------------
@@ -247,6 +270,16 @@ class Stack final : private tcp::TcpHost {
     return v;
   }
   [[nodiscard]] const StackConfig& config() const noexcept { return cfg_; }
+
+  // --- overload control (DESIGN.md "Overload") -----------------------------------------
+  // While set, a new SYN on a listener whose cookies are not "never" is answered
+  // with a cookie only: no record and no SYN-ACK timer until a handshake completes,
+  // so a core that is behind spends nothing on half-open connections and keeps
+  // its records for the connections it already has (tcp_syn_shed_overload). The
+  // owned loop sets it while its receive bursts come back full (Worker::poll_once);
+  // an embedder may drive it from its own measure of being behind.
+  void set_shedding(bool on) noexcept { shedding_ = on; }
+  [[nodiscard]] bool shedding() const noexcept { return shedding_; }
   [[nodiscard]] bool is_local(Ipv4Addr a) const noexcept;
 
   // --- for tests and the fuzzer (read-only, control path) ---------------------------
@@ -274,7 +307,6 @@ class Stack final : private tcp::TcpHost {
     std::size_t len = 0;
   };
   static constexpr std::uint32_t kTimeWaitTag = 0x80000000u;
-  static constexpr std::uint16_t kTimeWaitTimer = 0xFFFF;
 
   // TcpHost
   void transmit(tcp::Connection& c, const wire::TcpHeader& h, std::size_t payload_offset,
@@ -287,6 +319,7 @@ class Stack final : private tcp::TcpHost {
   void event(tcp::Connection& c, tcp::ConnEvent e) override;
   void closed(tcp::Connection& c, CloseReason r) override;
   bool challenge_ack_allowed() override;
+  bool records_scarce() override { return conn_count_ >= pressure_mark_; }
   void count(Counter c) override { counters_.inc(c); }
   tcp::ChunkPool& chunk_pool() override { return chunks_; }
 
@@ -310,7 +343,13 @@ class Stack final : private tcp::TcpHost {
   void release_connection(ConnSlot& s);
   void leave_accept_queue(ConnSlot& s);  // a queued child no longer waits for accept()
   std::uint32_t new_time_wait(const tcp::Connection& c);
-  void free_time_wait(std::uint32_t index);
+  void free_time_wait(std::uint32_t index);     // the record ends; its slot is a hole
+  void restart_time_wait(std::uint32_t index);  // a fresh 2*MSL: moves to the tail
+  std::uint32_t push_time_wait(const tcp::TimeWaitRecord& rec);  // at the tail
+  void trim_time_wait() noexcept;               // drops holes at the head
+  void expire_time_wait();                      // ends every record that is due
+  // Milliseconds from start_ to t; stored as 32 bits, compared modulo 2^32.
+  std::int64_t tw_tick(Instant t, bool round_up) const noexcept;
   void send_tcp(const FlowKey& key, const wire::TcpHeader& h,
                 std::span<const std::byte> payload = {});
   // Builds IPv4 + TCP into the next transmit slot; fill() writes the payload.
@@ -334,11 +373,16 @@ class Stack final : private tcp::TcpHost {
   std::unique_ptr<ConnSlot[]> conns_;
   std::vector<std::uint32_t> conn_free_;
   std::size_t conn_count_ = 0;
+  std::size_t pressure_mark_ = 0;  // records_scarce() from this many connections on
   std::vector<std::uint32_t> finished_;  // slots to release after the current event
 
+  // The TIME-WAIT ring: slots tw_head_ .. tw_head_ + tw_used_ - 1 (mod
+  // max_time_wait), oldest first, holes included; tw_count_ live records.
   std::unique_ptr<TwSlot[]> tws_;
-  std::vector<std::uint32_t> tw_free_;
+  std::uint32_t tw_head_ = 0;
+  std::uint32_t tw_used_ = 0;
   std::size_t tw_count_ = 0;
+  Instant start_;  // TIME-WAIT expiries are milliseconds from here
 
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unordered_map<std::uint64_t, std::uint32_t> listener_index_;  // (addr, port)
@@ -352,6 +396,7 @@ class Stack final : private tcp::TcpHost {
   std::int64_t challenge_second_ = -1;
   std::uint32_t next_ephemeral_ = 0;
   std::array<std::size_t, tcp::kStateCount> by_state_{};
+  bool shedding_ = false;
   StateObserver state_observer_ = nullptr;
   void* state_observer_ctx_ = nullptr;
 };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "common/time.hpp"
@@ -17,6 +18,16 @@ enum class SynCookieMode : std::uint8_t {
   Never,   // drop SYNs that find the SYN queue full
 };
 [[nodiscard]] std::string_view to_string(SynCookieMode m) noexcept;
+
+// What the ACK completing a valid SYN cookie gets when no connection record is
+// free (RFC 4987 leaves it open; RFC 9293 3.10.7.2 answers any ACK in LISTEN with
+// a reset). Either way it is counted (tcp_cookie_no_record), never silent.
+enum class CookieNoRecord : std::uint8_t {
+  Reset,  // <SEQ=SEG.ACK><CTL=RST>: the client learns at once (default)
+  Drop,   // say nothing: the client's data or FIN retransmissions try again later
+};
+[[nodiscard]] std::string_view to_string(CookieNoRecord p) noexcept;
+[[nodiscard]] std::optional<CookieNoRecord> parse_cookie_no_record(std::string_view s) noexcept;
 
 struct TcpConfig {
   // RFC 9293 3.7.1: the MSS we advertise (MTU 1500 - 40).
@@ -42,6 +53,12 @@ struct TcpConfig {
   Duration connect_timeout = Duration::zero();
   // SYN-ACK retransmissions before a SYN-RECEIVED entry is dropped.
   std::uint8_t synack_retries = 5;
+  // The same while connection records are scarce (the host's table above its
+  // pressure mark): a passive half-open entry that was never completed gives up
+  // early, so records pinned by SYN-ACK retransmission are bounded (Linux prunes
+  // its SYN queue the same way when it is over half full). 1: gone 3 s after its
+  // SYN instead of 63 s; meanwhile new SYNs are answered with cookies.
+  std::uint8_t synack_retries_pressure = 1;
   // Retransmissions of data or FIN before the connection is dropped (RFC 1122
   // 4.2.3.5 R2; Linux tcp_retries2).
   std::uint8_t max_retries = 15;
@@ -59,8 +76,10 @@ struct TcpConfig {
   Duration time_wait = std::chrono::seconds{60};
 
   SynCookieMode syn_cookies = SynCookieMode::Auto;
-  // Listener queues when listen() is given no backlog.
-  std::uint32_t default_backlog = 128;
+  CookieNoRecord cookie_no_record = CookieNoRecord::Reset;
+  // Listener queues when listen() is given no backlog. Linux's somaxconn (4096
+  // since 5.4): 128 sent bursts of handshakes through cookies at high rates.
+  std::uint32_t default_backlog = 4096;
 
   // RFC 9293 3.8.6.3 / RFC 1122 4.2.3.2 delayed ACK: an ACK may wait this long
   // (the RFC requires < 0.5 s; 40 ms as Linux), but every second full-sized

@@ -84,6 +84,9 @@ class TcpHost {
   virtual void closed(Connection& c, CloseReason r) = 0;
   // RFC 5961 7: the stack-wide challenge-ACK rate limit; true consumes a token.
   virtual bool challenge_ack_allowed() = 0;
+  // The host's connection records are nearly all taken: a passive half-open
+  // connection gives up after TcpConfig::synack_retries_pressure SYN-ACKs.
+  [[nodiscard]] virtual bool records_scarce() = 0;
   virtual void count(Counter c) = 0;
   virtual ChunkPool& chunk_pool() = 0;
 

@@ -164,9 +164,16 @@ void Connection::persist_timeout(Instant now) {
 void Connection::retransmit_timeout(Instant now) {
   if (tcb_.snd_una == tcb_.snd_max && state_ != State::SynSent && state_ != State::SynReceived) return;
   host_.count(Counter::tcp_retransmit_timeout);
-  const std::uint8_t limit = state_ == State::SynSent       ? cfg_.syn_retries
-                             : state_ == State::SynReceived ? cfg_.synack_retries
-                                                            : cfg_.max_retries;
+  std::uint8_t limit = state_ == State::SynSent       ? cfg_.syn_retries
+                       : state_ == State::SynReceived ? cfg_.synack_retries
+                                                      : cfg_.max_retries;
+  if (state_ == State::SynReceived && passive_ && retries_ < limit && retries_ >= cfg_.synack_retries_pressure &&
+      host_.records_scarce()) {
+    // Records are scarce: a half-open entry nobody completed gives up early (a
+    // real client retransmits its SYN and gets a cookie).
+    host_.count(Counter::tcp_synack_pressure_timeout);
+    limit = retries_;
+  }
   const bool deadline_passed =
       state_ == State::SynSent && connect_deadline_ != Instant{} && now >= connect_deadline_;
   if (retries_ >= limit || deadline_passed) {

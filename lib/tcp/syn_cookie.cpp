@@ -83,4 +83,19 @@ std::string_view to_string(SynCookieMode m) noexcept {
   return "?";
 }
 
+std::string_view to_string(CookieNoRecord p) noexcept {
+  switch (p) {
+    case CookieNoRecord::Reset: return "reset";
+    case CookieNoRecord::Drop: return "drop";
+  }
+  return "?";
+}
+
+std::optional<CookieNoRecord> parse_cookie_no_record(std::string_view s) noexcept {
+  for (auto p : {CookieNoRecord::Reset, CookieNoRecord::Drop}) {
+    if (to_string(p) == s) return p;
+  }
+  return std::nullopt;
+}
+
 }  // namespace riptide::tcp

@@ -8,7 +8,9 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 #include <unistd.h>
 
 #include "io/eth_port.hpp"
@@ -129,6 +131,34 @@ TEST(DpdkRingPair, ClosedPortIsRefused) {
   ASSERT_TRUE(c.has_value());
   ASSERT_TRUE(p.run_until([&] { return client.closed; }));
   EXPECT_EQ(client.reason, CloseReason::Refused);
+}
+
+// Overload control (issue 14): a poll whose receive burst comes back full means the
+// ring is behind; the SYNs in it are answered with cookies only (no record), and
+// every handshake still completes from its cookie.
+TEST(DpdkRingPair, FullBurstsShedNewSynsToCookies) {
+  Pair p("3");
+  Collector server, first;
+  ASSERT_TRUE(p.b->stack().listen(Ipv4Addr{}, 80, server).has_value());
+  ASSERT_TRUE(p.a->stack().connect(Ipv4Addr::from_octets(198, 18, 0, 2), 80, first).has_value());
+  ASSERT_TRUE(p.run_until([&] { return first.connected && server.connected; })) << "handshake (after ARP)";
+  EXPECT_EQ(p.b->stack().counters()[Counter::tcp_syn_shed_overload], 0u) << "short bursts: nothing shed";
+
+  // 32 SYNs wait in B's receive ring: a full burst (WorkerOptions' default is 32;
+  // the Pair's stacks hold 64 connections).
+  constexpr int kClients = 32;
+  std::vector<Collector> clients(kClients);
+  for (auto& c : clients) ASSERT_TRUE(p.a->stack().connect(Ipv4Addr::from_octets(198, 18, 0, 2), 80, c).has_value());
+  p.a->poll_once(tsc_now());
+  p.b->poll_once(tsc_now());
+  EXPECT_EQ(p.b->stack().counters()[Counter::tcp_syn_shed_overload], 32u);
+  EXPECT_EQ(p.b->stack().connection_count(), 1u) << "no record for a shed SYN";
+  ASSERT_TRUE(p.run_until([&] {
+    return std::all_of(clients.begin(), clients.end(), [](const Collector& c) { return c.connected; });
+  })) << "every shed handshake completes from its cookie";
+  EXPECT_EQ(p.b->stack().counters()[Counter::tcp_syn_shed_overload], 32u);
+  EXPECT_EQ(p.b->stack().counters()[Counter::tcp_cookie_accepted], 32u);
+  EXPECT_EQ(p.b->stack().connection_count(), 1u + kClients);
 }
 
 // Software steering: B has two workers on a two-queue port without RSS; every

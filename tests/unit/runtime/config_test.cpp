@@ -49,6 +49,7 @@ void expect_same(const RuntimeConfig& a, const RuntimeConfig& b) {
   EXPECT_EQ(a.tx_drain_us, b.tx_drain_us);
   EXPECT_EQ(a.max_connections, b.max_connections);
   EXPECT_EQ(a.max_time_wait, b.max_time_wait);
+  EXPECT_EQ(a.pressure_percent, b.pressure_percent);
   EXPECT_EQ(a.arp_cache, b.arp_cache);
   EXPECT_EQ(a.pcap_path, b.pcap_path);
   const tcp::TcpConfig& x = a.tcp;
@@ -67,9 +68,11 @@ void expect_same(const RuntimeConfig& a, const RuntimeConfig& b) {
   EXPECT_EQ(x.syn_retries, y.syn_retries);
   EXPECT_EQ(x.connect_timeout, y.connect_timeout);
   EXPECT_EQ(x.synack_retries, y.synack_retries);
+  EXPECT_EQ(x.synack_retries_pressure, y.synack_retries_pressure);
   EXPECT_EQ(x.max_retries, y.max_retries);
   EXPECT_EQ(x.time_wait, y.time_wait);
   EXPECT_EQ(x.syn_cookies, y.syn_cookies);
+  EXPECT_EQ(x.cookie_no_record, y.cookie_no_record);
   EXPECT_EQ(x.default_backlog, y.default_backlog);
   EXPECT_EQ(x.challenge_ack_limit, y.challenge_ack_limit);
   EXPECT_EQ(x.ephemeral_port_min, y.ephemeral_port_min);
@@ -102,6 +105,7 @@ tx_drain_us = 50
 [limits]
 max_connections = 1000
 max_time_wait = 2000
+pressure_percent = 75
 arp_cache = 64
 
 [capture]
@@ -122,9 +126,11 @@ rto_max_ms = 60000
 syn_retries = 3
 connect_timeout_ms = 10000
 synack_retries = 2
+synack_retries_pressure = 0
 max_retries = 8
 time_wait_ms = 1000
 syn_cookies = "always"
+cookie_no_record = "drop"
 default_backlog = 512
 challenge_ack_limit = 100
 ephemeral_port_min = 10000
@@ -160,6 +166,7 @@ TEST(Config, ParsesEverySection) {
   EXPECT_EQ(c.tx_drain_us, 50u);
   EXPECT_EQ(c.max_connections, 1000u);
   EXPECT_EQ(c.max_time_wait, 2000u);
+  EXPECT_EQ(c.pressure_percent, 75u);
   EXPECT_EQ(c.arp_cache, 64u);
   EXPECT_EQ(c.pcap_path, "/tmp/riptide.pcapng");
   EXPECT_EQ(c.tcp.mss, 1400);
@@ -176,9 +183,11 @@ TEST(Config, ParsesEverySection) {
   EXPECT_EQ(c.tcp.syn_retries, 3);
   EXPECT_EQ(c.tcp.connect_timeout, milliseconds{10000});
   EXPECT_EQ(c.tcp.synack_retries, 2);
+  EXPECT_EQ(c.tcp.synack_retries_pressure, 0);
   EXPECT_EQ(c.tcp.max_retries, 8);
   EXPECT_EQ(c.tcp.time_wait, milliseconds{1000});
   EXPECT_EQ(c.tcp.syn_cookies, tcp::SynCookieMode::Always);
+  EXPECT_EQ(c.tcp.cookie_no_record, tcp::CookieNoRecord::Drop);
   EXPECT_EQ(c.tcp.default_backlog, 512u);
   EXPECT_EQ(c.tcp.challenge_ack_limit, 100u);
   EXPECT_EQ(c.tcp.ephemeral_port_min, 10000);
@@ -258,6 +267,8 @@ TEST(Config, OutOfRangeNamesKeyAndRange) {
               HasSubstr("port.rx_descriptors: 65536 is outside 1..65535"));
   EXPECT_THAT(load_error(m + "[limits]\nmax_time_wait = -1\n"),
               HasSubstr("limits.max_time_wait: -1 is outside 0..4294967295"));
+  EXPECT_THAT(load_error(m + "[limits]\npressure_percent = 0\n"),
+              HasSubstr("limits.pressure_percent: 0 is outside 1..100"));
   EXPECT_THAT(load_error(m + "[tcp]\nrcv_buf = 4294967296\n"),
               HasSubstr("tcp.rcv_buf: 4294967296 is outside 1..4294967295"));
 }
@@ -271,6 +282,8 @@ TEST(Config, BadValueOfAStringKeyNamesTheKey) {
               HasSubstr("ip.mac: \"02:00:00:00:00\" is not a MAC address"));
   EXPECT_THAT(load_error(std::string(kMinimal) + "[tcp]\nsyn_cookies = \"sometimes\"\n"),
               HasSubstr("tcp.syn_cookies: \"sometimes\" is not one of \"auto\", \"always\", \"never\""));
+  EXPECT_THAT(load_error(std::string(kMinimal) + "[tcp]\ncookie_no_record = \"retry\"\n"),
+              HasSubstr("tcp.cookie_no_record: \"retry\" is not one of \"reset\", \"drop\""));
 }
 
 TEST(Config, EmptyOptionalAddressesMeanUnset) {
@@ -304,6 +317,9 @@ TEST(Config, CrossKeyChecksNameTheKeys) {
               HasSubstr("tcp.ephemeral_port_min"));
   EXPECT_THAT(load_error(m + "[pools]\nmbufs = 300\nmbuf_cache = 256\n"),
               HasSubstr("pools.mbuf_cache"));
+  // TIME-WAIT expiries are 32-bit milliseconds compared modulo 2^32.
+  EXPECT_THAT(load_error(m + "[tcp]\ntime_wait_ms = 2147483648\n"),
+              HasSubstr("tcp.time_wait: at most 2147483647 ms"));
 }
 
 TEST(Config, ReportsEveryProblemInFileOrder) {
@@ -432,6 +448,7 @@ TEST(Config, StackAndInterfaceConfigsComeFromIt) {
   EXPECT_EQ(s.tcp.mss, 1400);
   EXPECT_EQ(s.max_connections, 1000u);
   EXPECT_EQ(s.max_time_wait, 2000u);
+  EXPECT_EQ(s.pressure_percent, 75u);
   EXPECT_EQ(s.secret, secret);
   EXPECT_FALSE(validate(s));
 

@@ -21,7 +21,6 @@ TimeWaitRecord record(bool ts_ok) {
   r.snd_nxt = kSndNxt;
   r.rcv_nxt = kRcvNxt;
   r.ts_recent = kTsRecent;
-  r.ts_offset = 12345;
   r.window = 512;
   r.ts_ok = ts_ok;
   return r;
