@@ -51,7 +51,14 @@ struct WorkerOptions {
   std::uint32_t tx_drain_us = 100;
   const Steering* steering = nullptr;  // null: one worker, or hardware RSS decides
   bool tx_checksum_offload = false;    // mark IPv4/TCP frames for the NIC to checksum
-  bool shed_when_behind = true;        // Stack::set_shedding() while rx bursts come back full
+  // Stack::set_shedding() while rx bursts come back full: new SYNs get cookies only.
+  // Off by default: a cookie saves a connection record, not CPU (the SYN-ACK and the
+  // completing ACK each cost a SipHash more than a SYN-RECEIVED record does: about
+  // +1,000 instructions per connection, measured with bench/e2e/callgrind.sh), and a
+  // server at its CPU ceiling sees full bursts all the time, so shedding there would
+  // lower the ceiling. Memory pressure is handled by limits.pressure_percent. For a
+  // host whose records, not its CPU, run out under bursts of SYNs.
+  bool shed_when_behind = false;
 };
 
 class Worker {

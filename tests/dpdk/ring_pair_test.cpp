@@ -42,7 +42,7 @@ struct Pair {
   std::unique_ptr<io::EthPort> pa, pb;
   std::unique_ptr<Worker> a, b;
 
-  explicit Pair(const std::string& tag) {
+  explicit Pair(const std::string& tag, WorkerOptions opts = {}) {
     rte_ring* ab = rte_ring_create(("ab" + tag).c_str(), 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
     rte_ring* ba = rte_ring_create(("ba" + tag).c_str(), 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
     EXPECT_TRUE(ab && ba);
@@ -60,10 +60,10 @@ struct Pair {
     };
     pa = open(ida);
     pb = open(idb);
-    a = make(*pa, Ipv4Addr::from_octets(198, 18, 0, 1), wire::MacAddr{{2, 0, 0, 0, 0, 1}});
-    b = make(*pb, Ipv4Addr::from_octets(198, 18, 0, 2), wire::MacAddr{{2, 0, 0, 0, 0, 2}});
+    a = make(*pa, Ipv4Addr::from_octets(198, 18, 0, 1), wire::MacAddr{{2, 0, 0, 0, 0, 1}}, opts);
+    b = make(*pb, Ipv4Addr::from_octets(198, 18, 0, 2), wire::MacAddr{{2, 0, 0, 0, 0, 2}}, opts);
   }
-  static std::unique_ptr<Worker> make(io::EthPort& port, Ipv4Addr addr, wire::MacAddr mac) {
+  static std::unique_ptr<Worker> make(io::EthPort& port, Ipv4Addr addr, wire::MacAddr mac, WorkerOptions opts = {}) {
     StackConfig sc;
     sc.local_addrs = {addr};
     sc.secret = random_secret();
@@ -72,7 +72,7 @@ struct Pair {
     InterfaceConfig ic;
     ic.mac = mac;
     ic.addr = addr;
-    return std::make_unique<Worker>(port, g_pool, sc, ic, WorkerOptions{}, tsc_now());
+    return std::make_unique<Worker>(port, g_pool, sc, ic, opts, tsc_now());
   }
   // Polls both sides until `done` or ~5 s of wall time.
   template <class F>
@@ -137,7 +137,9 @@ TEST(DpdkRingPair, ClosedPortIsRefused) {
 // ring is behind; the SYNs in it are answered with cookies only (no record), and
 // every handshake still completes from its cookie.
 TEST(DpdkRingPair, FullBurstsShedNewSynsToCookies) {
-  Pair p("3");
+  WorkerOptions shedding;
+  shedding.shed_when_behind = true;  // off by default (lib/runtime/worker.hpp says why)
+  Pair p("3", shedding);
   Collector server, first;
   ASSERT_TRUE(p.b->stack().listen(Ipv4Addr{}, 80, server).has_value());
   ASSERT_TRUE(p.a->stack().connect(Ipv4Addr::from_octets(198, 18, 0, 2), 80, first).has_value());
