@@ -17,6 +17,8 @@
 
 #include <toml++/toml.h>
 
+#include "common/toml_text.hpp"
+
 namespace riptide::apps::proxy {
 
 std::string_view to_string(Balance b) noexcept {
@@ -42,43 +44,9 @@ constexpr std::int64_t kU32 = std::numeric_limits<std::uint32_t>::max();
 constexpr std::uint32_t kOverrideLine = std::numeric_limits<std::uint32_t>::max();
 constexpr std::uint32_t kMaxWeight = 1000;
 
-std::string_view type_name(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    case toml::node_type::none: break;
-  }
-  return "nothing";
-}
-
-std::string wrong_type(std::string_view expected, const toml::node& n) {
-  return "expected " + std::string(expected) + ", got " + std::string(type_name(n));
-}
-
-std::string quote(std::string_view s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    const auto u = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (u < 0x20 || u == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
+using toml_format::quote;
+using toml_format::type_name;
+using toml_format::wrong_type;
 
 std::string trim(std::string_view s) {
   const auto b = s.find_first_not_of(" \t");

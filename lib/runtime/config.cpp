@@ -18,6 +18,8 @@
 
 #include <toml++/toml.h>
 
+#include "common/toml_text.hpp"
+
 namespace riptide::runtime {
 namespace {
 
@@ -32,44 +34,9 @@ struct Problem {
   std::string message;
 };
 
-std::string_view type_name(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    case toml::node_type::none: break;
-  }
-  return "nothing";
-}
-
-std::string wrong_type(std::string_view expected, const toml::node& n) {
-  return "expected " + std::string(expected) + ", got " + std::string(type_name(n));
-}
-
-// A TOML basic string: quotes, backslashes and control characters escaped.
-std::string quote(std::string_view s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    const auto u = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (u < 0x20 || u == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
+using toml_format::quote;
+using toml_format::type_name;
+using toml_format::wrong_type;
 
 // One key: reads a node into the config (returning the problem, without the key
 // name, if it cannot) and prints the current value as a TOML value.
