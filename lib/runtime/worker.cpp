@@ -18,13 +18,16 @@ namespace riptide::runtime {
 
 Worker::Worker(io::EthPort& port, rte_mempool* pool, const StackConfig& stack_cfg, const InterfaceConfig& if_cfg,
                const WorkerOptions& opts, Instant now)
-    : port_(port), pool_(pool), opts_(opts), stack_(stack_cfg, now), iface_(stack_, if_cfg) {
+    : port_(port),
+      pool_(pool),
+      opts_(opts),
+      driver_(pool, stack_cfg, if_cfg, io::MbufDriverOptions{opts.tx_checksum_offload}, now),
+      stack_(driver_.stack()) {
   tx_.reserve(opts_.burst);
 }
 
 Worker::~Worker() {
   for (rte_mbuf* m : tx_) rte_pktmbuf_free(m);
-  if (spare_count_ > 0) rte_pktmbuf_free_bulk(spare_.data(), spare_count_);
   for (Mailbox* in : inbox_) {
     if (in == nullptr) continue;
     in->consume_all([](rte_mbuf* m) { rte_pktmbuf_free(m); });
@@ -74,34 +77,6 @@ void Worker::flush_tx(Instant now, bool force) {
   tx_.clear();
 }
 
-void Worker::deliver(rte_mbuf* m, Instant now, bool from_mailbox) {
-  if (m->nb_segs == 1) {
-    // RX checksum offload flags, where the port set them (RTE_MBUF_F_RX_*_CKSUM_*).
-    RxChecksum rx;
-    const auto ipf = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
-    const auto l4f = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
-    if (ipf == RTE_MBUF_F_RX_IP_CKSUM_GOOD) rx.ip = RxChecksum::Verdict::Good;
-    if (ipf == RTE_MBUF_F_RX_IP_CKSUM_BAD) rx.ip = RxChecksum::Verdict::Bad;
-    if (l4f == RTE_MBUF_F_RX_L4_CKSUM_GOOD) rx.l4 = RxChecksum::Verdict::Good;
-    if (l4f == RTE_MBUF_F_RX_L4_CKSUM_BAD) rx.l4 = RxChecksum::Verdict::Bad;
-    // An ARP copy from another worker: that worker answered; we only learn.
-    iface_.input({rte_pktmbuf_mtod(m, const std::byte*), m->data_len}, now, !from_mailbox, rx);
-  } else {
-    stack_.shared_counters().inc(Counter::l2_drop_malformed);  // chained mbufs: not expected at MTU 1500
-  }
-}
-
-rte_mbuf* Worker::alloc_tx() noexcept {
-  if (spare_count_ == 0) {
-    if (rte_pktmbuf_alloc_bulk(pool_, spare_.data(), kSpareMbufs) == 0) {
-      spare_count_ = kSpareMbufs;
-    } else {
-      return rte_pktmbuf_alloc(pool_);  // the pool is low: one at a time (may be null)
-    }
-  }
-  return spare_[--spare_count_];
-}
-
 bool Worker::steer(rte_mbuf* m) {
   if (opts_.steering == nullptr || outbox_.empty() || m->nb_segs != 1) return false;
   const std::span<const std::byte> f{rte_pktmbuf_mtod(m, const std::byte*), m->data_len};
@@ -145,43 +120,29 @@ std::uint16_t Worker::poll_once(Instant now) {
   // segments of established connections keep their records (issue 14).
   stack_.set_shedding(opts_.shed_when_behind && n == want);
   if (capture_ != nullptr && n > 0) capture(rx.data(), n, false);
-  // What was delivered here is freed once, in bulk, after the burst.
-  std::uint16_t done = 0;
-  for (std::uint16_t i = 0; i < n; ++i) {
-    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(rx[i + 1], void*));
-    if (steer(rx[i])) continue;
-    deliver(rx[i], now);
-    rx[done++] = rx[i];
+  // Frames for flows another worker owns go to it; ours go to the driver, which
+  // frees them in bulk after the burst.
+  std::uint16_t local = n;
+  if (opts_.steering != nullptr) {
+    local = 0;
+    for (std::uint16_t i = 0; i < n; ++i) {
+      if (!steer(rx[i])) rx[local++] = rx[i];
+    }
   }
-  if (done > 0) rte_pktmbuf_free_bulk(rx.data(), done);
+  driver_.input(rx.data(), local, now);
   // Frames other workers received for flows we own.
   std::uint16_t from_others = 0;
   for (Mailbox* in : inbox_) {
     if (in == nullptr) continue;
     from_others += static_cast<std::uint16_t>(in->consume_all([&](rte_mbuf* m) {
       stack_.shared_counters().inc(Counter::steer_received);
-      deliver(m, now, true);
-      rte_pktmbuf_free(m);
+      // An ARP copy from another worker: that worker answered; we only learn.
+      driver_.input(&m, 1, now, /*answer_arp=*/false);
     }));
   }
   stack_.advance(now);
   if (poll_hook_ != nullptr) poll_hook_(poll_hook_ctx_, stack_, now);
-  iface_.drain(now, [&](std::span<const std::byte> eth, std::span<const std::byte> ip) {
-    rte_mbuf* m = alloc_tx();
-    char* p = m ? rte_pktmbuf_append(m, static_cast<std::uint16_t>(eth.size() + ip.size())) : nullptr;
-    if (p == nullptr) {
-      if (m) rte_pktmbuf_free(m);
-      stack_.shared_counters().inc(Counter::tx_queue_full);
-      return;
-    }
-    std::memcpy(p, eth.data(), eth.size());
-    std::memcpy(p + eth.size(), ip.data(), ip.size());
-    if (opts_.tx_checksum_offload && ip.size() >= 20 && static_cast<std::uint8_t>(ip[9]) == wire::kIpProtoTcp) {
-      // The stack left the sums to the port (StackConfig::tx_checksum_offload).
-      m->l2_len = wire::kEthernetHeaderLen;
-      m->l3_len = (static_cast<std::uint8_t>(ip[0]) & 0xF) * 4u;
-      m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
-    }
+  driver_.build_tx(now, [&](rte_mbuf* m) {
     if (tx_.empty()) tx_oldest_ = now;
     tx_.push_back(m);
     if (tx_.size() >= opts_.burst) flush_tx(now, true);

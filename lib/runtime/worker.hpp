@@ -22,6 +22,7 @@
 #include <mutex>
 #include <vector>
 
+#include "io/mbuf_driver.hpp"
 #include "stack/interface.hpp"
 #include "stack/stack.hpp"
 
@@ -78,8 +79,8 @@ class Worker {
   // Sends whatever waits in the tx batch now.
   void flush(Instant now) { flush_tx(now, true); }
 
-  [[nodiscard]] Stack& stack() noexcept { return stack_; }
-  [[nodiscard]] Interface& interface() noexcept { return iface_; }
+  [[nodiscard]] Stack& stack() noexcept { return driver_.stack(); }
+  [[nodiscard]] Interface& interface() noexcept { return driver_.interface(); }
 
   // An application step run on the worker's core at every poll, after received
   // packets and due timers and before the transmit batch is built: work that is not
@@ -116,24 +117,17 @@ class Worker {
 
  private:
   void flush_tx(Instant now, bool force);
-  void deliver(rte_mbuf* m, Instant now, bool from_mailbox = false);  // process locally (the caller frees m)
   void capture(rte_mbuf* const* pkts, std::uint16_t n, bool outbound) noexcept;
   void serve_snapshot();
   bool steer(rte_mbuf* m);                      // true: handed to another worker
-  rte_mbuf* alloc_tx() noexcept;                // from spare_, refilled in bulk
 
   io::EthPort& port_;
   rte_mempool* pool_;
   WorkerOptions opts_;
-  Stack stack_;
-  Interface iface_;
+  io::MbufDriver driver_;  // the Stack and Interface, fed and drained with mbufs
+  Stack& stack_;
   std::vector<rte_mbuf*> tx_;
   Instant tx_oldest_{};
-  // Transmit mbufs taken from the pool a burst at a time (rte_pktmbuf_alloc_bulk):
-  // one pool operation per 32 segments instead of one per segment.
-  static constexpr unsigned kSpareMbufs = 32;
-  std::array<rte_mbuf*, kSpareMbufs> spare_{};
-  unsigned spare_count_ = 0;
   std::vector<Mailbox*> outbox_;
   std::vector<Mailbox*> inbox_;
   rte_pcapng* capture_ = nullptr;

@@ -1,0 +1,88 @@
+#include "io/mbuf_driver.hpp"
+
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+
+#include <cstring>
+
+#include "wire/ethernet.hpp"
+#include "wire/ipv4.hpp"
+
+namespace riptide::io {
+
+MbufDriver::MbufDriver(rte_mempool* pool, const StackConfig& stack_cfg, const InterfaceConfig& if_cfg,
+                       MbufDriverOptions opts, Instant now)
+    : pool_(pool), opts_(opts), stack_(stack_cfg, now), iface_(stack_, if_cfg) {}
+
+MbufDriver::~MbufDriver() {
+  for (std::size_t i = backlog_head_; i < backlog_.size(); ++i) rte_pktmbuf_free(backlog_[i]);
+  if (spare_count_ > 0) rte_pktmbuf_free_bulk(spare_.data(), spare_count_);
+}
+
+void MbufDriver::input_one(const rte_mbuf* m, Instant now, bool answer_arp) {
+  if (m->nb_segs != 1) {
+    stack_.shared_counters().inc(Counter::l2_drop_malformed);  // chained mbufs: not expected at MTU 1500
+    return;
+  }
+  // RX checksum offload flags, where the port set them (RTE_MBUF_F_RX_*_CKSUM_*).
+  RxChecksum rx;
+  const auto ipf = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+  const auto l4f = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+  if (ipf == RTE_MBUF_F_RX_IP_CKSUM_GOOD) rx.ip = RxChecksum::Verdict::Good;
+  if (ipf == RTE_MBUF_F_RX_IP_CKSUM_BAD) rx.ip = RxChecksum::Verdict::Bad;
+  if (l4f == RTE_MBUF_F_RX_L4_CKSUM_GOOD) rx.l4 = RxChecksum::Verdict::Good;
+  if (l4f == RTE_MBUF_F_RX_L4_CKSUM_BAD) rx.l4 = RxChecksum::Verdict::Bad;
+  iface_.input({rte_pktmbuf_mtod(m, const std::byte*), m->data_len}, now, answer_arp, rx);
+}
+
+void MbufDriver::input(rte_mbuf* const* pkts, std::uint16_t n, Instant now, bool answer_arp) {
+  for (std::uint16_t i = 0; i < n; ++i) {
+    if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+    input_one(pkts[i], now, answer_arp);
+  }
+  // Freed once, in bulk, after the burst.
+  if (n > 0) rte_pktmbuf_free_bulk(const_cast<rte_mbuf**>(pkts), n);
+}
+
+rte_mbuf* MbufDriver::alloc_tx() noexcept {
+  if (spare_count_ == 0) {
+    if (rte_pktmbuf_alloc_bulk(pool_, spare_.data(), kSpareMbufs) == 0) {
+      spare_count_ = kSpareMbufs;
+    } else {
+      return rte_pktmbuf_alloc(pool_);  // the pool is low: one at a time (may be null)
+    }
+  }
+  return spare_[--spare_count_];
+}
+
+rte_mbuf* MbufDriver::frame(std::span<const std::byte> eth, std::span<const std::byte> ip) {
+  rte_mbuf* m = alloc_tx();
+  char* p = m ? rte_pktmbuf_append(m, static_cast<std::uint16_t>(eth.size() + ip.size())) : nullptr;
+  if (p == nullptr) {
+    if (m) rte_pktmbuf_free(m);
+    stack_.shared_counters().inc(Counter::tx_no_mbuf);
+    return nullptr;
+  }
+  std::memcpy(p, eth.data(), eth.size());
+  std::memcpy(p + eth.size(), ip.data(), ip.size());
+  if (opts_.tx_checksum_offload && ip.size() >= 20 && static_cast<std::uint8_t>(ip[9]) == wire::kIpProtoTcp) {
+    // The stack left the sums to the port (StackConfig::tx_checksum_offload).
+    m->l2_len = wire::kEthernetHeaderLen;
+    m->l3_len = (static_cast<std::uint8_t>(ip[0]) & 0xF) * 4u;
+    m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
+  }
+  return m;
+}
+
+std::uint16_t MbufDriver::take_tx(rte_mbuf** out, std::uint16_t max, Instant now) {
+  build_tx(now, [&](rte_mbuf* m) { backlog_.push_back(m); });
+  std::uint16_t n = 0;
+  while (n < max && backlog_head_ < backlog_.size()) out[n++] = backlog_[backlog_head_++];
+  if (backlog_head_ == backlog_.size()) {
+    backlog_.clear();
+    backlog_head_ = 0;
+  }
+  return n;
+}
+
+}  // namespace riptide::io
