@@ -1,0 +1,10 @@
+// <riptide/riptide.hpp>: every public header (the Stack and its callback API, the
+// Interface, the socket layer, the configuration, the mbuf glue) and the version.
+#pragma once
+
+#include "riptide/config.hpp"
+#include "riptide/interface.hpp"
+#include "riptide/mbuf.hpp"
+#include "riptide/socket.hpp"
+#include "riptide/stack.hpp"
+#include "riptide/version.hpp"

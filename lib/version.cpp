@@ -1,0 +1,7 @@
+#include "riptide/version.hpp"
+
+namespace riptide {
+
+const char* version() noexcept { return RIPTIDE_VERSION_STRING; }
+
+}  // namespace riptide
