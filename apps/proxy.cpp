@@ -54,6 +54,14 @@ void add(ListenerStats& a, const ListenerStats& b) {
   a.bad_proxy_headers += b.bad_proxy_headers;
   a.over_client_limit += b.over_client_limit;
   a.retries += b.retries;
+  a.connect_requests += b.connect_requests;
+  a.connect_established += b.connect_established;
+  a.connect_malformed += b.connect_malformed;
+  a.connect_too_large += b.connect_too_large;
+  a.connect_not_ipv4 += b.connect_not_ipv4;
+  a.connect_bad_method += b.connect_bad_method;
+  a.connect_forbidden += b.connect_forbidden;
+  a.connect_request_timeouts += b.connect_request_timeouts;
 }
 
 void add(BackendStats& a, const BackendStats& b) {
@@ -120,6 +128,7 @@ int telemetry_proxy(const char*, const char*, rte_tel_data* d) {
     rte_tel_data_start_dict(c);
     rte_tel_data_add_dict_string(c, "bind", apps::to_string(spec.bind).c_str());
     rte_tel_data_add_dict_string(c, "balance", std::string(to_string(spec.policy.balance)).c_str());
+    rte_tel_data_add_dict_string(c, "mode", std::string(to_string(spec.policy.mode)).c_str());
     const ListenerStats& s = t.listeners[l];
     u64(c, "accepted", s.accepted);
     u64(c, "connected", s.connected);
@@ -140,6 +149,14 @@ int telemetry_proxy(const char*, const char*, rte_tel_data* d) {
     u64(c, "bad_proxy_headers", s.bad_proxy_headers);
     u64(c, "over_client_limit", s.over_client_limit);
     u64(c, "retries", s.retries);
+    u64(c, "connect_requests", s.connect_requests);
+    u64(c, "connect_established", s.connect_established);
+    u64(c, "connect_malformed", s.connect_malformed);
+    u64(c, "connect_too_large", s.connect_too_large);
+    u64(c, "connect_not_ipv4", s.connect_not_ipv4);
+    u64(c, "connect_bad_method", s.connect_bad_method);
+    u64(c, "connect_forbidden", s.connect_forbidden);
+    u64(c, "connect_request_timeouts", s.connect_request_timeouts);
     const std::string name = "listener_" + std::to_string(l);
     rte_tel_data_add_dict_container(d, name.c_str(), c, 0);
     for (std::size_t b = 0; b < t.backends[l].size(); ++b) {
@@ -182,6 +199,12 @@ struct Hook {
   bool status;
 };
 
+// Connections refused or failed for any reason the status line lumps together.
+std::uint64_t failures(const ListenerStats& s) {
+  return s.refused + s.timeouts + s.connect_errors + s.no_backend + s.connect_malformed + s.connect_too_large +
+         s.connect_not_ipv4 + s.connect_bad_method + s.connect_forbidden + s.connect_request_timeouts;
+}
+
 void status_line(Proxy& p, Instant now) {
   const Totals t = p.totals(now);
   const double dt = std::chrono::duration<double>(now - p.last_status).count();
@@ -193,8 +216,7 @@ void status_line(Proxy& p, Instant now) {
               "to-backend=%.1f MB/s to-client=%.1f MB/s buffered=%llu\n",
               std::chrono::duration<double>(now - p.started).count(), static_cast<unsigned long long>(cur.active),
               rate(cur.accepted, prev.accepted), rate(cur.connected, prev.connected),
-              rate(cur.refused + cur.timeouts + cur.connect_errors + cur.no_backend,
-                   prev.refused + prev.timeouts + prev.connect_errors + prev.no_backend),
+              rate(failures(cur), failures(prev)),
               rate(cur.bytes_to_backend, prev.bytes_to_backend) / 1e6,
               rate(cur.bytes_to_client, prev.bytes_to_client) / 1e6,
               static_cast<unsigned long long>(t.relay.buffered));
@@ -225,6 +247,18 @@ void summary(const Proxy& p) {
                 static_cast<unsigned long long>(s.bad_proxy_headers),
                 static_cast<unsigned long long>(s.over_client_limit),
                 static_cast<unsigned long long>(s.retries));
+    if (spec.policy.mode == ListenerMode::Connect) {
+      std::printf("riptide-proxy:   connect: requests %llu established %llu malformed %llu too_large %llu "
+                  "not_ipv4 %llu bad_method %llu forbidden %llu request_timeouts %llu\n",
+                  static_cast<unsigned long long>(s.connect_requests),
+                  static_cast<unsigned long long>(s.connect_established),
+                  static_cast<unsigned long long>(s.connect_malformed),
+                  static_cast<unsigned long long>(s.connect_too_large),
+                  static_cast<unsigned long long>(s.connect_not_ipv4),
+                  static_cast<unsigned long long>(s.connect_bad_method),
+                  static_cast<unsigned long long>(s.connect_forbidden),
+                  static_cast<unsigned long long>(s.connect_request_timeouts));
+    }
     for (std::size_t b = 0; b < t.backends[l].size(); ++b) {
       const BackendStats& k = t.backends[l][b];
       std::printf("riptide-proxy:   backend %s weight %u: attempts %llu connected %llu refused %llu timeouts %llu "
@@ -302,8 +336,14 @@ int main(int argc, char** argv) {
       backends += (backends.empty() ? "" : ",") + apps::to_string(b.address);
       if (b.weight != 1) backends += "*" + std::to_string(b.weight);
     }
+    if (s.policy.mode == ListenerMode::Connect) {
+      backends = "CONNECT to";
+      for (const AllowRule& r : s.policy.connect_allow) backends += " " + to_string(r);
+    }
     std::printf("riptide-proxy: listener %zu: %s -> %s (%s)\n", l, apps::to_string(s.bind).c_str(),
-                backends.c_str(), std::string(to_string(s.policy.balance)).c_str());
+                backends.c_str(),
+                std::string(s.policy.mode == ListenerMode::Connect ? "allow-list" : to_string(s.policy.balance))
+                    .c_str());
   }
   std::printf("riptide-proxy: listening on %s (%s), %zu listener(s), %zu worker(s), %zu pairs per worker\n",
               to_string(rt->config().address).c_str(), rt->interface().config().mac.to_string().c_str(),

@@ -35,6 +35,19 @@
 // legs. max_connections (per listener, split evenly over the workers) resets
 // clients beyond it as they complete their handshake.
 //
+// HTTP CONNECT (mode "connect", RFC 9110 9.3.6): the client's first bytes are a
+// CONNECT request (apps/common/http_connect.hpp), read whole within
+// connect_request_max_bytes and connect_request_timeout_ms; its destination (an
+// IPv4 literal: riptide has no resolver) must be in connect_allow. Then the
+// upstream is opened to it, and once it connects the client gets "HTTP/1.1 200
+// Connection established" and the pair relays like any other. Bytes after the
+// request's empty line (in the same segment or later) are the tunnel's: held
+// until the upstream connects, as above. Refusals are answered with a status and
+// a FIN, each counted: 400 malformed, too large, or a name; 405 another method;
+// 403 not allowed; 408 request time limit; 502 refused or failed here; 504 connect
+// timeout. No retries, no passive health (there is no pool: each client names its
+// own destination).
+//
 // Timers: connect deadline and idle timeout on one TimerEntry per pair, in this
 // worker's own timing wheel; poll(now) runs them (every loop iteration).
 //
@@ -96,7 +109,18 @@ struct ListenerStats {
   std::uint64_t proxy_headers = 0;   // PROXY protocol headers sent to backends (send_proxy_protocol)
   std::uint64_t proxy_headers_accepted = 0;  // headers read from the front (accept_proxy_protocol)
   std::uint64_t bad_proxy_headers = 0;       // ... malformed, too long, cut by a FIN or late: client reset
-  std::uint64_t bytes_to_backend = 0;  // client bytes relayed (PROXY headers not counted)
+  // mode "connect" (HTTP CONNECT tunnels); a destination that refuses is counted in
+  // `refused` (answered 502), one that does not answer in `timeouts` (504), a
+  // connect that fails here in `connect_errors` (502).
+  std::uint64_t connect_requests = 0;          // CONNECT requests read whole
+  std::uint64_t connect_established = 0;       // ... answered 200: tunnels opened
+  std::uint64_t connect_malformed = 0;         // 400: not an HTTP/1.x request (or cut off by a FIN)
+  std::uint64_t connect_too_large = 0;         // 400: over connect_request_max_bytes
+  std::uint64_t connect_not_ipv4 = 0;          // 400: a name or an IPv6 literal (riptide has no resolver)
+  std::uint64_t connect_bad_method = 0;        // 405: a method other than CONNECT
+  std::uint64_t connect_forbidden = 0;         // 403: the destination is not in connect_allow
+  std::uint64_t connect_request_timeouts = 0;  // 408: no whole request within connect_request_timeout_ms
+  std::uint64_t bytes_to_backend = 0;  // client bytes relayed (PROXY headers, CONNECT requests not counted)
   std::uint64_t bytes_to_client = 0;
   std::uint64_t active = 0;          // pairs now
 };
@@ -144,8 +168,14 @@ class ProxyWorker {
   Pair* pair_of(ConnId c) const;
   void accept(Listener& l, ConnId c);
   void start_upstream(Pair& p, std::optional<std::size_t> failed = std::nullopt);  // pick, connect
-  void retry_or_fail(Pair& p);  // the upstream failed before connecting: connect_retries
+  // The upstream failed before connecting: connect_retries, else fail_client();
+  // `status`: what a CONNECT client is answered (502 refused, 504 timed out).
+  void retry_or_fail(Pair& p, unsigned status);
   void take_header(Pair& p, std::span<const std::byte> bytes);  // accept_proxy_protocol
+  void begin_request(Pair& p);                                   // mode connect
+  void take_request(Pair& p, std::span<const std::byte> bytes);
+  void answer_and_close(Pair& p, unsigned status);  // an HTTP error to the client, FIN, pair gone
+  BackendStats* backend_stats(Pair& p) noexcept;    // nullptr for a tunnel
   void connected(ConnId c);
   void data(ConnId c, std::span<const std::byte> bytes);
   void writable(ConnId c);
@@ -155,7 +185,7 @@ class ProxyWorker {
 
   void flush(Pair& p, bool to_upstream);
   void update_held(Pair& p, bool from_client);
-  void fail_client(Pair& p);
+  void fail_client(Pair& p, unsigned status = 502);
   void abort_pair(Pair& p);
   void release(Pair& p);
   void account(std::int64_t delta) noexcept;

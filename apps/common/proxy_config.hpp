@@ -15,10 +15,15 @@
 //   down_retry_ms = 10000           how long a backend marked down gets no new connections
 //   send_proxy_protocol = "off"     | "v1" | "v2": a PROXY protocol header to the backend first
 //   accept_proxy_protocol = false   true: clients are a trusted front that starts with a PROXY header
+//   mode = "tcp"                    | "connect": HTTP CONNECT tunnels (apps/common/http_connect.hpp)
+//   connect_allow = []              connect mode: the destinations allowed, "CIDR:PORTS"
+//   connect_request_max_bytes = 4096   connect mode: the request's size limit
+//   connect_request_timeout_ms = 10000 connect mode: the request's time limit
 //
 //   [[proxy.listener]]              one per listening address
 //   bind = "198.18.0.1:8080"        REQUIRED: a local address (or 0.0.0.0) and port
 //   backends = ["198.18.0.2:8080", { address = "198.18.0.3:8080", weight = 2 }]   REQUIRED
+//                                   (in mode "connect": not allowed; connect_allow not empty instead)
 //   ...and any of the defaults above, for this listener only
 //
 // Overrides: `proxy.KEY=VALUE` sets a default; `proxy.listener.N.KEY=VALUE` sets a
@@ -40,6 +45,7 @@
 #include <vector>
 
 #include "common/endpoint.hpp"
+#include "common/http_connect.hpp"
 #include "common/ipv4_addr.hpp"
 #include "common/proxy_protocol.hpp"
 
@@ -47,8 +53,12 @@ namespace riptide::apps::proxy {
 
 enum class Balance : std::uint8_t { RoundRobin, LeastConnections, SourceHash };
 enum class BackendFailure : std::uint8_t { Reset, Close };
+// tcp: relay to the listener's backends. connect: HTTP CONNECT tunnels to the
+// destination each client asks for, within connect_allow.
+enum class ListenerMode : std::uint8_t { Tcp, Connect };
 [[nodiscard]] std::string_view to_string(Balance b) noexcept;
 [[nodiscard]] std::string_view to_string(BackendFailure f) noexcept;
+[[nodiscard]] std::string_view to_string(ListenerMode m) noexcept;
 
 struct BackendSpec {
   Endpoint address;
@@ -69,6 +79,10 @@ struct ListenerPolicy {
   std::uint32_t down_retry_ms = 10000;
   ProxyProtocol send_proxy_protocol = ProxyProtocol::Off;
   bool accept_proxy_protocol = false;
+  ListenerMode mode = ListenerMode::Tcp;
+  std::vector<AllowRule> connect_allow;  // empty: nothing (a connect listener then is a config error)
+  std::uint32_t connect_request_max_bytes = 4096;
+  std::uint32_t connect_request_timeout_ms = 10000;
   bool operator==(const ListenerPolicy&) const = default;
 };
 

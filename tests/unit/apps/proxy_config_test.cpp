@@ -243,5 +243,76 @@ TEST(ProxyConfig, ShippedFileLoadsCleanly) {
   EXPECT_THAT(std::get<ProxyConfigError>(bad).message, HasSubstr("(my.toml line 1)"));
 }
 
+
+constexpr const char* kConnect =
+    "[[proxy.listener]]\n"
+    "bind = \"198.18.0.1:3128\"\n"
+    "mode = \"connect\"\n"
+    "connect_allow = [\"198.18.0.0/16:443\", \"198.18.0.2:8000-8100\", \"198.19.0.0/16:*\"]\n";
+
+TEST(ProxyConfig, ConnectListener) {
+  const ProxyConfig c = load_ok(kConnect);
+  ASSERT_EQ(c.listeners.size(), 1u);
+  const ListenerPolicy& p = c.listeners[0].policy;
+  EXPECT_EQ(p.mode, ListenerMode::Connect);
+  EXPECT_TRUE(c.listeners[0].backends.empty());
+  ASSERT_EQ(p.connect_allow.size(), 3u);
+  EXPECT_EQ(p.connect_allow[1], (AllowRule{Ipv4Addr::from_octets(198, 18, 0, 2), 32, 8000, 8100}));
+  EXPECT_EQ(p.connect_request_max_bytes, 4096u);
+  EXPECT_EQ(p.connect_request_timeout_ms, 10000u);
+  EXPECT_EQ(load_ok(kOne).listeners[0].policy.mode, ListenerMode::Tcp) << "tcp unless asked";
+  EXPECT_TRUE(load_ok(kOne).listeners[0].policy.connect_allow.empty()) << "nothing allowed by default";
+}
+
+TEST(ProxyConfig, ConnectKeysByOverride) {
+  const ProxyConfig c = load_ok(kOne, {"proxy.listener.1.bind=198.18.0.1:3128", "proxy.listener.1.mode=connect",
+                                       "proxy.listener.1.connect_allow=198.18.0.0/16:443,198.18.0.9:22",
+                                       "proxy.connect_request_max_bytes=1024",
+                                       "proxy.listener.1.connect_request_timeout_ms=500"});
+  ASSERT_EQ(c.listeners.size(), 2u);
+  const ListenerPolicy& p = c.listeners[1].policy;
+  EXPECT_EQ(p.mode, ListenerMode::Connect);
+  ASSERT_EQ(p.connect_allow.size(), 2u);
+  EXPECT_EQ(to_string(p.connect_allow[1]), "198.18.0.9/32:22");
+  EXPECT_EQ(p.connect_request_max_bytes, 1024u);
+  EXPECT_EQ(p.connect_request_timeout_ms, 500u);
+  const ProxyConfig t = load_ok(kConnect, {"proxy.listener.0.connect_allow=[\"198.18.0.7:80\"]"});
+  ASSERT_EQ(t.listeners[0].policy.connect_allow.size(), 1u);
+  EXPECT_EQ(to_string(t.listeners[0].policy.connect_allow[0]), "198.18.0.7/32:80");
+}
+
+TEST(ProxyConfig, ConnectErrorsNameTheKey) {
+  EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:3128\"\nmode = \"connect\"\n"),
+              HasSubstr("proxy.listener.0.connect_allow: empty in mode \"connect\" (nothing would be allowed"));
+  EXPECT_THAT(load_error(std::string(kConnect) + "backends = [\"198.18.0.2:1\"]\n"),
+              HasSubstr("proxy.listener.0.backends: not used in mode \"connect\""));
+  EXPECT_THAT(load_error(std::string(kOne) + "mode = \"socks\"\n"),
+              HasSubstr("proxy.listener.0.mode: \"socks\" is not one of \"tcp\", \"connect\" (line 4)"));
+  EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:3128\"\nmode = \"connect\"\n"
+                         "connect_allow = [\"198.18.0.1/16:443\"]\n"),
+              HasSubstr("proxy.listener.0.connect_allow: [0]: \"198.18.0.1/16\" has host bits set"));
+  EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:3128\"\nmode = \"connect\"\n"
+                         "connect_allow = [\"198.18.0.0/16:443\", \"198.18.0.0/16\"]\n"),
+              HasSubstr("proxy.listener.0.connect_allow: [1]: \"198.18.0.0/16\" has no port"));
+  EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:3128\"\nmode = \"connect\"\nconnect_allow = \"x\"\n"),
+              HasSubstr("proxy.listener.0.connect_allow: expected an array of strings, got a string"));
+  EXPECT_THAT(load_error(kConnect, {"proxy.listener.0.connect_allow=198.18.0.0/16:99999"}),
+              HasSubstr("proxy.listener.0.connect_allow: [0]: \"198.18.0.0/16:99999\": the port must be"));
+  EXPECT_THAT(load_error(kConnect, {"proxy.connect_request_max_bytes=10"}),
+              HasSubstr("proxy.connect_request_max_bytes: 10 is outside 64..65536"));
+  EXPECT_THAT(load_error(kConnect, {"proxy.listener.0.connect_request_timeout_ms=0"}),
+              HasSubstr("proxy.listener.0.connect_request_timeout_ms: 0 is outside 1..4294967295"));
+}
+
+TEST(ProxyConfig, ConnectListenerRoundTrips) {
+  const ProxyConfig a = load_ok(std::string(kOne) + kConnect);
+  const std::string text = to_toml(a);
+  const ProxyConfig b = load_ok(text);
+  EXPECT_EQ(to_toml(b), text);
+  ASSERT_EQ(b.listeners.size(), 2u);
+  EXPECT_EQ(b.listeners[1].policy, a.listeners[1].policy);
+  EXPECT_THAT(text, HasSubstr("connect_allow = [\"198.18.0.0/16:443\", \"198.18.0.2/32:8000-8100\", \"198.19.0.0/16:*\"]"));
+}
+
 }  // namespace
 }  // namespace riptide::apps::proxy

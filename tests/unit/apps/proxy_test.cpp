@@ -834,5 +834,172 @@ TEST_F(ProxyTest, LeastConnectionsFollowsWhatIsOpen) {
   EXPECT_EQ(srv_b.accepts, 1u);
 }
 
+
+// ---------------------------------------------------------------------------------
+// HTTP CONNECT tunnels (mode "connect")
+
+std::string text_of(const std::vector<std::byte>& b) { return std::string(reinterpret_cast<const char*>(b.data()), b.size()); }
+
+AllowRule allow(std::string_view t) { return *parse_allow_rule(t).rule; }
+
+void connect_mode(ListenerPolicy& p) {
+  p.mode = ListenerMode::Connect;
+  p.connect_allow = {allow("198.18.0.2:9000"), allow("198.18.0.2:9001")};
+}
+
+constexpr std::string_view kEstablished = "HTTP/1.1 200 Connection established\r\n\r\n";
+
+TEST_F(ProxyTest, ConnectOpensATunnelAndKeepsTheBytesThatFollowTheRequest) {
+  // One send: the request and the first tunnel bytes share a segment; the backend
+  // gets exactly the tunnel bytes, the client the 200 and then the reply.
+  build({}, connect_mode);
+  serve_a();
+  const auto upload = pattern(50000, 21), reply = pattern(70000, 22);
+  srv_a.reply_on_fin = reply;
+  auto stream = bytes_of("CONNECT 198.18.0.2:9000 HTTP/1.1\r\nHost: 198.18.0.2:9000\r\n\r\n");
+  const std::size_t request_size = stream.size();
+  stream.insert(stream.end(), upload.begin(), upload.end());
+  End& c = connect_client();
+  c.to_send = stream;
+  c.shut_after_send = true;
+  ASSERT_TRUE(settle([&] { return c.closed && srv_a.closed && stats().active == 0; }));
+  EXPECT_EQ(first_difference(srv_a.received, upload), -1) << "tunnel bytes in the request's segment are relayed";
+  ASSERT_GE(c.received.size(), kEstablished.size());
+  EXPECT_EQ(text_of(c.received).substr(0, kEstablished.size()), kEstablished);
+  const std::vector<std::byte> after(c.received.begin() + static_cast<std::ptrdiff_t>(kEstablished.size()),
+                                     c.received.end());
+  EXPECT_EQ(first_difference(after, reply), -1);
+  EXPECT_EQ(*c.closed, CloseReason::Normal);
+  EXPECT_EQ(stats().connect_requests, 1u);
+  EXPECT_EQ(stats().connect_established, 1u);
+  EXPECT_EQ(stats().connected, 1u);
+  EXPECT_EQ(stats().bytes_to_backend, upload.size()) << "the request itself is not relayed";
+  EXPECT_EQ(stats().bytes_to_client, reply.size()) << "nor is the 200 counted";
+  EXPECT_LT(request_size, 100u);
+}
+
+TEST_F(ProxyTest, ConnectRequestSplitAcrossSegments) {
+  build({}, connect_mode);
+  serve_a();
+  End& c = connect_client();
+  ASSERT_TRUE(settle([&] { return stats().accepted == 1 && c.conn.has_value(); }));
+  ASSERT_FALSE(client->set_nodelay(*c.conn, true));  // each piece its own segment
+  const std::uint64_t segments_before = net->delivered;
+  const std::string request = "CONNECT 198.18.0.2:9000 HTTP/1.1\r\nHost: 198.18.0.2:9000\r\nX-Long: " +
+                              std::string(300, 'v') + "\r\n\r\ntunnel";
+  for (std::size_t at = 0; at < request.size(); at += 7) {  // 7-byte pieces, each delivered before the next
+    const auto piece = bytes_of(std::string_view(request).substr(at, 7));
+    c.to_send.insert(c.to_send.end(), piece.begin(), piece.end());
+    c.push(*client);
+    ASSERT_TRUE(settle([&] { return proxy_stack->connection_count() >= 1 && c.sent == c.to_send.size(); },
+                       std::chrono::milliseconds{300}));
+  }
+  EXPECT_GE(net->delivered - segments_before, request.size() / 7) << "the request came in pieces";
+  ASSERT_TRUE(settle([&] { return text_of(srv_a.received) == "tunnel"; }));
+  EXPECT_EQ(text_of(c.received), kEstablished);
+  EXPECT_EQ(stats().connect_established, 1u);
+}
+
+struct ConnectRefusal {
+  const char* what;
+  std::string request;  // sent whole, no FIN
+  std::string status;   // the status line's code
+  std::uint64_t ListenerStats::*counter;
+};
+
+TEST_F(ProxyTest, ConnectRefusalsAreAnsweredClosedAndCounted) {
+  const std::vector<ConnectRefusal> cases{
+      {"malformed", "CONNECT 198.18.0.2 HTTP/1.1\r\n\r\n", "400", &ListenerStats::connect_malformed},
+      {"lowercase method", "connect 198.18.0.2:9000 HTTP/1.1\r\n\r\n", "405", &ListenerStats::connect_bad_method},
+      {"GET", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "405", &ListenerStats::connect_bad_method},
+      {"a name", "CONNECT backend.example:9000 HTTP/1.1\r\n\r\n", "400", &ListenerStats::connect_not_ipv4},
+      {"not allowed: other host", "CONNECT 198.18.0.3:9000 HTTP/1.1\r\n\r\n", "403",
+       &ListenerStats::connect_forbidden},
+      {"not allowed: other port", "CONNECT 198.18.0.2:22 HTTP/1.1\r\n\r\n", "403", &ListenerStats::connect_forbidden},
+      {"too large", "CONNECT 198.18.0.2:9000 HTTP/1.1\r\nX: " + std::string(5000, 'a') + "\r\n\r\n", "400",
+       &ListenerStats::connect_too_large},
+      {"refused", "CONNECT 198.18.0.2:9001 HTTP/1.1\r\n\r\n", "502", &ListenerStats::refused},
+  };
+  for (const ConnectRefusal& k : cases) {
+    SCOPED_TRACE(k.what);
+    build({}, connect_mode);
+    serve_a();
+    serve_b();
+    End& c = connect_client();
+    c.to_send = bytes_of(k.request);
+    ASSERT_TRUE(settle([&] { return c.peer_closed; }));
+    const std::string got = text_of(c.received);
+    EXPECT_EQ(got.substr(0, 13), "HTTP/1.1 " + k.status + " ") << got;
+    EXPECT_NE(got.find("Connection: close\r\n\r\n"), std::string::npos) << got;
+    EXPECT_EQ(stats().*k.counter, 1u);
+    EXPECT_EQ(stats().connect_established, 0u);
+    EXPECT_EQ(srv_a.accepts + srv_b.accepts, 0u) << "no tunnel was opened";
+    EXPECT_EQ(stats().active, 0u);
+  }
+}
+
+TEST_F(ProxyTest, ConnectTimeoutIsAnswered504) {
+  build({}, [](ListenerPolicy& p) {
+    connect_mode(p);
+    p.connect_timeout_ms = 1500;
+  });
+  serve_a();
+  net->drop = [](const Seen& s) { return s.dst == kBackendA; };  // SYNs vanish
+  End& c = connect_client();
+  c.to_send = bytes_of("CONNECT 198.18.0.2:9000 HTTP/1.1\r\n\r\nearly bytes");
+  ASSERT_TRUE(settle([&] { return c.peer_closed; }));
+  EXPECT_EQ(text_of(c.received).substr(0, 13), "HTTP/1.1 504 ");
+  EXPECT_EQ(stats().timeouts, 1u);
+  EXPECT_EQ(stats().connect_requests, 1u);
+  EXPECT_EQ(stats().active, 0u);
+  EXPECT_EQ(proxy->relay_stats().buffered, 0u) << "the early bytes were dropped with the pair";
+}
+
+TEST_F(ProxyTest, ConnectRequestTimeLimitIsAnswered408) {
+  build({}, [](ListenerPolicy& p) {
+    connect_mode(p);
+    p.connect_request_timeout_ms = 3000;
+  });
+  serve_a();
+  End& c = connect_client();
+  c.to_send = bytes_of("CONNECT 198.18.0.2:9000 HTTP/1.1\r\nHost:");  // and then nothing
+  ASSERT_TRUE(settle([&] { return stats().accepted == 1; }));
+  const Instant accepted = net->now;
+  ASSERT_TRUE(settle([&] { return c.peer_closed; }));
+  EXPECT_GE(net->now - accepted, std::chrono::milliseconds{3000});
+  EXPECT_EQ(text_of(c.received).substr(0, 13), "HTTP/1.1 408 ");
+  EXPECT_EQ(stats().connect_request_timeouts, 1u);
+  EXPECT_EQ(srv_a.accepts, 0u);
+}
+
+TEST_F(ProxyTest, ConnectRequestCutByAFinIsMalformed) {
+  build({}, connect_mode);
+  serve_a();
+  End& c = connect_client();
+  c.to_send = bytes_of("CONNECT 198.18.0.2:9000 HTTP/1.1\r\n");
+  c.shut_after_send = true;
+  ASSERT_TRUE(settle([&] { return c.closed.has_value(); }));
+  EXPECT_EQ(text_of(c.received).substr(0, 13), "HTTP/1.1 400 ");
+  EXPECT_EQ(stats().connect_malformed, 1u);
+  EXPECT_EQ(srv_a.accepts, 0u);
+}
+
+TEST_F(ProxyTest, ConnectAfterATrustedFrontsProxyHeader) {
+  build({}, [](ListenerPolicy& p) {
+    connect_mode(p);
+    p.accept_proxy_protocol = true;
+  });
+  serve_a();
+  auto stream = proxy_header(ProxyProtocol::V1, ProxiedFlow{Ipv4Addr::from_octets(198, 19, 1, 2), kProxy, 4000, kFront});
+  const auto request = bytes_of("CONNECT 198.18.0.2:9000 HTTP/1.1\r\n\r\nhello");
+  stream.insert(stream.end(), request.begin(), request.end());
+  End& c = connect_client();
+  c.to_send = stream;
+  ASSERT_TRUE(settle([&] { return text_of(srv_a.received) == "hello"; }));
+  EXPECT_EQ(text_of(c.received), kEstablished);
+  EXPECT_EQ(stats().proxy_headers_accepted, 1u);
+  EXPECT_EQ(stats().connect_established, 1u);
+}
+
 }  // namespace
 }  // namespace riptide::apps::proxy
