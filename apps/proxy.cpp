@@ -54,6 +54,7 @@ void add(ListenerStats& a, const ListenerStats& b) {
   a.bad_proxy_headers += b.bad_proxy_headers;
   a.over_client_limit += b.over_client_limit;
   a.retries += b.retries;
+  a.untrusted_fronts += b.untrusted_fronts;
   a.connect_requests += b.connect_requests;
   a.connect_established += b.connect_established;
   a.connect_malformed += b.connect_malformed;
@@ -149,6 +150,7 @@ int telemetry_proxy(const char*, const char*, rte_tel_data* d) {
     u64(c, "bad_proxy_headers", s.bad_proxy_headers);
     u64(c, "over_client_limit", s.over_client_limit);
     u64(c, "retries", s.retries);
+    u64(c, "untrusted_fronts", s.untrusted_fronts);
     u64(c, "connect_requests", s.connect_requests);
     u64(c, "connect_established", s.connect_established);
     u64(c, "connect_malformed", s.connect_malformed);
@@ -232,7 +234,7 @@ void summary(const Proxy& p) {
     const ListenerStats& s = t.listeners[l];
     std::printf("riptide-proxy: listener %zu %s %s: accepted %llu connected %llu refused %llu timeouts %llu "
                 "connect_errors %llu no_backend %llu over_limit %llu no_memory %llu idle_timeouts %llu "
-                "client_aborts %llu backend_aborts %llu bytes_to_backend %llu bytes_to_client %llu active %llu proxy_headers %llu proxy_headers_accepted %llu bad_proxy_headers %llu over_client_limit %llu retries %llu\n",
+                "client_aborts %llu backend_aborts %llu bytes_to_backend %llu bytes_to_client %llu active %llu proxy_headers %llu proxy_headers_accepted %llu bad_proxy_headers %llu over_client_limit %llu retries %llu untrusted_fronts %llu\n",
                 l, apps::to_string(spec.bind).c_str(), std::string(to_string(spec.policy.balance)).c_str(),
                 static_cast<unsigned long long>(s.accepted), static_cast<unsigned long long>(s.connected),
                 static_cast<unsigned long long>(s.refused), static_cast<unsigned long long>(s.timeouts),
@@ -246,7 +248,8 @@ void summary(const Proxy& p) {
                 static_cast<unsigned long long>(s.proxy_headers_accepted),
                 static_cast<unsigned long long>(s.bad_proxy_headers),
                 static_cast<unsigned long long>(s.over_client_limit),
-                static_cast<unsigned long long>(s.retries));
+                static_cast<unsigned long long>(s.retries),
+                static_cast<unsigned long long>(s.untrusted_fronts));
     if (spec.policy.mode == ListenerMode::Connect) {
       std::printf("riptide-proxy:   connect: requests %llu established %llu malformed %llu too_large %llu "
                   "not_ipv4 %llu bad_method %llu forbidden %llu request_timeouts %llu\n",

@@ -196,6 +196,17 @@ void ProxyWorker::account(std::int64_t delta) noexcept {
 
 void ProxyWorker::accept(Listener& l, ConnId c) {
   ++l.stats.accepted;
+  const ListenerPolicy& policy = l.spec.policy;
+  if (policy.accept_proxy_protocol && !policy.accept_proxy_from.empty()) {
+    const auto info = stack_.info(c);
+    const bool trusted = info && std::any_of(policy.accept_proxy_from.begin(), policy.accept_proxy_from.end(),
+                                             [&](const Cidr& f) { return f.contains(info->key.remote_addr); });
+    if (!trusted) {
+      ++l.stats.untrusted_fronts;
+      (void)stack_.abort(c);
+      return;
+    }
+  }
   if (l.max_active != 0 && l.stats.active >= l.max_active) {
     ++l.stats.over_limit;
     (void)stack_.abort(c);

@@ -48,6 +48,14 @@
 // timeout. No retries, no passive health (there is no pool: each client names its
 // own destination).
 //
+// Trusted fronts: with accept_proxy_protocol and a non-empty accept_proxy_from, a
+// client whose address is in none of those CIDRs is reset as it completes its
+// handshake (untrusted_fronts), before any byte of it is read: a PROXY header
+// from it would let it claim any client address. (Resetting rather than serving it
+// as a direct client: a listener that expects headers would otherwise take the
+// first bytes of such a client as a header and reset it anyway, later and with
+// less said; and a front that lost its place in the list should fail loudly.)
+//
 // Timers: connect deadline and idle timeout on one TimerEntry per pair, in this
 // worker's own timing wheel; poll(now) runs them (every loop iteration).
 //
@@ -109,6 +117,7 @@ struct ListenerStats {
   std::uint64_t proxy_headers = 0;   // PROXY protocol headers sent to backends (send_proxy_protocol)
   std::uint64_t proxy_headers_accepted = 0;  // headers read from the front (accept_proxy_protocol)
   std::uint64_t bad_proxy_headers = 0;       // ... malformed, too long, cut by a FIN or late: client reset
+  std::uint64_t untrusted_fronts = 0;        // reset: accept_proxy_protocol, address not in accept_proxy_from
   // mode "connect" (HTTP CONNECT tunnels); a destination that refuses is counted in
   // `refused` (answered 502), one that does not answer in `timeouts` (504), a
   // connect that fails here in `connect_errors` (502).

@@ -76,6 +76,7 @@ struct PolicyDraft {
   std::optional<std::uint32_t> down_retry_ms;
   std::optional<ProxyProtocol> send_proxy_protocol;
   std::optional<bool> accept_proxy_protocol;
+  std::optional<std::vector<Cidr>> accept_proxy_from;
   std::optional<ListenerMode> mode;
   std::optional<std::vector<AllowRule>> connect_allow;
   std::optional<std::uint32_t> connect_request_max_bytes;
@@ -94,6 +95,7 @@ struct PolicyDraft {
     if (down_retry_ms) p.down_retry_ms = *down_retry_ms;
     if (send_proxy_protocol) p.send_proxy_protocol = *send_proxy_protocol;
     if (accept_proxy_protocol) p.accept_proxy_protocol = *accept_proxy_protocol;
+    if (accept_proxy_from) p.accept_proxy_from = *accept_proxy_from;
     if (mode) p.mode = *mode;
     if (connect_allow) p.connect_allow = *connect_allow;
     if (connect_request_max_bytes) p.connect_request_max_bytes = *connect_request_max_bytes;
@@ -208,6 +210,15 @@ const std::vector<PolicyKey>& policy_keys() {
         enum_key("send_proxy_protocol", kProxyProtocols, &PolicyDraft::send_proxy_protocol,
                  &ListenerPolicy::send_proxy_protocol),
         bool_key("accept_proxy_protocol", &PolicyDraft::accept_proxy_protocol, &ListenerPolicy::accept_proxy_protocol),
+        list_key<Cidr>(
+            "accept_proxy_from",
+            [](std::string_view t) -> std::variant<Cidr, std::string> {
+              auto r = parse_cidr(t);
+              if (r.cidr) return *r.cidr;
+              return r.error;
+            },
+            [](const Cidr& c) { return to_string(c); }, &PolicyDraft::accept_proxy_from,
+            &ListenerPolicy::accept_proxy_from),
         enum_key("mode", kModes, &PolicyDraft::mode, &ListenerPolicy::mode),
         list_key<AllowRule>(
             "connect_allow",

@@ -15,6 +15,7 @@
 //   down_retry_ms = 10000           how long a backend marked down gets no new connections
 //   send_proxy_protocol = "off"     | "v1" | "v2": a PROXY protocol header to the backend first
 //   accept_proxy_protocol = false   true: clients are a trusted front that starts with a PROXY header
+//   accept_proxy_from = []          ... and only these CIDRs may be that front (others: reset); []: anyone
 //   mode = "tcp"                    | "connect": HTTP CONNECT tunnels (apps/common/http_connect.hpp)
 //   connect_allow = []              connect mode: the destinations allowed, "CIDR:PORTS"
 //   connect_request_max_bytes = 4096   connect mode: the request's size limit
@@ -79,6 +80,7 @@ struct ListenerPolicy {
   std::uint32_t down_retry_ms = 10000;
   ProxyProtocol send_proxy_protocol = ProxyProtocol::Off;
   bool accept_proxy_protocol = false;
+  std::vector<Cidr> accept_proxy_from;  // with accept_proxy_protocol: the fronts trusted; empty: any address
   ListenerMode mode = ListenerMode::Tcp;
   std::vector<AllowRule> connect_allow;  // empty: nothing (a connect listener then is a config error)
   std::uint32_t connect_request_max_bytes = 4096;

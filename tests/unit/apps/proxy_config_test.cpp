@@ -314,5 +314,29 @@ TEST(ProxyConfig, ConnectListenerRoundTrips) {
   EXPECT_THAT(text, HasSubstr("connect_allow = [\"198.18.0.0/16:443\", \"198.18.0.2/32:8000-8100\", \"198.19.0.0/16:*\"]"));
 }
 
+
+TEST(ProxyConfig, TrustedFronts) {
+  const ProxyConfig c = load_ok(std::string(kOne) + "accept_proxy_protocol = true\n"
+                                "accept_proxy_from = [\"198.18.0.0/24\", \"198.19.0.9\"]\n");
+  const ListenerPolicy& p = c.listeners[0].policy;
+  ASSERT_EQ(p.accept_proxy_from.size(), 2u);
+  EXPECT_EQ(p.accept_proxy_from[0], (Cidr{Ipv4Addr::from_octets(198, 18, 0, 0), 24}));
+  EXPECT_EQ(p.accept_proxy_from[1], (Cidr{Ipv4Addr::from_octets(198, 19, 0, 9), 32}));
+  EXPECT_TRUE(load_ok(kOne).listeners[0].policy.accept_proxy_from.empty());
+  const ProxyConfig o = load_ok(kOne, {"proxy.accept_proxy_from=198.18.0.0/16,198.19.0.0/16"});
+  EXPECT_EQ(o.listeners[0].policy.accept_proxy_from.size(), 2u) << "a default, by override";
+  const std::string text = to_toml(c);
+  EXPECT_THAT(text, HasSubstr("accept_proxy_from = [\"198.18.0.0/24\", \"198.19.0.9/32\"]"));
+  EXPECT_EQ(load_ok(text).listeners[0].policy, p);
+  EXPECT_THAT(load_error(std::string(kOne) + "accept_proxy_from = [\"198.18.0.1/24\"]\n"),
+              HasSubstr("proxy.listener.0.accept_proxy_from: [0]: \"198.18.0.1/24\" has host bits set (did you mean "
+                        "\"198.18.0.0/24\"?) (line 4)"));
+  EXPECT_THAT(load_error(kOne, {"proxy.listener.0.accept_proxy_from=front.example"}),
+              HasSubstr("proxy.listener.0.accept_proxy_from: [0]: \"front.example\" is not an IPv4 address or CIDR "
+                        "block (override"));
+  EXPECT_THAT(load_error(std::string(kOne) + "accept_proxy_from = \"198.18.0.0/24\"\n"),
+              HasSubstr("proxy.listener.0.accept_proxy_from: expected an array of strings"));
+}
+
 }  // namespace
 }  // namespace riptide::apps::proxy

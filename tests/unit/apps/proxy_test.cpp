@@ -1001,5 +1001,65 @@ TEST_F(ProxyTest, ConnectAfterATrustedFrontsProxyHeader) {
   EXPECT_EQ(stats().connect_established, 1u);
 }
 
+
+// ---------------------------------------------------------------------------------
+// Trusted fronts (accept_proxy_from)
+
+TEST_F(ProxyTest, OnlyTrustedFrontsMaySendAProxyHeader) {
+  // The front is 198.18.0.7; the test's usual client (198.18.0.1) is not in the
+  // list: reset at once, even with a well-formed header, and no backend hears of it.
+  const Ipv4Addr kFrontAddr = Ipv4Addr::from_octets(198, 18, 0, 7);
+  build({at(kBackendA)}, [](ListenerPolicy& p) {
+    p.accept_proxy_protocol = true;
+    p.accept_proxy_from = {*parse_cidr("198.18.0.4/31").cidr, *parse_cidr("198.18.0.7").cidr};
+  });
+  serve_a();
+  End f;  // outlives the stack that calls it
+  auto front = std::make_unique<Stack>(config(kFrontAddr, 7, 65536), kStart);
+  net->add(*front);
+  const ProxiedFlow origin{Ipv4Addr::from_octets(198, 19, 1, 2), kProxy, 40000, kFront};
+  auto stream = proxy_header(ProxyProtocol::V1, origin);
+  const auto request = pattern(3000, 31);
+  stream.insert(stream.end(), request.begin(), request.end());
+
+  End& c = connect_client();
+  c.to_send = stream;
+  ASSERT_TRUE(settle([&] { return c.closed.has_value(); }));
+  EXPECT_EQ(*c.closed, CloseReason::Reset);
+  EXPECT_EQ(stats().untrusted_fronts, 1u);
+  EXPECT_EQ(stats().proxy_headers_accepted, 0u);
+  EXPECT_EQ(backend_stats(0).attempts, 0u);
+  EXPECT_EQ(stats().active, 0u);
+
+  f.to_send = stream;
+  f.shut_after_send = true;
+  srv_a.reply_on_fin = pattern(10, 32);
+  ASSERT_TRUE(front->connect(kProxy, kFront, f));
+  ASSERT_TRUE(settle([&] { return f.closed && srv_a.closed; }));
+  EXPECT_EQ(*f.closed, CloseReason::Normal);
+  EXPECT_EQ(first_difference(srv_a.received, request), -1) << "the trusted front's client bytes, header read";
+  EXPECT_EQ(stats().proxy_headers_accepted, 1u);
+  EXPECT_EQ(stats().untrusted_fronts, 1u);
+}
+
+TEST_F(ProxyTest, AnEmptyTrustListTrustsEveryone) {
+  build({at(kBackendA)}, [](ListenerPolicy& p) { p.accept_proxy_protocol = true; });
+  serve_a();
+  auto stream = proxy_header(ProxyProtocol::V2, ProxiedFlow{Ipv4Addr::from_octets(198, 19, 1, 2), kProxy, 1, kFront});
+  End& c = connect_client();
+  c.to_send = stream;
+  ASSERT_TRUE(settle([&] { return stats().proxy_headers_accepted == 1 && stats().connected == 1; }));
+  EXPECT_EQ(stats().untrusted_fronts, 0u);
+}
+
+TEST_F(ProxyTest, TheTrustListMattersOnlyWithAcceptProxyProtocol) {
+  build({at(kBackendA)}, [](ListenerPolicy& p) { p.accept_proxy_from = {*parse_cidr("198.18.0.7").cidr}; });
+  serve_a();
+  End& c = connect_client();
+  c.to_send = bytes_of("plain");
+  ASSERT_TRUE(settle([&] { return srv_a.received.size() == 5; }));
+  EXPECT_EQ(stats().untrusted_fronts, 0u);
+}
+
 }  // namespace
 }  // namespace riptide::apps::proxy
