@@ -96,7 +96,9 @@ struct ProxyWorker::Listener {
   Listener(ProxyWorker& w, const ListenerSpec& s, std::uint64_t limit, std::uint32_t per_client)
       : spec(s),
         pool(s.backends, s.policy.balance, s.policy.down_after_failures,
-             std::chrono::milliseconds{s.policy.down_retry_ms}),
+             std::chrono::milliseconds{s.policy.down_retry_ms},
+             HealthOptions{s.policy.health_check_interval_ms > 0, s.policy.health_check_rise,
+                           s.policy.health_check_fall}),
         max_active(limit),
         max_per_client(per_client),
         front(w, *this) {}
@@ -110,6 +112,34 @@ struct ProxyWorker::Listener {
   std::unordered_map<std::uint32_t, std::uint32_t> per_client;
   ListenerStats stats;
   Front front;
+};
+
+// One backend's health check: its timer, and the check connection while one runs.
+struct ProxyWorker::HealthCheck {
+  Listener* listener = nullptr;
+  std::size_t backend = 0;
+  TimerEntry timer;
+  ConnId conn{};
+  bool in_flight = false;
+  Instant started{};
+  std::vector<std::byte> got;  // the reply so far (up to health_check_expect's length)
+};
+
+namespace {
+constexpr std::uint16_t kPairTimer = 0;
+constexpr std::uint16_t kCheckTimer = 1;
+}  // namespace
+
+class ProxyWorker::Probe final : public Handler {
+ public:
+  explicit Probe(ProxyWorker& w) : w_(w) {}
+  void on_connected(Stack&, ConnId c) override { w_.check_connected(c); }
+  void on_data(Stack&, ConnId c, std::span<const std::byte> d) override { w_.check_data(c, d); }
+  void on_peer_closed(Stack&, ConnId c) override { w_.check_ended(c, std::nullopt); }
+  void on_closed(Stack&, ConnId c, CloseReason r) override { w_.check_ended(c, r); }
+
+ private:
+  ProxyWorker& w_;
 };
 
 class ProxyWorker::Legs final : public Handler {
@@ -133,6 +163,7 @@ ProxyWorker::ProxyWorker(Stack& stack, const ProxyConfig& cfg, std::size_t worke
       workers_(std::max<std::size_t>(workers, 1)),
       rcv_buf_(stack.config().tcp.rcv_buf),
       legs_(std::make_unique<Legs>(*this)),
+      probe_(std::make_unique<Probe>(*this)),
       wheel_(std::chrono::milliseconds{1}, stack.now()) {
   for (const ListenerSpec& s : cfg_.listeners) {
     const std::uint64_t max = s.policy.max_connections;
@@ -150,6 +181,7 @@ ProxyWorker::ProxyWorker(Stack& stack, const ProxyConfig& cfg, std::size_t worke
   for (std::size_t i = pair_count_; i-- > 0;) {
     pairs_[i].index = static_cast<std::uint32_t>(i);
     pairs_[i].timer.owner = &pairs_[i];
+    pairs_[i].timer.kind = kPairTimer;
     free_.push_back(static_cast<std::uint32_t>(i));
   }
 }
@@ -159,7 +191,10 @@ const BackendPool& ProxyWorker::pool(std::size_t l) const noexcept { return list
 
 ProxyWorker::~ProxyWorker() {
   for (std::size_t i = 0; i < pair_count_; ++i) wheel_.cancel(pairs_[i].timer);
+  for (auto& h : checks_) wheel_.cancel(h->timer);
 }
+
+void ProxyWorker::set_drain(std::size_t l, std::size_t b, bool on) noexcept { listeners_[l]->pool.set_drain(b, on); }
 
 std::optional<std::string> ProxyWorker::listen() {
   for (std::size_t i = 0; i < listeners_.size(); ++i) {
@@ -169,12 +204,119 @@ std::optional<std::string> ProxyWorker::listen() {
       return "proxy.listener." + std::to_string(i) + ": listen on " + to_string(l.spec.bind) + ": " +
              std::string(riptide::to_string(r.error()));
     }
+    // Health checks: the first ones spread over the first interval.
+    const std::uint32_t interval = l.spec.policy.health_check_interval_ms;
+    if (interval == 0 || l.spec.policy.mode == ListenerMode::Connect) continue;
+    const std::size_t n = l.pool.size();
+    for (std::size_t b = 0; b < n; ++b) {
+      checks_.push_back(std::make_unique<HealthCheck>());
+      HealthCheck& h = *checks_.back();
+      h.listener = &l;
+      h.backend = b;
+      h.timer.owner = &h;
+      h.timer.kind = kCheckTimer;
+      wheel_.schedule(h.timer, stack_.now() + std::chrono::milliseconds{std::uint64_t{interval} * b / n});
+    }
   }
   return std::nullopt;
 }
 
 void ProxyWorker::poll(Instant now) {
-  wheel_.advance(now, [this](TimerEntry& e) { on_timer(*static_cast<Pair*>(e.owner)); });
+  wheel_.advance(now, [this](TimerEntry& e) {
+    if (e.kind == kCheckTimer) {
+      on_check_timer(*static_cast<HealthCheck*>(e.owner));
+    } else {
+      on_timer(*static_cast<Pair*>(e.owner));
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------
+// Health checks
+
+ProxyWorker::HealthCheck* ProxyWorker::check_of(ConnId c) const {
+  auto* h = static_cast<HealthCheck*>(stack_.user_data(c));
+  return h != nullptr && h->in_flight && h->conn == c ? h : nullptr;
+}
+
+void ProxyWorker::on_check_timer(HealthCheck& h) {
+  if (h.in_flight) {
+    finish_check(h, false);  // health_check_timeout_ms: no (whole) answer
+    return;
+  }
+  start_check(h);
+}
+
+void ProxyWorker::start_check(HealthCheck& h) {
+  const ListenerPolicy& policy = h.listener->spec.policy;
+  const Endpoint& to = h.listener->pool.backend(h.backend).spec.address;
+  h.started = stack_.now();
+  h.got.clear();
+  auto c = stack_.connect(to.addr, to.port, *probe_);
+  if (!c) {
+    // No port or connection slot here: not the backend's failure; try next time.
+    wheel_.schedule(h.timer, h.started + std::chrono::milliseconds{policy.health_check_interval_ms});
+    return;
+  }
+  h.conn = *c;
+  h.in_flight = true;
+  stack_.set_user_data(*c, &h);
+  (void)stack_.set_nodelay(*c, true);
+  wheel_.schedule(h.timer, h.started + std::chrono::milliseconds{policy.health_check_timeout_ms});
+}
+
+void ProxyWorker::check_connected(ConnId c) {
+  HealthCheck* h = check_of(c);
+  if (h == nullptr) return;
+  const ListenerPolicy& policy = h->listener->spec.policy;
+  if (!policy.health_check_send.empty()) {
+    // At most 1 KiB (the config's limit) into an empty send buffer: taken whole.
+    const auto n = stack_.send(c, std::as_bytes(std::span(policy.health_check_send)));
+    if (check_of(c) != h) return;
+    if (!n || *n != policy.health_check_send.size()) {
+      finish_check(*h, false);
+      return;
+    }
+  }
+  if (policy.health_check_expect.empty()) finish_check(*h, true);
+}
+
+void ProxyWorker::check_data(ConnId c, std::span<const std::byte> bytes) {
+  HealthCheck* h = check_of(c);
+  if (h == nullptr) return;
+  const std::string& expect = h->listener->spec.policy.health_check_expect;
+  if (expect.empty()) return;  // (finished at connect; bytes before that are not looked at)
+  const std::size_t take = std::min(bytes.size(), expect.size() - h->got.size());
+  h->got.insert(h->got.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(take));
+  // Prefix match: the reply must start with `expect`; a difference fails at once.
+  const bool same = std::equal(h->got.begin(), h->got.end(), reinterpret_cast<const std::byte*>(expect.data()));
+  if (!same) {
+    finish_check(*h, false);
+  } else if (h->got.size() == expect.size()) {
+    finish_check(*h, true);
+  }
+}
+
+void ProxyWorker::check_ended(ConnId c, std::optional<CloseReason> r) {
+  HealthCheck* h = check_of(c);
+  if (h == nullptr) return;
+  if (r && *r == CloseReason::Aborted) {  // the host's abort_all(): no result
+    h->in_flight = false;
+    return;
+  }
+  // Refused, reset, timed out, or closed before the expected bytes.
+  finish_check(*h, false, r.has_value());
+}
+
+void ProxyWorker::finish_check(HealthCheck& h, bool ok, bool conn_gone) {
+  if (h.in_flight) {
+    h.in_flight = false;
+    stack_.set_user_data(h.conn, nullptr);
+    if (!conn_gone) (void)stack_.abort(h.conn);  // RST: no TIME-WAIT per check
+  }
+  h.listener->pool.check_result(h.backend, ok);
+  const Instant next = h.started + std::chrono::milliseconds{h.listener->spec.policy.health_check_interval_ms};
+  wheel_.schedule(h.timer, std::max(next, stack_.now()));
 }
 
 ProxyWorker::Pair* ProxyWorker::pair_of(ConnId c) const {

@@ -56,8 +56,22 @@
 // first bytes of such a client as a header and reset it anyway, later and with
 // less said; and a front that lost its place in the list should fail loudly.)
 //
-// Timers: connect deadline and idle timeout on one TimerEntry per pair, in this
-// worker's own timing wheel; poll(now) runs them (every loop iteration).
+// Active health checks (health_check_interval_ms > 0): every interval, for each
+// backend of the listener, a TCP connect from this worker (so each worker checks
+// on its own, as it learns passive health on its own); once connected it sends
+// health_check_send, if any, and the reply must start with health_check_expect,
+// if any, within health_check_timeout_ms of the start. Refused, timed out, closed
+// before the expected bytes, or different bytes: a failure. The result goes to
+// BackendPool::check_result() (rise/fall; how passive marks combine with it is
+// described there). A check connection ends with a RST once its result is known
+// (no TIME-WAIT record per check, as HAProxy's checks do). The first checks go
+// out spread over the first interval after listen(); the next starts one
+// interval after the previous one started (or when it ends, if it took longer).
+// Check connections use the stack's connection slots like the pairs' legs.
+//
+// Timers: connect deadline and idle timeout on one TimerEntry per pair, and one
+// per health check, in this worker's own timing wheel; poll(now) runs them (every
+// loop iteration).
 //
 // Thread-safety: a ProxyWorker is touched only by its Stack's core. Its counters
 // (ListenerStats, BackendStats, RelayStats) may be read by another thread for the
@@ -167,12 +181,18 @@ class ProxyWorker {
   [[nodiscard]] const RelayStats& relay_stats() const noexcept { return relay_; }
   [[nodiscard]] const ProxyConfig& config() const noexcept { return cfg_; }
   [[nodiscard]] std::size_t pair_capacity() const noexcept { return pair_count_; }
+  // Draining at run time (the owning core only): backend b of listener l gets no
+  // new connections while `on`; the ones it has go on.
+  void set_drain(std::size_t l, std::size_t b, bool on) noexcept;
 
  private:
   struct Pair;
   struct Listener;
-  class Legs;  // the Handler of every leg (a private base would show in the API)
+  struct HealthCheck;
+  class Legs;   // the Handler of every leg (a private base would show in the API)
+  class Probe;  // the Handler of health check connections
   friend class Legs;
+  friend class Probe;
 
   Pair* pair_of(ConnId c) const;
   void accept(Listener& l, ConnId c);
@@ -191,6 +211,13 @@ class ProxyWorker {
   void peer_closed(ConnId c);
   void closed(ConnId c, CloseReason r);
   void on_timer(Pair& p);
+  HealthCheck* check_of(ConnId c) const;
+  void start_check(HealthCheck& h);
+  void on_check_timer(HealthCheck& h);
+  void check_connected(ConnId c);
+  void check_data(ConnId c, std::span<const std::byte> bytes);
+  void check_ended(ConnId c, std::optional<CloseReason> r);  // peer's FIN (nullopt) or closed
+  void finish_check(HealthCheck& h, bool ok, bool conn_gone = false);
 
   void flush(Pair& p, bool to_upstream);
   void update_held(Pair& p, bool from_client);
@@ -204,6 +231,8 @@ class ProxyWorker {
   std::size_t workers_;
   std::uint32_t rcv_buf_;  // every leg's receive buffer: the bound of a ring
   std::unique_ptr<Legs> legs_;
+  std::unique_ptr<Probe> probe_;
+  std::vector<std::unique_ptr<HealthCheck>> checks_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unique_ptr<Pair[]> pairs_;
   std::size_t pair_count_ = 0;

@@ -51,6 +51,7 @@ namespace {
 constexpr std::int64_t kU32 = std::numeric_limits<std::uint32_t>::max();
 constexpr std::uint32_t kOverrideLine = std::numeric_limits<std::uint32_t>::max();
 constexpr std::uint32_t kMaxWeight = 1000;
+constexpr std::size_t kMaxCheckBytes = 1024;  // health_check_send / _expect
 
 using toml_format::quote;
 using toml_format::type_name;
@@ -81,6 +82,12 @@ struct PolicyDraft {
   std::optional<std::vector<AllowRule>> connect_allow;
   std::optional<std::uint32_t> connect_request_max_bytes;
   std::optional<std::uint32_t> connect_request_timeout_ms;
+  std::optional<std::uint32_t> health_check_interval_ms;
+  std::optional<std::uint32_t> health_check_timeout_ms;
+  std::optional<std::uint32_t> health_check_rise;
+  std::optional<std::uint32_t> health_check_fall;
+  std::optional<std::string> health_check_send;
+  std::optional<std::string> health_check_expect;
 
   [[nodiscard]] ListenerPolicy over(const ListenerPolicy& base) const {
     ListenerPolicy p = base;
@@ -100,6 +107,12 @@ struct PolicyDraft {
     if (connect_allow) p.connect_allow = *connect_allow;
     if (connect_request_max_bytes) p.connect_request_max_bytes = *connect_request_max_bytes;
     if (connect_request_timeout_ms) p.connect_request_timeout_ms = *connect_request_timeout_ms;
+    if (health_check_interval_ms) p.health_check_interval_ms = *health_check_interval_ms;
+    if (health_check_timeout_ms) p.health_check_timeout_ms = *health_check_timeout_ms;
+    if (health_check_rise) p.health_check_rise = *health_check_rise;
+    if (health_check_fall) p.health_check_fall = *health_check_fall;
+    if (health_check_send) p.health_check_send = *health_check_send;
+    if (health_check_expect) p.health_check_expect = *health_check_expect;
     return p;
   }
 };
@@ -138,6 +151,21 @@ PolicyKey bool_key(std::string_view name, std::optional<bool> PolicyDraft::*draf
                      return std::nullopt;
                    },
                    [field](const ListenerPolicy& p) { return std::string(p.*field ? "true" : "false"); }};
+}
+
+PolicyKey string_key(std::string_view name, std::size_t max, std::optional<std::string> PolicyDraft::*draft,
+                     std::string ListenerPolicy::*field) {
+  return PolicyKey{name, true, false,
+                   [max, draft](const toml::node& n, PolicyDraft& d) -> std::optional<std::string> {
+                     const auto v = n.value_exact<std::string>();
+                     if (!v) return wrong_type("a string", n);
+                     if (v->size() > max) {
+                       return std::to_string(v->size()) + " bytes is over the limit of " + std::to_string(max);
+                     }
+                     d.*draft = *v;
+                     return std::nullopt;
+                   },
+                   [field](const ListenerPolicy& p) { return quote(p.*field); }};
 }
 
 template <class E, std::size_t N>
@@ -233,6 +261,16 @@ const std::vector<PolicyKey>& policy_keys() {
                 &ListenerPolicy::connect_request_max_bytes, 65536),
         u32_key("connect_request_timeout_ms", 1, &PolicyDraft::connect_request_timeout_ms,
                 &ListenerPolicy::connect_request_timeout_ms),
+        u32_key("health_check_interval_ms", 0, &PolicyDraft::health_check_interval_ms,
+                &ListenerPolicy::health_check_interval_ms),
+        u32_key("health_check_timeout_ms", 1, &PolicyDraft::health_check_timeout_ms,
+                &ListenerPolicy::health_check_timeout_ms),
+        u32_key("health_check_rise", 1, &PolicyDraft::health_check_rise, &ListenerPolicy::health_check_rise, 1000),
+        u32_key("health_check_fall", 1, &PolicyDraft::health_check_fall, &ListenerPolicy::health_check_fall, 1000),
+        string_key("health_check_send", kMaxCheckBytes, &PolicyDraft::health_check_send,
+                   &ListenerPolicy::health_check_send),
+        string_key("health_check_expect", kMaxCheckBytes, &PolicyDraft::health_check_expect,
+                   &ListenerPolicy::health_check_expect),
     };
   }();
   return table;
@@ -514,15 +552,23 @@ class Loader {
             if (!w) {
               fail(line, item + ".weight: " + wrong_type("an integer", value) + where);
               ok = false;
-            } else if (*w < 1 || *w > kMaxWeight) {
-              fail(line, item + ".weight: " + std::to_string(*w) + " is outside 1.." + std::to_string(kMaxWeight) +
+            } else if (*w < 0 || *w > kMaxWeight) {
+              fail(line, item + ".weight: " + std::to_string(*w) + " is outside 0.." + std::to_string(kMaxWeight) +
                              where);
               ok = false;
             } else {
               b.weight = static_cast<std::uint32_t>(*w);
             }
+          } else if (name.str() == "drain") {
+            const auto v = value.value_exact<bool>();
+            if (!v) {
+              fail(line, item + ".drain: " + wrong_type("a boolean", value) + where);
+              ok = false;
+            } else {
+              b.drain = *v;
+            }
           } else {
-            fail(line, "unknown key '" + item + "." + std::string(name.str()) + "' (address, weight)" + where);
+            fail(line, "unknown key '" + item + "." + std::string(name.str()) + "' (address, weight, drain)" + where);
             ok = false;
           }
         }
@@ -609,7 +655,8 @@ std::string to_toml(const ProxyConfig& c) {
       for (std::size_t i = 0; i < l.backends.size(); ++i) {
         const BackendSpec& b = l.backends[i];
         out += i == 0 ? "" : ", ";
-        out += "{ address = " + quote(apps::to_string(b.address)) + ", weight = " + std::to_string(b.weight) + " }";
+        out += "{ address = " + quote(apps::to_string(b.address)) + ", weight = " + std::to_string(b.weight) +
+               (b.drain ? ", drain = true" : "") + " }";
       }
       out += "]\n";
     }

@@ -128,7 +128,7 @@ TEST(ProxyConfig, UnknownKeysNameKeyAndLine) {
   EXPECT_THAT(load_error(std::string(kOne), {"proxy.nope=1"}), HasSubstr("unknown key 'proxy.nope'"));
   EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:1\"\n"
                          "backends = [{ address = \"198.18.0.2:1\", wieght = 2 }]\n"),
-              HasSubstr("unknown key 'proxy.listener.0.backends[0].wieght' (address, weight) (line 3)"));
+              HasSubstr("unknown key 'proxy.listener.0.backends[0].wieght' (address, weight, drain) (line 3)"));
 }
 
 TEST(ProxyConfig, BadValuesNameTheKey) {
@@ -150,8 +150,8 @@ TEST(ProxyConfig, BadValuesNameTheKey) {
   EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:1\"\nbackends = [\"0.0.0.0:80\"]\n"),
               HasSubstr("proxy.listener.0.backends[0]: \"0.0.0.0:80\""));
   EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:1\"\n"
-                         "backends = [{ address = \"198.18.0.2:1\", weight = 0 }]\n"),
-              HasSubstr("proxy.listener.0.backends[0].weight: 0 is outside 1..1000"));
+                         "backends = [{ address = \"198.18.0.2:1\", weight = 1001 }]\n"),
+              HasSubstr("proxy.listener.0.backends[0].weight: 1001 is outside 0..1000"));
   EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:1\"\nbackends = []\n"),
               HasSubstr("proxy.listener.0.backends: empty (at least one backend)"));
   EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:1\"\nbackends = \"198.18.0.2:1\"\n"),
@@ -336,6 +336,71 @@ TEST(ProxyConfig, TrustedFronts) {
                         "block (override"));
   EXPECT_THAT(load_error(std::string(kOne) + "accept_proxy_from = \"198.18.0.0/24\"\n"),
               HasSubstr("proxy.listener.0.accept_proxy_from: expected an array of strings"));
+}
+
+
+TEST(ProxyConfig, HealthCheckKeys) {
+  const ProxyConfig c = load_ok(
+      "[proxy]\nhealth_check_interval_ms = 2000\nhealth_check_fall = 2\n" + std::string(kOne) +
+      "health_check_timeout_ms = 700\nhealth_check_rise = 5\nhealth_check_send = \"PING\\r\\n\"\n"
+      "health_check_expect = \"+PONG\"\n");
+  const ListenerPolicy& p = c.listeners[0].policy;
+  EXPECT_EQ(p.health_check_interval_ms, 2000u);
+  EXPECT_EQ(p.health_check_timeout_ms, 700u);
+  EXPECT_EQ(p.health_check_rise, 5u);
+  EXPECT_EQ(p.health_check_fall, 2u);
+  EXPECT_EQ(p.health_check_send, "PING\r\n");
+  EXPECT_EQ(p.health_check_expect, "+PONG");
+  const ListenerPolicy d = load_ok(kOne).listeners[0].policy;
+  EXPECT_EQ(d.health_check_interval_ms, 0u) << "off unless asked";
+  EXPECT_EQ(d.health_check_timeout_ms, 2000u);
+  EXPECT_EQ(d.health_check_rise, 2u);
+  EXPECT_EQ(d.health_check_fall, 3u);
+  const ProxyConfig o = load_ok(kOne, {"proxy.health_check_interval_ms=500", "proxy.listener.0.health_check_send=HELO",
+                                       "proxy.listener.0.health_check_expect=\"250\""});
+  EXPECT_EQ(o.listeners[0].policy.health_check_interval_ms, 500u);
+  EXPECT_EQ(o.listeners[0].policy.health_check_send, "HELO");
+  EXPECT_EQ(o.listeners[0].policy.health_check_expect, "250");
+  const std::string text = to_toml(c);
+  EXPECT_THAT(text, HasSubstr("health_check_send = \"PING\\u000d\\u000a\""));
+  EXPECT_EQ(load_ok(text).listeners[0].policy, p);
+  EXPECT_THAT(load_error(std::string(kOne) + "health_check_rise = 0\n"),
+              HasSubstr("proxy.listener.0.health_check_rise: 0 is outside 1..1000 (line 4)"));
+  EXPECT_THAT(load_error(kOne, {"proxy.health_check_fall=1001"}),
+              HasSubstr("proxy.health_check_fall: 1001 is outside 1..1000"));
+  EXPECT_THAT(load_error(kOne, {"proxy.health_check_timeout_ms=0"}),
+              HasSubstr("proxy.health_check_timeout_ms: 0 is outside 1..4294967295"));
+  EXPECT_THAT(load_error(kOne, {"proxy.health_check_interval_ms=-1"}),
+              HasSubstr("proxy.health_check_interval_ms: -1 is outside 0..4294967295"));
+  EXPECT_THAT(load_error(std::string(kOne) + "health_check_expect = \"" + std::string(1025, 'x') + "\"\n"),
+              HasSubstr("proxy.listener.0.health_check_expect: 1025 bytes is over the limit of 1024"));
+  EXPECT_THAT(load_error(std::string(kOne) + "health_check_send = 7\n"),
+              HasSubstr("proxy.listener.0.health_check_send: expected a string, got an integer"));
+}
+
+TEST(ProxyConfig, DrainAndWeightZero) {
+  const ProxyConfig c = load_ok(
+      "[[proxy.listener]]\nbind = \"198.18.0.1:80\"\n"
+      "backends = [\"198.18.0.2:80\", { address = \"198.18.0.3:80\", weight = 0 }, "
+      "{ address = \"198.18.0.4:80\", drain = true }]\n");
+  const auto& b = c.listeners[0].backends;
+  ASSERT_EQ(b.size(), 3u);
+  EXPECT_FALSE(b[0].draining());
+  EXPECT_TRUE(b[1].draining());
+  EXPECT_EQ(b[1].weight, 0u);
+  EXPECT_TRUE(b[2].drain);
+  EXPECT_EQ(b[2].weight, 1u);
+  const std::string text = to_toml(c);
+  EXPECT_THAT(text, HasSubstr("{ address = \"198.18.0.4:80\", weight = 1, drain = true }"));
+  EXPECT_EQ(load_ok(text).listeners[0].backends, b);
+  EXPECT_EQ(load_ok(kOne, {"proxy.listener.0.backends=[{address=\"198.18.0.2:9000\",drain=true}]"})
+                .listeners[0].backends[0].drain, true);
+  EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:1\"\n"
+                         "backends = [{ address = \"198.18.0.2:1\", drain = \"yes\" }]\n"),
+              HasSubstr("proxy.listener.0.backends[0].drain: expected a boolean, got a string (line 3)"));
+  EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:1\"\n"
+                         "backends = [{ address = \"198.18.0.2:1\", weight = -1 }]\n"),
+              HasSubstr("proxy.listener.0.backends[0].weight: -1 is outside 0..1000"));
 }
 
 }  // namespace

@@ -1061,5 +1061,164 @@ TEST_F(ProxyTest, TheTrustListMattersOnlyWithAcceptProxyProtocol) {
   EXPECT_EQ(stats().untrusted_fronts, 0u);
 }
 
+
+// ---------------------------------------------------------------------------------
+// Active health checks and draining
+
+TEST_F(ProxyTest, HealthChecksTakeADeadBackendDownAfterFallAndBackAfterRise) {
+  build({at(kBackendA), at(kBackendB)}, [](ListenerPolicy& p) {
+    p.health_check_interval_ms = 1000;
+    p.health_check_timeout_ms = 500;
+    p.health_check_rise = 2;
+    p.health_check_fall = 3;
+    p.down_after_failures = 0;  // active checks alone
+  });
+  auto la = backend_a->listen(kBackendA, kBack, srv_a);
+  ASSERT_TRUE(la);
+  serve_b();
+  ASSERT_TRUE(settle([&] { return backend_stats(0).checks >= 3 && backend_stats(1).checks >= 3; }));
+  EXPECT_EQ(backend_stats(0).checks_failed, 0u);
+  EXPECT_EQ(proxy->pool(0).health(0, net->now), Health::Up);
+
+  // A stops listening: its stack answers the checks' SYNs with RSTs.
+  backend_a->unlisten(*la);
+  const std::uint64_t failed_before = backend_stats(0).checks_failed;
+  ASSERT_TRUE(settle([&] { return proxy->pool(0).health(0, net->now) == Health::Down; }));
+  EXPECT_EQ(backend_stats(0).checks_failed - failed_before, 3u) << "down after exactly `fall` failures";
+  EXPECT_EQ(backend_stats(0).went_down, 1u);
+  EXPECT_EQ(proxy->pool(0).health(1, net->now), Health::Up);
+
+  // While it is down, every new connection goes to B; none is tried on A.
+  for (int i = 0; i < 4; ++i) {
+    End& c = connect_client();
+    c.to_send = pattern(100, 40);
+    ASSERT_TRUE(settle([&] { return stats().connected == static_cast<std::uint64_t>(i + 1); })) << i;
+  }
+  EXPECT_EQ(backend_stats(0).attempts, 0u);
+  EXPECT_EQ(backend_stats(1).connected, 4u);
+
+  // It listens again: up after `rise` good checks, and it gets its turns again.
+  la = backend_a->listen(kBackendA, kBack, srv_a);
+  ASSERT_TRUE(la);
+  const std::uint64_t checks_before = backend_stats(0).checks;
+  ASSERT_TRUE(settle([&] { return proxy->pool(0).health(0, net->now) == Health::Up; }));
+  EXPECT_EQ(backend_stats(0).checks - checks_before, 2u) << "up after exactly `rise` successes";
+  EXPECT_EQ(backend_stats(0).went_up, 1u);
+  End& c = connect_client();
+  End& d = connect_client();
+  ASSERT_TRUE(settle([&] { return stats().connected == 6; }));
+  (void)c;
+  (void)d;
+  EXPECT_EQ(backend_stats(0).connected, 1u) << "round robin includes A again";
+  EXPECT_EQ(stats().refused + stats().no_backend, 0u) << "no client met the dead backend";
+}
+
+TEST_F(ProxyTest, HealthCheckSendsAndExpectsAReplyPrefix) {
+  build({at(kBackendA)}, [](ListenerPolicy& p) {
+    p.health_check_interval_ms = 1000;
+    p.health_check_timeout_ms = 400;
+    p.health_check_rise = 1;
+    p.health_check_fall = 1;
+    p.health_check_send = "PING\r\n";
+    p.health_check_expect = "+PONG";
+  });
+  serve_a();
+  srv_a.to_send = bytes_of("+PONG and more\r\n");  // sent to each connection it accepts
+  ASSERT_TRUE(settle([&] { return backend_stats(0).checks >= 2; }));
+  EXPECT_EQ(backend_stats(0).checks_failed, 0u);
+  EXPECT_EQ(text_of(srv_a.received).substr(0, 6), "PING\r\n") << "the check sent its bytes";
+  EXPECT_EQ(proxy->pool(0).health(0, net->now), Health::Up);
+  EXPECT_EQ(proxy_stack->time_wait_count(), 0u) << "check connections end with a RST";
+
+  srv_a.to_send = bytes_of("-ERR\r\n");  // a different reply: down at once (fall 1)
+  ASSERT_TRUE(settle([&] { return proxy->pool(0).health(0, net->now) == Health::Down; }));
+  EXPECT_EQ(backend_stats(0).went_down, 1u);
+
+  srv_a.to_send = bytes_of("+PO");  // the start of it and then silence: times out
+  const std::uint64_t failed = backend_stats(0).checks_failed;
+  ASSERT_TRUE(settle([&] { return backend_stats(0).checks_failed >= failed + 2; }));
+  EXPECT_EQ(proxy->pool(0).health(0, net->now), Health::Down);
+
+  srv_a.to_send = bytes_of("+PONG");
+  ASSERT_TRUE(settle([&] { return proxy->pool(0).health(0, net->now) == Health::Up; }));
+  EXPECT_EQ(backend_stats(0).went_up, 1u);
+}
+
+TEST_F(ProxyTest, WithActiveChecksAPassiveMarkLastsUntilRiseGoodChecks) {
+  // Checks every 30 s; A refuses one client (down_after_failures 1): it is down
+  // until two good checks, not just for down_retry_ms.
+  build({at(kBackendA), at(kBackendB)}, [](ListenerPolicy& p) {
+    p.health_check_interval_ms = 30000;
+    p.health_check_timeout_ms = 1000;
+    p.health_check_rise = 2;
+    p.down_after_failures = 1;
+    p.down_retry_ms = 10;
+  });
+  serve_b();
+  End& first = connect_client();  // round robin: A, which refuses
+  ASSERT_TRUE(settle([&] { return first.closed.has_value(); }));
+  EXPECT_EQ(*first.closed, CloseReason::Reset);
+  EXPECT_EQ(backend_stats(0).marked_down, 1u);
+  serve_a();  // A is back, but nothing has checked it yet
+  net->run_for(std::chrono::seconds{1});  // far past down_retry_ms
+  EXPECT_EQ(proxy->pool(0).health(0, net->now), Health::Down);
+  for (int i = 0; i < 3; ++i) {
+    End& c = connect_client();
+    ASSERT_TRUE(settle([&] { return stats().connected == static_cast<std::uint64_t>(i + 1); }));
+    (void)c;
+  }
+  EXPECT_EQ(backend_stats(0).attempts, 1u) << "only the first client met A";
+  ASSERT_TRUE(settle([&] { return proxy->pool(0).health(0, net->now) == Health::Up; }, std::chrono::seconds{120}));
+  EXPECT_EQ(backend_stats(0).went_up, 1u);
+}
+
+TEST_F(ProxyTest, ADrainingBackendGetsNoNewConnectionsAndItsOwnFinish) {
+  build({at(kBackendA), at(kBackendB)});
+  serve_a();
+  serve_b();
+  const auto upload = pattern(200000, 41), reply = pattern(1000, 42);
+  End& old = connect_client();  // round robin: A
+  ASSERT_TRUE(settle([&] { return stats().connected == 1 && srv_a.conn.has_value(); }));
+  proxy->set_drain(0, 0, true);
+  EXPECT_EQ(proxy->pool(0).health(0, net->now), Health::Drain);
+  for (int i = 0; i < 3; ++i) {
+    End& c = connect_client();
+    ASSERT_TRUE(settle([&] { return stats().connected == static_cast<std::uint64_t>(i + 2); }));
+    (void)c;
+  }
+  EXPECT_EQ(backend_stats(0).attempts, 1u) << "nothing new for A";
+  EXPECT_EQ(backend_stats(1).connected, 3u);
+  // The connection A had goes on to its end.
+  srv_a.reply_on_fin = reply;
+  old.to_send = upload;
+  old.shut_after_send = true;
+  old.push(*client);
+  ASSERT_TRUE(settle([&] { return old.closed.has_value(); }));
+  EXPECT_EQ(*old.closed, CloseReason::Normal);
+  EXPECT_EQ(first_difference(srv_a.received, upload), -1);
+  EXPECT_EQ(first_difference(old.received, reply), -1);
+  proxy->set_drain(0, 0, false);
+  connect_client();
+  connect_client();
+  ASSERT_TRUE(settle([&] { return stats().connected == 6; }));
+  EXPECT_EQ(backend_stats(0).attempts, 2u) << "A takes new connections again (one of the two)";
+}
+
+TEST_F(ProxyTest, DrainOrWeightZeroInTheConfigurationKeepsABackendOutOfRotation) {
+  for (const BackendSpec b : {BackendSpec{Endpoint{kBackendB, kBack}, 1, true}, BackendSpec{Endpoint{kBackendB, kBack}, 0}}) {
+    build({at(kBackendA), b});
+    serve_a();
+    serve_b();
+    for (int i = 0; i < 4; ++i) {
+      End& c = connect_client();
+      ASSERT_TRUE(settle([&] { return stats().connected == static_cast<std::uint64_t>(i + 1); }));
+      (void)c;
+    }
+    EXPECT_EQ(backend_stats(0).connected, 4u);
+    EXPECT_EQ(backend_stats(1).attempts, 0u);
+    EXPECT_EQ(proxy->pool(0).health(1, net->now), Health::Drain);
+  }
+}
+
 }  // namespace
 }  // namespace riptide::apps::proxy
