@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 
 namespace riptide::apps::proxy {
@@ -141,6 +142,44 @@ TEST(HttpConnect, SizeLimit) {
   EXPECT_EQ(r.length, 100u);
   // Empty lines before the request-line count (they are bytes the client sent).
   EXPECT_EQ(parse_connect_request(bytes(std::string(200, '\n')), 100).status, S::TooLarge);
+}
+
+TEST(HttpConnect, ArbitraryBytesAreHandledWithinBounds) {
+  // Untrusted input: seeded random text after a few prefixes, every prefix of it
+  // parsed. Done never claims more bytes than there are or than the limit, and an
+  // answer, once given, stays the same as bytes are added (so the proxy may act
+  // on the first one).
+  std::uint64_t x = 0x2545F4914F6CDD1Du;
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  const std::vector<std::string> prefixes{"", "CONNECT ", "CONNECT 198.18.0.2:443 HTTP/1.1\r\n",
+                                          "CONNECT 198.18.0.2:443 HTTP/1.1\r\nHost: x\r\n"};
+  constexpr std::string_view kAlphabet = " :.0123456789\r\n\r\nCONECTHP/1a\t\x01\xff[]-";
+  for (int round = 0; round < 4000; ++round) {
+    std::string in = prefixes[static_cast<std::size_t>(round) % prefixes.size()];
+    const std::size_t extra = next() % 120;
+    for (std::size_t i = 0; i < extra; ++i) in.push_back(kAlphabet[next() % kAlphabet.size()]);
+    const std::size_t max = 64 + next() % 100;
+    std::optional<ParsedConnect> settled;
+    for (std::size_t n = 0; n <= in.size(); ++n) {
+      const ParsedConnect r = parse_connect_request(bytes(std::string_view(in).substr(0, n)), max);
+      if (r.status == S::Done) {
+        ASSERT_GT(r.length, 0u);
+        ASSERT_LE(r.length, std::min(n, max));
+      }
+      if (settled) {
+        ASSERT_EQ(static_cast<int>(r.status), static_cast<int>(settled->status)) << "round " << round << " n " << n;
+        ASSERT_EQ(r.length, settled->length);
+        ASSERT_EQ(r.target, settled->target);
+      } else if (r.status != S::NeedMore) {
+        settled = r;
+      }
+    }
+  }
 }
 
 TEST(HttpConnect, Responses) {
