@@ -6,11 +6,15 @@
 //   riptide-proxy [EAL args] -- --config config/riptide.toml [--set proxy.KEY=VALUE ...]
 //                 [--stats N] [--print-config]
 //
+// Telemetry /riptide/proxy/drain,L,B,on|off drains backend B of listener L (no new
+// connections; those it has go on) or ends its draining, on every worker.
+//
 // Prints "riptide-proxy: listening on ..." once every listener is up, a status line
 // every --stats seconds, telemetry /riptide/proxy (per listener and backend), and on
 // SIGINT/SIGTERM resets what is still open and prints the counters.
 #include <rte_telemetry.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -30,7 +34,8 @@ using namespace riptide::apps::proxy;
 struct Totals {
   std::vector<ListenerStats> listeners;
   std::vector<std::vector<BackendStats>> backends;  // [listener][backend]
-  std::vector<std::vector<std::size_t>> down;       // workers that now mark it down
+  std::vector<std::vector<std::size_t>> down;       // workers that now mark it down (or drain it)
+  std::vector<std::vector<bool>> drain;             // draining (the same on every worker)
   RelayStats relay;
 };
 
@@ -54,6 +59,15 @@ void add(ListenerStats& a, const ListenerStats& b) {
   a.bad_proxy_headers += b.bad_proxy_headers;
   a.over_client_limit += b.over_client_limit;
   a.retries += b.retries;
+  a.untrusted_fronts += b.untrusted_fronts;
+  a.connect_requests += b.connect_requests;
+  a.connect_established += b.connect_established;
+  a.connect_malformed += b.connect_malformed;
+  a.connect_too_large += b.connect_too_large;
+  a.connect_not_ipv4 += b.connect_not_ipv4;
+  a.connect_bad_method += b.connect_bad_method;
+  a.connect_forbidden += b.connect_forbidden;
+  a.connect_request_timeouts += b.connect_request_timeouts;
 }
 
 void add(BackendStats& a, const BackendStats& b) {
@@ -66,6 +80,10 @@ void add(BackendStats& a, const BackendStats& b) {
   a.bytes_to_client += b.bytes_to_client;
   a.active += b.active;
   a.marked_down += b.marked_down;
+  a.checks += b.checks;
+  a.checks_failed += b.checks_failed;
+  a.went_down += b.went_down;
+  a.went_up += b.went_up;
 }
 
 struct Proxy {
@@ -74,6 +92,12 @@ struct Proxy {
   unsigned stats_interval_s = 0;
   Instant started{}, last_status{};
   Totals last;
+  // Draining at run time: the telemetry thread sets a flag per backend (flat, by
+  // drain_base[listener] + backend) and bumps drain_gen; each worker's poll hook
+  // applies the flags when it sees a new generation (one relaxed load per loop).
+  std::unique_ptr<std::atomic<bool>[]> drain_flags;
+  std::vector<std::size_t> drain_base;
+  std::atomic<std::uint32_t> drain_gen{0};
 
   [[nodiscard]] Totals totals(Instant now) const {
     Totals t;
@@ -81,9 +105,12 @@ struct Proxy {
     t.listeners.resize(n);
     t.backends.resize(n);
     t.down.resize(n);
+    t.drain.resize(n);
     for (std::size_t l = 0; l < n; ++l) {
       t.backends[l].resize(config.listeners[l].backends.size());
       t.down[l].resize(config.listeners[l].backends.size());
+      t.drain[l].resize(config.listeners[l].backends.size());
+      for (std::size_t b = 0; b < t.drain[l].size(); ++b) t.drain[l][b] = workers.front()->pool(l).backend(b).drain;
     }
     for (const auto& w : workers) {
       for (std::size_t l = 0; l < n; ++l) {
@@ -106,6 +133,33 @@ struct Proxy {
 
 Proxy* g_proxy = nullptr;  // for the telemetry callback (control path only)
 
+// "up" (no worker marks it down), "down" (every worker does), "partial", or "drain".
+const char* health_of(const Proxy& p, const Totals& t, std::size_t l, std::size_t b) {
+  if (t.drain[l][b]) return "drain";
+  if (t.down[l][b] == 0) return "up";
+  return t.down[l][b] == p.workers.size() ? "down" : "partial";
+}
+
+// /riptide/proxy/drain,L,B,on|off
+int telemetry_drain(const char*, const char* params, rte_tel_data* d) {
+  if (g_proxy == nullptr || params == nullptr) return -1;
+  unsigned l = 0, b = 0;
+  char state[8] = {};
+  if (std::sscanf(params, "%u,%u,%7s", &l, &b, state) != 3) return -1;
+  const std::string on(state);
+  if ((on != "on" && on != "off") || l >= g_proxy->config.listeners.size() ||
+      b >= g_proxy->config.listeners[l].backends.size()) {
+    return -1;
+  }
+  g_proxy->drain_flags[g_proxy->drain_base[l] + b].store(on == "on", std::memory_order_relaxed);
+  g_proxy->drain_gen.fetch_add(1, std::memory_order_release);
+  rte_tel_data_start_dict(d);
+  rte_tel_data_add_dict_u64(d, "listener", l);
+  rte_tel_data_add_dict_u64(d, "backend", b);
+  rte_tel_data_add_dict_string(d, "drain", on.c_str());
+  return 0;
+}
+
 // /riptide/proxy: one dict per listener ("listener_N") and per backend
 // ("listener_N_backend_M"), and "relay".
 int telemetry_proxy(const char*, const char*, rte_tel_data* d) {
@@ -120,6 +174,7 @@ int telemetry_proxy(const char*, const char*, rte_tel_data* d) {
     rte_tel_data_start_dict(c);
     rte_tel_data_add_dict_string(c, "bind", apps::to_string(spec.bind).c_str());
     rte_tel_data_add_dict_string(c, "balance", std::string(to_string(spec.policy.balance)).c_str());
+    rte_tel_data_add_dict_string(c, "mode", std::string(to_string(spec.policy.mode)).c_str());
     const ListenerStats& s = t.listeners[l];
     u64(c, "accepted", s.accepted);
     u64(c, "connected", s.connected);
@@ -140,6 +195,15 @@ int telemetry_proxy(const char*, const char*, rte_tel_data* d) {
     u64(c, "bad_proxy_headers", s.bad_proxy_headers);
     u64(c, "over_client_limit", s.over_client_limit);
     u64(c, "retries", s.retries);
+    u64(c, "untrusted_fronts", s.untrusted_fronts);
+    u64(c, "connect_requests", s.connect_requests);
+    u64(c, "connect_established", s.connect_established);
+    u64(c, "connect_malformed", s.connect_malformed);
+    u64(c, "connect_too_large", s.connect_too_large);
+    u64(c, "connect_not_ipv4", s.connect_not_ipv4);
+    u64(c, "connect_bad_method", s.connect_bad_method);
+    u64(c, "connect_forbidden", s.connect_forbidden);
+    u64(c, "connect_request_timeouts", s.connect_request_timeouts);
     const std::string name = "listener_" + std::to_string(l);
     rte_tel_data_add_dict_container(d, name.c_str(), c, 0);
     for (std::size_t b = 0; b < t.backends[l].size(); ++b) {
@@ -159,6 +223,11 @@ int telemetry_proxy(const char*, const char*, rte_tel_data* d) {
       u64(e, "active", k.active);
       u64(e, "marked_down", k.marked_down);
       u64(e, "down_on_workers", t.down[l][b]);
+      rte_tel_data_add_dict_string(e, "health", health_of(*g_proxy, t, l, b));
+      u64(e, "checks", k.checks);
+      u64(e, "checks_failed", k.checks_failed);
+      u64(e, "went_down", k.went_down);
+      u64(e, "went_up", k.went_up);
       const std::string bname = name + "_backend_" + std::to_string(b);
       rte_tel_data_add_dict_container(d, bname.c_str(), e, 0);
     }
@@ -180,7 +249,26 @@ struct Hook {
   Proxy* proxy;
   ProxyWorker* worker;
   bool status;
+  std::uint32_t drain_seen = 0;
 };
+
+void apply_drain(Hook& h) {
+  const std::uint32_t gen = h.proxy->drain_gen.load(std::memory_order_acquire);
+  if (gen == h.drain_seen) return;
+  h.drain_seen = gen;
+  const ProxyConfig& c = h.proxy->config;
+  for (std::size_t l = 0; l < c.listeners.size(); ++l) {
+    for (std::size_t b = 0; b < c.listeners[l].backends.size(); ++b) {
+      h.worker->set_drain(l, b, h.proxy->drain_flags[h.proxy->drain_base[l] + b].load(std::memory_order_relaxed));
+    }
+  }
+}
+
+// Connections refused or failed for any reason the status line lumps together.
+std::uint64_t failures(const ListenerStats& s) {
+  return s.refused + s.timeouts + s.connect_errors + s.no_backend + s.connect_malformed + s.connect_too_large +
+         s.connect_not_ipv4 + s.connect_bad_method + s.connect_forbidden + s.connect_request_timeouts;
+}
 
 void status_line(Proxy& p, Instant now) {
   const Totals t = p.totals(now);
@@ -189,15 +277,21 @@ void status_line(Proxy& p, Instant now) {
   for (const auto& s : t.listeners) add(cur, s);
   for (const auto& s : p.last.listeners) add(prev, s);
   const auto rate = [&](std::uint64_t a, std::uint64_t b) { return static_cast<double>(a - b) / (dt > 0 ? dt : 1); };
+  std::size_t backends = 0, up = 0;
+  for (std::size_t l = 0; l < t.down.size(); ++l) {
+    for (std::size_t b = 0; b < t.down[l].size(); ++b) {
+      ++backends;
+      if (t.down[l][b] == 0) ++up;
+    }
+  }
   std::printf("riptide-proxy: t=%.0fs active=%llu accepted/s=%.0f connected/s=%.0f failed/s=%.0f "
-              "to-backend=%.1f MB/s to-client=%.1f MB/s buffered=%llu\n",
+              "to-backend=%.1f MB/s to-client=%.1f MB/s buffered=%llu backends-up=%zu/%zu\n",
               std::chrono::duration<double>(now - p.started).count(), static_cast<unsigned long long>(cur.active),
               rate(cur.accepted, prev.accepted), rate(cur.connected, prev.connected),
-              rate(cur.refused + cur.timeouts + cur.connect_errors + cur.no_backend,
-                   prev.refused + prev.timeouts + prev.connect_errors + prev.no_backend),
+              rate(failures(cur), failures(prev)),
               rate(cur.bytes_to_backend, prev.bytes_to_backend) / 1e6,
               rate(cur.bytes_to_client, prev.bytes_to_client) / 1e6,
-              static_cast<unsigned long long>(t.relay.buffered));
+              static_cast<unsigned long long>(t.relay.buffered), up, backends);
   std::fflush(stdout);
   p.last = t;
   p.last_status = now;
@@ -210,7 +304,7 @@ void summary(const Proxy& p) {
     const ListenerStats& s = t.listeners[l];
     std::printf("riptide-proxy: listener %zu %s %s: accepted %llu connected %llu refused %llu timeouts %llu "
                 "connect_errors %llu no_backend %llu over_limit %llu no_memory %llu idle_timeouts %llu "
-                "client_aborts %llu backend_aborts %llu bytes_to_backend %llu bytes_to_client %llu active %llu proxy_headers %llu proxy_headers_accepted %llu bad_proxy_headers %llu over_client_limit %llu retries %llu\n",
+                "client_aborts %llu backend_aborts %llu bytes_to_backend %llu bytes_to_client %llu active %llu proxy_headers %llu proxy_headers_accepted %llu bad_proxy_headers %llu over_client_limit %llu retries %llu untrusted_fronts %llu\n",
                 l, apps::to_string(spec.bind).c_str(), std::string(to_string(spec.policy.balance)).c_str(),
                 static_cast<unsigned long long>(s.accepted), static_cast<unsigned long long>(s.connected),
                 static_cast<unsigned long long>(s.refused), static_cast<unsigned long long>(s.timeouts),
@@ -224,19 +318,34 @@ void summary(const Proxy& p) {
                 static_cast<unsigned long long>(s.proxy_headers_accepted),
                 static_cast<unsigned long long>(s.bad_proxy_headers),
                 static_cast<unsigned long long>(s.over_client_limit),
-                static_cast<unsigned long long>(s.retries));
+                static_cast<unsigned long long>(s.retries),
+                static_cast<unsigned long long>(s.untrusted_fronts));
+    if (spec.policy.mode == ListenerMode::Connect) {
+      std::printf("riptide-proxy:   connect: requests %llu established %llu malformed %llu too_large %llu "
+                  "not_ipv4 %llu bad_method %llu forbidden %llu request_timeouts %llu\n",
+                  static_cast<unsigned long long>(s.connect_requests),
+                  static_cast<unsigned long long>(s.connect_established),
+                  static_cast<unsigned long long>(s.connect_malformed),
+                  static_cast<unsigned long long>(s.connect_too_large),
+                  static_cast<unsigned long long>(s.connect_not_ipv4),
+                  static_cast<unsigned long long>(s.connect_bad_method),
+                  static_cast<unsigned long long>(s.connect_forbidden),
+                  static_cast<unsigned long long>(s.connect_request_timeouts));
+    }
     for (std::size_t b = 0; b < t.backends[l].size(); ++b) {
       const BackendStats& k = t.backends[l][b];
       std::printf("riptide-proxy:   backend %s weight %u: attempts %llu connected %llu refused %llu timeouts %llu "
                   "failed_other %llu bytes_to_backend %llu bytes_to_client %llu marked_down %llu "
-                  "down_on_workers %zu\n",
+                  "down_on_workers %zu health %s checks %llu checks_failed %llu went_down %llu went_up %llu\n",
                   apps::to_string(spec.backends[b].address).c_str(), spec.backends[b].weight,
                   static_cast<unsigned long long>(k.attempts), static_cast<unsigned long long>(k.connected),
                   static_cast<unsigned long long>(k.refused), static_cast<unsigned long long>(k.timeouts),
                   static_cast<unsigned long long>(k.failed_other),
                   static_cast<unsigned long long>(k.bytes_to_backend),
                   static_cast<unsigned long long>(k.bytes_to_client),
-                  static_cast<unsigned long long>(k.marked_down), t.down[l][b]);
+                  static_cast<unsigned long long>(k.marked_down), t.down[l][b], health_of(p, t, l, b),
+                  static_cast<unsigned long long>(k.checks), static_cast<unsigned long long>(k.checks_failed),
+                  static_cast<unsigned long long>(k.went_down), static_cast<unsigned long long>(k.went_up));
     }
   }
   std::printf("riptide-proxy: relay: buffered_peak %llu pair_peak %llu ring_bytes %llu over_window %llu\n",
@@ -282,6 +391,7 @@ int main(int argc, char** argv) {
         [](void* ctx, Stack&, Instant now) {
           auto* h = static_cast<Hook*>(ctx);
           h->worker->poll(now);
+          apply_drain(*h);
           if (h->status && now - h->proxy->last_status >= std::chrono::seconds{h->proxy->stats_interval_s}) {
             status_line(*h->proxy, now);
           }
@@ -289,11 +399,25 @@ int main(int argc, char** argv) {
         hooks.back().get());
   }
   proxy.stats_interval_s = flags.stats;
+  std::size_t flags_needed = 0;
+  for (const ListenerSpec& s : proxy.config.listeners) {
+    proxy.drain_base.push_back(flags_needed);
+    flags_needed += s.backends.size();
+  }
+  proxy.drain_flags = std::make_unique<std::atomic<bool>[]>(std::max<std::size_t>(flags_needed, 1));
+  for (std::size_t l = 0; l < proxy.config.listeners.size(); ++l) {
+    for (std::size_t b = 0; b < proxy.config.listeners[l].backends.size(); ++b) {
+      proxy.drain_flags[proxy.drain_base[l] + b].store(proxy.config.listeners[l].backends[b].draining());
+    }
+  }
   proxy.started = proxy.last_status = runtime::tsc_now();
   g_proxy = &proxy;
   rte_telemetry_register_cmd("/riptide/proxy", telemetry_proxy,
                              "riptide-proxy: per listener and backend: connections, failures by kind, bytes "
                              "each way, active, health");
+  rte_telemetry_register_cmd("/riptide/proxy/drain", telemetry_drain,
+                             "riptide-proxy: drain a backend (no new connections) or end its draining. "
+                             "Parameters: listener,backend,on|off");
 
   for (std::size_t l = 0; l < proxy.config.listeners.size(); ++l) {
     const ListenerSpec& s = proxy.config.listeners[l];
@@ -302,8 +426,14 @@ int main(int argc, char** argv) {
       backends += (backends.empty() ? "" : ",") + apps::to_string(b.address);
       if (b.weight != 1) backends += "*" + std::to_string(b.weight);
     }
+    if (s.policy.mode == ListenerMode::Connect) {
+      backends = "CONNECT to";
+      for (const AllowRule& r : s.policy.connect_allow) backends += " " + to_string(r);
+    }
     std::printf("riptide-proxy: listener %zu: %s -> %s (%s)\n", l, apps::to_string(s.bind).c_str(),
-                backends.c_str(), std::string(to_string(s.policy.balance)).c_str());
+                backends.c_str(),
+                std::string(s.policy.mode == ListenerMode::Connect ? "allow-list" : to_string(s.policy.balance))
+                    .c_str());
   }
   std::printf("riptide-proxy: listening on %s (%s), %zu listener(s), %zu worker(s), %zu pairs per worker\n",
               to_string(rt->config().address).c_str(), rt->interface().config().mac.to_string().c_str(),

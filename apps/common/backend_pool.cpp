@@ -16,11 +16,53 @@ constexpr std::uint64_t mix(std::uint64_t x) noexcept {
 
 }  // namespace
 
+std::string_view to_string(Health h) noexcept {
+  switch (h) {
+    case Health::Up: return "up";
+    case Health::Down: return "down";
+    case Health::Drain: return "drain";
+  }
+  return "?";
+}
+
 BackendPool::BackendPool(const std::vector<BackendSpec>& backends, Balance balance, std::uint32_t down_after,
-                         Duration retry)
-    : balance_(balance), down_after_(down_after), retry_(retry) {
+                         Duration retry, HealthOptions health)
+    : balance_(balance), down_after_(down_after), retry_(retry), health_(health) {
   backends_.reserve(backends.size());
-  for (const BackendSpec& b : backends) backends_.push_back(Backend{b, 0, 0, false, {}, {}});
+  for (const BackendSpec& b : backends) {
+    Backend k{b, 0, 0, false, {}, {}};
+    k.drain = b.draining();
+    backends_.push_back(k);
+  }
+}
+
+Health BackendPool::health(std::size_t i, Instant now) const noexcept {
+  const Backend& b = backends_[i];
+  if (b.drain) return Health::Drain;
+  if (b.check_down || (b.down && now < b.down_until)) return Health::Down;
+  return Health::Up;
+}
+
+void BackendPool::check_result(std::size_t i, bool ok) noexcept {
+  Backend& b = backends_[i];
+  ++b.stats.checks;
+  if (!ok) ++b.stats.checks_failed;
+  // check_run counts results in a row that point away from the present state.
+  if (ok == !b.check_down) {
+    b.check_run = 0;
+    return;
+  }
+  ++b.check_run;
+  if (b.check_down && b.check_run >= health_.rise) {
+    b.check_down = false;
+    b.check_run = 0;
+    b.consecutive_failures = 0;
+    ++b.stats.went_up;
+  } else if (!b.check_down && b.check_run >= health_.fall) {
+    b.check_down = true;
+    b.check_run = 0;
+    ++b.stats.went_down;
+  }
 }
 
 std::uint64_t BackendPool::hash(Ipv4Addr client, const Endpoint& backend) noexcept {
@@ -115,6 +157,15 @@ void BackendPool::failed(std::size_t i, Failure f, Instant now) noexcept {
     case Failure::Other: ++b.stats.failed_other; return;  // ours, not the backend's
   }
   ++b.consecutive_failures;
+  if (health_.active) {
+    // With active checks the mark is theirs to lift: down until `rise` good checks.
+    if (down_after_ > 0 && b.consecutive_failures >= down_after_ && !b.check_down) {
+      ++b.stats.marked_down;
+      b.check_down = true;
+      b.check_run = 0;
+    }
+    return;
+  }
   if (down_after_ > 0 && b.consecutive_failures >= down_after_) {
     if (!b.down) ++b.stats.marked_down;
     b.down = true;

@@ -22,7 +22,19 @@
 // which the next pick may try it again (one failure then marks it down again at
 // once, a success clears the count). down_after 0: never marked down. When every
 // backend is down, pick() returns nothing (the proxy counts no_backend and fails
-// the client). No active checks yet (README "riptide-proxy").
+// the client).
+//
+// Active health (Health::active, the proxy's health checks report check_result()):
+// `fall` failed checks in a row take a backend that is up down, `rise` successful
+// ones in a row bring it back. With active checks on, passive marking feeds the
+// same state: down_after connect failures in a row mark the backend down (as HAProxy's
+// observe layer4 + on-error mark-down does) and only `rise` good checks bring it
+// back (down_retry_ms is not used: the checks say when it is back, no client
+// connection is spent finding out). Without active checks, passive marking works
+// as above.
+//
+// Draining: a backend with weight 0 or drain = true, or set_drain(i, true) at run
+// time, is not picked; the connections it has go on until they end.
 //
 // Per worker: each worker has its own pool (state and counters touched only by its
 // core), so health is learned per worker and round robin runs per worker.
@@ -53,7 +65,21 @@ struct BackendStats {
   std::uint64_t bytes_to_client = 0;
   std::uint64_t active = 0;          // proxied connections using it now
   std::uint64_t marked_down = 0;     // times passive health marked it down
+  std::uint64_t checks = 0;          // active health checks completed
+  std::uint64_t checks_failed = 0;   // ... that failed (refused, timed out, wrong reply, closed)
+  std::uint64_t went_down = 0;       // times `fall` failed checks took it down
+  std::uint64_t went_up = 0;         // times `rise` good checks brought it back
 };
+
+// Active health checks as the pool sees them (off: passive marking only).
+struct HealthOptions {
+  bool active = false;
+  std::uint32_t rise = 2;
+  std::uint32_t fall = 3;
+};
+
+enum class Health : std::uint8_t { Up, Down, Drain };
+[[nodiscard]] std::string_view to_string(Health h) noexcept;
 
 class BackendPool {
  public:
@@ -64,10 +90,13 @@ class BackendPool {
     bool down = false;
     Instant down_until{};
     BackendStats stats;
+    bool drain = false;          // no new connections (spec.draining(), or set_drain())
+    bool check_down = false;     // active health says down (or passive marking, with checks on)
+    std::uint32_t check_run = 0;  // consecutive check results in the direction that would change it
   };
 
   BackendPool(const std::vector<BackendSpec>& backends, Balance balance, std::uint32_t down_after,
-              Duration retry);
+              Duration retry, HealthOptions health = {});
 
   // The backend for a new connection from `client` at `now`, or nothing when every
   // backend is down. Does not count anything: the caller calls started() with it.
@@ -85,10 +114,18 @@ class BackendPool {
   void failed(std::size_t i, Failure f, Instant now) noexcept;
   // A proxied connection through backend i ended (active goes down).
   void finished(std::size_t i) noexcept;
+  // An active health check of backend i ended: `ok` or not (rise/fall).
+  void check_result(std::size_t i, bool ok) noexcept;
+  // Draining on or off (on: no new connections; those it has go on).
+  void set_drain(std::size_t i, bool on) noexcept { backends_[i].drain = on; }
+  // Its state for reports: Drain, Down (active, or passive until its retry time), Up.
+  [[nodiscard]] Health health(std::size_t i, Instant now) const noexcept;
+  [[nodiscard]] const HealthOptions& health_options() const noexcept { return health_; }
 
   // Available for new connections at `now`: not down, or its retry time has come.
   [[nodiscard]] bool available(std::size_t i, Instant now) const noexcept {
-    return i != excluded_ && (!backends_[i].down || now >= backends_[i].down_until);
+    const Backend& b = backends_[i];
+    return i != excluded_ && !b.drain && !b.check_down && (!b.down || now >= b.down_until);
   }
   [[nodiscard]] std::size_t size() const noexcept { return backends_.size(); }
   [[nodiscard]] const Backend& backend(std::size_t i) const noexcept { return backends_[i]; }
@@ -107,6 +144,7 @@ class BackendPool {
   Balance balance_;
   std::uint32_t down_after_;
   Duration retry_;
+  HealthOptions health_;
   std::size_t next_ = 0;  // least-connections: where ties start
   std::size_t excluded_ = SIZE_MAX;  // during pick(): the backend left out
 };

@@ -76,6 +76,10 @@ struct ProxyWorker::Pair {
   std::optional<ProxiedFlow> origin;
   std::optional<std::uint32_t> counted_client;  // in listener->per_client (max_connections_per_client)
   std::uint32_t retries = 0;                     // connect_retries used
+  // mode connect: the request is read into `header` until it is whole; then the
+  // destination it named.
+  bool awaiting_request = false;
+  std::optional<Endpoint> tunnel;
 };
 
 struct ProxyWorker::Listener {
@@ -92,7 +96,9 @@ struct ProxyWorker::Listener {
   Listener(ProxyWorker& w, const ListenerSpec& s, std::uint64_t limit, std::uint32_t per_client)
       : spec(s),
         pool(s.backends, s.policy.balance, s.policy.down_after_failures,
-             std::chrono::milliseconds{s.policy.down_retry_ms}),
+             std::chrono::milliseconds{s.policy.down_retry_ms},
+             HealthOptions{s.policy.health_check_interval_ms > 0, s.policy.health_check_rise,
+                           s.policy.health_check_fall}),
         max_active(limit),
         max_per_client(per_client),
         front(w, *this) {}
@@ -106,6 +112,34 @@ struct ProxyWorker::Listener {
   std::unordered_map<std::uint32_t, std::uint32_t> per_client;
   ListenerStats stats;
   Front front;
+};
+
+// One backend's health check: its timer, and the check connection while one runs.
+struct ProxyWorker::HealthCheck {
+  Listener* listener = nullptr;
+  std::size_t backend = 0;
+  TimerEntry timer;
+  ConnId conn{};
+  bool in_flight = false;
+  Instant started{};
+  std::vector<std::byte> got;  // the reply so far (up to health_check_expect's length)
+};
+
+namespace {
+constexpr std::uint16_t kPairTimer = 0;
+constexpr std::uint16_t kCheckTimer = 1;
+}  // namespace
+
+class ProxyWorker::Probe final : public Handler {
+ public:
+  explicit Probe(ProxyWorker& w) : w_(w) {}
+  void on_connected(Stack&, ConnId c) override { w_.check_connected(c); }
+  void on_data(Stack&, ConnId c, std::span<const std::byte> d) override { w_.check_data(c, d); }
+  void on_peer_closed(Stack&, ConnId c) override { w_.check_ended(c, std::nullopt); }
+  void on_closed(Stack&, ConnId c, CloseReason r) override { w_.check_ended(c, r); }
+
+ private:
+  ProxyWorker& w_;
 };
 
 class ProxyWorker::Legs final : public Handler {
@@ -129,6 +163,7 @@ ProxyWorker::ProxyWorker(Stack& stack, const ProxyConfig& cfg, std::size_t worke
       workers_(std::max<std::size_t>(workers, 1)),
       rcv_buf_(stack.config().tcp.rcv_buf),
       legs_(std::make_unique<Legs>(*this)),
+      probe_(std::make_unique<Probe>(*this)),
       wheel_(std::chrono::milliseconds{1}, stack.now()) {
   for (const ListenerSpec& s : cfg_.listeners) {
     const std::uint64_t max = s.policy.max_connections;
@@ -146,6 +181,7 @@ ProxyWorker::ProxyWorker(Stack& stack, const ProxyConfig& cfg, std::size_t worke
   for (std::size_t i = pair_count_; i-- > 0;) {
     pairs_[i].index = static_cast<std::uint32_t>(i);
     pairs_[i].timer.owner = &pairs_[i];
+    pairs_[i].timer.kind = kPairTimer;
     free_.push_back(static_cast<std::uint32_t>(i));
   }
 }
@@ -155,7 +191,10 @@ const BackendPool& ProxyWorker::pool(std::size_t l) const noexcept { return list
 
 ProxyWorker::~ProxyWorker() {
   for (std::size_t i = 0; i < pair_count_; ++i) wheel_.cancel(pairs_[i].timer);
+  for (auto& h : checks_) wheel_.cancel(h->timer);
 }
+
+void ProxyWorker::set_drain(std::size_t l, std::size_t b, bool on) noexcept { listeners_[l]->pool.set_drain(b, on); }
 
 std::optional<std::string> ProxyWorker::listen() {
   for (std::size_t i = 0; i < listeners_.size(); ++i) {
@@ -165,12 +204,119 @@ std::optional<std::string> ProxyWorker::listen() {
       return "proxy.listener." + std::to_string(i) + ": listen on " + to_string(l.spec.bind) + ": " +
              std::string(riptide::to_string(r.error()));
     }
+    // Health checks: the first ones spread over the first interval.
+    const std::uint32_t interval = l.spec.policy.health_check_interval_ms;
+    if (interval == 0 || l.spec.policy.mode == ListenerMode::Connect) continue;
+    const std::size_t n = l.pool.size();
+    for (std::size_t b = 0; b < n; ++b) {
+      checks_.push_back(std::make_unique<HealthCheck>());
+      HealthCheck& h = *checks_.back();
+      h.listener = &l;
+      h.backend = b;
+      h.timer.owner = &h;
+      h.timer.kind = kCheckTimer;
+      wheel_.schedule(h.timer, stack_.now() + std::chrono::milliseconds{std::uint64_t{interval} * b / n});
+    }
   }
   return std::nullopt;
 }
 
 void ProxyWorker::poll(Instant now) {
-  wheel_.advance(now, [this](TimerEntry& e) { on_timer(*static_cast<Pair*>(e.owner)); });
+  wheel_.advance(now, [this](TimerEntry& e) {
+    if (e.kind == kCheckTimer) {
+      on_check_timer(*static_cast<HealthCheck*>(e.owner));
+    } else {
+      on_timer(*static_cast<Pair*>(e.owner));
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------
+// Health checks
+
+ProxyWorker::HealthCheck* ProxyWorker::check_of(ConnId c) const {
+  auto* h = static_cast<HealthCheck*>(stack_.user_data(c));
+  return h != nullptr && h->in_flight && h->conn == c ? h : nullptr;
+}
+
+void ProxyWorker::on_check_timer(HealthCheck& h) {
+  if (h.in_flight) {
+    finish_check(h, false);  // health_check_timeout_ms: no (whole) answer
+    return;
+  }
+  start_check(h);
+}
+
+void ProxyWorker::start_check(HealthCheck& h) {
+  const ListenerPolicy& policy = h.listener->spec.policy;
+  const Endpoint& to = h.listener->pool.backend(h.backend).spec.address;
+  h.started = stack_.now();
+  h.got.clear();
+  auto c = stack_.connect(to.addr, to.port, *probe_);
+  if (!c) {
+    // No port or connection slot here: not the backend's failure; try next time.
+    wheel_.schedule(h.timer, h.started + std::chrono::milliseconds{policy.health_check_interval_ms});
+    return;
+  }
+  h.conn = *c;
+  h.in_flight = true;
+  stack_.set_user_data(*c, &h);
+  (void)stack_.set_nodelay(*c, true);
+  wheel_.schedule(h.timer, h.started + std::chrono::milliseconds{policy.health_check_timeout_ms});
+}
+
+void ProxyWorker::check_connected(ConnId c) {
+  HealthCheck* h = check_of(c);
+  if (h == nullptr) return;
+  const ListenerPolicy& policy = h->listener->spec.policy;
+  if (!policy.health_check_send.empty()) {
+    // At most 1 KiB (the config's limit) into an empty send buffer: taken whole.
+    const auto n = stack_.send(c, std::as_bytes(std::span(policy.health_check_send)));
+    if (check_of(c) != h) return;
+    if (!n || *n != policy.health_check_send.size()) {
+      finish_check(*h, false);
+      return;
+    }
+  }
+  if (policy.health_check_expect.empty()) finish_check(*h, true);
+}
+
+void ProxyWorker::check_data(ConnId c, std::span<const std::byte> bytes) {
+  HealthCheck* h = check_of(c);
+  if (h == nullptr) return;
+  const std::string& expect = h->listener->spec.policy.health_check_expect;
+  if (expect.empty()) return;  // (finished at connect; bytes before that are not looked at)
+  const std::size_t take = std::min(bytes.size(), expect.size() - h->got.size());
+  h->got.insert(h->got.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(take));
+  // Prefix match: the reply must start with `expect`; a difference fails at once.
+  const bool same = std::equal(h->got.begin(), h->got.end(), reinterpret_cast<const std::byte*>(expect.data()));
+  if (!same) {
+    finish_check(*h, false);
+  } else if (h->got.size() == expect.size()) {
+    finish_check(*h, true);
+  }
+}
+
+void ProxyWorker::check_ended(ConnId c, std::optional<CloseReason> r) {
+  HealthCheck* h = check_of(c);
+  if (h == nullptr) return;
+  if (r && *r == CloseReason::Aborted) {  // the host's abort_all(): no result
+    h->in_flight = false;
+    return;
+  }
+  // Refused, reset, timed out, or closed before the expected bytes.
+  finish_check(*h, false, r.has_value());
+}
+
+void ProxyWorker::finish_check(HealthCheck& h, bool ok, bool conn_gone) {
+  if (h.in_flight) {
+    h.in_flight = false;
+    stack_.set_user_data(h.conn, nullptr);
+    if (!conn_gone) (void)stack_.abort(h.conn);  // RST: no TIME-WAIT per check
+  }
+  h.listener->pool.check_result(h.backend, ok);
+  const Instant next = h.started + std::chrono::milliseconds{h.listener->spec.policy.health_check_interval_ms};
+  wheel_.schedule(h.timer, std::max(next, stack_.now()));
 }
 
 ProxyWorker::Pair* ProxyWorker::pair_of(ConnId c) const {
@@ -192,6 +338,17 @@ void ProxyWorker::account(std::int64_t delta) noexcept {
 
 void ProxyWorker::accept(Listener& l, ConnId c) {
   ++l.stats.accepted;
+  const ListenerPolicy& policy = l.spec.policy;
+  if (policy.accept_proxy_protocol && !policy.accept_proxy_from.empty()) {
+    const auto info = stack_.info(c);
+    const bool trusted = info && std::any_of(policy.accept_proxy_from.begin(), policy.accept_proxy_from.end(),
+                                             [&](const Cidr& f) { return f.contains(info->key.remote_addr); });
+    if (!trusted) {
+      ++l.stats.untrusted_fronts;
+      (void)stack_.abort(c);
+      return;
+    }
+  }
   if (l.max_active != 0 && l.stats.active >= l.max_active) {
     ++l.stats.over_limit;
     (void)stack_.abort(c);
@@ -236,29 +393,103 @@ void ProxyWorker::accept(Listener& l, ConnId c) {
     wheel_.schedule(p.timer, stack_.now() + std::chrono::milliseconds{l.spec.policy.connect_timeout_ms});
     return;
   }
+  if (l.spec.policy.mode == ListenerMode::Connect) {
+    begin_request(p);
+    return;
+  }
   start_upstream(p);
+}
+
+BackendStats* ProxyWorker::backend_stats(Pair& p) noexcept {
+  return p.backend ? &p.listener->pool.backend(*p.backend).stats : nullptr;
+}
+
+void ProxyWorker::begin_request(Pair& p) {
+  // The whole request within connect_request_timeout_ms of the handshake (or of
+  // the front's PROXY header).
+  p.awaiting_request = true;
+  wheel_.schedule(p.timer,
+                  stack_.now() + std::chrono::milliseconds{p.listener->spec.policy.connect_request_timeout_ms});
+}
+
+void ProxyWorker::take_request(Pair& p, std::span<const std::byte> bytes) {
+  Listener& l = *p.listener;
+  p.last_activity = stack_.now();
+  const std::size_t max = l.spec.policy.connect_request_max_bytes;
+  const std::size_t take = std::min(bytes.size(), max - std::min(max, p.header.size()));
+  p.header.insert(p.header.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(take));
+  const ParsedConnect r = parse_connect_request(p.header, max);
+  using S = ParsedConnect::Status;
+  switch (r.status) {
+    case S::NeedMore: return;
+    case S::Malformed: ++l.stats.connect_malformed; answer_and_close(p, 400); return;
+    case S::TooLarge: ++l.stats.connect_too_large; answer_and_close(p, 400); return;
+    case S::NotIpv4: ++l.stats.connect_not_ipv4; answer_and_close(p, 400); return;
+    case S::MethodNotAllowed: ++l.stats.connect_bad_method; answer_and_close(p, 405); return;
+    case S::Done: break;
+  }
+  ++l.stats.connect_requests;
+  if (!allowed(l.spec.policy.connect_allow, r.target)) {
+    ++l.stats.connect_forbidden;
+    answer_and_close(p, 403);
+    return;
+  }
+  p.awaiting_request = false;
+  p.tunnel = r.target;
+  // What followed the empty line is the tunnel's: relayed like any other bytes.
+  std::vector<std::byte> rest(p.header.begin() + static_cast<std::ptrdiff_t>(r.length), p.header.end());
+  rest.insert(rest.end(), bytes.begin() + static_cast<std::ptrdiff_t>(take), bytes.end());
+  p.header.clear();
+  wheel_.cancel(p.timer);
+  const ConnId client = p.client;
+  const std::uint32_t generation = p.generation;
+  start_upstream(p);
+  if (!p.used || p.generation != generation) return;  // the connect failed at once: answered
+  if (!rest.empty()) data(client, rest);
+}
+
+void ProxyWorker::answer_and_close(Pair& p, unsigned status) {
+  // The status line, then FIN; whatever else the client sent is dropped.
+  if (p.client_open) {
+    const std::string response = connect_error_response(status);
+    const std::uint32_t generation = p.generation;
+    (void)stack_.send(p.client, std::as_bytes(std::span(response)));
+    if (!p.used || p.generation != generation) return;
+    p.client_open = false;
+    (void)stack_.close(p.client);
+  }
+  if (p.upstream_open) {
+    p.upstream_open = false;
+    (void)stack_.abort(p.upstream);
+  }
+  release(p);
 }
 
 void ProxyWorker::start_upstream(Pair& p, std::optional<std::size_t> failed) {
   Listener& l = *p.listener;
-  const auto info = stack_.info(p.client);
-  const Ipv4Addr client_addr = p.origin ? p.origin->src : info ? info->key.remote_addr : Ipv4Addr{};
-  const auto b = l.pool.pick(client_addr, stack_.now(), failed);
-  if (!b) {
-    if (!failed) ++l.stats.no_backend;  // (a retry with nowhere else to go is not)
-    fail_client(p);
-    return;
+  Endpoint to{};
+  if (p.tunnel) {
+    to = *p.tunnel;  // mode connect: where the client asked to go
+  } else {
+    const auto info = stack_.info(p.client);
+    const Ipv4Addr client_addr = p.origin ? p.origin->src : info ? info->key.remote_addr : Ipv4Addr{};
+    const auto b = l.pool.pick(client_addr, stack_.now(), failed);
+    if (!b) {
+      if (!failed) ++l.stats.no_backend;  // (a retry with nowhere else to go is not)
+      fail_client(p);
+      return;
+    }
+    p.backend = *b;
+    l.pool.started(*b);
+    to = l.pool.backend(*b).spec.address;
   }
-  p.backend = *b;
-  l.pool.started(*b);
-  const Endpoint& to = l.pool.backend(*b).spec.address;
   // Stack::connect chooses an ephemeral port whose tuple this core owns
   // (StackConfig::owns): the backend's replies come back to this worker.
   auto up = stack_.connect(to.addr, to.port, *legs_);
   if (!up) {
     ++l.stats.connect_errors;
-    l.pool.failed(*b, BackendPool::Failure::Other, stack_.now());
-    fail_client(p);
+    if (p.backend) l.pool.failed(*p.backend, BackendPool::Failure::Other, stack_.now());
+    fail_client(p, 502);
     return;
   }
   p.upstream = *up;
@@ -275,7 +506,7 @@ void ProxyWorker::connected(ConnId c) {
   p->connected = true;
   p->last_activity = stack_.now();
   ++l.stats.connected;
-  l.pool.connected(*p->backend);
+  if (p->backend) l.pool.connected(*p->backend);
   if (l.spec.policy.idle_timeout_ms > 0) {
     wheel_.schedule(p->timer, p->last_activity + std::chrono::milliseconds{l.spec.policy.idle_timeout_ms});
   } else {
@@ -303,6 +534,19 @@ void ProxyWorker::connected(ConnId c) {
     }
     ++l.stats.proxy_headers;
   }
+  if (p->tunnel && p->client_open) {
+    // RFC 9110 9.3.6: a 2xx answer, and from here on the connection is the tunnel.
+    // Nothing went to the client before, so its send buffer takes it whole.
+    const std::string_view ok = connect_established();
+    const std::uint32_t generation = p->generation;
+    const auto n = stack_.send(p->client, std::as_bytes(std::span(ok)));
+    if (!p->used || p->generation != generation) return;
+    if (!n || *n != ok.size()) {
+      abort_pair(*p);
+      return;
+    }
+    ++l.stats.connect_established;
+  }
   flush(*p, true);  // what the client sent meanwhile, and its FIN
 }
 
@@ -311,6 +555,10 @@ void ProxyWorker::data(ConnId c, std::span<const std::byte> bytes) {
   if (p == nullptr) return;
   if (p->awaiting_header && c == p->client) {
     take_header(*p, bytes);
+    return;
+  }
+  if (p->awaiting_request && c == p->client) {
+    take_request(*p, bytes);
     return;
   }
   const bool from_client = c == p->client;
@@ -331,9 +579,8 @@ void ProxyWorker::data(ConnId c, std::span<const std::byte> bytes) {
     if (!p->used || p->generation != generation) return;  // (a callback inside send ended it)
     const std::size_t sent = n ? *n : 0;
     Listener& l = *p->listener;
-    BackendStats& b = l.pool.backend(*p->backend).stats;
     (from_client ? l.stats.bytes_to_backend : l.stats.bytes_to_client) += sent;
-    (from_client ? b.bytes_to_backend : b.bytes_to_client) += sent;
+    if (BackendStats* b = backend_stats(*p)) (from_client ? b->bytes_to_backend : b->bytes_to_client) += sent;
     bytes = bytes.subspan(sent);
   }
   if (!bytes.empty()) {
@@ -368,6 +615,11 @@ void ProxyWorker::take_header(Pair& p, std::span<const std::byte> bytes) {
   p.header.clear();
   p.header.shrink_to_fit();
   wheel_.cancel(p.timer);
+  if (l.spec.policy.mode == ListenerMode::Connect) {  // the CONNECT request comes next
+    begin_request(p);
+    if (!rest.empty()) take_request(p, rest);
+    return;
+  }
   const ConnId client = p.client;
   const std::uint32_t generation = p.generation;
   start_upstream(p);
@@ -388,6 +640,11 @@ void ProxyWorker::peer_closed(ConnId c) {
   if (p->awaiting_header) {  // a FIN before the whole PROXY header: not a front
     ++p->listener->stats.bad_proxy_headers;
     abort_pair(*p);
+    return;
+  }
+  if (p->awaiting_request) {  // a FIN before the request's end: a malformed request
+    ++p->listener->stats.connect_malformed;
+    answer_and_close(*p, 400);
     return;
   }
   if (c == p->client) {
@@ -415,12 +672,12 @@ void ProxyWorker::closed(ConnId c, CloseReason r) {
     const auto f = r == CloseReason::Refused    ? BackendPool::Failure::Refused
                    : r == CloseReason::TimedOut ? BackendPool::Failure::TimedOut
                                                 : BackendPool::Failure::Other;
-    l.pool.failed(*p->backend, f, stack_.now());
+    if (p->backend) l.pool.failed(*p->backend, f, stack_.now());
     ++(f == BackendPool::Failure::Refused    ? l.stats.refused
        : f == BackendPool::Failure::TimedOut ? l.stats.timeouts
                                              : l.stats.connect_errors);
     if (p->client_open) {
-      retry_or_fail(*p);
+      retry_or_fail(*p, f == BackendPool::Failure::TimedOut ? 504 : 502);
     } else {
       release(*p);
     }
@@ -445,15 +702,20 @@ void ProxyWorker::on_timer(Pair& p) {
     abort_pair(p);
     return;
   }
+  if (p.awaiting_request) {  // RFC 9110 15.5.9: 408, the request took too long
+    ++l.stats.connect_request_timeouts;
+    answer_and_close(p, 408);
+    return;
+  }
   if (!p.connected) {
     // connect_timeout_ms: the backend did not answer.
     ++l.stats.timeouts;
-    l.pool.failed(*p.backend, BackendPool::Failure::TimedOut, stack_.now());
+    if (p.backend) l.pool.failed(*p.backend, BackendPool::Failure::TimedOut, stack_.now());
     if (p.upstream_open) {
       p.upstream_open = false;
       (void)stack_.abort(p.upstream);
     }
-    retry_or_fail(p);
+    retry_or_fail(p, 504);
     return;
   }
   const Instant deadline = p.last_activity + std::chrono::milliseconds{l.spec.policy.idle_timeout_ms};
@@ -474,7 +736,7 @@ void ProxyWorker::flush(Pair& p, bool to_upstream) {
   if (!ready) return;
   const ConnId dst = to_upstream ? p.upstream : p.client;
   Listener& l = *p.listener;
-  BackendStats& b = l.pool.backend(*p.backend).stats;
+  BackendStats* b = backend_stats(p);
   const std::uint32_t generation = p.generation;
   while (!ring.empty()) {
     const auto piece = ring.front();
@@ -484,7 +746,7 @@ void ProxyWorker::flush(Pair& p, bool to_upstream) {
     ring.consume(*n);
     account(-static_cast<std::int64_t>(*n));
     (to_upstream ? l.stats.bytes_to_backend : l.stats.bytes_to_client) += *n;
-    (to_upstream ? b.bytes_to_backend : b.bytes_to_client) += *n;
+    if (b != nullptr) (to_upstream ? b->bytes_to_backend : b->bytes_to_client) += *n;
     if (*n < piece.size()) break;  // full: on_writable resumes
   }
   update_held(p, to_upstream);
@@ -507,13 +769,13 @@ void ProxyWorker::update_held(Pair& p, bool from_client) {
   (void)stack_.set_receive_held(from_client ? p.client : p.upstream, now_held);
 }
 
-void ProxyWorker::retry_or_fail(Pair& p) {
+void ProxyWorker::retry_or_fail(Pair& p, unsigned status) {
   // connect_retries: the backend refused or timed out before the client heard
   // anything; another backend (the pool's next choice without this one) gets the
   // connection, what the client sent meanwhile still held for it.
   Listener& l = *p.listener;
-  if (p.retries >= l.spec.policy.connect_retries || !p.client_open) {
-    fail_client(p);
+  if (p.tunnel || p.retries >= l.spec.policy.connect_retries || !p.client_open) {
+    fail_client(p, status);  // (a tunnel has one destination: nowhere else to try)
     return;
   }
   ++p.retries;
@@ -525,7 +787,12 @@ void ProxyWorker::retry_or_fail(Pair& p) {
   start_upstream(p, failed);
 }
 
-void ProxyWorker::fail_client(Pair& p) {
+void ProxyWorker::fail_client(Pair& p, unsigned status) {
+  // A CONNECT client is answered (502 or 504) and closed.
+  if (p.tunnel) {
+    answer_and_close(p, status);
+    return;
+  }
   // on_backend_failure: RST (the default: the client sees the backend's refusal),
   // or an orderly FIN. Bytes the client sent are dropped either way.
   if (p.client_open) {
@@ -586,6 +853,8 @@ void ProxyWorker::release(Pair& p) {
   p.header.clear();
   p.origin.reset();
   p.retries = 0;
+  p.awaiting_request = false;
+  p.tunnel.reset();
   p.generation = generation;
   free_.push_back(index);
 }

@@ -35,8 +35,43 @@
 // legs. max_connections (per listener, split evenly over the workers) resets
 // clients beyond it as they complete their handshake.
 //
-// Timers: connect deadline and idle timeout on one TimerEntry per pair, in this
-// worker's own timing wheel; poll(now) runs them (every loop iteration).
+// HTTP CONNECT (mode "connect", RFC 9110 9.3.6): the client's first bytes are a
+// CONNECT request (apps/common/http_connect.hpp), read whole within
+// connect_request_max_bytes and connect_request_timeout_ms; its destination (an
+// IPv4 literal: riptide has no resolver) must be in connect_allow. Then the
+// upstream is opened to it, and once it connects the client gets "HTTP/1.1 200
+// Connection established" and the pair relays like any other. Bytes after the
+// request's empty line (in the same segment or later) are the tunnel's: held
+// until the upstream connects, as above. Refusals are answered with a status and
+// a FIN, each counted: 400 malformed, too large, or a name; 405 another method;
+// 403 not allowed; 408 request time limit; 502 refused or failed here; 504 connect
+// timeout. No retries, no passive health (there is no pool: each client names its
+// own destination).
+//
+// Trusted fronts: with accept_proxy_protocol and a non-empty accept_proxy_from, a
+// client whose address is in none of those CIDRs is reset as it completes its
+// handshake (untrusted_fronts), before any byte of it is read: a PROXY header
+// from it would let it claim any client address. (Resetting rather than serving it
+// as a direct client: a listener that expects headers would otherwise take the
+// first bytes of such a client as a header and reset it anyway, later and with
+// less said; and a front that lost its place in the list should fail loudly.)
+//
+// Active health checks (health_check_interval_ms > 0): every interval, for each
+// backend of the listener, a TCP connect from this worker (so each worker checks
+// on its own, as it learns passive health on its own); once connected it sends
+// health_check_send, if any, and the reply must start with health_check_expect,
+// if any, within health_check_timeout_ms of the start. Refused, timed out, closed
+// before the expected bytes, or different bytes: a failure. The result goes to
+// BackendPool::check_result() (rise/fall; how passive marks combine with it is
+// described there). A check connection ends with a RST once its result is known
+// (no TIME-WAIT record per check, as HAProxy's checks do). The first checks go
+// out spread over the first interval after listen(); the next starts one
+// interval after the previous one started (or when it ends, if it took longer).
+// Check connections use the stack's connection slots like the pairs' legs.
+//
+// Timers: connect deadline and idle timeout on one TimerEntry per pair, and one
+// per health check, in this worker's own timing wheel; poll(now) runs them (every
+// loop iteration).
 //
 // Thread-safety: a ProxyWorker is touched only by its Stack's core. Its counters
 // (ListenerStats, BackendStats, RelayStats) may be read by another thread for the
@@ -96,7 +131,19 @@ struct ListenerStats {
   std::uint64_t proxy_headers = 0;   // PROXY protocol headers sent to backends (send_proxy_protocol)
   std::uint64_t proxy_headers_accepted = 0;  // headers read from the front (accept_proxy_protocol)
   std::uint64_t bad_proxy_headers = 0;       // ... malformed, too long, cut by a FIN or late: client reset
-  std::uint64_t bytes_to_backend = 0;  // client bytes relayed (PROXY headers not counted)
+  std::uint64_t untrusted_fronts = 0;        // reset: accept_proxy_protocol, address not in accept_proxy_from
+  // mode "connect" (HTTP CONNECT tunnels); a destination that refuses is counted in
+  // `refused` (answered 502), one that does not answer in `timeouts` (504), a
+  // connect that fails here in `connect_errors` (502).
+  std::uint64_t connect_requests = 0;          // CONNECT requests read whole
+  std::uint64_t connect_established = 0;       // ... answered 200: tunnels opened
+  std::uint64_t connect_malformed = 0;         // 400: not an HTTP/1.x request (or cut off by a FIN)
+  std::uint64_t connect_too_large = 0;         // 400: over connect_request_max_bytes
+  std::uint64_t connect_not_ipv4 = 0;          // 400: a name or an IPv6 literal (riptide has no resolver)
+  std::uint64_t connect_bad_method = 0;        // 405: a method other than CONNECT
+  std::uint64_t connect_forbidden = 0;         // 403: the destination is not in connect_allow
+  std::uint64_t connect_request_timeouts = 0;  // 408: no whole request within connect_request_timeout_ms
+  std::uint64_t bytes_to_backend = 0;  // client bytes relayed (PROXY headers, CONNECT requests not counted)
   std::uint64_t bytes_to_client = 0;
   std::uint64_t active = 0;          // pairs now
 };
@@ -134,28 +181,47 @@ class ProxyWorker {
   [[nodiscard]] const RelayStats& relay_stats() const noexcept { return relay_; }
   [[nodiscard]] const ProxyConfig& config() const noexcept { return cfg_; }
   [[nodiscard]] std::size_t pair_capacity() const noexcept { return pair_count_; }
+  // Draining at run time (the owning core only): backend b of listener l gets no
+  // new connections while `on`; the ones it has go on.
+  void set_drain(std::size_t l, std::size_t b, bool on) noexcept;
 
  private:
   struct Pair;
   struct Listener;
-  class Legs;  // the Handler of every leg (a private base would show in the API)
+  struct HealthCheck;
+  class Legs;   // the Handler of every leg (a private base would show in the API)
+  class Probe;  // the Handler of health check connections
   friend class Legs;
+  friend class Probe;
 
   Pair* pair_of(ConnId c) const;
   void accept(Listener& l, ConnId c);
   void start_upstream(Pair& p, std::optional<std::size_t> failed = std::nullopt);  // pick, connect
-  void retry_or_fail(Pair& p);  // the upstream failed before connecting: connect_retries
+  // The upstream failed before connecting: connect_retries, else fail_client();
+  // `status`: what a CONNECT client is answered (502 refused, 504 timed out).
+  void retry_or_fail(Pair& p, unsigned status);
   void take_header(Pair& p, std::span<const std::byte> bytes);  // accept_proxy_protocol
+  void begin_request(Pair& p);                                   // mode connect
+  void take_request(Pair& p, std::span<const std::byte> bytes);
+  void answer_and_close(Pair& p, unsigned status);  // an HTTP error to the client, FIN, pair gone
+  BackendStats* backend_stats(Pair& p) noexcept;    // nullptr for a tunnel
   void connected(ConnId c);
   void data(ConnId c, std::span<const std::byte> bytes);
   void writable(ConnId c);
   void peer_closed(ConnId c);
   void closed(ConnId c, CloseReason r);
   void on_timer(Pair& p);
+  HealthCheck* check_of(ConnId c) const;
+  void start_check(HealthCheck& h);
+  void on_check_timer(HealthCheck& h);
+  void check_connected(ConnId c);
+  void check_data(ConnId c, std::span<const std::byte> bytes);
+  void check_ended(ConnId c, std::optional<CloseReason> r);  // peer's FIN (nullopt) or closed
+  void finish_check(HealthCheck& h, bool ok, bool conn_gone = false);
 
   void flush(Pair& p, bool to_upstream);
   void update_held(Pair& p, bool from_client);
-  void fail_client(Pair& p);
+  void fail_client(Pair& p, unsigned status = 502);
   void abort_pair(Pair& p);
   void release(Pair& p);
   void account(std::int64_t delta) noexcept;
@@ -165,6 +231,8 @@ class ProxyWorker {
   std::size_t workers_;
   std::uint32_t rcv_buf_;  // every leg's receive buffer: the bound of a ring
   std::unique_ptr<Legs> legs_;
+  std::unique_ptr<Probe> probe_;
+  std::vector<std::unique_ptr<HealthCheck>> checks_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unique_ptr<Pair[]> pairs_;
   std::size_t pair_count_ = 0;

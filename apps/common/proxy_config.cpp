@@ -30,6 +30,14 @@ std::string_view to_string(Balance b) noexcept {
   return "?";
 }
 
+std::string_view to_string(ListenerMode m) noexcept {
+  switch (m) {
+    case ListenerMode::Tcp: return "tcp";
+    case ListenerMode::Connect: return "connect";
+  }
+  return "?";
+}
+
 std::string_view to_string(BackendFailure f) noexcept {
   switch (f) {
     case BackendFailure::Reset: return "reset";
@@ -43,6 +51,7 @@ namespace {
 constexpr std::int64_t kU32 = std::numeric_limits<std::uint32_t>::max();
 constexpr std::uint32_t kOverrideLine = std::numeric_limits<std::uint32_t>::max();
 constexpr std::uint32_t kMaxWeight = 1000;
+constexpr std::size_t kMaxCheckBytes = 1024;  // health_check_send / _expect
 
 using toml_format::quote;
 using toml_format::type_name;
@@ -68,6 +77,17 @@ struct PolicyDraft {
   std::optional<std::uint32_t> down_retry_ms;
   std::optional<ProxyProtocol> send_proxy_protocol;
   std::optional<bool> accept_proxy_protocol;
+  std::optional<std::vector<Cidr>> accept_proxy_from;
+  std::optional<ListenerMode> mode;
+  std::optional<std::vector<AllowRule>> connect_allow;
+  std::optional<std::uint32_t> connect_request_max_bytes;
+  std::optional<std::uint32_t> connect_request_timeout_ms;
+  std::optional<std::uint32_t> health_check_interval_ms;
+  std::optional<std::uint32_t> health_check_timeout_ms;
+  std::optional<std::uint32_t> health_check_rise;
+  std::optional<std::uint32_t> health_check_fall;
+  std::optional<std::string> health_check_send;
+  std::optional<std::string> health_check_expect;
 
   [[nodiscard]] ListenerPolicy over(const ListenerPolicy& base) const {
     ListenerPolicy p = base;
@@ -82,6 +102,17 @@ struct PolicyDraft {
     if (down_retry_ms) p.down_retry_ms = *down_retry_ms;
     if (send_proxy_protocol) p.send_proxy_protocol = *send_proxy_protocol;
     if (accept_proxy_protocol) p.accept_proxy_protocol = *accept_proxy_protocol;
+    if (accept_proxy_from) p.accept_proxy_from = *accept_proxy_from;
+    if (mode) p.mode = *mode;
+    if (connect_allow) p.connect_allow = *connect_allow;
+    if (connect_request_max_bytes) p.connect_request_max_bytes = *connect_request_max_bytes;
+    if (connect_request_timeout_ms) p.connect_request_timeout_ms = *connect_request_timeout_ms;
+    if (health_check_interval_ms) p.health_check_interval_ms = *health_check_interval_ms;
+    if (health_check_timeout_ms) p.health_check_timeout_ms = *health_check_timeout_ms;
+    if (health_check_rise) p.health_check_rise = *health_check_rise;
+    if (health_check_fall) p.health_check_fall = *health_check_fall;
+    if (health_check_send) p.health_check_send = *health_check_send;
+    if (health_check_expect) p.health_check_expect = *health_check_expect;
     return p;
   }
 };
@@ -91,18 +122,19 @@ struct PolicyDraft {
 struct PolicyKey {
   std::string_view name;
   bool is_string;
+  bool is_list = false;  // an array of strings (an override may give a bare comma-separated list)
   std::function<std::optional<std::string>(const toml::node&, PolicyDraft&)> set;
   std::function<std::string(const ListenerPolicy&)> get;
 };
 
 PolicyKey u32_key(std::string_view name, std::int64_t lo, std::optional<std::uint32_t> PolicyDraft::*draft,
-                  std::uint32_t ListenerPolicy::*field) {
-  return PolicyKey{name, false,
-                   [lo, draft](const toml::node& n, PolicyDraft& d) -> std::optional<std::string> {
+                  std::uint32_t ListenerPolicy::*field, std::int64_t hi = kU32) {
+  return PolicyKey{name, false, false,
+                   [lo, hi, draft](const toml::node& n, PolicyDraft& d) -> std::optional<std::string> {
                      const auto v = n.value_exact<std::int64_t>();
                      if (!v) return wrong_type("an integer", n);
-                     if (*v < lo || *v > kU32) {
-                       return std::to_string(*v) + " is outside " + std::to_string(lo) + ".." + std::to_string(kU32);
+                     if (*v < lo || *v > hi) {
+                       return std::to_string(*v) + " is outside " + std::to_string(lo) + ".." + std::to_string(hi);
                      }
                      d.*draft = static_cast<std::uint32_t>(*v);
                      return std::nullopt;
@@ -111,7 +143,7 @@ PolicyKey u32_key(std::string_view name, std::int64_t lo, std::optional<std::uin
 }
 
 PolicyKey bool_key(std::string_view name, std::optional<bool> PolicyDraft::*draft, bool ListenerPolicy::*field) {
-  return PolicyKey{name, false,
+  return PolicyKey{name, false, false,
                    [draft](const toml::node& n, PolicyDraft& d) -> std::optional<std::string> {
                      const auto v = n.value_exact<bool>();
                      if (!v) return wrong_type("a boolean", n);
@@ -121,11 +153,26 @@ PolicyKey bool_key(std::string_view name, std::optional<bool> PolicyDraft::*draf
                    [field](const ListenerPolicy& p) { return std::string(p.*field ? "true" : "false"); }};
 }
 
+PolicyKey string_key(std::string_view name, std::size_t max, std::optional<std::string> PolicyDraft::*draft,
+                     std::string ListenerPolicy::*field) {
+  return PolicyKey{name, true, false,
+                   [max, draft](const toml::node& n, PolicyDraft& d) -> std::optional<std::string> {
+                     const auto v = n.value_exact<std::string>();
+                     if (!v) return wrong_type("a string", n);
+                     if (v->size() > max) {
+                       return std::to_string(v->size()) + " bytes is over the limit of " + std::to_string(max);
+                     }
+                     d.*draft = *v;
+                     return std::nullopt;
+                   },
+                   [field](const ListenerPolicy& p) { return quote(p.*field); }};
+}
+
 template <class E, std::size_t N>
 PolicyKey enum_key(std::string_view name, const E (&values)[N], std::optional<E> PolicyDraft::*draft,
                    E ListenerPolicy::*field) {
   std::vector<E> all(values, values + N);
-  return PolicyKey{name, true,
+  return PolicyKey{name, true, false,
                    [all, draft](const toml::node& n, PolicyDraft& d) -> std::optional<std::string> {
                      const auto v = n.value_exact<std::string>();
                      if (!v) return wrong_type("a string", n);
@@ -142,11 +189,40 @@ PolicyKey enum_key(std::string_view name, const E (&values)[N], std::optional<E>
                    [field](const ListenerPolicy& p) { return quote(to_string(p.*field)); }};
 }
 
+// An array of strings, each read by `parse` (a value, or what is wrong with it);
+// empty is allowed (it means "none").
+template <class T>
+PolicyKey list_key(std::string_view name, std::function<std::variant<T, std::string>(std::string_view)> parse,
+                   std::function<std::string(const T&)> print, std::optional<std::vector<T>> PolicyDraft::*draft,
+                   std::vector<T> ListenerPolicy::*field) {
+  return PolicyKey{name, false, true,
+                   [parse, draft](const toml::node& n, PolicyDraft& d) -> std::optional<std::string> {
+                     const toml::array* a = n.as_array();
+                     if (a == nullptr) return wrong_type("an array of strings", n);
+                     std::vector<T> out;
+                     for (std::size_t i = 0; i < a->size(); ++i) {
+                       const auto s = a->get(i)->value_exact<std::string>();
+                       if (!s) return "[" + std::to_string(i) + "]: " + wrong_type("a string", *a->get(i));
+                       auto v = parse(*s);
+                       if (auto* e = std::get_if<std::string>(&v)) return "[" + std::to_string(i) + "]: " + *e;
+                       out.push_back(std::get<T>(v));
+                     }
+                     d.*draft = std::move(out);
+                     return std::nullopt;
+                   },
+                   [print, field](const ListenerPolicy& p) {
+                     std::string out = "[";
+                     for (const T& v : p.*field) out += (out.size() > 1 ? ", " : "") + quote(print(v));
+                     return out + "]";
+                   }};
+}
+
 const std::vector<PolicyKey>& policy_keys() {
   static const std::vector<PolicyKey> table = [] {
     static constexpr Balance kBalances[] = {Balance::RoundRobin, Balance::LeastConnections, Balance::SourceHash};
     static constexpr BackendFailure kFailures[] = {BackendFailure::Reset, BackendFailure::Close};
     static constexpr ProxyProtocol kProxyProtocols[] = {ProxyProtocol::Off, ProxyProtocol::V1, ProxyProtocol::V2};
+    static constexpr ListenerMode kModes[] = {ListenerMode::Tcp, ListenerMode::Connect};
     return std::vector<PolicyKey>{
         enum_key("balance", kBalances, &PolicyDraft::balance, &ListenerPolicy::balance),
         u32_key("connect_timeout_ms", 1, &PolicyDraft::connect_timeout_ms, &ListenerPolicy::connect_timeout_ms),
@@ -162,6 +238,39 @@ const std::vector<PolicyKey>& policy_keys() {
         enum_key("send_proxy_protocol", kProxyProtocols, &PolicyDraft::send_proxy_protocol,
                  &ListenerPolicy::send_proxy_protocol),
         bool_key("accept_proxy_protocol", &PolicyDraft::accept_proxy_protocol, &ListenerPolicy::accept_proxy_protocol),
+        list_key<Cidr>(
+            "accept_proxy_from",
+            [](std::string_view t) -> std::variant<Cidr, std::string> {
+              auto r = parse_cidr(t);
+              if (r.cidr) return *r.cidr;
+              return r.error;
+            },
+            [](const Cidr& c) { return to_string(c); }, &PolicyDraft::accept_proxy_from,
+            &ListenerPolicy::accept_proxy_from),
+        enum_key("mode", kModes, &PolicyDraft::mode, &ListenerPolicy::mode),
+        list_key<AllowRule>(
+            "connect_allow",
+            [](std::string_view t) -> std::variant<AllowRule, std::string> {
+              auto r = parse_allow_rule(t);
+              if (r.rule) return *r.rule;
+              return r.error;
+            },
+            [](const AllowRule& r) { return to_string(r); }, &PolicyDraft::connect_allow,
+            &ListenerPolicy::connect_allow),
+        u32_key("connect_request_max_bytes", 64, &PolicyDraft::connect_request_max_bytes,
+                &ListenerPolicy::connect_request_max_bytes, 65536),
+        u32_key("connect_request_timeout_ms", 1, &PolicyDraft::connect_request_timeout_ms,
+                &ListenerPolicy::connect_request_timeout_ms),
+        u32_key("health_check_interval_ms", 0, &PolicyDraft::health_check_interval_ms,
+                &ListenerPolicy::health_check_interval_ms),
+        u32_key("health_check_timeout_ms", 1, &PolicyDraft::health_check_timeout_ms,
+                &ListenerPolicy::health_check_timeout_ms),
+        u32_key("health_check_rise", 1, &PolicyDraft::health_check_rise, &ListenerPolicy::health_check_rise, 1000),
+        u32_key("health_check_fall", 1, &PolicyDraft::health_check_fall, &ListenerPolicy::health_check_fall, 1000),
+        string_key("health_check_send", kMaxCheckBytes, &PolicyDraft::health_check_send,
+                   &ListenerPolicy::health_check_send),
+        string_key("health_check_expect", kMaxCheckBytes, &PolicyDraft::health_check_expect,
+                   &ListenerPolicy::health_check_expect),
     };
   }();
   return table;
@@ -255,7 +364,8 @@ class Loader {
       if (index == listeners_.size()) listeners_.push_back(ListenerDraft{kOverrideLine, {}, {}, {}});
       const std::string name(rest.substr(dot + 1));
       const bool is_string = name == "bind" || (find_policy_key(name) && find_policy_key(name)->is_string);
-      with_value(value, is_string, name == "backends", [&](const toml::node& n) {
+      const bool is_list = name == "backends" || (find_policy_key(name) && find_policy_key(name)->is_list);
+      with_value(value, is_string, is_list, [&](const toml::node& n) {
         listener_key(index, name, n, kOverrideLine, where);
       });
       return;
@@ -266,7 +376,7 @@ class Loader {
       fail(kOverrideLine, "unknown key '" + key + "'" + where);
       return;
     }
-    with_value(value, k->is_string, false, [&](const toml::node& n) {
+    with_value(value, k->is_string, k->is_list, [&](const toml::node& n) {
       if (auto problem = k->set(n, defaults_)) fail(kOverrideLine, key + ": " + *problem + where);
     });
   }
@@ -286,9 +396,23 @@ class Loader {
       const ListenerDraft& d = listeners_[i];
       const std::string name = "proxy.listener." + std::to_string(i);
       const std::string where = d.line == kOverrideLine ? " (added by an override)" : at_line(d.line);
+      const ListenerPolicy policy = d.policy.over(base);
+      const bool connect = policy.mode == ListenerMode::Connect;
       if (!d.bind) fail(d.line, name + ".bind: required (address:port to listen on)" + where);
-      if (!d.backends) fail(d.line, name + ".backends: required (at least one \"address:port\")" + where);
-      if (!d.bind || !d.backends) continue;
+      if (!d.backends && !connect) {
+        fail(d.line, name + ".backends: required (at least one \"address:port\")" + where);
+      }
+      if (d.backends && connect) {
+        fail(d.line, name + ".backends: not used in mode \"connect\" (each client names its destination; "
+                            "connect_allow says which are allowed)" + where);
+      }
+      if (connect && policy.connect_allow.empty()) {
+        // No open proxy: a CONNECT listener that allows nothing is a mistake, not a
+        // default (issue 12).
+        fail(d.line, name + ".connect_allow: empty in mode \"connect\" (nothing would be allowed; list the "
+                            "destinations as \"CIDR:PORTS\", e.g. [\"198.18.0.0/16:443\"])" + where);
+      }
+      if (!d.bind || (!d.backends && !connect) || (d.backends && connect)) continue;
       const Ipv4Addr a = d.bind->addr;
       if (a != Ipv4Addr{} && !local_addrs.empty() &&
           std::find(local_addrs.begin(), local_addrs.end(), a) == local_addrs.end()) {
@@ -304,7 +428,7 @@ class Loader {
                            std::to_string(j) + " (" + apps::to_string(*listeners_[j].bind) + ")" + where);
         }
       }
-      config_.listeners.push_back(ListenerSpec{*d.bind, *d.backends, d.policy.over(base)});
+      config_.listeners.push_back(ListenerSpec{*d.bind, d.backends.value_or(std::vector<BackendSpec>{}), policy});
     }
   }
 
@@ -428,15 +552,23 @@ class Loader {
             if (!w) {
               fail(line, item + ".weight: " + wrong_type("an integer", value) + where);
               ok = false;
-            } else if (*w < 1 || *w > kMaxWeight) {
-              fail(line, item + ".weight: " + std::to_string(*w) + " is outside 1.." + std::to_string(kMaxWeight) +
+            } else if (*w < 0 || *w > kMaxWeight) {
+              fail(line, item + ".weight: " + std::to_string(*w) + " is outside 0.." + std::to_string(kMaxWeight) +
                              where);
               ok = false;
             } else {
               b.weight = static_cast<std::uint32_t>(*w);
             }
+          } else if (name.str() == "drain") {
+            const auto v = value.value_exact<bool>();
+            if (!v) {
+              fail(line, item + ".drain: " + wrong_type("a boolean", value) + where);
+              ok = false;
+            } else {
+              b.drain = *v;
+            }
           } else {
-            fail(line, "unknown key '" + item + "." + std::string(name.str()) + "' (address, weight)" + where);
+            fail(line, "unknown key '" + item + "." + std::string(name.str()) + "' (address, weight, drain)" + where);
             ok = false;
           }
         }
@@ -518,13 +650,16 @@ std::string to_toml(const ProxyConfig& c) {
   for (const ListenerSpec& l : c.listeners) {
     out += "\n[[proxy.listener]]\n";
     out += "bind = " + quote(apps::to_string(l.bind)) + "\n";
-    out += "backends = [";
-    for (std::size_t i = 0; i < l.backends.size(); ++i) {
-      const BackendSpec& b = l.backends[i];
-      out += i == 0 ? "" : ", ";
-      out += "{ address = " + quote(apps::to_string(b.address)) + ", weight = " + std::to_string(b.weight) + " }";
+    if (l.policy.mode != ListenerMode::Connect) {
+      out += "backends = [";
+      for (std::size_t i = 0; i < l.backends.size(); ++i) {
+        const BackendSpec& b = l.backends[i];
+        out += i == 0 ? "" : ", ";
+        out += "{ address = " + quote(apps::to_string(b.address)) + ", weight = " + std::to_string(b.weight) +
+               (b.drain ? ", drain = true" : "") + " }";
+      }
+      out += "]\n";
     }
-    out += "]\n";
     for (const PolicyKey& k : policy_keys()) out += std::string(k.name) + " = " + k.get(l.policy) + "\n";
   }
   return out;

@@ -15,10 +15,23 @@
 //   down_retry_ms = 10000           how long a backend marked down gets no new connections
 //   send_proxy_protocol = "off"     | "v1" | "v2": a PROXY protocol header to the backend first
 //   accept_proxy_protocol = false   true: clients are a trusted front that starts with a PROXY header
+//   accept_proxy_from = []          ... and only these CIDRs may be that front (others: reset); []: anyone
+//   mode = "tcp"                    | "connect": HTTP CONNECT tunnels (apps/common/http_connect.hpp)
+//   connect_allow = []              connect mode: the destinations allowed, "CIDR:PORTS"
+//   connect_request_max_bytes = 4096   connect mode: the request's size limit
+//   connect_request_timeout_ms = 10000 connect mode: the request's time limit
+//   health_check_interval_ms = 0    active health checks of the backends every this long (0: off)
+//   health_check_timeout_ms = 2000  ... each within this long
+//   health_check_rise = 2           ... this many successes in a row bring a backend that is down up
+//   health_check_fall = 3           ... this many failures in a row take one that is up down
+//   health_check_send = ""          ... bytes sent once connected (TOML escapes: "PING\r\n")
+//   health_check_expect = ""        ... the reply must start with these bytes ("": connecting is enough)
 //
 //   [[proxy.listener]]              one per listening address
 //   bind = "198.18.0.1:8080"        REQUIRED: a local address (or 0.0.0.0) and port
-//   backends = ["198.18.0.2:8080", { address = "198.18.0.3:8080", weight = 2 }]   REQUIRED
+//   backends = ["198.18.0.2:8080", { address = "198.18.0.3:8080", weight = 2, drain = false }]   REQUIRED
+//                                   (weight 0 or drain = true: draining, no new connections)
+//                                   (in mode "connect": not allowed; connect_allow not empty instead)
 //   ...and any of the defaults above, for this listener only
 //
 // Overrides: `proxy.KEY=VALUE` sets a default; `proxy.listener.N.KEY=VALUE` sets a
@@ -40,6 +53,7 @@
 #include <vector>
 
 #include "common/endpoint.hpp"
+#include "common/http_connect.hpp"
 #include "common/ipv4_addr.hpp"
 #include "common/proxy_protocol.hpp"
 
@@ -47,12 +61,18 @@ namespace riptide::apps::proxy {
 
 enum class Balance : std::uint8_t { RoundRobin, LeastConnections, SourceHash };
 enum class BackendFailure : std::uint8_t { Reset, Close };
+// tcp: relay to the listener's backends. connect: HTTP CONNECT tunnels to the
+// destination each client asks for, within connect_allow.
+enum class ListenerMode : std::uint8_t { Tcp, Connect };
 [[nodiscard]] std::string_view to_string(Balance b) noexcept;
 [[nodiscard]] std::string_view to_string(BackendFailure f) noexcept;
+[[nodiscard]] std::string_view to_string(ListenerMode m) noexcept;
 
 struct BackendSpec {
   Endpoint address;
-  std::uint32_t weight = 1;  // 1..1000
+  std::uint32_t weight = 1;  // 0..1000 (0: draining, as drain = true)
+  bool drain = false;        // no new connections; those it has finish
+  [[nodiscard]] bool draining() const noexcept { return drain || weight == 0; }
   bool operator==(const BackendSpec&) const = default;
 };
 
@@ -69,6 +89,17 @@ struct ListenerPolicy {
   std::uint32_t down_retry_ms = 10000;
   ProxyProtocol send_proxy_protocol = ProxyProtocol::Off;
   bool accept_proxy_protocol = false;
+  std::vector<Cidr> accept_proxy_from;  // with accept_proxy_protocol: the fronts trusted; empty: any address
+  ListenerMode mode = ListenerMode::Tcp;
+  std::vector<AllowRule> connect_allow;  // empty: nothing (a connect listener then is a config error)
+  std::uint32_t connect_request_max_bytes = 4096;
+  std::uint32_t connect_request_timeout_ms = 10000;
+  std::uint32_t health_check_interval_ms = 0;  // 0: no active checks
+  std::uint32_t health_check_timeout_ms = 2000;
+  std::uint32_t health_check_rise = 2;
+  std::uint32_t health_check_fall = 3;
+  std::string health_check_send;
+  std::string health_check_expect;
   bool operator==(const ListenerPolicy&) const = default;
 };
 

@@ -34,6 +34,11 @@ the peer namespace by tests/interop/run. Only ever talks to 198.18.0.1 / from
                                         read to EOF: DOWN bytes of the pattern, then
                                         the SHA-256 of our UP bytes, which the server
                                         sends only after our FIN reached it
+  peer.py tunnel HOST PORT TARGET UP DOWN  duplex through an HTTP CONNECT tunnel:
+                                        "CONNECT TARGET HTTP/1.1" and the first
+                                        1000 upload bytes in one send, the 200
+                                        read, then as duplex (TARGET a server in
+                                        MODE duplex:DOWN)
   peer.py expect-reset HOST PORT        connect, send a little, read: prints
                                         "reset" (ECONNRESET), "eof" or "data"
   peer.py loadserver HOST PORT MODE LOG  riptide-load's Linux server: many
@@ -238,13 +243,22 @@ def duplex_serve(c, down):
 
 
 def duplex(host, port, up, down):
-    s = connect(host, port, timeout=60)
+    return duplex_on(connect(host, port, timeout=60), up, down, b"")
+
+
+def duplex_on(s, up, down, first):
+    """duplex over an open socket; `first`: bytes of the upload already sent."""
     err = []
 
     def sender():
         try:
+            skip = len(first)
             for chunk in pattern_chunks(up):
-                s.sendall(chunk)
+                if skip >= len(chunk):
+                    skip -= len(chunk)
+                    continue
+                s.sendall(chunk[skip:])
+                skip = 0
             s.shutdown(socket.SHUT_WR)
         except OSError as e:
             err.append(e)
@@ -276,6 +290,27 @@ def duplex(host, port, up, down):
           f"({'matches' if tail.decode(errors='replace') == want_up else 'WRONG, want ' + want_up[:16]}) "
           f"in {dt:.1f}s{' error ' + str(err[0]) if err else ''} {'ok' if ok else 'FAILED'}")
     return 0 if ok else 1
+
+
+def tunnel(host, port, target, up, down):
+    """HTTP CONNECT through riptide-proxy to `target` (a peer.py duplex server):
+    the request and the first 1000 upload bytes in one send (the proxy must relay
+    what follows the request's empty line), the 200, then duplex as above."""
+    s = connect(host, port, timeout=60)
+    first = next(iter(pattern_chunks(up)))[:1000]
+    s.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode() + first)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        d = s.recv(1)  # byte by byte: nothing of the tunnel's is read here
+        if not d:
+            print(f"tunnel: EOF after {head!r}")
+            return 1
+        head += d
+    status = head.split(b"\r\n", 1)[0].decode(errors="replace")
+    print(f"tunnel: {status}")
+    if status != "HTTP/1.1 200 Connection established":
+        return 1
+    return duplex_on(s, up, down, first)
 
 
 def send(host, port, n, line=None):
@@ -411,6 +446,8 @@ def main(argv):
         return loadserver(argv[2], int(argv[3]), argv[4], argv[5])
     if cmd == "duplex":
         return duplex(argv[2], int(argv[3]), int(argv[4]), int(argv[5]))
+    if cmd == "tunnel":
+        return tunnel(argv[2], int(argv[3]), argv[4], int(argv[5]), int(argv[6]))
     if cmd == "send":
         return send(argv[2], int(argv[3]), int(argv[4]), argv[5] if len(argv) > 5 else None)
     if cmd == "expect-reset":

@@ -199,5 +199,59 @@ TEST(SourceHash, ReorderingTheListMovesNobody) {
   }
 }
 
+
+TEST(ActiveHealth, FallFailuresInARowTakeItDownRiseSuccessesBringItBack) {
+  BackendPool pool(specs({1, 1}), Balance::RoundRobin, 0, std::chrono::seconds{1}, HealthOptions{true, 2, 3});
+  pool.check_result(0, false);
+  pool.check_result(0, false);
+  pool.check_result(0, true);  // the run is broken: starts again
+  pool.check_result(0, false);
+  pool.check_result(0, false);
+  EXPECT_TRUE(pool.available(0, kT0));
+  pool.check_result(0, false);
+  EXPECT_FALSE(pool.available(0, kT0));
+  EXPECT_EQ(pool.health(0, kT0), Health::Down);
+  EXPECT_EQ(pool.backend(0).stats.went_down, 1u);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(pool.pick(client(0), kT0), 1u) << "only B while A is down";
+  pool.check_result(0, true);
+  pool.check_result(0, false);
+  pool.check_result(0, true);
+  EXPECT_FALSE(pool.available(0, kT0));
+  pool.check_result(0, true);
+  EXPECT_TRUE(pool.available(0, kT0));
+  EXPECT_EQ(pool.backend(0).stats.went_up, 1u);
+  EXPECT_EQ(pool.backend(0).stats.checks, 10u);
+  EXPECT_EQ(pool.backend(0).stats.checks_failed, 6u);
+}
+
+TEST(ActiveHealth, PassiveMarksWaitForTheChecks) {
+  BackendPool pool(specs({1, 1}), Balance::RoundRobin, 2, std::chrono::milliseconds{10}, HealthOptions{true, 2, 3});
+  pool.failed(0, BackendPool::Failure::Refused, kT0);
+  EXPECT_TRUE(pool.available(0, kT0));
+  pool.failed(0, BackendPool::Failure::TimedOut, kT0);
+  EXPECT_FALSE(pool.available(0, kT0));
+  EXPECT_EQ(pool.backend(0).stats.marked_down, 1u);
+  EXPECT_FALSE(pool.available(0, kT0 + std::chrono::seconds{60})) << "no retry time: the checks decide";
+  pool.check_result(0, true);
+  EXPECT_FALSE(pool.available(0, kT0));
+  pool.check_result(0, true);
+  EXPECT_TRUE(pool.available(0, kT0));
+}
+
+TEST(Draining, WeightZeroDrainAndSetDrain) {
+  std::vector<BackendSpec> s = specs({1, 0, 1});
+  s[2].drain = true;
+  BackendPool pool(s, Balance::LeastConnections, 0, std::chrono::seconds{1});
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(pool.pick(client(0), kT0), 0u);
+  EXPECT_EQ(pool.health(1, kT0), Health::Drain);
+  EXPECT_EQ(pool.health(2, kT0), Health::Drain);
+  pool.set_drain(0, true);
+  EXPECT_FALSE(pool.pick(client(0), kT0).has_value()) << "all draining: none";
+  pool.set_drain(2, false);
+  EXPECT_EQ(pool.pick(client(0), kT0), 2u);
+  BackendPool hashed(s, Balance::SourceHash, 0, std::chrono::seconds{1});
+  for (std::uint32_t c = 0; c < 50; ++c) EXPECT_EQ(hashed.pick(client(c), kT0), 0u);
+}
+
 }  // namespace
 }  // namespace riptide::apps::proxy

@@ -128,7 +128,7 @@ TEST(ProxyConfig, UnknownKeysNameKeyAndLine) {
   EXPECT_THAT(load_error(std::string(kOne), {"proxy.nope=1"}), HasSubstr("unknown key 'proxy.nope'"));
   EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:1\"\n"
                          "backends = [{ address = \"198.18.0.2:1\", wieght = 2 }]\n"),
-              HasSubstr("unknown key 'proxy.listener.0.backends[0].wieght' (address, weight) (line 3)"));
+              HasSubstr("unknown key 'proxy.listener.0.backends[0].wieght' (address, weight, drain) (line 3)"));
 }
 
 TEST(ProxyConfig, BadValuesNameTheKey) {
@@ -150,8 +150,8 @@ TEST(ProxyConfig, BadValuesNameTheKey) {
   EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:1\"\nbackends = [\"0.0.0.0:80\"]\n"),
               HasSubstr("proxy.listener.0.backends[0]: \"0.0.0.0:80\""));
   EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:1\"\n"
-                         "backends = [{ address = \"198.18.0.2:1\", weight = 0 }]\n"),
-              HasSubstr("proxy.listener.0.backends[0].weight: 0 is outside 1..1000"));
+                         "backends = [{ address = \"198.18.0.2:1\", weight = 1001 }]\n"),
+              HasSubstr("proxy.listener.0.backends[0].weight: 1001 is outside 0..1000"));
   EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:1\"\nbackends = []\n"),
               HasSubstr("proxy.listener.0.backends: empty (at least one backend)"));
   EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:1\"\nbackends = \"198.18.0.2:1\"\n"),
@@ -241,6 +241,166 @@ TEST(ProxyConfig, ShippedFileLoadsCleanly) {
   auto bad = load_proxy_config("proxy = 1\n", "my.toml", {}, {kLocal});
   ASSERT_TRUE(std::holds_alternative<ProxyConfigError>(bad));
   EXPECT_THAT(std::get<ProxyConfigError>(bad).message, HasSubstr("(my.toml line 1)"));
+}
+
+
+constexpr const char* kConnect =
+    "[[proxy.listener]]\n"
+    "bind = \"198.18.0.1:3128\"\n"
+    "mode = \"connect\"\n"
+    "connect_allow = [\"198.18.0.0/16:443\", \"198.18.0.2:8000-8100\", \"198.19.0.0/16:*\"]\n";
+
+TEST(ProxyConfig, ConnectListener) {
+  const ProxyConfig c = load_ok(kConnect);
+  ASSERT_EQ(c.listeners.size(), 1u);
+  const ListenerPolicy& p = c.listeners[0].policy;
+  EXPECT_EQ(p.mode, ListenerMode::Connect);
+  EXPECT_TRUE(c.listeners[0].backends.empty());
+  ASSERT_EQ(p.connect_allow.size(), 3u);
+  EXPECT_EQ(p.connect_allow[1], (AllowRule{Ipv4Addr::from_octets(198, 18, 0, 2), 32, 8000, 8100}));
+  EXPECT_EQ(p.connect_request_max_bytes, 4096u);
+  EXPECT_EQ(p.connect_request_timeout_ms, 10000u);
+  EXPECT_EQ(load_ok(kOne).listeners[0].policy.mode, ListenerMode::Tcp) << "tcp unless asked";
+  EXPECT_TRUE(load_ok(kOne).listeners[0].policy.connect_allow.empty()) << "nothing allowed by default";
+}
+
+TEST(ProxyConfig, ConnectKeysByOverride) {
+  const ProxyConfig c = load_ok(kOne, {"proxy.listener.1.bind=198.18.0.1:3128", "proxy.listener.1.mode=connect",
+                                       "proxy.listener.1.connect_allow=198.18.0.0/16:443,198.18.0.9:22",
+                                       "proxy.connect_request_max_bytes=1024",
+                                       "proxy.listener.1.connect_request_timeout_ms=500"});
+  ASSERT_EQ(c.listeners.size(), 2u);
+  const ListenerPolicy& p = c.listeners[1].policy;
+  EXPECT_EQ(p.mode, ListenerMode::Connect);
+  ASSERT_EQ(p.connect_allow.size(), 2u);
+  EXPECT_EQ(to_string(p.connect_allow[1]), "198.18.0.9/32:22");
+  EXPECT_EQ(p.connect_request_max_bytes, 1024u);
+  EXPECT_EQ(p.connect_request_timeout_ms, 500u);
+  const ProxyConfig t = load_ok(kConnect, {"proxy.listener.0.connect_allow=[\"198.18.0.7:80\"]"});
+  ASSERT_EQ(t.listeners[0].policy.connect_allow.size(), 1u);
+  EXPECT_EQ(to_string(t.listeners[0].policy.connect_allow[0]), "198.18.0.7/32:80");
+}
+
+TEST(ProxyConfig, ConnectErrorsNameTheKey) {
+  EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:3128\"\nmode = \"connect\"\n"),
+              HasSubstr("proxy.listener.0.connect_allow: empty in mode \"connect\" (nothing would be allowed"));
+  EXPECT_THAT(load_error(std::string(kConnect) + "backends = [\"198.18.0.2:1\"]\n"),
+              HasSubstr("proxy.listener.0.backends: not used in mode \"connect\""));
+  EXPECT_THAT(load_error(std::string(kOne) + "mode = \"socks\"\n"),
+              HasSubstr("proxy.listener.0.mode: \"socks\" is not one of \"tcp\", \"connect\" (line 4)"));
+  EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:3128\"\nmode = \"connect\"\n"
+                         "connect_allow = [\"198.18.0.1/16:443\"]\n"),
+              HasSubstr("proxy.listener.0.connect_allow: [0]: \"198.18.0.1/16\" has host bits set"));
+  EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:3128\"\nmode = \"connect\"\n"
+                         "connect_allow = [\"198.18.0.0/16:443\", \"198.18.0.0/16\"]\n"),
+              HasSubstr("proxy.listener.0.connect_allow: [1]: \"198.18.0.0/16\" has no port"));
+  EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:3128\"\nmode = \"connect\"\nconnect_allow = \"x\"\n"),
+              HasSubstr("proxy.listener.0.connect_allow: expected an array of strings, got a string"));
+  EXPECT_THAT(load_error(kConnect, {"proxy.listener.0.connect_allow=198.18.0.0/16:99999"}),
+              HasSubstr("proxy.listener.0.connect_allow: [0]: \"198.18.0.0/16:99999\": the port must be"));
+  EXPECT_THAT(load_error(kConnect, {"proxy.connect_request_max_bytes=10"}),
+              HasSubstr("proxy.connect_request_max_bytes: 10 is outside 64..65536"));
+  EXPECT_THAT(load_error(kConnect, {"proxy.listener.0.connect_request_timeout_ms=0"}),
+              HasSubstr("proxy.listener.0.connect_request_timeout_ms: 0 is outside 1..4294967295"));
+}
+
+TEST(ProxyConfig, ConnectListenerRoundTrips) {
+  const ProxyConfig a = load_ok(std::string(kOne) + kConnect);
+  const std::string text = to_toml(a);
+  const ProxyConfig b = load_ok(text);
+  EXPECT_EQ(to_toml(b), text);
+  ASSERT_EQ(b.listeners.size(), 2u);
+  EXPECT_EQ(b.listeners[1].policy, a.listeners[1].policy);
+  EXPECT_THAT(text, HasSubstr("connect_allow = [\"198.18.0.0/16:443\", \"198.18.0.2/32:8000-8100\", \"198.19.0.0/16:*\"]"));
+}
+
+
+TEST(ProxyConfig, TrustedFronts) {
+  const ProxyConfig c = load_ok(std::string(kOne) + "accept_proxy_protocol = true\n"
+                                "accept_proxy_from = [\"198.18.0.0/24\", \"198.19.0.9\"]\n");
+  const ListenerPolicy& p = c.listeners[0].policy;
+  ASSERT_EQ(p.accept_proxy_from.size(), 2u);
+  EXPECT_EQ(p.accept_proxy_from[0], (Cidr{Ipv4Addr::from_octets(198, 18, 0, 0), 24}));
+  EXPECT_EQ(p.accept_proxy_from[1], (Cidr{Ipv4Addr::from_octets(198, 19, 0, 9), 32}));
+  EXPECT_TRUE(load_ok(kOne).listeners[0].policy.accept_proxy_from.empty());
+  const ProxyConfig o = load_ok(kOne, {"proxy.accept_proxy_from=198.18.0.0/16,198.19.0.0/16"});
+  EXPECT_EQ(o.listeners[0].policy.accept_proxy_from.size(), 2u) << "a default, by override";
+  const std::string text = to_toml(c);
+  EXPECT_THAT(text, HasSubstr("accept_proxy_from = [\"198.18.0.0/24\", \"198.19.0.9/32\"]"));
+  EXPECT_EQ(load_ok(text).listeners[0].policy, p);
+  EXPECT_THAT(load_error(std::string(kOne) + "accept_proxy_from = [\"198.18.0.1/24\"]\n"),
+              HasSubstr("proxy.listener.0.accept_proxy_from: [0]: \"198.18.0.1/24\" has host bits set (did you mean "
+                        "\"198.18.0.0/24\"?) (line 4)"));
+  EXPECT_THAT(load_error(kOne, {"proxy.listener.0.accept_proxy_from=front.example"}),
+              HasSubstr("proxy.listener.0.accept_proxy_from: [0]: \"front.example\" is not an IPv4 address or CIDR "
+                        "block (override"));
+  EXPECT_THAT(load_error(std::string(kOne) + "accept_proxy_from = \"198.18.0.0/24\"\n"),
+              HasSubstr("proxy.listener.0.accept_proxy_from: expected an array of strings"));
+}
+
+
+TEST(ProxyConfig, HealthCheckKeys) {
+  const ProxyConfig c = load_ok(
+      "[proxy]\nhealth_check_interval_ms = 2000\nhealth_check_fall = 2\n" + std::string(kOne) +
+      "health_check_timeout_ms = 700\nhealth_check_rise = 5\nhealth_check_send = \"PING\\r\\n\"\n"
+      "health_check_expect = \"+PONG\"\n");
+  const ListenerPolicy& p = c.listeners[0].policy;
+  EXPECT_EQ(p.health_check_interval_ms, 2000u);
+  EXPECT_EQ(p.health_check_timeout_ms, 700u);
+  EXPECT_EQ(p.health_check_rise, 5u);
+  EXPECT_EQ(p.health_check_fall, 2u);
+  EXPECT_EQ(p.health_check_send, "PING\r\n");
+  EXPECT_EQ(p.health_check_expect, "+PONG");
+  const ListenerPolicy d = load_ok(kOne).listeners[0].policy;
+  EXPECT_EQ(d.health_check_interval_ms, 0u) << "off unless asked";
+  EXPECT_EQ(d.health_check_timeout_ms, 2000u);
+  EXPECT_EQ(d.health_check_rise, 2u);
+  EXPECT_EQ(d.health_check_fall, 3u);
+  const ProxyConfig o = load_ok(kOne, {"proxy.health_check_interval_ms=500", "proxy.listener.0.health_check_send=HELO",
+                                       "proxy.listener.0.health_check_expect=\"250\""});
+  EXPECT_EQ(o.listeners[0].policy.health_check_interval_ms, 500u);
+  EXPECT_EQ(o.listeners[0].policy.health_check_send, "HELO");
+  EXPECT_EQ(o.listeners[0].policy.health_check_expect, "250");
+  const std::string text = to_toml(c);
+  EXPECT_THAT(text, HasSubstr("health_check_send = \"PING\\u000d\\u000a\""));
+  EXPECT_EQ(load_ok(text).listeners[0].policy, p);
+  EXPECT_THAT(load_error(std::string(kOne) + "health_check_rise = 0\n"),
+              HasSubstr("proxy.listener.0.health_check_rise: 0 is outside 1..1000 (line 4)"));
+  EXPECT_THAT(load_error(kOne, {"proxy.health_check_fall=1001"}),
+              HasSubstr("proxy.health_check_fall: 1001 is outside 1..1000"));
+  EXPECT_THAT(load_error(kOne, {"proxy.health_check_timeout_ms=0"}),
+              HasSubstr("proxy.health_check_timeout_ms: 0 is outside 1..4294967295"));
+  EXPECT_THAT(load_error(kOne, {"proxy.health_check_interval_ms=-1"}),
+              HasSubstr("proxy.health_check_interval_ms: -1 is outside 0..4294967295"));
+  EXPECT_THAT(load_error(std::string(kOne) + "health_check_expect = \"" + std::string(1025, 'x') + "\"\n"),
+              HasSubstr("proxy.listener.0.health_check_expect: 1025 bytes is over the limit of 1024"));
+  EXPECT_THAT(load_error(std::string(kOne) + "health_check_send = 7\n"),
+              HasSubstr("proxy.listener.0.health_check_send: expected a string, got an integer"));
+}
+
+TEST(ProxyConfig, DrainAndWeightZero) {
+  const ProxyConfig c = load_ok(
+      "[[proxy.listener]]\nbind = \"198.18.0.1:80\"\n"
+      "backends = [\"198.18.0.2:80\", { address = \"198.18.0.3:80\", weight = 0 }, "
+      "{ address = \"198.18.0.4:80\", drain = true }]\n");
+  const auto& b = c.listeners[0].backends;
+  ASSERT_EQ(b.size(), 3u);
+  EXPECT_FALSE(b[0].draining());
+  EXPECT_TRUE(b[1].draining());
+  EXPECT_EQ(b[1].weight, 0u);
+  EXPECT_TRUE(b[2].drain);
+  EXPECT_EQ(b[2].weight, 1u);
+  const std::string text = to_toml(c);
+  EXPECT_THAT(text, HasSubstr("{ address = \"198.18.0.4:80\", weight = 1, drain = true }"));
+  EXPECT_EQ(load_ok(text).listeners[0].backends, b);
+  EXPECT_EQ(load_ok(kOne, {"proxy.listener.0.backends=[{address=\"198.18.0.2:9000\",drain=true}]"})
+                .listeners[0].backends[0].drain, true);
+  EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:1\"\n"
+                         "backends = [{ address = \"198.18.0.2:1\", drain = \"yes\" }]\n"),
+              HasSubstr("proxy.listener.0.backends[0].drain: expected a boolean, got a string (line 3)"));
+  EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:1\"\n"
+                         "backends = [{ address = \"198.18.0.2:1\", weight = -1 }]\n"),
+              HasSubstr("proxy.listener.0.backends[0].weight: -1 is outside 0..1000"));
 }
 
 }  // namespace

@@ -834,5 +834,391 @@ TEST_F(ProxyTest, LeastConnectionsFollowsWhatIsOpen) {
   EXPECT_EQ(srv_b.accepts, 1u);
 }
 
+
+// ---------------------------------------------------------------------------------
+// HTTP CONNECT tunnels (mode "connect")
+
+std::string text_of(const std::vector<std::byte>& b) { return std::string(reinterpret_cast<const char*>(b.data()), b.size()); }
+
+AllowRule allow(std::string_view t) { return *parse_allow_rule(t).rule; }
+
+void connect_mode(ListenerPolicy& p) {
+  p.mode = ListenerMode::Connect;
+  p.connect_allow = {allow("198.18.0.2:9000"), allow("198.18.0.2:9001")};
+}
+
+constexpr std::string_view kEstablished = "HTTP/1.1 200 Connection established\r\n\r\n";
+
+TEST_F(ProxyTest, ConnectOpensATunnelAndKeepsTheBytesThatFollowTheRequest) {
+  // One send: the request and the first tunnel bytes share a segment; the backend
+  // gets exactly the tunnel bytes, the client the 200 and then the reply.
+  build({}, connect_mode);
+  serve_a();
+  const auto upload = pattern(50000, 21), reply = pattern(70000, 22);
+  srv_a.reply_on_fin = reply;
+  auto stream = bytes_of("CONNECT 198.18.0.2:9000 HTTP/1.1\r\nHost: 198.18.0.2:9000\r\n\r\n");
+  const std::size_t request_size = stream.size();
+  stream.insert(stream.end(), upload.begin(), upload.end());
+  End& c = connect_client();
+  c.to_send = stream;
+  c.shut_after_send = true;
+  ASSERT_TRUE(settle([&] { return c.closed && srv_a.closed && stats().active == 0; }));
+  EXPECT_EQ(first_difference(srv_a.received, upload), -1) << "tunnel bytes in the request's segment are relayed";
+  ASSERT_GE(c.received.size(), kEstablished.size());
+  EXPECT_EQ(text_of(c.received).substr(0, kEstablished.size()), kEstablished);
+  const std::vector<std::byte> after(c.received.begin() + static_cast<std::ptrdiff_t>(kEstablished.size()),
+                                     c.received.end());
+  EXPECT_EQ(first_difference(after, reply), -1);
+  EXPECT_EQ(*c.closed, CloseReason::Normal);
+  EXPECT_EQ(stats().connect_requests, 1u);
+  EXPECT_EQ(stats().connect_established, 1u);
+  EXPECT_EQ(stats().connected, 1u);
+  EXPECT_EQ(stats().bytes_to_backend, upload.size()) << "the request itself is not relayed";
+  EXPECT_EQ(stats().bytes_to_client, reply.size()) << "nor is the 200 counted";
+  EXPECT_LT(request_size, 100u);
+}
+
+TEST_F(ProxyTest, ConnectRequestSplitAcrossSegments) {
+  build({}, connect_mode);
+  serve_a();
+  End& c = connect_client();
+  ASSERT_TRUE(settle([&] { return stats().accepted == 1 && c.conn.has_value(); }));
+  ASSERT_FALSE(client->set_nodelay(*c.conn, true));  // each piece its own segment
+  const std::uint64_t segments_before = net->delivered;
+  const std::string request = "CONNECT 198.18.0.2:9000 HTTP/1.1\r\nHost: 198.18.0.2:9000\r\nX-Long: " +
+                              std::string(300, 'v') + "\r\n\r\ntunnel";
+  for (std::size_t at = 0; at < request.size(); at += 7) {  // 7-byte pieces, each delivered before the next
+    const auto piece = bytes_of(std::string_view(request).substr(at, 7));
+    c.to_send.insert(c.to_send.end(), piece.begin(), piece.end());
+    c.push(*client);
+    ASSERT_TRUE(settle([&] { return proxy_stack->connection_count() >= 1 && c.sent == c.to_send.size(); },
+                       std::chrono::milliseconds{300}));
+  }
+  EXPECT_GE(net->delivered - segments_before, request.size() / 7) << "the request came in pieces";
+  ASSERT_TRUE(settle([&] { return text_of(srv_a.received) == "tunnel"; }));
+  EXPECT_EQ(text_of(c.received), kEstablished);
+  EXPECT_EQ(stats().connect_established, 1u);
+}
+
+struct ConnectRefusal {
+  const char* what;
+  std::string request;  // sent whole, no FIN
+  std::string status;   // the status line's code
+  std::uint64_t ListenerStats::*counter;
+};
+
+TEST_F(ProxyTest, ConnectRefusalsAreAnsweredClosedAndCounted) {
+  const std::vector<ConnectRefusal> cases{
+      {"malformed", "CONNECT 198.18.0.2 HTTP/1.1\r\n\r\n", "400", &ListenerStats::connect_malformed},
+      {"lowercase method", "connect 198.18.0.2:9000 HTTP/1.1\r\n\r\n", "405", &ListenerStats::connect_bad_method},
+      {"GET", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "405", &ListenerStats::connect_bad_method},
+      {"a name", "CONNECT backend.example:9000 HTTP/1.1\r\n\r\n", "400", &ListenerStats::connect_not_ipv4},
+      {"not allowed: other host", "CONNECT 198.18.0.3:9000 HTTP/1.1\r\n\r\n", "403",
+       &ListenerStats::connect_forbidden},
+      {"not allowed: other port", "CONNECT 198.18.0.2:22 HTTP/1.1\r\n\r\n", "403", &ListenerStats::connect_forbidden},
+      {"too large", "CONNECT 198.18.0.2:9000 HTTP/1.1\r\nX: " + std::string(5000, 'a') + "\r\n\r\n", "400",
+       &ListenerStats::connect_too_large},
+      {"refused", "CONNECT 198.18.0.2:9001 HTTP/1.1\r\n\r\n", "502", &ListenerStats::refused},
+  };
+  for (const ConnectRefusal& k : cases) {
+    SCOPED_TRACE(k.what);
+    build({}, connect_mode);
+    serve_a();
+    serve_b();
+    End& c = connect_client();
+    c.to_send = bytes_of(k.request);
+    ASSERT_TRUE(settle([&] { return c.peer_closed; }));
+    const std::string got = text_of(c.received);
+    EXPECT_EQ(got.substr(0, 13), "HTTP/1.1 " + k.status + " ") << got;
+    EXPECT_NE(got.find("Connection: close\r\n\r\n"), std::string::npos) << got;
+    EXPECT_EQ(stats().*k.counter, 1u);
+    EXPECT_EQ(stats().connect_established, 0u);
+    EXPECT_EQ(srv_a.accepts + srv_b.accepts, 0u) << "no tunnel was opened";
+    EXPECT_EQ(stats().active, 0u);
+  }
+}
+
+TEST_F(ProxyTest, ConnectTimeoutIsAnswered504) {
+  build({}, [](ListenerPolicy& p) {
+    connect_mode(p);
+    p.connect_timeout_ms = 1500;
+  });
+  serve_a();
+  net->drop = [](const Seen& s) { return s.dst == kBackendA; };  // SYNs vanish
+  End& c = connect_client();
+  c.to_send = bytes_of("CONNECT 198.18.0.2:9000 HTTP/1.1\r\n\r\nearly bytes");
+  ASSERT_TRUE(settle([&] { return c.peer_closed; }));
+  EXPECT_EQ(text_of(c.received).substr(0, 13), "HTTP/1.1 504 ");
+  EXPECT_EQ(stats().timeouts, 1u);
+  EXPECT_EQ(stats().connect_requests, 1u);
+  EXPECT_EQ(stats().active, 0u);
+  EXPECT_EQ(proxy->relay_stats().buffered, 0u) << "the early bytes were dropped with the pair";
+}
+
+TEST_F(ProxyTest, ConnectRequestTimeLimitIsAnswered408) {
+  build({}, [](ListenerPolicy& p) {
+    connect_mode(p);
+    p.connect_request_timeout_ms = 3000;
+  });
+  serve_a();
+  End& c = connect_client();
+  c.to_send = bytes_of("CONNECT 198.18.0.2:9000 HTTP/1.1\r\nHost:");  // and then nothing
+  ASSERT_TRUE(settle([&] { return stats().accepted == 1; }));
+  const Instant accepted = net->now;
+  ASSERT_TRUE(settle([&] { return c.peer_closed; }));
+  EXPECT_GE(net->now - accepted, std::chrono::milliseconds{3000});
+  EXPECT_EQ(text_of(c.received).substr(0, 13), "HTTP/1.1 408 ");
+  EXPECT_EQ(stats().connect_request_timeouts, 1u);
+  EXPECT_EQ(srv_a.accepts, 0u);
+}
+
+TEST_F(ProxyTest, ConnectRequestCutByAFinIsMalformed) {
+  build({}, connect_mode);
+  serve_a();
+  End& c = connect_client();
+  c.to_send = bytes_of("CONNECT 198.18.0.2:9000 HTTP/1.1\r\n");
+  c.shut_after_send = true;
+  ASSERT_TRUE(settle([&] { return c.closed.has_value(); }));
+  EXPECT_EQ(text_of(c.received).substr(0, 13), "HTTP/1.1 400 ");
+  EXPECT_EQ(stats().connect_malformed, 1u);
+  EXPECT_EQ(srv_a.accepts, 0u);
+}
+
+TEST_F(ProxyTest, ConnectAfterATrustedFrontsProxyHeader) {
+  build({}, [](ListenerPolicy& p) {
+    connect_mode(p);
+    p.accept_proxy_protocol = true;
+  });
+  serve_a();
+  auto stream = proxy_header(ProxyProtocol::V1, ProxiedFlow{Ipv4Addr::from_octets(198, 19, 1, 2), kProxy, 4000, kFront});
+  const auto request = bytes_of("CONNECT 198.18.0.2:9000 HTTP/1.1\r\n\r\nhello");
+  stream.insert(stream.end(), request.begin(), request.end());
+  End& c = connect_client();
+  c.to_send = stream;
+  ASSERT_TRUE(settle([&] { return text_of(srv_a.received) == "hello"; }));
+  EXPECT_EQ(text_of(c.received), kEstablished);
+  EXPECT_EQ(stats().proxy_headers_accepted, 1u);
+  EXPECT_EQ(stats().connect_established, 1u);
+}
+
+
+// ---------------------------------------------------------------------------------
+// Trusted fronts (accept_proxy_from)
+
+TEST_F(ProxyTest, OnlyTrustedFrontsMaySendAProxyHeader) {
+  // The front is 198.18.0.7; the test's usual client (198.18.0.1) is not in the
+  // list: reset at once, even with a well-formed header, and no backend hears of it.
+  const Ipv4Addr kFrontAddr = Ipv4Addr::from_octets(198, 18, 0, 7);
+  build({at(kBackendA)}, [](ListenerPolicy& p) {
+    p.accept_proxy_protocol = true;
+    p.accept_proxy_from = {*parse_cidr("198.18.0.4/31").cidr, *parse_cidr("198.18.0.7").cidr};
+  });
+  serve_a();
+  End f;  // outlives the stack that calls it
+  auto front = std::make_unique<Stack>(config(kFrontAddr, 7, 65536), kStart);
+  net->add(*front);
+  const ProxiedFlow origin{Ipv4Addr::from_octets(198, 19, 1, 2), kProxy, 40000, kFront};
+  auto stream = proxy_header(ProxyProtocol::V1, origin);
+  const auto request = pattern(3000, 31);
+  stream.insert(stream.end(), request.begin(), request.end());
+
+  End& c = connect_client();
+  c.to_send = stream;
+  ASSERT_TRUE(settle([&] { return c.closed.has_value(); }));
+  EXPECT_EQ(*c.closed, CloseReason::Reset);
+  EXPECT_EQ(stats().untrusted_fronts, 1u);
+  EXPECT_EQ(stats().proxy_headers_accepted, 0u);
+  EXPECT_EQ(backend_stats(0).attempts, 0u);
+  EXPECT_EQ(stats().active, 0u);
+
+  f.to_send = stream;
+  f.shut_after_send = true;
+  srv_a.reply_on_fin = pattern(10, 32);
+  ASSERT_TRUE(front->connect(kProxy, kFront, f));
+  ASSERT_TRUE(settle([&] { return f.closed && srv_a.closed; }));
+  EXPECT_EQ(*f.closed, CloseReason::Normal);
+  EXPECT_EQ(first_difference(srv_a.received, request), -1) << "the trusted front's client bytes, header read";
+  EXPECT_EQ(stats().proxy_headers_accepted, 1u);
+  EXPECT_EQ(stats().untrusted_fronts, 1u);
+}
+
+TEST_F(ProxyTest, AnEmptyTrustListTrustsEveryone) {
+  build({at(kBackendA)}, [](ListenerPolicy& p) { p.accept_proxy_protocol = true; });
+  serve_a();
+  auto stream = proxy_header(ProxyProtocol::V2, ProxiedFlow{Ipv4Addr::from_octets(198, 19, 1, 2), kProxy, 1, kFront});
+  End& c = connect_client();
+  c.to_send = stream;
+  ASSERT_TRUE(settle([&] { return stats().proxy_headers_accepted == 1 && stats().connected == 1; }));
+  EXPECT_EQ(stats().untrusted_fronts, 0u);
+}
+
+TEST_F(ProxyTest, TheTrustListMattersOnlyWithAcceptProxyProtocol) {
+  build({at(kBackendA)}, [](ListenerPolicy& p) { p.accept_proxy_from = {*parse_cidr("198.18.0.7").cidr}; });
+  serve_a();
+  End& c = connect_client();
+  c.to_send = bytes_of("plain");
+  ASSERT_TRUE(settle([&] { return srv_a.received.size() == 5; }));
+  EXPECT_EQ(stats().untrusted_fronts, 0u);
+}
+
+
+// ---------------------------------------------------------------------------------
+// Active health checks and draining
+
+TEST_F(ProxyTest, HealthChecksTakeADeadBackendDownAfterFallAndBackAfterRise) {
+  build({at(kBackendA), at(kBackendB)}, [](ListenerPolicy& p) {
+    p.health_check_interval_ms = 1000;
+    p.health_check_timeout_ms = 500;
+    p.health_check_rise = 2;
+    p.health_check_fall = 3;
+    p.down_after_failures = 0;  // active checks alone
+  });
+  auto la = backend_a->listen(kBackendA, kBack, srv_a);
+  ASSERT_TRUE(la);
+  serve_b();
+  ASSERT_TRUE(settle([&] { return backend_stats(0).checks >= 3 && backend_stats(1).checks >= 3; }));
+  EXPECT_EQ(backend_stats(0).checks_failed, 0u);
+  EXPECT_EQ(proxy->pool(0).health(0, net->now), Health::Up);
+
+  // A stops listening: its stack answers the checks' SYNs with RSTs.
+  backend_a->unlisten(*la);
+  const std::uint64_t failed_before = backend_stats(0).checks_failed;
+  ASSERT_TRUE(settle([&] { return proxy->pool(0).health(0, net->now) == Health::Down; }));
+  EXPECT_EQ(backend_stats(0).checks_failed - failed_before, 3u) << "down after exactly `fall` failures";
+  EXPECT_EQ(backend_stats(0).went_down, 1u);
+  EXPECT_EQ(proxy->pool(0).health(1, net->now), Health::Up);
+
+  // While it is down, every new connection goes to B; none is tried on A.
+  for (int i = 0; i < 4; ++i) {
+    End& c = connect_client();
+    c.to_send = pattern(100, 40);
+    ASSERT_TRUE(settle([&] { return stats().connected == static_cast<std::uint64_t>(i + 1); })) << i;
+  }
+  EXPECT_EQ(backend_stats(0).attempts, 0u);
+  EXPECT_EQ(backend_stats(1).connected, 4u);
+
+  // It listens again: up after `rise` good checks, and it gets its turns again.
+  la = backend_a->listen(kBackendA, kBack, srv_a);
+  ASSERT_TRUE(la);
+  const std::uint64_t checks_before = backend_stats(0).checks;
+  ASSERT_TRUE(settle([&] { return proxy->pool(0).health(0, net->now) == Health::Up; }));
+  EXPECT_EQ(backend_stats(0).checks - checks_before, 2u) << "up after exactly `rise` successes";
+  EXPECT_EQ(backend_stats(0).went_up, 1u);
+  End& c = connect_client();
+  End& d = connect_client();
+  ASSERT_TRUE(settle([&] { return stats().connected == 6; }));
+  (void)c;
+  (void)d;
+  EXPECT_EQ(backend_stats(0).connected, 1u) << "round robin includes A again";
+  EXPECT_EQ(stats().refused + stats().no_backend, 0u) << "no client met the dead backend";
+}
+
+TEST_F(ProxyTest, HealthCheckSendsAndExpectsAReplyPrefix) {
+  build({at(kBackendA)}, [](ListenerPolicy& p) {
+    p.health_check_interval_ms = 1000;
+    p.health_check_timeout_ms = 400;
+    p.health_check_rise = 1;
+    p.health_check_fall = 1;
+    p.health_check_send = "PING\r\n";
+    p.health_check_expect = "+PONG";
+  });
+  serve_a();
+  srv_a.to_send = bytes_of("+PONG and more\r\n");  // sent to each connection it accepts
+  ASSERT_TRUE(settle([&] { return backend_stats(0).checks >= 2; }));
+  EXPECT_EQ(backend_stats(0).checks_failed, 0u);
+  EXPECT_EQ(text_of(srv_a.received).substr(0, 6), "PING\r\n") << "the check sent its bytes";
+  EXPECT_EQ(proxy->pool(0).health(0, net->now), Health::Up);
+  EXPECT_EQ(proxy_stack->time_wait_count(), 0u) << "check connections end with a RST";
+
+  srv_a.to_send = bytes_of("-ERR\r\n");  // a different reply: down at once (fall 1)
+  ASSERT_TRUE(settle([&] { return proxy->pool(0).health(0, net->now) == Health::Down; }));
+  EXPECT_EQ(backend_stats(0).went_down, 1u);
+
+  srv_a.to_send = bytes_of("+PO");  // the start of it and then silence: times out
+  const std::uint64_t failed = backend_stats(0).checks_failed;
+  ASSERT_TRUE(settle([&] { return backend_stats(0).checks_failed >= failed + 2; }));
+  EXPECT_EQ(proxy->pool(0).health(0, net->now), Health::Down);
+
+  srv_a.to_send = bytes_of("+PONG");
+  ASSERT_TRUE(settle([&] { return proxy->pool(0).health(0, net->now) == Health::Up; }));
+  EXPECT_EQ(backend_stats(0).went_up, 1u);
+}
+
+TEST_F(ProxyTest, WithActiveChecksAPassiveMarkLastsUntilRiseGoodChecks) {
+  // Checks every 30 s; A refuses one client (down_after_failures 1): it is down
+  // until two good checks, not just for down_retry_ms.
+  build({at(kBackendA), at(kBackendB)}, [](ListenerPolicy& p) {
+    p.health_check_interval_ms = 30000;
+    p.health_check_timeout_ms = 1000;
+    p.health_check_rise = 2;
+    p.down_after_failures = 1;
+    p.down_retry_ms = 10;
+  });
+  serve_b();
+  End& first = connect_client();  // round robin: A, which refuses
+  ASSERT_TRUE(settle([&] { return first.closed.has_value(); }));
+  EXPECT_EQ(*first.closed, CloseReason::Reset);
+  EXPECT_EQ(backend_stats(0).marked_down, 1u);
+  serve_a();  // A is back, but nothing has checked it yet
+  net->run_for(std::chrono::seconds{1});  // far past down_retry_ms
+  EXPECT_EQ(proxy->pool(0).health(0, net->now), Health::Down);
+  for (int i = 0; i < 3; ++i) {
+    End& c = connect_client();
+    ASSERT_TRUE(settle([&] { return stats().connected == static_cast<std::uint64_t>(i + 1); }));
+    (void)c;
+  }
+  EXPECT_EQ(backend_stats(0).attempts, 1u) << "only the first client met A";
+  ASSERT_TRUE(settle([&] { return proxy->pool(0).health(0, net->now) == Health::Up; }, std::chrono::seconds{120}));
+  EXPECT_EQ(backend_stats(0).went_up, 1u);
+}
+
+TEST_F(ProxyTest, ADrainingBackendGetsNoNewConnectionsAndItsOwnFinish) {
+  build({at(kBackendA), at(kBackendB)});
+  serve_a();
+  serve_b();
+  const auto upload = pattern(200000, 41), reply = pattern(1000, 42);
+  End& old = connect_client();  // round robin: A
+  ASSERT_TRUE(settle([&] { return stats().connected == 1 && srv_a.conn.has_value(); }));
+  proxy->set_drain(0, 0, true);
+  EXPECT_EQ(proxy->pool(0).health(0, net->now), Health::Drain);
+  for (int i = 0; i < 3; ++i) {
+    End& c = connect_client();
+    ASSERT_TRUE(settle([&] { return stats().connected == static_cast<std::uint64_t>(i + 2); }));
+    (void)c;
+  }
+  EXPECT_EQ(backend_stats(0).attempts, 1u) << "nothing new for A";
+  EXPECT_EQ(backend_stats(1).connected, 3u);
+  // The connection A had goes on to its end.
+  srv_a.reply_on_fin = reply;
+  old.to_send = upload;
+  old.shut_after_send = true;
+  old.push(*client);
+  ASSERT_TRUE(settle([&] { return old.closed.has_value(); }));
+  EXPECT_EQ(*old.closed, CloseReason::Normal);
+  EXPECT_EQ(first_difference(srv_a.received, upload), -1);
+  EXPECT_EQ(first_difference(old.received, reply), -1);
+  proxy->set_drain(0, 0, false);
+  connect_client();
+  connect_client();
+  ASSERT_TRUE(settle([&] { return stats().connected == 6; }));
+  EXPECT_EQ(backend_stats(0).attempts, 2u) << "A takes new connections again (one of the two)";
+}
+
+TEST_F(ProxyTest, DrainOrWeightZeroInTheConfigurationKeepsABackendOutOfRotation) {
+  for (const BackendSpec b : {BackendSpec{Endpoint{kBackendB, kBack}, 1, true}, BackendSpec{Endpoint{kBackendB, kBack}, 0}}) {
+    build({at(kBackendA), b});
+    serve_a();
+    serve_b();
+    for (int i = 0; i < 4; ++i) {
+      End& c = connect_client();
+      ASSERT_TRUE(settle([&] { return stats().connected == static_cast<std::uint64_t>(i + 1); }));
+      (void)c;
+    }
+    EXPECT_EQ(backend_stats(0).connected, 4u);
+    EXPECT_EQ(backend_stats(1).attempts, 0u);
+    EXPECT_EQ(proxy->pool(0).health(1, net->now), Health::Drain);
+  }
+}
+
 }  // namespace
 }  // namespace riptide::apps::proxy
