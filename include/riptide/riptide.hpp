@@ -1,5 +1,6 @@
-// <riptide/riptide.hpp>: every public header (the Stack and its callback API, the
-// Interface, the socket layer, the configuration, the mbuf glue) and the version.
+/// \file
+/// <riptide/riptide.hpp>: every public header (the Stack and its callback API, the
+/// Interface, the socket layer, the configuration, the mbuf glue) and the version.
 #pragma once
 
 #include "riptide/config.hpp"

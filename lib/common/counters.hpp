@@ -1,6 +1,7 @@
-// Per-core counters: one named slot per event or drop reason (FreeBSD tcp_input.c
-// style: every drop has a name). Written only by the owning core; read by telemetry
-// without locks (a torn read of a 64-bit counter is impossible on x86-64).
+/// \file
+/// Per-core counters: one named slot per event or drop reason (FreeBSD tcp_input.c
+/// style: every drop has a name). Written only by the owning core; read by telemetry
+/// without locks (a torn read of a 64-bit counter is impossible on x86-64).
 #pragma once
 
 #include <array>
@@ -106,9 +107,9 @@ inline constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::k
 [[nodiscard]] std::string_view counter_name(Counter c) noexcept;
 [[nodiscard]] std::string_view counter_description(Counter c) noexcept;
 
-// The counters that say a sized resource ran out or is running out (records,
-// TIME-WAIT, queues, mbufs, mailboxes, rate limits): README "Limits and what
-// happens at each" lists what each means.
+/// The counters that say a sized resource ran out or is running out (records,
+/// TIME-WAIT, queues, mbufs, mailboxes, rate limits): README "Limits and what
+/// happens at each" lists what each means.
 inline constexpr Counter kLimitCounters[] = {
     Counter::tcp_syn_cookie_pressure, Counter::tcp_synack_pressure_timeout, Counter::tcp_drop_no_memory,
     Counter::tcp_cookie_no_record,    Counter::tcp_time_wait_recycled,      Counter::tcp_time_wait_full,
@@ -126,8 +127,8 @@ struct Counters {
   }
 };
 
-// "name=N name=N" for each limit counter that grew from `before` to `now`, in
-// kLimitCounters order; "" when none did. For status lines (control path).
+/// "name=N name=N" for each limit counter that grew from `before` to `now`, in
+/// kLimitCounters order; "" when none did. For status lines (control path).
 [[nodiscard]] std::string limits_hit(const Counters& now, const Counters& before);
 
 }  // namespace riptide

@@ -1,4 +1,5 @@
-// Ipv4Addr: an IPv4 address held in host byte order; FlowKey: a TCP 4-tuple.
+/// \file
+/// Ipv4Addr: an IPv4 address held in host byte order; FlowKey: a TCP 4-tuple.
 #pragma once
 
 #include <compare>
@@ -10,7 +11,7 @@
 namespace riptide {
 
 struct Ipv4Addr {
-  std::uint32_t value = 0;  // host byte order: 198.18.0.1 is 0xC6120001
+  std::uint32_t value = 0;  ///< host byte order: 198.18.0.1 is 0xC6120001
 
   constexpr auto operator<=>(const Ipv4Addr&) const = default;
 
@@ -19,13 +20,13 @@ struct Ipv4Addr {
     return Ipv4Addr{(std::uint32_t{a} << 24) | (std::uint32_t{b} << 16) |
                     (std::uint32_t{c} << 8) | std::uint32_t{d}};
   }
-  // Dotted quad, strictly: four decimal octets 0..255, nothing else.
+  /// Dotted quad, strictly: four decimal octets 0..255, nothing else.
   static std::optional<Ipv4Addr> parse(std::string_view text);
 };
 
 std::string to_string(Ipv4Addr a);
 
-// A connection's identity as seen from this stack: local first.
+/// A connection's identity as seen from this stack: local first.
 struct FlowKey {
   Ipv4Addr local_addr;
   Ipv4Addr remote_addr;
@@ -35,6 +36,6 @@ struct FlowKey {
   constexpr bool operator==(const FlowKey&) const = default;
 };
 
-std::string to_string(const FlowKey& k);  // "198.18.0.1:80 <- 198.18.0.2:40000"
+std::string to_string(const FlowKey& k);  ///< "198.18.0.1:80 <- 198.18.0.2:40000"
 
 }  // namespace riptide

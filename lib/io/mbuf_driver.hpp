@@ -1,23 +1,24 @@
-// MbufDriver: a Stack and its Interface driven with DPDK mbufs. The embedding glue
-// (issue 13): riptide's own Worker uses it, and so does an appliance that owns its
-// DPDK loop and gives riptide only the frames it wants terminated, as TLDK's
-// tle_tcp_rx_bulk / tle_tcp_tx_bulk do:
-//
-//   driver.input(pkts, n, now);          // frames in (consumed: freed by the driver)
-//   driver.advance(now);                 // timers that are due
-//   n = driver.take_tx(out, max, now);   // frames out, as mbufs the caller now owns
-//
-// Received mbufs: one segment each (a chained mbuf is dropped and counted,
-// l2_drop_malformed); the port's RX checksum flags (RTE_MBUF_F_RX_IP_CKSUM_*,
-// RTE_MBUF_F_RX_L4_CKSUM_*) become the Stack's RxChecksum, so a sum the NIC checked
-// is not computed again. Frames out: Ethernet + IPv4 + TCP (or ARP) copied once into
-// an mbuf from `pool` (the segment itself was built once, in the Stack's transmit
-// queue); with tx_checksum_offload the IPv4 and TCP sums are left to the port and
-// the mbuf carries RTE_MBUF_F_TX_IPV4 | _IP_CKSUM | _TCP_CKSUM with l2_len/l3_len.
-//
-// Thread-safety: none. A driver, its Stack and every mbuf it hands out belong to the
-// one lcore that calls it; the pool may be shared (DPDK mempools are thread-safe
-// with a per-lcore cache).
+/// \file
+/// MbufDriver: a Stack and its Interface driven with DPDK mbufs. The embedding glue
+/// (issue 13): riptide's own Worker uses it, and so does an appliance that owns its
+/// DPDK loop and gives riptide only the frames it wants terminated, as TLDK's
+/// tle_tcp_rx_bulk / tle_tcp_tx_bulk do:
+///
+///   driver.input(pkts, n, now);          // frames in (consumed: freed by the driver)
+///   driver.advance(now);                 // timers that are due
+///   n = driver.take_tx(out, max, now);   // frames out, as mbufs the caller now owns
+///
+/// Received mbufs: one segment each (a chained mbuf is dropped and counted,
+/// l2_drop_malformed); the port's RX checksum flags (RTE_MBUF_F_RX_IP_CKSUM_*,
+/// RTE_MBUF_F_RX_L4_CKSUM_*) become the Stack's RxChecksum, so a sum the NIC checked
+/// is not computed again. Frames out: Ethernet + IPv4 + TCP (or ARP) copied once into
+/// an mbuf from `pool` (the segment itself was built once, in the Stack's transmit
+/// queue); with tx_checksum_offload the IPv4 and TCP sums are left to the port and
+/// the mbuf carries RTE_MBUF_F_TX_IPV4 | _IP_CKSUM | _TCP_CKSUM with l2_len/l3_len.
+///
+/// Thread-safety: none. A driver, its Stack and every mbuf it hands out belong to the
+/// one lcore that calls it; the pool may be shared (DPDK mempools are thread-safe
+/// with a per-lcore cache).
 #pragma once
 
 #include <array>
@@ -34,39 +35,39 @@ struct rte_mempool;
 namespace riptide::io {
 
 struct MbufDriverOptions {
-  // Leave the IPv4 and TCP checksums of outgoing TCP segments to the port
-  // (PortCapabilities::tx_cksum_enabled); must match StackConfig::tx_checksum_offload.
+  /// Leave the IPv4 and TCP checksums of outgoing TCP segments to the port
+  /// (PortCapabilities::tx_cksum_enabled); must match StackConfig::tx_checksum_offload.
   bool tx_checksum_offload = false;
 };
 
 class MbufDriver {
  public:
-  // `pool`: where transmit mbufs come from (data room >= 2048 bytes).
+  /// `pool`: where transmit mbufs come from (data room >= 2048 bytes).
   MbufDriver(rte_mempool* pool, const StackConfig& stack_cfg, const InterfaceConfig& if_cfg,
              MbufDriverOptions opts, Instant now);
-  ~MbufDriver();  // frees the mbufs still held (take_tx backlog, spares)
+  ~MbufDriver();  ///< frees the mbufs still held (take_tx backlog, spares)
   MbufDriver(const MbufDriver&) = delete;
   MbufDriver& operator=(const MbufDriver&) = delete;
 
   [[nodiscard]] Stack& stack() noexcept { return stack_; }
   [[nodiscard]] Interface& interface() noexcept { return iface_; }
 
-  // Received frames, processed in order and then freed in bulk: the driver takes
-  // ownership of all n. answer_arp = false: learn from ARP frames without replying
-  // (a copy another core already answered).
+  /// Received frames, processed in order and then freed in bulk: the driver takes
+  /// ownership of all n. answer_arp = false: learn from ARP frames without replying
+  /// (a copy another core already answered).
   void input(rte_mbuf* const* pkts, std::uint16_t n, Instant now, bool answer_arp = true);
-  // One frame, not freed: the caller keeps it (e.g. to pass it on after riptide saw it).
+  /// One frame, not freed: the caller keeps it (e.g. to pass it on after riptide saw it).
   void input_one(const rte_mbuf* m, Instant now, bool answer_arp = true);
 
-  // Runs the timers that are due (retransmissions, delayed ACKs, TIME-WAIT expiry).
+  /// Runs the timers that are due (retransmissions, delayed ACKs, TIME-WAIT expiry).
   void advance(Instant now) { stack_.advance(now); }
 
-  // Moves up to `max` frames ready to send into out[]; the caller owns them (and
-  // sends or frees them). What does not fit waits for the next call, in order.
+  /// Moves up to `max` frames ready to send into out[]; the caller owns them (and
+  /// sends or frees them). What does not fit waits for the next call, in order.
   std::uint16_t take_tx(rte_mbuf** out, std::uint16_t max, Instant now);
 
-  // Builds every frame ready to send and hands each to sink(rte_mbuf*), which takes
-  // ownership; the zero-wait form take_tx() is built on (the Worker batches itself).
+  /// Builds every frame ready to send and hands each to sink(rte_mbuf*), which takes
+  /// ownership; the zero-wait form take_tx() is built on (the Worker batches itself).
   template <class Sink>
   std::size_t build_tx(Instant now, Sink&& sink) {
     return iface_.drain(now, [&](std::span<const std::byte> eth, std::span<const std::byte> ip) {
@@ -74,23 +75,23 @@ class MbufDriver {
     });
   }
 
-  // Frames built but not yet taken by take_tx().
+  /// Frames built but not yet taken by take_tx().
   [[nodiscard]] std::size_t tx_backlog() const noexcept { return backlog_.size() - backlog_head_; }
 
  private:
-  rte_mbuf* frame(std::span<const std::byte> eth, std::span<const std::byte> ip);  // null: counted
+  rte_mbuf* frame(std::span<const std::byte> eth, std::span<const std::byte> ip);  ///< null: counted
   rte_mbuf* alloc_tx() noexcept;
 
   rte_mempool* pool_;
   MbufDriverOptions opts_;
   Stack stack_;
   Interface iface_;
-  // Transmit mbufs taken from the pool a burst at a time (rte_pktmbuf_alloc_bulk):
-  // one pool operation per 32 segments instead of one per segment.
+  /// Transmit mbufs taken from the pool a burst at a time (rte_pktmbuf_alloc_bulk):
+  /// one pool operation per 32 segments instead of one per segment.
   static constexpr unsigned kSpareMbufs = 32;
   std::array<rte_mbuf*, kSpareMbufs> spare_{};
   unsigned spare_count_ = 0;
-  std::vector<rte_mbuf*> backlog_;  // built, waiting for take_tx (from backlog_head_)
+  std::vector<rte_mbuf*> backlog_;  ///< built, waiting for take_tx (from backlog_head_)
   std::size_t backlog_head_ = 0;
 };
 

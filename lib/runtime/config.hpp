@@ -1,8 +1,9 @@
-// RuntimeConfig: everything a riptide program needs to start: ports, addresses,
-// lcores, pools, and every TCP knob. Loaded from a TOML file (config/riptide.toml
-// documents each key) with any key overridable on the command line
-// (`--set tcp.mss=1400`). Bad configuration stops start-up with a message that
-// names the key and the problem.
+/// \file
+/// RuntimeConfig: everything a riptide program needs to start: ports, addresses,
+/// lcores, pools, and every TCP knob. Loaded from a TOML file (config/riptide.toml
+/// documents each key) with any key overridable on the command line
+/// (`--set tcp.mss=1400`). Bad configuration stops start-up with a message that
+/// names the key and the problem.
 #pragma once
 
 #include <array>
@@ -23,8 +24,8 @@
 namespace riptide::runtime {
 
 struct PortSpec {
-  // What EAL calls the device: a PCI address ("0000:03:00.0") or a vdev name as
-  // given to --vdev ("net_af_packet0"). Empty: the first port EAL found.
+  /// What EAL calls the device: a PCI address ("0000:03:00.0") or a vdev name as
+  /// given to --vdev ("net_af_packet0"). Empty: the first port EAL found.
   std::string device;
   std::uint16_t rx_descriptors = 1024;
   std::uint16_t tx_descriptors = 1024;
@@ -33,43 +34,43 @@ struct PortSpec {
 
 struct RuntimeConfig {
   PortSpec port;
-  Ipv4Addr address{};              // ours, e.g. 198.18.0.1
-  // Local addresses address .. address+count-1 (a load generator's range). At most
-  // 64: every received packet is looked up in the list.
+  Ipv4Addr address{};              ///< ours, e.g. 198.18.0.1
+  ///< Local addresses address .. address+count-1 (a load generator's range). At most
+  ///< 64: every received packet is looked up in the list.
   std::uint32_t address_count = 1;
   std::uint8_t prefix_len = 24;
   std::optional<Ipv4Addr> gateway;
-  std::optional<wire::MacAddr> mac;  // default: the port's own
-  std::uint32_t lcores = 1;          // worker lcores (one rx/tx queue pair each)
-  std::uint32_t mbufs = 8191;        // per socket
+  std::optional<wire::MacAddr> mac;  ///< default: the port's own
+  std::uint32_t lcores = 1;          ///< worker lcores (one rx/tx queue pair each)
+  std::uint32_t mbufs = 8191;        ///< per socket
   std::uint16_t mbuf_cache = 256;
   std::uint16_t burst = 32;
-  std::uint32_t tx_drain_us = 100;   // flush a partial tx batch after this long
+  std::uint32_t tx_drain_us = 100;   ///< flush a partial tx batch after this long
   std::uint32_t max_connections = 65536;
   std::uint32_t max_time_wait = 262144;
-  std::uint32_t pressure_percent = 90;  // StackConfig::pressure_percent
+  std::uint32_t pressure_percent = 90;  ///< StackConfig::pressure_percent
   std::uint32_t arp_cache = 1024;
-  std::string pcap_path;             // --pcap: capture rx and tx as pcapng
+  std::string pcap_path;             ///< --pcap: capture rx and tx as pcapng
   tcp::TcpConfig tcp;
 };
 
-// The TOML text, as a file's contents, merged with `overrides` ("key=value", the
-// same dotted keys as the file). On error: a message naming the key.
-//
-// Rules (docs/config.md): unknown sections and keys, wrong types, out-of-range
-// values and addresses that do not parse are errors; ip.address is required.
-// Override values are TOML values (`tcp.mss=1400`, `tcp.syn_cookies="always"`);
-// a value that is not valid TOML, or any value of a string key, is taken as a
-// bare string (`ip.address=198.18.0.1`, `tcp.syn_cookies=always`). The result
-// is then checked as a whole, including riptide::validate() on stack_config().
-// Every problem found is reported, one per line, in file order.
-//
-// Start-up only (allocates; toml++ may throw internally, caught here).
-//
-// Program sections: one file serves every program, so sections that belong to one
-// program (riptide-proxy's [proxy]) are skipped here, in the file and in overrides
-// (`--set proxy.KEY=...`), unchecked; the program that owns the section loads and
-// checks it itself (apps/common/proxy_config.hpp for [proxy]).
+/// The TOML text, as a file's contents, merged with `overrides` ("key=value", the
+/// same dotted keys as the file). On error: a message naming the key.
+///
+/// Rules (docs/config.md): unknown sections and keys, wrong types, out-of-range
+/// values and addresses that do not parse are errors; ip.address is required.
+/// Override values are TOML values (`tcp.mss=1400`, `tcp.syn_cookies="always"`);
+/// a value that is not valid TOML, or any value of a string key, is taken as a
+/// bare string (`ip.address=198.18.0.1`, `tcp.syn_cookies=always`). The result
+/// is then checked as a whole, including riptide::validate() on stack_config().
+/// Every problem found is reported, one per line, in file order.
+///
+/// Start-up only (allocates; toml++ may throw internally, caught here).
+///
+/// Program sections: one file serves every program, so sections that belong to one
+/// program (riptide-proxy's [proxy]) are skipped here, in the file and in overrides
+/// (`--set proxy.KEY=...`), unchecked; the program that owns the section loads and
+/// checks it itself (apps/common/proxy_config.hpp for [proxy]).
 inline constexpr std::array<std::string_view, 1> kProgramSections = {"proxy"};
 [[nodiscard]] bool is_program_section(std::string_view section) noexcept;
 
@@ -81,15 +82,15 @@ std::variant<RuntimeConfig, ConfigError> load_config(const std::string& toml_tex
 std::variant<RuntimeConfig, ConfigError> load_config_file(const std::string& path,
                                                           const std::vector<std::string>& overrides);
 
-// The configuration as TOML (what /riptide/config returns, and --print-config):
-// every key with its current value; load_config(to_toml(c), {}) gives c back.
-// Unset optionals (ip.gateway, ip.mac) print as "", which the loader reads as unset.
+/// The configuration as TOML (what /riptide/config returns, and --print-config):
+/// every key with its current value; load_config(to_toml(c), {}) gives c back.
+/// Unset optionals (ip.gateway, ip.mac) print as "", which the loader reads as unset.
 std::string to_toml(const RuntimeConfig& c);
 
-// The StackConfig the runtime builds for each lcore from `c`, keyed with `secret`
-// (random_secret() in production).
+/// The StackConfig the runtime builds for each lcore from `c`, keyed with `secret`
+/// (random_secret() in production).
 [[nodiscard]] StackConfig stack_config(const RuntimeConfig& c, const tcp::Secret& secret);
-// The InterfaceConfig for each lcore: `c.mac` if set, else the port's own MAC.
+/// The InterfaceConfig for each lcore: `c.mac` if set, else the port's own MAC.
 [[nodiscard]] InterfaceConfig interface_config(const RuntimeConfig& c,
                                                const wire::MacAddr& port_mac);
 

@@ -1,14 +1,15 @@
-// Interface: one port's link layer in front of a Stack, per core. Ethernet in and
-// out, ARP (RFC 826) answered for our addresses (every local address of the Stack) and used to resolve next hops, with
-// a per-core cache that expires entries and a bounded queue of packets waiting for
-// a resolution; a static route (on-link subnet + default gateway); gratuitous ARP
-// at start-up (RFC 5227 3's announcement).
-//
-// input(frame, now) takes a received Ethernet frame; drain(now, f) pulls what the
-// Stack wants sent and hands f(eth_header, ipv4_packet) ready-to-send frames (the
-// caller copies both into its transmit buffer: one copy into the mbuf).
-//
-// Thread-safety: none; on the Stack's core.
+/// \file
+/// Interface: one port's link layer in front of a Stack, per core. Ethernet in and
+/// out, ARP (RFC 826) answered for our addresses (every local address of the Stack) and used to resolve next hops, with
+/// a per-core cache that expires entries and a bounded queue of packets waiting for
+/// a resolution; a static route (on-link subnet + default gateway); gratuitous ARP
+/// at start-up (RFC 5227 3's announcement).
+///
+/// input(frame, now) takes a received Ethernet frame; drain(now, f) pulls what the
+/// Stack wants sent and hands f(eth_header, ipv4_packet) ready-to-send frames (the
+/// caller copies both into its transmit buffer: one copy into the mbuf).
+///
+/// Thread-safety: none; on the Stack's core.
 #pragma once
 
 #include <array>
@@ -28,28 +29,28 @@ namespace riptide {
 
 struct InterfaceConfig {
   wire::MacAddr mac{};
-  Ipv4Addr addr{};                   // must be one of the Stack's local_addrs
-  std::uint8_t prefix_len = 24;      // the on-link subnet
-  std::optional<Ipv4Addr> gateway;   // default route; none: only the subnet is reachable
-  Duration arp_reachable = std::chrono::seconds{60};  // a learned entry's lifetime
-  Duration arp_retry = std::chrono::seconds{1};       // between requests while unresolved
-  std::uint32_t arp_attempts = 3;                     // requests before the waiting packets drop
+  Ipv4Addr addr{};                   ///< must be one of the Stack's local_addrs
+  std::uint8_t prefix_len = 24;      ///< the on-link subnet
+  std::optional<Ipv4Addr> gateway;   ///< default route; none: only the subnet is reachable
+  Duration arp_reachable = std::chrono::seconds{60};  ///< a learned entry's lifetime
+  Duration arp_retry = std::chrono::seconds{1};       ///< between requests while unresolved
+  std::uint32_t arp_attempts = 3;                     ///< requests before the waiting packets drop
   std::uint32_t arp_cache_size = 1024;
-  std::uint32_t pending_packets = 256;                // waiting for ARP, all next hops together
+  std::uint32_t pending_packets = 256;                ///< waiting for ARP, all next hops together
 };
 
 class Interface {
  public:
   Interface(Stack& stack, InterfaceConfig cfg);
 
-  // One received Ethernet frame: ARP handled here, IPv4 for us passed to the Stack.
-  // answer_arp = false: learn from ARP but do not reply (a copy another worker
-  // already answered).
+  /// One received Ethernet frame: ARP handled here, IPv4 for us passed to the Stack.
+  /// answer_arp = false: learn from ARP but do not reply (a copy another worker
+  /// already answered).
   void input(std::span<const std::byte> frame, Instant now, bool answer_arp = true, RxChecksum rx = {});
 
-  // Calls f(std::span<const std::byte> eth_header, std::span<const std::byte> ipv4)
-  // for every frame ready to go: the Stack's output with next hops resolved, ARP
-  // requests and replies, and packets whose resolution just completed.
+  /// Calls f(std::span<const std::byte> eth_header, std::span<const std::byte> ipv4)
+  /// for every frame ready to go: the Stack's output with next hops resolved, ARP
+  /// requests and replies, and packets whose resolution just completed.
   template <class F>
   std::size_t drain(Instant now, F&& f) {
     std::size_t n = flush_ready(f);
@@ -59,7 +60,7 @@ class Interface {
     return n;
   }
 
-  // Gratuitous ARP: announce our address (RFC 5227 3). Queued for the next drain.
+  /// Gratuitous ARP: announce our address (RFC 5227 3). Queued for the next drain.
   void announce();
 
   [[nodiscard]] const InterfaceConfig& config() const noexcept { return cfg_; }
@@ -70,9 +71,9 @@ class Interface {
   struct Entry {
     wire::MacAddr mac{};
     bool resolved = false;
-    Instant expires{};        // resolved: when to forget; unresolved: next retry
+    Instant expires{};        ///< resolved: when to forget; unresolved: next retry
     std::uint32_t attempts = 0;
-    std::vector<std::vector<std::byte>> waiting;  // IPv4 packets (bounded overall)
+    std::vector<std::vector<std::byte>> waiting;  ///< IPv4 packets (bounded overall)
   };
 
   template <class F>
@@ -82,7 +83,7 @@ class Interface {
       counters_.inc(Counter::route_no_route);
       return 0;
     }
-    if (*hop == last_hop_ && now < last_expires_) {  // the common case: same neighbour
+    if (*hop == last_hop_ && now < last_expires_) {  ///< the common case: same neighbour
       counters_.inc(Counter::l2_out);
       f(std::span<const std::byte>(last_eth_), ip);
       return 1;
@@ -97,7 +98,7 @@ class Interface {
     return 0;
   }
 
-  // Frames built here (ARP, released packets) waiting for the next drain.
+  /// Frames built here (ARP, released packets) waiting for the next drain.
   template <class F>
   std::size_t flush_ready(F& f) {
     std::size_t n = 0;
@@ -111,9 +112,9 @@ class Interface {
   }
 
   std::optional<Ipv4Addr> next_hop(std::span<const std::byte> ip) const;
-  // The last neighbour a packet went to, with its Ethernet header built, so that a
-  // run of packets to one neighbour (a server's gateway, a test peer) costs no map
-  // lookup; forgotten whenever the cache entry changes.
+  /// The last neighbour a packet went to, with its Ethernet header built, so that a
+  /// run of packets to one neighbour (a server's gateway, a test peer) costs no map
+  /// lookup; forgotten whenever the cache entry changes.
   void remember_hop(Ipv4Addr hop, const Entry& e);
   [[nodiscard]] const Entry* resolved(Ipv4Addr ip, Instant now) const;
   void forget_hop(Ipv4Addr hop) noexcept {
@@ -135,13 +136,13 @@ class Interface {
   Stack& stack_;
   InterfaceConfig cfg_;
   Counters& counters_;
-  std::unordered_map<std::uint32_t, Entry> cache_;  // control-path sized; bounded by arp_cache_size
+  std::unordered_map<std::uint32_t, Entry> cache_;  ///< control-path sized; bounded by arp_cache_size
   std::vector<Ready> ready_;
   std::size_t pending_count_ = 0;
   Ipv4Addr last_hop_{};
-  Instant last_expires_{};  // Instant{}: nothing remembered
+  Instant last_expires_{};  ///< Instant{}: nothing remembered
   std::array<std::byte, wire::kEthernetHeaderLen> last_eth_{};
-  Instant next_expire_{};   // expire() has nothing to do before this
+  Instant next_expire_{};   ///< expire() has nothing to do before this
 };
 
 }  // namespace riptide

@@ -1,24 +1,25 @@
-// Stack: one per lcore. It owns that core's connections (flow table keyed by the
-// 4-tuple), listeners, TIME-WAIT records, timer wheel, counters and transmit queue,
-// and serves the application API. Nothing in it is shared with another core, so
-// nothing in it is locked.
-//
-// TIME-WAIT records (32 bytes each, with their expiry) live in a ring ordered by
-// expiry rather than on the timer wheel: every record lasts the same 2*MSL, so the
-// oldest is always at the head and expiring is popping the head. A retransmitted
-// FIN restarts a record's 2*MSL by moving it to the tail (its old slot stays a hole
-// until the head passes it). When the ring is full the oldest record is recycled
-// (counted in tcp_time_wait_recycled): under a close rate the table cannot hold
-// for 2*MSL, every tuple keeps TIME-WAIT for max_time_wait / rate seconds instead
-// of most of them getting none (Linux's tcp_max_tw_buckets skips TIME-WAIT).
-//
-// Driving it (DESIGN.md "Two ways to drive a Stack, one engine"):
-//   input(ipv4_packet, now)   hand it one received IPv4 packet
-//   advance(now)              run the timers that are due
-//   drain_tx(f)               take what it wants sent, as IPv4 packets
-// Time is always passed in; the stack never reads a clock.
-//
-// Thread-safety: none. Every call, and every callback, happens on the owning core.
+/// \file
+/// Stack: one per lcore. It owns that core's connections (flow table keyed by the
+/// 4-tuple), listeners, TIME-WAIT records, timer wheel, counters and transmit queue,
+/// and serves the application API. Nothing in it is shared with another core, so
+/// nothing in it is locked.
+///
+/// TIME-WAIT records (32 bytes each, with their expiry) live in a ring ordered by
+/// expiry rather than on the timer wheel: every record lasts the same 2*MSL, so the
+/// oldest is always at the head and expiring is popping the head. A retransmitted
+/// FIN restarts a record's 2*MSL by moving it to the tail (its old slot stays a hole
+/// until the head passes it). When the ring is full the oldest record is recycled
+/// (counted in tcp_time_wait_recycled): under a close rate the table cannot hold
+/// for 2*MSL, every tuple keeps TIME-WAIT for max_time_wait / rate seconds instead
+/// of most of them getting none (Linux's tcp_max_tw_buckets skips TIME-WAIT).
+///
+/// Driving it (DESIGN.md "Two ways to drive a Stack, one engine"):
+///   input(ipv4_packet, now)   hand it one received IPv4 packet
+///   advance(now)              run the timers that are due
+///   drain_tx(f)               take what it wants sent, as IPv4 packets
+/// Time is always passed in; the stack never reads a clock.
+///
+/// Thread-safety: none. Every call, and every callback, happens on the owning core.
 #pragma once
 
 #include <cstdint>
@@ -46,21 +47,21 @@ namespace riptide {
 using tcp::CloseReason;
 using tcp::State;
 
-// Errors the API returns (never thrown).
+/// Errors the API returns (never thrown).
 enum class Error : std::uint8_t {
-  InvalidArgument,   // bad address, port or option value
-  AddressInUse,      // listen() on a taken port, connect() on a taken 4-tuple
-  AddressNotLocal,   // a local address that is not one of the stack's
-  NoPorts,           // every ephemeral port is in use toward that peer
-  NoMemory,          // connection pool or listener table exhausted
-  BadConnection,     // the handle is stale (the connection is gone)
-  NotConnected,      // the call needs a synchronized connection
-  Closing,           // the write side is already shut
+  InvalidArgument,   ///< bad address, port or option value
+  AddressInUse,      ///< listen() on a taken port, connect() on a taken 4-tuple
+  AddressNotLocal,   ///< a local address that is not one of the stack's
+  NoPorts,           ///< every ephemeral port is in use toward that peer
+  NoMemory,          ///< connection pool or listener table exhausted
+  BadConnection,     ///< the handle is stale (the connection is gone)
+  NotConnected,      ///< the call needs a synchronized connection
+  Closing,           ///< the write side is already shut
 };
 [[nodiscard]] std::string_view to_string(Error e) noexcept;
 
-// A handle to a connection: a pool slot and that slot's generation, so a handle
-// kept after on_closed() is recognised as stale rather than reaching a new owner.
+/// A handle to a connection: a pool slot and that slot's generation, so a handle
+/// kept after on_closed() is recognised as stale rather than reaching a new owner.
 struct ConnId {
   std::uint32_t slot = 0;
   std::uint32_t generation = 0;
@@ -74,89 +75,89 @@ struct ListenerId {
 
 class Stack;
 
-// What the NIC already verified (DPDK's RX checksum offload flags): a checksum the
-// port checked is not computed again; one it found bad is dropped and counted.
+/// What the NIC already verified (DPDK's RX checksum offload flags): a checksum the
+/// port checked is not computed again; one it found bad is dropped and counted.
 struct RxChecksum {
   enum class Verdict : std::uint8_t { Unknown, Good, Bad };
   Verdict ip = Verdict::Unknown;
   Verdict l4 = Verdict::Unknown;
 };
 
-// Application callbacks, run on the owning core. A handler may call any Stack API
-// from inside a callback, including on the connection being reported.
+/// Application callbacks, run on the owning core. A handler may call any Stack API
+/// from inside a callback, including on the connection being reported.
 class Handler {
  public:
   virtual ~Handler() = default;
-  // A passive connection reached ESTABLISHED (listeners with auto_accept).
+  /// A passive connection reached ESTABLISHED (listeners with auto_accept).
   virtual void on_accept(Stack&, ConnId) {}
-  // A listener without auto_accept has a connection waiting in its accept queue.
+  /// A listener without auto_accept has a connection waiting in its accept queue.
   virtual void on_acceptable(Stack&, ListenerId) {}
-  // An active open completed. A failed one ends in on_closed(Refused/TimedOut).
+  /// An active open completed. A failed one ends in on_closed(Refused/TimedOut).
   virtual void on_connected(Stack&, ConnId) {}
-  // In-order payload; the view is valid only during the call (zero copy).
+  /// In-order payload; the view is valid only during the call (zero copy).
   virtual void on_data(Stack&, ConnId, std::span<const std::byte>) {}
-  // Send space freed after send() accepted less than it was given.
+  /// Send space freed after send() accepted less than it was given.
   virtual void on_writable(Stack&, ConnId) {}
-  // The peer's FIN arrived: no more data will come (half-close).
+  /// The peer's FIN arrived: no more data will come (half-close).
   virtual void on_peer_closed(Stack&, ConnId) {}
-  // The connection is gone; the ConnId is stale once this returns.
+  /// The connection is gone; the ConnId is stale once this returns.
   virtual void on_closed(Stack&, ConnId, CloseReason) {}
 };
 
 struct ListenOptions {
-  std::uint32_t backlog = 0;  // SYN queue and accept queue bound; 0: the config default
-  bool auto_accept = true;    // hand connections to on_accept() as they complete
-  std::optional<tcp::SynCookieMode> syn_cookies;  // default: the stack's config
+  std::uint32_t backlog = 0;  ///< SYN queue and accept queue bound; 0: the config default
+  bool auto_accept = true;    ///< hand connections to on_accept() as they complete
+  std::optional<tcp::SynCookieMode> syn_cookies;  ///< default: the stack's config
 };
 
 struct ConnectOptions {
-  Ipv4Addr local_addr{};        // 0.0.0.0: the stack's first address
-  std::uint16_t local_port = 0;  // 0: an ephemeral port
+  Ipv4Addr local_addr{};        ///< 0.0.0.0: the stack's first address
+  std::uint16_t local_port = 0;  ///< 0: an ephemeral port
 };
 
 struct StackConfig {
-  std::vector<Ipv4Addr> local_addrs;  // at least one
+  std::vector<Ipv4Addr> local_addrs;  ///< at least one
   tcp::TcpConfig tcp;
-  // Connection records (about 1.5 KB each, allocated at start-up).
+  /// Connection records (about 1.5 KB each, allocated at start-up).
   std::uint32_t max_connections = 65536;
-  // Records are scarce once this percentage of max_connections is in use: new
-  // SYNs on listeners with cookies "auto" get cookies instead of records, and
-  // half-open entries give up after tcp.synack_retries_pressure SYN-ACKs. 1..100.
+  /// Records are scarce once this percentage of max_connections is in use: new
+  /// SYNs on listeners with cookies "auto" get cookies instead of records, and
+  /// half-open entries give up after tcp.synack_retries_pressure SYN-ACKs. 1..100.
   std::uint32_t pressure_percent = 90;
-  // TIME-WAIT records; when all are taken the oldest is recycled. 0: connections
-  // close without TIME-WAIT (tcp_time_wait_full).
+  /// TIME-WAIT records; when all are taken the oldest is recycled. 0: connections
+  /// close without TIME-WAIT (tcp_time_wait_full).
   std::uint32_t max_time_wait = 262144;
   std::uint32_t max_listeners = 64;
-  // 2 KiB send-buffer chunks (address space reserved, memory touched as used); 0:
-  // 32 per connection, at most kDefaultChunkLimit.
+  /// 2 KiB send-buffer chunks (address space reserved, memory touched as used); 0:
+  /// 32 per connection, at most kDefaultChunkLimit.
   std::uint32_t send_chunks = 0;
-  std::uint32_t tx_queue = 4096;    // packets waiting for drain_tx()
+  std::uint32_t tx_queue = 4096;    ///< packets waiting for drain_tx()
   std::uint8_t ttl = 64;
-  tcp::Secret secret{};             // ISN/cookie key; random_secret() in production
-  // The port computes IPv4 and TCP checksums (DPDK TX offload): TCP segments leave
-  // with a zero IP checksum and the pseudo-header sum in the TCP checksum field.
+  tcp::Secret secret{};             ///< ISN/cookie key; random_secret() in production
+  ///< The port computes IPv4 and TCP checksums (DPDK TX offload): TCP segments leave
+  ///< with a zero IP checksum and the pseudo-header sum in the TCP checksum field.
   bool tx_checksum_offload = false;
-  // Several cores: true when this stack's core owns a tuple. Active opens pick an
-  // ephemeral port the filter accepts, so replies land on this core. Null: all.
+  /// Several cores: true when this stack's core owns a tuple. Active opens pick an
+  /// ephemeral port the filter accepts, so replies land on this core. Null: all.
   bool (*owns)(const FlowKey& key, const void* ctx) = nullptr;
   const void* owns_ctx = nullptr;
 };
 
-// A random secret from libsodium (start-up only: not for the data path).
+/// A random secret from libsodium (start-up only: not for the data path).
 [[nodiscard]] tcp::Secret random_secret();
 
-// The default send_chunks' ceiling: 1 GiB of address space per stack, what 16,384
-// connections with 32 chunks each took before the connection table grew.
+/// The default send_chunks' ceiling: 1 GiB of address space per stack, what 16,384
+/// connections with 32 chunks each took before the connection table grew.
 inline constexpr std::uint32_t kDefaultChunkLimit = 524288;
 
-// The largest MSS a transmit slot can carry (2048 - IPv4 20 - TCP 60).
+/// The largest MSS a transmit slot can carry (2048 - IPv4 20 - TCP 60).
 inline constexpr std::uint16_t kMaxMss = 1968;
 
-// What is wrong with a configuration, naming the key, or nothing. Stack's
-// constructor aborts on a bad one; programs call this first to report nicely.
+/// What is wrong with a configuration, naming the key, or nothing. Stack's
+/// constructor aborts on a bad one; programs call this first to report nicely.
 [[nodiscard]] std::optional<std::string> validate(const StackConfig& c);
 
-// A snapshot of one connection (the .pkt runner's tcpi_state, telemetry's listing).
+/// A snapshot of one connection (the .pkt runner's tcpi_state, telemetry's listing).
 struct ConnInfo {
   FlowKey key;
   State state = State::Closed;
@@ -178,13 +179,13 @@ class Stack final : private tcp::TcpHost {
   Stack(const Stack&) = delete;
   Stack& operator=(const Stack&) = delete;
 
-  // --- driving ------------------------------------------------------------------
+  /// --- driving ------------------------------------------------------------------
   void input(std::span<const std::byte> ipv4_packet, Instant now, RxChecksum rx = {});
   void advance(Instant now);
-  // Moves the clock without running timers, for hosts that call the API between
-  // advance()s (the time a send() or close() happens at). Never moves backwards.
+  /// Moves the clock without running timers, for hosts that call the API between
+  /// advance()s (the time a send() or close() happens at). Never moves backwards.
   void set_clock(Instant now) noexcept { now_ = std::max(now_, now); }
-  // Calls f(std::span<const std::byte>) for each queued IPv4 packet, oldest first.
+  /// Calls f(std::span<const std::byte>) for each queued IPv4 packet, oldest first.
   template <class F>
   std::size_t drain_tx(F&& f) {
     std::size_t n = 0;
@@ -198,31 +199,31 @@ class Stack final : private tcp::TcpHost {
     return n;
   }
   [[nodiscard]] std::size_t tx_pending() const noexcept { return tx_count_; }
-  // The earliest timer or TIME-WAIT expiry, if any.
+  /// The earliest timer or TIME-WAIT expiry, if any.
   [[nodiscard]] std::optional<Instant> next_timer() const noexcept;
   [[nodiscard]] Instant now() const noexcept { return now_; }
 
-  // --- the application API ----------------------------------------------------------
+  /// --- the application API ----------------------------------------------------------
   Result<ListenerId, Error> listen(Ipv4Addr addr, std::uint16_t port, Handler& h,
                                    ListenOptions opts = {});
-  // Stops listening; connections already accepted live on, queued ones are reset.
+  /// Stops listening; connections already accepted live on, queued ones are reset.
   void unlisten(ListenerId l);
-  // Takes the oldest connection from a listener's accept queue.
+  /// Takes the oldest connection from a listener's accept queue.
   std::optional<ConnId> accept(ListenerId l);
   [[nodiscard]] std::size_t accept_queue_length(ListenerId l) const;
 
   Result<ConnId, Error> connect(Ipv4Addr remote, std::uint16_t remote_port, Handler& h,
                                 ConnectOptions opts = {});
-  // Copies into the send buffer what fits; returns that count (0 when full).
+  /// Copies into the send buffer what fits; returns that count (0 when full).
   Result<std::size_t, Error> send(ConnId c, std::span<const std::byte> data);
   std::optional<Error> shutdown_write(ConnId c);
   std::optional<Error> close(ConnId c);
   std::optional<Error> abort(ConnId c);
-  // Shutdown: every connection is aborted (RST where RFC 9293 says so), so no peer
-  // is left half-open; handlers hear on_closed(aborted).
+  /// Shutdown: every connection is aborted (RST where RFC 9293 says so), so no peer
+  /// is left half-open; handlers hear on_closed(aborted).
   void abort_all();
   std::optional<Error> set_nodelay(ConnId c, bool on);
-  // RFC 1122 4.2.3.6 keep-alives for one connection (the config gives defaults).
+  /// RFC 1122 4.2.3.6 keep-alives for one connection (the config gives defaults).
   struct Keepalive {
     bool on = true;
     Duration idle = std::chrono::hours{2};
@@ -230,40 +231,40 @@ class Stack final : private tcp::TcpHost {
     std::uint8_t count = 9;
   };
   std::optional<Error> set_keepalive(ConnId c, const Keepalive& k);
-  // TCP_CONGESTION: NewReno or CUBIC for this connection from now on.
+  /// TCP_CONGESTION: NewReno or CUBIC for this connection from now on.
   std::optional<Error> set_congestion(ConnId c, tcp::CongestionAlgorithm a);
-  // SO_RCVBUF / SO_SNDBUF: this connection's buffer sizes in bytes (at least one
-  // MSS each; the receive window cannot outgrow the window scale agreed in the
-  // SYNs, RFC 7323 2.3, so set it before connect() or from on_accept for large
-  // windows). InvalidArgument for 0 or more than 1 GiB.
+  /// SO_RCVBUF / SO_SNDBUF: this connection's buffer sizes in bytes (at least one
+  /// MSS each; the receive window cannot outgrow the window scale agreed in the
+  /// SYNs, RFC 7323 2.3, so set it before connect() or from on_accept for large
+  /// windows). InvalidArgument for 0 or more than 1 GiB.
   std::optional<Error> set_buffer_sizes(ConnId c, std::uint32_t rcv_buf, std::uint32_t snd_buf);
   std::optional<Error> set_receive_held(ConnId c, std::uint32_t bytes);
   std::optional<Error> set_handler(ConnId c, Handler& h);
-  // An application pointer carried by the connection. user_data() answers from
-  // on_accept()/on_connected() until on_closed() returns (inside on_closed() too);
-  // null for a stale or unknown ConnId.
+  /// An application pointer carried by the connection. user_data() answers from
+  /// on_accept()/on_connected() until on_closed() returns (inside on_closed() too);
+  /// null for a stale or unknown ConnId.
   void set_user_data(ConnId c, void* p);
   [[nodiscard]] void* user_data(ConnId c) const;
 
   [[nodiscard]] std::optional<ConnInfo> info(ConnId c) const;
   [[nodiscard]] bool alive(ConnId c) const noexcept { return lookup(c) != nullptr; }
-  // The state of whatever holds this tuple: a connection, a TIME-WAIT record, or
-  // nothing (CLOSED). For observers that know a tuple but no handle.
+  /// The state of whatever holds this tuple: a connection, a TIME-WAIT record, or
+  /// nothing (CLOSED). For observers that know a tuple but no handle.
   [[nodiscard]] State state_of(const FlowKey& key) const;
-  // Calls f(const ConnInfo&) for every connection and TIME-WAIT record (an ss-like
-  // listing for telemetry). Control path: walks the whole pool.
+  /// Calls f(const ConnInfo&) for every connection and TIME-WAIT record (an ss-like
+  /// listing for telemetry). Control path: walks the whole pool.
   template <class F>
   void for_each_connection(F&& f) const;
-  // True while a TIME-WAIT record holds this tuple.
+  /// True while a TIME-WAIT record holds this tuple.
   [[nodiscard]] bool time_wait_exists(const FlowKey& key) const;
 
-  // --- observability ------------------------------------------------------------------
+  /// --- observability ------------------------------------------------------------------
   [[nodiscard]] const Counters& counters() const noexcept { return counters_; }
-  // The same per-core counters, for the layers in front of the stack (L2, I/O).
+  /// The same per-core counters, for the layers in front of the stack (L2, I/O).
   [[nodiscard]] Counters& shared_counters() noexcept { return counters_; }
   [[nodiscard]] std::size_t connection_count() const noexcept { return conn_count_; }
   [[nodiscard]] std::size_t time_wait_count() const noexcept { return tw_count_; }
-  // Connections by RFC 9293 state; TIME-WAIT counts the compact records.
+  /// Connections by RFC 9293 state; TIME-WAIT counts the compact records.
   [[nodiscard]] std::array<std::size_t, tcp::kStateCount> connections_by_state() const noexcept {
     auto v = by_state_;
     v[static_cast<std::size_t>(State::TimeWait)] = tw_count_;
@@ -271,27 +272,27 @@ class Stack final : private tcp::TcpHost {
   }
   [[nodiscard]] const StackConfig& config() const noexcept { return cfg_; }
 
-  // --- overload control (DESIGN.md "Overload") -----------------------------------------
-  // While set, a new SYN on a listener whose cookies are not "never" is answered
-  // with a cookie only: no record and no SYN-ACK timer until a handshake completes,
-  // so a core that is behind spends nothing on half-open connections and keeps
-  // its records for the connections it already has (tcp_syn_shed_overload). The
-  // owned loop sets it while its receive bursts come back full (Worker::poll_once);
-  // an embedder may drive it from its own measure of being behind.
+  /// --- overload control (DESIGN.md "Overload") -----------------------------------------
+  /// While set, a new SYN on a listener whose cookies are not "never" is answered
+  /// with a cookie only: no record and no SYN-ACK timer until a handshake completes,
+  /// so a core that is behind spends nothing on half-open connections and keeps
+  /// its records for the connections it already has (tcp_syn_shed_overload). The
+  /// owned loop sets it while its receive bursts come back full (Worker::poll_once);
+  /// an embedder may drive it from its own measure of being behind.
   void set_shedding(bool on) noexcept { shedding_ = on; }
   [[nodiscard]] bool shedding() const noexcept { return shedding_; }
   [[nodiscard]] bool is_local(Ipv4Addr a) const noexcept;
 
-  // --- for tests and the fuzzer (read-only, control path) ---------------------------
-  // The connection in pool slot `slot` (null when the slot is free or being
-  // released), and its handle in *id when given.
+  /// --- for tests and the fuzzer (read-only, control path) ---------------------------
+  /// The connection in pool slot `slot` (null when the slot is free or being
+  /// released), and its handle in *id when given.
   [[nodiscard]] const tcp::Connection* connection_at(std::uint32_t slot, ConnId* id = nullptr) const noexcept;
-  // The send-buffer chunk pool (chunks in use: capacity() - available()).
+  /// The send-buffer chunk pool (chunks in use: capacity() - available()).
   [[nodiscard]] const tcp::ChunkPool& chunks() const noexcept { return chunks_; }
-  // Children of a listener in SYN-RECEIVED that count against its SYN queue.
+  /// Children of a listener in SYN-RECEIVED that count against its SYN queue.
   [[nodiscard]] std::size_t syn_queue_length(ListenerId l) const;
-  // Called on every state change of every connection (after the stack's own
-  // bookkeeping), so a test can check each edge against RFC 9293's diagram.
+  /// Called on every state change of every connection (after the stack's own
+  /// bookkeeping), so a test can check each edge against RFC 9293's diagram.
   using StateObserver = void (*)(void* ctx, const FlowKey& key, State from, State to);
   void set_state_observer(StateObserver f, void* ctx) noexcept {
     state_observer_ = f;
@@ -308,7 +309,7 @@ class Stack final : private tcp::TcpHost {
   };
   static constexpr std::uint32_t kTimeWaitTag = 0x80000000u;
 
-  // TcpHost
+  /// TcpHost
   void transmit(tcp::Connection& c, const wire::TcpHeader& h, std::size_t payload_offset,
                 std::size_t payload_len) override;
   void set_timer(tcp::Connection& c, tcp::TimerKind k, Instant when) override;
@@ -327,32 +328,32 @@ class Stack final : private tcp::TcpHost {
   void icmp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> message);
   void listen_input(Listener& l, const FlowKey& key, const tcp::Segment& seg);
   void time_wait_input(std::uint32_t tw_index, const FlowKey& key, const tcp::Segment& seg);
-  void reply_rst(const FlowKey& key, const tcp::Segment& seg);  // RFC 9293 3.10.7.1
+  void reply_rst(const FlowKey& key, const tcp::Segment& seg);  ///< RFC 9293 3.10.7.1
   void send_time_wait_ack(const FlowKey& key, const tcp::TimeWaitRecord& rec);
   Listener* find_listener(Ipv4Addr addr, std::uint16_t port);
   ConnSlot* new_connection(const FlowKey& key, Handler* h, std::uint32_t listener);
   ConnSlot* lookup(ConnId c) const noexcept;
-  const ConnSlot* slot_at(std::uint32_t i) const noexcept;  // a live connection's slot, or null
+  const ConnSlot* slot_at(std::uint32_t i) const noexcept;  ///< a live connection's slot, or null
   ConnId id_at(std::uint32_t i) const noexcept;
   std::optional<FlowKey> time_wait_key(std::uint32_t i) const noexcept;
   ConnSlot& slot_of(tcp::Connection& c) noexcept;
   ConnId id_of(const ConnSlot& s) const noexcept;
   void release_finished();
   template <class F>
-  std::optional<Error> detach(ConnId c, F&& end);  // close/abort: the app lets go
+  std::optional<Error> detach(ConnId c, F&& end);  ///< close/abort: the app lets go
   void release_connection(ConnSlot& s);
-  void leave_accept_queue(ConnSlot& s);  // a queued child no longer waits for accept()
+  void leave_accept_queue(ConnSlot& s);  ///< a queued child no longer waits for accept()
   std::uint32_t new_time_wait(const tcp::Connection& c);
-  void free_time_wait(std::uint32_t index);     // the record ends; its slot is a hole
-  void restart_time_wait(std::uint32_t index);  // a fresh 2*MSL: moves to the tail
-  std::uint32_t push_time_wait(const tcp::TimeWaitRecord& rec);  // at the tail
-  void trim_time_wait() noexcept;               // drops holes at the head
-  void expire_time_wait();                      // ends every record that is due
-  // Milliseconds from start_ to t; stored as 32 bits, compared modulo 2^32.
+  void free_time_wait(std::uint32_t index);     ///< the record ends; its slot is a hole
+  void restart_time_wait(std::uint32_t index);  ///< a fresh 2*MSL: moves to the tail
+  std::uint32_t push_time_wait(const tcp::TimeWaitRecord& rec);  ///< at the tail
+  void trim_time_wait() noexcept;               ///< drops holes at the head
+  void expire_time_wait();                      ///< ends every record that is due
+  ///< Milliseconds from start_ to t; stored as 32 bits, compared modulo 2^32.
   std::int64_t tw_tick(Instant t, bool round_up) const noexcept;
   void send_tcp(const FlowKey& key, const wire::TcpHeader& h,
                 std::span<const std::byte> payload = {});
-  // Builds IPv4 + TCP into the next transmit slot; fill() writes the payload.
+  /// Builds IPv4 + TCP into the next transmit slot; fill() writes the payload.
   template <class FillPayload>
   void output_tcp(const FlowKey& key, const wire::TcpHeader& h, std::size_t payload_len,
                   FillPayload&& fill);
@@ -367,25 +368,25 @@ class Stack final : private tcp::TcpHost {
   tcp::IsnGenerator isn_;
   tcp::SynCookies cookies_;
   TimerWheel wheel_;
-  FlowTable<std::uint32_t> flows_;  // value: conn slot, or kTimeWaitTag | tw index
+  FlowTable<std::uint32_t> flows_;  ///< value: conn slot, or kTimeWaitTag | tw index
   tcp::ChunkPool chunks_;
 
   std::unique_ptr<ConnSlot[]> conns_;
   std::vector<std::uint32_t> conn_free_;
   std::size_t conn_count_ = 0;
-  std::size_t pressure_mark_ = 0;  // records_scarce() from this many connections on
-  std::vector<std::uint32_t> finished_;  // slots to release after the current event
+  std::size_t pressure_mark_ = 0;  ///< records_scarce() from this many connections on
+  std::vector<std::uint32_t> finished_;  ///< slots to release after the current event
 
-  // The TIME-WAIT ring: slots tw_head_ .. tw_head_ + tw_used_ - 1 (mod
-  // max_time_wait), oldest first, holes included; tw_count_ live records.
+  /// The TIME-WAIT ring: slots tw_head_ .. tw_head_ + tw_used_ - 1 (mod
+  /// max_time_wait), oldest first, holes included; tw_count_ live records.
   std::unique_ptr<TwSlot[]> tws_;
   std::uint32_t tw_head_ = 0;
   std::uint32_t tw_used_ = 0;
   std::size_t tw_count_ = 0;
-  Instant start_;  // TIME-WAIT expiries are milliseconds from here
+  Instant start_;  ///< TIME-WAIT expiries are milliseconds from here
 
   std::vector<std::unique_ptr<Listener>> listeners_;
-  std::unordered_map<std::uint64_t, std::uint32_t> listener_index_;  // (addr, port)
+  std::unordered_map<std::uint64_t, std::uint32_t> listener_index_;  ///< (addr, port)
 
   std::vector<TxSlot> tx_;
   std::size_t tx_head_ = 0;
