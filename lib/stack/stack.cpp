@@ -6,6 +6,7 @@
 #include <cassert>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "common/byte_order.hpp"
 #include "wire/checksum.hpp"
@@ -806,6 +807,15 @@ std::span<std::byte> Stack::tx_reserve() {
 void Stack::tx_commit(std::size_t len) {
   tx_[(tx_head_ + tx_count_) % tx_.size()].len = len;
   ++tx_count_;
+}
+
+bool Stack::output_raw(std::span<const std::byte> ipv4_packet) {
+  if (ipv4_packet.size() < wire::kIpv4MinHeaderLen || ipv4_packet.size() > tx_.front().data.size()) return false;
+  std::span<std::byte> out = tx_reserve();
+  if (out.empty()) return false;
+  std::memcpy(out.data(), ipv4_packet.data(), ipv4_packet.size());
+  tx_commit(ipv4_packet.size());
+  return true;
 }
 
 template <class FillPayload>

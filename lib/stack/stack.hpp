@@ -198,6 +198,14 @@ class Stack final : private tcp::TcpHost {
     return n;
   }
   [[nodiscard]] std::size_t tx_pending() const noexcept { return tx_count_; }
+  // Queues an IPv4 packet the caller built whole: riptide-load's lab flood modes
+  // (apps/common/flood.hpp), segments that belong to no connection and never pass
+  // the state machine. It leaves like the stack's own output (drain_tx, then the
+  // Interface's routing and ARP, the port's tx batch); its checksums are the
+  // caller's, in the form config().tx_checksum_offload asks for. False, counted in
+  // tx_queue_full, when the transmit queue is full; false for a packet larger than a
+  // transmit slot (2,048 bytes) or shorter than an IPv4 header.
+  bool output_raw(std::span<const std::byte> ipv4_packet);
   // The earliest timer or TIME-WAIT expiry, if any.
   [[nodiscard]] std::optional<Instant> next_timer() const noexcept;
   [[nodiscard]] Instant now() const noexcept { return now_; }
