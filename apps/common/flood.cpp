@@ -280,7 +280,9 @@ FloodGenerator::FloodGenerator(Stack& stack, const FloodParams& p, std::uint64_t
       p_(p),
       src_(p.sources, p.source_ports),
       seq_(p.window, p.seq_stride, p.seed + first_index),
-      bucket_(p.rate, std::max(1.0, p.rate / 100)),  // up to 10 ms owed is kept
+      // Packets owed after a stall (a descheduled core) are kept up to 1 s worth and
+      // made up at most kPerPoll a poll, so the delivered rate is the offered one.
+      bucket_(p.rate, std::max(1.0, p.rate)),
       next_(first_index),
       step_(std::max<std::uint64_t>(step, 1)) {}
 
