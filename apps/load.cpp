@@ -11,6 +11,8 @@
 //                --rate N [--duration S] [--count N] [--flood-sources A-B|A/LEN]
 //                [--flood-source-ports LO-HI] [--flood-ports LO-HI] [--flood-window in|out]
 //                [--flood-seq-stride N] [--flood-payload N] [--flood-seed N] [--hold-no-read] [--http]
+//   riptide-load [EAL args] -- <a workload> --duration S --flood syn|ack|rst|data-closed
+//                --flood-beside-rate N [--flood-json FILE] [--flood-... as above]
 //   (lab flood modes, apps/common/flood.hpp: only 198.18.0.0/15, bounded in packets and time)
 // README "riptide-load" documents the flags and the JSON schema. The engine is
 // apps/common/load.hpp; this file only parses flags, splits the load over the
@@ -275,6 +277,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1400));
   app.add_option("--flood-seed", fp.seed, "seed of the random sequence numbers (default 1)");
   app.add_flag("--hold-no-read", fp.no_read, "hold: never read what arrives, so receive windows close");
+  double flood_beside_rate = 0;
+  std::string flood_json;
+  app.add_option("--flood-beside-rate", flood_beside_rate,
+                 "run the --flood (syn, ack, rst, data-closed) beside the workload instead of replacing it, at N "
+                 "packets/s for the workload's --duration")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--flood-json", flood_json, "with --flood-beside-rate: the flood's report as JSON to FILE");
   // Checked once every flag is in, before the runtime starts: a refused flood
   // sends nothing.
   app.callback([&] {
@@ -295,6 +304,16 @@ int main(int argc, char** argv) {
     if (!tp) throw CLI::ValidationError("--flood-ports", "wants LO-HI within 1-65535: " + flood_ports);
     fp.target_ports = *tp;
     fp.window = flood_window == "in" ? flood::Window::In : flood::Window::Out;
+    if (flood_beside_rate > 0) {
+      // Beside a workload: its own rate, bounded by the workload's duration.
+      if (fp.kind == flood::Kind::Hold) throw CLI::ValidationError("--flood-beside-rate", "not with --flood hold");
+      if (duration_s == 0) throw CLI::ValidationError("--flood-beside-rate", "needs the workload's --duration");
+      fp.rate = flood_beside_rate;
+      fp.duration = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(duration_s));
+      fp.count = static_cast<std::uint64_t>(flood_beside_rate * duration_s);
+      if (auto why = flood::validate(fp)) throw CLI::ValidationError("--flood", *why);
+      return;
+    }
     fp.rate = p.rate;
     if (duration_s == 0) duration_s = 10;
     fp.duration = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(duration_s));
@@ -307,7 +326,7 @@ int main(int argc, char** argv) {
   });
   int status = 0;
   auto rt = riptide::apps::start_program(argc, argv, app, flags, status);
-  if (!flood_kind.empty()) {
+  if (!flood_kind.empty() && flood_beside_rate == 0) {
     const auto e = parse_endpoint(servers.front());
     const int frc = run_flood(*rt, flags, fp, e->port, json_path, quiet);
     rt.reset();
@@ -352,6 +371,30 @@ int main(int argc, char** argv) {
     gens.push_back(std::make_unique<LoadGenerator>(rt->worker(i).stack(), wp));
     rt->worker(i).set_poll_hook(
         [](void* ctx, Stack&, Instant now) { static_cast<LoadGenerator*>(ctx)->poll(now); }, gens.back().get());
+  }
+  // --flood-beside-rate: each worker also runs its share of the flood, polled after
+  // its share of the workload.
+  struct Beside {
+    LoadGenerator* load;
+    flood::FloodGenerator* flood;
+  };
+  std::vector<std::unique_ptr<flood::FloodGenerator>> floods;
+  std::vector<Beside> besides(workers);
+  if (flood_beside_rate > 0) {
+    for (std::size_t i = 0; i < workers; ++i) {
+      flood::FloodParams wf = fp;
+      wf.rate = fp.rate / static_cast<double>(workers);
+      wf.count = std::max<std::uint64_t>(1, share(fp.count, workers, i));
+      floods.push_back(std::make_unique<flood::FloodGenerator>(rt->worker(i).stack(), wf, i, workers));
+      besides[i] = {gens[i].get(), floods.back().get()};
+      rt->worker(i).set_poll_hook(
+          [](void* ctx, Stack&, Instant now) {
+            auto* b = static_cast<Beside*>(ctx);
+            b->load->poll(now);
+            b->flood->poll(now);
+          },
+          &besides[i]);
+    }
   }
   run.params = p;
   run.workers = static_cast<unsigned>(workers);
@@ -442,6 +485,28 @@ int main(int argc, char** argv) {
   r.stack = stack_figures(rt->total_counters());
   std::printf("%s\n", summary_text(r).c_str());
   bool failed = r.totals.error_total() > 0 || !all_finished || (p.count > 0 && r.totals.transactions != p.count);
+  if (!floods.empty()) {
+    flood::FloodReport fr;
+    fr.params = fp;
+    fr.target_port = p.servers.front().port;
+    fr.workers = static_cast<unsigned>(workers);
+    Instant f0 = Instant::max(), f1{};
+    for (const auto& f : floods) {
+      fr.totals.add(f->stats());
+      if (f->started_at() != Instant{}) f0 = std::min(f0, f->started_at());
+      f1 = std::max(f1, f->finished() ? f->finished_at() : last);
+    }
+    fr.seconds = f0 != Instant::max() && f1 > f0 ? std::chrono::duration<double>(f1 - f0).count() : 0;
+    fr.stack = r.stack;
+    std::printf("%s (beside the workload)\n", summary_text(fr).c_str());
+    if (!flood_json.empty()) {
+      std::FILE* f = std::fopen(flood_json.c_str(), "w");
+      if (f == nullptr || std::fputs(to_json(fr).c_str(), f) < 0 || std::fclose(f) != 0) {
+        std::fprintf(stderr, "riptide-load: cannot write %s\n", flood_json.c_str());
+        failed = true;
+      }
+    }
+  }
   if (!json_path.empty()) {
     std::FILE* f = std::fopen(json_path.c_str(), "w");
     if (f == nullptr || std::fputs(to_json(r).c_str(), f) < 0 || std::fclose(f) != 0) {
