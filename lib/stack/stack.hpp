@@ -356,6 +356,7 @@ class Stack final : private tcp::TcpHost {
   std::uint32_t push_time_wait(const tcp::TimeWaitRecord& rec);  // at the tail
   void trim_time_wait() noexcept;               // drops holes at the head
   void expire_time_wait();                      // ends every record that is due
+  void wake_chunk_waiters();                    // on_writable for those send() turned away
   // Milliseconds from start_ to t; stored as 32 bits, compared modulo 2^32.
   std::int64_t tw_tick(Instant t, bool round_up) const noexcept;
   void send_tcp(const FlowKey& key, const wire::TcpHeader& h,
@@ -383,6 +384,9 @@ class Stack final : private tcp::TcpHost {
   std::size_t conn_count_ = 0;
   std::size_t pressure_mark_ = 0;  // records_scarce() from this many connections on
   std::vector<std::uint32_t> finished_;  // slots to release after the current event
+  // Connections whose send() found the chunk pool empty, oldest first; each slot
+  // at most once (ConnSlot::waits_for_chunks). Reserved to max_connections.
+  std::vector<ConnId> chunk_waiters_, chunk_waking_;
 
   // The TIME-WAIT ring: slots tw_head_ .. tw_head_ + tw_used_ - 1 (mod
   // max_time_wait), oldest first, holes included; tw_count_ live records.
