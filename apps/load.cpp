@@ -261,7 +261,8 @@ int main(int argc, char** argv) {
   flood::FloodParams fp;
   app.add_option("--flood", flood_kind,
                  "lab flood instead of a workload: syn, ack, rst, data-closed (spoofed sources, built as frames) "
-                 "or hold (open and keep --count idle connections); only 198.18.0.0/15; needs --rate")
+                 "or hold (open and keep --count idle connections); --rate (required), --count and --duration "
+                 "then count packets (hold: connections); only 198.18.0.0/15, at most 600 s")
       ->check(CLI::IsMember({"syn", "ack", "rst", "data-closed", "hold"}));
   app.add_option("--flood-sources", flood_sources, "spoofed source addresses A-B or A/LEN, inside 198.18.0.0/15 "
                                                    "(default 198.19.0.0/16)");
