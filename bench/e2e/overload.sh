@@ -42,6 +42,7 @@ cleanup() {
     for _ in $(seq 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$p" 2>/dev/null || true
   done
+  rm -rf "/var/run/dpdk/ov-srv-$$" "/var/run/dpdk/ov-cli-$$"  # the EAL runtime directories
 }
 trap cleanup EXIT
 
