@@ -7,6 +7,13 @@
 //                [--closer client|server] [--stream send|receive]
 //                [--local-addrs A[-B]] [--local-ports LO-HI] [--workers N]
 //                [--timeout-ms MS] [--json FILE] [--quiet] [--config FILE] [--set K=V ...]
+//   riptide-load [EAL args] -- --server IP:PORT --flood syn|ack|rst|data-closed|hold
+//                --rate N [--duration S] [--count N] [--flood-sources A-B|A/LEN]
+//                [--flood-source-ports LO-HI] [--flood-ports LO-HI] [--flood-window in|out]
+//                [--flood-seq-stride N] [--flood-payload N] [--flood-seed N] [--hold-no-read] [--http]
+//   riptide-load [EAL args] -- <a workload> --duration S --flood syn|ack|rst|data-closed
+//                --flood-beside-rate N [--flood-json FILE] [--flood-... as above]
+//   (lab flood modes, apps/common/flood.hpp: only 198.18.0.0/15, bounded in packets and time)
 // README "riptide-load" documents the flags and the JSON schema. The engine is
 // apps/common/load.hpp; this file only parses flags, splits the load over the
 // workers, prints the progress line each second and the summary.
@@ -25,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/flood.hpp"
 #include "common/load.hpp"
 #include "common/program.hpp"
 
@@ -32,6 +40,7 @@ namespace {
 
 using namespace riptide;
 using namespace riptide::apps::load;
+namespace flood = riptide::apps::flood;
 
 // "A-B" (or "A") as two numbers.
 bool parse_range(const std::string& text, std::uint64_t& lo, std::uint64_t& hi) {
@@ -55,6 +64,124 @@ bool parse_range(const std::string& text, std::uint64_t& lo, std::uint64_t& hi) 
 // Share i of `total` split over `n` as evenly as possible.
 std::uint64_t share(std::uint64_t total, std::uint64_t n, std::uint64_t i) {
   return total / n + (i < total % n ? 1 : 0);
+}
+
+// --flood: every worker runs its share of the flood (rate and count split, the
+// source space interleaved); a line a second, the summary, the JSON. Exit 0 once
+// the run ended by its count or duration.
+int run_flood(riptide::runtime::Runtime& rt, const riptide::apps::CommonFlags& flags, flood::FloodParams fp,
+              std::uint16_t target_port, const std::string& json_path, bool quiet) {
+  const std::size_t workers = rt.worker_count();
+  std::vector<std::unique_ptr<flood::FloodGenerator>> floods;
+  std::vector<std::unique_ptr<flood::HoldGenerator>> holds;
+  for (std::size_t i = 0; i < workers; ++i) {
+    flood::FloodParams wp = fp;
+    wp.rate = fp.rate / static_cast<double>(workers);
+    wp.count = share(fp.count, workers, i);
+    if (wp.count == 0) wp.count = 1;  // a worker without a share still sends one
+    riptide::runtime::Worker& w = rt.worker(i);
+    if (fp.kind == flood::Kind::Hold) {
+      holds.push_back(std::make_unique<flood::HoldGenerator>(w.stack(), wp));
+      w.set_poll_hook([](void* ctx, Stack&, Instant now) { static_cast<flood::HoldGenerator*>(ctx)->poll(now); },
+                      holds.back().get());
+    } else {
+      floods.push_back(std::make_unique<flood::FloodGenerator>(w.stack(), wp, i, workers));
+      w.set_poll_hook([](void* ctx, Stack&, Instant now) { static_cast<flood::FloodGenerator*>(ctx)->poll(now); },
+                      floods.back().get());
+    }
+  }
+  auto totals = [&] {
+    flood::FloodStats t;
+    for (const auto& g : floods) t.add(g->stats());
+    for (const auto& g : holds) t.add(g->stats());
+    return t;
+  };
+  auto all_done = [&] {
+    return std::all_of(floods.begin(), floods.end(), [](const auto& g) { return g->finished(); }) &&
+           std::all_of(holds.begin(), holds.end(), [](const auto& g) { return g->finished(); });
+  };
+  const std::string target = to_string(fp.target) + ":" + std::to_string(target_port);
+  std::printf("riptide-load: running flood %s against %s, %.0f/s, at most %llu %s and %.1f s, %zu worker(s)\n",
+              std::string(flood::to_string(fp.kind)).c_str(), target.c_str(), fp.rate,
+              static_cast<unsigned long long>(fp.count), fp.kind == flood::Kind::Hold ? "connections" : "packets",
+              std::chrono::duration<double>(fp.duration).count(), workers);
+  std::fflush(stdout);
+
+  std::mutex m;
+  std::condition_variable cv;
+  bool exiting = false;
+  std::thread reporter([&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto next = t0 + std::chrono::seconds{1};
+    const auto hard_stop = t0 + fp.duration + std::chrono::seconds{30};
+    flood::FloodStats prev;
+    std::unique_lock lk(m);
+    while (!exiting) {
+      cv.wait_for(lk, std::chrono::milliseconds{20});
+      if (exiting) break;
+      const auto now = std::chrono::steady_clock::now();
+      if (all_done() || now > hard_stop) {
+        riptide::runtime::Runtime::request_stop();
+        break;
+      }
+      if (now < next) continue;
+      next += std::chrono::seconds{1};
+      const flood::FloodStats cur = totals();
+      if (!quiet) {
+        const double t = std::chrono::duration<double>(now - t0).count();
+        if (fp.kind == flood::Kind::Hold) {
+          std::printf("t=%.0fs held %llu opened %llu failed %llu closed-by-server %llu bytes-held %llu\n", t,
+                      static_cast<unsigned long long>(cur.hold_active),
+                      static_cast<unsigned long long>(cur.hold_opened),
+                      static_cast<unsigned long long>(cur.hold_failed),
+                      static_cast<unsigned long long>(cur.hold_closed),
+                      static_cast<unsigned long long>(cur.hold_bytes_held));
+        } else {
+          std::printf("t=%.0fs sent/s %llu sent %llu tx-full %llu\n", t,
+                      static_cast<unsigned long long>(cur.sent() - prev.sent()),
+                      static_cast<unsigned long long>(cur.sent()), static_cast<unsigned long long>(cur.tx_full));
+        }
+        std::fflush(stdout);
+      }
+      prev = cur;
+    }
+  });
+  const int rc = rt.run({flags.stats, "riptide-load"});
+  {
+    std::lock_guard lk(m);
+    exiting = true;
+  }
+  cv.notify_all();
+  reporter.join();
+
+  flood::FloodReport r;
+  r.params = fp;
+  r.target_port = target_port;
+  r.workers = static_cast<unsigned>(workers);
+  r.totals = totals();
+  Instant first = Instant::max(), last{};
+  for (const auto& g : floods) {
+    if (g->started_at() != Instant{}) first = std::min(first, g->started_at());
+    last = std::max(last, g->finished_at());
+  }
+  for (const auto& g : holds) {
+    if (g->started_at() != Instant{}) first = std::min(first, g->started_at());
+    last = std::max(last, g->finished_at());
+  }
+  r.seconds = first != Instant::max() && last > first ? std::chrono::duration<double>(last - first).count() : 0;
+  r.stack = stack_figures(rt.total_counters());
+  std::printf("%s\n", summary_text(r).c_str());
+  bool failed = !all_done();
+  if (!json_path.empty()) {
+    std::FILE* f = std::fopen(json_path.c_str(), "w");
+    if (f == nullptr || std::fputs(to_json(r).c_str(), f) < 0 || std::fclose(f) != 0) {
+      std::fprintf(stderr, "riptide-load: cannot write %s\n", json_path.c_str());
+      failed = true;
+    }
+  }
+  std::printf("riptide-load: %s\n", failed ? "FAILED" : "ok");
+  std::fflush(stdout);
+  return rc != 0 ? rc : (failed ? 1 : 0);
 }
 
 }  // namespace
@@ -127,8 +254,86 @@ int main(int argc, char** argv) {
       "--workers", [&](unsigned n) { flags.sets.push_back("lcores.workers=" + std::to_string(n)); },
       "worker lcores (EAL -l must give as many); each runs its share of the load")
       ->check(CLI::Range(1u, 128u));
+  // Lab flood modes (apps/common/flood.hpp). --rate, --count and --duration count
+  // packets (hold: connection opens) in flood mode.
+  std::string flood_kind, flood_sources = "198.19.0.0/16", flood_source_ports = "1024-65535", flood_ports,
+                          flood_window = "out";
+  flood::FloodParams fp;
+  app.add_option("--flood", flood_kind,
+                 "lab flood instead of a workload: syn, ack, rst, data-closed (spoofed sources, built as frames) "
+                 "or hold (open and keep --count idle connections); --rate (required), --count and --duration "
+                 "then count packets (hold: connections); only 198.18.0.0/15, at most 600 s")
+      ->check(CLI::IsMember({"syn", "ack", "rst", "data-closed", "hold"}));
+  app.add_option("--flood-sources", flood_sources, "spoofed source addresses A-B or A/LEN, inside 198.18.0.0/15 "
+                                                   "(default 198.19.0.0/16)");
+  app.add_option("--flood-source-ports", flood_source_ports, "spoofed source ports LO-HI (default 1024-65535)");
+  app.add_option("--flood-ports", flood_ports, "target ports LO-HI (default: --server's port; data-closed: "
+                                               "ports nobody listens on)");
+  app.add_option("--flood-window", flood_window, "rst/ack sequence numbers: in (sweep by --flood-seq-stride: "
+                                                 "blind in-window) or out (random)")
+      ->check(CLI::IsMember({"in", "out"}));
+  app.add_option("--flood-seq-stride", fp.seq_stride, "--flood-window in: sequence stride (default 65536)")
+      ->check(CLI::Range(1u, 0x80000000u));
+  app.add_option("--flood-payload", fp.payload, "data-closed: payload bytes per segment (default 64)")
+      ->check(CLI::Range(1, 1400));
+  app.add_option("--flood-seed", fp.seed, "seed of the random sequence numbers (default 1)");
+  app.add_flag("--hold-no-read", fp.no_read, "hold: never read what arrives, so receive windows close");
+  double flood_beside_rate = 0;
+  std::string flood_json;
+  app.add_option("--flood-beside-rate", flood_beside_rate,
+                 "run the --flood (syn, ack, rst, data-closed) beside the workload instead of replacing it, at N "
+                 "packets/s for the workload's --duration")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--flood-json", flood_json, "with --flood-beside-rate: the flood's report as JSON to FILE");
+  // Checked once every flag is in, before the runtime starts: a refused flood
+  // sends nothing.
+  app.callback([&] {
+    if (flood_kind.empty()) return;
+    fp.kind = *flood::parse_kind(flood_kind);
+    if (servers.size() != 1) throw CLI::ValidationError("--flood", "wants exactly one --server (the target)");
+    auto e = parse_endpoint(servers.front());
+    if (!e) throw CLI::ValidationError("--server", "wants IP:PORT, got " + servers.front());
+    fp.target = e->addr;
+    auto src = flood::parse_addr_range(flood_sources);
+    if (!src) throw CLI::ValidationError("--flood-sources", "wants A, A-B or A/LEN: " + flood_sources);
+    fp.sources = *src;
+    auto sp = flood::parse_port_range(flood_source_ports);
+    if (!sp) throw CLI::ValidationError("--flood-source-ports", "wants LO-HI within 1-65535: " + flood_source_ports);
+    fp.source_ports = *sp;
+    auto tp = flood_ports.empty() ? std::optional<flood::PortRange>(flood::PortRange{e->port, e->port})
+                                  : flood::parse_port_range(flood_ports);
+    if (!tp) throw CLI::ValidationError("--flood-ports", "wants LO-HI within 1-65535: " + flood_ports);
+    fp.target_ports = *tp;
+    fp.window = flood_window == "in" ? flood::Window::In : flood::Window::Out;
+    if (flood_beside_rate > 0) {
+      // Beside a workload: its own rate, bounded by the workload's duration.
+      if (fp.kind == flood::Kind::Hold) throw CLI::ValidationError("--flood-beside-rate", "not with --flood hold");
+      if (duration_s == 0) throw CLI::ValidationError("--flood-beside-rate", "needs the workload's --duration");
+      fp.rate = flood_beside_rate;
+      fp.duration = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(duration_s));
+      fp.count = static_cast<std::uint64_t>(flood_beside_rate * duration_s);
+      if (auto why = flood::validate(fp)) throw CLI::ValidationError("--flood", *why);
+      return;
+    }
+    fp.rate = p.rate;
+    if (duration_s == 0) duration_s = 10;
+    fp.duration = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(duration_s));
+    fp.count = p.count > 0 ? p.count : static_cast<std::uint64_t>(p.rate * duration_s);
+    fp.timeout = std::chrono::milliseconds{timeout_ms};
+    if (fp.kind == flood::Kind::Hold && http) {
+      fp.request = "GET " + p.http_path + " HTTP/1.1\r\nHost: " + p.http_host + "\r\n\r\n";
+    }
+    if (auto why = flood::validate(fp)) throw CLI::ValidationError("--flood", *why);
+  });
   int status = 0;
   auto rt = riptide::apps::start_program(argc, argv, app, flags, status);
+  if (!flood_kind.empty() && flood_beside_rate == 0) {
+    const auto e = parse_endpoint(servers.front());
+    const int frc = run_flood(*rt, flags, fp, e->port, json_path, quiet);
+    rt.reset();
+    riptide::runtime::cleanup_eal();
+    return frc;
+  }
   if (!rt) return status;
 
   p.mode = mode == "rr" ? Mode::Rr : mode == "stream" ? Mode::Stream : Mode::Crr;
@@ -167,6 +372,30 @@ int main(int argc, char** argv) {
     gens.push_back(std::make_unique<LoadGenerator>(rt->worker(i).stack(), wp));
     rt->worker(i).set_poll_hook(
         [](void* ctx, Stack&, Instant now) { static_cast<LoadGenerator*>(ctx)->poll(now); }, gens.back().get());
+  }
+  // --flood-beside-rate: each worker also runs its share of the flood, polled after
+  // its share of the workload.
+  struct Beside {
+    LoadGenerator* load;
+    flood::FloodGenerator* flood;
+  };
+  std::vector<std::unique_ptr<flood::FloodGenerator>> floods;
+  std::vector<Beside> besides(workers);
+  if (flood_beside_rate > 0) {
+    for (std::size_t i = 0; i < workers; ++i) {
+      flood::FloodParams wf = fp;
+      wf.rate = fp.rate / static_cast<double>(workers);
+      wf.count = std::max<std::uint64_t>(1, share(fp.count, workers, i));
+      floods.push_back(std::make_unique<flood::FloodGenerator>(rt->worker(i).stack(), wf, i, workers));
+      besides[i] = {gens[i].get(), floods.back().get()};
+      rt->worker(i).set_poll_hook(
+          [](void* ctx, Stack&, Instant now) {
+            auto* b = static_cast<Beside*>(ctx);
+            b->load->poll(now);
+            b->flood->poll(now);
+          },
+          &besides[i]);
+    }
   }
   run.params = p;
   run.workers = static_cast<unsigned>(workers);
@@ -257,6 +486,28 @@ int main(int argc, char** argv) {
   r.stack = stack_figures(rt->total_counters());
   std::printf("%s\n", summary_text(r).c_str());
   bool failed = r.totals.error_total() > 0 || !all_finished || (p.count > 0 && r.totals.transactions != p.count);
+  if (!floods.empty()) {
+    flood::FloodReport fr;
+    fr.params = fp;
+    fr.target_port = p.servers.front().port;
+    fr.workers = static_cast<unsigned>(workers);
+    Instant f0 = Instant::max(), f1{};
+    for (const auto& f : floods) {
+      fr.totals.add(f->stats());
+      if (f->started_at() != Instant{}) f0 = std::min(f0, f->started_at());
+      f1 = std::max(f1, f->finished() ? f->finished_at() : last);
+    }
+    fr.seconds = f0 != Instant::max() && f1 > f0 ? std::chrono::duration<double>(f1 - f0).count() : 0;
+    fr.stack = r.stack;
+    std::printf("%s (beside the workload)\n", summary_text(fr).c_str());
+    if (!flood_json.empty()) {
+      std::FILE* f = std::fopen(flood_json.c_str(), "w");
+      if (f == nullptr || std::fputs(to_json(fr).c_str(), f) < 0 || std::fclose(f) != 0) {
+        std::fprintf(stderr, "riptide-load: cannot write %s\n", flood_json.c_str());
+        failed = true;
+      }
+    }
+  }
   if (!json_path.empty()) {
     std::FILE* f = std::fopen(json_path.c_str(), "w");
     if (f == nullptr || std::fputs(to_json(r).c_str(), f) < 0 || std::fclose(f) != 0) {

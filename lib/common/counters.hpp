@@ -92,6 +92,8 @@ namespace riptide {
   X(tcp_time_wait_full, "connections closed without TIME-WAIT (limits.max_time_wait = 0)") \
   X(tcp_time_wait_recycled, "TIME-WAIT records ended early: the table was full, the oldest went") \
   X(tcp_paws_rejected, "segments rejected by PAWS (RFC 7323 5)")                          \
+  X(tcp_send_no_chunks, "send() took less than offered: the send-chunk pool was empty")   \
+  X(tcp_connect_no_ports, "connect() found no free ephemeral port (NoPorts)")             \
   X(tx_queue_full, "packets dropped: transmit queue full")                                 \
   X(tx_no_mbuf, "frames dropped: no transmit mbuf (the mempool is empty)")
 
@@ -115,7 +117,8 @@ inline constexpr Counter kLimitCounters[] = {
     Counter::tcp_cookie_no_record,    Counter::tcp_time_wait_recycled,      Counter::tcp_time_wait_full,
     Counter::tcp_syn_queue_full,      Counter::tcp_accept_queue_full,       Counter::tcp_drop_out_of_order,
     Counter::tx_queue_full,           Counter::arp_pending_full,            Counter::steer_drop_mailbox_full,
-    Counter::tcp_challenge_ack_limited, Counter::tcp_syn_shed_overload, Counter::tx_no_mbuf,
+    Counter::tcp_challenge_ack_limited, Counter::tcp_syn_shed_overload,   Counter::tcp_send_no_chunks,
+    Counter::tcp_connect_no_ports,      Counter::tx_no_mbuf,
 };
 
 struct Counters {

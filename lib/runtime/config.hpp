@@ -35,8 +35,8 @@ struct PortSpec {
 struct RuntimeConfig {
   PortSpec port;
   Ipv4Addr address{};              ///< ours, e.g. 198.18.0.1
-  ///< Local addresses address .. address+count-1 (a load generator's range). At most
-  ///< 64: every received packet is looked up in the list.
+  /// Local addresses address .. address+count-1 (a load generator's range). At most
+  /// 64: every received packet is looked up in the list.
   std::uint32_t address_count = 1;
   std::uint8_t prefix_len = 24;
   std::optional<Ipv4Addr> gateway;

@@ -6,6 +6,7 @@
 #include <cassert>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "common/byte_order.hpp"
 #include "wire/checksum.hpp"
@@ -74,6 +75,7 @@ struct Stack::ConnSlot {
   std::uint32_t listener = 0xFFFFFFFF;  // the listener a passive child came from
   std::uint32_t time_wait = 0xFFFFFFFF;  // the record made when it entered TIME-WAIT
   std::uint32_t index = 0;
+  bool waits_for_chunks = false;  // in chunk_waiters_: send() found the pool empty
 };
 
 // A TIME-WAIT ring slot: the record and when it ends. A hole (a record that ended
@@ -127,6 +129,8 @@ Stack::Stack(StackConfig cfg, Instant now)
     conn_free_.push_back(i - 1);
   }
   finished_.reserve(cfg_.max_connections);
+  chunk_waiters_.reserve(cfg_.max_connections);
+  chunk_waking_.reserve(cfg_.max_connections);
   pressure_mark_ = (std::size_t{cfg_.max_connections} * cfg_.pressure_percent + 99) / 100;
   start_ = now;
   next_ephemeral_ = 0;
@@ -783,6 +787,23 @@ void Stack::advance(Instant now) {
   wheel_.advance(now_, [this](TimerEntry& e) { on_timer(e); });
   expire_time_wait();
   release_finished();
+  wake_chunk_waiters();
+}
+
+void Stack::wake_chunk_waiters() {
+  if (chunk_waiters_.empty() || chunks_.available() == 0) return;
+  // Oldest first; one that finds the pool empty again queues itself anew (into
+  // chunk_waiters_, emptied by the swap; both vectors are reserved).
+  std::swap(chunk_waiters_, chunk_waking_);
+  for (const ConnId id : chunk_waking_) {
+    ConnSlot& s = conns_[id.slot];
+    if (s.generation != id.generation) continue;  // the slot was released and reused
+    s.waits_for_chunks = false;
+    if (!s.used || s.finished || !s.reported || s.handler == nullptr) continue;
+    s.handler->on_writable(*this, id);
+  }
+  chunk_waking_.clear();
+  release_finished();
 }
 
 void Stack::on_timer(TimerEntry& e) {
@@ -806,6 +827,15 @@ std::span<std::byte> Stack::tx_reserve() {
 void Stack::tx_commit(std::size_t len) {
   tx_[(tx_head_ + tx_count_) % tx_.size()].len = len;
   ++tx_count_;
+}
+
+bool Stack::output_raw(std::span<const std::byte> ipv4_packet) {
+  if (ipv4_packet.size() < wire::kIpv4MinHeaderLen || ipv4_packet.size() > tx_.front().data.size()) return false;
+  std::span<std::byte> out = tx_reserve();
+  if (out.empty()) return false;
+  std::memcpy(out.data(), ipv4_packet.data(), ipv4_packet.size());
+  tx_commit(ipv4_packet.size());
+  return true;
 }
 
 template <class FillPayload>
@@ -966,7 +996,10 @@ Result<ConnId, Error> Stack::connect(Ipv4Addr remote, std::uint16_t remote_port,
         break;
       }
     }
-    if (!found) return Unexpected{Error::NoPorts};
+    if (!found) {
+      counters_.inc(Counter::tcp_connect_no_ports);
+      return Unexpected{Error::NoPorts};
+    }
   }
   ConnSlot* s = new_connection(key, &h, kNone);
   if (s == nullptr) return Unexpected{Error::NoMemory};
@@ -982,6 +1015,16 @@ Result<std::size_t, Error> Stack::send(ConnId c, std::span<const std::byte> data
   if (s == nullptr) return Unexpected{Error::BadConnection};
   if (s->conn->fin_queued()) return Unexpected{Error::Closing};
   const std::size_t n = s->conn->send(data, now_);
+  if (n < data.size() && chunks_.available() == 0 && s->used && !s->finished) {
+    // The pool, not this connection's buffer, ran out: its own ACKs may never
+    // come (nothing of it in flight), so it waits for chunks any connection frees
+    // (wake_chunk_waiters, from advance()).
+    counters_.inc(Counter::tcp_send_no_chunks);
+    if (!s->waits_for_chunks) {
+      s->waits_for_chunks = true;
+      chunk_waiters_.push_back(id_of(*s));  // reserved: at most one entry per slot
+    }
+  }
   release_finished();
   return n;
 }

@@ -134,8 +134,8 @@ struct StackConfig {
   std::uint32_t tx_queue = 4096;    ///< packets waiting for drain_tx()
   std::uint8_t ttl = 64;
   tcp::Secret secret{};             ///< ISN/cookie key; random_secret() in production
-  ///< The port computes IPv4 and TCP checksums (DPDK TX offload): TCP segments leave
-  ///< with a zero IP checksum and the pseudo-header sum in the TCP checksum field.
+  /// The port computes IPv4 and TCP checksums (DPDK TX offload): TCP segments leave
+  /// with a zero IP checksum and the pseudo-header sum in the TCP checksum field.
   bool tx_checksum_offload = false;
   /// Several cores: true when this stack's core owns a tuple. Active opens pick an
   /// ephemeral port the filter accepts, so replies land on this core. Null: all.
@@ -199,6 +199,14 @@ class Stack final : private tcp::TcpHost {
     return n;
   }
   [[nodiscard]] std::size_t tx_pending() const noexcept { return tx_count_; }
+  /// Queues an IPv4 packet the caller built whole: riptide-load's lab flood modes
+  /// (apps/common/flood.hpp), segments that belong to no connection and never pass
+  /// the state machine. It leaves like the stack's own output (drain_tx, then the
+  /// Interface's routing and ARP, the port's tx batch); its checksums are the
+  /// caller's, in the form config().tx_checksum_offload asks for. False, counted in
+  /// tx_queue_full, when the transmit queue is full; false for a packet larger than a
+  /// transmit slot (2,048 bytes) or shorter than an IPv4 header.
+  bool output_raw(std::span<const std::byte> ipv4_packet);
   /// The earliest timer or TIME-WAIT expiry, if any.
   [[nodiscard]] std::optional<Instant> next_timer() const noexcept;
   [[nodiscard]] Instant now() const noexcept { return now_; }
@@ -349,7 +357,8 @@ class Stack final : private tcp::TcpHost {
   std::uint32_t push_time_wait(const tcp::TimeWaitRecord& rec);  ///< at the tail
   void trim_time_wait() noexcept;               ///< drops holes at the head
   void expire_time_wait();                      ///< ends every record that is due
-  ///< Milliseconds from start_ to t; stored as 32 bits, compared modulo 2^32.
+  void wake_chunk_waiters();                    ///< on_writable for those send() turned away
+  /// Milliseconds from start_ to t; stored as 32 bits, compared modulo 2^32.
   std::int64_t tw_tick(Instant t, bool round_up) const noexcept;
   void send_tcp(const FlowKey& key, const wire::TcpHeader& h,
                 std::span<const std::byte> payload = {});
@@ -376,6 +385,9 @@ class Stack final : private tcp::TcpHost {
   std::size_t conn_count_ = 0;
   std::size_t pressure_mark_ = 0;  ///< records_scarce() from this many connections on
   std::vector<std::uint32_t> finished_;  ///< slots to release after the current event
+  /// Connections whose send() found the chunk pool empty, oldest first; each slot
+  /// at most once (ConnSlot::waits_for_chunks). Reserved to max_connections.
+  std::vector<ConnId> chunk_waiters_, chunk_waking_;
 
   /// The TIME-WAIT ring: slots tw_head_ .. tw_head_ + tw_used_ - 1 (mod
   /// max_time_wait), oldest first, holes included; tw_count_ live records.

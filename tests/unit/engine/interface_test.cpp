@@ -144,6 +144,23 @@ TEST_F(InterfaceTest, WaitingQueueIsBounded) {
   EXPECT_EQ(h.counter(Counter::arp_pending_full), 2u);
 }
 
+TEST_F(InterfaceTest, WaitingQueueIsBoundedAndRecovers) {
+  // Issue 14: the queue fills (counted, the extra replies dropped), the neighbour
+  // answers, the four waiting go, and later packets go at once with nothing lost.
+  for (int i = 0; i < 6; ++i) ping_from(h.remote, kPeerMac);
+  drain();
+  ASSERT_EQ(iface.pending(), 4u);
+  ASSERT_EQ(h.counter(Counter::arp_pending_full), 2u);
+  arp_in(wire::kArpReply, kPeerMac, h.remote, h.local, kOurMac);
+  auto out = drain();
+  EXPECT_EQ(out.size(), 4u) << "the waiting packets went";
+  EXPECT_EQ(iface.pending(), 0u);
+  for (int i = 0; i < 6; ++i) ping_from(h.remote, kPeerMac);
+  out = drain();
+  EXPECT_EQ(out.size(), 6u) << "served again: nothing waits, nothing dropped";
+  EXPECT_EQ(h.counter(Counter::arp_pending_full), 2u);
+}
+
 TEST_F(InterfaceTest, EntriesExpire) {
   arp_in(wire::kArpRequest, kPeerMac, h.remote, h.local);
   drain();
