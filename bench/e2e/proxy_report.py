@@ -2,6 +2,7 @@
 """The proxy benchmark's report (bench/e2e/proxy.sh, `scripts/bench --proxy`).
 
     proxy_report.py RUN_DIR OUT_DIR [--smoke]
+    proxy_report.py --table RESULTS.json   (prints a kept run's table again)
 
 Reads RUN_DIR/proxy (runs.tsv: target, workload, load JSON, CPU JSON, PMD; the
 proxies' counters) and RUN_DIR/env.json, prints the table and writes
@@ -107,7 +108,7 @@ def table(res):
                  f"kernel {env.get('kernel', '?')}, commit {env.get('commit', '?')}, {res.get('haproxy_version', '')})")
     lines.append("client linux-load (CPU 0) -> proxy (CPU 1) -> backend linux-server (CPU 0); veths + bridge; "
                  f"riptide-proxy on {res.get('riptide_pmd', '?')}")
-    hdr = f"{'workload':24} {'target':14} {'conn/s':>9} {'MB/s':>8} {'p50 us':>8} {'p99 us':>8} {'errors':>6} " \
+    hdr = f"{'workload':24} {'target':14} {'conn/s':>9} {'MB/s':>8} {'p50 us':>8} {'p99 us':>8} {'errors':>6} {'retx':>5} " \
           f"{'proxy cpu%':>10} {'proxy us/conn':>13} {'all us/conn':>11} {'cpu0%':>6} {'cpu1%':>6}"
     lines.append(hdr)
     lines.append("-" * len(hdr))
@@ -122,14 +123,15 @@ def table(res):
             pc = f"{r.get('proxy_cpu_percent', 0):10.0f}" if t != "linux" else f"{'-':>10}"
             pu = f"{r.get('proxy_cpu_us_per_connection', 0):13.1f}" if w == "crr" and t != "linux" else f"{'-':>13}"
             mu = f"{r.get('programs_cpu_us_per_connection', 0):11.1f}" if w == "crr" else f"{'-':>11}"
-            lines.append(f"{wname:24} {tname:14} {rate} {mbs} {r['latency_us']['p50']:8.0f} {r['latency_us']['p99']:8.0f} "
-                         f"{r['errors']:6d} {pc} {pu} {mu} {r.get('cpu0_busy_percent', 0):6.0f} "
+            lat = f"{r['latency_us']['p50']:8.0f} {r['latency_us']['p99']:8.0f}" if w == "crr" else f"{'-':>8} {'-':>8}"
+            lines.append(f"{wname:24} {tname:14} {rate} {mbs} {lat} "
+                         f"{r['errors']:6d} {r['client_retransmitted_segments']:5d} {pc} {pu} {mu} {r.get('cpu0_busy_percent', 0):6.0f} "
                          f"{r.get('cpu1_busy_percent', 0):6.0f}")
     lines.append("")
     for k, v in res["ratios"].items():
         lines.append(f"{k}: {v:.2f}" if v is not None else f"{k}: n/a")
     lines.append("conn/s: CRR transactions (connections) per second at the client. MB/s: the client's bytes "
-                 "sent (STREAM) per second.")
+                 "sent per second. errors, retx: the client's failed transactions and retransmitted segments.")
     lines.append("proxy cpu%: the proxy process's utime+stime over the run (100 = one core); riptide-proxy polls, "
                  "so it takes all the core it is given at any load (below 100: the core was shared with other "
                  "tenants), and its us/conn is 1/rate, not work done.")
@@ -139,6 +141,9 @@ def table(res):
 
 
 def main():
+    if sys.argv[1] == "--table":
+        print(table(load(sys.argv[2])))
+        return 0
     run, outdir = sys.argv[1], sys.argv[2]
     smoke = "--smoke" in sys.argv
     pdir = os.path.join(run, "proxy")
