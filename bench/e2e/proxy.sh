@@ -156,7 +156,7 @@ run_load() {
   before=$(cpu_snapshot "$ppid")
   t0=$(date +%s.%N)
   times >"$out/.times0"
-  in_ns "$ns_cli" taskset -c 0 "$B/bench/linux/linux-load" "${args[@]}" --connect "$addr:$port" \
+  in_ns "$ns_cli" timeout -s INT $((duration + 60)) taskset -c 0 "$B/bench/linux/linux-load" "${args[@]}" --connect "$addr:$port" \
     --duration "$duration" --timeout-ms 5000 --json "$out/$tag.json" >"$out/$tag.log" 2>&1 || true
   times >"$out/.times1"
   t1=$(date +%s.%N)
