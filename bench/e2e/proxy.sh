@@ -5,6 +5,10 @@
 #
 #   bench/e2e/proxy.sh BUILD_DIR RUN_DIR SMOKE(0|1) DURATION_S
 #
+# PROXY_BENCH_PERF=1 (scripts/bench --proxy --perf): also samples each proxy process
+# with `perf record -e cpu-clock` for the middle half of each run and keeps the
+# split of its time between the kernel and user space (.perf.txt beside the JSON).
+#
 # Topology: five network namespaces made here (removed on exit, also on failure),
 # joined by veths to a Linux bridge; addresses only in 198.18.0.0/24, routed nowhere.
 #
@@ -91,6 +95,10 @@ for n in "$ns_sw" "$ns_cli" "$ns_srv" "$ns_rt" "$ns_hap"; do
 done
 in_ns "$ns_sw" ip link add br0 type bridge
 in_ns "$ns_sw" ip link set br0 up
+# Bridged frames skip iptables (if br_netfilter is loaded on this kernel, it would
+# run the netfilter hooks on every frame of every target alike).
+in_ns "$ns_sw" sysctl -qw net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-arptables=0 \
+  2>/dev/null || true
 for x in cli srv rt hap; do
   var=ns_$x
   host=pb$id$x sw=pb${id}${x}b
@@ -153,6 +161,14 @@ run_load() {
     stream) args=(--mode stream --connections 1) ;;
   esac
   local before after t0 t1 c0 c1
+  local perf_pid=""
+  if [ "${PROXY_BENCH_PERF:-0}" = 1 ] && [ "$ppid" != 0 ]; then
+    # From a quarter of the run to three quarters: the steady state.
+    (sleep "$(python3 -c "print($duration / 4)")" &&
+      exec perf record -q -e cpu-clock -F 999 -o "$out/$tag.perf.data" -p "$ppid" -- \
+        sleep "$(python3 -c "print($duration / 2)")") >"$out/$tag.perf.log" 2>&1 &
+    perf_pid=$!
+  fi
   before=$(cpu_snapshot "$ppid")
   t0=$(date +%s.%N)
   times >"$out/.times0"
@@ -175,6 +191,14 @@ json.dump({"wall_s": float(sys.argv[5]) - float(sys.argv[4]),
            "cpu0_busy_s": d[2], "cpu0_total_s": d[3], "cpu1_busy_s": d[4], "cpu1_total_s": d[5],
            "softirq_s": d[6]}, open(sys.argv[1], "w"))
 PY
+  if [ -n "$perf_pid" ]; then
+    wait "$perf_pid" || true
+    perf report -i "$out/$tag.perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -v '^#' |
+      grep -v '^$' >"$out/$tag.perf.txt" || true
+    perf report -i "$out/$tag.perf.data" --no-children --sort dso,sym --stdio 2>/dev/null | grep -v '^#' |
+      grep -v '^$' | head -40 >"$out/$tag.perf-symbols.txt" || true
+    rm -f "$out/$tag.perf.data"
+  fi
   printf '%s\t%s\t%s\t%s\t%s\n' "$target" "$w" "$tag.json" "$tag.cpu.json" "$pmd" >>"$runs"
   echo "   $target $w: $(grep -m1 '^linux-load:' "$out/$tag.log" | cut -c13-150)"
 }

@@ -74,6 +74,24 @@ def one_run(d, cpu, target, workload, pmd):
     return r
 
 
+def perf_split(path):
+    """The proxy's sampled time by where it ran (perf report --sort dso): kernel
+    share and the top objects, or None without a profile."""
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        return None
+    objs = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 2 and parts[0].endswith("%"):
+            objs.append((" ".join(parts[1:]), float(parts[0].rstrip("%"))))
+    if not objs:
+        return None
+    kernel = sum(p for o, p in objs if "kernel" in o)
+    return {"kernel_percent": kernel, "top": objs[:6]}
+
+
 def riptide_counters(run):
     d = load(os.path.join(run, "riptide-proxy.counters.json")) or {}
     p = d.get("/riptide/proxy", {})
@@ -127,6 +145,13 @@ def table(res):
             lines.append(f"{wname:24} {tname:14} {rate} {mbs} {lat} "
                          f"{r['errors']:6d} {r['client_retransmitted_segments']:5d} {pc} {pu} {mu} {r.get('cpu0_busy_percent', 0):6.0f} "
                          f"{r.get('cpu1_busy_percent', 0):6.0f}")
+    profiled = [x for x in res["runs"] if x.get("proxy_profile")]
+    if profiled:
+        lines.append("")
+        lines.append("where the proxy's time went (perf cpu-clock samples, the middle half of each run):")
+        for x in profiled:
+            top = ", ".join(f"{o} {p:.0f}%" for o, p in x["proxy_profile"]["top"][:4])
+            lines.append(f"  {x['target']:8} {x['workload']:7} kernel {x['proxy_profile']['kernel_percent']:.0f}%: {top}")
     lines.append("")
     for k, v in res["ratios"].items():
         lines.append(f"{k}: {v:.2f}" if v is not None else f"{k}: n/a")
@@ -164,6 +189,9 @@ def main():
             problems.append(f"no CPU figures {cf}")
         if d is not None:
             r = one_run(d, cpu, t, w, p)
+            prof = perf_split(os.path.join(pdir, jf.replace(".json", ".perf.txt")))
+            if prof:
+                r["proxy_profile"] = prof
             runs.append(r)
             if t == "riptide":
                 pmd = p
