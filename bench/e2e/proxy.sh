@@ -157,7 +157,7 @@ runs=$out/runs.tsv
 run_load() {
   local target=$1 w=$2 addr=$3 port=$4 ppid=$5 pmd=$6 tag="$1-$2" args
   case $w in
-    crr) args=(--mode crr --connections 64 --request 64 --response 64 --source $src_first --sources $src_count) ;;
+    crr) args=(--mode crr --connections 64 --request 64 --response 64 --source "$src_first" --sources "$src_count") ;;
     stream) args=(--mode stream --connections 1) ;;
   esac
   local before after t0 t1 c0 c1
@@ -232,6 +232,7 @@ start_riptide() {
   exit 1
 }
 
+[ "$smoke" = 1 ] && echo "   (smoke: the same runs, ${duration} s each; only the plumbing is checked)"
 echo "== riptide-proxy (lcore 1), client and backend on CPU 0"
 start_riptide
 echo "   $(grep -m1 'listening on' "$rt_log") [$rt_pmd PMD]"
