@@ -42,6 +42,16 @@ using namespace riptide;
 using namespace riptide::apps::load;
 namespace flood = riptide::apps::flood;
 
+// Writes a --json report; false (said on stderr) when the file cannot be written.
+bool write_json(const std::string& path, const std::string& text) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  const bool written = f != nullptr && std::fputs(text.c_str(), f) >= 0;
+  const bool closed = f == nullptr || std::fclose(f) == 0;
+  if (written && closed) return true;
+  std::fprintf(stderr, "riptide-load: cannot write %s\n", path.c_str());
+  return false;
+}
+
 // "A-B" (or "A") as two numbers.
 bool parse_range(const std::string& text, std::uint64_t& lo, std::uint64_t& hi) {
   const auto dash = text.find('-');
@@ -172,13 +182,7 @@ int run_flood(riptide::runtime::Runtime& rt, const riptide::apps::CommonFlags& f
   r.stack = stack_figures(rt.total_counters());
   std::printf("%s\n", summary_text(r).c_str());
   bool failed = !all_done();
-  if (!json_path.empty()) {
-    std::FILE* f = std::fopen(json_path.c_str(), "w");
-    if (f == nullptr || std::fputs(to_json(r).c_str(), f) < 0 || std::fclose(f) != 0) {
-      std::fprintf(stderr, "riptide-load: cannot write %s\n", json_path.c_str());
-      failed = true;
-    }
-  }
+  if (!json_path.empty() && !write_json(json_path, to_json(r))) failed = true;
   std::printf("riptide-load: %s\n", failed ? "FAILED" : "ok");
   std::fflush(stdout);
   return rc != 0 ? rc : (failed ? 1 : 0);
@@ -500,21 +504,9 @@ int main(int argc, char** argv) {
     fr.seconds = f0 != Instant::max() && f1 > f0 ? std::chrono::duration<double>(f1 - f0).count() : 0;
     fr.stack = r.stack;
     std::printf("%s (beside the workload)\n", summary_text(fr).c_str());
-    if (!flood_json.empty()) {
-      std::FILE* f = std::fopen(flood_json.c_str(), "w");
-      if (f == nullptr || std::fputs(to_json(fr).c_str(), f) < 0 || std::fclose(f) != 0) {
-        std::fprintf(stderr, "riptide-load: cannot write %s\n", flood_json.c_str());
-        failed = true;
-      }
-    }
+    if (!flood_json.empty() && !write_json(flood_json, to_json(fr))) failed = true;
   }
-  if (!json_path.empty()) {
-    std::FILE* f = std::fopen(json_path.c_str(), "w");
-    if (f == nullptr || std::fputs(to_json(r).c_str(), f) < 0 || std::fclose(f) != 0) {
-      std::fprintf(stderr, "riptide-load: cannot write %s\n", json_path.c_str());
-      failed = true;
-    }
-  }
+  if (!json_path.empty() && !write_json(json_path, to_json(r))) failed = true;
   std::printf("riptide-load: %s\n", failed ? "FAILED" : "ok");
   std::fflush(stdout);
   rt.reset();

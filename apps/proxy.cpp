@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,34 +41,7 @@ struct Totals {
 };
 
 void add(ListenerStats& a, const ListenerStats& b) {
-  a.accepted += b.accepted;
-  a.connected += b.connected;
-  a.refused += b.refused;
-  a.timeouts += b.timeouts;
-  a.connect_errors += b.connect_errors;
-  a.no_backend += b.no_backend;
-  a.over_limit += b.over_limit;
-  a.no_memory += b.no_memory;
-  a.idle_timeouts += b.idle_timeouts;
-  a.client_aborts += b.client_aborts;
-  a.backend_aborts += b.backend_aborts;
-  a.bytes_to_backend += b.bytes_to_backend;
-  a.bytes_to_client += b.bytes_to_client;
-  a.active += b.active;
-  a.proxy_headers += b.proxy_headers;
-  a.proxy_headers_accepted += b.proxy_headers_accepted;
-  a.bad_proxy_headers += b.bad_proxy_headers;
-  a.over_client_limit += b.over_client_limit;
-  a.retries += b.retries;
-  a.untrusted_fronts += b.untrusted_fronts;
-  a.connect_requests += b.connect_requests;
-  a.connect_established += b.connect_established;
-  a.connect_malformed += b.connect_malformed;
-  a.connect_too_large += b.connect_too_large;
-  a.connect_not_ipv4 += b.connect_not_ipv4;
-  a.connect_bad_method += b.connect_bad_method;
-  a.connect_forbidden += b.connect_forbidden;
-  a.connect_request_timeouts += b.connect_request_timeouts;
+  for (const ListenerCounter& k : kListenerCounters) a.*k.field += b.*k.field;
 }
 
 void add(BackendStats& a, const BackendStats& b) {
@@ -176,34 +150,7 @@ int telemetry_proxy(const char*, const char*, rte_tel_data* d) {
     rte_tel_data_add_dict_string(c, "balance", std::string(to_string(spec.policy.balance)).c_str());
     rte_tel_data_add_dict_string(c, "mode", std::string(to_string(spec.policy.mode)).c_str());
     const ListenerStats& s = t.listeners[l];
-    u64(c, "accepted", s.accepted);
-    u64(c, "connected", s.connected);
-    u64(c, "refused", s.refused);
-    u64(c, "timeouts", s.timeouts);
-    u64(c, "connect_errors", s.connect_errors);
-    u64(c, "no_backend", s.no_backend);
-    u64(c, "over_limit", s.over_limit);
-    u64(c, "no_memory", s.no_memory);
-    u64(c, "idle_timeouts", s.idle_timeouts);
-    u64(c, "client_aborts", s.client_aborts);
-    u64(c, "backend_aborts", s.backend_aborts);
-    u64(c, "bytes_to_backend", s.bytes_to_backend);
-    u64(c, "bytes_to_client", s.bytes_to_client);
-    u64(c, "active", s.active);
-    u64(c, "proxy_headers", s.proxy_headers);
-    u64(c, "proxy_headers_accepted", s.proxy_headers_accepted);
-    u64(c, "bad_proxy_headers", s.bad_proxy_headers);
-    u64(c, "over_client_limit", s.over_client_limit);
-    u64(c, "retries", s.retries);
-    u64(c, "untrusted_fronts", s.untrusted_fronts);
-    u64(c, "connect_requests", s.connect_requests);
-    u64(c, "connect_established", s.connect_established);
-    u64(c, "connect_malformed", s.connect_malformed);
-    u64(c, "connect_too_large", s.connect_too_large);
-    u64(c, "connect_not_ipv4", s.connect_not_ipv4);
-    u64(c, "connect_bad_method", s.connect_bad_method);
-    u64(c, "connect_forbidden", s.connect_forbidden);
-    u64(c, "connect_request_timeouts", s.connect_request_timeouts);
+    for (const ListenerCounter& k : kListenerCounters) u64(c, k.name, s.*k.field);
     const std::string name = "listener_" + std::to_string(l);
     rte_tel_data_add_dict_container(d, name.c_str(), c, 0);
     for (std::size_t b = 0; b < t.backends[l].size(); ++b) {
@@ -302,36 +249,16 @@ void summary(const Proxy& p) {
   for (std::size_t l = 0; l < t.listeners.size(); ++l) {
     const ListenerSpec& spec = p.config.listeners[l];
     const ListenerStats& s = t.listeners[l];
-    std::printf("riptide-proxy: listener %zu %s %s: accepted %llu connected %llu refused %llu timeouts %llu "
-                "connect_errors %llu no_backend %llu over_limit %llu no_memory %llu idle_timeouts %llu "
-                "client_aborts %llu backend_aborts %llu bytes_to_backend %llu bytes_to_client %llu active %llu proxy_headers %llu proxy_headers_accepted %llu bad_proxy_headers %llu over_client_limit %llu retries %llu untrusted_fronts %llu\n",
-                l, apps::to_string(spec.bind).c_str(), std::string(to_string(spec.policy.balance)).c_str(),
-                static_cast<unsigned long long>(s.accepted), static_cast<unsigned long long>(s.connected),
-                static_cast<unsigned long long>(s.refused), static_cast<unsigned long long>(s.timeouts),
-                static_cast<unsigned long long>(s.connect_errors), static_cast<unsigned long long>(s.no_backend),
-                static_cast<unsigned long long>(s.over_limit), static_cast<unsigned long long>(s.no_memory),
-                static_cast<unsigned long long>(s.idle_timeouts), static_cast<unsigned long long>(s.client_aborts),
-                static_cast<unsigned long long>(s.backend_aborts),
-                static_cast<unsigned long long>(s.bytes_to_backend),
-                static_cast<unsigned long long>(s.bytes_to_client), static_cast<unsigned long long>(s.active),
-                static_cast<unsigned long long>(s.proxy_headers),
-                static_cast<unsigned long long>(s.proxy_headers_accepted),
-                static_cast<unsigned long long>(s.bad_proxy_headers),
-                static_cast<unsigned long long>(s.over_client_limit),
-                static_cast<unsigned long long>(s.retries),
-                static_cast<unsigned long long>(s.untrusted_fronts));
-    if (spec.policy.mode == ListenerMode::Connect) {
-      std::printf("riptide-proxy:   connect: requests %llu established %llu malformed %llu too_large %llu "
-                  "not_ipv4 %llu bad_method %llu forbidden %llu request_timeouts %llu\n",
-                  static_cast<unsigned long long>(s.connect_requests),
-                  static_cast<unsigned long long>(s.connect_established),
-                  static_cast<unsigned long long>(s.connect_malformed),
-                  static_cast<unsigned long long>(s.connect_too_large),
-                  static_cast<unsigned long long>(s.connect_not_ipv4),
-                  static_cast<unsigned long long>(s.connect_bad_method),
-                  static_cast<unsigned long long>(s.connect_forbidden),
-                  static_cast<unsigned long long>(s.connect_request_timeouts));
+    std::string line = "riptide-proxy: listener " + std::to_string(l) + " " + apps::to_string(spec.bind) + " " +
+                       std::string(to_string(spec.policy.balance)) + ":";
+    std::string connect_line = "riptide-proxy:   connect:";
+    for (const ListenerCounter& k : kListenerCounters) {
+      const std::string v = std::to_string(s.*k.field);
+      if (!k.connect_mode) line += std::string(" ") + k.name + " " + v;
+      else connect_line += " " + std::string(k.name).substr(std::strlen("connect_")) + " " + v;
     }
+    std::printf("%s\n", line.c_str());
+    if (spec.policy.mode == ListenerMode::Connect) std::printf("%s\n", connect_line.c_str());
     for (std::size_t b = 0; b < t.backends[l].size(); ++b) {
       const BackendStats& k = t.backends[l][b];
       std::printf("riptide-proxy:   backend %s weight %u: attempts %llu connected %llu refused %llu timeouts %llu "

@@ -80,6 +80,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <span>
@@ -147,6 +148,49 @@ struct ListenerStats {
   std::uint64_t bytes_to_client = 0;
   std::uint64_t active = 0;          // pairs now
 };
+
+// Every ListenerStats counter once, with its name (telemetry's key, the exit
+// summary's word): summing over workers, /riptide/proxy and the summary walk this
+// list, so a new counter is added here and in the struct, nowhere else. The
+// summary prints the CONNECT-mode counters (`connect_mode`) on a line of their own,
+// without their "connect_" prefix.
+struct ListenerCounter {
+  const char* name;
+  std::uint64_t ListenerStats::*field;
+  bool connect_mode = false;
+};
+inline constexpr ListenerCounter kListenerCounters[] = {
+    {"accepted", &ListenerStats::accepted},
+    {"connected", &ListenerStats::connected},
+    {"refused", &ListenerStats::refused},
+    {"timeouts", &ListenerStats::timeouts},
+    {"connect_errors", &ListenerStats::connect_errors},
+    {"no_backend", &ListenerStats::no_backend},
+    {"over_limit", &ListenerStats::over_limit},
+    {"no_memory", &ListenerStats::no_memory},
+    {"idle_timeouts", &ListenerStats::idle_timeouts},
+    {"client_aborts", &ListenerStats::client_aborts},
+    {"backend_aborts", &ListenerStats::backend_aborts},
+    {"bytes_to_backend", &ListenerStats::bytes_to_backend},
+    {"bytes_to_client", &ListenerStats::bytes_to_client},
+    {"active", &ListenerStats::active},
+    {"proxy_headers", &ListenerStats::proxy_headers},
+    {"proxy_headers_accepted", &ListenerStats::proxy_headers_accepted},
+    {"bad_proxy_headers", &ListenerStats::bad_proxy_headers},
+    {"over_client_limit", &ListenerStats::over_client_limit},
+    {"retries", &ListenerStats::retries},
+    {"untrusted_fronts", &ListenerStats::untrusted_fronts},
+    {"connect_requests", &ListenerStats::connect_requests, true},
+    {"connect_established", &ListenerStats::connect_established, true},
+    {"connect_malformed", &ListenerStats::connect_malformed, true},
+    {"connect_too_large", &ListenerStats::connect_too_large, true},
+    {"connect_not_ipv4", &ListenerStats::connect_not_ipv4, true},
+    {"connect_bad_method", &ListenerStats::connect_bad_method, true},
+    {"connect_forbidden", &ListenerStats::connect_forbidden, true},
+    {"connect_request_timeouts", &ListenerStats::connect_request_timeouts, true},
+};
+static_assert(std::size(kListenerCounters) * sizeof(std::uint64_t) == sizeof(ListenerStats),
+              "kListenerCounters lists every ListenerStats counter");
 
 // The relay's memory, per worker.
 struct RelayStats {

@@ -136,6 +136,14 @@ int main(int argc, char** argv) {
       });
     }
   };
+  // Delivers what is queued, lets `dt` of virtual time pass (timers), delivers again.
+  auto step = [&](Duration dt) {
+    pump();
+    now += dt;
+    client.advance(now);
+    server.advance(now);
+    pump();
+  };
 
   // Open: batches of connect() calls, each batch's handshakes pumped through.
   auto t0 = std::chrono::steady_clock::now();
@@ -148,12 +156,8 @@ int main(int argc, char** argv) {
       if (client.connect(server_addr, 80, cli, o)) ++opened;
       else ++refused;
     }
-    now += std::chrono::microseconds{100};
-    pump();
-    client.advance(now);
-    server.advance(now);
+    step(std::chrono::microseconds{100});
   }
-  pump();
   const double open_s = since(t0);
   const double rss2 = rss_mib();
   std::printf("riptide-million: %u connections asked, %llu established (client side), %llu accepted (server side), %u refused locally\n",
@@ -164,12 +168,7 @@ int main(int argc, char** argv) {
   // Idle: 10 minutes of virtual time in 1 s steps (no keep-alive by default: the
   // timer wheel has nothing to fire; what this measures is advancing over idle records).
   t0 = std::chrono::steady_clock::now();
-  for (int s = 0; s < 600; ++s) {
-    now += std::chrono::seconds{1};
-    client.advance(now);
-    server.advance(now);
-    pump();
-  }
+  for (int s = 0; s < 600; ++s) step(std::chrono::seconds{1});
   const double idle_s = since(t0);
   std::printf("idle: 600 s of virtual time in %.3f s wall; established still %llu / %llu\n", idle_s,
               static_cast<unsigned long long>(client.connections_by_state()[static_cast<std::size_t>(State::Established)]),
@@ -181,19 +180,9 @@ int main(int argc, char** argv) {
   std::uint64_t sent = 0;
   for (std::size_t i = 0; i < cli.conns.size(); ++i) {
     if (client.send(cli.conns[i], req)) ++sent;
-    if ((i + 1) % batch == 0) {
-      now += std::chrono::microseconds{100};
-      pump();
-      client.advance(now);
-      server.advance(now);
-    }
+    if ((i + 1) % batch == 0) step(std::chrono::microseconds{100});
   }
-  pump();
-  // Delayed ACKs of the replies.
-  now += std::chrono::milliseconds{200};
-  client.advance(now);
-  server.advance(now);
-  pump();
+  step(std::chrono::milliseconds{200});  // and the delayed ACKs of the replies
   const double active_s = since(t0);
   const double rss3 = rss_mib();
   std::printf("active: %llu requests sent, %llu served, %llu replies in %.2f s wall (%.0f round trips/s)\n",

@@ -74,15 +74,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_until() {  # wait_until SECONDS CMD...: CMD every 0.1 s until it succeeds
-  local deadline=$(($(date +%s) + $1))
-  shift
-  while :; do
-    "$@" && return 0
-    [ "$(date +%s)" -lt "$deadline" ] || return 1
-    sleep 0.1
-  done
-}
+# wait_until SECONDS CMD... (scripts/lib/testhosts.sh: conditions, never fixed sleeps)
+source "$root/scripts/lib/testhosts.sh"
 # in_ns NS CMD... (foreground only: a background `in_ns ... &` would make $! a
 # subshell rather than the program, and signals would miss it)
 in_ns() { local n=$1; shift; ip netns exec "$n" "$@"; }

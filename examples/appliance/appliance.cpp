@@ -53,42 +53,37 @@ class Echo final : public riptide::Handler {
 
   void on_accept(riptide::Stack&, riptide::ConnId c) override {
     ++accepted;
-    pending_[key(c)];
+    conns_[key(c)];
   }
   void on_data(riptide::Stack& s, riptide::ConnId c, std::span<const std::byte> data) override {
     bytes += data.size();
-    auto& p = pending_[key(c)];
-    if (p.empty()) {
-      auto sent = s.send(c, data);
-      const std::size_t n = sent ? *sent : 0;
-      data = data.subspan(n);
-    }
-    p.insert(p.end(), data.begin(), data.end());
-    (void)s.set_receive_held(c, static_cast<std::uint32_t>(p.size()));
+    Conn& k = conns_[key(c)];
+    k.pending.insert(k.pending.end(), data.begin(), data.end());
+    flush(s, c, k);
   }
-  void on_writable(riptide::Stack& s, riptide::ConnId c) override { flush(s, c); }
+  void on_writable(riptide::Stack& s, riptide::ConnId c) override { flush(s, c, conns_[key(c)]); }
   void on_peer_closed(riptide::Stack& s, riptide::ConnId c) override {
-    closing_[key(c)] = true;
-    flush(s, c);
+    Conn& k = conns_[key(c)];
+    k.closing = true;
+    flush(s, c, k);
   }
-  void on_closed(riptide::Stack&, riptide::ConnId c, riptide::CloseReason) override {
-    pending_.erase(key(c));
-    closing_.erase(key(c));
-  }
+  void on_closed(riptide::Stack&, riptide::ConnId c, riptide::CloseReason) override { conns_.erase(key(c)); }
 
  private:
+  struct Conn {
+    std::vector<std::byte> pending;  // received, not yet taken by send()
+    bool closing = false;            // the peer's FIN came: close once pending is sent
+  };
   static std::uint64_t key(riptide::ConnId c) { return std::uint64_t{c.slot} << 32 | c.generation; }
-  void flush(riptide::Stack& s, riptide::ConnId c) {
-    auto& p = pending_[key(c)];
-    if (!p.empty()) {
-      auto sent = s.send(c, p);
-      if (sent && *sent > 0) p.erase(p.begin(), p.begin() + static_cast<std::ptrdiff_t>(*sent));
-      (void)s.set_receive_held(c, static_cast<std::uint32_t>(p.size()));
+  static void flush(riptide::Stack& s, riptide::ConnId c, Conn& k) {
+    if (!k.pending.empty()) {
+      auto sent = s.send(c, k.pending);
+      if (sent && *sent > 0) k.pending.erase(k.pending.begin(), k.pending.begin() + static_cast<std::ptrdiff_t>(*sent));
+      (void)s.set_receive_held(c, static_cast<std::uint32_t>(k.pending.size()));
     }
-    if (p.empty() && closing_[key(c)]) (void)s.close(c);
+    if (k.pending.empty() && k.closing) (void)s.close(c);
   }
-  std::unordered_map<std::uint64_t, std::vector<std::byte>> pending_;
-  std::unordered_map<std::uint64_t, bool> closing_;
+  std::unordered_map<std::uint64_t, Conn> conns_;
 };
 
 // The appliance's own forwarding: an IPv4/UDP datagram to `port` at `addr` goes

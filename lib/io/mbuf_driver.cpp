@@ -35,13 +35,13 @@ void MbufDriver::input_one(const rte_mbuf* m, Instant now, bool answer_arp) {
   iface_.input({rte_pktmbuf_mtod(m, const std::byte*), m->data_len}, now, answer_arp, rx);
 }
 
-void MbufDriver::input(rte_mbuf* const* pkts, std::uint16_t n, Instant now, bool answer_arp) {
+void MbufDriver::input(rte_mbuf** pkts, std::uint16_t n, Instant now, bool answer_arp) {
   for (std::uint16_t i = 0; i < n; ++i) {
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
     input_one(pkts[i], now, answer_arp);
   }
   // Freed once, in bulk, after the burst.
-  if (n > 0) rte_pktmbuf_free_bulk(const_cast<rte_mbuf**>(pkts), n);
+  if (n > 0) rte_pktmbuf_free_bulk(pkts, n);
 }
 
 rte_mbuf* MbufDriver::alloc_tx() noexcept {

@@ -55,7 +55,7 @@ class MbufDriver {
   /// Received frames, processed in order and then freed in bulk: the driver takes
   /// ownership of all n. answer_arp = false: learn from ARP frames without replying
   /// (a copy another core already answered).
-  void input(rte_mbuf* const* pkts, std::uint16_t n, Instant now, bool answer_arp = true);
+  void input(rte_mbuf** pkts, std::uint16_t n, Instant now, bool answer_arp = true);
   /// One frame, not freed: the caller keeps it (e.g. to pass it on after riptide saw it).
   void input_one(const rte_mbuf* m, Instant now, bool answer_arp = true);
 

@@ -3,10 +3,8 @@
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
 #include <rte_pcapng.h>
-#include <rte_prefetch.h>
 
 #include <array>
-#include <cstring>
 
 #include "common/byte_order.hpp"
 #include "io/eth_port.hpp"
@@ -21,8 +19,7 @@ Worker::Worker(io::EthPort& port, rte_mempool* pool, const StackConfig& stack_cf
     : port_(port),
       pool_(pool),
       opts_(opts),
-      driver_(pool, stack_cfg, if_cfg, io::MbufDriverOptions{opts.tx_checksum_offload}, now),
-      stack_(driver_.stack()) {
+      driver_(pool, stack_cfg, if_cfg, io::MbufDriverOptions{opts.tx_checksum_offload}, now) {
   tx_.reserve(opts_.burst);
 }
 
@@ -58,7 +55,7 @@ void Worker::serve_snapshot() {
   });
   if (want == 0) return;
   snapshot_.clear();
-  stack_.for_each_connection([&](const ConnInfo& c) {
+  stack().for_each_connection([&](const ConnInfo& c) {
     if (snapshot_.size() < 4096) snapshot_.push_back(c);
   });
   snapshot_served_.store(want, std::memory_order_release);
@@ -73,7 +70,7 @@ void Worker::flush_tx(Instant now, bool force) {
   // A few retries while the ring is momentarily full; then drop and count.
   for (int tries = 0; tries < 4 && sent < n; ++tries) sent += port_.tx_burst(opts_.queue, tx_.data() + sent, n - sent);
   for (std::uint16_t i = sent; i < n; ++i) rte_pktmbuf_free(tx_[i]);
-  if (sent < n) stack_.shared_counters().inc(Counter::tx_queue_full, n - sent);
+  if (sent < n) stack().shared_counters().inc(Counter::tx_queue_full, n - sent);
   tx_.clear();
 }
 
@@ -89,7 +86,7 @@ bool Worker::steer(rte_mbuf* m) {
       rte_mbuf_refcnt_update(m, 1);
       if (!outbox_[k]->push(m)) {
         rte_mbuf_refcnt_update(m, -1);
-        stack_.shared_counters().inc(Counter::steer_drop_mailbox_full);
+        stack().shared_counters().inc(Counter::steer_drop_mailbox_full);
       }
     }
     return false;  // and we handle it too
@@ -103,9 +100,9 @@ bool Worker::steer(rte_mbuf* m) {
                                                     load_be16(ip.data() + ihl), load_be16(ip.data() + ihl + 2));
   if (owner == opts_.queue || owner >= outbox_.size() || outbox_[owner] == nullptr) return false;
   if (outbox_[owner]->push(m)) {
-    stack_.shared_counters().inc(Counter::steer_forwarded);
+    stack().shared_counters().inc(Counter::steer_forwarded);
   } else {
-    stack_.shared_counters().inc(Counter::steer_drop_mailbox_full);
+    stack().shared_counters().inc(Counter::steer_drop_mailbox_full);
     rte_pktmbuf_free(m);
   }
   return true;
@@ -118,7 +115,7 @@ std::uint16_t Worker::poll_once(Instant now) {
   // A full burst: more is waiting in the ring, the core is behind. New handshakes
   // get cookies only (no record, no timer) until a burst comes back short, so the
   // segments of established connections keep their records (issue 14).
-  stack_.set_shedding(opts_.shed_when_behind && n == want);
+  stack().set_shedding(opts_.shed_when_behind && n == want);
   if (capture_ != nullptr && n > 0) capture(rx.data(), n, false);
   // Frames for flows another worker owns go to it; ours go to the driver, which
   // frees them in bulk after the burst.
@@ -135,13 +132,13 @@ std::uint16_t Worker::poll_once(Instant now) {
   for (Mailbox* in : inbox_) {
     if (in == nullptr) continue;
     from_others += static_cast<std::uint16_t>(in->consume_all([&](rte_mbuf* m) {
-      stack_.shared_counters().inc(Counter::steer_received);
+      stack().shared_counters().inc(Counter::steer_received);
       // An ARP copy from another worker: that worker answered; we only learn.
       driver_.input(&m, 1, now, /*answer_arp=*/false);
     }));
   }
-  stack_.advance(now);
-  if (poll_hook_ != nullptr) poll_hook_(poll_hook_ctx_, stack_, now);
+  driver_.advance(now);
+  if (poll_hook_ != nullptr) poll_hook_(poll_hook_ctx_, stack(), now);
   driver_.build_tx(now, [&](rte_mbuf* m) {
     if (tx_.empty()) tx_oldest_ = now;
     tx_.push_back(m);

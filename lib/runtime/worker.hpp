@@ -125,7 +125,6 @@ class Worker {
   rte_mempool* pool_;
   WorkerOptions opts_;
   io::MbufDriver driver_;  // the Stack and Interface, fed and drained with mbufs
-  Stack& stack_;
   std::vector<rte_mbuf*> tx_;
   Instant tx_oldest_{};
   std::vector<Mailbox*> outbox_;
