@@ -21,7 +21,6 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
-#include <deque>
 #include <functional>
 #include <optional>
 #include <span>
@@ -29,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "stack/memory_link.hpp"
 #include "stack/stack.hpp"
 #include "wire/format.hpp"
 #include "wire/ipv4.hpp"
@@ -115,83 +115,67 @@ double ms_since_start(Instant t) {
   return static_cast<double>((t - kStart).count()) / 1e6;
 }
 
-// The in-memory link: packets leave a stack's transmit queue (printed as they
-// leave), spend kOneWayDelay on the wire, and are input to the other stack; both
-// stacks' timers run in deadline order in between.
+// The in-memory link (riptide::MemoryLink, the library's): packets leave a stack's
+// transmit queue (printed as they leave), spend kOneWayDelay on the wire, and are
+// input to the other stack; both stacks' timers run in deadline order in between.
 constexpr Duration kOneWayDelay = milliseconds{1};
 
 class Link {
  public:
   Link(Stack& client, Stack& server, std::uint64_t loss_every)
-      : client_(client), server_(server), loss_every_(loss_every) {}
+      : link_(client, server, kStart, wire_delay(), wire_delay()), loss_every_(loss_every) {
+    link_.set_observer([this](const LinkPacket& p) { observe(p); });
+    link_.set_filter([this](const LinkPacket&) { return lost_; });
+  }
 
-  Instant now = kStart;
   std::uint64_t crossed = 0;
   std::uint64_t dropped = 0;
   std::optional<Instant> last_fin_to_client;  // when a FIN last reached the client
 
+  [[nodiscard]] Instant now() const noexcept { return link_.now(); }
+
   // Runs packets and timers, in time order, until done() holds with nothing left
   // on the wire, or nothing is left to do before `limit`. Returns done().
   bool run_until(const std::function<bool()>& done, Instant limit) {
-    collect();
-    while (!done() || !wire_.empty()) {
-      std::optional<Instant> next = client_.next_timer();
-      if (const auto s = server_.next_timer(); s && (!next || *s < *next)) next = s;
-      if (!wire_.empty() && (!next || wire_.front().at < *next)) next = wire_.front().at;
-      if (!next || *next > limit) break;
-      now = std::max(now, *next);
-      while (!wire_.empty() && wire_.front().at <= now) {
-        InFlight p = std::move(wire_.front());
-        wire_.pop_front();
-        if (!p.from_client && p.fin) last_fin_to_client = now;
-        (p.from_client ? server_ : client_).input(p.bytes, now);
-      }
-      client_.advance(now);
-      server_.advance(now);
-      collect();
-    }
+    link_.run_until([&] { return done() && link_.in_flight() == 0; }, limit);
     return done();
   }
 
  private:
-  struct InFlight {
-    Instant at;
-    bool from_client;
-    bool fin;
-    std::vector<std::byte> bytes;
-  };
-
-  // Takes what both stacks queued, prints it, and puts what is not lost on the wire.
-  void collect() {
-    client_.drain_tx([&](std::span<const std::byte> p) { depart(p, true); });
-    server_.drain_tx([&](std::span<const std::byte> p) { depart(p, false); });
+  static Impairment wire_delay() {
+    Impairment m;
+    m.delay = kOneWayDelay;
+    return m;
   }
 
-  void depart(std::span<const std::byte> bytes, bool from_client) {
-    ++crossed;
-    const bool lost = loss_every_ != 0 && crossed % loss_every_ == 0;
+  // Every departure is printed; every loss_every-th is lost (the filter reads lost_,
+  // decided here on the Sent event that comes first).
+  void observe(const LinkPacket& p) {
+    const bool from_client = p.from == 0;
     std::string line = "(not TCP)";
     bool fin = false;
-    if (auto ip = wire::Ipv4View::parse(bytes); ip && ip->protocol() == wire::kIpProtoTcp) {
+    if (auto ip = wire::Ipv4View::parse(p.bytes); ip && ip->protocol() == wire::kIpProtoTcp) {
       if (auto tcp = wire::TcpView::parse(ip->payload())) {
         line = wire::format_tcp(ip->src(), ip->dst(), *tcp);
         fin = tcp->has(wire::tcp_flags::kFin);
       }
     }
-    const char* arrow = from_client ? (lost ? "--x>" : "--->") : (lost ? "<x--" : "<---");
-    std::printf("%10.3f ms  client %s server  %s%s\n", ms_since_start(now), arrow, line.c_str(),
-                lost ? "  [lost]" : "");
-    if (lost) {
-      ++dropped;
+    if (p.what == LinkEvent::Delivered) {
+      if (!from_client && fin) last_fin_to_client = p.at;
       return;
     }
-    wire_.push_back(InFlight{now + kOneWayDelay, from_client, fin, {bytes.begin(), bytes.end()}});
+    if (p.what != LinkEvent::Sent) return;
+    ++crossed;
+    lost_ = loss_every_ != 0 && crossed % loss_every_ == 0;
+    if (lost_) ++dropped;
+    const char* arrow = from_client ? (lost_ ? "--x>" : "--->") : (lost_ ? "<x--" : "<---");
+    std::printf("%10.3f ms  client %s server  %s%s\n", ms_since_start(p.at), arrow, line.c_str(),
+                lost_ ? "  [lost]" : "");
   }
 
-  Stack& client_;
-  Stack& server_;
+  MemoryLink link_;
   std::uint64_t loss_every_;
-  std::deque<InFlight> wire_;  // in departure order; one delay for all, so also arrival order
+  bool lost_ = false;
 };
 
 // One end's application: prints its callbacks, keeps what it received, streams a
@@ -308,7 +292,7 @@ class Script {
     heading("1. handshake: server listens on :80, client connects");
     if (!server_.listen(kServerAddr, kPort, server_app_)) return fail("listen failed");
     if (!client_.connect(kServerAddr, kPort, client_app_)) return fail("connect failed");
-    link_.run_until([&] { return client_app_.conn && server_app_.conn; }, link_.now + patience);
+    link_.run_until([&] { return client_app_.conn && server_app_.conn; }, link_.now() + patience);
     if (!expect("ESTABLISHED", "ESTABLISHED")) return 1;
 
     heading("2. data both ways: " + std::to_string(opts_.bytes) + " bytes each");
@@ -316,20 +300,20 @@ class Script {
     client_app_.send_more(client_, up);
     server_app_.send_more(server_, down);
     link_.run_until([&] { return server_app_.received.size() >= up.size() && client_app_.received.size() >= down.size(); },
-                    link_.now + patience);
+                    link_.now() + patience);
     if (server_app_.received != up || client_app_.received != down) return fail("data did not arrive intact");
     if (!expect("ESTABLISHED", "ESTABLISHED")) return 1;
 
     heading("3. half-close: client shutdown_write() sends FIN, keeps reading");
     if (client_.shutdown_write(*client_app_.conn)) return fail("shutdown_write failed");
     link_.run_until([&] { return server_app_.peer_closed && state_of(client_) == "FIN-WAIT-2"; },
-                    link_.now + patience);
+                    link_.now() + patience);
     if (!expect("FIN-WAIT-2", "CLOSE-WAIT")) return 1;
 
     heading("4. server sends " + std::to_string(opts_.bytes) + " more bytes after the client's FIN");
     const auto more = pattern(opts_.bytes, 3);
     server_app_.send_more(server_, more);
-    link_.run_until([&] { return client_app_.received.size() >= down.size() + more.size(); }, link_.now + patience);
+    link_.run_until([&] { return client_app_.received.size() >= down.size() + more.size(); }, link_.now() + patience);
     if (!std::equal(more.begin(), more.end(), client_app_.received.begin() + static_cast<std::ptrdiff_t>(down.size())) ||
         client_app_.received.size() != down.size() + more.size()) {
       return fail("data after the FIN did not arrive intact");
@@ -339,18 +323,18 @@ class Script {
     heading("5. server close(): FIN, LAST-ACK; client ACKs and enters TIME-WAIT");
     if (server_.close(*server_app_.conn)) return fail("close failed");
     link_.run_until([&] { return state_of(server_) == "CLOSED" && state_of(client_) == "TIME-WAIT"; },
-                    link_.now + patience);
+                    link_.now() + patience);
     if (!expect("TIME-WAIT", "CLOSED")) return 1;
     // The client entered TIME-WAIT (and reported on_closed) when the server's FIN arrived.
     if (!client_app_.closed_at) return fail("client did not report on_closed");
     const Instant entered = *client_app_.closed_at;
 
     heading("6. TIME-WAIT: the client's record expires after 2*MSL");
-    link_.run_until([&] { return client_.time_wait_count() == 0; }, link_.now + milliseconds{8 * opts_.msl_ms});
+    link_.run_until([&] { return client_.time_wait_count() == 0; }, link_.now() + milliseconds{8 * opts_.msl_ms});
     // A retransmitted FIN arriving in TIME-WAIT restarts the 2*MSL timer (RFC 9293 3.10.7.4).
     const Instant restarted = std::max(entered, link_.last_fin_to_client.value_or(entered));
-    const auto held_ms = std::chrono::duration_cast<milliseconds>(link_.now - restarted).count();
-    std::printf("%10.3f ms  TIME-WAIT record gone %lld ms after %s (2*MSL = %lld ms)\n", ms_since_start(link_.now),
+    const auto held_ms = std::chrono::duration_cast<milliseconds>(link_.now() - restarted).count();
+    std::printf("%10.3f ms  TIME-WAIT record gone %lld ms after %s (2*MSL = %lld ms)\n", ms_since_start(link_.now()),
                 static_cast<long long>(held_ms), restarted == entered ? "it was made" : "the last retransmitted FIN",
                 static_cast<long long>(2 * opts_.msl_ms));
     if (!expect("CLOSED", "CLOSED")) return 1;
@@ -368,7 +352,7 @@ class Script {
   bool expect(const char* client_state, const char* server_state) {
     const std::string c = state_of(client_), s = state_of(server_);
     const bool ok = c == client_state && s == server_state;
-    std::printf("%10.3f ms  -- client: %s / server: %s%s\n", ms_since_start(link_.now), c.c_str(), s.c_str(),
+    std::printf("%10.3f ms  -- client: %s / server: %s%s\n", ms_since_start(link_.now()), c.c_str(), s.c_str(),
                 ok ? "" : "   <-- unexpected");
     if (!ok) {
       std::fflush(stdout);

@@ -6,6 +6,7 @@
 #include "riptide/config.hpp"
 #include "riptide/interface.hpp"
 #include "riptide/mbuf.hpp"
+#include "riptide/memory_link.hpp"
 #include "riptide/socket.hpp"
 #include "riptide/stack.hpp"
 #include "riptide/version.hpp"

@@ -250,9 +250,9 @@ struct Bench {
   }
   template <class G>
   void run(G& g, Duration limit = std::chrono::seconds{30}) {
-    const Instant end = link->now + limit;
-    while (!g.finished() && link->now < end) {
-      g.poll(link->now);
+    const Instant end = link->now() + limit;
+    while (!g.finished() && link->now() < end) {
+      g.poll(link->now());
       link->run_for(std::chrono::milliseconds{1});
     }
     ASSERT_TRUE(g.finished()) << "the run did not end";
@@ -328,9 +328,9 @@ TEST(HoldGenerator, OpensAndHoldsThenResetsAtTheEnd) {
   p.no_read = true;
   p.request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   HoldGenerator g(*b.flooder, p);
-  const Instant mid = b.link->now + std::chrono::milliseconds{300};
-  while (b.link->now < mid) {
-    g.poll(b.link->now);
+  const Instant mid = b.link->now() + std::chrono::milliseconds{300};
+  while (b.link->now() < mid) {
+    g.poll(b.link->now());
     b.link->run_for(std::chrono::milliseconds{1});
   }
   EXPECT_EQ(g.stats().hold_opened, 20u);

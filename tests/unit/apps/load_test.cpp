@@ -230,9 +230,9 @@ struct Bench {
   }
   // Polls and moves packets 1 ms at a time until the generator finishes.
   void run(LoadGenerator& g, Duration limit = std::chrono::seconds{60}) {
-    const Instant end = link->now + limit;
-    while (!g.finished() && link->now < end) {
-      g.poll(link->now);
+    const Instant end = link->now() + limit;
+    while (!g.finished() && link->now() < end) {
+      g.poll(link->now());
       link->run_for(std::chrono::milliseconds{1});
     }
     ASSERT_TRUE(g.finished()) << "the run did not end";
@@ -402,14 +402,14 @@ TEST(LoadGenerator, PacedRrDeliversTheOfferedRateThroughStalls) {
     p.rate = c.rate;
     p.duration = std::chrono::seconds{1};
     LoadGenerator g(*b.client, p);
-    const Instant start = b.link->now;
+    const Instant start = b.link->now();
     Instant next_stall = start + std::chrono::milliseconds{50};
-    while (!g.finished() && b.link->now < start + std::chrono::seconds{10}) {
-      if (b.link->now >= next_stall) {
+    while (!g.finished() && b.link->now() < start + std::chrono::seconds{10}) {
+      if (b.link->now() >= next_stall) {
         b.link->run_for(std::chrono::milliseconds{8});
-        next_stall = b.link->now + std::chrono::milliseconds{50};
+        next_stall = b.link->now() + std::chrono::milliseconds{50};
       }
-      g.poll(b.link->now);
+      g.poll(b.link->now());
       b.link->run_for(std::chrono::microseconds{100});
     }
     ASSERT_TRUE(g.finished());
@@ -430,7 +430,7 @@ TEST(LoadGenerator, PacedRrWithoutStallsIsExact) {
   p.duration = std::chrono::milliseconds{500};
   LoadGenerator g(*b.client, p);
   while (!g.finished()) {
-    g.poll(b.link->now);
+    g.poll(b.link->now());
     b.link->run_for(std::chrono::microseconds{50});
   }
   EXPECT_NEAR(static_cast<double>(g.stats().transactions), 10000.0, 100.0);

@@ -40,86 +40,60 @@ struct Seen {
   std::size_t payload = 0;
 };
 
-// Stacks joined by an instant link that routes by destination address, plus the
-// proxy's own timers: the host of the embedded API, for three or more stacks.
+// Stacks joined by the library's in-memory link (riptide::MemoryLink), routing by
+// destination address, with the proxies' own timers on its clock: the host of the
+// embedded API, for three or more stacks.
 class Net {
  public:
-  explicit Net(Instant start) : now(start) {}
-  Instant now;
+  explicit Net(Instant start) : link_(start) {
+    link_.set_filter([this](const LinkPacket& p) { return drop && drop(seen(p.bytes)); });
+  }
   std::function<bool(const Seen&)> drop;  // true: the packet is lost
-  std::uint64_t delivered = 0;
 
-  void add(Stack& s) { stacks_.push_back(&s); }
-  void add(ProxyWorker& p) { proxies_.push_back(&p); }
-
-  std::size_t step() {
-    std::vector<std::vector<std::byte>> out;
-    for (Stack* s : stacks_) s->drain_tx([&](std::span<const std::byte> p) { out.emplace_back(p.begin(), p.end()); });
-    for (const auto& bytes : out) {
-      auto ip = wire::Ipv4View::parse(bytes);
-      if (!ip) continue;
-      Seen seen{ip->src(), ip->dst(), 0, 0};
-      if (ip->protocol() == wire::kIpProtoTcp) {
-        if (auto t = wire::TcpView::parse(ip->payload())) {
-          seen.flags = wire::header_of(*t).flags;
-          seen.payload = t->payload().size();
-        }
-      }
-      if (drop && drop(seen)) continue;
-      for (Stack* s : stacks_) {
-        if (s->is_local(seen.dst)) {
-          s->input(bytes, now);
-          ++delivered;
-        }
-      }
-    }
-    return out.size();
+  [[nodiscard]] Instant now() const noexcept { return link_.now(); }
+  // Packets handed to a stack's input() so far.
+  [[nodiscard]] std::uint64_t delivered() const {
+    std::uint64_t n = 0;
+    for (std::size_t i = 0; i < stacks_; ++i) n += link_.stats(i).delivered;
+    return n;
   }
 
-  void pump() {
-    for (int rounds = 0; step() > 0; ++rounds) {
-      if (rounds > 2000000) {
-        ADD_FAILURE() << "the network did not go quiet";
-        return;
-      }
-    }
+  void add(Stack& s) {
+    link_.attach(s);
+    ++stacks_;
+  }
+  void add(ProxyWorker& p) {
+    link_.add_clock([&p] { return p.next_timer(); }, [&p](Instant t) { p.poll(t); });
   }
 
   // Runs every timer (stacks' and proxies') in deadline order until done() or `t`.
   bool run_until(const std::function<bool()>& done, Instant t) {
-    pump();
-    for (int guard = 0; !done(); ++guard) {
-      if (guard > 10000000) {
-        ADD_FAILURE() << "timers did not settle";
-        return false;
-      }
-      std::optional<Instant> next;
-      const auto earliest = [&](std::optional<Instant> x) {
-        if (x && (!next || *x < *next)) next = x;
-      };
-      for (Stack* s : stacks_) earliest(s->next_timer());
-      for (ProxyWorker* p : proxies_) earliest(p->next_timer());
-      if (!next || *next > t) break;
-      advance_to(std::max(now, *next));
-    }
-    if (done()) return true;
-    advance_to(std::max(now, t));
+    if (!link_.run_until(done, t)) link_.run_until(t);
+    if (link_.stalled()) ADD_FAILURE() << "the network did not go quiet";
     return done();
   }
   void run_for(Duration d) {
-    run_until([] { return false; }, now + d);
+    run_until([] { return false; }, now() + d);
   }
 
  private:
-  void advance_to(Instant t) {
-    now = t;
-    for (Stack* s : stacks_) s->advance(now);
-    for (ProxyWorker* p : proxies_) p->poll(now);
-    pump();
+  static Seen seen(std::span<const std::byte> bytes) {
+    Seen out{};
+    if (auto ip = wire::Ipv4View::parse(bytes)) {
+      out.src = ip->src();
+      out.dst = ip->dst();
+      if (ip->protocol() == wire::kIpProtoTcp) {
+        if (auto t = wire::TcpView::parse(ip->payload())) {
+          out.flags = wire::header_of(*t).flags;
+          out.payload = t->payload().size();
+        }
+      }
+    }
+    return out;
   }
 
-  std::vector<Stack*> stacks_;
-  std::vector<ProxyWorker*> proxies_;
+  MemoryLink link_;
+  std::size_t stacks_ = 0;
 };
 
 // An application end (client or backend server): sends `to_send` as space allows,
@@ -238,7 +212,7 @@ class ProxyTest : public ::testing::Test {
     return e;
   }
   bool settle(const std::function<bool()>& done, Duration limit = std::chrono::seconds{30}) {
-    return net->run_until(done, net->now + limit);
+    return net->run_until(done, net->now() + limit);
   }
   const ListenerStats& stats() const { return proxy->listener_stats(0); }
   const BackendStats& backend_stats(std::size_t i) const { return proxy->pool(0).backend(i).stats; }
@@ -647,11 +621,11 @@ TEST_F(ProxyTest, SilentBackendTimesOutAndTheClientIsReset) {
   net->drop = [](const Seen& s) { return s.dst == kBackendA; };  // SYNs vanish
   End& c = connect_client();
   ASSERT_TRUE(settle([&] { return stats().accepted == 1; }));
-  const Instant accepted_at = net->now;
+  const Instant accepted_at = net->now();
   ASSERT_TRUE(settle([&] { return c.closed.has_value(); }));
   EXPECT_EQ(*c.closed, CloseReason::Reset);
-  EXPECT_GE(net->now - accepted_at, std::chrono::milliseconds{1500});
-  EXPECT_LT(net->now - accepted_at, std::chrono::milliseconds{1600});
+  EXPECT_GE(net->now() - accepted_at, std::chrono::milliseconds{1500});
+  EXPECT_LT(net->now() - accepted_at, std::chrono::milliseconds{1600});
   EXPECT_EQ(stats().timeouts, 1u);
   EXPECT_EQ(backend_stats(0).timeouts, 1u);
   EXPECT_EQ(proxy_stack->connection_count(), 0u) << "the half-open upstream was dropped too";
@@ -678,7 +652,7 @@ TEST_F(ProxyTest, FailingBackendIsMarkedDownAndSkipped) {
   EXPECT_EQ(backend_stats(0).refused, 2u);
   EXPECT_EQ(backend_stats(0).marked_down, 1u);
   EXPECT_EQ(backend_stats(1).connected, 6u);
-  EXPECT_FALSE(proxy->pool(0).available(0, net->now));
+  EXPECT_FALSE(proxy->pool(0).available(0, net->now()));
 }
 
 TEST_F(ProxyTest, BytesBeforeTheUpstreamConnectsAreHeldNotLost) {
@@ -737,11 +711,11 @@ TEST_F(ProxyTest, IdleConnectionIsResetBothWays) {
   End& c = connect_client();
   c.to_send = pattern(100, 12);
   ASSERT_TRUE(settle([&] { return srv_a.received.size() == 100; }));
-  const Instant last = net->now;
+  const Instant last = net->now();
   ASSERT_TRUE(settle([&] { return c.closed && srv_a.closed; }));
   EXPECT_EQ(*c.closed, CloseReason::Reset);
   EXPECT_EQ(*srv_a.closed, CloseReason::Reset);
-  EXPECT_GE(net->now - last, std::chrono::milliseconds{2000});
+  EXPECT_GE(net->now() - last, std::chrono::milliseconds{2000});
   EXPECT_EQ(stats().idle_timeouts, 1u);
 }
 
@@ -884,7 +858,7 @@ TEST_F(ProxyTest, ConnectRequestSplitAcrossSegments) {
   End& c = connect_client();
   ASSERT_TRUE(settle([&] { return stats().accepted == 1 && c.conn.has_value(); }));
   ASSERT_FALSE(client->set_nodelay(*c.conn, true));  // each piece its own segment
-  const std::uint64_t segments_before = net->delivered;
+  const std::uint64_t segments_before = net->delivered();
   const std::string request = "CONNECT 198.18.0.2:9000 HTTP/1.1\r\nHost: 198.18.0.2:9000\r\nX-Long: " +
                               std::string(300, 'v') + "\r\n\r\ntunnel";
   for (std::size_t at = 0; at < request.size(); at += 7) {  // 7-byte pieces, each delivered before the next
@@ -894,7 +868,7 @@ TEST_F(ProxyTest, ConnectRequestSplitAcrossSegments) {
     ASSERT_TRUE(settle([&] { return proxy_stack->connection_count() >= 1 && c.sent == c.to_send.size(); },
                        std::chrono::milliseconds{300}));
   }
-  EXPECT_GE(net->delivered - segments_before, request.size() / 7) << "the request came in pieces";
+  EXPECT_GE(net->delivered() - segments_before, request.size() / 7) << "the request came in pieces";
   ASSERT_TRUE(settle([&] { return text_of(srv_a.received) == "tunnel"; }));
   EXPECT_EQ(text_of(c.received), kEstablished);
   EXPECT_EQ(stats().connect_established, 1u);
@@ -964,9 +938,9 @@ TEST_F(ProxyTest, ConnectRequestTimeLimitIsAnswered408) {
   End& c = connect_client();
   c.to_send = bytes_of("CONNECT 198.18.0.2:9000 HTTP/1.1\r\nHost:");  // and then nothing
   ASSERT_TRUE(settle([&] { return stats().accepted == 1; }));
-  const Instant accepted = net->now;
+  const Instant accepted = net->now();
   ASSERT_TRUE(settle([&] { return c.peer_closed; }));
-  EXPECT_GE(net->now - accepted, std::chrono::milliseconds{3000});
+  EXPECT_GE(net->now() - accepted, std::chrono::milliseconds{3000});
   EXPECT_EQ(text_of(c.received).substr(0, 13), "HTTP/1.1 408 ");
   EXPECT_EQ(stats().connect_request_timeouts, 1u);
   EXPECT_EQ(srv_a.accepts, 0u);
@@ -1078,15 +1052,15 @@ TEST_F(ProxyTest, HealthChecksTakeADeadBackendDownAfterFallAndBackAfterRise) {
   serve_b();
   ASSERT_TRUE(settle([&] { return backend_stats(0).checks >= 3 && backend_stats(1).checks >= 3; }));
   EXPECT_EQ(backend_stats(0).checks_failed, 0u);
-  EXPECT_EQ(proxy->pool(0).health(0, net->now), Health::Up);
+  EXPECT_EQ(proxy->pool(0).health(0, net->now()), Health::Up);
 
   // A stops listening: its stack answers the checks' SYNs with RSTs.
   backend_a->unlisten(*la);
   const std::uint64_t failed_before = backend_stats(0).checks_failed;
-  ASSERT_TRUE(settle([&] { return proxy->pool(0).health(0, net->now) == Health::Down; }));
+  ASSERT_TRUE(settle([&] { return proxy->pool(0).health(0, net->now()) == Health::Down; }));
   EXPECT_EQ(backend_stats(0).checks_failed - failed_before, 3u) << "down after exactly `fall` failures";
   EXPECT_EQ(backend_stats(0).went_down, 1u);
-  EXPECT_EQ(proxy->pool(0).health(1, net->now), Health::Up);
+  EXPECT_EQ(proxy->pool(0).health(1, net->now()), Health::Up);
 
   // While it is down, every new connection goes to B; none is tried on A.
   for (int i = 0; i < 4; ++i) {
@@ -1101,7 +1075,7 @@ TEST_F(ProxyTest, HealthChecksTakeADeadBackendDownAfterFallAndBackAfterRise) {
   la = backend_a->listen(kBackendA, kBack, srv_a);
   ASSERT_TRUE(la);
   const std::uint64_t checks_before = backend_stats(0).checks;
-  ASSERT_TRUE(settle([&] { return proxy->pool(0).health(0, net->now) == Health::Up; }));
+  ASSERT_TRUE(settle([&] { return proxy->pool(0).health(0, net->now()) == Health::Up; }));
   EXPECT_EQ(backend_stats(0).checks - checks_before, 2u) << "up after exactly `rise` successes";
   EXPECT_EQ(backend_stats(0).went_up, 1u);
   End& c = connect_client();
@@ -1127,20 +1101,20 @@ TEST_F(ProxyTest, HealthCheckSendsAndExpectsAReplyPrefix) {
   ASSERT_TRUE(settle([&] { return backend_stats(0).checks >= 2; }));
   EXPECT_EQ(backend_stats(0).checks_failed, 0u);
   EXPECT_EQ(text_of(srv_a.received).substr(0, 6), "PING\r\n") << "the check sent its bytes";
-  EXPECT_EQ(proxy->pool(0).health(0, net->now), Health::Up);
+  EXPECT_EQ(proxy->pool(0).health(0, net->now()), Health::Up);
   EXPECT_EQ(proxy_stack->time_wait_count(), 0u) << "check connections end with a RST";
 
   srv_a.to_send = bytes_of("-ERR\r\n");  // a different reply: down at once (fall 1)
-  ASSERT_TRUE(settle([&] { return proxy->pool(0).health(0, net->now) == Health::Down; }));
+  ASSERT_TRUE(settle([&] { return proxy->pool(0).health(0, net->now()) == Health::Down; }));
   EXPECT_EQ(backend_stats(0).went_down, 1u);
 
   srv_a.to_send = bytes_of("+PO");  // the start of it and then silence: times out
   const std::uint64_t failed = backend_stats(0).checks_failed;
   ASSERT_TRUE(settle([&] { return backend_stats(0).checks_failed >= failed + 2; }));
-  EXPECT_EQ(proxy->pool(0).health(0, net->now), Health::Down);
+  EXPECT_EQ(proxy->pool(0).health(0, net->now()), Health::Down);
 
   srv_a.to_send = bytes_of("+PONG");
-  ASSERT_TRUE(settle([&] { return proxy->pool(0).health(0, net->now) == Health::Up; }));
+  ASSERT_TRUE(settle([&] { return proxy->pool(0).health(0, net->now()) == Health::Up; }));
   EXPECT_EQ(backend_stats(0).went_up, 1u);
 }
 
@@ -1161,14 +1135,14 @@ TEST_F(ProxyTest, WithActiveChecksAPassiveMarkLastsUntilRiseGoodChecks) {
   EXPECT_EQ(backend_stats(0).marked_down, 1u);
   serve_a();  // A is back, but nothing has checked it yet
   net->run_for(std::chrono::seconds{1});  // far past down_retry_ms
-  EXPECT_EQ(proxy->pool(0).health(0, net->now), Health::Down);
+  EXPECT_EQ(proxy->pool(0).health(0, net->now()), Health::Down);
   for (int i = 0; i < 3; ++i) {
     End& c = connect_client();
     ASSERT_TRUE(settle([&] { return stats().connected == static_cast<std::uint64_t>(i + 1); }));
     (void)c;
   }
   EXPECT_EQ(backend_stats(0).attempts, 1u) << "only the first client met A";
-  ASSERT_TRUE(settle([&] { return proxy->pool(0).health(0, net->now) == Health::Up; }, std::chrono::seconds{120}));
+  ASSERT_TRUE(settle([&] { return proxy->pool(0).health(0, net->now()) == Health::Up; }, std::chrono::seconds{120}));
   EXPECT_EQ(backend_stats(0).went_up, 1u);
 }
 
@@ -1180,7 +1154,7 @@ TEST_F(ProxyTest, ADrainingBackendGetsNoNewConnectionsAndItsOwnFinish) {
   End& old = connect_client();  // round robin: A
   ASSERT_TRUE(settle([&] { return stats().connected == 1 && srv_a.conn.has_value(); }));
   proxy->set_drain(0, 0, true);
-  EXPECT_EQ(proxy->pool(0).health(0, net->now), Health::Drain);
+  EXPECT_EQ(proxy->pool(0).health(0, net->now()), Health::Drain);
   for (int i = 0; i < 3; ++i) {
     End& c = connect_client();
     ASSERT_TRUE(settle([&] { return stats().connected == static_cast<std::uint64_t>(i + 2); }));
@@ -1216,7 +1190,7 @@ TEST_F(ProxyTest, DrainOrWeightZeroInTheConfigurationKeepsABackendOutOfRotation)
     }
     EXPECT_EQ(backend_stats(0).connected, 4u);
     EXPECT_EQ(backend_stats(1).attempts, 0u);
-    EXPECT_EQ(proxy->pool(0).health(1, net->now), Health::Drain);
+    EXPECT_EQ(proxy->pool(0).health(1, net->now()), Health::Drain);
   }
 }
 

@@ -211,8 +211,8 @@ TEST_F(Exhaustion, AcceptQueueFullCountedThenTheWaitingHandshakesComplete) {
   // The pressure goes: the application accepts; the handshakes that waited
   // complete when their requests are retransmitted.
   int accepted = 0;
-  const Instant end = link->now + std::chrono::seconds{30};
-  while (accepted < 4 && link->now < end) {
+  const Instant end = link->now() + std::chrono::seconds{30};
+  while (accepted < 4 && link->now() < end) {
     while (server->accept(*l)) ++accepted;
     link->run_for(std::chrono::milliseconds{100});
   }

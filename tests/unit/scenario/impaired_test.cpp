@@ -316,7 +316,7 @@ void run(const Profile& profile, std::uint64_t seed, std::uint64_t bytes) {
   };
   const Duration bound = seconds{120} + seconds{4} * static_cast<std::int64_t>((bytes + (1 << 20) - 1) >> 20);
   const bool transferred = link.run_until(all_in, kStart + bound);
-  EXPECT_TRUE(transferred) << "stalled at +" << to_ms(link.now) - to_ms(kStart) << " ms";
+  EXPECT_TRUE(transferred) << "stalled at +" << to_ms(link.now()) - to_ms(kStart) << " ms";
   for (std::size_t i = 0; i < kConnections; ++i) {
     SCOPED_TRACE("connection " + std::to_string(i));
     EXPECT_EQ(clients[i].sent, bytes);
@@ -347,7 +347,7 @@ void run(const Profile& profile, std::uint64_t seed, std::uint64_t bytes) {
     }
     return true;
   };
-  EXPECT_TRUE(link.run_until(all_closed, link.now + seconds{50})) << "close stalled";
+  EXPECT_TRUE(link.run_until(all_closed, link.now() + seconds{50})) << "close stalled";
   std::size_t client_firsts = 0;
   for (std::size_t i = 0; i < kConnections; ++i) {
     SCOPED_TRACE("connection " + std::to_string(i));

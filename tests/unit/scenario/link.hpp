@@ -1,12 +1,10 @@
-// Two Stacks joined by an in-memory link on a virtual clock, for scenario tests.
-// Link moves IPv4 packets between the stacks' transmit queues (drain_tx) and their
-// input(), advances both stacks' timers in order, can drop chosen packets, and
-// records every packet that crossed (or was dropped) as a tcpdump-style line, so a
-// failing test prints the whole exchange. Delivery is instant: a round trip takes no
-// virtual time, so RTT samples are 0 and the RTO sits at rto_min.
-//
-// (lib/io's in-memory port pair replaces this once it lands; this stays the
-// simplest possible host of the embedded API: input / advance / drain_tx.)
+// Two Stacks joined by the library's in-memory link (riptide::MemoryLink) on a
+// virtual clock, for scenario tests. Link moves IPv4 packets between the stacks'
+// transmit queues (drain_tx) and their input(), advances both stacks' timers in
+// order, can drop chosen packets, and records every packet that crossed (or was
+// dropped) as a tcpdump-style line, so a failing test prints the whole exchange.
+// Delivery is instant: a round trip takes no virtual time, so RTT samples are 0 and
+// the RTO sits at rto_min.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -17,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "stack/memory_link.hpp"
 #include "stack/stack.hpp"
 #include "wire/format.hpp"
 #include "wire/ipv4.hpp"
@@ -58,6 +57,10 @@ inline std::string states(const Stack& s) {
   return out.empty() ? "none" : out;
 }
 
+// The scenario tests' view of riptide::MemoryLink (lib/stack/memory_link.hpp, the
+// one in-memory link): two stacks on an instant, lossless wire, every packet that
+// crossed (or was dropped) kept decoded, a drop filter, and gtest failures when the
+// exchange does not go quiet.
 class Link {
  public:
   using Filter = std::function<bool(const Packet&)>;
@@ -65,10 +68,21 @@ class Link {
   // `a` and `b` may be the same stack (a loopback, for self-connect).
   Link(Stack& a, Stack& b, Instant start, std::string a_name = "client",
        std::string b_name = "server")
-      : now(start), a_(a), b_(b), start_(start), a_name_(std::move(a_name)), b_name_(std::move(b_name)) {}
+      : link_(a, b, start), same_(&a == &b), start_(start), a_name_(std::move(a_name)),
+        b_name_(std::move(b_name)) {
+    link_.set_observer([this](const LinkPacket& p) {
+      if (p.what == LinkEvent::Sent) {
+        packets.push_back(decode(p));
+      } else if (p.what == LinkEvent::Filtered) {
+        packets.back().dropped = true;
+      }
+    });
+    link_.set_filter([this](const LinkPacket&) { return drops(packets.back()); });
+  }
 
-  Instant now;
   std::vector<Packet> packets;  // everything that crossed, in order
+
+  [[nodiscard]] Instant now() const noexcept { return link_.now(); }
 
   // Drops every packet for which f returns true, until cleared (set_filter({})).
   void set_filter(Filter f) { filter_ = std::move(f); }
@@ -79,54 +93,27 @@ class Link {
   // directions "at once" (collected before anything is delivered). Returns the
   // number of packets moved.
   std::size_t step() {
-    std::vector<std::vector<std::byte>> from_a, from_b;
-    a_.drain_tx([&](std::span<const std::byte> p) { from_a.emplace_back(p.begin(), p.end()); });
-    if (&a_ != &b_) {
-      b_.drain_tx([&](std::span<const std::byte> p) { from_b.emplace_back(p.begin(), p.end()); });
-    }
-    for (const auto& p : from_a) deliver(p, true);
-    for (const auto& p : from_b) deliver(p, false);
-    return from_a.size() + from_b.size();
+    const std::size_t before = packets.size();
+    link_.step();
+    return packets.size() - before;
   }
 
   // Steps until both transmit queues stay empty.
   void pump() {
-    for (int rounds = 0; step() > 0; ++rounds) {
-      if (rounds > 1000000) {
-        ADD_FAILURE() << "link did not go quiet";
-        return;
-      }
-    }
+    link_.pump();
+    if (link_.stalled()) ADD_FAILURE() << "link did not go quiet";
   }
 
   // Runs both stacks' timers in deadline order up to `t` (inclusive), pumping the
   // link after each expiry; the clock ends at t.
-  void run_until(Instant t) {
-    run_until([] { return false; }, t);
-  }
-  void run_for(Duration d) { run_until(now + d); }
+  void run_until(Instant t) { run_until([] { return false; }, t); }
+  void run_for(Duration d) { run_until(now() + d); }
 
   // As run_until(t), but stops as soon as done() holds (checked after every
   // expiry). Returns done().
   bool run_until(const std::function<bool()>& done, Instant t) {
-    pump();
-    for (int guard = 0; !done(); ++guard) {
-      if (guard > 10000000) {
-        ADD_FAILURE() << "timers did not settle";
-        return false;
-      }
-      std::optional<Instant> next = earliest(a_.next_timer(), b_.next_timer());
-      if (!next || *next > t) break;
-      now = std::max(now, *next);
-      a_.advance(now);
-      if (&a_ != &b_) b_.advance(now);
-      pump();
-    }
-    if (done()) return true;
-    now = std::max(now, t);
-    a_.advance(now);
-    if (&a_ != &b_) b_.advance(now);
-    pump();
+    if (!link_.run_until(done, t)) link_.run_until(t);
+    if (link_.stalled()) ADD_FAILURE() << "link did not go quiet";
     return done();
   }
 
@@ -147,7 +134,7 @@ class Link {
     char ms[32];
     std::snprintf(ms, sizeof ms, "%+10.3f", static_cast<double>((p.at - start_).count()) / 1e6);
     const std::string& from = p.from_a ? a_name_ : b_name_;
-    const std::string& to = (&a_ == &b_) ? a_name_ : (p.from_a ? b_name_ : a_name_);
+    const std::string& to = same_ ? a_name_ : (p.from_a ? b_name_ : a_name_);
     return std::string(ms) + " ms " + from + " > " + to + "  " + p.line +
            (p.dropped ? "  [dropped]" : "");
   }
@@ -157,12 +144,6 @@ class Link {
   [[nodiscard]] std::vector<Packet> sent_by_b(std::uint8_t flags = 0) const { return sent(false, flags); }
 
  private:
-  static std::optional<Instant> earliest(std::optional<Instant> x, std::optional<Instant> y) {
-    if (!x) return y;
-    if (!y) return x;
-    return std::min(*x, *y);
-  }
-
   [[nodiscard]] std::vector<Packet> sent(bool from_a, std::uint8_t flags) const {
     std::vector<Packet> v;
     for (const Packet& p : packets) {
@@ -171,11 +152,11 @@ class Link {
     return v;
   }
 
-  void deliver(const std::vector<std::byte>& bytes, bool from_a) {
+  static Packet decode(const LinkPacket& lp) {
     Packet p;
-    p.at = now;
-    p.from_a = from_a;
-    if (auto ip = wire::Ipv4View::parse(bytes)) {
+    p.at = lp.at;
+    p.from_a = lp.from == 0;
+    if (auto ip = wire::Ipv4View::parse(lp.bytes)) {
       p.src = ip->src();
       p.dst = ip->dst();
       if (ip->protocol() == wire::kIpProtoTcp) {
@@ -189,22 +170,24 @@ class Link {
       if (!p.is_tcp) p.line = to_string(p.src) + " > " + to_string(p.dst) + ": protocol " +
                               std::to_string(ip->protocol());
     } else {
-      p.line = "unparsable IPv4 packet of " + std::to_string(bytes.size()) + " bytes";
+      p.line = "unparsable IPv4 packet of " + std::to_string(lp.bytes.size()) + " bytes";
     }
-    p.dropped = filter_ && filter_(p);
-    for (auto it = one_shot_.begin(); !p.dropped && it != one_shot_.end(); ++it) {
-      if ((*it)(p)) {
-        p.dropped = true;
-        one_shot_.erase(it);
-        break;
-      }
-    }
-    packets.push_back(p);
-    if (!p.dropped) (from_a ? b_ : a_).input(bytes, now);
+    return p;
   }
 
-  Stack& a_;
-  Stack& b_;
+  bool drops(const Packet& p) {
+    if (filter_ && filter_(p)) return true;
+    for (auto it = one_shot_.begin(); it != one_shot_.end(); ++it) {
+      if ((*it)(p)) {
+        one_shot_.erase(it);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  MemoryLink link_;
+  bool same_;
   Instant start_;
   std::string a_name_, b_name_;
   Filter filter_;

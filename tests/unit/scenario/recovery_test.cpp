@@ -25,7 +25,7 @@ TEST_F(Scenario, LostSynAckRecoveredBySynRetransmit) {
   EXPECT_EQ(states(*client), "SYN-SENT");
   EXPECT_EQ(states(*server), "SYN-RECEIVED");
   ASSERT_TRUE(link->run_until([&] { return c.conn && s.conn; }, kStart + seconds{10}));
-  EXPECT_EQ(ms_between(kStart, link->now), 1000);
+  EXPECT_EQ(ms_between(kStart, link->now()), 1000);
   EXPECT_EQ(states(*client), "ESTABLISHED");
   EXPECT_EQ(states(*server), "ESTABLISHED");
   EXPECT_EQ(c.joined(), "connected");
@@ -46,7 +46,7 @@ TEST_F(Scenario, LostHandshakeAckRecoveredBySynAckRetransmit) {
   EXPECT_EQ(states(*client), "ESTABLISHED");
   EXPECT_EQ(states(*server), "SYN-RECEIVED");
   ASSERT_TRUE(link->run_until([&] { return s.conn.has_value(); }, kStart + seconds{10}));
-  EXPECT_EQ(ms_between(kStart, link->now), 1000);  // the initial RTO
+  EXPECT_EQ(ms_between(kStart, link->now()), 1000);  // the initial RTO
   EXPECT_EQ(states(*server), "ESTABLISHED");
   EXPECT_EQ(c.joined(), "connected");  // once, not again for the duplicate SYN-ACK
   EXPECT_EQ(link->sent_by_b(kSyn | kAck).size(), 2u);
@@ -72,12 +72,12 @@ TEST_F(Scenario, LostFinIsRetransmitted) {
   build();
   establish();
   link->drop_next([](const Packet& p) { return p.from_a && p.has(kFin); });
-  const Instant closed_at = link->now;
+  const Instant closed_at = link->now();
   EXPECT_FALSE(client->shutdown_write(*c.conn));
   link->pump();
   EXPECT_EQ(states(*client), "FIN-WAIT-1");
   EXPECT_EQ(states(*server), "ESTABLISHED");
-  ASSERT_TRUE(link->run_until([&] { return states(*client) == "FIN-WAIT-2"; }, link->now + seconds{10}));
+  ASSERT_TRUE(link->run_until([&] { return states(*client) == "FIN-WAIT-2"; }, link->now() + seconds{10}));
   EXPECT_EQ(states(*server), "CLOSE-WAIT");
   const auto fins = link->sent_by_a(kFin);
   ASSERT_EQ(fins.size(), 2u);
@@ -99,7 +99,7 @@ TEST_F(Scenario, LostFinFromLastAckIsRetransmitted) {
   link->pump();
   EXPECT_EQ(states(*client), "FIN-WAIT-2");
   EXPECT_EQ(states(*server), "LAST-ACK");
-  ASSERT_TRUE(link->run_until([&] { return s.closed_reason.has_value(); }, link->now + seconds{10}));
+  ASSERT_TRUE(link->run_until([&] { return s.closed_reason.has_value(); }, link->now() + seconds{10}));
   EXPECT_EQ(states(*client), "TIME-WAIT");
   EXPECT_EQ(states(*server), "none");
   EXPECT_EQ(c.closed_reason, std::optional{CloseReason::Normal});
@@ -179,7 +179,7 @@ TEST_F(Scenario, HalfOpenRecoveredAfterPeerRestart) {
   link->pump();
   ASSERT_EQ(states(*server), "ESTABLISHED");
   link->run_for(seconds{10});
-  const Instant t = link->now;
+  const Instant t = link->now();
 
   // The client "reboots": a new stack, same address and secret, no memory of it.
   link.reset();
@@ -196,7 +196,7 @@ TEST_F(Scenario, HalfOpenRecoveredAfterPeerRestart) {
   EXPECT_EQ(link->packets[2].tcp.flags, kRst);
   EXPECT_EQ(link->packets[2].tcp.seq, link->packets[1].tcp.ack);
 
-  ASSERT_TRUE(link->run_until([&] { return c2.conn.has_value(); }, link->now + seconds{10}));
+  ASSERT_TRUE(link->run_until([&] { return c2.conn.has_value(); }, link->now() + seconds{10}));
   EXPECT_EQ(c2.joined(), "connected");
   EXPECT_EQ(states(*server), "ESTABLISHED");
   EXPECT_EQ(s.joined(), "accept closed:reset accept");
@@ -216,7 +216,7 @@ TEST_F(Scenario, OrphanedFinWait2TimesOut) {
   link->pump();
   EXPECT_EQ(states(*client), "FIN-WAIT-2");
   EXPECT_EQ(states(*server), "CLOSE-WAIT");
-  const Instant entered = link->now;
+  const Instant entered = link->now();
   link->run_until(entered + seconds{10} - milliseconds{1});
   EXPECT_EQ(states(*client), "FIN-WAIT-2");
   link->run_until(entered + seconds{10} + milliseconds{1});
@@ -336,8 +336,8 @@ TEST_F(Scenario, RstDoesNotEndTimeWait) {
   establish();
   const Packet fin = close_into_client_time_wait(*link, *client, *server, c, s);
   const std::size_t before = link->packets.size();
-  inject_to_client(*client, link->now, fin, kRst, fin.tcp.seq + 1, SeqNum{0}, std::nullopt);
-  inject_to_client(*client, link->now, fin, kRst | kAck, fin.tcp.seq + 1, fin.tcp.ack, std::nullopt);
+  inject_to_client(*client, link->now(), fin, kRst, fin.tcp.seq + 1, SeqNum{0}, std::nullopt);
+  inject_to_client(*client, link->now(), fin, kRst | kAck, fin.tcp.seq + 1, fin.tcp.ack, std::nullopt);
   link->pump();
   EXPECT_EQ(link->packets.size(), before);  // nothing sent
   EXPECT_EQ(client->time_wait_count(), 1u);
@@ -352,7 +352,7 @@ TEST_F(Scenario, OldSynInTimeWaitGetsChallengeAck) {
   const Packet fin = close_into_client_time_wait(*link, *client, *server, c, s);
   ASSERT_TRUE(fin.tcp.options.timestamps);
   const std::size_t before = link->packets.size();
-  inject_to_client(*client, link->now, fin, kSyn, fin.tcp.seq + 100000, SeqNum{0},
+  inject_to_client(*client, link->now(), fin, kSyn, fin.tcp.seq + 100000, SeqNum{0},
                    fin.tcp.options.timestamps->tsval - 1);
   link->step();
   ASSERT_EQ(link->packets.size(), before + 1);

@@ -302,7 +302,7 @@ TEST_F(Scenario, TimeWaitExpiresAfter2Msl) {
   EXPECT_FALSE(server->shutdown_write(*s.conn));
   link->pump();
   ASSERT_EQ(states(*client), "TIME-WAIT");
-  const Instant entered = link->now;
+  const Instant entered = link->now();
 
   link->run_until(entered + two_msl - milliseconds{1});
   EXPECT_EQ(client->time_wait_count(), 1u);
@@ -325,10 +325,10 @@ TEST_F(Scenario, TimeWaitAcksRetransmittedFinAndRestarts) {
   link->pump();
   ASSERT_EQ(states(*client), "TIME-WAIT");
   ASSERT_EQ(states(*server), "LAST-ACK");
-  const Instant entered = link->now;
+  const Instant entered = link->now();
 
   ASSERT_TRUE(link->run_until([&] { return states(*server) == "none"; }, entered + seconds{5}));
-  const Instant restarted = link->now;
+  const Instant restarted = link->now();
   EXPECT_GT(restarted, entered);
   EXPECT_EQ(link->sent_by_b(kFin).size(), 2u);
   EXPECT_EQ(s.joined(), "accept peer_closed closed:normal");
@@ -385,7 +385,7 @@ TEST_F(Scenario, SynFloodThenCookieClient) {
                                                             static_cast<std::uint8_t>(i % 256));
     const auto sport = static_cast<std::uint16_t>(1024 + (i * 7919) % 60000);
     const std::size_t n = spoofed_syn(buf, src, sport, SeqNum{i * 2654435761u});
-    server->input(std::span(buf).first(n), link->now);
+    server->input(std::span(buf).first(n), link->now());
     link->pump();  // the SYN-ACKs go to the client's side, which is not them: dropped
   }
   EXPECT_EQ(states(*server), "SYN-RECEIVED x8");
@@ -433,7 +433,7 @@ TEST_F(Scenario, DataBothWaysLarge) {
   s.push(*server);
   const bool done = link->run_until(
       [&] { return c.received.size() >= s.to_send.size() && s.received.size() >= c.to_send.size(); },
-      link->now + seconds{600});
+      link->now() + seconds{600});
   EXPECT_TRUE(done) << "client got " << c.received.size() << ", server got " << s.received.size();
   EXPECT_EQ(first_difference(s.received, c.to_send), -1);
   EXPECT_EQ(first_difference(c.received, s.to_send), -1);
@@ -445,7 +445,7 @@ TEST_F(Scenario, DataBothWaysLarge) {
 
   EXPECT_FALSE(client->shutdown_write(*c.conn));
   EXPECT_FALSE(server->shutdown_write(*s.conn));
-  EXPECT_TRUE(link->run_until([&] { return c.closed_reason && s.closed_reason; }, link->now + seconds{120}));
+  EXPECT_TRUE(link->run_until([&] { return c.closed_reason && s.closed_reason; }, link->now() + seconds{120}));
   EXPECT_EQ(c.closed_reason, std::optional{CloseReason::Normal});
   EXPECT_EQ(s.closed_reason, std::optional{CloseReason::Normal});
 }
