@@ -141,7 +141,12 @@ std::uint16_t Worker::poll_once(Instant now) {
   for (std::size_t p = 0; p < ports_.size(); ++p) {
     const std::uint16_t n = ports_[p]->rx_burst(opts_.queue, rx.data(), want);
     received += n;
+    // A full burst: more is waiting in the ring, the core is behind. New handshakes
+    // get cookies only (no record, no timer) until a burst comes back short, so the
+    // segments of established connections keep their records (issue 14). Set
+    // before the burst is processed, so the SYNs in it are the ones shed.
     behind = behind || n == want;
+    stack().set_shedding(opts_.shed_when_behind && behind);
     if (n == 0) continue;
     traffic_[p].rx += n;
     if (capture_ != nullptr) capture(p, rx.data(), n, false);
@@ -159,10 +164,6 @@ std::uint16_t Worker::poll_once(Instant now) {
     }
     driver_.input(rx.data(), local, now, true, port);
   }
-  // A full burst: more is waiting in the ring, the core is behind. New handshakes
-  // get cookies only (no record, no timer) until a burst comes back short, so the
-  // segments of established connections keep their records (issue 14).
-  stack().set_shedding(opts_.shed_when_behind && behind);
   // Frames other workers received for flows we own.
   std::uint16_t from_others = 0;
   for (Mailbox* in : inbox_) {
