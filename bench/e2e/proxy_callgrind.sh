@@ -40,7 +40,8 @@ top = []
 for l in open(f"{run}/proxy-callgrind.self.txt"):
     m = line.match(l)
     if m and "PROGRAM TOTALS" not in m[3] and len(top) < 15:
-        name = m[3].split(":", 1)[-1].split("(")[0].strip()
+        raw = m[3].replace("(anonymous namespace)", "{anon}")
+        name = raw.split(":", 1)[-1].split("(")[0].strip() or raw.strip()[:80]
         top.append({"function": name, "per_connection": round(int(m[1].replace(",", "")) / measured)})
 per = collected / measured if measured else 0
 json.dump({"measured_transactions": measured, "instructions": collected, "per_proxied_connection": round(per),
