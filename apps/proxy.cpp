@@ -293,7 +293,10 @@ int main(int argc, char** argv) {
   apps::ProgramSection section;
   section.load = [&](const runtime::RuntimeConfig& rc, const apps::CommonFlags& f) -> std::optional<std::string> {
     std::vector<Ipv4Addr> local;
-    for (std::uint32_t i = 0; i < rc.address_count; ++i) local.push_back(Ipv4Addr{rc.address.value + i});
+    // Every port's addresses (several ports: a listener may bind any of them).
+    for (const runtime::PortConfig& p : runtime::ports_of(rc)) {
+      for (std::uint32_t i = 0; i < p.address_count; ++i) local.push_back(Ipv4Addr{p.address.value + i});
+    }
     auto r = load_proxy_config_file(f.config_path, f.sets, local);
     if (auto* e = std::get_if<ProxyConfigError>(&r)) return e->message;
     proxy.config = std::get<ProxyConfig>(r);

@@ -14,12 +14,20 @@ MbufDriver::MbufDriver(rte_mempool* pool, const StackConfig& stack_cfg, const In
                        MbufDriverOptions opts, Instant now)
     : pool_(pool), opts_(opts), stack_(stack_cfg, now), iface_(stack_, if_cfg) {}
 
+MbufDriver::MbufDriver(rte_mempool* pool, const StackConfig& stack_cfg, const std::vector<InterfaceConfig>& ports,
+                       const RouteTable& routes, MbufDriverOptions opts, Instant now)
+    : MbufDriver(pool, stack_cfg, ports.at(0), opts, now) {
+  router_ = std::make_unique<Router>(stack_, ports, routes, &iface_);
+}
+
+void MbufDriver::tag_port(rte_mbuf* m, std::uint16_t port) noexcept { m->port = port; }
+
 MbufDriver::~MbufDriver() {
   for (std::size_t i = backlog_head_; i < backlog_.size(); ++i) rte_pktmbuf_free(backlog_[i]);
   if (spare_count_ > 0) rte_pktmbuf_free_bulk(spare_.data(), spare_count_);
 }
 
-void MbufDriver::input_one(const rte_mbuf* m, Instant now, bool answer_arp) {
+void MbufDriver::input_one(const rte_mbuf* m, Instant now, bool answer_arp, std::uint16_t port) {
   if (m->nb_segs != 1) {
     stack_.shared_counters().inc(Counter::l2_drop_malformed);  // chained mbufs: not expected at MTU 1500
     return;
@@ -32,13 +40,13 @@ void MbufDriver::input_one(const rte_mbuf* m, Instant now, bool answer_arp) {
   if (ipf == RTE_MBUF_F_RX_IP_CKSUM_BAD) rx.ip = RxChecksum::Verdict::Bad;
   if (l4f == RTE_MBUF_F_RX_L4_CKSUM_GOOD) rx.l4 = RxChecksum::Verdict::Good;
   if (l4f == RTE_MBUF_F_RX_L4_CKSUM_BAD) rx.l4 = RxChecksum::Verdict::Bad;
-  iface_.input({rte_pktmbuf_mtod(m, const std::byte*), m->data_len}, now, answer_arp, rx);
+  interface(port).input({rte_pktmbuf_mtod(m, const std::byte*), m->data_len}, now, answer_arp, rx);
 }
 
-void MbufDriver::input(rte_mbuf** pkts, std::uint16_t n, Instant now, bool answer_arp) {
+void MbufDriver::input(rte_mbuf** pkts, std::uint16_t n, Instant now, bool answer_arp, std::uint16_t port) {
   for (std::uint16_t i = 0; i < n; ++i) {
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
-    input_one(pkts[i], now, answer_arp);
+    input_one(pkts[i], now, answer_arp, port);
   }
   // Freed once, in bulk, after the burst.
   if (n > 0) rte_pktmbuf_free_bulk(pkts, n);

@@ -23,10 +23,13 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "common/time.hpp"
 #include "stack/interface.hpp"
+#include "stack/router.hpp"
+#include "stack/routes.hpp"
 #include "stack/stack.hpp"
 
 struct rte_mbuf;
@@ -45,19 +48,29 @@ class MbufDriver {
   /// `pool`: where transmit mbufs come from (data room >= 2048 bytes).
   MbufDriver(rte_mempool* pool, const StackConfig& stack_cfg, const InterfaceConfig& if_cfg,
              MbufDriverOptions opts, Instant now);
+  /// Several ports: ports[i] is port i's link layer (ports[0] is interface()), the
+  /// Router's table (the ports' connected subnets, then `routes`) picks each
+  /// packet's egress port, and every frame build_tx()/take_tx() hands out carries
+  /// its port's index in m->port. input() takes the port a burst arrived on.
+  MbufDriver(rte_mempool* pool, const StackConfig& stack_cfg, const std::vector<InterfaceConfig>& ports,
+             const RouteTable& routes, MbufDriverOptions opts, Instant now);
   ~MbufDriver();  ///< frees the mbufs still held (take_tx backlog, spares)
   MbufDriver(const MbufDriver&) = delete;
   MbufDriver& operator=(const MbufDriver&) = delete;
 
   [[nodiscard]] Stack& stack() noexcept { return stack_; }
   [[nodiscard]] Interface& interface() noexcept { return iface_; }
+  /// Port i's link layer (0: interface()); port_count() is 1 unless built with several.
+  [[nodiscard]] Interface& interface(std::size_t port) noexcept { return router_ ? router_->port(port) : iface_; }
+  [[nodiscard]] std::size_t port_count() const noexcept { return router_ ? router_->port_count() : 1; }
 
   /// Received frames, processed in order and then freed in bulk: the driver takes
   /// ownership of all n. answer_arp = false: learn from ARP frames without replying
   /// (a copy another core already answered).
-  void input(rte_mbuf** pkts, std::uint16_t n, Instant now, bool answer_arp = true);
+  /// `port`: the port they arrived on (several ports; 0 otherwise).
+  void input(rte_mbuf** pkts, std::uint16_t n, Instant now, bool answer_arp = true, std::uint16_t port = 0);
   /// One frame, not freed: the caller keeps it (e.g. to pass it on after riptide saw it).
-  void input_one(const rte_mbuf* m, Instant now, bool answer_arp = true);
+  void input_one(const rte_mbuf* m, Instant now, bool answer_arp = true, std::uint16_t port = 0);
 
   /// Runs the timers that are due (retransmissions, delayed ACKs, TIME-WAIT expiry).
   void advance(Instant now) { stack_.advance(now); }
@@ -70,6 +83,15 @@ class MbufDriver {
   /// ownership; the zero-wait form take_tx() is built on (the Worker batches itself).
   template <class Sink>
   std::size_t build_tx(Instant now, Sink&& sink) {
+    if (router_) {
+      return router_->drain(now, [&](std::uint16_t port, std::span<const std::byte> eth,
+                                     std::span<const std::byte> ip) {
+        if (rte_mbuf* m = frame(eth, ip)) {
+          tag_port(m, port);
+          sink(m);
+        }
+      });
+    }
     return iface_.drain(now, [&](std::span<const std::byte> eth, std::span<const std::byte> ip) {
       if (rte_mbuf* m = frame(eth, ip)) sink(m);
     });
@@ -81,11 +103,13 @@ class MbufDriver {
  private:
   rte_mbuf* frame(std::span<const std::byte> eth, std::span<const std::byte> ip);  ///< null: counted
   rte_mbuf* alloc_tx() noexcept;
+  static void tag_port(rte_mbuf* m, std::uint16_t port) noexcept;
 
   rte_mempool* pool_;
   MbufDriverOptions opts_;
   Stack stack_;
   Interface iface_;
+  std::unique_ptr<Router> router_;  ///< several ports only (iface_ is its port 0)
   /// Transmit mbufs taken from the pool a burst at a time (rte_pktmbuf_alloc_bulk):
   /// one pool operation per 32 segments instead of one per segment.
   static constexpr unsigned kSpareMbufs = 32;

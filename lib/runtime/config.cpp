@@ -8,6 +8,7 @@
 #include "runtime/config.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -40,27 +41,31 @@ using toml_format::wrong_type;
 
 // One key: reads a node into the config (returning the problem, without the key
 // name, if it cannot) and prints the current value as a TOML value.
-struct Key {
+// Cfg: RuntimeConfig for the sections, PortConfig and RouteConfig for the entries
+// of [[ports]] and [[routes]].
+template <class Cfg>
+struct BasicKey {
   std::string_view section;
   std::string_view name;
   bool is_string = false;  // override values are taken verbatim
-  std::function<std::optional<std::string>(const toml::node&, RuntimeConfig&)> set;
-  std::function<std::string(const RuntimeConfig&)> get;
+  std::function<std::optional<std::string>(const toml::node&, Cfg&)> set;
+  std::function<std::string(const Cfg&)> get;
 };
+using Key = BasicKey<RuntimeConfig>;
 
 // Field accessors are generic lambdas `[](auto& c) -> auto& { return c.x; }` so
 // one accessor serves both set (mutable) and get (const).
-template <class F>
-using FieldOf = std::remove_cvref_t<decltype(std::declval<F>()(std::declval<RuntimeConfig&>()))>;
+template <class F, class Cfg = RuntimeConfig>
+using FieldOf = std::remove_cvref_t<decltype(std::declval<F>()(std::declval<Cfg&>()))>;
 
-template <class F>
-Key integer(std::string_view section, std::string_view name, F field,
-            std::int64_t lo = std::numeric_limits<FieldOf<F>>::min(),
-            std::int64_t hi = static_cast<std::int64_t>(std::numeric_limits<FieldOf<F>>::max())) {
-  using T = FieldOf<F>;
+template <class Cfg = RuntimeConfig, class F>
+BasicKey<Cfg> integer(std::string_view section, std::string_view name, F field,
+            std::int64_t lo = std::numeric_limits<FieldOf<F, Cfg>>::min(),
+            std::int64_t hi = static_cast<std::int64_t>(std::numeric_limits<FieldOf<F, Cfg>>::max())) {
+  using T = FieldOf<F, Cfg>;
   static_assert(std::is_integral_v<T> && !std::is_same_v<T, bool>);
-  return Key{section, name, false,
-             [field, lo, hi](const toml::node& n, RuntimeConfig& c) -> std::optional<std::string> {
+  return BasicKey<Cfg>{section, name, false,
+             [field, lo, hi](const toml::node& n, Cfg& c) -> std::optional<std::string> {
                const auto v = n.value_exact<std::int64_t>();
                if (!v) return wrong_type("an integer", n);
                if (*v < lo || *v > hi) {
@@ -70,7 +75,7 @@ Key integer(std::string_view section, std::string_view name, F field,
                field(c) = static_cast<T>(*v);
                return std::nullopt;
              },
-             [field](const RuntimeConfig& c) { return std::to_string(field(c)); }};
+             [field](const Cfg& c) { return std::to_string(field(c)); }};
 }
 
 // A Duration held as whole milliseconds (the key's name ends in _ms).
@@ -94,37 +99,37 @@ Key milliseconds_key(std::string_view section, std::string_view name, F field, s
              }};
 }
 
-template <class F>
-Key boolean(std::string_view section, std::string_view name, F field) {
-  return Key{section, name, false,
-             [field](const toml::node& n, RuntimeConfig& c) -> std::optional<std::string> {
+template <class Cfg = RuntimeConfig, class F>
+BasicKey<Cfg> boolean(std::string_view section, std::string_view name, F field) {
+  return BasicKey<Cfg>{section, name, false,
+             [field](const toml::node& n, Cfg& c) -> std::optional<std::string> {
                const auto v = n.value_exact<bool>();
                if (!v) return wrong_type("a boolean", n);
                field(c) = *v;
                return std::nullopt;
              },
-             [field](const RuntimeConfig& c) { return std::string(field(c) ? "true" : "false"); }};
+             [field](const Cfg& c) { return std::string(field(c) ? "true" : "false"); }};
 }
 
-template <class F>
-Key string(std::string_view section, std::string_view name, F field) {
-  return Key{section, name, true,
-             [field](const toml::node& n, RuntimeConfig& c) -> std::optional<std::string> {
+template <class Cfg = RuntimeConfig, class F>
+BasicKey<Cfg> string(std::string_view section, std::string_view name, F field) {
+  return BasicKey<Cfg>{section, name, true,
+             [field](const toml::node& n, Cfg& c) -> std::optional<std::string> {
                const auto v = n.value_exact<std::string>();
                if (!v) return wrong_type("a string", n);
                field(c) = *v;
                return std::nullopt;
              },
-             [field](const RuntimeConfig& c) { return quote(field(c)); }};
+             [field](const Cfg& c) { return quote(field(c)); }};
 }
 
 // A string parsed by parse(text) -> optional<T>; `optional_field`: "" unsets it.
-template <class T, class F, class Parse, class Print>
-Key parsed(std::string_view section, std::string_view name, std::string_view what, F field,
+template <class T, class Cfg = RuntimeConfig, class F, class Parse, class Print>
+BasicKey<Cfg> parsed(std::string_view section, std::string_view name, std::string_view what, F field,
            Parse parse, Print print) {
-  constexpr bool kOptional = !std::is_same_v<FieldOf<F>, T>;
-  return Key{section, name, true,
-             [=](const toml::node& n, RuntimeConfig& c) -> std::optional<std::string> {
+  constexpr bool kOptional = !std::is_same_v<FieldOf<F, Cfg>, T>;
+  return BasicKey<Cfg>{section, name, true,
+             [=](const toml::node& n, Cfg& c) -> std::optional<std::string> {
                const auto v = n.value_exact<std::string>();
                if (!v) return wrong_type("a string", n);
                if constexpr (kOptional) {
@@ -138,7 +143,7 @@ Key parsed(std::string_view section, std::string_view name, std::string_view wha
                field(c) = *parsed_value;
                return std::nullopt;
              },
-             [=](const RuntimeConfig& c) -> std::string {
+             [=](const Cfg& c) -> std::string {
                if constexpr (kOptional) {
                  return field(c) ? quote(print(*field(c))) : std::string("\"\"");
                } else {
@@ -242,6 +247,97 @@ const std::vector<Key>& keys() {
   return table;
 }
 
+// "198.19.0.0/16": a prefix and its length; host bits must be clear.
+struct Prefix {
+  Ipv4Addr addr;
+  std::uint8_t len;
+};
+std::variant<Prefix, std::string> parse_prefix(std::string_view text) {
+  const auto slash = text.find('/');
+  const auto what = quote(text) + " is not a prefix (address/length, e.g. \"198.19.0.0/16\" or \"0.0.0.0/0\")";
+  if (slash == std::string_view::npos) return what;
+  const auto addr = Ipv4Addr::parse(text.substr(0, slash));
+  const auto len_text = text.substr(slash + 1);
+  if (!addr || len_text.empty() || len_text.size() > 2 ||
+      !std::all_of(len_text.begin(), len_text.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+    return what;
+  }
+  const int len = std::stoi(std::string(len_text));
+  if (len > 32) return what;
+  const auto l = static_cast<std::uint8_t>(len);
+  if ((addr->value & ~prefix_mask(l)) != 0) {
+    return quote(text) + " has host bits set (did you mean \"" + to_string(Ipv4Addr{addr->value & prefix_mask(l)}) +
+           "/" + std::to_string(len) + "\"?)";
+  }
+  return Prefix{*addr, l};
+}
+
+// [[ports]]: one table per port.
+const std::vector<BasicKey<PortConfig>>& port_keys() {
+  static const std::vector<BasicKey<PortConfig>> table = [] {
+    const auto addr = [](std::string_view s) { return Ipv4Addr::parse(s); };
+    const auto addr_text = [](Ipv4Addr a) { return to_string(a); };
+    const auto mac = [](std::string_view s) { return wire::MacAddr::parse(s); };
+    const auto mac_text = [](const wire::MacAddr& m) { return m.to_string(); };
+    return std::vector<BasicKey<PortConfig>>{
+        string<PortConfig>("ports", "name", [](auto& p) -> auto& { return p.name; }),
+        string<PortConfig>("ports", "device", [](auto& p) -> auto& { return p.spec.device; }),
+        integer<PortConfig>("ports", "rx_descriptors", [](auto& p) -> auto& { return p.spec.rx_descriptors; }, 1),
+        integer<PortConfig>("ports", "tx_descriptors", [](auto& p) -> auto& { return p.spec.tx_descriptors; }, 1),
+        boolean<PortConfig>("ports", "promiscuous", [](auto& p) -> auto& { return p.spec.promiscuous; }),
+        parsed<Ipv4Addr, PortConfig>("ports", "address", "an IPv4 address (dotted quad, e.g. 198.18.0.1)",
+                                     [](auto& p) -> auto& { return p.address; }, addr, addr_text),
+        integer<PortConfig>("ports", "address_count", [](auto& p) -> auto& { return p.address_count; }, 1, 64),
+        integer<PortConfig>("ports", "prefix_len", [](auto& p) -> auto& { return p.prefix_len; }, 0, 32),
+        parsed<wire::MacAddr, PortConfig>("ports", "mac",
+                                          "a MAC address (02:00:00:00:00:01, or \"\" for the port's)",
+                                          [](auto& p) -> auto& { return p.mac; }, mac, mac_text),
+    };
+  }();
+  return table;
+}
+
+// [[routes]]: one table per static route.
+const std::vector<BasicKey<RouteConfig>>& route_keys() {
+  static const std::vector<BasicKey<RouteConfig>> table = [] {
+    const auto addr = [](std::string_view s) { return Ipv4Addr::parse(s); };
+    const auto addr_text = [](Ipv4Addr a) { return to_string(a); };
+    return std::vector<BasicKey<RouteConfig>>{
+        BasicKey<RouteConfig>{"routes", "prefix", true,
+                              [](const toml::node& n, RouteConfig& r) -> std::optional<std::string> {
+                                const auto v = n.value_exact<std::string>();
+                                if (!v) return wrong_type("a string", n);
+                                auto p = parse_prefix(*v);
+                                if (auto* e = std::get_if<std::string>(&p)) return *e;
+                                r.prefix = std::get<Prefix>(p).addr;
+                                r.prefix_len = std::get<Prefix>(p).len;
+                                return std::nullopt;
+                              },
+                              [](const RouteConfig& r) {
+                                return quote(to_string(r.prefix) + "/" + std::to_string(r.prefix_len));
+                              }},
+        string<RouteConfig>("routes", "port", [](auto& r) -> auto& { return r.port; }),
+        parsed<Ipv4Addr, RouteConfig>("routes", "gateway", "an IPv4 address (dotted quad, or \"\" for none)",
+                                      [](auto& r) -> auto& { return r.gateway; }, addr, addr_text),
+    };
+  }();
+  return table;
+}
+
+template <class Cfg>
+const BasicKey<Cfg>* find_in(const std::vector<BasicKey<Cfg>>& table, std::string_view name) {
+  for (const auto& k : table) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+// The single-port keys that [[ports]] replaces: [port] and these of [ip].
+bool is_single_port_key(std::string_view section, std::string_view name) {
+  return section == "port" || (section == "ip" && (name == "address" || name == "address_count" ||
+                                                   name == "prefix_len" || name == "gateway" || name == "mac"));
+}
+
 const Key* find_key(std::string_view section, std::string_view name) {
   for (const Key& k : keys()) {
     if (k.section == section && k.name == name) return &k;
@@ -277,6 +373,10 @@ class Loader {
       const std::uint32_t line = section.source().begin.line;
       const toml::table* t = node.as_table();
       if (is_program_section(section.str())) continue;  // its program reads it
+      if (section.str() == "ports" || section.str() == "routes") {
+        entries(section.str(), node, line);
+        continue;
+      }
       if (!is_section(section.str())) {
         fail(line, (t ? "unknown section '" : "unknown key '") + std::string(section.str()) + "'" +
                        at_line(line));
@@ -308,49 +408,43 @@ class Loader {
       return;
     }
     if (is_program_section(std::string_view(key).substr(0, dot))) return;  // its program reads it
-    const Key* k = find_key(std::string_view(key).substr(0, dot), std::string_view(key).substr(dot + 1));
+    const std::string value = trim(text.substr(eq + 1));
+    const std::string_view section = std::string_view(key).substr(0, dot);
+    if (section == "ports" || section == "routes") {
+      override_entry(key, value, where);
+      return;
+    }
+    const Key* k = find_key(section, std::string_view(key).substr(dot + 1));
     if (!k) {
       fail(kOverrideLine, "unknown key '" + key + "'" + where);
       return;
     }
-    const std::string value = trim(text.substr(eq + 1));
-    // The value as TOML; for string keys, or when it is not TOML, the bare text.
-    auto parsed = parse_toml("v = " + value);
-    const toml::node* node = nullptr;
-    if (auto* t = std::get_if<toml::table>(&parsed)) node = t->get("v");
-    if (node && !(k->is_string && !node->is_string())) {
-      apply(*k, *node, kOverrideLine, where);
-    } else {
-      apply(*k, toml::value<std::string>(value), kOverrideLine, where);
-    }
+    with_value(value, k->is_string, [&](const toml::node& n) { apply(*k, n, kOverrideLine, where); });
   }
 
   // Checks that need the whole configuration.
   void finish() {
     if (!problems_.empty()) return;
-    const RuntimeConfig& c = config_;
-    if (!address_set_) {
-      fail(0, "ip.address: required (our IPv4 address, e.g. address = \"198.18.0.1\" in [ip])");
-      return;
-    }
-    const std::uint32_t a = c.address.value;
-    if (a == 0 || a == 0xFFFFFFFFu || (a >> 28) == 0xE) {
-      fail(0, "ip.address: " + to_string(c.address) + " cannot be a host's address");
-    }
-    if (std::uint64_t{a} + c.address_count - 1 > 0xFFFFFFFEu) {
-      fail(0, "ip.address_count: " + std::to_string(c.address_count) + " addresses from " + to_string(c.address) +
-                  " run past 255.255.255.254");
-    }
-    if (c.gateway && c.prefix_len > 0) {
-      const std::uint32_t mask = ~std::uint32_t{0} << (32 - c.prefix_len);
-      if ((c.gateway->value & mask) != (a & mask)) {
-        fail(0, "ip.gateway: " + to_string(*c.gateway) + " is not on " +
-                    to_string(Ipv4Addr{a & mask}) + "/" + std::to_string(c.prefix_len));
+    RuntimeConfig& c = config_;
+    if (!c.ports.empty()) {
+      finish_ports();
+    } else {
+      if (!address_set_) {
+        fail(0, "ip.address: required (our IPv4 address, e.g. address = \"198.18.0.1\" in [ip]), "
+                "or [[ports]] tables with an address each");
+        return;
+      }
+      check_host("ip.", c.address, c.address_count, c.mac);
+      const std::uint32_t a = c.address.value;
+      if (c.gateway && c.prefix_len > 0) {
+        const std::uint32_t mask = ~std::uint32_t{0} << (32 - c.prefix_len);
+        if ((c.gateway->value & mask) != (a & mask)) {
+          fail(0, "ip.gateway: " + to_string(*c.gateway) + " is not on " +
+                      to_string(Ipv4Addr{a & mask}) + "/" + std::to_string(c.prefix_len));
+        }
       }
     }
-    if (c.mac && c.mac->is_multicast()) {
-      fail(0, "ip.mac: " + c.mac->to_string() + " is a multicast address");
-    }
+    finish_routes();
     // rte_pktmbuf_pool_create refuses a cache larger than n / 1.5.
     if (c.mbuf_cache > 0 && std::uint64_t{c.mbuf_cache} * 3 > std::uint64_t{c.mbufs} * 2) {
       fail(0, "pools.mbuf_cache: " + std::to_string(c.mbuf_cache) + " is more than mbufs (" +
@@ -407,6 +501,224 @@ class Loader {
       return;
     }
     if (k.section == "ip" && k.name == "address") address_set_ = true;
+    if (is_single_port_key(k.section, k.name) && single_port_key_.empty()) {
+      single_port_key_ = dotted(k.section, k.name);
+      single_port_where_ = where;
+      single_port_line_ = line;
+    }
+  }
+
+  // `value` (override text) as a TOML node: for string keys, or when it is not
+  // TOML, the bare text.
+  template <class F>
+  static void with_value(const std::string& value, bool is_string, F&& f) {
+    auto parsed = parse_toml("v = " + value);
+    const toml::node* node = nullptr;
+    if (auto* t = std::get_if<toml::table>(&parsed)) node = t->get("v");
+    if (node && !(is_string && !node->is_string())) {
+      f(*node);
+    } else {
+      f(toml::value<std::string>(value));
+    }
+  }
+
+  // [[ports]] or [[routes]]: an array of tables, each entry's keys checked.
+  void entries(std::string_view section, const toml::node& node, std::uint32_t line) {
+    const toml::array* arr = node.as_array();
+    if (arr == nullptr || !arr->is_array_of_tables()) {
+      fail(line, std::string(section) + ": " + wrong_type("an array of tables ([[" + std::string(section) + "]])", node) +
+                     at_line(line));
+      return;
+    }
+    for (const toml::node& el : *arr) {
+      const std::size_t i = section == "ports" ? add_port() : add_route();
+      const std::uint32_t entry_line = el.source().begin.line;
+      entry_lines(section).push_back(entry_line);
+      for (auto&& [name, value] : *el.as_table()) {
+        const std::uint32_t key_line = name.source().begin.line;
+        set_entry(section, i, name.str(), value, key_line, at_line(key_line));
+      }
+    }
+  }
+
+  std::size_t add_port() {
+    config_.ports.emplace_back();
+    config_.ports.back().name = "port" + std::to_string(config_.ports.size() - 1);
+    port_address_set_.push_back(false);
+    return config_.ports.size() - 1;
+  }
+  std::size_t add_route() {
+    config_.routes.emplace_back();
+    route_set_.push_back({false, false});
+    return config_.routes.size() - 1;
+  }
+  std::vector<std::uint32_t>& entry_lines(std::string_view section) {
+    return section == "ports" ? port_lines_ : route_lines_;
+  }
+
+  void set_entry(std::string_view section, std::size_t i, std::string_view name, const toml::node& value,
+                 std::uint32_t line, const std::string& where) {
+    const std::string full = std::string(section) + "." + std::to_string(i) + "." + std::string(name);
+    std::optional<std::string> problem;
+    if (section == "ports") {
+      const auto* k = find_in(port_keys(), name);
+      if (k == nullptr) {
+        fail(line, "unknown key '" + full + "'" + where);
+        return;
+      }
+      problem = k->set(value, config_.ports[i]);
+      if (!problem && name == "address") port_address_set_[i] = true;
+    } else {
+      const auto* k = find_in(route_keys(), name);
+      if (k == nullptr) {
+        fail(line, "unknown key '" + full + "'" + where);
+        return;
+      }
+      problem = k->set(value, config_.routes[i]);
+      if (!problem && name == "prefix") route_set_[i][0] = true;
+      if (!problem && name == "port") route_set_[i][1] = true;
+    }
+    if (problem) fail(line, full + ": " + *problem + where);
+  }
+
+  // --set ports.N.KEY=VALUE / routes.N.KEY=VALUE: changes an entry the file has.
+  void override_entry(const std::string& key, const std::string& value, const std::string& where) {
+    const auto d1 = key.find('.');
+    const auto d2 = key.find('.', d1 + 1);
+    const std::string section = key.substr(0, d1);
+    const std::string index = d2 == std::string::npos ? std::string() : key.substr(d1 + 1, d2 - d1 - 1);
+    if (d2 == std::string::npos || d2 + 1 == key.size() || index.empty() || index.size() > 4 ||
+        !std::all_of(index.begin(), index.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+      fail(kOverrideLine, "bad override '" + key + "=" + value + "': expected " + section +
+                              ".N.key=value (N counts the file's [[" + section + "]] entries from 0)");
+      return;
+    }
+    const std::size_t i = std::stoul(index);
+    const std::size_t have = section == "ports" ? config_.ports.size() : config_.routes.size();
+    if (i >= have) {
+      fail(kOverrideLine, "'" + key + "': the file has " + std::to_string(have) + " [[" + section +
+                              "]] entr" + (have == 1 ? "y" : "ies") + "; --set changes entries, it does not add them" +
+                              where);
+      return;
+    }
+    const std::string name = key.substr(d2 + 1);
+    const bool is_string = section == "ports" ? (find_in(port_keys(), name) && find_in(port_keys(), name)->is_string)
+                                              : (find_in(route_keys(), name) && find_in(route_keys(), name)->is_string);
+    with_value(value, is_string, [&](const toml::node& n) { set_entry(section, i, name, n, kOverrideLine, where); });
+  }
+
+  // A host's addresses: not 0, broadcast or multicast; the range fits; a unicast MAC.
+  void check_host(const std::string& prefix, Ipv4Addr address, std::uint32_t count,
+                  const std::optional<wire::MacAddr>& mac, std::uint32_t line = 0) {
+    const std::uint32_t a = address.value;
+    if (a == 0 || a == 0xFFFFFFFFu || (a >> 28) == 0xE) {
+      fail(line, prefix + "address: " + to_string(address) + " cannot be a host's address");
+    }
+    if (std::uint64_t{a} + count - 1 > 0xFFFFFFFEu) {
+      fail(line, prefix + "address_count: " + std::to_string(count) + " addresses from " + to_string(address) +
+                     " run past 255.255.255.254");
+    }
+    if (mac && mac->is_multicast()) {
+      fail(line, prefix + "mac: " + mac->to_string() + " is a multicast address");
+    }
+  }
+
+  void finish_ports() {
+    RuntimeConfig& c = config_;
+    if (!single_port_key_.empty()) {
+      fail(single_port_line_, single_port_key_ + ": not with [[ports]] (each [[ports]] table has its own "
+                              "device and addresses; a default route is a [[routes]] entry)" +
+                              single_port_where_);
+    }
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i < c.ports.size(); ++i) {
+      const PortConfig& p = c.ports[i];
+      const std::string name = "ports." + std::to_string(i) + ".";
+      const std::uint32_t line = port_lines_[i];
+      if (!port_address_set_[i]) {
+        fail(line, name + "address: required (this port's IPv4 address)" + at_line(line));
+        continue;
+      }
+      check_host(name, p.address, p.address_count, p.mac, line);
+      if (p.name.empty()) fail(line, name + "name: must not be empty" + at_line(line));
+      if (c.ports.size() > 1 && p.spec.device.empty()) {
+        fail(line, name + "device: required with several ports (a PCI address or a vdev name)" + at_line(line));
+      }
+      total += p.address_count;
+      for (std::size_t j = 0; j < i; ++j) {
+        const PortConfig& q = c.ports[j];
+        if (q.name == p.name) {
+          fail(line, name + "name: \"" + p.name + "\" is also ports." + std::to_string(j) + "'s" + at_line(line));
+        }
+        if (!p.spec.device.empty() && q.spec.device == p.spec.device) {
+          fail(line, name + "device: \"" + p.spec.device + "\" is also ports." + std::to_string(j) + "'s" +
+                         at_line(line));
+        }
+        const std::uint64_t a0 = p.address.value, a1 = a0 + p.address_count;
+        const std::uint64_t b0 = q.address.value, b1 = b0 + q.address_count;
+        if (port_address_set_[j] && a0 < b1 && b0 < a1) {
+          fail(line, name + "address: " + to_string(p.address) + " (x" + std::to_string(p.address_count) +
+                         ") overlaps ports." + std::to_string(j) + "'s addresses" + at_line(line));
+        }
+      }
+    }
+    if (total > 64) {
+      fail(0, "ports: " + std::to_string(total) + " addresses in all; at most 64 (every received packet is "
+              "looked up in the list)");
+    }
+    if (!problems_.empty()) return;
+    // The single-port fields mirror the first port (RuntimeConfig).
+    const PortConfig& first = c.ports.front();
+    c.port = first.spec;
+    c.address = first.address;
+    c.address_count = first.address_count;
+    c.prefix_len = first.prefix_len;
+    c.mac = first.mac;
+    c.gateway.reset();
+  }
+
+  void finish_routes() {
+    if (!problems_.empty()) return;
+    RuntimeConfig& c = config_;
+    const std::vector<PortConfig> ports = ports_of(c);
+    for (std::size_t i = 0; i < c.routes.size(); ++i) {
+      const RouteConfig& r = c.routes[i];
+      const std::string name = "routes." + std::to_string(i) + ".";
+      const std::uint32_t line = route_lines_[i];
+      if (!route_set_[i][0]) {
+        fail(line, name + "prefix: required (e.g. \"198.19.0.0/16\", or \"0.0.0.0/0\" for the default route)" +
+                       at_line(line));
+      }
+      if (!route_set_[i][1]) {
+        fail(line, name + "port: required (the name of a [[ports]] table" +
+                       std::string(c.ports.empty() ? ", \"port0\" for the single port)" : ")") + at_line(line));
+        continue;
+      }
+      const auto p = std::find_if(ports.begin(), ports.end(), [&](const PortConfig& x) { return x.name == r.port; });
+      if (p == ports.end()) {
+        std::string names;
+        for (const PortConfig& x : ports) names += (names.empty() ? "" : ", ") + quote(x.name);
+        fail(line, name + "port: no port is called " + quote(r.port) + " (ports: " + names + ")" + at_line(line));
+        continue;
+      }
+      if (r.gateway) {
+        const std::uint32_t mask = prefix_mask(p->prefix_len);
+        if ((r.gateway->value & mask) != (p->address.value & mask)) {
+          fail(line, name + "gateway: " + to_string(*r.gateway) + " is not on port " + quote(p->name) + "'s subnet " +
+                         to_string(Ipv4Addr{p->address.value & mask}) + "/" + std::to_string(p->prefix_len) +
+                         at_line(line));
+        }
+      }
+      for (std::size_t j = 0; j < i; ++j) {
+        if (c.routes[j].prefix == r.prefix && c.routes[j].prefix_len == r.prefix_len && route_set_[j][0]) {
+          fail(line, name + "prefix: " + to_string(r.prefix) + "/" + std::to_string(r.prefix_len) +
+                         " is also routes." + std::to_string(j) + "'s" + at_line(line));
+        }
+      }
+      if (c.ports.empty() && c.gateway && r.prefix_len == 0) {
+        fail(line, name + "prefix: a default route, and ip.gateway is one too (keep one)" + at_line(line));
+      }
+    }
   }
 
   void fail(std::uint32_t line, std::string message) {
@@ -416,6 +728,13 @@ class Loader {
   std::string file_name_;
   RuntimeConfig config_;
   bool address_set_ = false;
+  std::string single_port_key_;  // the first [port]/[ip] addressing key set, for the [[ports]] check
+  std::string single_port_where_;
+  std::uint32_t single_port_line_ = 0;
+  std::vector<bool> port_address_set_;
+  std::vector<std::uint32_t> port_lines_;
+  std::vector<std::array<bool, 2>> route_set_;  // prefix, port given
+  std::vector<std::uint32_t> route_lines_;
   std::vector<Problem> problems_;
 };
 
@@ -461,6 +780,8 @@ std::string to_toml(const RuntimeConfig& c) {
   std::string out;
   std::string_view section;
   for (const Key& k : keys()) {
+    // Several ports: [[ports]] below says what [port] and [ip] would.
+    if (!c.ports.empty() && (k.section == "port" || k.section == "ip")) continue;
     if (k.section != section) {
       if (!section.empty()) out += '\n';
       section = k.section;
@@ -468,19 +789,64 @@ std::string to_toml(const RuntimeConfig& c) {
     }
     out += std::string(k.name) + " = " + k.get(c) + "\n";
   }
+  for (const PortConfig& p : c.ports) {
+    out += "\n[[ports]]\n";
+    for (const auto& k : port_keys()) out += std::string(k.name) + " = " + k.get(p) + "\n";
+  }
+  for (const RouteConfig& r : c.routes) {
+    out += "\n[[routes]]\n";
+    for (const auto& k : route_keys()) out += std::string(k.name) + " = " + k.get(r) + "\n";
+  }
   return out;
+}
+
+std::vector<PortConfig> ports_of(const RuntimeConfig& c) {
+  if (!c.ports.empty()) return c.ports;
+  PortConfig p;
+  p.name = "port0";
+  p.spec = c.port;
+  p.address = c.address;
+  p.address_count = c.address_count;
+  p.prefix_len = c.prefix_len;
+  p.mac = c.mac;
+  return {p};
+}
+
+RouteTable routes_of(const RuntimeConfig& c) {
+  const std::vector<PortConfig> ports = ports_of(c);
+  RouteTable t;
+  for (const RouteConfig& r : c.routes) {
+    const auto p = std::find_if(ports.begin(), ports.end(), [&](const PortConfig& x) { return x.name == r.port; });
+    if (p == ports.end()) continue;  // load_config refused it
+    t.add(Route{r.prefix, r.prefix_len, static_cast<std::uint16_t>(p - ports.begin()), r.gateway});
+  }
+  if (c.ports.empty() && c.gateway) t.add(Route{Ipv4Addr{}, 0, 0, c.gateway});
+  return t;
 }
 
 StackConfig stack_config(const RuntimeConfig& c, const tcp::Secret& secret) {
   StackConfig s;
   s.local_addrs.clear();
-  for (std::uint32_t i = 0; i < c.address_count; ++i) s.local_addrs.push_back(Ipv4Addr{c.address.value + i});
+  // Every port's addresses; the first port's first address first.
+  for (const PortConfig& p : ports_of(c)) {
+    for (std::uint32_t i = 0; i < p.address_count; ++i) s.local_addrs.push_back(Ipv4Addr{p.address.value + i});
+  }
   s.tcp = c.tcp;
   s.max_connections = c.max_connections;
   s.max_time_wait = c.max_time_wait;
   s.pressure_percent = c.pressure_percent;
   s.secret = secret;
   return s;
+}
+
+InterfaceConfig interface_config(const RuntimeConfig& c, const PortConfig& p, const wire::MacAddr& port_mac) {
+  InterfaceConfig i;
+  i.mac = p.mac.value_or(port_mac);
+  i.addr = p.address;
+  i.addr_count = p.address_count;
+  i.prefix_len = p.prefix_len;
+  i.arp_cache_size = c.arp_cache;
+  return i;
 }
 
 InterfaceConfig interface_config(const RuntimeConfig& c, const wire::MacAddr& port_mac) {

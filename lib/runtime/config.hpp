@@ -16,6 +16,7 @@
 
 #include "common/ipv4_addr.hpp"
 #include "stack/interface.hpp"
+#include "stack/routes.hpp"
 #include "stack/stack.hpp"
 #include "tcp/config.hpp"
 #include "tcp/keyed_hash.hpp"
@@ -32,7 +33,33 @@ struct PortSpec {
   bool promiscuous = false;
 };
 
+/// One port of several (`[[ports]]`): its device and its own addresses.
+struct PortConfig {
+  std::string name;                ///< what [[routes]] call it; default "portN"
+  PortSpec spec;                   ///< spec.device is required with several ports
+  Ipv4Addr address{};              ///< required
+  std::uint32_t address_count = 1;
+  std::uint8_t prefix_len = 24;    ///< the connected subnet
+  std::optional<wire::MacAddr> mac;  ///< default: the port's own
+};
+
+/// A static route (`[[routes]]`): prefix -> port, optionally through a gateway on
+/// that port's subnet. The ports' connected subnets are implied (RouteTable).
+struct RouteConfig {
+  Ipv4Addr prefix{};
+  std::uint8_t prefix_len = 0;
+  std::string port;                ///< a port's name
+  std::optional<Ipv4Addr> gateway;
+};
+
 struct RuntimeConfig {
+  /// One port (the [port] and [ip] keys): `port`, `address`, `address_count`,
+  /// `prefix_len`, `gateway` and `mac` below, and `ports` is empty. Several ports:
+  /// `ports` lists them ([[ports]]) and the single-port fields mirror ports[0]
+  /// (so a program printing "its" address prints the first port's); `gateway` is
+  /// unset (a default route is a [[routes]] entry then). See ports_of()/routes_of().
+  std::vector<PortConfig> ports;
+  std::vector<RouteConfig> routes;  ///< [[routes]], in file order
   PortSpec port;
   Ipv4Addr address{};              ///< ours, e.g. 198.18.0.1
   /// Local addresses address .. address+count-1 (a load generator's range). At most
@@ -87,11 +114,22 @@ std::variant<RuntimeConfig, ConfigError> load_config_file(const std::string& pat
 /// Unset optionals (ip.gateway, ip.mac) print as "", which the loader reads as unset.
 std::string to_toml(const RuntimeConfig& c);
 
+/// Every port, whether configured as one ([port] and [ip]; named "port0") or as
+/// several ([[ports]]).
+[[nodiscard]] std::vector<PortConfig> ports_of(const RuntimeConfig& c);
+/// The static routes with port names resolved to indexes into ports_of(c): the
+/// [[routes]] entries, and for one port its ip.gateway as the default route.
+[[nodiscard]] RouteTable routes_of(const RuntimeConfig& c);
+
 /// The StackConfig the runtime builds for each lcore from `c`, keyed with `secret`
 /// (random_secret() in production).
 [[nodiscard]] StackConfig stack_config(const RuntimeConfig& c, const tcp::Secret& secret);
 /// The InterfaceConfig for each lcore: `c.mac` if set, else the port's own MAC.
 [[nodiscard]] InterfaceConfig interface_config(const RuntimeConfig& c,
+                                               const wire::MacAddr& port_mac);
+/// The InterfaceConfig of one of several ports (ARP answered for its own
+/// addresses only; no gateway: routes_of() holds the routes).
+[[nodiscard]] InterfaceConfig interface_config(const RuntimeConfig& c, const PortConfig& p,
                                                const wire::MacAddr& port_mac);
 
 }  // namespace riptide::runtime

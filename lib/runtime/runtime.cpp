@@ -3,6 +3,7 @@
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 #include <rte_log.h>
@@ -85,6 +86,32 @@ int telemetry_conns(const char*, const char*, rte_tel_data* d) {
   return 0;
 }
 
+// /riptide/ports: per port, what the workers received and sent on it and the
+// ethdev's own counters (missed = the receive ring overflowed).
+int telemetry_ports(const char*, const char*, rte_tel_data* d) {
+  if (!g_runtime) return -1;
+  rte_tel_data_start_dict(d);
+  for (std::size_t p = 0; p < g_runtime->port_count(); ++p) {
+    const Runtime::PortReport r = g_runtime->port_report(p);
+    rte_tel_data* e = rte_tel_data_alloc();
+    if (e == nullptr) return -1;
+    rte_tel_data_start_dict(e);
+    rte_tel_data_add_dict_string(e, "name", r.name.c_str());
+    rte_tel_data_add_dict_string(e, "address", r.address.c_str());
+    rte_tel_data_add_dict_u64(e, "ethdev_port", r.ethdev_id);
+    rte_tel_data_add_dict_u64(e, "rx_frames", r.rx);
+    rte_tel_data_add_dict_u64(e, "tx_frames", r.tx);
+    rte_tel_data_add_dict_u64(e, "tx_dropped", r.tx_dropped);
+    rte_tel_data_add_dict_u64(e, "ethdev_ipackets", r.ipackets);
+    rte_tel_data_add_dict_u64(e, "ethdev_opackets", r.opackets);
+    rte_tel_data_add_dict_u64(e, "ethdev_imissed", r.imissed);
+    rte_tel_data_add_dict_u64(e, "ethdev_ierrors", r.ierrors);
+    rte_tel_data_add_dict_u64(e, "ethdev_rx_nombuf", r.rx_nombuf);
+    rte_tel_data_add_dict_container(d, ("port_" + std::to_string(p)).c_str(), e, 0);
+  }
+  return 0;
+}
+
 int telemetry_config(const char*, const char*, rte_tel_data* d) {
   if (!g_runtime) return -1;
   rte_tel_data_start_dict(d);
@@ -127,31 +154,61 @@ Result<std::unique_ptr<Runtime>, std::string> Runtime::create(const RuntimeConfi
     return Unexpected{"lcores.workers = " + std::to_string(n) + " but EAL has " +
                       std::to_string(rte_lcore_count()) + " lcore(s): give EAL -l with as many"};
   }
-  io::PortOptions po;
-  po.device = cfg.port.device;
-  po.queues = n;
-  po.rx_descriptors = cfg.port.rx_descriptors;
-  po.tx_descriptors = cfg.port.tx_descriptors;
-  po.promiscuous = cfg.port.promiscuous;
-  po.rss_key = kSymmetricRssKey.data();
-  po.rss_key_len = static_cast<std::uint8_t>(kSymmetricRssKey.size());
-  auto port = io::EthPort::open(po, rt->pool_);
-  if (!port) return Unexpected{port.error()};
-  rt->port_ = std::make_unique<io::EthPort>(std::move(*port));
-  const auto& caps = rt->port_->capabilities();
-  rte_log(RTE_LOG_INFO, log_runtime(),
-          "riptide.runtime: port %u (%s): %u worker(s), %s; TX checksums %s, RX checksums %s\n",
-          rt->port_->id(), caps.driver.c_str(), n,
-          n == 1 ? "one queue pair" : caps.hw_rss ? "hardware RSS, symmetric key" : "software steering through mailboxes",
-          caps.tx_cksum_enabled ? "offloaded" : "in software", caps.rx_cksum ? "offloaded" : "in software");
-  const wire::MacAddr mac = cfg.mac.value_or(rt->port_->mac());
+  // Every port: a queue pair per worker on each (the [port] keys are one port,
+  // [[ports]] several; ports_of()).
+  const std::vector<PortConfig> ports = ports_of(cfg);
+  bool all_hw_rss = true;
+  std::vector<wire::MacAddr> macs;
+  for (std::size_t k = 0; k < ports.size(); ++k) {
+    io::PortOptions po;
+    po.device = ports[k].spec.device;
+    po.queues = n;
+    po.rx_descriptors = ports[k].spec.rx_descriptors;
+    po.tx_descriptors = ports[k].spec.tx_descriptors;
+    po.promiscuous = ports[k].spec.promiscuous;
+    po.rss_key = kSymmetricRssKey.data();
+    po.rss_key_len = static_cast<std::uint8_t>(kSymmetricRssKey.size());
+    auto port = io::EthPort::open(po, rt->pool_);
+    if (!port) {
+      return Unexpected{ports.size() == 1 ? port.error() : "ports." + std::to_string(k) + " (" + ports[k].name + "): " + port.error()};
+    }
+    rt->ports_.push_back(std::make_unique<io::EthPort>(std::move(*port)));
+    const io::EthPort& ep = *rt->ports_.back();
+    const auto& caps = ep.capabilities();
+    rte_log(RTE_LOG_INFO, log_runtime(),
+            "riptide.runtime: port %u (%s, %s %s/%u): %u worker(s), %s; TX checksums %s, RX checksums %s\n",
+            ep.id(), caps.driver.c_str(), ports[k].name.c_str(), to_string(ports[k].address).c_str(),
+            ports[k].prefix_len, n,
+            n == 1 ? "one queue pair" : caps.hw_rss ? "hardware RSS, symmetric key" : "software steering through mailboxes",
+            caps.tx_cksum_enabled ? "offloaded" : "in software", caps.rx_cksum ? "offloaded" : "in software");
+    all_hw_rss = all_hw_rss && caps.hw_rss;
+    macs.push_back(ports[k].mac.value_or(ep.mac()));
+  }
+  // TX checksum offload only when every port offers it: one Stack builds the
+  // segments for all of them.
+  bool tx_cksum = true;
+  std::uint16_t reta = 128;
+  for (const auto& p : rt->ports_) {
+    tx_cksum = tx_cksum && p->capabilities().tx_cksum_enabled;
+    if (p->capabilities().hw_rss) reta = p->capabilities().reta_size;
+  }
+  const bool hw_rss = all_hw_rss;
   // The owner of a tuple: the NIC's RSS when it has it (programmed to agree with
-  // Steering), software steering through mailboxes otherwise.
-  rt->steering_ = std::make_unique<Steering>(n, caps.hw_rss ? caps.reta_size : 128);
+  // Steering), software steering through mailboxes otherwise. With several ports
+  // software steering runs unless every port has RSS (a frame RSS already put on
+  // its owner's queue is kept: the hash agrees).
+  rt->steering_ = std::make_unique<Steering>(n, hw_rss ? reta : 128);
   const tcp::Secret secret = random_secret();
+  std::vector<io::EthPort*> port_ptrs;
+  std::vector<InterfaceConfig> if_cfgs;
+  for (std::size_t k = 0; k < ports.size(); ++k) {
+    port_ptrs.push_back(rt->ports_[k].get());
+    if_cfgs.push_back(interface_config(cfg, ports[k], macs[k]));
+  }
+  const RouteTable routes = routes_of(cfg);
   for (std::uint16_t i = 0; i < n; ++i) {
     StackConfig sc = stack_config(cfg, secret);
-    sc.tx_checksum_offload = caps.tx_cksum_enabled;
+    sc.tx_checksum_offload = tx_cksum;
     if (n > 1) {
       rt->owner_ctx_.push_back(std::make_unique<OwnerContext>(OwnerContext{rt->steering_.get(), i}));
       sc.owns = [](const FlowKey& k, const void* ctx) {
@@ -160,11 +217,14 @@ Result<std::unique_ptr<Runtime>, std::string> Runtime::create(const RuntimeConfi
       };
       sc.owns_ctx = rt->owner_ctx_.back().get();
     }
-    const Steering* steer = (n > 1 && !caps.hw_rss) ? rt->steering_.get() : nullptr;
-    rt->workers_.push_back(std::make_unique<Worker>(*rt->port_, rt->pool_, sc, interface_config(cfg, mac),
-                                                    WorkerOptions{i, cfg.burst, cfg.tx_drain_us, steer,
-                                                                  caps.tx_cksum_enabled},
-                                                    tsc_now()));
+    const Steering* steer = (n > 1 && !hw_rss) ? rt->steering_.get() : nullptr;
+    const WorkerOptions wo{i, cfg.burst, cfg.tx_drain_us, steer, tx_cksum};
+    if (ports.size() == 1) {
+      rt->workers_.push_back(std::make_unique<Worker>(*rt->ports_.front(), rt->pool_, sc,
+                                                      interface_config(cfg, macs.front()), wo, tsc_now()));
+    } else {
+      rt->workers_.push_back(std::make_unique<Worker>(port_ptrs, rt->pool_, sc, if_cfgs, routes, wo, tsc_now()));
+    }
   }
   if (!cfg.pcap_path.empty()) {
     // --pcap: one pcapng file per worker (FILE, or FILE.N with several workers).
@@ -185,7 +245,7 @@ Result<std::unique_ptr<Runtime>, std::string> Runtime::create(const RuntimeConfi
       rt->workers_[i]->set_capture(f, rt->capture_pool_);
     }
   }
-  if (n > 1 && !caps.hw_rss) {
+  if (n > 1 && !hw_rss) {
     for (std::size_t k = 0; k < std::size_t{n} * n; ++k) rt->mailboxes_.push_back(std::make_unique<Mailbox>());
     for (std::uint16_t i = 0; i < n; ++i) {
       std::vector<Mailbox*> out(n, nullptr), in(n, nullptr);
@@ -212,7 +272,7 @@ Counters Runtime::total_counters() const {
 Runtime::~Runtime() {
   workers_.clear();
   for (rte_pcapng_t* f : captures_) rte_pcapng_close(f);
-  if (port_) port_->stop();
+  for (auto& p : ports_) p->stop();
   if (g_runtime == this) g_runtime = nullptr;
 }
 
@@ -250,6 +310,17 @@ void Runtime::print_summary(const LoopOptions& o) {
   std::printf("%s: summary after %.1fs (%zu worker%s)\n", o.program.c_str(),
               std::chrono::duration<double>(tsc_now() - started_).count(), workers_.size(),
               workers_.size() == 1 ? "" : "s");
+  if (ports_.size() > 1) {
+    for (std::size_t p = 0; p < ports_.size(); ++p) {
+      const PortReport r = port_report(p);
+      std::printf("  port %zu %-10s %-18s rx %llu tx %llu tx-dropped %llu (ethdev: missed %llu, errors %llu, "
+                  "no mbuf %llu)\n",
+                  p, r.name.c_str(), r.address.c_str(), static_cast<unsigned long long>(r.rx),
+                  static_cast<unsigned long long>(r.tx), static_cast<unsigned long long>(r.tx_dropped),
+                  static_cast<unsigned long long>(r.imissed), static_cast<unsigned long long>(r.ierrors),
+                  static_cast<unsigned long long>(r.rx_nombuf));
+    }
+  }
   const Counters c = total_counters();
   for (std::size_t i = 0; i < kCounterCount; ++i) {
     if (c.values[i] == 0) continue;
@@ -260,11 +331,36 @@ void Runtime::print_summary(const LoopOptions& o) {
   std::fflush(stdout);
 }
 
+Runtime::PortReport Runtime::port_report(std::size_t p) const {
+  PortReport r;
+  const std::vector<PortConfig> ports = ports_of(cfg_);
+  r.name = ports[p].name;
+  r.address = to_string(ports[p].address) + "/" + std::to_string(ports[p].prefix_len);
+  r.ethdev_id = ports_[p]->id();
+  for (const auto& w : workers_) {
+    const Worker::PortTraffic& t = w->traffic(p);
+    r.rx += t.rx;
+    r.tx += t.tx;
+    r.tx_dropped += t.tx_dropped;
+  }
+  rte_eth_stats st{};
+  if (rte_eth_stats_get(ports_[p]->id(), &st) == 0) {
+    r.ipackets = st.ipackets;
+    r.opackets = st.opackets;
+    r.imissed = st.imissed;
+    r.ierrors = st.ierrors;
+    r.rx_nombuf = st.rx_nombuf;
+  }
+  return r;
+}
+
 void Runtime::register_telemetry() {
   g_runtime = this;
   rte_telemetry_register_cmd("/riptide/stats", telemetry_stats,
                              "Per-core counters (drops by reason) and connections by state");
   rte_telemetry_register_cmd("/riptide/config", telemetry_config, "The running configuration as TOML");
+  rte_telemetry_register_cmd("/riptide/ports", telemetry_ports,
+                             "Per port: name, address, frames received/sent by the workers, ethdev counters");
   rte_telemetry_register_cmd("/riptide/conns", telemetry_conns,
                              "Connections (ss-like): worker, local, remote, state, send queue, window, RTT");
 }
@@ -294,7 +390,9 @@ int Runtime::run(const LoopOptions& o) {
   std::signal(SIGTERM, on_signal);
   register_telemetry();
   started_ = last_status_ = tsc_now();
-  interface().announce();  // gratuitous ARP at start
+  for (std::size_t p = 0; p < workers_.front()->port_count(); ++p) {
+    workers_.front()->interface(p).announce();  // gratuitous ARP at start, on every port
+  }
   // Workers 1..n-1 on the worker lcores EAL was given; worker 0 here.
   std::size_t next = 1;
   unsigned lcore;
@@ -318,7 +416,7 @@ int Runtime::run(const LoopOptions& o) {
   worker_loop(w0);  // returns at once (stop is set): the shutdown part
   rte_eal_mp_wait_lcore();
   print_summary(o);
-  port_->stop();
+  for (auto& p : ports_) p->stop();
   return 0;
 }
 }  // namespace riptide::runtime

@@ -60,6 +60,16 @@ class Runtime {
   // fine: 64-bit loads do not tear on x86-64).
   [[nodiscard]] Counters total_counters() const;
   [[nodiscard]] const RuntimeConfig& config() const noexcept { return cfg_; }
+  // Ports (ports_of(config()), in order), and what went through each: the
+  // workers' frames and the ethdev's counters (/riptide/ports, the exit summary).
+  [[nodiscard]] std::size_t port_count() const noexcept { return ports_.size(); }
+  struct PortReport {
+    std::string name, address;
+    std::uint16_t ethdev_id = 0;
+    std::uint64_t rx = 0, tx = 0, tx_dropped = 0;
+    std::uint64_t ipackets = 0, opackets = 0, imissed = 0, ierrors = 0, rx_nombuf = 0;
+  };
+  [[nodiscard]] PortReport port_report(std::size_t port) const;
 
   // Polls until SIGINT/SIGTERM or request_stop(); then resets what is still open,
   // flushes, prints the summary and stops the port. Returns the exit status.
@@ -74,7 +84,7 @@ class Runtime {
 
   RuntimeConfig cfg_;
   rte_mempool* pool_ = nullptr;
-  std::unique_ptr<io::EthPort> port_;
+  std::vector<std::unique_ptr<io::EthPort>> ports_;  // ports_of(cfg_), in order
   struct OwnerContext {
     const Steering* steering;
     std::uint16_t index;

@@ -16,15 +16,31 @@ namespace riptide::runtime {
 
 Worker::Worker(io::EthPort& port, rte_mempool* pool, const StackConfig& stack_cfg, const InterfaceConfig& if_cfg,
                const WorkerOptions& opts, Instant now)
-    : port_(port),
+    : ports_{&port},
       pool_(pool),
       opts_(opts),
-      driver_(pool, stack_cfg, if_cfg, io::MbufDriverOptions{opts.tx_checksum_offload}, now) {
-  tx_.reserve(opts_.burst);
+      driver_(pool, stack_cfg, if_cfg, io::MbufDriverOptions{opts.tx_checksum_offload}, now),
+      tx_(1),
+      traffic_(1) {
+  tx_[0].frames.reserve(opts_.burst);
+}
+
+Worker::Worker(std::vector<io::EthPort*> ports, rte_mempool* pool, const StackConfig& stack_cfg,
+               const std::vector<InterfaceConfig>& if_cfgs, const RouteTable& routes, const WorkerOptions& opts,
+               Instant now)
+    : ports_(std::move(ports)),
+      pool_(pool),
+      opts_(opts),
+      driver_(pool, stack_cfg, if_cfgs, routes, io::MbufDriverOptions{opts.tx_checksum_offload}, now),
+      tx_(ports_.size()),
+      traffic_(ports_.size()) {
+  for (TxBatch& b : tx_) b.frames.reserve(opts_.burst);
 }
 
 Worker::~Worker() {
-  for (rte_mbuf* m : tx_) rte_pktmbuf_free(m);
+  for (TxBatch& b : tx_) {
+    for (rte_mbuf* m : b.frames) rte_pktmbuf_free(m);
+  }
   for (Mailbox* in : inbox_) {
     if (in == nullptr) continue;
     in->consume_all([](rte_mbuf* m) { rte_pktmbuf_free(m); });
@@ -36,12 +52,12 @@ void Worker::connect_mailboxes(std::vector<Mailbox*> outbox, std::vector<Mailbox
   inbox_ = std::move(inbox);
 }
 
-void Worker::capture(rte_mbuf* const* pkts, std::uint16_t n, bool outbound) noexcept {
+void Worker::capture(std::size_t port, rte_mbuf* const* pkts, std::uint16_t n, bool outbound) noexcept {
   std::array<rte_mbuf*, 512> copies;
   std::uint16_t k = 0;
   const std::uint64_t ts = rte_get_tsc_cycles();
   for (std::uint16_t i = 0; i < n && k < copies.size(); ++i) {
-    rte_mbuf* c = rte_pcapng_copy(port_.id(), opts_.queue, pkts[i], capture_pool_, UINT32_MAX, ts,
+    rte_mbuf* c = rte_pcapng_copy(ports_[port]->id(), opts_.queue, pkts[i], capture_pool_, UINT32_MAX, ts,
                                   outbound ? RTE_PCAPNG_DIRECTION_OUT : RTE_PCAPNG_DIRECTION_IN);
     if (c != nullptr) copies[k++] = c;
   }
@@ -62,16 +78,25 @@ void Worker::serve_snapshot() {
 }
 
 void Worker::flush_tx(Instant now, bool force) {
-  if (tx_.empty()) return;
-  if (!force && tx_.size() < opts_.burst && now - tx_oldest_ < microseconds{opts_.tx_drain_us}) return;
-  const auto n = static_cast<std::uint16_t>(tx_.size());
-  if (capture_ != nullptr) capture(tx_.data(), n, true);
+  for (std::size_t p = 0; p < tx_.size(); ++p) flush_port(p, now, force);
+}
+
+void Worker::flush_port(std::size_t p, Instant now, bool force) {
+  std::vector<rte_mbuf*>& tx = tx_[p].frames;
+  if (tx.empty()) return;
+  if (!force && tx.size() < opts_.burst && now - tx_[p].oldest < microseconds{opts_.tx_drain_us}) return;
+  const auto n = static_cast<std::uint16_t>(tx.size());
+  if (capture_ != nullptr) capture(p, tx.data(), n, true);
   std::uint16_t sent = 0;
   // A few retries while the ring is momentarily full; then drop and count.
-  for (int tries = 0; tries < 4 && sent < n; ++tries) sent += port_.tx_burst(opts_.queue, tx_.data() + sent, n - sent);
-  for (std::uint16_t i = sent; i < n; ++i) rte_pktmbuf_free(tx_[i]);
+  for (int tries = 0; tries < 4 && sent < n; ++tries) {
+    sent += ports_[p]->tx_burst(opts_.queue, tx.data() + sent, n - sent);
+  }
+  for (std::uint16_t i = sent; i < n; ++i) rte_pktmbuf_free(tx[i]);
   if (sent < n) stack().shared_counters().inc(Counter::tx_queue_full, n - sent);
-  tx_.clear();
+  traffic_[p].tx += sent;
+  traffic_[p].tx_dropped += n - sent;
+  tx.clear();
 }
 
 bool Worker::steer(rte_mbuf* m) {
@@ -111,22 +136,34 @@ bool Worker::steer(rte_mbuf* m) {
 std::uint16_t Worker::poll_once(Instant now) {
   std::array<rte_mbuf*, 512> rx;  // not zeroed: rx_burst fills what it returns
   const std::uint16_t want = std::min<std::uint16_t>(opts_.burst, 512);
-  const std::uint16_t n = port_.rx_burst(opts_.queue, rx.data(), want);
-  // A full burst: more is waiting in the ring, the core is behind. New handshakes
-  // get cookies only (no record, no timer) until a burst comes back short, so the
-  // segments of established connections keep their records (issue 14).
-  stack().set_shedding(opts_.shed_when_behind && n == want);
-  if (capture_ != nullptr && n > 0) capture(rx.data(), n, false);
-  // Frames for flows another worker owns go to it; ours go to the driver, which
-  // frees them in bulk after the burst.
-  std::uint16_t local = n;
-  if (opts_.steering != nullptr) {
-    local = 0;
-    for (std::uint16_t i = 0; i < n; ++i) {
-      if (!steer(rx[i])) rx[local++] = rx[i];
+  std::uint16_t received = 0;
+  bool behind = false;
+  for (std::size_t p = 0; p < ports_.size(); ++p) {
+    const std::uint16_t n = ports_[p]->rx_burst(opts_.queue, rx.data(), want);
+    received += n;
+    // A full burst: more is waiting in the ring, the core is behind. New handshakes
+    // get cookies only (no record, no timer) until a burst comes back short, so the
+    // segments of established connections keep their records (issue 14). Set
+    // before the burst is processed, so the SYNs in it are the ones shed.
+    behind = behind || n == want;
+    stack().set_shedding(opts_.shed_when_behind && behind);
+    if (n == 0) continue;
+    traffic_[p].rx += n;
+    if (capture_ != nullptr) capture(p, rx.data(), n, false);
+    const auto port = static_cast<std::uint16_t>(p);
+    // Frames for flows another worker owns go to it (m->port tells it which of
+    // our ports the frame came in on); ours go to the driver, which frees them in
+    // bulk after the burst.
+    std::uint16_t local = n;
+    if (opts_.steering != nullptr) {
+      local = 0;
+      for (std::uint16_t i = 0; i < n; ++i) {
+        rx[i]->port = port;
+        if (!steer(rx[i])) rx[local++] = rx[i];
+      }
     }
+    driver_.input(rx.data(), local, now, true, port);
   }
-  driver_.input(rx.data(), local, now);
   // Frames other workers received for flows we own.
   std::uint16_t from_others = 0;
   for (Mailbox* in : inbox_) {
@@ -134,20 +171,23 @@ std::uint16_t Worker::poll_once(Instant now) {
     from_others += static_cast<std::uint16_t>(in->consume_all([&](rte_mbuf* m) {
       stack().shared_counters().inc(Counter::steer_received);
       // An ARP copy from another worker: that worker answered; we only learn.
-      driver_.input(&m, 1, now, /*answer_arp=*/false);
+      driver_.input(&m, 1, now, /*answer_arp=*/false, ports_.size() == 1 ? 0 : m->port);
     }));
   }
   driver_.advance(now);
   if (poll_hook_ != nullptr) poll_hook_(poll_hook_ctx_, stack(), now);
   driver_.build_tx(now, [&](rte_mbuf* m) {
-    if (tx_.empty()) tx_oldest_ = now;
-    tx_.push_back(m);
-    if (tx_.size() >= opts_.burst) flush_tx(now, true);
+    // Several ports: the driver tagged each frame with its egress port.
+    const std::size_t p = ports_.size() == 1 ? 0 : m->port;
+    TxBatch& b = tx_[p];
+    if (b.frames.empty()) b.oldest = now;
+    b.frames.push_back(m);
+    if (b.frames.size() >= opts_.burst) flush_port(p, now, true);
   });
   // An idle poll flushes at once; a busy one batches up to the drain deadline.
-  flush_tx(now, n == 0 && from_others == 0);
+  flush_tx(now, received == 0 && from_others == 0);
   serve_snapshot();
-  return static_cast<std::uint16_t>(n + from_others);
+  return static_cast<std::uint16_t>(received + from_others);
 }
 
 }  // namespace riptide::runtime

@@ -1,4 +1,5 @@
-// Worker: one lcore's run-to-completion step over one rx/tx queue pair: receive a
+// Worker: one lcore's run-to-completion step over one rx/tx queue pair (one per
+// port with several ports, each polled in turn): receive a
 // burst, feed the Interface (ARP) and Stack (IPv4/TCP), run due timers, build
 // frames into mbufs and transmit them in batches (a partial batch waits at most
 // tx_drain_us, and goes at once when the poll was idle).
@@ -24,6 +25,7 @@
 
 #include "io/mbuf_driver.hpp"
 #include "stack/interface.hpp"
+#include "stack/routes.hpp"
 #include "stack/stack.hpp"
 
 struct rte_mbuf;
@@ -66,6 +68,12 @@ class Worker {
  public:
   Worker(io::EthPort& port, rte_mempool* pool, const StackConfig& stack_cfg, const InterfaceConfig& if_cfg,
          const WorkerOptions& opts, Instant now);
+  // Several ports: the worker polls queue opts.queue of every port in turn; port
+  // i's link layer is if_cfgs[i]; `routes` (with the ports' connected subnets,
+  // Router) picks each outgoing packet's port. One Stack behind all of them.
+  Worker(std::vector<io::EthPort*> ports, rte_mempool* pool, const StackConfig& stack_cfg,
+         const std::vector<InterfaceConfig>& if_cfgs, const RouteTable& routes, const WorkerOptions& opts,
+         Instant now);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -81,6 +89,13 @@ class Worker {
 
   [[nodiscard]] Stack& stack() noexcept { return driver_.stack(); }
   [[nodiscard]] Interface& interface() noexcept { return driver_.interface(); }
+  [[nodiscard]] Interface& interface(std::size_t port) noexcept { return driver_.interface(port); }
+  [[nodiscard]] std::size_t port_count() const noexcept { return ports_.size(); }
+  // Frames this worker received from and handed to port i (its own queue pair).
+  struct PortTraffic {
+    std::uint64_t rx = 0, tx = 0, tx_dropped = 0;
+  };
+  [[nodiscard]] const PortTraffic& traffic(std::size_t port) const noexcept { return traffic_[port]; }
 
   // An application step run on the worker's core at every poll, after received
   // packets and due timers and before the transmit batch is built: work that is not
@@ -117,16 +132,21 @@ class Worker {
 
  private:
   void flush_tx(Instant now, bool force);
-  void capture(rte_mbuf* const* pkts, std::uint16_t n, bool outbound) noexcept;
+  void flush_port(std::size_t p, Instant now, bool force);
+  void capture(std::size_t port, rte_mbuf* const* pkts, std::uint16_t n, bool outbound) noexcept;
   void serve_snapshot();
   bool steer(rte_mbuf* m);                      // true: handed to another worker
 
-  io::EthPort& port_;
+  std::vector<io::EthPort*> ports_;
   rte_mempool* pool_;
   WorkerOptions opts_;
-  io::MbufDriver driver_;  // the Stack and Interface, fed and drained with mbufs
-  std::vector<rte_mbuf*> tx_;
-  Instant tx_oldest_{};
+  io::MbufDriver driver_;  // the Stack and its Interfaces, fed and drained with mbufs
+  struct TxBatch {
+    std::vector<rte_mbuf*> frames;
+    Instant oldest{};
+  };
+  std::vector<TxBatch> tx_;  // one per port
+  std::vector<PortTraffic> traffic_;  // one per port
   std::vector<Mailbox*> outbox_;
   std::vector<Mailbox*> inbox_;
   rte_pcapng* capture_ = nullptr;

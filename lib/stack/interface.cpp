@@ -78,7 +78,11 @@ void Interface::handle_arp(std::span<const std::byte> body, Instant now, bool an
   // RFC 826 "Packet Reception": update an entry we already have for the sender
   // (merge), and add one when the packet is for us.
   // Any of the stack's addresses (a load generator may own a range).
-  const bool for_us = arp->target_ip() == cfg_.addr || stack_.is_local(arp->target_ip());
+  // With several ports, only this port's own addresses (Router).
+  const std::uint32_t target = arp->target_ip().value;
+  const bool for_us = cfg_.addr_count == 0
+                          ? arp->target_ip() == cfg_.addr || stack_.is_local(arp->target_ip())
+                          : target - cfg_.addr.value < cfg_.addr_count;
   const bool known = cache_.contains(arp->sender_ip().value);
   if ((known || for_us) && arp->sender_ip() != Ipv4Addr{}) {
     learn(arp->sender_ip(), arp->sender_mac(), now);

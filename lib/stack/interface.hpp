@@ -30,6 +30,9 @@ namespace riptide {
 struct InterfaceConfig {
   wire::MacAddr mac{};
   Ipv4Addr addr{};                   ///< must be one of the Stack's local_addrs
+  /// ARP is answered for addr .. addr+addr_count-1 (this port's addresses, with
+  /// several ports: Router). 0: for every local address of the Stack (one port).
+  std::uint32_t addr_count = 0;
   std::uint8_t prefix_len = 24;      ///< the on-link subnet
   std::optional<Ipv4Addr> gateway;   ///< default route; none: only the subnet is reachable
   Duration arp_reachable = std::chrono::seconds{60};  ///< a learned entry's lifetime
@@ -60,6 +63,27 @@ class Interface {
     return n;
   }
 
+  /// Several ports (Router): the caller drained the Stack and routed `ip` to this
+  /// interface with next hop `hop` (a gateway, or the destination on our link).
+  /// Calls f(eth_header, ipv4) now if `hop` is resolved, else queues it for ARP.
+  template <class F>
+  std::size_t output(std::span<const std::byte> ip, Ipv4Addr hop, Instant now, F&& f) {
+    return send_to(hop, ip, now, f);
+  }
+  /// Several ports (Router): ARP retries and expiry due by `now`, then every frame
+  /// built here (ARP requests and replies, packets whose resolution completed).
+  template <class F>
+  std::size_t flush(Instant now, F&& f) {
+    expire(now);
+    return flush_ready(f);
+  }
+
+  /// Several ports (Router): only the frames built here since the last drain.
+  template <class F>
+  std::size_t flush_ready_frames(F&& f) {
+    return flush_ready(f);
+  }
+
   /// Gratuitous ARP: announce our address (RFC 5227 3). Queued for the next drain.
   void announce();
 
@@ -83,18 +107,23 @@ class Interface {
       counters_.inc(Counter::route_no_route);
       return 0;
     }
-    if (*hop == last_hop_ && now < last_expires_) {  ///< the common case: same neighbour
+    return send_to(*hop, ip, now, f);
+  }
+
+  template <class F>
+  std::size_t send_to(Ipv4Addr hop, std::span<const std::byte> ip, Instant now, F& f) {
+    if (hop == last_hop_ && now < last_expires_) {  ///< the common case: same neighbour
       counters_.inc(Counter::l2_out);
       f(std::span<const std::byte>(last_eth_), ip);
       return 1;
     }
-    if (const Entry* e = resolved(*hop, now)) {
-      remember_hop(*hop, *e);
+    if (const Entry* e = resolved(hop, now)) {
+      remember_hop(hop, *e);
       counters_.inc(Counter::l2_out);
       f(std::span<const std::byte>(last_eth_), ip);
       return 1;
     }
-    wait_for_arp(*hop, ip, now);
+    wait_for_arp(hop, ip, now);
     return 0;
   }
 

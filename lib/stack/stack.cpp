@@ -972,7 +972,9 @@ bool Stack::port_in_use(const FlowKey& key) const { return flows_.find(key) != n
 Result<ConnId, Error> Stack::connect(Ipv4Addr remote, std::uint16_t remote_port, Handler& h,
                                      ConnectOptions opts) {
   if (remote_port == 0 || is_broadcast_or_multicast(remote)) return Unexpected{Error::InvalidArgument};
-  const Ipv4Addr local = opts.local_addr == Ipv4Addr{} ? cfg_.local_addrs.front() : opts.local_addr;
+  const Ipv4Addr local = opts.local_addr != Ipv4Addr{} ? opts.local_addr
+                         : source_select_ != nullptr ? source_select_(remote, source_ctx_)
+                                                     : cfg_.local_addrs.front();
   if (!is_local(local)) return Unexpected{Error::AddressNotLocal};
   FlowKey key{local, remote, opts.local_port, remote_port};
   if (key.local_port != 0) {

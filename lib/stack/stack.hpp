@@ -111,7 +111,7 @@ struct ListenOptions {
 };
 
 struct ConnectOptions {
-  Ipv4Addr local_addr{};        ///< 0.0.0.0: the stack's first address
+  Ipv4Addr local_addr{};        ///< 0.0.0.0: the stack's first address (or set_source_selector's choice)
   std::uint16_t local_port = 0;  ///< 0: an ephemeral port
 };
 
@@ -291,6 +291,17 @@ class Stack final : private tcp::TcpHost {
   [[nodiscard]] bool shedding() const noexcept { return shedding_; }
   [[nodiscard]] bool is_local(Ipv4Addr a) const noexcept;
 
+  /// --- source address selection (several ports) ---------------------------------------
+  /// connect() without a local address asks `select(remote, ctx)` which of our
+  /// addresses to use (RFC 1122 3.3.4.3: the address of the interface the packets
+  /// leave by); the Router points it at its route table. Unset (the default): the
+  /// first local address. Set at start-up, before any connect().
+  using SourceSelector = Ipv4Addr (*)(Ipv4Addr remote, const void* ctx);
+  void set_source_selector(SourceSelector select, const void* ctx) noexcept {
+    source_select_ = select;
+    source_ctx_ = ctx;
+  }
+
   /// --- for tests and the fuzzer (read-only, control path) ---------------------------
   /// The connection in pool slot `slot` (null when the slot is free or being
   /// released), and its handle in *id when given.
@@ -372,6 +383,8 @@ class Stack final : private tcp::TcpHost {
   bool port_in_use(const FlowKey& key) const;
 
   StackConfig cfg_;
+  SourceSelector source_select_ = nullptr;
+  const void* source_ctx_ = nullptr;
   Instant now_;
   Counters counters_;
   tcp::IsnGenerator isn_;
