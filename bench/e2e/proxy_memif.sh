@@ -15,7 +15,10 @@
 # back, a new connection each, the client closes first; riptide-echo), and STREAM
 # (one connection; riptide-httpd sends STREAM_BYTES, default 500 MB, to the
 # client). Per run: transactions/s or MB/s, p50/p99 latency, errors, the client's
-# retransmissions, the proxy's drops.
+# retransmissions, the proxy's drops. Then proxied CRR at fixed offered rates
+# (PROXY_MEMIF_RATES, default "500 1000 2000" connections/s; riptide-load --rate):
+# served against offered, latency without the queueing of a flat-out run, and the
+# retransmissions and drops at each (not in the smoke run).
 #
 # CAVEAT, printed with the table: three busy-polling processes on a 2-core machine
 # (shared with others): the proxy has lcore 1 to itself only as far as the OS lets
@@ -29,6 +32,8 @@ run=$2
 duration=${3:-5}
 smoke=${4:-0}
 stream_bytes=${STREAM_BYTES:-500000000}
+rates=${PROXY_MEMIF_RATES:-500 1000 2000}
+[ "$smoke" = 1 ] && rates=""
 [ "$smoke" = 1 ] && stream_bytes=20000000
 root=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$run"
@@ -83,15 +88,17 @@ address = "198.18.1.1"
 prefix_len = 24
 EOT
 
+# WORKLOAD: crr, stream, or crr@R (CRR offered at R connections/s).
 client_args() {
   case $1 in
     crr) echo "--mode crr --concurrency 64 --request-size 64 --response-size 64 --duration $duration" ;;
+    crr@*) echo "--mode crr --concurrency 64 --request-size 64 --response-size 64 --duration $duration --rate ${1#crr@}" ;;
     stream) echo "--mode stream --stream receive --http --concurrency 1 --count 1" ;;
   esac
 }
 backend() {
   case $1 in
-    crr) echo "riptide-echo" ;;
+    crr*) echo "riptide-echo" ;;
     stream) echo "riptide-httpd --body-size $stream_bytes" ;;
   esac
 }
@@ -147,45 +154,53 @@ for w in crr stream; do
   one "$w" direct
   one "$w" shared
 done
+for r in $rates; do
+  one "crr@$r" proxy
+done
 
-python3 - "$run" "$smoke" <<'PY'
+python3 - "$run" "$smoke" $rates <<'PY'
 import json, os, re, sys
-run, smoke = sys.argv[1], sys.argv[2] == "1"
+run, smoke, rates = sys.argv[1], sys.argv[2] == "1", sys.argv[3:]
 rows, out = [], {}
-for w in ("crr", "stream"):
-    for via in ("proxy", "direct", "shared"):
-        tag = f"pm-{w}-{via}"
-        try:
-            j = json.load(open(os.path.join(run, tag + ".json")))
-        except (OSError, ValueError):
-            rows.append((w, via, "FAILED (no JSON; see " + tag + ".log)", "", "", "", ""))
-            out[tag] = None
-            continue
-        rate = j["rates"]["transactions_per_s"] if w == "crr" else j["rates"]["bits_per_s_in"] / 8e6
-        lat = j["latency_us"]
-        drops, by_name = "", {}
-        plog = os.path.join(run, tag + ".proxy.log")
-        if os.path.exists(plog):
-            text = open(plog).read()
-            # Lost or refused packets; not a neighbour's gratuitous ARP (arp_drop_not_ours).
-            m = re.findall(r"^\s+(\S*drop\S*|tx_queue_full|route_no_route)\s+(\d+)", text, re.M)
-            by_name = {k: int(v) for k, v in m if k != "arp_drop_not_ours"}
-            drops = sum(by_name.values())
-        out[tag] = {"rate": rate, "unit": "transactions/s" if w == "crr" else "MB/s", "p50_us": lat["p50"],
-                    "p99_us": lat["p99"], "errors": j["errors"]["total"],
-                    "client_retransmitted": j["stack"]["retransmitted_segments"], "proxy_drops": drops,
-                    "proxy_drops_by_counter": by_name if drops != "" else {}}
-        rows.append((w, via, f"{rate:,.0f} {'tx/s' if w == 'crr' else 'MB/s'}", f"{lat['p50']:.0f}",
-                     f"{lat['p99']:.0f}", str(j["errors"]["total"]), f"{j['stack']['retransmitted_segments']} / {drops}"))
+runs = [(w, via) for w in ("crr", "stream") for via in ("proxy", "direct", "shared")]
+runs += [(f"crr@{r}", "proxy") for r in rates]
+for w, via in runs:
+    tag = f"pm-{w}-{via}"
+    try:
+        j = json.load(open(os.path.join(run, tag + ".json")))
+    except (OSError, ValueError):
+        rows.append((w, via, "FAILED (no JSON; see " + tag + ".log)", "", "", "", ""))
+        out[tag] = None
+        continue
+    crr = w.startswith("crr")
+    rate = j["rates"]["transactions_per_s"] if crr else j["rates"]["bits_per_s_in"] / 8e6
+    lat = j["latency_us"]
+    drops, by_name = "", {}
+    plog = os.path.join(run, tag + ".proxy.log")
+    if os.path.exists(plog):
+        text = open(plog).read()
+        # Lost or refused packets; not a neighbour's gratuitous ARP (arp_drop_not_ours).
+        m = re.findall(r"^\s+(\S*drop\S*|tx_queue_full|route_no_route)\s+(\d+)", text, re.M)
+        by_name = {k: int(v) for k, v in m if k != "arp_drop_not_ours"}
+        drops = sum(by_name.values())
+    out[tag] = {"rate": rate, "unit": "transactions/s" if crr else "MB/s", "p50_us": lat["p50"],
+                "p99_us": lat["p99"], "errors": j["errors"]["total"],
+                "client_retransmitted": j["stack"]["retransmitted_segments"], "proxy_drops": drops,
+                "proxy_drops_by_counter": by_name if drops != "" else {}}
+    if "@" in w:
+        out[tag]["offered"] = int(w.split("@")[1])
+    rows.append((w, via, f"{rate:,.0f} {'tx/s' if crr else 'MB/s'}", f"{lat['p50']:.0f}",
+                 f"{lat['p99']:.0f}", str(j["errors"]["total"]), f"{j['stack']['retransmitted_segments']} / {drops}"))
 lines = ["riptide-load -> riptide-proxy (two memif ports, one lcore) -> riptide-echo (CRR) / riptide-httpd (STREAM);",
          "'direct' is the same client and backend on one memif, no proxy, each on its own lcore; 'shared' the same",
          "with the backend on the client's lcore 0, as in the proxied run.",
          "CAVEAT: three busy-polling processes on a 2-core machine shared with other work: client and backend",
          "share lcore 0, the proxy has lcore 1; the figures are what this box gave, not the proxy's ceiling.",
+         "crr@R: proxied CRR offered at R connections/s (riptide-load --rate R).",
          "",
-         f"{'workload':<9}{'path':<8}{'rate':>20}{'p50 us':>9}{'p99 us':>9}{'errors':>8}  retrans (client) / drops (proxy)"]
+         f"{'workload':<10}{'path':<8}{'rate':>19}{'p50 us':>9}{'p99 us':>9}{'errors':>8}  retrans (client) / drops (proxy)"]
 for w, via, rate, p50, p99, err, rd in rows:
-    lines.append(f"{w:<9}{via:<8}{rate:>20}{p50:>9}{p99:>9}{err:>8}  {rd}")
+    lines.append(f"{w:<10}{via:<8}{rate:>19}{p50:>9}{p99:>9}{err:>8}  {rd}")
 for w in ("crr", "stream"):
     p = out.get(f"pm-{w}-proxy")
     for via in ("direct", "shared"):
@@ -195,6 +210,10 @@ for w in ("crr", "stream"):
     if p and p["proxy_drops_by_counter"]:
         lines.append(f"{w}: proxy drops by counter: " +
                      ", ".join(f"{k} {v}" for k, v in p["proxy_drops_by_counter"].items()))
+for r in rates:
+    p = out.get(f"pm-crr@{r}-proxy")
+    if p:
+        lines.append(f"crr@{r}: served {p['rate']:,.0f} of {int(r):,} offered ({100 * p['rate'] / int(r):.0f}%)")
 text = "\n".join(lines) + "\n"
 open(os.path.join(run, "proxy-memif.txt"), "w").write(text)
 json.dump(out, open(os.path.join(run, "proxy-memif.json"), "w"), indent=1)
