@@ -71,6 +71,7 @@ namespace riptide {
   X(tcp_cookie_no_record, "good cookie ACKs that found no record free (tcp.cookie_no_record)") \
   X(tcp_passive_open, "connections accepted")                                             \
   X(tcp_active_open, "connections opened")                                                \
+  X(tcp_conn_closed, "opened connections that ended (record released; TIME-WAIT aside)")  \
   X(tcp_connect_timeout, "active opens that timed out")                                   \
   X(tcp_retransmit_timeout, "retransmission timeouts")                                    \
   X(tcp_retransmit_segment, "segments retransmitted")                                     \

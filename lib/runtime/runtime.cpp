@@ -14,6 +14,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "io/eth_port.hpp"
 
@@ -54,6 +55,26 @@ int telemetry_stats(const char*, const char*, rte_tel_data* d) {
       if (ch == '-') ch = '_';
     }
     if (rte_tel_data_add_dict_u64(d, name.c_str(), by_state[static_cast<std::size_t>(s)]) != 0) return -1;
+  }
+  // Gauges: what is in use of each sized resource now, summed over the workers
+  // (scripts/soak samples them to show they stay flat).
+  std::uint64_t records = 0, time_wait = 0, chunks = 0;
+  for (std::size_t w = 0; w < g_runtime->worker_count(); ++w) {
+    const Stack& st = g_runtime->worker(w).stack();
+    records += st.connection_count();
+    time_wait += st.time_wait_count();
+    chunks += st.chunks().capacity() - st.chunks().available();
+  }
+  const rte_mempool* pool = g_runtime->mbuf_pool();
+  const std::pair<const char*, std::uint64_t> gauges[] = {
+      {"gauge_conn_records", records},
+      {"gauge_time_wait_records", time_wait},
+      {"gauge_send_chunks", chunks},
+      {"gauge_mbufs_in_use", pool != nullptr ? rte_mempool_in_use_count(pool) : 0},
+      {"gauge_mbufs", pool != nullptr ? pool->size : 0},
+  };
+  for (const auto& [name, value] : gauges) {
+    if (rte_tel_data_add_dict_u64(d, name, value) != 0) return -1;
   }
   return 0;
 }

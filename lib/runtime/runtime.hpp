@@ -60,6 +60,7 @@ class Runtime {
   // fine: 64-bit loads do not tear on x86-64).
   [[nodiscard]] Counters total_counters() const;
   [[nodiscard]] const RuntimeConfig& config() const noexcept { return cfg_; }
+  [[nodiscard]] const rte_mempool* mbuf_pool() const noexcept { return pool_; }
 
   // Polls until SIGINT/SIGTERM or request_stop(); then resets what is still open,
   // flushes, prints the summary and stops the port. Returns the exit status.
