@@ -180,6 +180,9 @@ const std::vector<Key>& keys() {
                               [](auto& c) -> auto& { return c.mac; }, mac, mac_text),
 
         integer("lcores", "workers", [](auto& c) -> auto& { return c.lcores; }, 1),
+        integer("lcores", "idle_sleep_us", [](auto& c) -> auto& { return c.idle_sleep_us; }, 0, 1000000),
+        boolean("lcores", "syns_last", [](auto& c) -> auto& { return c.syns_last; }),
+        boolean("lcores", "shed_when_behind", [](auto& c) -> auto& { return c.shed_when_behind; }),
 
         integer("pools", "mbufs", [](auto& c) -> auto& { return c.mbufs; }, 1),
         // DPDK's RTE_MEMPOOL_CACHE_MAX_SIZE.

@@ -184,7 +184,8 @@ Result<std::unique_ptr<Runtime>, std::string> Runtime::create(const RuntimeConfi
     const Steering* steer = (n > 1 && !caps.hw_rss) ? rt->steering_.get() : nullptr;
     rt->workers_.push_back(std::make_unique<Worker>(*rt->port_, rt->pool_, sc, interface_config(cfg, mac),
                                                     WorkerOptions{i, cfg.burst, cfg.tx_drain_us, steer,
-                                                                  caps.tx_cksum_enabled},
+                                                                  caps.tx_cksum_enabled, cfg.shed_when_behind,
+                                                                  cfg.idle_sleep_us, cfg.syns_last},
                                                     tsc_now()));
   }
   if (!cfg.pcap_path.empty()) {
@@ -292,9 +293,14 @@ void Runtime::register_telemetry() {
 
 namespace {
 
+// One poll; an idle one (nothing received) sleeps lcores.idle_sleep_us after it.
+void poll_or_sleep(Worker& w, Instant now) {
+  if (w.poll_once(now) == 0 && w.idle_sleep_us() > 0) rte_delay_us_sleep(w.idle_sleep_us());
+}
+
 // One worker lcore's loop; the main lcore runs worker 0 in Runtime::run.
 void worker_loop(Worker& w) {
-  while (!g_stop.load(std::memory_order_relaxed)) w.poll_once(tsc_now());
+  while (!g_stop.load(std::memory_order_relaxed)) poll_or_sleep(w, tsc_now());
   // Clean shutdown on this worker's own core: reset what is still open so peers
   // are not left half-open.
   const Instant now = tsc_now();
@@ -331,7 +337,7 @@ int Runtime::run(const LoopOptions& o) {
   Worker& w0 = *workers_.front();
   while (!g_stop.load(std::memory_order_relaxed)) {
     const Instant now = tsc_now();
-    w0.poll_once(now);
+    poll_or_sleep(w0, now);
     if (o.stats_interval_s > 0 && now - last_status_ >= std::chrono::seconds{o.stats_interval_s}) {
       print_status(o, now);
     }
