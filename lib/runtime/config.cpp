@@ -359,6 +359,22 @@ class Loader {
       fail(0, "pools.mbuf_cache: " + std::to_string(c.mbuf_cache) + " is more than mbufs (" +
                   std::to_string(c.mbufs) + ") / 1.5");
     }
+    // README "Limits", sizing: every worker's receive ring is kept full of mbufs, its
+    // transmit ring holds up to tx_descriptors until the port sends them, its lcore
+    // cache can hold mbuf_cache, and a receive and a transmit burst are in hand; 256
+    // more for ARP and the rest. A smaller pool starves a ring under load (the port
+    // drops, rx_nombuf) however little traffic there is: stop at start-up instead.
+    const std::uint64_t mbufs_needed =
+        std::uint64_t{c.lcores} * (std::uint64_t{c.port.rx_descriptors} + c.port.tx_descriptors + c.mbuf_cache +
+                                   2ull * c.burst) +
+        256;
+    if (c.mbufs < mbufs_needed) {
+      fail(0, "pools.mbufs: " + std::to_string(c.mbufs) + " is fewer than the " + std::to_string(mbufs_needed) +
+                  " the rings need: lcores.workers (" + std::to_string(c.lcores) + ") x (port.rx_descriptors (" +
+                  std::to_string(c.port.rx_descriptors) + ") + port.tx_descriptors (" +
+                  std::to_string(c.port.tx_descriptors) + ") + pools.mbuf_cache (" + std::to_string(c.mbuf_cache) +
+                  ") + 2 x pools.burst (" + std::to_string(c.burst) + ")) + 256");
+    }
     if (c.tcp.rto_min <= c.tcp.rto_max &&
         (c.tcp.rto_initial < c.tcp.rto_min || c.tcp.rto_initial > c.tcp.rto_max)) {
       const auto ms = [](Duration d) {
