@@ -179,26 +179,29 @@ TEST(DpdkRingPair, FullBurstsPutSynsAfterEstablishedSegments) {
     ASSERT_TRUE(p.b->stack().listen(Ipv4Addr{}, 80, server).has_value());
     ASSERT_TRUE(p.a->stack().connect(Ipv4Addr::from_octets(198, 18, 0, 2), 80, first).has_value());
     ASSERT_TRUE(p.run_until([&] { return first.connected && server.connected; })) << "handshake (after ARP)";
-    // 24 SYNs, then 8 data segments of the established connection, in B's ring:
-    // one full burst of 32 (the Pair's stacks hold 64 connections).
-    constexpr int kClients = 24;
+    // 29 SYNs, then 3 data segments of the established connection (the initial
+    // window, RFC 3390: 3 x 1448 bytes), in B's ring: one full burst of 32 (the
+    // Pair's stacks hold 64 connections).
+    constexpr int kClients = 29;
     std::vector<Collector> clients(kClients);
     for (auto& c : clients) ASSERT_TRUE(p.a->stack().connect(Ipv4Addr::from_octets(198, 18, 0, 2), 80, c).has_value());
     p.a->poll_once(tsc_now());
-    std::string data(8 * 1448, '\0');
+    std::string data(3 * 1448, '\0');
     for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 26);
     const auto queued = p.a->stack().send(first.conn, std::as_bytes(std::span(data)));
     ASSERT_TRUE(queued && *queued == data.size());
     p.a->poll_once(tsc_now());
     p.a->flush(tsc_now());
-    p.b->poll_once(tsc_now());
+    const std::uint16_t got = p.b->poll_once(tsc_now());
+    EXPECT_EQ(got, 32u) << "one full burst";
     EXPECT_EQ(p.b->stack().counters()[Counter::rx_syn_deferred], syns_last ? std::uint64_t{kClients} : 0u);
     ASSERT_TRUE(p.run_until([&] {
+      // ...and B has taken the handshakes' last ACKs.
       return server.received.size() == data.size() &&
-             std::all_of(clients.begin(), clients.end(), [](const Collector& c) { return c.connected; });
+             std::all_of(clients.begin(), clients.end(), [](const Collector& c) { return c.connected; }) &&
+             p.b->stack().counters()[Counter::tcp_passive_open] == 1u + kClients;
     })) << "every handshake completes and the data arrives";
     EXPECT_EQ(server.received, data);
-    EXPECT_EQ(p.b->stack().counters()[Counter::tcp_passive_open], 1u + kClients);
   }
 }
 
