@@ -1,6 +1,7 @@
 // riptide-httpd: an HTTP/1.1 responder on riptide, for curl, wrk and ab.
 //   riptide-httpd [EAL args] -- --config config/riptide.toml [--port 80]
 //                 [--body-size 64] [--stats 1] [--set KEY=VALUE ...]
+// GET /bytes/N answers a body of N bytes (<= 1 GiB) instead of --body-size.
 #include <cstdio>
 #include <memory>
 #include <vector>

@@ -1,6 +1,7 @@
 #include "common/servers.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 namespace riptide::apps {
 
@@ -37,10 +38,18 @@ void HttpServer::on_data(Stack& s, ConnId c, std::span<const std::byte> data) {
       break;
     }
     ++stats_.requests;
+    // GET /bytes/N: a body of N bytes (up to 1 GiB) instead of --body-size, so one
+    // server answers both small requests and large downloads (scripts/soak).
+    std::size_t size = body_size_;
+    if (req.target.starts_with("/bytes/")) {
+      const std::string_view n = req.target.substr(7);
+      std::size_t v = 0;
+      auto [p, ec] = std::from_chars(n.data(), n.data() + n.size(), v);
+      if (ec == std::errc{} && p == n.data() + n.size() && v <= (std::size_t{1} << 30)) size = v;
+    }
     // Head and (up to 16 KiB of) body go to send() together, so a small response
     // is one segment, not a head that Nagle then makes the body wait behind.
-    Response r{http_response_head(body_size_, req.keep_alive), 0, req.head ? 0 : body_size_,
-               req.head ? 0 : body_size_};
+    Response r{http_response_head(size, req.keep_alive), 0, req.head ? 0 : size, req.head ? 0 : size};
     const std::size_t inline_body = std::min<std::size_t>(r.body_left, 16 * 1024);
     r.head.append(pattern_, 0, inline_body);
     r.body_left -= inline_body;

@@ -20,6 +20,9 @@
 # (--flood syn --flood-beside-rate): legitimate success ratio and latency, the
 # server's cookies, drops and resident memory before/after.
 #
+# OVERLOAD_SERVER_SETS="KEY=VALUE ...": configuration keys for riptide-httpd
+# (--set each), e.g. "lcores.shed_when_behind=true".
+#
 # Writes RUN_DIR/overload.json and RUN_DIR/overload.txt (the table); figures, not
 # assertions. Traffic: the memif pair only (a UNIX socket in RUN_DIR).
 set -euo pipefail
@@ -28,6 +31,8 @@ run=$2
 duration=${3:-5}
 mults=${4:-"1 1.5 2 4"}
 mkdir -p "$run"
+server_sets=()
+for kv in ${OVERLOAD_SERVER_SETS:-}; do server_sets+=(--set "$kv"); done
 
 eal=(--no-huge -m 512 --no-pci --log-level=error)
 srv_addr=198.18.0.1
@@ -72,7 +77,7 @@ one() {
   n=$((n + 1))
   "$B/apps/riptide-httpd" "${eal[@]}" -l 0 --file-prefix "ov-srv-$$" \
     --vdev "net_memif0,role=server,socket=$sock" -- --set port.device=net_memif0 --set ip.address=$srv_addr \
-    --port $port --body-size 64 >"$run/$tag.server.log" 2>&1 &
+    --port $port --body-size 64 "${server_sets[@]}" >"$run/$tag.server.log" 2>&1 &
   local spid=$!
   pids+=("$spid")
   wait_line "$run/$tag.server.log" listening 60
@@ -165,6 +170,8 @@ for spec in sys.argv[5:]:
     row["server_drop_reasons"] = {k: v for k, v in srv.items() if ("drop" in k or k in DROPS_EXTRA) and v}
     row["server_cookies_sent"] = srv.get("tcp_syn_cookie_pressure", 0) + srv.get("tcp_cookie_sent", 0)
     row["server_time_wait_recycled"] = srv.get("tcp_time_wait_recycled", 0)
+    row["server_syns_deferred"] = srv.get("rx_syn_deferred", 0)
+    row["server_syns_shed"] = srv.get("tcp_syn_shed_overload", 0)
     try:
         rss0, rss1 = open(os.path.join(run, tag + ".rss")).read().split()
         row["server_rss_kib_before"], row["server_rss_kib_after"] = int(rss0), int(rss1)
@@ -222,6 +229,9 @@ for r in rows:
         f"{r['served_of_ceiling'] * 100:.0f}%", e["total"],
         f"{r['client_retransmitted']}/{r['server_retransmitted']}", f"{r['client_drops']}/{r['server_drops']}",
         r["server_cookies_sent"], round(r["p50_us"]), round(r["p99_us"]))))
+    if r["server_syns_deferred"] or r["server_syns_shed"]:
+        lines.append(f"    server SYNs behind established segments (rx_syn_deferred) {r['server_syns_deferred']}, "
+                     f"shed to cookies (tcp_syn_shed_overload) {r['server_syns_shed']}")
     if r["server_drop_reasons"]:
         lines.append("    server drops: " + ", ".join(f"{k} {v}" for k, v in r["server_drop_reasons"].items()))
     if e["total"]:

@@ -7,7 +7,7 @@
 //   ring-bench [EAL args: --no-huge -m 512 --no-pci -l 0,1] --
 //              [--mode crr|rr|stream] [--concurrency 64] [--duration 5 | --count N]
 //              [--rate R] [--request-size 64] [--response-size 64]
-//              [--json FILE] [--quiet] [--lockstep [--warmup N]]
+//              [--json FILE] [--quiet] [--lockstep [--warmup N]] [--server-set KEY=VALUE ...]
 //
 // Threads (default): the server Worker polls on the second lcore, the client on
 // the main one; a progress line a second; the JSON is riptide-load's
@@ -91,7 +91,9 @@ std::string make_side(Side& side, const std::vector<std::string>& sets, int port
   side.cfg.mac = mac;
   side.worker = std::make_unique<runtime::Worker>(
       *side.port, pool, runtime::stack_config(side.cfg, random_secret()), runtime::interface_config(side.cfg, mac),
-      runtime::WorkerOptions{0, side.cfg.burst, side.cfg.tx_drain_us, nullptr, false}, runtime::tsc_now());
+      runtime::WorkerOptions{0, side.cfg.burst, side.cfg.tx_drain_us, nullptr, false, side.cfg.shed_when_behind, 0,
+                             side.cfg.syns_last},
+      runtime::tsc_now());
   return {};
 }
 
@@ -124,6 +126,8 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup, "lockstep: transactions before server_poll_measured() takes over");
   app.add_option("--max-connections", max_conns, "limits.max_connections on both sides");
   app.add_option("--max-time-wait", max_time_wait, "limits.max_time_wait on the client (it closes first)");
+  std::vector<std::string> server_sets;
+  app.add_option("--server-set", server_sets, "KEY=VALUE: a configuration key for the server (repeatable)");
   std::vector<std::string> args(rest->rbegin(), rest->rend() - 1);
   try {
     app.parse(args);
@@ -157,6 +161,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> cs = {"ip.address=198.18.0.2", "ip.address_count=16", mc,
                                  "limits.max_time_wait=" + std::to_string(max_time_wait)};
   std::vector<std::string> ss = {"ip.address=198.18.0.1", mc};
+  ss.insert(ss.end(), server_sets.begin(), server_sets.end());
   std::string err = make_side(client, cs, cid, pool, wire::MacAddr{{2, 0, 0, 0, 0, 2}});
   if (err.empty()) err = make_side(server, ss, sid, pool, wire::MacAddr{{2, 0, 0, 0, 0, 1}});
   if (!err.empty()) {

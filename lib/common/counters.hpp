@@ -64,6 +64,7 @@ namespace riptide {
   X(tcp_syn_queue_full, "SYNs that found the SYN queue full")                             \
   X(tcp_syn_cookie_pressure, "SYNs answered with a cookie: connection records scarce")     \
   X(tcp_syn_shed_overload, "SYNs answered with a cookie only: the worker was behind")      \
+  X(rx_syn_deferred, "SYNs moved behind established traffic in a full receive burst")     \
   X(tcp_accept_queue_full, "handshakes dropped: accept queue full")                      \
   X(tcp_cookie_sent, "SYN cookies sent")                                                   \
   X(tcp_cookie_accepted, "connections made from a valid cookie")                          \
@@ -71,6 +72,7 @@ namespace riptide {
   X(tcp_cookie_no_record, "good cookie ACKs that found no record free (tcp.cookie_no_record)") \
   X(tcp_passive_open, "connections accepted")                                             \
   X(tcp_active_open, "connections opened")                                                \
+  X(tcp_conn_closed, "opened connections that ended (record released; TIME-WAIT aside)")  \
   X(tcp_connect_timeout, "active opens that timed out")                                   \
   X(tcp_retransmit_timeout, "retransmission timeouts")                                    \
   X(tcp_retransmit_segment, "segments retransmitted")                                     \
@@ -118,7 +120,7 @@ inline constexpr Counter kLimitCounters[] = {
     Counter::tcp_syn_queue_full,      Counter::tcp_accept_queue_full,       Counter::tcp_drop_out_of_order,
     Counter::tx_queue_full,           Counter::arp_pending_full,            Counter::steer_drop_mailbox_full,
     Counter::tcp_challenge_ack_limited, Counter::tcp_syn_shed_overload,   Counter::tcp_send_no_chunks,
-    Counter::tcp_connect_no_ports,      Counter::tx_no_mbuf,
+    Counter::tcp_connect_no_ports,      Counter::tx_no_mbuf,            Counter::rx_syn_deferred,
 };
 
 struct Counters {

@@ -185,6 +185,9 @@ const std::vector<Key>& keys() {
                               [](auto& c) -> auto& { return c.mac; }, mac, mac_text),
 
         integer("lcores", "workers", [](auto& c) -> auto& { return c.lcores; }, 1),
+        integer("lcores", "idle_sleep_us", [](auto& c) -> auto& { return c.idle_sleep_us; }, 0, 1000000),
+        boolean("lcores", "syns_last", [](auto& c) -> auto& { return c.syns_last; }),
+        boolean("lcores", "shed_when_behind", [](auto& c) -> auto& { return c.shed_when_behind; }),
 
         integer("pools", "mbufs", [](auto& c) -> auto& { return c.mbufs; }, 1),
         // DPDK's RTE_MEMPOOL_CACHE_MAX_SIZE.
@@ -449,6 +452,29 @@ class Loader {
     if (c.mbuf_cache > 0 && std::uint64_t{c.mbuf_cache} * 3 > std::uint64_t{c.mbufs} * 2) {
       fail(0, "pools.mbuf_cache: " + std::to_string(c.mbuf_cache) + " is more than mbufs (" +
                   std::to_string(c.mbufs) + ") / 1.5");
+    }
+    // README "Limits", sizing: every worker's receive ring on every port is kept full
+    // of mbufs, its transmit ring holds up to tx_descriptors until the port sends
+    // them, a receive and a transmit burst per port are in hand, and its lcore cache
+    // can hold mbuf_cache; 256 more for ARP and the rest. A smaller pool starves a
+    // ring under load (the port drops, rx_nombuf) however little traffic there is:
+    // stop at start-up instead.
+    const std::vector<PortConfig> all_ports = ports_of(c);
+    std::uint64_t per_worker = c.mbuf_cache;
+    std::string rings;
+    for (std::size_t i = 0; i < all_ports.size(); ++i) {
+      const PortConfig& p = all_ports[i];
+      per_worker += std::uint64_t{p.spec.rx_descriptors} + p.spec.tx_descriptors + 2ull * c.burst;
+      const std::string key = c.ports.empty() ? "port." : "ports." + std::to_string(i) + ".";
+      rings += key + "rx_descriptors (" + std::to_string(p.spec.rx_descriptors) + ") + " + key +
+               "tx_descriptors (" + std::to_string(p.spec.tx_descriptors) + ") + 2 x pools.burst (" +
+               std::to_string(c.burst) + ") + ";
+    }
+    const std::uint64_t mbufs_needed = std::uint64_t{c.lcores} * per_worker + 256;
+    if (c.mbufs < mbufs_needed) {
+      fail(0, "pools.mbufs: " + std::to_string(c.mbufs) + " is fewer than the " + std::to_string(mbufs_needed) +
+                  " the rings need: lcores.workers (" + std::to_string(c.lcores) + ") x (" + rings +
+                  "pools.mbuf_cache (" + std::to_string(c.mbuf_cache) + ")) + 256");
     }
     if (c.tcp.rto_min <= c.tcp.rto_max &&
         (c.tcp.rto_initial < c.tcp.rto_min || c.tcp.rto_initial > c.tcp.rto_max)) {

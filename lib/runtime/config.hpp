@@ -69,6 +69,9 @@ struct RuntimeConfig {
   std::optional<Ipv4Addr> gateway;
   std::optional<wire::MacAddr> mac;  ///< default: the port's own
   std::uint32_t lcores = 1;          ///< worker lcores (one rx/tx queue pair each)
+  std::uint32_t idle_sleep_us = 0;   ///< sleep after an idle poll (0: busy-poll)
+  bool syns_last = true;             ///< WorkerOptions::syns_last
+  bool shed_when_behind = false;     ///< WorkerOptions::shed_when_behind
   std::uint32_t mbufs = 8191;        ///< per socket
   std::uint16_t mbuf_cache = 256;
   std::uint16_t burst = 32;

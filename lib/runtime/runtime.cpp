@@ -15,6 +15,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "io/eth_port.hpp"
 
@@ -55,6 +56,26 @@ int telemetry_stats(const char*, const char*, rte_tel_data* d) {
       if (ch == '-') ch = '_';
     }
     if (rte_tel_data_add_dict_u64(d, name.c_str(), by_state[static_cast<std::size_t>(s)]) != 0) return -1;
+  }
+  // Gauges: what is in use of each sized resource now, summed over the workers
+  // (scripts/soak samples them to show they stay flat).
+  std::uint64_t records = 0, time_wait = 0, chunks = 0;
+  for (std::size_t w = 0; w < g_runtime->worker_count(); ++w) {
+    const Stack& st = g_runtime->worker(w).stack();
+    records += st.connection_count();
+    time_wait += st.time_wait_count();
+    chunks += st.chunks().capacity() - st.chunks().available();
+  }
+  const rte_mempool* pool = g_runtime->mbuf_pool();
+  const std::pair<const char*, std::uint64_t> gauges[] = {
+      {"gauge_conn_records", records},
+      {"gauge_time_wait_records", time_wait},
+      {"gauge_send_chunks", chunks},
+      {"gauge_mbufs_in_use", pool != nullptr ? rte_mempool_in_use_count(pool) : 0},
+      {"gauge_mbufs", pool != nullptr ? pool->size : 0},
+  };
+  for (const auto& [name, value] : gauges) {
+    if (rte_tel_data_add_dict_u64(d, name, value) != 0) return -1;
   }
   return 0;
 }
@@ -218,7 +239,8 @@ Result<std::unique_ptr<Runtime>, std::string> Runtime::create(const RuntimeConfi
       sc.owns_ctx = rt->owner_ctx_.back().get();
     }
     const Steering* steer = (n > 1 && !hw_rss) ? rt->steering_.get() : nullptr;
-    const WorkerOptions wo{i, cfg.burst, cfg.tx_drain_us, steer, tx_cksum};
+    const WorkerOptions wo{i, cfg.burst, cfg.tx_drain_us, steer, tx_cksum, cfg.shed_when_behind,
+                           cfg.idle_sleep_us, cfg.syns_last};
     if (ports.size() == 1) {
       rt->workers_.push_back(std::make_unique<Worker>(*rt->ports_.front(), rt->pool_, sc,
                                                       interface_config(cfg, macs.front()), wo, tsc_now()));
@@ -367,9 +389,14 @@ void Runtime::register_telemetry() {
 
 namespace {
 
+// One poll; an idle one (nothing received) sleeps lcores.idle_sleep_us after it.
+void poll_or_sleep(Worker& w, Instant now) {
+  if (w.poll_once(now) == 0 && w.idle_sleep_us() > 0) rte_delay_us_sleep(w.idle_sleep_us());
+}
+
 // One worker lcore's loop; the main lcore runs worker 0 in Runtime::run.
 void worker_loop(Worker& w) {
-  while (!g_stop.load(std::memory_order_relaxed)) w.poll_once(tsc_now());
+  while (!g_stop.load(std::memory_order_relaxed)) poll_or_sleep(w, tsc_now());
   // Clean shutdown on this worker's own core: reset what is still open so peers
   // are not left half-open.
   const Instant now = tsc_now();
@@ -408,7 +435,7 @@ int Runtime::run(const LoopOptions& o) {
   Worker& w0 = *workers_.front();
   while (!g_stop.load(std::memory_order_relaxed)) {
     const Instant now = tsc_now();
-    w0.poll_once(now);
+    poll_or_sleep(w0, now);
     if (o.stats_interval_s > 0 && now - last_status_ >= std::chrono::seconds{o.stats_interval_s}) {
       print_status(o, now);
     }

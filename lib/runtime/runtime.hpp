@@ -70,6 +70,7 @@ class Runtime {
     std::uint64_t ipackets = 0, opackets = 0, imissed = 0, ierrors = 0, rx_nombuf = 0;
   };
   [[nodiscard]] PortReport port_report(std::size_t port) const;
+  [[nodiscard]] const rte_mempool* mbuf_pool() const noexcept { return pool_; }
 
   // Polls until SIGINT/SIGTERM or request_stop(); then resets what is still open,
   // flushes, prints the summary and stops the port. Returns the exit status.

@@ -133,6 +133,41 @@ bool Worker::steer(rte_mbuf* m) {
   return true;
 }
 
+namespace {
+
+// A pure SYN (SYN without ACK or RST) in an untagged IPv4 frame: a new connection
+// request for a listener. Anything else is a segment of an existing connection
+// (or not TCP) and keeps its place.
+bool pure_syn(const rte_mbuf* m) noexcept {
+  const auto* f = rte_pktmbuf_mtod(m, const std::uint8_t*);
+  if (m->data_len < wire::kEthernetHeaderLen + 20 + 14) return false;
+  if (f[12] != 0x08 || f[13] != 0x00) return false;  // EtherType IPv4
+  const std::uint8_t* ip = f + wire::kEthernetHeaderLen;
+  const std::size_t ihl = (ip[0] & 0xF) * 4u;
+  if (ip[9] != wire::kIpProtoTcp || (load_be16(reinterpret_cast<const std::byte*>(ip + 6)) & 0x3FFF) != 0) return false;
+  if (m->data_len < wire::kEthernetHeaderLen + ihl + 14) return false;
+  const std::uint8_t flags = ip[ihl + 13];
+  return (flags & 0x16) == 0x02;  // SYN, not ACK, not RST
+}
+
+}  // namespace
+
+std::uint16_t Worker::syns_last(rte_mbuf** pkts, std::uint16_t n) noexcept {
+  // Stable: the other frames keep their order, the SYNs theirs, after them.
+  std::array<rte_mbuf*, 512> syns;
+  std::uint16_t kept = 0, moved = 0, deferred = 0;
+  for (std::uint16_t i = 0; i < n; ++i) {
+    if (pure_syn(pkts[i])) {
+      syns[moved++] = pkts[i];
+    } else {
+      deferred = moved;  // the SYNs seen so far now go after this frame
+      pkts[kept++] = pkts[i];
+    }
+  }
+  for (std::uint16_t i = 0; i < moved; ++i) pkts[kept + i] = syns[i];
+  return deferred;
+}
+
 std::uint16_t Worker::poll_once(Instant now) {
   std::array<rte_mbuf*, 512> rx;  // not zeroed: rx_burst fills what it returns
   const std::uint16_t want = std::min<std::uint16_t>(opts_.burst, 512);
@@ -161,6 +196,15 @@ std::uint16_t Worker::poll_once(Instant now) {
         rx[i]->port = port;
         if (!steer(rx[i])) rx[local++] = rx[i];
       }
+    }
+    // Behind (a full burst): the segments of established connections go to the
+    // stack before new connection requests, so a burst of SYNs cannot delay them,
+    // and (with shed_when_behind) those SYNs get cookies, not records (issue 14).
+    // Only pure SYNs move, to the end: every other frame keeps its order, so each
+    // flow's does.
+    if (n == want && opts_.syns_last) {
+      const std::uint16_t deferred = syns_last(rx.data(), local);
+      if (deferred > 0) stack().shared_counters().inc(Counter::rx_syn_deferred, deferred);
     }
     driver_.input(rx.data(), local, now, true, port);
   }

@@ -62,6 +62,15 @@ struct WorkerOptions {
   // lower the ceiling. Memory pressure is handled by limits.pressure_percent. For a
   // host whose records, not its CPU, run out under bursts of SYNs.
   bool shed_when_behind = false;
+  // lcores.idle_sleep_us: after a poll that received nothing, sleep this long
+  // (nanosleep) before the next, giving the core back to others; 0 (the default):
+  // busy-poll. Timers and transmit batches wait at most this much longer.
+  std::uint32_t idle_sleep_us = 0;
+  // In a full receive burst, hand the stack every other frame before the pure SYNs
+  // (new connection requests), counted in rx_syn_deferred; per-flow order holds
+  // (a SYN without ACK starts a flow). On by default: a poll that is not behind
+  // pays one comparison.
+  bool syns_last = true;
 };
 
 class Worker {
@@ -107,6 +116,7 @@ class Worker {
     poll_hook_ctx_ = ctx;
   }
   [[nodiscard]] std::uint16_t index() const noexcept { return opts_.queue; }
+  [[nodiscard]] std::uint32_t idle_sleep_us() const noexcept { return opts_.idle_sleep_us; }
 
   // --pcap: every frame received and sent is copied (from `pool`) into `file`.
   void set_capture(rte_pcapng* file, rte_mempool* pool) noexcept {
@@ -134,6 +144,9 @@ class Worker {
   void flush_tx(Instant now, bool force);
   void flush_port(std::size_t p, Instant now, bool force);
   void capture(std::size_t port, rte_mbuf* const* pkts, std::uint16_t n, bool outbound) noexcept;
+  // Moves the pure SYNs among pkts[0, n) after the other frames (stable); returns
+  // how many SYNs now follow a frame they came before.
+  static std::uint16_t syns_last(rte_mbuf** pkts, std::uint16_t n) noexcept;
   void serve_snapshot();
   bool steer(rte_mbuf* m);                      // true: handed to another worker
 

@@ -69,6 +69,7 @@ struct Stack::ConnSlot {
   bool reported = false;         // the application knows this connection
   bool in_syn_queue = false;     // counted in its listener's SYN queue
   bool queued = false;           // in its listener's accept queue
+  bool opened = false;           // counted in tcp_passive_open / tcp_active_open
   std::optional<Connection> conn;
   std::array<TimerEntry, tcp::kTimerKindCount> timers{};
   Handler* handler = nullptr;
@@ -526,6 +527,7 @@ Stack::ConnSlot* Stack::new_connection(const FlowKey& key, Handler* h, std::uint
   s.listener = listener;
   s.in_syn_queue = false;
   s.queued = false;
+  s.opened = false;
   s.time_wait = kNone;
   s.conn.emplace(static_cast<tcp::TcpHost&>(*this), cfg_.tcp, key);
   s.conn->host_data = &s;
@@ -572,6 +574,7 @@ void Stack::release_connection(ConnSlot& s) {
   Connection& c = *s.conn;
   for (auto& t : s.timers) wheel_.cancel(t);
   if (s.in_flow_table) flows_.erase(c.key());
+  if (s.opened) counters_.inc(Counter::tcp_conn_closed);  // opened = closed + open records
   --by_state_[static_cast<std::size_t>(c.state() == State::TimeWait ? State::Closed : c.state())];
   s.conn.reset();
   s.used = false;
@@ -710,6 +713,7 @@ void Stack::event(Connection& c, tcp::ConnEvent e) {
   switch (e) {
     case tcp::ConnEvent::Established: {
       counters_.inc(Counter::tcp_passive_open);
+      s.opened = true;
       if (s.listener == kNone) return;
       Listener& l = *listeners_[s.listener];
       s.reported = true;  // from here on the handler hears about it
@@ -724,6 +728,7 @@ void Stack::event(Connection& c, tcp::ConnEvent e) {
     }
     case tcp::ConnEvent::Connected:
       counters_.inc(Counter::tcp_active_open);
+      s.opened = true;
       if (s.handler) s.handler->on_connected(*this, id);
       return;
     case tcp::ConnEvent::PeerClosed:

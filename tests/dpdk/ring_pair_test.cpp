@@ -42,7 +42,8 @@ struct Pair {
   std::unique_ptr<io::EthPort> pa, pb;
   std::unique_ptr<Worker> a, b;
 
-  explicit Pair(const std::string& tag, WorkerOptions opts = {}) {
+  explicit Pair(const std::string& tag, WorkerOptions opts = {}, rte_mempool* pool = nullptr) {
+    if (pool == nullptr) pool = g_pool;
     rte_ring* ab = rte_ring_create(("ab" + tag).c_str(), 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
     rte_ring* ba = rte_ring_create(("ba" + tag).c_str(), 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
     EXPECT_TRUE(ab && ba);
@@ -54,16 +55,17 @@ struct Pair {
     auto open = [&](int id) {
       io::PortOptions o;
       o.port_id = id;
-      auto p = io::EthPort::open(o, g_pool);
+      auto p = io::EthPort::open(o, pool);
       EXPECT_TRUE(p.has_value()) << (p ? "" : p.error());
       return std::make_unique<io::EthPort>(std::move(*p));
     };
     pa = open(ida);
     pb = open(idb);
-    a = make(*pa, Ipv4Addr::from_octets(198, 18, 0, 1), wire::MacAddr{{2, 0, 0, 0, 0, 1}}, opts);
-    b = make(*pb, Ipv4Addr::from_octets(198, 18, 0, 2), wire::MacAddr{{2, 0, 0, 0, 0, 2}}, opts);
+    a = make(*pa, Ipv4Addr::from_octets(198, 18, 0, 1), wire::MacAddr{{2, 0, 0, 0, 0, 1}}, opts, pool);
+    b = make(*pb, Ipv4Addr::from_octets(198, 18, 0, 2), wire::MacAddr{{2, 0, 0, 0, 0, 2}}, opts, pool);
   }
-  static std::unique_ptr<Worker> make(io::EthPort& port, Ipv4Addr addr, wire::MacAddr mac, WorkerOptions opts = {}) {
+  static std::unique_ptr<Worker> make(io::EthPort& port, Ipv4Addr addr, wire::MacAddr mac, WorkerOptions opts = {},
+                                      rte_mempool* pool = nullptr) {
     StackConfig sc;
     sc.local_addrs = {addr};
     sc.secret = random_secret();
@@ -72,12 +74,13 @@ struct Pair {
     InterfaceConfig ic;
     ic.mac = mac;
     ic.addr = addr;
-    return std::make_unique<Worker>(port, g_pool, sc, ic, opts, tsc_now());
+    return std::make_unique<Worker>(port, pool != nullptr ? pool : g_pool, sc, ic, opts, tsc_now());
   }
-  // Polls both sides until `done` or ~5 s of wall time.
+  // Polls both sides until `done` or `limit` of wall time (a deadline, not a
+  // measurement: generous for a loaded machine).
   template <class F>
-  bool run_until(F&& done) {
-    const Instant deadline = tsc_now() + std::chrono::seconds{5};
+  bool run_until(F&& done, std::chrono::seconds limit = std::chrono::seconds{5}) {
+    const Instant deadline = tsc_now() + limit;
     while (!done()) {
       const Instant now = tsc_now();
       if (now > deadline) return false;
@@ -161,6 +164,106 @@ TEST(DpdkRingPair, FullBurstsShedNewSynsToCookies) {
   EXPECT_EQ(p.b->stack().counters()[Counter::tcp_syn_shed_overload], 32u);
   EXPECT_EQ(p.b->stack().counters()[Counter::tcp_cookie_accepted], 32u);
   EXPECT_EQ(p.b->stack().connection_count(), 1u + kClients);
+}
+
+// Established traffic first (issue 14): in a full receive burst the pure SYNs go
+// to the stack after the other frames (rx_syn_deferred), and everything still
+// arrives: every handshake completes and the established connection's data is
+// intact and in order.
+TEST(DpdkRingPair, FullBurstsPutSynsAfterEstablishedSegments) {
+  for (const bool syns_last : {true, false}) {
+    WorkerOptions opts;
+    opts.syns_last = syns_last;
+    Pair p(syns_last ? "5" : "6", opts);
+    Collector server, first;
+    ASSERT_TRUE(p.b->stack().listen(Ipv4Addr{}, 80, server).has_value());
+    ASSERT_TRUE(p.a->stack().connect(Ipv4Addr::from_octets(198, 18, 0, 2), 80, first).has_value());
+    ASSERT_TRUE(p.run_until([&] { return first.connected && server.connected; })) << "handshake (after ARP)";
+    // 29 SYNs, then 3 data segments of the established connection (the initial
+    // window, RFC 3390: 3 x 1448 bytes), in B's ring: one full burst of 32 (the
+    // Pair's stacks hold 64 connections).
+    constexpr int kClients = 29;
+    std::vector<Collector> clients(kClients);
+    for (auto& c : clients) ASSERT_TRUE(p.a->stack().connect(Ipv4Addr::from_octets(198, 18, 0, 2), 80, c).has_value());
+    p.a->poll_once(tsc_now());
+    std::string data(3 * 1448, '\0');
+    for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + i % 26);
+    const auto queued = p.a->stack().send(first.conn, std::as_bytes(std::span(data)));
+    ASSERT_TRUE(queued && *queued == data.size());
+    p.a->poll_once(tsc_now());
+    p.a->flush(tsc_now());
+    const std::uint16_t got = p.b->poll_once(tsc_now());
+    EXPECT_EQ(got, 32u) << "one full burst";
+    EXPECT_EQ(p.b->stack().counters()[Counter::rx_syn_deferred], syns_last ? std::uint64_t{kClients} : 0u);
+    ASSERT_TRUE(p.run_until([&] {
+      // ...and B has taken the handshakes' last ACKs.
+      return server.received.size() == data.size() &&
+             std::all_of(clients.begin(), clients.end(), [](const Collector& c) { return c.connected; }) &&
+             p.b->stack().counters()[Counter::tcp_passive_open] == 1u + kClients;
+    })) << "every handshake completes and the data arrives";
+    EXPECT_EQ(server.received, data);
+  }
+}
+
+// Mbuf exhaustion (issue 14): a tiny pool that something else (here the test)
+// has drained. Frames the stack builds meet the empty pool: they are dropped and
+// counted (tx_no_mbuf), nothing crashes, the workers keep polling; when the
+// mbufs come back the retransmission timers recover the transfer and new
+// connections work.
+TEST(DpdkRingPair, EmptyMbufPoolDropsCountedAndRecovers) {
+  // The Pair's ring ports hold no mbufs of their own: 511 covers the workers'
+  // spares, caches (none) and bursts.
+  rte_mempool* tiny = rte_pktmbuf_pool_create("tiny_mbufs", 511, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+  ASSERT_NE(tiny, nullptr);
+  {
+    Pair p("7", {}, tiny);
+    Collector server, client;
+    ASSERT_TRUE(p.b->stack().listen(Ipv4Addr{}, 80, server).has_value());
+    ASSERT_TRUE(p.a->stack().connect(Ipv4Addr::from_octets(198, 18, 0, 2), 80, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.connected && server.connected; })) << "handshake (after ARP)";
+
+    // The pressure: every free mbuf taken, and taken again as soon as one is freed
+    // (another consumer of the pool), for 300 ms of polling.
+    std::vector<rte_mbuf*> held;
+    auto take_all = [&] {
+      while (rte_mbuf* m = rte_pktmbuf_alloc(tiny)) held.push_back(m);
+    };
+    take_all();
+    ASSERT_GT(held.size(), 300u);
+    std::string data(200000, '\0');
+    for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('A' + i % 29);
+    std::size_t sent = 0;
+    auto push = [&] {
+      if (sent < data.size()) {
+        auto n = p.a->stack().send(client.conn, std::as_bytes(std::span(data)).subspan(sent));
+        if (n) sent += *n;
+      }
+    };
+    Collector late;
+    ASSERT_TRUE(p.a->stack().connect(Ipv4Addr::from_octets(198, 18, 0, 2), 80, late).has_value());
+    const Instant pressure_end = tsc_now() + std::chrono::milliseconds{300};
+    while (tsc_now() < pressure_end) {
+      push();
+      const Instant now = tsc_now();
+      p.a->poll_once(now);
+      p.b->poll_once(now);
+      take_all();
+    }
+    EXPECT_GT(p.a->stack().counters()[Counter::tx_no_mbuf], 0u) << "the empty pool is counted";
+    EXPECT_LT(server.received.size(), data.size()) << "the transfer stalled while the pool was empty";
+
+    // The pressure goes: the transfer completes (retransmission timers, up to a few
+    // seconds of back-off) and the connection opened meanwhile comes up.
+    for (rte_mbuf* m : held) rte_pktmbuf_free(m);
+    const std::uint64_t dropped = p.a->stack().counters()[Counter::tx_no_mbuf];
+    ASSERT_TRUE(p.run_until([&] {
+      push();
+      return server.received.size() == data.size() && late.connected;
+    }, std::chrono::seconds{60})) << "recovered: " << server.received.size() << " of " << data.size() << " bytes";
+    EXPECT_EQ(server.received, data);
+    EXPECT_EQ(p.a->stack().counters()[Counter::tx_no_mbuf], dropped) << "no drops once mbufs are back";
+  }
+  rte_mempool_free(tiny);
 }
 
 // Software steering: B has two workers on a two-queue port without RSS; every

@@ -75,6 +75,22 @@ TEST(HttpServer, LargeBodyFollowsTheSendWindow) {
   EXPECT_GE(got, 200000u);
 }
 
+TEST(HttpServer, BytesTargetSetsTheBodySize) {
+  Harness h;
+  apps::HttpServer server(10);
+  ASSERT_TRUE(h.stack.listen(h.local, h.local_port, server).has_value());
+  h.in("S", 0);
+  h.take();
+  const std::string req = "GET /bytes/100 HTTP/1.1\r\n\r\nGET /bytes/x HTTP/1.1\r\n\r\n";
+  h.in("P.", 1, 1, req);
+  const std::string out = payload_of(h.take());
+  const auto second = out.find("HTTP/1.1 200 OK", 1);
+  ASSERT_NE(second, std::string::npos) << out;
+  EXPECT_NE(out.substr(0, second).find("Content-Length: 100\r\n\r\n"), std::string::npos) << out;
+  EXPECT_EQ(out.substr(0, second).size() - out.find("\r\n\r\n") - 4, 100u);
+  EXPECT_NE(out.substr(second).find("Content-Length: 10\r\n\r\n"), std::string::npos) << "not a number: --body-size";
+}
+
 TEST(EchoServer, EchoesAndClosesAfterThePeer) {
   Harness h;
   apps::EchoServer server;

@@ -317,6 +317,14 @@ TEST(Config, CrossKeyChecksNameTheKeys) {
               HasSubstr("tcp.ephemeral_port_min"));
   EXPECT_THAT(load_error(m + "[pools]\nmbufs = 300\nmbuf_cache = 256\n"),
               HasSubstr("pools.mbuf_cache"));
+  // The pool must cover the rings (README "Limits"): 1 x (1024 + 1024 + 256 + 2 x 32) + 256.
+  EXPECT_THAT(load_error(m + "[pools]\nmbufs = 2623\n"),
+              HasSubstr("pools.mbufs: 2623 is fewer than the 2624 the rings need: lcores.workers (1) x "
+                        "(port.rx_descriptors (1024) + port.tx_descriptors (1024) + 2 x pools.burst (32) + "
+                        "pools.mbuf_cache (256)) + 256"));
+  EXPECT_THAT(load_error(m + "[lcores]\nworkers = 4\n"), HasSubstr("pools.mbufs: 8191 is fewer than the 9728"));
+  (void)load_ok(m + "[pools]\nmbufs = 2624\n");
+  (void)load_ok(m + "[port]\nrx_descriptors = 64\ntx_descriptors = 64\n[pools]\nmbufs = 511\nmbuf_cache = 0\n");
   // TIME-WAIT expiries are 32-bit milliseconds compared modulo 2^32.
   EXPECT_THAT(load_error(m + "[tcp]\ntime_wait_ms = 2147483648\n"),
               HasSubstr("tcp.time_wait: at most 2147483647 ms"));

@@ -72,6 +72,17 @@ TEST(PortsConfig, SinglePortKeysMeanOnePortNamedPort0) {
   EXPECT_EQ(t.lookup(ip(10, 0, 0, 1)), (NextHop{0, ip(198, 18, 0, 254)}));
 }
 
+// pools.mbufs must cover every port's rings on every worker (README "Limits"):
+// 1 x ((1024 + 1024 + 2 x 32) + (512 + 1024 + 2 x 32) + 256) + 256 = 4224.
+TEST(PortsConfig, MbufPoolCoversEveryPortsRings) {
+  EXPECT_THAT(load_error(std::string(kTwoPorts) + "[pools]\nmbufs = 4223\n"),
+              HasSubstr("pools.mbufs: 4223 is fewer than the 4224 the rings need: lcores.workers (1) x "
+                        "(ports.0.rx_descriptors (1024) + ports.0.tx_descriptors (1024) + 2 x pools.burst (32) + "
+                        "ports.1.rx_descriptors (512) + ports.1.tx_descriptors (1024) + 2 x pools.burst (32) + "
+                        "pools.mbuf_cache (256)) + 256"));
+  (void)load_ok(std::string(kTwoPorts) + "[pools]\nmbufs = 4224\n");
+}
+
 TEST(PortsConfig, TwoPortsAndTheirRoutes) {
   const RuntimeConfig c = load_ok(kTwoPorts);
   ASSERT_EQ(c.ports.size(), 2u);

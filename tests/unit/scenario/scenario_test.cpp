@@ -158,6 +158,7 @@ TEST_F(Scenario, SynToClosedPortGetsRst) {
   EXPECT_EQ(rst.tcp.ack, syn.tcp.seq + 1);
   EXPECT_EQ(server->counters()[Counter::tcp_rst_no_connection], 1u);
   EXPECT_EQ(client->counters()[Counter::tcp_rst_received], 1u);
+  EXPECT_EQ(client->counters()[Counter::tcp_conn_closed], 0u) << "never opened: not counted closed";
 }
 
 // RFC 6298 / RFC 9293 3.8.3: with the server silent, the SYN is retransmitted with
@@ -233,6 +234,9 @@ TEST_F(Scenario, FourWayCloseActiveAndPassive) {
   EXPECT_EQ(link->packets[6].tcp.ack, link->packets[5].tcp.seq + 1);
   EXPECT_EQ(client->counters()[Counter::tcp_time_wait_entered], 1u);
   EXPECT_EQ(server->counters()[Counter::tcp_time_wait_entered], 0u);
+  // The balance scripts/soak checks: opened = closed + records still open.
+  EXPECT_EQ(client->counters()[Counter::tcp_conn_closed], 1u) << "TIME-WAIT releases the record";
+  EXPECT_EQ(server->counters()[Counter::tcp_conn_closed], 1u);
 }
 
 // Half-close (RFC 9293 3.6): the client shuts its write side; the server, in
