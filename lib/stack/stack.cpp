@@ -242,17 +242,23 @@ void Stack::icmp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> me
 }
 
 void Stack::tcp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> bytes, RxChecksum::Verdict l4) {
-  auto view = wire::TcpView::parse(bytes);
-  if (!view) {
+  // Parsed once, straight into the Segment the state machine reads (no view and
+  // no option block copied between layers).
+  Segment seg;
+  wire::ParseError perr{};
+  if (!Segment::parse(bytes, seg, perr)) {
     counters_.inc(Counter::tcp_drop_malformed);
     return;
   }
-  if (l4 == RxChecksum::Verdict::Bad || (l4 == RxChecksum::Verdict::Unknown && !view->checksum_valid(src, dst))) {
+  if (l4 == RxChecksum::Verdict::Bad ||
+      (l4 == RxChecksum::Verdict::Unknown && !wire::tcp_checksum_valid(bytes, src, dst))) {
     counters_.inc(Counter::tcp_drop_checksum);
     return;
   }
   counters_.inc(Counter::tcp_in);
-  if (view->src_port() == 0 || view->dst_port() == 0) {
+  const std::uint16_t src_port = load_be16(bytes.data());
+  const std::uint16_t dst_port = load_be16(bytes.data() + 2);
+  if (src_port == 0 || dst_port == 0) {
     counters_.inc(Counter::tcp_drop_bad_port);
     return;
   }
@@ -261,8 +267,7 @@ void Stack::tcp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> byt
     counters_.inc(Counter::tcp_drop_broadcast);
     return;
   }
-  const FlowKey key{dst, src, view->dst_port(), view->src_port()};
-  const Segment seg = Segment::from(*view);
+  const FlowKey key{dst, src, dst_port, src_port};
 
   if (std::uint32_t* v = flows_.find(key)) {
     if (*v & kTimeWaitTag) {
