@@ -76,6 +76,12 @@ struct Stack::ConnSlot {
   std::uint32_t time_wait = 0xFFFFFFFF;  // the record made when it entered TIME-WAIT
   std::uint32_t index = 0;
   bool waits_for_chunks = false;  // in chunk_waiters_: send() found the pool empty
+  // The retransmission timer is kept lazily: the connection's deadline is here,
+  // and its wheel entry may sit at an earlier, stale deadline (or stay after a
+  // cancel). A stale entry is moved when it fires or when next_timer() meets it,
+  // so an ACK that stops or re-arms the timer costs no wheel operation.
+  bool rtx_armed = false;
+  Instant rtx_deadline{};
 };
 
 // A TIME-WAIT ring slot: the record and when it ends. A hole (a record that ended
@@ -532,6 +538,7 @@ Stack::ConnSlot* Stack::new_connection(const FlowKey& key, Handler* h, std::uint
   s.in_syn_queue = false;
   s.queued = false;
   s.time_wait = kNone;
+  s.rtx_armed = false;
   s.conn.emplace(static_cast<tcp::TcpHost&>(*this), cfg_.tcp, key);
   s.conn->host_data = &s;
   for (std::size_t k = 0; k < s.timers.size(); ++k) {
@@ -648,7 +655,25 @@ void Stack::expire_time_wait() {
   while (tw_used_ > 0 && static_cast<std::int32_t>(now - tws_[tw_head_].expiry) >= 0) free_time_wait(tw_head_);
 }
 
+void Stack::settle_stale_timers() const noexcept {
+  // A lazily kept retransmission entry (ConnSlot::rtx_deadline) may be the wheel's
+  // earliest while its connection's deadline is later or gone: move or drop it
+  // until the earliest entry is a real one, so no host wakes early for nothing.
+  while (TimerEntry* e = wheel_.earliest()) {
+    if (e->kind != static_cast<std::uint16_t>(tcp::TimerKind::Retransmit)) return;
+    const ConnSlot& s = *static_cast<const ConnSlot*>(e->owner);
+    if (!s.rtx_armed) {
+      wheel_.cancel(*e);
+    } else if (s.rtx_deadline > wheel_.deadline(*e)) {
+      wheel_.schedule(*e, s.rtx_deadline);
+    } else {
+      return;
+    }
+  }
+}
+
 std::optional<Instant> Stack::next_timer() const noexcept {
+  settle_stale_timers();
   std::optional<Instant> next = wheel_.next_deadline();
   if (tw_used_ > 0) {
     const std::int64_t now = tw_tick(now_, false);
@@ -776,15 +801,31 @@ bool Stack::challenge_ack_allowed() {
 }
 
 void Stack::set_timer(Connection& c, tcp::TimerKind k, Instant when) {
-  wheel_.schedule(slot_of(c).timers[static_cast<std::size_t>(k)], when);
+  ConnSlot& s = slot_of(c);
+  TimerEntry& e = s.timers[static_cast<std::size_t>(k)];
+  if (k == tcp::TimerKind::Retransmit) {
+    // Lazy (ConnSlot::rtx_deadline): an entry already scheduled no later than
+    // `when` stays where it is and is moved on when it fires.
+    s.rtx_armed = true;
+    s.rtx_deadline = when;
+    if (wheel_.is_scheduled(e) && wheel_.deadline(e) <= when) return;
+  }
+  wheel_.schedule(e, when);
 }
 
 void Stack::cancel_timer(Connection& c, tcp::TimerKind k) {
-  wheel_.cancel(slot_of(c).timers[static_cast<std::size_t>(k)]);
+  ConnSlot& s = slot_of(c);
+  if (k == tcp::TimerKind::Retransmit) {
+    s.rtx_armed = false;  // the entry, if any, fires stale and does nothing
+    return;
+  }
+  wheel_.cancel(s.timers[static_cast<std::size_t>(k)]);
 }
 
 bool Stack::timer_pending(Connection& c, tcp::TimerKind k) {
-  return wheel_.is_scheduled(slot_of(c).timers[static_cast<std::size_t>(k)]);
+  ConnSlot& s = slot_of(c);
+  if (k == tcp::TimerKind::Retransmit) return s.rtx_armed;
+  return wheel_.is_scheduled(s.timers[static_cast<std::size_t>(k)]);
 }
 
 void Stack::advance(Instant now) {
@@ -814,6 +855,16 @@ void Stack::wake_chunk_waiters() {
 void Stack::on_timer(TimerEntry& e) {
   ConnSlot& s = *static_cast<ConnSlot*>(e.owner);
   if (!s.used || s.finished) return;
+  if (e.kind == static_cast<std::uint16_t>(tcp::TimerKind::Retransmit)) {
+    if (!s.rtx_armed) return;  // stopped since it was scheduled
+    if (s.rtx_deadline > wheel_.now()) {
+      // Re-armed later since: on to the real deadline (it fires in this advance()
+      // if that is due too, in deadline order).
+      wheel_.schedule(e, s.rtx_deadline);
+      return;
+    }
+    s.rtx_armed = false;
+  }
   s.conn->on_timer(static_cast<tcp::TimerKind>(e.kind), now_);
 }
 
