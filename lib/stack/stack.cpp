@@ -131,7 +131,13 @@ Stack::Stack(StackConfig cfg, Instant now)
   }
   conn_free_.reserve(cfg_.max_connections);
   for (std::uint32_t i = cfg_.max_connections; i > 0; --i) {
-    conns_[i - 1].index = i - 1;
+    ConnSlot& s = conns_[i - 1];
+    s.index = i - 1;
+    // A slot's timer entries point back at it for good (set once, not per open).
+    for (std::size_t k = 0; k < s.timers.size(); ++k) {
+      s.timers[k].owner = &s;
+      s.timers[k].kind = static_cast<std::uint16_t>(k);
+    }
     conn_free_.push_back(i - 1);
   }
   finished_.reserve(cfg_.max_connections);
@@ -541,10 +547,6 @@ Stack::ConnSlot* Stack::new_connection(const FlowKey& key, Handler* h, std::uint
   s.rtx_armed = false;
   s.conn.emplace(static_cast<tcp::TcpHost&>(*this), cfg_.tcp, key);
   s.conn->host_data = &s;
-  for (std::size_t k = 0; k < s.timers.size(); ++k) {
-    s.timers[k].owner = &s;
-    s.timers[k].kind = static_cast<std::uint16_t>(k);
-  }
   ++conn_count_;
   ++by_state_[static_cast<std::size_t>(State::Closed)];
   return &s;
@@ -822,6 +824,12 @@ void Stack::cancel_timer(Connection& c, tcp::TimerKind k) {
   wheel_.cancel(s.timers[static_cast<std::size_t>(k)]);
 }
 
+void Stack::cancel_timers(Connection& c) {
+  ConnSlot& s = slot_of(c);
+  s.rtx_armed = false;
+  for (auto& t : s.timers) wheel_.cancel(t);
+}
+
 bool Stack::timer_pending(Connection& c, tcp::TimerKind k) {
   ConnSlot& s = slot_of(c);
   if (k == tcp::TimerKind::Retransmit) return s.rtx_armed;
@@ -905,12 +913,14 @@ void Stack::output_tcp(const FlowKey& key, const wire::TcpHeader& h, std::size_t
   iph.dst = key.remote_addr;
   iph.ttl = cfg_.ttl;
   iph.id = ip_id_++;
-  const std::size_t th_len = wire::tcp_options_length(h.options) + wire::kTcpMinHeaderLen;
+  // The TCP header first (it knows its length), then the IPv4 header in front of
+  // it: the options' length is worked out once per segment, not twice.
+  constexpr std::size_t hl = wire::kIpv4MinHeaderLen;
+  const std::size_t th_len = wire::write_tcp_header(out.subspan(hl), h);
   const std::size_t seg_len = th_len + payload_len;
-  assert(wire::kIpv4MinHeaderLen + seg_len <= out.size());
-  const std::size_t hl = wire::write_ipv4_header(out, iph, static_cast<std::uint16_t>(seg_len));
+  assert(th_len != 0 && hl + seg_len <= out.size());
+  wire::write_ipv4_header(out, iph, static_cast<std::uint16_t>(seg_len));
   std::span<std::byte> seg = out.subspan(hl, seg_len);
-  wire::write_tcp_header(seg, h);
   if (payload_len > 0) fill(seg.subspan(th_len));
   if (cfg_.tx_checksum_offload) {
     // What DPDK's TX checksum offload expects (rte_ipv4_phdr_cksum): IP checksum

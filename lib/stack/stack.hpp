@@ -322,6 +322,7 @@ class Stack final : private tcp::TcpHost {
                 std::size_t payload_len) override;
   void set_timer(tcp::Connection& c, tcp::TimerKind k, Instant when) override;
   void cancel_timer(tcp::Connection& c, tcp::TimerKind k) override;
+  void cancel_timers(tcp::Connection& c) override;
   bool timer_pending(tcp::Connection& c, tcp::TimerKind k) override;
   void state_changed(tcp::Connection& c, State from, State to) override;
   void deliver(tcp::Connection& c, std::span<const std::byte> data) override;
