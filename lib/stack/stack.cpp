@@ -202,7 +202,9 @@ void Stack::input(std::span<const std::byte> packet, Instant now, RxChecksum rx)
     counters_.inc(Counter::ip_drop_checksum);
     return;
   }
-  if (!is_local(ip->dst())) {
+  // The first local address answers nearly every packet without a call or a walk
+  // over the list (validate() guarantees one exists).
+  if (const Ipv4Addr dst = ip->dst(); dst != cfg_.local_addrs.front() && !is_local(dst)) {
     counters_.inc(Counter::ip_drop_not_ours);
     return;
   }
