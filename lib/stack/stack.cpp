@@ -77,6 +77,12 @@ struct Stack::ConnSlot {
   std::uint32_t time_wait = 0xFFFFFFFF;  // the record made when it entered TIME-WAIT
   std::uint32_t index = 0;
   bool waits_for_chunks = false;  // in chunk_waiters_: send() found the pool empty
+  // The retransmission timer is kept lazily: the connection's deadline is here,
+  // and its wheel entry may sit at an earlier, stale deadline (or stay after a
+  // cancel). A stale entry is moved when it fires or when next_timer() meets it,
+  // so an ACK that stops or re-arms the timer costs no wheel operation.
+  bool rtx_armed = false;
+  Instant rtx_deadline{};
 };
 
 // A TIME-WAIT ring slot: the record and when it ends. A hole (a record that ended
@@ -126,7 +132,13 @@ Stack::Stack(StackConfig cfg, Instant now)
   }
   conn_free_.reserve(cfg_.max_connections);
   for (std::uint32_t i = cfg_.max_connections; i > 0; --i) {
-    conns_[i - 1].index = i - 1;
+    ConnSlot& s = conns_[i - 1];
+    s.index = i - 1;
+    // A slot's timer entries point back at it for good (set once, not per open).
+    for (std::size_t k = 0; k < s.timers.size(); ++k) {
+      s.timers[k].owner = &s;
+      s.timers[k].kind = static_cast<std::uint16_t>(k);
+    }
     conn_free_.push_back(i - 1);
   }
   finished_.reserve(cfg_.max_connections);
@@ -191,7 +203,9 @@ void Stack::input(std::span<const std::byte> packet, Instant now, RxChecksum rx)
     counters_.inc(Counter::ip_drop_checksum);
     return;
   }
-  if (!is_local(ip->dst())) {
+  // The first local address answers nearly every packet without a call or a walk
+  // over the list (validate() guarantees one exists).
+  if (const Ipv4Addr dst = ip->dst(); dst != cfg_.local_addrs.front() && !is_local(dst)) {
     counters_.inc(Counter::ip_drop_not_ours);
     return;
   }
@@ -243,17 +257,23 @@ void Stack::icmp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> me
 }
 
 void Stack::tcp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> bytes, RxChecksum::Verdict l4) {
-  auto view = wire::TcpView::parse(bytes);
-  if (!view) {
+  // Parsed once, straight into the Segment the state machine reads (no view and
+  // no option block copied between layers).
+  Segment seg;
+  wire::ParseError perr{};
+  if (!Segment::parse(bytes, seg, perr)) {
     counters_.inc(Counter::tcp_drop_malformed);
     return;
   }
-  if (l4 == RxChecksum::Verdict::Bad || (l4 == RxChecksum::Verdict::Unknown && !view->checksum_valid(src, dst))) {
+  if (l4 == RxChecksum::Verdict::Bad ||
+      (l4 == RxChecksum::Verdict::Unknown && !wire::tcp_checksum_valid(bytes, src, dst))) {
     counters_.inc(Counter::tcp_drop_checksum);
     return;
   }
   counters_.inc(Counter::tcp_in);
-  if (view->src_port() == 0 || view->dst_port() == 0) {
+  const std::uint16_t src_port = load_be16(bytes.data());
+  const std::uint16_t dst_port = load_be16(bytes.data() + 2);
+  if (src_port == 0 || dst_port == 0) {
     counters_.inc(Counter::tcp_drop_bad_port);
     return;
   }
@@ -262,8 +282,7 @@ void Stack::tcp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> byt
     counters_.inc(Counter::tcp_drop_broadcast);
     return;
   }
-  const FlowKey key{dst, src, view->dst_port(), view->src_port()};
-  const Segment seg = Segment::from(*view);
+  const FlowKey key{dst, src, dst_port, src_port};
 
   if (std::uint32_t* v = flows_.find(key)) {
     if (*v & kTimeWaitTag) {
@@ -529,12 +548,9 @@ Stack::ConnSlot* Stack::new_connection(const FlowKey& key, Handler* h, std::uint
   s.queued = false;
   s.opened = false;
   s.time_wait = kNone;
+  s.rtx_armed = false;
   s.conn.emplace(static_cast<tcp::TcpHost&>(*this), cfg_.tcp, key);
   s.conn->host_data = &s;
-  for (std::size_t k = 0; k < s.timers.size(); ++k) {
-    s.timers[k].owner = &s;
-    s.timers[k].kind = static_cast<std::uint16_t>(k);
-  }
   ++conn_count_;
   ++by_state_[static_cast<std::size_t>(State::Closed)];
   return &s;
@@ -646,7 +662,25 @@ void Stack::expire_time_wait() {
   while (tw_used_ > 0 && static_cast<std::int32_t>(now - tws_[tw_head_].expiry) >= 0) free_time_wait(tw_head_);
 }
 
+void Stack::settle_stale_timers() const noexcept {
+  // A lazily kept retransmission entry (ConnSlot::rtx_deadline) may be the wheel's
+  // earliest while its connection's deadline is later or gone: move or drop it
+  // until the earliest entry is a real one, so no host wakes early for nothing.
+  while (TimerEntry* e = wheel_.earliest()) {
+    if (e->kind != static_cast<std::uint16_t>(tcp::TimerKind::Retransmit)) return;
+    const ConnSlot& s = *static_cast<const ConnSlot*>(e->owner);
+    if (!s.rtx_armed) {
+      wheel_.cancel(*e);
+    } else if (s.rtx_deadline > wheel_.deadline(*e)) {
+      wheel_.schedule(*e, s.rtx_deadline);
+    } else {
+      return;
+    }
+  }
+}
+
 std::optional<Instant> Stack::next_timer() const noexcept {
+  settle_stale_timers();
   std::optional<Instant> next = wheel_.next_deadline();
   if (tw_used_ > 0) {
     const std::int64_t now = tw_tick(now_, false);
@@ -776,15 +810,37 @@ bool Stack::challenge_ack_allowed() {
 }
 
 void Stack::set_timer(Connection& c, tcp::TimerKind k, Instant when) {
-  wheel_.schedule(slot_of(c).timers[static_cast<std::size_t>(k)], when);
+  ConnSlot& s = slot_of(c);
+  TimerEntry& e = s.timers[static_cast<std::size_t>(k)];
+  if (k == tcp::TimerKind::Retransmit) {
+    // Lazy (ConnSlot::rtx_deadline): an entry already scheduled no later than
+    // `when` stays where it is and is moved on when it fires.
+    s.rtx_armed = true;
+    s.rtx_deadline = when;
+    if (wheel_.is_scheduled(e) && wheel_.deadline(e) <= when) return;
+  }
+  wheel_.schedule(e, when);
 }
 
 void Stack::cancel_timer(Connection& c, tcp::TimerKind k) {
-  wheel_.cancel(slot_of(c).timers[static_cast<std::size_t>(k)]);
+  ConnSlot& s = slot_of(c);
+  if (k == tcp::TimerKind::Retransmit) {
+    s.rtx_armed = false;  // the entry, if any, fires stale and does nothing
+    return;
+  }
+  wheel_.cancel(s.timers[static_cast<std::size_t>(k)]);
+}
+
+void Stack::cancel_timers(Connection& c) {
+  ConnSlot& s = slot_of(c);
+  s.rtx_armed = false;
+  for (auto& t : s.timers) wheel_.cancel(t);
 }
 
 bool Stack::timer_pending(Connection& c, tcp::TimerKind k) {
-  return wheel_.is_scheduled(slot_of(c).timers[static_cast<std::size_t>(k)]);
+  ConnSlot& s = slot_of(c);
+  if (k == tcp::TimerKind::Retransmit) return s.rtx_armed;
+  return wheel_.is_scheduled(s.timers[static_cast<std::size_t>(k)]);
 }
 
 void Stack::advance(Instant now) {
@@ -814,6 +870,16 @@ void Stack::wake_chunk_waiters() {
 void Stack::on_timer(TimerEntry& e) {
   ConnSlot& s = *static_cast<ConnSlot*>(e.owner);
   if (!s.used || s.finished) return;
+  if (e.kind == static_cast<std::uint16_t>(tcp::TimerKind::Retransmit)) {
+    if (!s.rtx_armed) return;  // stopped since it was scheduled
+    if (s.rtx_deadline > wheel_.now()) {
+      // Re-armed later since: on to the real deadline (it fires in this advance()
+      // if that is due too, in deadline order).
+      wheel_.schedule(e, s.rtx_deadline);
+      return;
+    }
+    s.rtx_armed = false;
+  }
   s.conn->on_timer(static_cast<tcp::TimerKind>(e.kind), now_);
 }
 
@@ -854,12 +920,14 @@ void Stack::output_tcp(const FlowKey& key, const wire::TcpHeader& h, std::size_t
   iph.dst = key.remote_addr;
   iph.ttl = cfg_.ttl;
   iph.id = ip_id_++;
-  const std::size_t th_len = wire::tcp_options_length(h.options) + wire::kTcpMinHeaderLen;
+  // The TCP header first (it knows its length), then the IPv4 header in front of
+  // it: the options' length is worked out once per segment, not twice.
+  constexpr std::size_t hl = wire::kIpv4MinHeaderLen;
+  const std::size_t th_len = wire::write_tcp_header(out.subspan(hl), h);
   const std::size_t seg_len = th_len + payload_len;
-  assert(wire::kIpv4MinHeaderLen + seg_len <= out.size());
-  const std::size_t hl = wire::write_ipv4_header(out, iph, static_cast<std::uint16_t>(seg_len));
+  assert(th_len != 0 && hl + seg_len <= out.size());
+  wire::write_ipv4_header(out, iph, static_cast<std::uint16_t>(seg_len));
   std::span<std::byte> seg = out.subspan(hl, seg_len);
-  wire::write_tcp_header(seg, h);
   if (payload_len > 0) fill(seg.subspan(th_len));
   if (cfg_.tx_checksum_offload) {
     // What DPDK's TX checksum offload expects (rte_ipv4_phdr_cksum): IP checksum

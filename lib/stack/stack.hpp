@@ -333,6 +333,7 @@ class Stack final : private tcp::TcpHost {
                 std::size_t payload_len) override;
   void set_timer(tcp::Connection& c, tcp::TimerKind k, Instant when) override;
   void cancel_timer(tcp::Connection& c, tcp::TimerKind k) override;
+  void cancel_timers(tcp::Connection& c) override;
   bool timer_pending(tcp::Connection& c, tcp::TimerKind k) override;
   void state_changed(tcp::Connection& c, State from, State to) override;
   void deliver(tcp::Connection& c, std::span<const std::byte> data) override;
@@ -380,6 +381,7 @@ class Stack final : private tcp::TcpHost {
   std::span<std::byte> tx_reserve();
   void tx_commit(std::size_t len);
   void on_timer(TimerEntry& e);
+  void settle_stale_timers() const noexcept;  ///< see ConnSlot::rtx_deadline
   bool port_in_use(const FlowKey& key) const;
 
   StackConfig cfg_;
@@ -389,7 +391,9 @@ class Stack final : private tcp::TcpHost {
   Counters counters_;
   tcp::IsnGenerator isn_;
   tcp::SynCookies cookies_;
-  TimerWheel wheel_;
+  /// mutable: next_timer() moves stale lazy entries (settle_stale_timers()), which
+  /// changes no deadline anyone observes.
+  mutable TimerWheel wheel_;
   FlowTable<std::uint32_t> flows_;  ///< value: conn slot, or kTimeWaitTag | tw index
   tcp::ChunkPool chunks_;
 

@@ -216,6 +216,24 @@ class TimerWheel {
     return Instant{Duration{best}};
   }
 
+  // The scheduled entry next_deadline() reports (one of them on a tie), or null.
+  // Same cost as next_deadline(). For owners that keep some deadlines lazily and
+  // must move a stale entry before reporting when the next timer is (Stack).
+  [[nodiscard]] TimerEntry* earliest() noexcept {
+    if (size_ == 0) return nullptr;
+    std::int64_t best = std::numeric_limits<std::int64_t>::max();
+    TimerEntry* e = min_entry(due_, best);
+    if (TimerEntry* f = min_entry(firing_, best)) e = f;
+    if (e == nullptr) {
+      const NextSlot n = next_slot();
+      if (n.found) {
+        Link& head = slots_[n.index];
+        e = n.level == 0 && n.start == sorted_tick_ ? &entry(head.next) : min_entry(head, best);
+      }
+    }
+    return e;
+  }
+
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   // The wheel's current time: the last advance() target (moving forward tick by tick
   // while advance() runs callbacks).
@@ -360,6 +378,19 @@ class TimerWheel {
       link_wheel(e, tick_of(e.deadline_ns_));
       p = next;
     }
+  }
+
+  // The entry of `head`'s list with the smallest deadline below `best` (the first
+  // one on a tie), updating `best`; null when none is below it.
+  static TimerEntry* min_entry(Link& head, std::int64_t& best) noexcept {
+    TimerEntry* found = nullptr;
+    for (Link* p = head.next; p != &head; p = p->next) {
+      if (entry(p).deadline_ns_ < best) {
+        best = entry(p).deadline_ns_;
+        found = &entry(p);
+      }
+    }
+    return found;
   }
 
   static bool min_deadline(const Link& head, std::int64_t& best) noexcept {

@@ -85,7 +85,7 @@ void Connection::set_state(State to, Instant now) {
 }
 
 void Connection::finish(State final_state, CloseReason r, Instant now) {
-  for (std::size_t k = 0; k < kTimerKindCount; ++k) host_.cancel_timer(*this, static_cast<TimerKind>(k));
+  host_.cancel_timers(*this);
   set_state(final_state, now);
   if (!closed_reported_) {
     closed_reported_ = true;

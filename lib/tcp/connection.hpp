@@ -76,6 +76,9 @@ class TcpHost {
                         std::size_t payload_len) = 0;
   virtual void set_timer(Connection& c, TimerKind k, Instant when) = 0;
   virtual void cancel_timer(Connection& c, TimerKind k) = 0;
+  // Stops every timer of `c` (a connection that is finishing): one call, not one
+  // per kind.
+  virtual void cancel_timers(Connection& c) = 0;
   [[nodiscard]] virtual bool timer_pending(Connection& c, TimerKind k) = 0;
   virtual void state_changed(Connection& c, State from, State to) = 0;
   virtual void deliver(Connection& c, std::span<const std::byte> data) = 0;

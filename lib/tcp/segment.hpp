@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 
+#include "common/byte_order.hpp"
 #include "common/seq_num.hpp"
 #include "wire/tcp.hpp"
 
@@ -29,6 +30,22 @@ struct Segment {
 
   static Segment from(const wire::TcpView& v) noexcept {
     return Segment{v.seq(), v.ack(), v.flags(), v.window(), v.options(), v.payload()};
+  }
+
+  // The receive path: parses a whole TCP segment (the IP payload) straight into
+  // `out`, which must start default (options decoded in place, no view to copy
+  // from). False, with `err` set, on what TcpView::parse rejects. The checksum is
+  // not checked (wire::tcp_checksum_valid); the ports are bytes 0-3.
+  static bool parse(std::span<const std::byte> bytes, Segment& out, wire::ParseError& err) noexcept {
+    const std::size_t header_len = wire::parse_tcp_header_into(bytes, out.options, err);
+    if (header_len == 0) return false;
+    const std::byte* p = bytes.data();
+    out.seq = SeqNum{load_be32(p + 4)};
+    out.ack = SeqNum{load_be32(p + 8)};
+    out.flags = load_u8(p + 13);
+    out.window = load_be16(p + 14);
+    out.payload = bytes.subspan(header_len);
+    return true;
   }
 };
 

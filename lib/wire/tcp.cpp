@@ -123,19 +123,36 @@ Result<TcpOptions, ParseError> parse_tcp_options(std::span<const std::byte> area
   return o;
 }
 
-Result<TcpView, ParseError> TcpView::parse(std::span<const std::byte> segment) noexcept {
-  if (segment.size() < kTcpMinHeaderLen) return Unexpected{ParseError::Truncated};
+std::size_t parse_tcp_header_into(std::span<const std::byte> segment, TcpOptions& o, ParseError& err) noexcept {
+  if (segment.size() < kTcpMinHeaderLen) {
+    err = ParseError::Truncated;
+    return 0;
+  }
   const std::size_t header_len = (std::size_t{load_u8(segment.data() + 12)} >> 4) * 4;
   if (header_len < kTcpMinHeaderLen || header_len > segment.size()) {
-    return Unexpected{ParseError::BadDataOffset};
+    err = ParseError::BadDataOffset;
+    return 0;
   }
-  TcpView view{segment, header_len};
   if (header_len > kTcpMinHeaderLen) {
-    ParseError err{};
     const auto area = segment.subspan(kTcpMinHeaderLen, header_len - kTcpMinHeaderLen);
-    if (!decode_tcp_options(area, view.options_, err)) return Unexpected{err};
+    if (!decode_tcp_options(area, o, err)) return 0;
   }
+  return header_len;
+}
+
+Result<TcpView, ParseError> TcpView::parse(std::span<const std::byte> segment) noexcept {
+  TcpView view{segment, 0};
+  ParseError err{};
+  view.header_len_ = parse_tcp_header_into(segment, view.options_, err);
+  if (view.header_len_ == 0) return Unexpected{err};
   return view;
+}
+
+bool tcp_checksum_valid(std::span<const std::byte> segment, Ipv4Addr src, Ipv4Addr dst) noexcept {
+  if (segment.size() > 0xffff) return false;
+  const std::uint32_t pseudo =
+      pseudo_header_sum(src, dst, kPseudoProtoTcp, static_cast<std::uint16_t>(segment.size()));
+  return checksum_fold(checksum_add(segment, pseudo)) == 0;
 }
 
 std::uint16_t TcpView::src_port() const noexcept { return load_be16(bytes_.data()); }
@@ -148,10 +165,7 @@ std::uint16_t TcpView::checksum() const noexcept { return load_be16(bytes_.data(
 std::uint16_t TcpView::urgent_pointer() const noexcept { return load_be16(bytes_.data() + 18); }
 
 bool TcpView::checksum_valid(Ipv4Addr src, Ipv4Addr dst) const noexcept {
-  if (bytes_.size() > 0xffff) return false;
-  const std::uint32_t pseudo =
-      pseudo_header_sum(src, dst, kPseudoProtoTcp, static_cast<std::uint16_t>(bytes_.size()));
-  return checksum_fold(checksum_add(bytes_, pseudo)) == 0;
+  return tcp_checksum_valid(bytes_, src, dst);
 }
 
 std::size_t tcp_sack_blocks_written(const TcpOptions& o) noexcept {

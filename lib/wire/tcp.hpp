@@ -78,6 +78,17 @@ struct TcpOptions {
 // BadOptionLength (known kind, wrong length).
 Result<TcpOptions, ParseError> parse_tcp_options(std::span<const std::byte> area) noexcept;
 
+// The receive path's parse, for callers that keep the fields in a structure of
+// their own (tcp::Segment): checks the data offset as TcpView::parse does and
+// decodes the options straight into `o` (which must start default), so nothing is
+// copied after. Returns the header length, or 0 with `err` set (the errors of
+// TcpView::parse).
+std::size_t parse_tcp_header_into(std::span<const std::byte> segment, TcpOptions& o, ParseError& err) noexcept;
+
+// Checksum over the IPv4 pseudo header and the whole segment (header, options,
+// data); false for a segment longer than 65535 bytes, which IPv4 cannot carry.
+[[nodiscard]] bool tcp_checksum_valid(std::span<const std::byte> segment, Ipv4Addr src, Ipv4Addr dst) noexcept;
+
 class TcpView {
  public:
   // `segment` is the whole TCP segment (the IP payload): header, options, data.

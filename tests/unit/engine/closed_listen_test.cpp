@@ -82,6 +82,27 @@ TEST(Config, BadConfigurationIsNamed) {
   EXPECT_NE(validate(c).value_or("").find("window_scale"), std::string::npos);
 }
 
+TEST(Closed, PacketsToAnyLocalAddressAreOursAndToOthersAreNot) {
+  // Stack::input checks the first local address before the list: a packet to a
+  // later one must still reach TCP (here a SYN to a closed port, answered with a
+  // RST, RFC 9293 3.10.7.1), and one to no local address must not.
+  StackConfig two = default_config();
+  two.local_addrs = {Ipv4Addr::from_octets(198, 18, 0, 9), Ipv4Addr::from_octets(198, 18, 0, 1)};
+  Harness h(two);  // the harness sends to 198.18.0.1: the second address
+  h.in("S", 0);
+  EXPECT_EQ(h.counter(Counter::ip_drop_not_ours), 0u);
+  EXPECT_EQ(h.counter(Counter::tcp_in), 1u);
+  EXPECT_EQ(h.counter(Counter::tcp_rst_no_connection), 1u);
+
+  StackConfig other = default_config();
+  other.local_addrs = {Ipv4Addr::from_octets(198, 18, 0, 9)};
+  Harness h2(other);
+  h2.in("S", 0);
+  EXPECT_EQ(h2.counter(Counter::ip_drop_not_ours), 1u);
+  EXPECT_EQ(h2.counter(Counter::tcp_in), 0u);
+  h2.expect_nothing();
+}
+
 TEST(Closed, EchoRequestFromBroadcastIsNotAnswered) {
   Harness h;
   std::array<std::byte, 64> buf{};

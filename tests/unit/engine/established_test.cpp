@@ -73,6 +73,28 @@ TEST_F(Established, DataRetransmittedOnTimeoutWithBackoff) {
   EXPECT_EQ(h.counter(Counter::tcp_retransmit_timeout), 2u);
 }
 
+TEST_F(Established, RestartedRetransmitTimerIsReportedAtItsNewDeadline) {
+  // RFC 6298 5.3: an ACK of new data restarts the timer. The stack keeps that
+  // deadline lazily (the wheel entry stays at the old one until it fires), so
+  // next_timer() must skip the stale entry: no early wake-up, nothing sent then.
+  ASSERT_FALSE(h.stack.set_nodelay(h.conn, true).has_value());
+  h.send("a");
+  h.expect("P.", 1, 1, "a");
+  h.advance(std::chrono::milliseconds{400});
+  h.send("b");  // the timer is running already: not restarted (RFC 6298 5.1)
+  h.expect("P.", 2, 1, "b");
+  h.advance(std::chrono::milliseconds{200});
+  h.in(".", 1, 2);  // "a" acknowledged: restart for "b"
+  h.expect_nothing();
+  const Duration rto = h.stack.info(h.conn)->rto;
+  ASSERT_GT(rto, std::chrono::milliseconds{400}) << "the old deadline must come first for this test";
+  EXPECT_EQ(h.run_to_next_timer(), rto);
+  h.expect("P.", 2, 1, "b");
+  EXPECT_EQ(h.counter(Counter::tcp_retransmit_timeout), 1u);
+  h.in(".", 1, 3);
+  EXPECT_FALSE(h.stack.next_timer().has_value()) << "stopped: the stale entry is not reported either";
+}
+
 TEST_F(Established, ConnectionDroppedAfterMaxRetries) {
   StackConfig cfg = default_config();
   cfg.tcp.max_retries = 2;

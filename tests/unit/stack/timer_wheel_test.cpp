@@ -337,6 +337,36 @@ TEST(TimerWheel, ManyEntriesInOneTickFireAsTheirDeadlinesPass) {
   EXPECT_TRUE(pending.empty());
 }
 
+TEST(TimerWheel, EarliestIsTheEntryNextDeadlineReports) {
+  // earliest() (the Stack's lazy retransmission entries are settled through it)
+  // must name an entry with exactly next_deadline()'s deadline, from the due list,
+  // a partly fired current tick or a higher level, and null on an empty wheel.
+  constexpr std::size_t kN = 200;
+  TimerWheel wheel(std::chrono::milliseconds{1}, at_ns(0));
+  Timers t{kN};
+  std::mt19937_64 rng{77};
+  std::uniform_int_distribution<std::int64_t> dist{0, 5'000 * kMs};
+  std::uniform_int_distribution<int> op{0, 9};
+  std::int64_t now = 0;
+  EXPECT_EQ(wheel.earliest(), nullptr);
+  for (int step = 0; step < 20'000; ++step) {
+    TimerEntry& e = t[rng() % kN];
+    switch (op(rng)) {
+      case 0: wheel.cancel(e); break;
+      case 1: now += static_cast<std::int64_t>(rng() % (3 * kMs)); wheel.advance(at_ns(now), [](TimerEntry&) {}); break;
+      case 2: wheel.schedule(e, at_ns(now)); break;  // due at once
+      default: wheel.schedule(e, at_ns(now + dist(rng) / (1 + rng() % 100))); break;
+    }
+    const auto nd = wheel.next_deadline();
+    const TimerEntry* first = wheel.earliest();
+    ASSERT_EQ(first == nullptr, !nd.has_value()) << step;
+    if (first != nullptr) {
+      EXPECT_TRUE(wheel.is_scheduled(*first)) << step;
+      EXPECT_EQ(wheel.deadline(*first), *nd) << step;
+    }
+  }
+}
+
 TEST(TimerWheel, MillionEntries) {
   constexpr std::size_t kN = 1'000'000;
   TimerWheel wheel;
