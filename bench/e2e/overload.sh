@@ -39,35 +39,15 @@ srv_addr=198.18.0.1
 cli_addr=198.18.0.2
 cli_last=198.18.0.17
 port=80
+# shellcheck source=bench/e2e/procs.sh
+procs_name=overload
+source "$(dirname "$0")/procs.sh"
 pids=()
 cleanup() {
-  local p
-  for p in "${pids[@]}"; do
-    kill -INT "$p" 2>/dev/null || true
-    for _ in $(seq 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-  done
+  stop_all
   rm -rf "/var/run/dpdk/ov-srv-$$" "/var/run/dpdk/ov-cli-$$"  # the EAL runtime directories
 }
 trap cleanup EXIT
-
-wait_line() {  # wait_line FILE PATTERN SECONDS
-  local i
-  for i in $(seq $(($3 * 10))); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "overload: '$2' did not appear in $1:" >&2
-  tail -20 "$1" >&2
-  return 1
-}
-stop_pid() {
-  local p=$1
-  kill -INT "$p" 2>/dev/null || true
-  for _ in $(seq 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-}
 
 n=0
 # one TAG RATE CONCURRENCY: a server, a client run, the server's summary.

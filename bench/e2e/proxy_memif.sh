@@ -39,35 +39,15 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$run"
 
 eal=(--no-huge -m 512 --no-pci --log-level=error)
+# shellcheck source=bench/e2e/procs.sh
+procs_name=proxy-memif
+source "$(dirname "$0")/procs.sh"
 pids=()
 cleanup() {
-  local p
-  for p in "${pids[@]}"; do
-    kill -INT "$p" 2>/dev/null || true
-    for _ in $(seq 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-  done
+  stop_all
   rm -rf "/var/run/dpdk/pm-cli-$$" "/var/run/dpdk/pm-prx-$$" "/var/run/dpdk/pm-srv-$$"
 }
 trap cleanup EXIT
-
-wait_line() {  # wait_line FILE PATTERN SECONDS
-  local i
-  for i in $(seq $(($3 * 10))); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "proxy-memif: '$2' did not appear in $1:" >&2
-  tail -20 "$1" >&2
-  return 1
-}
-stop_pid() {
-  local p=$1
-  kill -INT "$p" 2>/dev/null || true
-  for _ in $(seq 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-}
 
 # The proxy's configuration: the shipped file without its single-port [port] and
 # [ip] sections, two [[ports]] on memif.

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "config_helpers.hpp"
 #include "runtime/source_root.hpp"  // generated: RIPTIDE_SOURCE_ROOT
 
 namespace riptide::runtime {
@@ -16,21 +17,8 @@ using ::testing::Not;
 
 constexpr const char* kMinimal = "[ip]\naddress = \"198.18.0.1\"\n";
 
-RuntimeConfig load_ok(const std::string& text, const std::vector<std::string>& overrides = {}) {
-  auto r = load_config(text, overrides);
-  if (auto* e = std::get_if<ConfigError>(&r)) {
-    ADD_FAILURE() << "unexpected error: " << e->message;
-    return {};
-  }
-  return std::get<RuntimeConfig>(r);
-}
-
-std::string load_error(const std::string& text, const std::vector<std::string>& overrides = {}) {
-  auto r = load_config(text, overrides);
-  if (auto* e = std::get_if<ConfigError>(&r)) return e->message;
-  ADD_FAILURE() << "loaded, but an error was expected";
-  return {};
-}
+using testing::load_error;
+using testing::load_ok;
 
 // Field by field (RuntimeConfig and TcpConfig have no operator==).
 void expect_same(const RuntimeConfig& a, const RuntimeConfig& b) {

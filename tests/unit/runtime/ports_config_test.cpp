@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "config_helpers.hpp"
 #include "runtime/config.hpp"
 
 namespace riptide::runtime {
@@ -11,21 +12,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-RuntimeConfig load_ok(const std::string& text, const std::vector<std::string>& overrides = {}) {
-  auto r = load_config(text, overrides);
-  if (auto* e = std::get_if<ConfigError>(&r)) {
-    ADD_FAILURE() << "unexpected error: " << e->message;
-    return {};
-  }
-  return std::get<RuntimeConfig>(r);
-}
-
-std::string load_error(const std::string& text, const std::vector<std::string>& overrides = {}) {
-  auto r = load_config(text, overrides);
-  if (auto* e = std::get_if<ConfigError>(&r)) return e->message;
-  ADD_FAILURE() << "loaded, but an error was expected";
-  return {};
-}
+using testing::load_error;
+using testing::load_ok;
 
 Ipv4Addr ip(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) { return Ipv4Addr::from_octets(a, b, c, d); }
 
