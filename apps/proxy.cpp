@@ -45,19 +45,7 @@ void add(ListenerStats& a, const ListenerStats& b) {
 }
 
 void add(BackendStats& a, const BackendStats& b) {
-  a.attempts += b.attempts;
-  a.connected += b.connected;
-  a.refused += b.refused;
-  a.timeouts += b.timeouts;
-  a.failed_other += b.failed_other;
-  a.bytes_to_backend += b.bytes_to_backend;
-  a.bytes_to_client += b.bytes_to_client;
-  a.active += b.active;
-  a.marked_down += b.marked_down;
-  a.checks += b.checks;
-  a.checks_failed += b.checks_failed;
-  a.went_down += b.went_down;
-  a.went_up += b.went_up;
+  for (const BackendCounter& k : kBackendCounters) a.*k.field += b.*k.field;
 }
 
 struct Proxy {
@@ -160,21 +148,9 @@ int telemetry_proxy(const char*, const char*, rte_tel_data* d) {
       rte_tel_data_add_dict_string(e, "address", apps::to_string(spec.backends[b].address).c_str());
       u64(e, "weight", spec.backends[b].weight);
       const BackendStats& k = t.backends[l][b];
-      u64(e, "attempts", k.attempts);
-      u64(e, "connected", k.connected);
-      u64(e, "refused", k.refused);
-      u64(e, "timeouts", k.timeouts);
-      u64(e, "failed_other", k.failed_other);
-      u64(e, "bytes_to_backend", k.bytes_to_backend);
-      u64(e, "bytes_to_client", k.bytes_to_client);
-      u64(e, "active", k.active);
-      u64(e, "marked_down", k.marked_down);
+      for (const BackendCounter& c : kBackendCounters) u64(e, c.name, k.*c.field);
       u64(e, "down_on_workers", t.down[l][b]);
       rte_tel_data_add_dict_string(e, "health", health_of(*g_proxy, t, l, b));
-      u64(e, "checks", k.checks);
-      u64(e, "checks_failed", k.checks_failed);
-      u64(e, "went_down", k.went_down);
-      u64(e, "went_up", k.went_up);
       const std::string bname = name + "_backend_" + std::to_string(b);
       rte_tel_data_add_dict_container(d, bname.c_str(), e, 0);
     }
@@ -261,18 +237,11 @@ void summary(const Proxy& p) {
     if (spec.policy.mode == ListenerMode::Connect) std::printf("%s\n", connect_line.c_str());
     for (std::size_t b = 0; b < t.backends[l].size(); ++b) {
       const BackendStats& k = t.backends[l][b];
-      std::printf("riptide-proxy:   backend %s weight %u: attempts %llu connected %llu refused %llu timeouts %llu "
-                  "failed_other %llu bytes_to_backend %llu bytes_to_client %llu marked_down %llu "
-                  "down_on_workers %zu health %s checks %llu checks_failed %llu went_down %llu went_up %llu\n",
-                  apps::to_string(spec.backends[b].address).c_str(), spec.backends[b].weight,
-                  static_cast<unsigned long long>(k.attempts), static_cast<unsigned long long>(k.connected),
-                  static_cast<unsigned long long>(k.refused), static_cast<unsigned long long>(k.timeouts),
-                  static_cast<unsigned long long>(k.failed_other),
-                  static_cast<unsigned long long>(k.bytes_to_backend),
-                  static_cast<unsigned long long>(k.bytes_to_client),
-                  static_cast<unsigned long long>(k.marked_down), t.down[l][b], health_of(p, t, l, b),
-                  static_cast<unsigned long long>(k.checks), static_cast<unsigned long long>(k.checks_failed),
-                  static_cast<unsigned long long>(k.went_down), static_cast<unsigned long long>(k.went_up));
+      std::string line = "riptide-proxy:   backend " + apps::to_string(spec.backends[b].address) + " weight " +
+                         std::to_string(spec.backends[b].weight) + ":";
+      for (const BackendCounter& c : kBackendCounters) line += std::string(" ") + c.name + " " + std::to_string(k.*c.field);
+      line += " down_on_workers " + std::to_string(t.down[l][b]) + " health " + health_of(p, t, l, b);
+      std::printf("%s\n", line.c_str());
     }
   }
   std::printf("riptide-proxy: relay: buffered_peak %llu pair_peak %llu ring_bytes %llu over_window %llu\n",

@@ -45,6 +45,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <vector>
 
@@ -70,6 +71,30 @@ struct BackendStats {
   std::uint64_t went_down = 0;       // times `fall` failed checks took it down
   std::uint64_t went_up = 0;         // times `rise` good checks brought it back
 };
+
+// Every BackendStats counter with its name, in the order above: the sum over
+// workers, /riptide/proxy and the exit summary walk this one list.
+struct BackendCounter {
+  const char* name;
+  std::uint64_t BackendStats::*field;
+};
+inline constexpr BackendCounter kBackendCounters[] = {
+    {"attempts", &BackendStats::attempts},
+    {"connected", &BackendStats::connected},
+    {"refused", &BackendStats::refused},
+    {"timeouts", &BackendStats::timeouts},
+    {"failed_other", &BackendStats::failed_other},
+    {"bytes_to_backend", &BackendStats::bytes_to_backend},
+    {"bytes_to_client", &BackendStats::bytes_to_client},
+    {"active", &BackendStats::active},
+    {"marked_down", &BackendStats::marked_down},
+    {"checks", &BackendStats::checks},
+    {"checks_failed", &BackendStats::checks_failed},
+    {"went_down", &BackendStats::went_down},
+    {"went_up", &BackendStats::went_up},
+};
+static_assert(std::size(kBackendCounters) * sizeof(std::uint64_t) == sizeof(BackendStats),
+              "kBackendCounters lists every BackendStats counter");
 
 // Active health checks as the pool sees them (off: passive marking only).
 struct HealthOptions {
