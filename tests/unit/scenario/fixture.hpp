@@ -15,17 +15,20 @@ namespace riptide::scenario {
 
 inline constexpr std::uint16_t kPort = 80;
 
+// A scenario stack's configuration: address `addr`, fixed secrets from `key`.
+inline StackConfig scenario_config(Ipv4Addr addr, std::uint8_t key) {
+  StackConfig c;
+  c.local_addrs = {addr};
+  c.secret = {key, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, key};
+  c.max_connections = 64;
+  c.max_time_wait = 64;
+  c.send_chunks = 1024;  // 2 MiB of send buffer per stack
+  return c;
+}
+
 class Scenario : public ::testing::Test {
  protected:
-  static StackConfig config(Ipv4Addr addr, std::uint8_t key) {
-    StackConfig c;
-    c.local_addrs = {addr};
-    c.secret = {key, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, key};
-    c.max_connections = 64;
-    c.max_time_wait = 64;
-    c.send_chunks = 1024;  // 2 MiB of send buffer per stack
-    return c;
-  }
+  static StackConfig config(Ipv4Addr addr, std::uint8_t key) { return scenario_config(addr, key); }
 
   // Makes the two stacks (client 198.18.0.1, server 198.18.0.2) and the link;
   // `tweak` edits both configurations.

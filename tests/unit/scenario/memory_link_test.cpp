@@ -8,20 +8,10 @@
 namespace riptide::scenario {
 namespace {
 
-StackConfig config_for(Ipv4Addr addr, std::uint8_t key) {
-  StackConfig c;
-  c.local_addrs = {addr};
-  c.secret = {key, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, key};
-  c.max_connections = 8;
-  c.max_time_wait = 8;
-  c.send_chunks = 64;
-  return c;
-}
-
 // A delay on each direction: the handshake's SYN, SYN-ACK and ACK take three one-way
 // trips of virtual time; every packet offered is delivered.
 TEST(MemoryLink, DelayedPeerLinkDeliversEverythingInTime) {
-  Stack a(config_for(kClientAddr, 1), kStart), b(config_for(kServerAddr, 2), kStart);
+  Stack a(scenario_config(kClientAddr, 1), kStart), b(scenario_config(kServerAddr, 2), kStart);
   Impairment slow;
   slow.delay = milliseconds{5};
   MemoryLink link(a, b, kStart, slow, slow);
@@ -46,7 +36,7 @@ TEST(MemoryLink, DelayedPeerLinkDeliversEverythingInTime) {
 // The filter loses what it chooses (counted, reported as Filtered), and the stack
 // recovers by retransmission on the same clock.
 TEST(MemoryLink, FilterLosesChosenPacketsAndTimersRecover) {
-  Stack a(config_for(kClientAddr, 1), kStart), b(config_for(kServerAddr, 2), kStart);
+  Stack a(scenario_config(kClientAddr, 1), kStart), b(scenario_config(kServerAddr, 2), kStart);
   MemoryLink link(a, b, kStart);
   int syns_lost = 0;
   link.set_filter([&](const LinkPacket& p) { return p.from == 0 && syns_lost++ == 0; });  // the first SYN
@@ -62,8 +52,8 @@ TEST(MemoryLink, FilterLosesChosenPacketsAndTimersRecover) {
 // owns is counted as unroutable, not delivered anywhere.
 TEST(MemoryLink, RoutesByDestinationAddress) {
   const Ipv4Addr third = Ipv4Addr::from_octets(198, 18, 0, 3);
-  Stack a(config_for(kClientAddr, 1), kStart), b(config_for(kServerAddr, 2), kStart),
-      c3(config_for(third, 3), kStart);
+  Stack a(scenario_config(kClientAddr, 1), kStart), b(scenario_config(kServerAddr, 2), kStart),
+      c3(scenario_config(third, 3), kStart);
   MemoryLink link(kStart);
   EXPECT_EQ(link.attach(a), 0u);
   EXPECT_EQ(link.attach(b), 1u);
@@ -84,7 +74,7 @@ TEST(MemoryLink, RoutesByDestinationAddress) {
 // A clock added beside the stacks is advanced on the same timeline and its deadlines
 // count as events.
 TEST(MemoryLink, AddedClockRunsOnTheSameTimeline) {
-  Stack a(config_for(kClientAddr, 1), kStart), b(config_for(kServerAddr, 2), kStart);
+  Stack a(scenario_config(kClientAddr, 1), kStart), b(scenario_config(kServerAddr, 2), kStart);
   MemoryLink link(a, b, kStart);
   std::optional<Instant> due = kStart + milliseconds{250};
   std::vector<Instant> ticks;
