@@ -14,7 +14,7 @@
 #include <variant>
 #include <vector>
 
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 #include "stack/interface.hpp"
 #include "stack/routes.hpp"
 #include "stack/stack.hpp"

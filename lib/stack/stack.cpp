@@ -93,7 +93,7 @@ struct Stack::TwSlot {
   std::uint32_t expiry = 0;  // tw_tick(), rounded up: never early
   [[nodiscard]] bool live() const noexcept { return rec.key.local_port != 0; }
 };
-static_assert(sizeof(tcp::TimeWaitRecord) + sizeof(std::uint32_t) == 32);
+static_assert(sizeof(tcp::TimeWaitRecord) + sizeof(std::uint32_t) == 56);
 
 namespace {
 
@@ -470,7 +470,7 @@ void Stack::time_wait_input(std::uint32_t index, const FlowKey& key, const Segme
       // RFC 6191: end TIME-WAIT and treat the SYN as new. The new ISN must lie
       // beyond everything the old incarnation sent (RFC 1122 4.2.2.13).
       const SeqNum floor = t.rec.snd_nxt + 65535 + 2;
-      Listener* l = find_listener(key.local_addr, key.local_port);
+      Listener* l = find_listener(key.local_addr.v4(), key.local_port);
       if (l == nullptr) {
         // Nobody listens (the TIME-WAIT side was the client): the SYN cannot open
         // anything, so it is answered like any other SYN in TIME-WAIT, with a
@@ -801,7 +801,7 @@ bool Stack::challenge_ack_allowed() {
   if (second != challenge_second_) {
     challenge_second_ = second;
     const std::uint32_t limit = cfg_.tcp.challenge_ack_limit;
-    const std::uint64_t r = tcp::keyed_flow_hash(cfg_.secret, FlowKey{}, 4, static_cast<std::uint32_t>(second));
+    const std::uint64_t r = tcp::keyed_flow_hash(cfg_.secret, FlowKey{Ipv4Addr{}, Ipv4Addr{}, 0, 0}, 4, static_cast<std::uint32_t>(second));
     challenge_tokens_ = limit + (limit >= 2 ? static_cast<std::uint32_t>(r % (limit / 2 + 1)) : 0);
   }
   if (challenge_tokens_ == 0) return false;
@@ -916,8 +916,8 @@ void Stack::output_tcp(const FlowKey& key, const wire::TcpHeader& h, std::size_t
   if (out.empty()) return;
   wire::Ipv4Header iph;
   iph.protocol = wire::kIpProtoTcp;
-  iph.src = key.local_addr;
-  iph.dst = key.remote_addr;
+  iph.src = key.local_addr.v4();
+  iph.dst = key.remote_addr.v4();
   iph.ttl = cfg_.ttl;
   iph.id = ip_id_++;
   // The TCP header first (it knows its length), then the IPv4 header in front of
@@ -933,11 +933,11 @@ void Stack::output_tcp(const FlowKey& key, const wire::TcpHeader& h, std::size_t
     // What DPDK's TX checksum offload expects (rte_ipv4_phdr_cksum): IP checksum
     // 0, TCP checksum = the folded, uncomplemented pseudo-header sum.
     store_be16(out.data() + 10, 0);
-    const std::uint32_t ph = wire::pseudo_header_sum(key.local_addr, key.remote_addr, wire::kIpProtoTcp,
+    const std::uint32_t ph = wire::pseudo_header_sum(key.local_addr.v4(), key.remote_addr.v4(), wire::kIpProtoTcp,
                                                      static_cast<std::uint16_t>(seg_len));
     store_be16(seg.data() + 16, static_cast<std::uint16_t>(~wire::checksum_fold(ph)));
   } else {
-    wire::finish_tcp_checksum(seg, key.local_addr, key.remote_addr);
+    wire::finish_tcp_checksum(seg, key.local_addr.v4(), key.remote_addr.v4());
   }
   counters_.inc(Counter::tcp_out);
   tx_commit(hl + seg_len);

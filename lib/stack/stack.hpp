@@ -4,7 +4,7 @@
 /// and serves the application API. Nothing in it is shared with another core, so
 /// nothing in it is locked.
 ///
-/// TIME-WAIT records (32 bytes each, with their expiry) live in a ring ordered by
+/// TIME-WAIT records (56 bytes each, with their expiry) live in a ring ordered by
 /// expiry rather than on the timer wheel: every record lasts the same 2*MSL, so the
 /// oldest is always at the head and expiring is popping the head. A retransmitted
 /// FIN restarts a record's 2*MSL by moving it to the tail (its old slot stays a hole
@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "common/counters.hpp"
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 #include "common/result.hpp"
 #include "common/time.hpp"
 #include "stack/flow_table.hpp"

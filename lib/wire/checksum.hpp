@@ -16,7 +16,7 @@
 #include <cstring>
 #include <span>
 
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 
 namespace riptide::wire {
 

@@ -9,7 +9,7 @@
 #include <optional>
 #include <span>
 
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 #include "common/result.hpp"
 #include "common/seq_num.hpp"
 #include "wire/parse_error.hpp"
