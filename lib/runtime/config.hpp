@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "common/ip_addr.hpp"
-#include "stack/interface.hpp"
-#include "stack/routes.hpp"
+#include "ip/interface.hpp"
+#include "ip/routes.hpp"
 #include "stack/stack.hpp"
 #include "tcp/config.hpp"
 #include "tcp/keyed_hash.hpp"

@@ -1,4 +1,4 @@
-#include "stack/interface.hpp"
+#include "ip/interface.hpp"
 
 #include <algorithm>
 #include <cstdio>
