@@ -41,12 +41,6 @@ IpAddr IpLayer::select_source(const IpAddr& dst) const noexcept {
   return cfg_.v6.empty() || want_ll ? IpAddr{} : cfg_.v6.front();
 }
 
-bool IpLayer::input(std::span<const std::byte> packet, RxChecksum rx, Transport& out) noexcept {
-  // RFC 8200 3 / RFC 791 3.1: the version nibble is in the same place in both.
-  if (!packet.empty() && (static_cast<std::uint8_t>(packet[0]) >> 4) == 6) return input_v6(packet, rx, out);
-  return input_v4(packet, rx, out);
-}
-
 // ------------------------------------------------------------------------------------
 // IPv4 (RFC 791, RFC 1122 3.2.1)
 

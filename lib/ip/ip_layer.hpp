@@ -69,7 +69,11 @@ class IpLayer {
   /// One received packet of either version (the version nibble decides). True
   /// with *out filled when it carries TCP for a local address; otherwise it was
   /// IP's own business (ICMP), or dropped and counted.
-  bool input(std::span<const std::byte> packet, RxChecksum rx, Transport& out) noexcept;
+  bool input(std::span<const std::byte> packet, RxChecksum rx, Transport& out) noexcept {
+    // RFC 8200 3 / RFC 791 3.1: the version nibble is in the same place in both.
+    if (!packet.empty() && (static_cast<std::uint8_t>(packet[0]) >> 4) == 6) return input_v6(packet, rx, out);
+    return input_v4(packet, rx, out);
+  }
   /// The same for a packet known to be IPv4 (EtherType 0x0800): any other version
   /// is malformed IPv4 (ip_drop_malformed).
   bool input_v4(std::span<const std::byte> packet, RxChecksum rx, Transport& out) noexcept;
@@ -95,25 +99,33 @@ class IpLayer {
   void write_header(std::span<std::byte> out, const IpAddr& src, const IpAddr& dst, std::uint8_t protocol,
                     std::size_t payload_len) noexcept {
     if (src.is_v4()) {
-      wire::Ipv4Header h;
-      h.protocol = protocol;
-      h.src = src.v4();
-      h.dst = dst.v4();
-      h.ttl = cfg_.ttl;
-      h.id = ip_id_++;
-      wire::write_ipv4_header(out, h, static_cast<std::uint16_t>(payload_len));
+      write_ipv4(out, src.v4(), dst.v4(), protocol, payload_len);
     } else {
       write_ipv6(out, src, dst, protocol, payload_len);
     }
   }
+  /// The 20-byte IPv4 header (RFC 791 3.1: no options, DF set, our TTL and the
+  /// next identification).
+  void write_ipv4(std::span<std::byte> out, Ipv4Addr src, Ipv4Addr dst, std::uint8_t protocol,
+                  std::size_t payload_len) noexcept {
+    wire::Ipv4Header h;
+    h.protocol = protocol;
+    h.src = src;
+    h.dst = dst;
+    h.ttl = cfg_.ttl;
+    h.id = ip_id_++;
+    wire::write_ipv4_header(out, h, static_cast<std::uint16_t>(payload_len));
+  }
+  /// The 40-byte IPv6 header (RFC 8200 3: no extension headers of our own, flow
+  /// label 0, our hop limit).
+  void write_ipv6(std::span<std::byte> out, const IpAddr& src, const IpAddr& dst, std::uint8_t next_header,
+                  std::size_t payload_len) noexcept;
 
   void set_icmpv6_hooks(const Icmpv6Hooks& h) noexcept { hooks_ = h; }
   [[nodiscard]] const IpConfig& config() const noexcept { return cfg_; }
 
  private:
   void icmp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> message) noexcept;
-  void write_ipv6(std::span<std::byte> out, const IpAddr& src, const IpAddr& dst, std::uint8_t next_header,
-                  std::size_t payload_len) noexcept;
   void parameter_problem(const wire::Ipv6View& ip, std::uint8_t code, std::uint32_t pointer) noexcept;
 
   IpConfig cfg_;
