@@ -39,10 +39,12 @@ struct IpConfig {
   std::uint8_t hop_limit = 64;  ///< IPv6 Hop Limit of what we send (RFC 8200 3)
 };
 
-/// A TCP segment for a local address, found by IpLayer::input().
+/// A TCP segment for a local address, found by IpLayer::input(). The addresses
+/// are written straight into the flow key the TCP demux looks up (local = the
+/// packet's destination); its ports are TCP's to fill.
 struct Transport {
-  IpAddr src;
-  IpAddr dst;
+  FlowKey key;
+  bool v4 = true;
   std::span<const std::byte> segment;
 };
 
@@ -76,7 +78,45 @@ class IpLayer {
   }
   /// The same for a packet known to be IPv4 (EtherType 0x0800): any other version
   /// is malformed IPv4 (ip_drop_malformed).
-  bool input_v4(std::span<const std::byte> packet, RxChecksum rx, Transport& out) noexcept;
+  /// Inline: it is every IPv4 packet's path (RFC 791, RFC 1122 3.2.1).
+  bool input_v4(std::span<const std::byte> packet, RxChecksum rx, Transport& out) noexcept {
+    counters_.inc(Counter::ip_in);
+    auto ip = wire::Ipv4View::parse(packet);
+    if (!ip) {
+      counters_.inc(Counter::ip_drop_malformed);
+      return false;
+    }
+    if (rx.ip == RxChecksum::Verdict::Bad || (rx.ip == RxChecksum::Verdict::Unknown && !ip->checksum_valid())) {
+      counters_.inc(Counter::ip_drop_checksum);
+      return false;
+    }
+    // The first local address answers nearly every packet without a call or a
+    // walk over the list.
+    const Ipv4Addr dst = ip->dst();
+    if (cfg_.v4.empty() || (dst != cfg_.v4.front() && !is_local_v4(dst))) {
+      counters_.inc(Counter::ip_drop_not_ours);
+      return false;
+    }
+    if (ip->is_fragment()) {
+      // DEVIATION(RFC 791 3.2): no reassembly; TCP peers honour our MSS, so
+      // fragments are counted and dropped.
+      counters_.inc(Counter::ip_drop_fragment);
+      return false;
+    }
+    if (ip->protocol() == wire::kIpProtoTcp) {
+      out.key.local_addr = IpAddr{dst};
+      out.key.remote_addr = IpAddr{ip->src()};
+      out.v4 = true;
+      out.segment = ip->payload();
+      return true;
+    }
+    if (ip->protocol() == wire::kIpProtoIcmp) {
+      icmp_input(ip->src(), dst, ip->payload());
+    } else {
+      counters_.inc(Counter::ip_drop_protocol);
+    }
+    return false;
+  }
   /// The same for a packet known to be IPv6 (EtherType 0x86DD).
   bool input_v6(std::span<const std::byte> packet, RxChecksum rx, Transport& out) noexcept;
 

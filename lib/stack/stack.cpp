@@ -245,7 +245,7 @@ void Stack::input_ipv6(std::span<const std::byte> packet, Instant now, RxChecksu
   release_finished();
 }
 
-void Stack::tcp_input(const ip::Transport& t, RxChecksum::Verdict l4) {
+void Stack::tcp_input(ip::Transport& t, RxChecksum::Verdict l4) {
   const std::span<const std::byte> bytes = t.segment;
   // Parsed once, straight into the Segment the state machine reads (no view and
   // no option block copied between layers).
@@ -256,7 +256,9 @@ void Stack::tcp_input(const ip::Transport& t, RxChecksum::Verdict l4) {
     return;
   }
   if (l4 == RxChecksum::Verdict::Bad ||
-      (l4 == RxChecksum::Verdict::Unknown && !wire::tcp_checksum_valid(bytes, t.src, t.dst))) {
+      (l4 == RxChecksum::Verdict::Unknown &&
+       !(t.v4 ? wire::tcp_checksum_valid(bytes, t.key.remote_addr.v4(), t.key.local_addr.v4())
+              : wire::tcp_checksum_valid(bytes, t.key.remote_addr, t.key.local_addr)))) {
     counters_.inc(Counter::tcp_drop_checksum);
     return;
   }
@@ -268,11 +270,14 @@ void Stack::tcp_input(const ip::Transport& t, RxChecksum::Verdict l4) {
     return;
   }
   // RFC 1122 4.2.3.10: never answer segments from broadcast or multicast sources.
-  if (is_broadcast_or_multicast(t.src)) {
+  if (t.v4 ? is_broadcast_or_multicast(t.key.remote_addr.v4()) : is_broadcast_or_multicast(t.key.remote_addr)) {
     counters_.inc(Counter::tcp_drop_broadcast);
     return;
   }
-  const FlowKey key{t.dst, t.src, dst_port, src_port};
+  // The addresses are in place already (IpLayer wrote them): only the ports.
+  t.key.local_port = dst_port;
+  t.key.remote_port = src_port;
+  const FlowKey& key = t.key;
 
   if (std::uint32_t* v = flows_.find(key)) {
     if (*v & kTimeWaitTag) {
@@ -294,7 +299,7 @@ void Stack::tcp_input(const ip::Transport& t, RxChecksum::Verdict l4) {
     c.on_segment(seg, now_);
     return;
   }
-  if (Listener* l = find_listener(t.dst, key.local_port)) {
+  if (Listener* l = find_listener(key.local_addr, key.local_port)) {
     listen_input(*l, key, seg);
     return;
   }
