@@ -23,7 +23,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 #include "common/time.hpp"
 #include "stack/stack.hpp"
 #include "wire/arp.hpp"
