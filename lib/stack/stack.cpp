@@ -549,8 +549,14 @@ Stack::ConnSlot* Stack::new_connection(const FlowKey& key, Handler* h, std::uint
   s.opened = false;
   s.time_wait = kNone;
   s.rtx_armed = false;
-  s.conn.emplace(static_cast<tcp::TcpHost&>(*this), cfg_.tcp, key);
-  s.conn->host_data = &s;
+  if (s.conn) {
+    // The slot's Connection is recycled in place (its buffers were released with
+    // the slot): no constructor zeroing the reassembly ranges and SACK scoreboard.
+    s.conn->recycle(key);
+  } else {
+    s.conn.emplace(static_cast<tcp::TcpHost&>(*this), cfg_.tcp, key);
+    s.conn->host_data = &s;
+  }
   ++conn_count_;
   ++by_state_[static_cast<std::size_t>(State::Closed)];
   return &s;
@@ -592,7 +598,7 @@ void Stack::release_connection(ConnSlot& s) {
   if (s.in_flow_table) flows_.erase(c.key());
   if (s.opened) counters_.inc(Counter::tcp_conn_closed);  // opened = closed + open records
   --by_state_[static_cast<std::size_t>(c.state() == State::TimeWait ? State::Closed : c.state())];
-  s.conn.reset();
+  c.release_buffers();  // the Connection object stays for the slot's next use
   s.used = false;
   s.finished = false;
   ++s.generation;
