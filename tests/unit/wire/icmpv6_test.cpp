@@ -2,7 +2,7 @@
 // encode over a 0xAA pattern and compare with them, round trips, each malformed
 // case of each message (table-driven), multicast and EUI-64 helpers.
 //
-// Golden frames: captured from Linux 6.1 (Debian 12) with an AF_PACKET socket on
+// Golden frames: captured from Linux 6.18 with an AF_PACKET socket on
 // one end of a veth pair between two network namespaces (MACs 02:00:00:00:00:01
 // and :02, addresses 2001:db8::1 and ::2/64, DAD off) while one pinged the other
 // with `ping -6 -c 1 -s 8`; tests/unit/wire/testdata/capture_icmpv6.sh.
