@@ -83,7 +83,7 @@ struct InterfaceConfig {
 /// IPv6 packet for us whose next header is not ICMPv6 (extension headers not
 /// walked here). `ctx` is what set_ipv6_upper was given.
 using Ipv6Upper = void (*)(void* ctx, std::span<const std::byte> ipv6_packet, Instant now, RxChecksum rx);
-/// Told when a Packet Too Big lowered the path MTU to `dst` (RFC 8201 5.2: the
+/// Told when a Packet Too Big lowered the path MTU to `dst` (RFC 8201 5.4: the
 /// packetization layer shrinks its segments).
 using PmtuListener = void (*)(void* ctx, const IpAddr& dst, std::uint32_t mtu);
 

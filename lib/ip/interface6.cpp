@@ -310,7 +310,7 @@ void Interface::nd_advertisement_input(const IpAddr& dst, std::uint8_t hop_limit
 void Interface::packet_too_big_input(const void* view, Instant now) {
   const auto& m = *static_cast<const wire::Icmpv6View*>(view);
   // RFC 4443 3.2: the MTU in bytes 4..7; the code is ignored by the receiver.
-  // RFC 8201 4/5.2: the invoking packet's header names the destination; it must be
+  // RFC 8201 4 and 5.2: the invoking packet's header names the destination; it must be
   // a packet we sent (its source one of ours), else the message is not for a path
   // of ours (RFC 4443 5.2's check against forged errors).
   const auto invoking = m.payload();
@@ -357,6 +357,7 @@ void Interface::send_icmpv6_error(std::uint8_t type, std::uint8_t code, std::uin
     return;
   }
   // RFC 4443 2.4(f): rate-limited by a token bucket.
+  // One bucket per worker for every destination (2.4(f) leaves the policy open).
   if (!icmp6_errors_.allow(now)) {
     counters_.inc(Counter::icmp6_error_rate_limited);
     return;

@@ -29,6 +29,8 @@ void NeighborCache::set_state(Entry& e, NdState s, Instant now) {
       e.timer = now + cfg_.retrans_timer;  // RetransTimer between solicitations
       break;
     case NdState::Reachable:
+      // DEVIATION(RFC 4861 6.3.2): ReachableTime is the configured value, not
+      // randomized between 0.5 and 1.5 times it: protocol code draws no randoms.
       e.timer = now + cfg_.reachable_time;  // ReachableTime, then STALE
       break;
     case NdState::Delay:

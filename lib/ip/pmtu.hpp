@@ -11,9 +11,9 @@
 /// - Bounded: when full, the entry that expires first makes room (it is the one
 ///   whose information is oldest).
 ///
-/// mss_for(dst, link_mtu, now) is what TCP needs (RFC 8201 5.2: "a packetization
-/// layer ... uses the PMTU": the MSS is the PMTU less the IPv6 and TCP headers,
-/// RFC 9293 3.7.1).
+/// mss_for(dst, link_mtu, now) is what TCP needs (RFC 8201 5.4, TCP: segments no
+/// larger than the PMTU allows; the MSS is the PMTU less the IPv6 and TCP headers,
+/// RFC 9293 3.7.1). Stored per destination address (RFC 8201 5.2).
 ///
 /// Thread-safety: none; one per core. Not on the per-packet path (a PTB, a new
 /// connection), an unordered_map reserved at construction.
