@@ -28,11 +28,8 @@ namespace riptide {
   X(arp_pending_full, "packets dropped: too many waiting for ARP")                        \
   X(arp_unresolved, "packets dropped: next hop never answered ARP")                       \
   X(route_no_route, "packets dropped: no route to the destination")                       \
-  X(link6_in, "IPv6 packets received by the Interface (ip6 configured)")                     \
-  X(link6_drop_malformed, "IPv6 header failed to parse (version, payload length)")           \
-  X(link6_drop_not_ours, "IPv6 destination neither ours nor a group we joined")               \
-  X(link6_drop_upper, "IPv6 next header with no handler here (TCP over IPv6 not wired)")     \
   X(icmp6_in, "ICMPv6 messages for us")                                                       \
+  X(icmp6_drop_not_joined, "ICMPv6 to a multicast group we did not join (RFC 4291 2.8)")       \
   X(icmp6_drop_malformed, "ICMPv6 message shorter than its header")                           \
   X(icmp6_drop_checksum, "ICMPv6 checksum wrong (RFC 4443 2.3)")                              \
   X(icmp6_drop_type, "ICMPv6 informational type we do not handle (RFC 4443 2.4(b))")          \
@@ -71,6 +68,16 @@ namespace riptide {
   X(ip_drop_not_ours, "IPv4 destination is not a local address")                          \
   X(ip_drop_fragment, "IPv4 fragments (not reassembled)")                                 \
   X(ip_drop_protocol, "IPv4 protocol other than TCP/ICMP")                                 \
+  X(ip6_in, "IPv6 packets handed to the stack")                                          \
+  X(ip6_drop_malformed, "IPv6 header failed to parse (RFC 8200 3)")                         \
+  X(ip6_drop_bad_address, "IPv6 source multicast or IPv4-mapped, destination IPv4-mapped")   \
+  X(ip6_drop_not_ours, "IPv6 destination is not a local address")                          \
+  X(ip6_drop_ext_header, "IPv6 extension header malformed or its option says discard")     \
+  X(ip6_drop_no_next_header, "IPv6 Next Header 59: nothing follows (RFC 8200 4.7)")         \
+  X(ip6_drop_fragment, "IPv6 fragments (not reassembled, RFC 8200 4.5)")                     \
+  X(ip6_drop_param_problem, "IPv6 dropped with a Parameter Problem (RFC 8200 4)")            \
+  X(ip6_drop_protocol, "IPv6 upper layer other than TCP/ICMPv6 (Parameter Problem code 1)")  \
+  X(ip6_drop_icmpv6, "ICMPv6 messages with no ICMPv6 handler installed")                   \
   X(tcp_in, "TCP segments parsed")                                                        \
   X(tcp_out, "TCP segments sent")                                                         \
   X(tcp_drop_malformed, "TCP header failed to parse")                                     \

@@ -119,4 +119,8 @@ std::string to_string(const IpAddr& a, std::uint16_t port) {
   return "[" + to_string(a) + "]:" + std::to_string(port);
 }
 
+std::string to_string(const FlowKey& k) {
+  return to_string(k.local_addr, k.local_port) + " <- " + to_string(k.remote_addr, k.remote_port);
+}
+
 }  // namespace riptide

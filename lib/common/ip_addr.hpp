@@ -1,9 +1,6 @@
 /// \file
-/// IpAddr: an IPv4 or IPv6 address in one 16-byte layout.
-///
-/// Interim copy on branch ipv6-link of branch ipv6's (work in progress) type, without
-/// its FlowKey (still in ipv4_addr.hpp here): ICMPv6 and Neighbor Discovery need an
-/// IPv6 address before that branch lands. When both merge, branch ipv6's file wins.
+/// IpAddr: an IPv4 or IPv6 address in one 16-byte layout; FlowKey: a TCP 4-tuple
+/// over either family.
 ///
 /// An IPv4 address is held as its IPv4-mapped IPv6 form `::ffff:a.b.c.d` (RFC 4291
 /// 2.5.5.2), so a FlowKey has one layout, one equality and one hash whatever the
@@ -105,6 +102,21 @@ static_assert(sizeof(IpAddr) == 16);
 /// on a tie; `::ffff:a.b.c.d` is never produced, since that is an IPv4 address).
 std::string to_string(const IpAddr& a);
 
+/// A connection's identity as seen from this stack: local first. Both addresses
+/// are of one family (the stack never mixes them in a tuple).
+struct FlowKey {
+  IpAddr local_addr;
+  IpAddr remote_addr;
+  std::uint16_t local_port = 0;
+  std::uint16_t remote_port = 0;
+
+  constexpr bool operator==(const FlowKey&) const = default;
+  [[nodiscard]] constexpr bool is_v4() const noexcept { return remote_addr.is_v4(); }
+};
+
+/// "198.18.0.1:80 <- 198.18.0.2:40000", "[2001:db8::1]:80 <- [2001:db8::2]:40000"
+/// (RFC 5952 6: brackets around an IPv6 address followed by a port).
+std::string to_string(const FlowKey& k);
 /// "198.18.0.1:80" or "[2001:db8::1]:80".
 std::string to_string(const IpAddr& a, std::uint16_t port);
 

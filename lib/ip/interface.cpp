@@ -55,7 +55,7 @@ void Interface::input(std::span<const std::byte> frame, Instant now, bool answer
   }
   if (eth->dst() != cfg_.mac && eth->dst() != wire::MacAddr::broadcast()) {
     // RFC 2464 7: an IPv6 multicast group's frames go to 33:33 + its low 32 bits;
-    // which groups we joined is checked on the IPv6 destination (input6).
+    // which groups we joined is checked on the IPv6 destination (icmpv6_input).
     const wire::MacAddr d = eth->dst();
     if (!(v6_ && d.bytes[0] == 0x33 && d.bytes[1] == 0x33)) {
       counters_.inc(Counter::l2_drop_not_ours);
@@ -64,14 +64,18 @@ void Interface::input(std::span<const std::byte> frame, Instant now, bool answer
   }
   switch (eth->ether_type()) {
     case wire::kEtherTypeIpv4:
-      stack_.input(eth->payload(), now, rx);
+      stack_.input_ipv4(eth->payload(), now, rx);
       return;
     case wire::kEtherTypeArp:
       handle_arp(eth->payload(), now, answer_arp);
       return;
     case kEtherTypeIpv6:
       if (v6_) {
-        input6(eth->payload(), now, answer_arp, rx);
+        // RFC 8200 via the Stack's IpLayer; ICMPv6 comes back through the hooks.
+        now6_ = now;
+        answer6_ = answer_arp;
+        stack_.input_ipv6(eth->payload(), now, rx);
+        answer6_ = true;
         return;
       }
       counters_.inc(Counter::l2_drop_ethertype);

@@ -12,9 +12,11 @@
 /// Neighbor Discovery (RFC 4861: solicitations answered, next hops resolved by a
 /// NeighborCache, unsolicited advertisements at start, optional DAD per RFC 4862
 /// 5.4), and the Path MTU per destination from Packet Too Big (RFC 8201, PmtuCache).
-/// The IPv6 header is read and written here with a minimal interim parser until
-/// lib/wire/ipv6 (branch ipv6) lands; packets for other next headers go to the
-/// upper-layer hook (set_ipv6_upper), which the Stack's TCP over IPv6 will set.
+/// IPv6 packets go to the Stack (Stack::input_ipv6: the IpLayer checks the header
+/// and extension headers and hands TCP to the Stack); the Stack's IpLayer hands
+/// ICMPv6 and its Parameter Problems back here through the Icmpv6Hooks this
+/// Interface installs. The Stack must hold our IPv6 addresses (StackConfig::
+/// local_addrs6): with_interface_addresses() adds them.
 ///
 /// input(frame, now) takes a received Ethernet frame; drain(now, f) pulls what the
 /// Stack wants sent and hands f(eth_header, ipv4_packet) ready-to-send frames (the
@@ -79,10 +81,11 @@ struct InterfaceConfig {
   Ipv6InterfaceConfig ip6;
 };
 
-/// The Stack side of IPv6 input (TCP over IPv6, branch ipv6): called with every
-/// IPv6 packet for us whose next header is not ICMPv6 (extension headers not
-/// walked here). `ctx` is what set_ipv6_upper was given.
-using Ipv6Upper = void (*)(void* ctx, std::span<const std::byte> ipv6_packet, Instant now, RxChecksum rx);
+/// `s` with the Interface's IPv6 addresses appended to local_addrs6 (ip6.address
+/// and the link-local address, derived from the MAC when not configured), so the
+/// Stack's IP layer takes packets to them. Nothing changes when ip6 is off.
+/// Start-up only.
+[[nodiscard]] StackConfig with_interface_addresses(StackConfig s, const InterfaceConfig& c);
 /// Told when a Packet Too Big lowered the path MTU to `dst` (RFC 8201 5.4: the
 /// packetization layer shrinks its segments).
 using PmtuListener = void (*)(void* ctx, const IpAddr& dst, std::uint32_t mtu);
@@ -144,11 +147,6 @@ class Interface {
   [[nodiscard]] bool is_local6(const IpAddr& a) const noexcept { return v6_ && (a == addr6_ || a == ll_); }
   /// A group this interface joined: all-nodes, the solicited-node groups of ours.
   [[nodiscard]] bool joined6(const IpAddr& a) const noexcept;
-  /// The upper layer for IPv6 packets other than ICMPv6 (the Stack's TCP).
-  void set_ipv6_upper(Ipv6Upper upper, void* ctx) noexcept {
-    upper6_ = upper;
-    upper6_ctx_ = ctx;
-  }
   /// Told when a Packet Too Big lowers a destination's path MTU.
   void set_pmtu_listener(PmtuListener l, void* ctx) noexcept {
     pmtu_listener_ = l;
@@ -273,8 +271,10 @@ class Interface {
 
   // IPv6 (interface6.cpp).
   void setup_ipv6();
-  void input6(std::span<const std::byte> ip, Instant now, bool answer, RxChecksum rx);
-  void icmpv6_input(std::span<const std::byte> ip, const IpAddr& src, const IpAddr& dst, std::uint8_t hop_limit,
+  // The Stack's IpLayer calls these (ip::Icmpv6Hooks), inside input() below.
+  static void icmpv6_hook(void* ctx, const wire::Ipv6View& ip, std::span<const std::byte> message);
+  static void parameter_problem_hook(void* ctx, const wire::Ipv6View& ip, std::uint8_t code, std::uint32_t pointer);
+  void icmpv6_input(const IpAddr& src, const IpAddr& dst, std::uint8_t hop_limit,
                     std::span<const std::byte> message, Instant now, bool answer);
   void nd_solicitation_input(const IpAddr& src, const IpAddr& dst, std::uint8_t hop_limit, const void* view,
                              Instant now, bool answer);
@@ -330,8 +330,9 @@ class Interface {
   IpAddr last_hop6_{};
   Instant last_expires6_{};
   std::array<std::byte, wire::kEthernetHeaderLen> last_eth6_{};
-  Ipv6Upper upper6_ = nullptr;
-  void* upper6_ctx_ = nullptr;
+  // What input() was called with, for the hooks the Stack calls inside it.
+  Instant now6_{};
+  bool answer6_ = true;
   PmtuListener pmtu_listener_ = nullptr;
   void* pmtu_ctx_ = nullptr;
   // RFC 4862 5.4: DAD state. dad_due_: when the wait for a reply ends (Instant{}:

@@ -1,11 +1,15 @@
-// The Interface's IPv6 side: the IPv6 header (interim, until lib/wire/ipv6),
-// ICMPv6 (RFC 4443), Neighbor Discovery (RFC 4861), DAD (RFC 4862 5.4), PMTU
-// (RFC 8201). Everything here is per core and on the Interface's core.
+// The Interface's IPv6 side: ICMPv6 (RFC 4443), Neighbor Discovery (RFC 4861), DAD
+// (RFC 4862 5.4), PMTU (RFC 8201). IPv6 itself (RFC 8200) is the Stack's IpLayer,
+// which hands ICMPv6 here through Icmpv6Hooks. Everything here is per core and on
+// the Interface's core.
 #include <algorithm>
 #include <cstring>
 
 #include "common/byte_order.hpp"
 #include "ip/interface.hpp"
+
+#include <cstdio>
+#include <cstdlib>
 #include "wire/icmpv6.hpp"
 
 namespace riptide {
@@ -15,30 +19,26 @@ namespace {
 constexpr std::size_t kIp6Len = wire::kIpv6HeaderLen;
 constexpr std::uint8_t kNdHopLimit = 255;  // RFC 4861 7.1: ND messages carry 255
 
-// RFC 8200 3: version 6, traffic class 0, flow label 0, payload length, next
-// header, hop limit, source, destination. (Interim: lib/wire/ipv6 replaces it.)
 void write_ipv6_header(std::byte* p, std::size_t payload_len, std::uint8_t next_header, std::uint8_t hop_limit,
                        const IpAddr& src, const IpAddr& dst) noexcept {
-  store_be32(p, 0x60000000u);
-  store_be16(p + 4, static_cast<std::uint16_t>(payload_len));
-  store_u8(p + 6, next_header);
-  store_u8(p + 7, hop_limit);
-  std::memcpy(p + 8, src.bytes.data(), 16);
-  std::memcpy(p + 24, dst.bytes.data(), 16);
-}
-
-bool is_extension_header(std::uint8_t nh) noexcept {
-  // RFC 8200 4 and the IANA list it points to (RFC 7045): Hop-by-Hop, Routing,
-  // Fragment, ESP, AH, Destination Options, Mobility, HIP, Shim6, experiments.
-  switch (nh) {
-    case 0: case 43: case 44: case 50: case 51: case 60: case 135: case 139: case 140: case 253: case 254:
-      return true;
-    default:
-      return false;
-  }
+  wire::Ipv6Header h;
+  h.next_header = next_header;
+  h.hop_limit = hop_limit;
+  h.src = src;
+  h.dst = dst;
+  wire::write_ipv6_header(std::span<std::byte>(p, kIp6Len), h, static_cast<std::uint16_t>(payload_len));
 }
 
 }  // namespace
+
+StackConfig with_interface_addresses(StackConfig s, const InterfaceConfig& c) {
+  if (!c.ip6.address) return s;
+  // RFC 6724 5 (IpLayer::select_source): the global address first.
+  for (const IpAddr& a : {*c.ip6.address, c.ip6.link_local.value_or(wire::link_local_from_mac(c.mac))}) {
+    if (std::find(s.local_addrs6.begin(), s.local_addrs6.end(), a) == s.local_addrs6.end()) s.local_addrs6.push_back(a);
+  }
+  return s;
+}
 
 void Interface::setup_ipv6() {
   const auto& c = cfg_.ip6;
@@ -48,6 +48,14 @@ void Interface::setup_ipv6() {
   // RFC 4862 5.3: fe80::/64 and the interface identifier, modified EUI-64 of the
   // MAC (RFC 4291 2.5.1, RFC 2464 4), unless configured.
   ll_ = c.link_local.value_or(wire::link_local_from_mac(cfg_.mac));
+  for (const IpAddr* a : {&addr6_, &ll_}) {
+    if (!stack_.is_local(*a)) {
+      std::fprintf(stderr, "riptide: interface IPv6 address %s is not one of the stack's local_addrs6 "
+                   "(with_interface_addresses() adds them)\n", to_string(*a).c_str());
+      std::abort();
+    }
+  }
+  stack_.set_icmpv6_hooks(ip::Icmpv6Hooks{&Interface::icmpv6_hook, &Interface::parameter_problem_hook, this});
   nd_.emplace(c.nd, counters_);
   pmtu_.emplace(c.pmtu);
   icmp6_errors_ = TokenBucket{c.icmp_error_rate, c.icmp_error_burst};
@@ -78,61 +86,27 @@ bool Interface::on_link6(const IpAddr& a) const noexcept {
   return (a.bytes[len / 8] & mask) == (addr6_.bytes[len / 8] & mask);
 }
 
-void Interface::input6(std::span<const std::byte> ip, Instant now, bool answer, RxChecksum rx) {
-  counters_.inc(Counter::link6_in);
-  // RFC 8200 3: the fixed header; the payload length bounds the packet (Ethernet
-  // padding after it is not ours). Payload length 0 with a Jumbo option (RFC 2675)
-  // is not supported: Ethernet carries no jumbograms.
-  if (ip.size() < kIp6Len || (static_cast<std::uint8_t>(ip[0]) >> 4) != 6) {
-    counters_.inc(Counter::link6_drop_malformed);
-    return;
-  }
-  const std::size_t payload_len = load_be16(ip.data() + 4);
-  if (payload_len > ip.size() - kIp6Len) {
-    counters_.inc(Counter::link6_drop_malformed);
-    return;
-  }
-  ip = ip.first(kIp6Len + payload_len);
-  const std::uint8_t next_header = load_u8(ip.data() + 6);
-  const std::uint8_t hop_limit = load_u8(ip.data() + 7);
-  const IpAddr src = IpAddr::from_bytes(ip.data() + 8);
-  const IpAddr dst = IpAddr::from_bytes(ip.data() + 24);
-  // RFC 4291 2.7: a multicast address is never a source. RFC 4291 2.5.5.2:
-  // IPv4-mapped addresses are not used in IPv6 packets.
-  if (src.is_v6_multicast() || src.is_v4() || dst.is_v4()) {
-    counters_.inc(Counter::link6_drop_malformed);
-    return;
-  }
-  if (!is_local6(dst) && !joined6(dst)) {
-    counters_.inc(Counter::link6_drop_not_ours);
-    return;
-  }
-  const auto payload = ip.subspan(kIp6Len);
-  if (next_header == wire::kIpProtoIcmpv6) {
-    icmpv6_input(ip, src, dst, hop_limit, payload, now, answer);
-    return;
-  }
-  if (upper6_ != nullptr) {
-    upper6_(upper6_ctx_, ip, now, rx);
-    return;
-  }
-  counters_.inc(Counter::link6_drop_upper);
-  if (!answer) return;
-  // No upper layer here (TCP over IPv6 is the Stack's, not wired yet).
-  if (next_header == 6 || next_header == 59 || is_extension_header(next_header)) return;
-  if (next_header == 17) {
-    // RFC 4443 3.1: no listener for the transport: Port Unreachable.
-    send_icmpv6_error(wire::kIcmpv6DestUnreachable, wire::kIcmpv6PortUnreachable, 0, ip, now);
-    return;
-  }
-  // RFC 8200 4: an unrecognized Next Header: discard and send Parameter Problem,
-  // code 1, pointing at the field (byte 6 of the fixed header).
-  send_icmpv6_error(wire::kIcmpv6ParamProblem, wire::kIcmpv6UnknownNextHeader, 6, ip, now);
+void Interface::icmpv6_hook(void* ctx, const wire::Ipv6View& ip, std::span<const std::byte> message) {
+  auto* self = static_cast<Interface*>(ctx);
+  self->icmpv6_input(ip.src(), ip.dst(), ip.hop_limit(), message, self->now6_, self->answer6_);
 }
 
-void Interface::icmpv6_input(std::span<const std::byte> ip, const IpAddr& src, const IpAddr& dst,
-                             std::uint8_t hop_limit, std::span<const std::byte> message, Instant now, bool answer) {
-  (void)ip;  // the whole packet: for errors about it, when TCP takes them
+void Interface::parameter_problem_hook(void* ctx, const wire::Ipv6View& ip, std::uint8_t code,
+                                       std::uint32_t pointer) {
+  // RFC 8200 4 (the IpLayer decided): Parameter Problem, rate-limited here.
+  auto* self = static_cast<Interface*>(ctx);
+  if (!self->answer6_) return;
+  self->send_icmpv6_error(wire::kIcmpv6ParamProblem, code, pointer, ip.bytes(), self->now6_);
+}
+
+void Interface::icmpv6_input(const IpAddr& src, const IpAddr& dst, std::uint8_t hop_limit,
+                             std::span<const std::byte> message, Instant now, bool answer) {
+  // The IpLayer passes unicast to our addresses and every multicast destination:
+  // RFC 4291 2.8, only the groups we joined (all-nodes, our solicited-node groups).
+  if (dst.is_v6_multicast() && !joined6(dst)) {
+    counters_.inc(Counter::icmp6_drop_not_joined);
+    return;
+  }
   auto m = wire::Icmpv6View::parse(message);
   if (!m) {
     counters_.inc(Counter::icmp6_drop_malformed);

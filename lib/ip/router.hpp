@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "common/byte_order.hpp"
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 #include "common/time.hpp"
 #include "ip/interface.hpp"
 #include "ip/routes.hpp"

@@ -14,7 +14,7 @@
 #include <variant>
 #include <vector>
 
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 #include "ip/interface.hpp"
 #include "ip/routes.hpp"
 #include "stack/stack.hpp"

@@ -16,7 +16,7 @@
 #include <span>
 
 #include "common/counters.hpp"
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 #include "common/seq_num.hpp"
 #include "common/time.hpp"
 #include "tcp/config.hpp"

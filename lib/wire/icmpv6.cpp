@@ -10,19 +10,6 @@
 
 namespace riptide::wire {
 
-std::uint32_t ipv6_pseudo_header_sum(const IpAddr& src, const IpAddr& dst, std::uint32_t length,
-                                     std::uint8_t next_header) noexcept {
-  // RFC 8200 8.1: source, destination, upper-layer packet length (32 bits), three
-  // zero bytes and the next header. 16 words of addresses sum to at most 16 *
-  // 0xffff, so a 32-bit sum does not overflow.
-  std::uint32_t sum = 0;
-  for (int i = 0; i < 16; i += 2) {
-    sum += static_cast<std::uint32_t>(src.bytes[i] << 8 | src.bytes[i + 1]);
-    sum += static_cast<std::uint32_t>(dst.bytes[i] << 8 | dst.bytes[i + 1]);
-  }
-  return sum + (length >> 16) + (length & 0xffffu) + next_header;
-}
-
 Result<Icmpv6View, ParseError> Icmpv6View::parse(std::span<const std::byte> message) noexcept {
   if (message.size() < kIcmpv6HeaderLen) return Unexpected{ParseError::Truncated};
   return Icmpv6View{message};
@@ -37,7 +24,7 @@ std::uint32_t Icmpv6View::word() const noexcept { return load_be32(bytes_.data()
 
 bool Icmpv6View::checksum_valid(const IpAddr& src, const IpAddr& dst) const noexcept {
   const auto len = static_cast<std::uint32_t>(bytes_.size());
-  return checksum_fold(checksum_add(bytes_, ipv6_pseudo_header_sum(src, dst, len, kIpProtoIcmpv6))) == 0;
+  return checksum_fold(checksum_add(bytes_, pseudo_header_sum_v6(src, dst, kIpProtoIcmpv6, len))) == 0;
 }
 
 Result<NdOptions, ParseError> parse_nd_options(std::span<const std::byte> options) noexcept {
@@ -170,7 +157,7 @@ std::size_t store_link_addr_option(std::byte* p, std::uint8_t type, const MacAdd
 // RFC 4443 2.3: the checksum over the pseudo-header and the message.
 std::size_t finish(std::span<std::byte> out, std::size_t len, const IpAddr& src, const IpAddr& dst) noexcept {
   const std::uint32_t sum =
-      checksum_add(out.first(len), ipv6_pseudo_header_sum(src, dst, static_cast<std::uint32_t>(len), kIpProtoIcmpv6));
+      checksum_add(out.first(len), pseudo_header_sum_v6(src, dst, kIpProtoIcmpv6, static_cast<std::uint32_t>(len)));
   store_be16(out.data() + 2, checksum_fold(sum));
   return len;
 }

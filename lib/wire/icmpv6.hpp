@@ -1,6 +1,6 @@
 // ICMPv6 (RFC 4443) and the Neighbor Discovery messages (RFC 4861 4): checked views
 // and writers, and the ICMPv6 checksum over the IPv6 pseudo-header (RFC 4443 2.3,
-// RFC 8200 8.1).
+// RFC 8200 8.1: wire::pseudo_header_sum_v6).
 //
 // What the views check is the format only (lengths, option lengths); the rules
 // that need the IPv6 header (hop limit 255, source and destination addresses,
@@ -17,6 +17,7 @@
 #include "common/ip_addr.hpp"
 #include "common/result.hpp"
 #include "wire/ethernet.hpp"
+#include "wire/ipv6.hpp"  // kIpv6HeaderLen, kIpv6MinMtu
 #include "wire/parse_error.hpp"
 
 namespace riptide::wire {
@@ -69,20 +70,12 @@ inline constexpr std::size_t kNdPrefixInfoOptLen = 32; // RFC 4861 4.6.2
 inline constexpr std::size_t kNdMtuOptLen = 8;         // RFC 4861 4.6.4
 // RFC 8200 5: every link carries 1280-byte packets; RFC 4443 2.4(c): an error
 // message holds as much of the invoking packet as fits in that.
-inline constexpr std::size_t kIpv6MinMtu = 1280;
-inline constexpr std::size_t kIpv6HeaderLen = 40;
 inline constexpr std::size_t kIcmpv6ErrorMaxLen = kIpv6MinMtu - kIpv6HeaderLen;
 
 // RFC 4861 4.4 Neighbor Advertisement flags (the first byte after the checksum).
 inline constexpr std::uint8_t kNaRouter = 0x80;
 inline constexpr std::uint8_t kNaSolicited = 0x40;
 inline constexpr std::uint8_t kNaOverride = 0x20;
-
-// Partial sum of the IPv6 pseudo-header (RFC 8200 8.1): source, destination, the
-// upper-layer packet length (32 bits) and the next header (32 bits, zero padded).
-// Add checksum_add(message) and fold (wire/checksum.hpp).
-[[nodiscard]] std::uint32_t ipv6_pseudo_header_sum(const IpAddr& src, const IpAddr& dst, std::uint32_t length,
-                                                   std::uint8_t next_header) noexcept;
 
 // One ICMPv6 message (the upper-layer payload of an IPv6 packet).
 class Icmpv6View {

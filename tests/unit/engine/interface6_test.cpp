@@ -10,6 +10,7 @@
 #include "wire/checksum.hpp"
 #include "wire/ethernet.hpp"
 #include "wire/icmpv6.hpp"
+#include "wire/tcp.hpp"
 
 namespace riptide::testing {
 namespace {
@@ -46,7 +47,7 @@ std::vector<std::byte> frame(const wire::MacAddr& eth_dst, const wire::MacAddr& 
   if (nh == wire::kIpProtoIcmpv6 && fix_icmp_checksum && payload.size() >= 4) {
     payload[2] = payload[3] = std::byte{0};
     const auto sum = wire::checksum_add(
-        payload, wire::ipv6_pseudo_header_sum(src, dst, static_cast<std::uint32_t>(payload.size()), nh));
+        payload, wire::pseudo_header_sum_v6(src, dst, nh, static_cast<std::uint32_t>(payload.size())));
     store_be16(payload.data() + 2, wire::checksum_fold(sum));
   }
   std::vector<std::byte> f(14 + 40);
@@ -80,7 +81,7 @@ std::vector<std::byte> echo_body(std::uint16_t id, std::uint16_t seq, std::size_
 
 class Interface6Test : public ::testing::Test {
  protected:
-  Interface6Test() : iface(h.stack, config()) {}
+  Interface6Test() : h(with_interface_addresses(default_config(), config())), iface(h.stack, config()) {}
   static InterfaceConfig config() {
     InterfaceConfig c;
     c.mac = kOurMac;
@@ -214,19 +215,19 @@ TEST_F(Interface6Test, InvalidSolicitationsDroppedByReason) {
       {"another node's solicited-node group",
        frame(wire::multicast_mac(wire::solicited_node(kPeer)), kPeerMac, kPeer, wire::solicited_node(kPeer), 255,
              wire::kIpProtoIcmpv6, ns_body(kPeer, kPeerMac)),
-       Counter::link6_drop_not_ours},
+       Counter::icmp6_drop_not_joined},
       {"payload length past the frame", [&] {
          auto f = frame(sn_mac, kPeerMac, kPeer, sn, 255, wire::kIpProtoIcmpv6, ns_body(kOur, kPeerMac));
          store_be16(f.data() + 18, 200);
          return f;
        }(),
-       Counter::link6_drop_malformed},
+       Counter::ip6_drop_malformed},
       {"version 4 in an IPv6 frame", [&] {
          auto f = frame(sn_mac, kPeerMac, kPeer, sn, 255, wire::kIpProtoIcmpv6, ns_body(kOur, kPeerMac));
          f[14] = std::byte{0x40};
          return f;
        }(),
-       Counter::link6_drop_malformed},
+       Counter::ip6_drop_malformed},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
@@ -358,42 +359,35 @@ TEST_F(Interface6Test, UnknownNextHeaderGetsParameterProblem) {
   EXPECT_EQ(m.code(), wire::kIcmpv6UnknownNextHeader);
   EXPECT_EQ(m.word(), 6u);  // RFC 8200 4: the pointer to the Next Header field
   EXPECT_EQ(m.payload().size(), f.size() - 14);
-  EXPECT_EQ(h.counter(Counter::link6_drop_upper), 1u);
+  EXPECT_EQ(h.counter(Counter::ip6_drop_protocol), 1u);
   EXPECT_EQ(h.counter(Counter::icmp6_error_out), 1u);
 }
 
-TEST_F(Interface6Test, UdpGetsPortUnreachable) {
+TEST_F(Interface6Test, TcpOverIpv6GoesToTheStack) {
+  // A SYN to a port nobody listens on: the Stack answers RST (RFC 9293 3.10.7.1),
+  // and the RST leaves through this Interface's neighbour resolution.
+  std::vector<std::byte> syn(20);
+  wire::TcpHeader t;
+  t.src_port = 40000;
+  t.dst_port = 9;
+  t.seq = SeqNum{1000};
+  t.flags = wire::tcp_flags::kSyn;
+  t.window = 65535;
+  wire::write_tcp_header(syn, t);
+  wire::finish_tcp_checksum(syn, kPeer, kOur);
   peer_solicits();
   drain();
-  in(frame(kOurMac, kPeerMac, kPeer, kOur, 64, 17, std::vector<std::byte>(8)));
+  in(frame(kOurMac, kPeerMac, kPeer, kOur, 64, 6, syn));
   auto out = drain();
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].icmp().type(), wire::kIcmpv6DestUnreachable);
-  EXPECT_EQ(out[0].icmp().code(), wire::kIcmpv6PortUnreachable);
-}
-
-TEST_F(Interface6Test, TcpWithoutAnUpperLayerIsCountedNotAnswered) {
-  in(frame(kOurMac, kPeerMac, kPeer, kOur, 64, 6, std::vector<std::byte>(20)));
-  EXPECT_EQ(h.counter(Counter::link6_drop_upper), 1u);
-  EXPECT_TRUE(drain().empty());
-}
-
-TEST_F(Interface6Test, UpperLayerHookGetsTheRest) {
-  struct Seen {
-    int n = 0;
-    std::size_t len = 0;
-  } seen;
-  iface.set_ipv6_upper(
-      [](void* ctx, std::span<const std::byte> ip, Instant, RxChecksum) {
-        auto* s = static_cast<Seen*>(ctx);
-        ++s->n;
-        s->len = ip.size();
-      },
-      &seen);
-  in(frame(kOurMac, kPeerMac, kPeer, kOur, 64, 6, std::vector<std::byte>(20)));
-  EXPECT_EQ(seen.n, 1);
-  EXPECT_EQ(seen.len, 60u);
-  EXPECT_EQ(h.counter(Counter::link6_drop_upper), 0u);
+  EXPECT_EQ(out[0].dst, kPeerMac);
+  EXPECT_EQ(out[0].ip_src(), kOur);
+  EXPECT_EQ(out[0].ip_dst(), kPeer);
+  EXPECT_EQ(static_cast<std::uint8_t>(out[0].ip[6]), 6);
+  auto rst = wire::TcpView::parse(std::span<const std::byte>(out[0].ip).subspan(40));
+  ASSERT_TRUE(rst);
+  EXPECT_TRUE(rst->has(wire::tcp_flags::kRst));
+  EXPECT_EQ(rst->dst_port(), 40000);
 }
 
 TEST_F(Interface6Test, ErrorsAreRateLimited) {
@@ -412,9 +406,13 @@ TEST_F(Interface6Test, ErrorsAreRateLimited) {
 TEST_F(Interface6Test, NoErrorAboutAnErrorOrAMulticastPacket) {
   peer_solicits();
   drain();
-  // RFC 4443 2.4(e.3): a packet to a multicast group (not PTB, not code 2).
-  in(frame(wire::multicast_mac(wire::kAllNodes), kPeerMac, kPeer, wire::kAllNodes, 64, 200,
-           std::vector<std::byte>(8)));
+  // RFC 4443 2.4(e.3): a packet to a multicast group (not PTB, not code 2): the
+  // IpLayer does not ask, and asked directly the Interface refuses.
+  const auto mc = frame(wire::multicast_mac(wire::kAllNodes), kPeerMac, kPeer, wire::kAllNodes, 64, 200,
+                        std::vector<std::byte>(8));
+  in(mc);
+  EXPECT_EQ(h.counter(Counter::ip6_drop_protocol), 1u);
+  iface.send_icmpv6_error(wire::kIcmpv6ParamProblem, 1, 6, std::span(mc).subspan(14), h.now);
   EXPECT_EQ(h.counter(Counter::icmp6_error_suppressed), 1u);
   // RFC 4443 2.4(e.1): an ICMPv6 error as the invoking packet.
   std::vector<std::byte> err(48);
@@ -527,7 +525,7 @@ TEST(Interface6Off, Ipv6FramesCountedAsBefore) {
 
 class Interface6DadTest : public Interface6Test {
  protected:
-  Interface6DadTest() : dad_iface(h.stack, dad_config()) {}
+  Interface6DadTest() : dad_h(with_interface_addresses(default_config(), dad_config())), dad_iface(dad_h.stack, dad_config()) {}
   static InterfaceConfig dad_config() {
     InterfaceConfig c = config();
     c.ip6.dad = true;
@@ -535,12 +533,13 @@ class Interface6DadTest : public Interface6Test {
   }
   std::vector<Frame> dad_drain() {
     std::vector<Frame> out;
-    dad_iface.drain(h.now, [&](std::span<const std::byte> eth, std::span<const std::byte> body) {
+    dad_iface.drain(dad_h.now, [&](std::span<const std::byte> eth, std::span<const std::byte> body) {
       auto e = wire::EthernetView::parse(eth);
       if (e->ether_type() == kEtherTypeIpv6) out.push_back(Frame{e->dst(), e->src(), e->ether_type(), {body.begin(), body.end()}});
     });
     return out;
   }
+  Harness dad_h;
   Interface dad_iface;
 };
 
@@ -558,14 +557,14 @@ TEST_F(Interface6DadTest, ProbesThenAdvertises) {
   }
   EXPECT_TRUE(dad_iface.tentative(kOur));
   // While tentative, a solicitation for the address is not answered.
-  dad_iface.input(frame(kOurMac, kPeerMac, kPeer, kOur, 255, wire::kIpProtoIcmpv6, ns_body(kOur, kPeerMac)), h.now);
+  dad_iface.input(frame(kOurMac, kPeerMac, kPeer, kOur, 255, wire::kIpProtoIcmpv6, ns_body(kOur, kPeerMac)), dad_h.now);
   EXPECT_TRUE(dad_drain().empty());
-  h.advance(std::chrono::seconds{1});
+  dad_h.advance(std::chrono::seconds{1});
   out = dad_drain();
   ASSERT_EQ(out.size(), 2u);  // RetransTimer passed, no reply: the NAs go
   EXPECT_EQ(out[0].icmp().type(), wire::kNdNeighborAdvert);
   EXPECT_FALSE(dad_iface.tentative(kOur));
-  EXPECT_EQ(h.counter(Counter::nd_dad_conflict), 0u);
+  EXPECT_EQ(dad_h.counter(Counter::nd_dad_conflict), 0u);
 }
 
 TEST_F(Interface6DadTest, ConflictKeepsTheAddressUnanswered) {
@@ -574,14 +573,14 @@ TEST_F(Interface6DadTest, ConflictKeepsTheAddressUnanswered) {
   // RFC 4862 5.4.4: an NA for the tentative address: a duplicate.
   dad_iface.input(frame(wire::multicast_mac(wire::kAllNodes), kPeerMac, kOur, wire::kAllNodes, 255,
                         wire::kIpProtoIcmpv6, na_body(wire::kNaOverride, kOur, kPeerMac)),
-                  h.now);
-  EXPECT_EQ(h.counter(Counter::nd_dad_conflict), 1u);
-  h.advance(std::chrono::seconds{1});
+                  dad_h.now);
+  EXPECT_EQ(dad_h.counter(Counter::nd_dad_conflict), 1u);
+  dad_h.advance(std::chrono::seconds{1});
   auto out = dad_drain();
   ASSERT_EQ(out.size(), 1u);  // only the link-local address is advertised
   EXPECT_EQ(wire::parse_neighbor_advertisement(out[0].icmp())->target, kOurLl);
   EXPECT_TRUE(dad_iface.tentative(kOur));
-  dad_iface.input(frame(kOurMac, kPeerMac, kPeer, kOur, 255, wire::kIpProtoIcmpv6, ns_body(kOur, kPeerMac)), h.now);
+  dad_iface.input(frame(kOurMac, kPeerMac, kPeer, kOur, 255, wire::kIpProtoIcmpv6, ns_body(kOur, kPeerMac)), dad_h.now);
   EXPECT_TRUE(dad_drain().empty());
 }
 

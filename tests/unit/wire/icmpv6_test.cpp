@@ -396,7 +396,7 @@ TEST(WireIcmpv6, PseudoHeaderSumMatchesASumOverTheBytes) {
   ph[34] = std::byte{0x01};
   ph[35] = std::byte{0x02};
   ph[39] = std::byte{58};
-  EXPECT_EQ(checksum_fold(ipv6_pseudo_header_sum(kA, kB, 0x0102, 58)), checksum_fold(checksum_add(ph)));
+  EXPECT_EQ(checksum_fold(pseudo_header_sum_v6(kA, kB, 58, 0x0102)), checksum_fold(checksum_add(ph)));
 }
 
 }  // namespace
