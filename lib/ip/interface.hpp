@@ -26,6 +26,10 @@
 /// (input, drain_tx, is_local, the shared counters), so lib/ip depends on lib/stack
 /// until IPv4 input/output moves into lib/ip (issue 13; lib/ip/meson.build).
 ///
+/// Allocation: the ICMPv6 and ND messages built here (replies, solicitations,
+/// errors) and the packets waiting for a resolution are held in heap buffers, as
+/// ARP's are: control traffic and the first packets to a neighbour, not TCP's path.
+///
 /// Thread-safety: none; on the Stack's core.
 #pragma once
 
