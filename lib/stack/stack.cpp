@@ -551,8 +551,17 @@ Stack::ConnSlot* Stack::new_connection(const FlowKey& key, Handler* h, std::uint
   s.opened = false;
   s.time_wait = kNone;
   s.rtx_armed = false;
-  s.conn.emplace(static_cast<tcp::TcpHost&>(*this), key.is_v4() ? cfg_.tcp : tcp6_, key);
-  s.conn->host_data = &s;
+  const tcp::TcpConfig& tc = key.is_v4() ? cfg_.tcp : tcp6_;
+  if (s.conn && &s.conn->config() == &tc) {
+    // The slot's Connection is recycled in place (its buffers were released with
+    // the slot): no constructor zeroing the reassembly ranges and SACK scoreboard.
+    // A slot last used by the other address family is built anew: the Connection
+    // holds its family's TcpConfig by reference.
+    s.conn->recycle(key);
+  } else {
+    s.conn.emplace(static_cast<tcp::TcpHost&>(*this), tc, key);
+    s.conn->host_data = &s;
+  }
   ++conn_count_;
   ++by_state_[static_cast<std::size_t>(State::Closed)];
   return &s;
@@ -594,7 +603,7 @@ void Stack::release_connection(ConnSlot& s) {
   if (s.in_flow_table) flows_.erase(c.key());
   if (s.opened) counters_.inc(Counter::tcp_conn_closed);  // opened = closed + open records
   --by_state_[static_cast<std::size_t>(c.state() == State::TimeWait ? State::Closed : c.state())];
-  s.conn.reset();
+  c.release_buffers();  // the Connection object stays for the slot's next use
   s.used = false;
   s.finished = false;
   ++s.generation;

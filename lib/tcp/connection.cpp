@@ -45,12 +45,80 @@ Connection::Connection(TcpHost& host, const TcpConfig& cfg, const FlowKey& key) 
   keepalive_count_ = cfg.keepalive_count;
 }
 
-Connection::~Connection() {
+Connection::~Connection() { release_buffers(); }
+
+void Connection::release_buffers() noexcept {
   // Most buffers hold nothing by now (the out-of-order ranges nearly always).
-  ChunkPool& pool = host_.chunk_pool();
-  if (sndbuf_.holds_chunks()) sndbuf_.release(pool);
-  reass_.release(pool);
+  if (sndbuf_.holds_chunks()) sndbuf_.release(host_.chunk_pool());
+  if (reass_.holds_data() || reass_.fin_held()) reass_.release(host_.chunk_pool());
 }
+
+// Every member, in declaration order, as the constructor and the default member
+// initialisers leave it. A member added to Connection must be added here too:
+// the size check below fails until it is looked at.
+void Connection::recycle(const FlowKey& key) noexcept {
+  assert(!sndbuf_.holds_chunks() && !reass_.holds_data());
+  key_ = key;
+  state_ = State::Closed;
+  tcb_ = Tcb{};
+  rto_ = RtoEstimator(cfg_.rto_initial, cfg_.rto_min, cfg_.rto_max);
+  algo_ = cfg_.congestion;
+  cc_ = CongestionControl{};
+  rcv_buf_ = cfg_.rcv_buf;
+  snd_buf_ = cfg_.snd_buf;
+  // sndbuf_: released, kept.
+  reass_.reset();
+  dsack_.reset();
+  last_ack_sent_ = SeqNum{};
+  sack_.clear();
+  high_rxt_ = SeqNum{};
+  rcv_held_ = 0;
+  rtt_seq_.reset();
+  rtt_start_ = Instant{};
+  connect_deadline_ = Instant{};
+  retries_ = 0;
+  persist_backoff_ = 0;
+  keepalive_ = cfg_.keepalive;
+  keepalive_idle_ = cfg_.keepalive_idle;
+  keepalive_interval_ = cfg_.keepalive_interval;
+  keepalive_count_ = cfg_.keepalive_count;
+  keepalive_probes_ = 0;
+  dupacks_ = 0;
+  in_recovery_ = false;
+  recover_ = SeqNum{};
+  peer_mss_ = 536;
+  peer_ts_ = false;
+  peer_sack_ = false;
+  peer_wscale_.reset();
+  passive_ = false;
+  fin_queued_ = false;
+  fin_sent_ = false;
+  fin_seq_ = SeqNum{};
+  ack_now_ = false;
+  ack_delayable_ = false;
+  unacked_bytes_ = 0;
+  quick_acks_ = 0;
+  pingpong_ = false;
+  last_data_at_.reset();
+  zero_window_probe_ = false;
+  snd_sml_ = SeqNum{};
+  app_closed_ = false;
+  peer_fin_ = false;
+  nodelay_ = cfg_.nodelay;
+  want_writable_ = false;
+  closed_reported_ = false;
+  pto_armed_ = false;
+  tlp_high_.reset();
+  in_input_ = false;
+  shutdown_deferred_ = false;
+  // host_data stays: the host's own slot. user_data is the application's.
+  user_data = nullptr;
+}
+// recycle() lists every member: a change of Connection's size means one was
+// added or removed there too (x86-64, libstdc++; FlowKey counted apart, so a
+// change of address family does not trip it).
+static_assert(sizeof(void*) != 8 || sizeof(Connection) - sizeof(FlowKey) == 1212,
+              "a Connection member changed: update recycle()");
 
 std::uint32_t Connection::ts_now(Instant now) const noexcept {
   return ts_clock(now, tcb_.ts_offset);

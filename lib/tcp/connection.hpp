@@ -129,6 +129,18 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
   ~Connection();
 
+  // --- slot recycling (the host's connection records) --------------------------
+  // The connection is done: what its send buffer and reassembly hold goes back to
+  // the host's chunk pool.
+  void release_buffers() noexcept;
+  // Makes this object what Connection(host, cfg, key) constructs, in place: every
+  // scalar back to its initial value, while the reassembly ranges, the SACK
+  // scoreboard and the send buffer, already empty (release_buffers()), are kept
+  // instead of being built and zeroed again. Same host and config as before.
+  void recycle(const FlowKey& key) noexcept;
+  /// The configuration this connection was built with (its address family's).
+  [[nodiscard]] const TcpConfig& config() const noexcept { return cfg_; }
+
   // --- opens -------------------------------------------------------------------
   // RFC 9293 3.10.1 active OPEN: CLOSED -> SYN-SENT, SYN sent.
   void open_active(SeqNum iss, std::uint32_t ts_offset, Instant now);

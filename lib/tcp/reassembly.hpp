@@ -67,6 +67,11 @@ class Reassembly {
   [[nodiscard]] std::size_t block_count() const noexcept;
 
   void release(ChunkPool& pool) noexcept;  // drop everything held
+  // After release(): as constructed (the ranges are already unused and empty).
+  void reset() noexcept {
+    stamp_ = 0;
+    fin_stamp_ = 0;
+  }
 
  private:
   struct Range {

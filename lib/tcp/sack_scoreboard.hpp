@@ -32,6 +32,8 @@ class SackScoreboard {
   void prune(SeqNum snd_una) noexcept;
 
   [[nodiscard]] std::size_t count() const noexcept { return count_; }
+  // Empty, as constructed (blocks past count() are never read).
+  void clear() noexcept { count_ = 0; }
   [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
   [[nodiscard]] std::span<const wire::SackBlock> blocks() const noexcept { return {blocks_.data(), count_}; }
   // The block holding `s`, if any.
