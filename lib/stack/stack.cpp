@@ -915,8 +915,8 @@ bool Stack::output_raw(std::span<const std::byte> ipv4_packet) {
   return true;
 }
 
-template <class FillPayload>
-void Stack::output_tcp(const FlowKey& key, const wire::TcpHeader& h, std::size_t payload_len,
+template <class WriteHeader, class FillPayload>
+void Stack::output_tcp(const FlowKey& key, WriteHeader&& write_header, std::size_t payload_len,
                        FillPayload&& fill) {
   std::span<std::byte> out = tx_reserve();
   if (out.empty()) return;
@@ -929,7 +929,8 @@ void Stack::output_tcp(const FlowKey& key, const wire::TcpHeader& h, std::size_t
   // The TCP header first (it knows its length), then the IPv4 header in front of
   // it: the options' length is worked out once per segment, not twice.
   constexpr std::size_t hl = wire::kIpv4MinHeaderLen;
-  const std::size_t th_len = wire::write_tcp_header(out.subspan(hl), h);
+  const TcpHeaderWritten th = write_header(out.subspan(hl));
+  const std::size_t th_len = th.len;
   const std::size_t seg_len = th_len + payload_len;
   assert(th_len != 0 && hl + seg_len <= out.size());
   wire::write_ipv4_header(out, iph, static_cast<std::uint16_t>(seg_len));
@@ -942,6 +943,13 @@ void Stack::output_tcp(const FlowKey& key, const wire::TcpHeader& h, std::size_t
     const std::uint32_t ph = wire::pseudo_header_sum(key.local_addr, key.remote_addr, wire::kIpProtoTcp,
                                                      static_cast<std::uint16_t>(seg_len));
     store_be16(seg.data() + 16, static_cast<std::uint16_t>(~wire::checksum_fold(ph)));
+  } else if (th.sum) {
+    // The header was summed as it was written (RFC 1624): the pseudo header and
+    // the payload are what is left to add.
+    std::uint32_t sum = *th.sum + wire::pseudo_header_sum(key.local_addr, key.remote_addr, wire::kIpProtoTcp,
+                                                          static_cast<std::uint16_t>(seg_len));
+    if (payload_len > 0) sum = wire::checksum_add(seg.subspan(th_len), sum);
+    store_be16(seg.data() + 16, wire::checksum_fold(sum));
   } else {
     wire::finish_tcp_checksum(seg, key.local_addr, key.remote_addr);
   }
@@ -951,13 +959,27 @@ void Stack::output_tcp(const FlowKey& key, const wire::TcpHeader& h, std::size_t
 
 void Stack::send_tcp(const FlowKey& key, const wire::TcpHeader& h,
                      std::span<const std::byte> payload) {
-  output_tcp(key, h, payload.size(),
-             [&](std::span<std::byte> out) { std::copy(payload.begin(), payload.end(), out.begin()); });
+  output_tcp(
+      key, [&](std::span<std::byte> out) { return TcpHeaderWritten{wire::write_tcp_header(out, h), std::nullopt}; },
+      payload.size(), [&](std::span<std::byte> out) { std::copy(payload.begin(), payload.end(), out.begin()); });
 }
 
 void Stack::transmit(Connection& c, const wire::TcpHeader& h, std::size_t off, std::size_t len) {
   // The payload goes straight from the send buffer into the packet: one copy.
-  output_tcp(c.key(), h, len, [&](std::span<std::byte> out) { c.copy_payload(off, out); });
+  output_tcp(
+      c.key(), [&](std::span<std::byte> out) { return TcpHeaderWritten{wire::write_tcp_header(out, h), std::nullopt}; },
+      len, [&](std::span<std::byte> out) { c.copy_payload(off, out); });
+}
+
+void Stack::transmit_built(Connection& c, std::span<const std::byte> th, std::uint32_t th_sum, std::size_t off,
+                           std::size_t len) {
+  output_tcp(
+      c.key(),
+      [&](std::span<std::byte> out) {
+        std::memcpy(out.data(), th.data(), th.size());
+        return TcpHeaderWritten{th.size(), th_sum};
+      },
+      len, [&](std::span<std::byte> out) { c.copy_payload(off, out); });
 }
 
 // ------------------------------------------------------------------------------------
