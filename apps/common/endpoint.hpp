@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 
 namespace riptide::apps {
 

@@ -46,7 +46,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 #include "common/time.hpp"
 #include "common/load.hpp"
 #include "stack/stack.hpp"

@@ -66,7 +66,7 @@
 #include <vector>
 
 #include "common/counters.hpp"
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 #include "common/endpoint.hpp"
 #include "common/time.hpp"
 #include "stack/stack.hpp"

@@ -342,7 +342,7 @@ void ProxyWorker::accept(Listener& l, ConnId c) {
   if (policy.accept_proxy_protocol && !policy.accept_proxy_from.empty()) {
     const auto info = stack_.info(c);
     const bool trusted = info && std::any_of(policy.accept_proxy_from.begin(), policy.accept_proxy_from.end(),
-                                             [&](const Cidr& f) { return f.contains(info->key.remote_addr); });
+                                             [&](const Cidr& f) { return f.contains(info->key.remote_addr.v4()); });
     if (!trusted) {
       ++l.stats.untrusted_fronts;
       (void)stack_.abort(c);
@@ -362,7 +362,7 @@ void ProxyWorker::accept(Listener& l, ConnId c) {
   std::optional<std::uint32_t> counted_client;
   if (l.max_per_client != 0) {
     const auto info = stack_.info(c);
-    const std::uint32_t addr = info ? info->key.remote_addr.value : 0;
+    const std::uint32_t addr = info ? info->key.remote_addr.v4().value : 0;
     std::uint32_t& n = l.per_client[addr];
     if (n >= l.max_per_client) {
       if (n == 0) l.per_client.erase(addr);
@@ -472,7 +472,7 @@ void ProxyWorker::start_upstream(Pair& p, std::optional<std::size_t> failed) {
     to = *p.tunnel;  // mode connect: where the client asked to go
   } else {
     const auto info = stack_.info(p.client);
-    const Ipv4Addr client_addr = p.origin ? p.origin->src : info ? info->key.remote_addr : Ipv4Addr{};
+    const Ipv4Addr client_addr = p.origin ? p.origin->src : info ? info->key.remote_addr.v4() : Ipv4Addr{};
     const auto b = l.pool.pick(client_addr, stack_.now(), failed);
     if (!b) {
       if (!failed) ++l.stats.no_backend;  // (a retry with nowhere else to go is not)
@@ -522,7 +522,7 @@ void ProxyWorker::connected(ConnId c) {
       return;
     }
     const ProxiedFlow flow = p->origin ? *p->origin
-                                       : ProxiedFlow{info->key.remote_addr, info->key.local_addr,
+                                       : ProxiedFlow{info->key.remote_addr.v4(), info->key.local_addr.v4(),
                                                      info->key.remote_port, info->key.local_port};
     const auto header = proxy_header(l.spec.policy.send_proxy_protocol, flow);
     const std::uint32_t generation = p->generation;

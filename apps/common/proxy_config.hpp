@@ -54,7 +54,7 @@
 
 #include "common/endpoint.hpp"
 #include "common/http_connect.hpp"
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 #include "common/proxy_protocol.hpp"
 
 namespace riptide::apps::proxy {

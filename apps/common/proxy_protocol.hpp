@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 
 namespace riptide::apps::proxy {
 

@@ -11,4 +11,4 @@
 #pragma once
 
 #include "riptide/stack.hpp"
-#include "stack/interface.hpp"
+#include "ip/interface.hpp"

@@ -37,6 +37,16 @@ namespace riptide {
   X(ip_drop_not_ours, "IPv4 destination is not a local address")                          \
   X(ip_drop_fragment, "IPv4 fragments (not reassembled)")                                 \
   X(ip_drop_protocol, "IPv4 protocol other than TCP/ICMP")                                 \
+  X(ip6_in, "IPv6 packets handed to the stack")                                          \
+  X(ip6_drop_malformed, "IPv6 header failed to parse (RFC 8200 3)")                         \
+  X(ip6_drop_bad_address, "IPv6 source multicast or IPv4-mapped, destination IPv4-mapped")   \
+  X(ip6_drop_not_ours, "IPv6 destination is not a local address")                          \
+  X(ip6_drop_ext_header, "IPv6 extension header malformed or its option says discard")     \
+  X(ip6_drop_no_next_header, "IPv6 Next Header 59: nothing follows (RFC 8200 4.7)")         \
+  X(ip6_drop_fragment, "IPv6 fragments (not reassembled, RFC 8200 4.5)")                     \
+  X(ip6_drop_param_problem, "IPv6 dropped with a Parameter Problem (RFC 8200 4)")            \
+  X(ip6_drop_protocol, "IPv6 upper layer other than TCP/ICMPv6 (Parameter Problem code 1)")  \
+  X(ip6_drop_icmpv6, "ICMPv6 messages with no ICMPv6 handler installed")                   \
   X(tcp_in, "TCP segments parsed")                                                        \
   X(tcp_out, "TCP segments sent")                                                         \
   X(tcp_drop_malformed, "TCP header failed to parse")                                     \

@@ -29,9 +29,4 @@ std::string to_string(Ipv4Addr a) {
          std::to_string((a.value >> 8) & 0xff) + "." + std::to_string(a.value & 0xff);
 }
 
-std::string to_string(const FlowKey& k) {
-  return to_string(k.local_addr) + ":" + std::to_string(k.local_port) + " <- " +
-         to_string(k.remote_addr) + ":" + std::to_string(k.remote_port);
-}
-
 }  // namespace riptide

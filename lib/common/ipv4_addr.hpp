@@ -1,5 +1,6 @@
 /// \file
-/// Ipv4Addr: an IPv4 address held in host byte order; FlowKey: a TCP 4-tuple.
+/// Ipv4Addr: an IPv4 address held in host byte order (ARP, the IPv4 header,
+/// configuration). IpAddr and FlowKey (either family) are in common/ip_addr.hpp.
 #pragma once
 
 #include <compare>
@@ -25,17 +26,5 @@ struct Ipv4Addr {
 };
 
 std::string to_string(Ipv4Addr a);
-
-/// A connection's identity as seen from this stack: local first.
-struct FlowKey {
-  Ipv4Addr local_addr;
-  Ipv4Addr remote_addr;
-  std::uint16_t local_port = 0;
-  std::uint16_t remote_port = 0;
-
-  constexpr bool operator==(const FlowKey&) const = default;
-};
-
-std::string to_string(const FlowKey& k);  ///< "198.18.0.1:80 <- 198.18.0.2:40000"
 
 }  // namespace riptide

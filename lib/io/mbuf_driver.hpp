@@ -27,9 +27,9 @@
 #include <vector>
 
 #include "common/time.hpp"
-#include "stack/interface.hpp"
-#include "stack/router.hpp"
-#include "stack/routes.hpp"
+#include "ip/interface.hpp"
+#include "ip/router.hpp"
+#include "ip/routes.hpp"
 #include "stack/stack.hpp"
 
 struct rte_mbuf;

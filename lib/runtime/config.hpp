@@ -14,9 +14,9 @@
 #include <variant>
 #include <vector>
 
-#include "common/ipv4_addr.hpp"
-#include "stack/interface.hpp"
-#include "stack/routes.hpp"
+#include "common/ip_addr.hpp"
+#include "ip/interface.hpp"
+#include "ip/routes.hpp"
 #include "stack/stack.hpp"
 #include "tcp/config.hpp"
 #include "tcp/keyed_hash.hpp"

@@ -17,7 +17,7 @@
 #include "common/counters.hpp"
 #include "common/result.hpp"
 #include "runtime/config.hpp"
-#include "stack/interface.hpp"
+#include "ip/interface.hpp"
 #include "stack/stack.hpp"
 #include "runtime/steering.hpp"
 #include "runtime/worker.hpp"

@@ -20,4 +20,19 @@ std::uint32_t Steering::hash(Ipv4Addr src, Ipv4Addr dst, std::uint16_t sport, st
   return rte_softrss(reinterpret_cast<std::uint32_t*>(&t), RTE_THASH_V4_L4_LEN, kSymmetricRssKey.data());
 }
 
+std::uint32_t Steering::hash(const IpAddr& src, const IpAddr& dst, std::uint16_t sport,
+                             std::uint16_t dport) const noexcept {
+  if (src.is_v4() && dst.is_v4()) return hash(src.v4(), dst.v4(), sport, dport);
+  // rte_softrss reads the tuple as CPU-order 32-bit words (rte_thash_load_v6_addrs).
+  std::uint32_t t[RTE_THASH_V6_L4_LEN] = {};
+  for (int i = 0; i < 4; ++i) {
+    t[i] = (std::uint32_t{src.bytes[4 * i]} << 24) | (std::uint32_t{src.bytes[4 * i + 1]} << 16) |
+           (std::uint32_t{src.bytes[4 * i + 2]} << 8) | src.bytes[4 * i + 3];
+    t[4 + i] = (std::uint32_t{dst.bytes[4 * i]} << 24) | (std::uint32_t{dst.bytes[4 * i + 1]} << 16) |
+               (std::uint32_t{dst.bytes[4 * i + 2]} << 8) | dst.bytes[4 * i + 3];
+  }
+  t[8] = (std::uint32_t{sport} << 16) | dport;
+  return rte_softrss(t, RTE_THASH_V6_L4_LEN, kSymmetricRssKey.data());
+}
+
 }  // namespace riptide::runtime

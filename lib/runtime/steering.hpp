@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 
 namespace riptide::runtime {
 
@@ -31,6 +31,15 @@ class Steering {
   [[nodiscard]] std::uint32_t hash(Ipv4Addr src, Ipv4Addr dst, std::uint16_t sport,
                                    std::uint16_t dport) const noexcept;
   [[nodiscard]] std::uint16_t owner(Ipv4Addr src, Ipv4Addr dst, std::uint16_t sport,
+                                    std::uint16_t dport) const noexcept {
+    return reta_[hash(src, dst, sport, dport) & (reta_.size() - 1)];
+  }
+  // The same over IPv6 (RTE_THASH_V6_L4_LEN: 16 + 16 address bytes and the ports;
+  // the 40-byte key covers it, and 0x6d5a's 16-bit period keeps it symmetric).
+  // An IPv4 tuple (both addresses IPv4-mapped) takes the IPv4 hash above.
+  [[nodiscard]] std::uint32_t hash(const IpAddr& src, const IpAddr& dst, std::uint16_t sport,
+                                   std::uint16_t dport) const noexcept;
+  [[nodiscard]] std::uint16_t owner(const IpAddr& src, const IpAddr& dst, std::uint16_t sport,
                                     std::uint16_t dport) const noexcept {
     return reta_[hash(src, dst, sport, dport) & (reta_.size() - 1)];
   }

@@ -24,8 +24,8 @@
 #include <vector>
 
 #include "io/mbuf_driver.hpp"
-#include "stack/interface.hpp"
-#include "stack/routes.hpp"
+#include "ip/interface.hpp"
+#include "ip/routes.hpp"
 #include "stack/stack.hpp"
 
 struct rte_mbuf;

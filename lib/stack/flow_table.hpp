@@ -7,7 +7,7 @@
 // Design
 // - Open addressing, Robin Hood linear probing, backward-shift deletion, keys stored
 //   inline. Two arrays indexed alike: 16-bit metadata words, and buckets {FlowKey, V}
-//   (16 bytes for a 32-bit handle, 24 for a pointer).
+//   (40 bytes for a 32-bit handle, 48 for a pointer).
 // - meta = tag << 8 | (displacement + 1), 0 for an empty bucket; the tag is 8 hash bits
 //   not used for the index. A probe at displacement d looks for meta == tag << 8 |
 //   (d + 1), and since Robin Hood keeps each cluster ordered by home bucket, it can
@@ -15,7 +15,7 @@
 // - Lookups test four metadata words per 64-bit load with SWAR arithmetic (match mask
 //   and stop mask, no per-bucket branch), and read a bucket only on a tag match (1 in
 //   256 false positives). A miss therefore touches only the metadata array (4 MiB at
-//   1M entries, a quarter of the buckets' size); a hit touches one metadata line and
+//   1M entries, a twentieth of the buckets' size); a hit touches one metadata line and
 //   one bucket, fetched in parallel. prefetch() starts both for burst processing.
 // - No wrap-around: the arrays have kMaxDisplacement + 1 spare buckets past the last
 //   home bucket, so probes and shifts run straight on and no index is masked twice.
@@ -31,9 +31,11 @@
 //   out at construction is a broken set-up: fatal.
 //
 // Hashing (hash()): keyed folded multiply, the construction of wyhash/foldhash. The
-// 12 key bytes are read as a 64-bit word a (addresses) and a 32-bit word b (ports);
-// h = fold(a ^ s0, b ^ s1), then h = fold(h ^ s1, s0 ^ c), where fold(x, y) is the
-// xor of the two halves of the 128-bit product. Two multiplies, ~2 ns.
+// 36 key bytes (two 16-byte addresses, IPv4 held IPv4-mapped, and the ports) are
+// read as four 64-bit words w0..w3 and a 32-bit word p; l = fold(w0 ^ s0, w1 ^ s1),
+// r = fold(w2 ^ s1, w3 ^ s0), h = fold(l ^ p ^ s1, r ^ s0 ^ c), where fold(x, y) is
+// the xor of the two halves of the 128-bit product. Three multiplies, ~2-3 ns; every
+// bit of an IPv6 tuple goes through a keyed multiply.
 // - Resists: blind hash flooding. With a 128-bit seed drawn at start-up from a CSPRNG
 //   (e.g. libsodium randombytes_buf) and never exposed, a remote peer choosing
 //   addresses and ports cannot predict which buckets its flows land in, so it cannot
@@ -58,12 +60,12 @@
 #include <type_traits>
 #include <utility>
 
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 
 namespace riptide {
 
-static_assert(sizeof(FlowKey) == 12 && std::has_unique_object_representations_v<FlowKey>,
-              "FlowTable hashes and compares the 12 bytes of FlowKey directly");
+static_assert(sizeof(FlowKey) == 36 && std::has_unique_object_representations_v<FlowKey>,
+              "FlowTable hashes and compares the 36 bytes of FlowKey directly");
 
 template <class V>
 class FlowTable {
@@ -170,12 +172,13 @@ class FlowTable {
 
   // Keyed hash of the 4-tuple (see the top of the file). Deterministic for a seed.
   [[nodiscard]] std::uint64_t hash(const FlowKey& k) const noexcept {
-    std::uint64_t a = 0;
-    std::uint32_t b = 0;
-    std::memcpy(&a, &k, sizeof a);
-    std::memcpy(&b, reinterpret_cast<const unsigned char*>(&k) + sizeof a, sizeof b);
-    const std::uint64_t h = fold(a ^ seed_[0], b ^ seed_[1]);
-    return fold(h ^ seed_[1], seed_[0] ^ 0x9E3779B97F4A7C15u);
+    std::uint64_t w[4];
+    std::uint32_t p = 0;
+    std::memcpy(w, &k, sizeof w);
+    std::memcpy(&p, reinterpret_cast<const unsigned char*>(&k) + sizeof w, sizeof p);
+    const std::uint64_t l = fold(w[0] ^ seed_[0], w[1] ^ seed_[1]);  // local address
+    const std::uint64_t r = fold(w[2] ^ seed_[1], w[3] ^ seed_[0]);  // remote address
+    return fold(l ^ p ^ seed_[1], r ^ seed_[0] ^ 0x9E3779B97F4A7C15u);
   }
 
   // Starts loading k's home metadata and bucket; for bursts: hash and prefetch all

@@ -151,7 +151,7 @@ long SocketLayer::accept(int fd, Ipv4Addr* addr, std::uint16_t* port) {
   s.congestion = l->congestion;
   apply_options(s);
   const int nfd = lowest_free_fd();
-  if (addr) *addr = s.key.remote_addr;
+  if (addr) *addr = s.key.remote_addr.v4();
   if (port) *port = s.key.remote_port;
   fds_.emplace(nfd, std::move(s));
   conn_fd_[c->slot] = nfd;

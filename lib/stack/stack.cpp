@@ -10,8 +10,8 @@
 
 #include "common/byte_order.hpp"
 #include "wire/checksum.hpp"
-#include "wire/icmp.hpp"
 #include "wire/ipv4.hpp"
+#include "wire/ipv6.hpp"
 #include "wire/tcp.hpp"
 
 namespace riptide {
@@ -49,7 +49,7 @@ constexpr std::uint32_t kNone = 0xFFFFFFFF;
 
 struct Stack::Listener {
   std::uint32_t index = 0;
-  Ipv4Addr addr;
+  IpAddr addr;
   std::uint16_t port = 0;
   Handler* handler = nullptr;
   std::uint32_t backlog = 0;
@@ -93,17 +93,44 @@ struct Stack::TwSlot {
   std::uint32_t expiry = 0;  // tw_tick(), rounded up: never early
   [[nodiscard]] bool live() const noexcept { return rec.key.local_port != 0; }
 };
-static_assert(sizeof(tcp::TimeWaitRecord) + sizeof(std::uint32_t) == 32);
+static_assert(sizeof(tcp::TimeWaitRecord) + sizeof(std::uint32_t) == 56);
 
 namespace {
-
-std::uint64_t listener_key(Ipv4Addr a, std::uint16_t port) {
-  return (std::uint64_t{a.value} << 16) | port;
-}
 
 bool is_broadcast_or_multicast(Ipv4Addr a) {
   return a.value == 0xFFFFFFFFu || (a.value >> 28) == 0xE || a.value == 0;
 }
+
+// Addresses a TCP peer cannot have: RFC 1122 4.2.3.10 (IPv4 broadcast, multicast,
+// 0.0.0.0); IPv6 multicast (RFC 4291 2.7) and `::` (RFC 4291 2.5.2).
+bool is_broadcast_or_multicast(const IpAddr& a) {
+  return a.is_v4() ? is_broadcast_or_multicast(a.v4()) : a.is_v6_multicast() || a.is_v6_unspecified();
+}
+
+ip::IpConfig ip_config(const StackConfig& c) {
+  ip::IpConfig ic;
+  ic.v4 = c.local_addrs;
+  ic.v6 = c.local_addrs6;
+  ic.ttl = c.ttl;
+  ic.hop_limit = c.hop_limit;
+  return ic;
+}
+
+// TCP over IPv6 (RFC 8200 8.3): the same MTU carries 20 bytes less TCP payload;
+// a peer that sends no MSS option is assumed to take 1220 (1280 - 60, RFC 9293
+// 3.7.1).
+tcp::TcpConfig tcp_config_v6(const tcp::TcpConfig& t) {
+  tcp::TcpConfig v6 = t;
+  v6.mss = static_cast<std::uint16_t>(t.mss - (wire::kIpv6HeaderLen - wire::kIpv4MinHeaderLen));
+  v6.default_mss = static_cast<std::uint16_t>(wire::kIpv6MinMtu - wire::kIpv6HeaderLen - 20);
+  return v6;
+}
+
+// Listener keys: an IPv4 address's 32 bits with the port (0.0.0.0: every IPv4
+// address); an IPv6 address by its place in local_addrs6, above every IPv4 key; `::`
+// (both families) above those.
+constexpr std::uint64_t kListenV6Base = std::uint64_t{1} << 48;
+constexpr std::uint64_t kListenAnyV6 = std::uint64_t{0xFFFF} << 48;
 }  // namespace
 
 // Defined first so every TcpHost callback (timers, state changes, transmit) inlines it.
@@ -114,6 +141,9 @@ inline Stack::ConnSlot& Stack::slot_of(Connection& c) noexcept {
 Stack::Stack(StackConfig cfg, Instant now)
     : cfg_(std::move(cfg)),
       now_(now),
+      tx_(cfg_.tx_queue, counters_),
+      ip_(ip_config(cfg_), counters_, tx_),
+      tcp6_(tcp_config_v6(cfg_.tcp)),
       isn_(cfg_.secret),
       cookies_(cfg_.secret),
       wheel_(std::chrono::milliseconds{1}, now),
@@ -123,8 +153,7 @@ Stack::Stack(StackConfig cfg, Instant now)
       chunks_(cfg_.send_chunks != 0 ? cfg_.send_chunks
                                     : std::min<std::size_t>(std::size_t{cfg_.max_connections} * 32, kDefaultChunkLimit)),
       conns_(std::make_unique<ConnSlot[]>(cfg_.max_connections)),
-      tws_(std::make_unique<TwSlot[]>(cfg_.max_time_wait)),
-      tx_(cfg_.tx_queue) {
+      tws_(std::make_unique<TwSlot[]>(cfg_.max_time_wait)) {
   if (auto problem = validate(cfg_)) {
     // A broken set-up is fatal (STYLE.md): say which key and why.
     std::fprintf(stderr, "riptide: bad StackConfig: %s\n", problem->c_str());
@@ -154,7 +183,15 @@ Stack::~Stack() {
 }
 
 std::optional<std::string> validate(const StackConfig& c) {
-  if (c.local_addrs.empty()) return "local_addrs: at least one address is needed";
+  if (c.local_addrs.empty() && c.local_addrs6.empty()) {
+    return "local_addrs: at least one address (IPv4 or IPv6) is needed";
+  }
+  for (const IpAddr& a : c.local_addrs6) {
+    if (a.is_v4() || a.is_v6_multicast() || a.is_v6_unspecified()) {
+      return "local_addrs6: " + to_string(a) + " is not a unicast IPv6 address";
+    }
+  }
+  if (c.hop_limit == 0) return "hop_limit: must be 1..255 (RFC 8200 3)";
   if (std::all_of(c.secret.begin(), c.secret.end(), [](std::uint8_t b) { return b == 0; })) {
     return "secret: all zero (ISNs and cookies would be predictable); use random_secret()";
   }
@@ -184,79 +221,32 @@ std::optional<std::string> validate(const StackConfig& c) {
   return std::nullopt;
 }
 
-bool Stack::is_local(Ipv4Addr a) const noexcept {
-  return std::find(cfg_.local_addrs.begin(), cfg_.local_addrs.end(), a) != cfg_.local_addrs.end();
-}
-
 // ------------------------------------------------------------------------------------
 // Input
 
 void Stack::input(std::span<const std::byte> packet, Instant now, RxChecksum rx) {
   now_ = std::max(now_, now);
-  counters_.inc(Counter::ip_in);
-  auto ip = wire::Ipv4View::parse(packet);
-  if (!ip) {
-    counters_.inc(Counter::ip_drop_malformed);
-    return;
-  }
-  if (rx.ip == RxChecksum::Verdict::Bad || (rx.ip == RxChecksum::Verdict::Unknown && !ip->checksum_valid())) {
-    counters_.inc(Counter::ip_drop_checksum);
-    return;
-  }
-  // The first local address answers nearly every packet without a call or a walk
-  // over the list (validate() guarantees one exists).
-  if (const Ipv4Addr dst = ip->dst(); dst != cfg_.local_addrs.front() && !is_local(dst)) {
-    counters_.inc(Counter::ip_drop_not_ours);
-    return;
-  }
-  if (ip->is_fragment()) {
-    // DEVIATION(RFC 791 3.2): no reassembly; TCP peers honour our MSS, so
-    // fragments are counted and dropped.
-    counters_.inc(Counter::ip_drop_fragment);
-    return;
-  }
-  switch (ip->protocol()) {
-    case wire::kIpProtoTcp:
-      tcp_input(ip->src(), ip->dst(), ip->payload(), rx.l4);
-      break;
-    case wire::kIpProtoIcmp:
-      icmp_input(ip->src(), ip->dst(), ip->payload());
-      break;
-    default:
-      counters_.inc(Counter::ip_drop_protocol);
-      break;
-  }
+  ip::Transport t;
+  if (ip_.input(packet, rx, t)) tcp_input(t, rx.l4);
   release_finished();
 }
 
-void Stack::icmp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> message) {
-  if (is_broadcast_or_multicast(src)) {  // RFC 1122 3.2.2.6: no replies to these
-    counters_.inc(Counter::ip_drop_protocol);
-    return;
-  }
-  auto icmp = wire::IcmpView::parse(message);
-  if (!icmp || !icmp->checksum_valid() || icmp->type() != wire::kIcmpEchoRequest) {
-    counters_.inc(Counter::ip_drop_protocol);
-    return;
-  }
-  // RFC 792 / RFC 1122 3.2.2.6: answer echo requests with the same data.
-  std::span<std::byte> out = tx_reserve();
-  if (out.empty()) return;
-  const std::size_t icmp_len = wire::kIcmpHeaderLen + icmp->payload().size();
-  if (icmp_len + wire::kIpv4MinHeaderLen > out.size()) return;
-  wire::Ipv4Header iph;
-  iph.protocol = wire::kIpProtoIcmp;
-  iph.src = dst;
-  iph.dst = src;
-  iph.ttl = cfg_.ttl;
-  iph.id = ip_id_++;
-  const std::size_t hl = wire::write_ipv4_header(out, iph, static_cast<std::uint16_t>(icmp_len));
-  wire::write_icmp_echo(out.subspan(hl), wire::kIcmpEchoReply, icmp->identifier(), icmp->sequence(),
-                        icmp->payload());
-  tx_commit(hl + icmp_len);
+void Stack::input_ipv4(std::span<const std::byte> packet, Instant now, RxChecksum rx) {
+  now_ = std::max(now_, now);
+  ip::Transport t;
+  if (ip_.input_v4(packet, rx, t)) tcp_input(t, rx.l4);
+  release_finished();
 }
 
-void Stack::tcp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> bytes, RxChecksum::Verdict l4) {
+void Stack::input_ipv6(std::span<const std::byte> packet, Instant now, RxChecksum rx) {
+  now_ = std::max(now_, now);
+  ip::Transport t;
+  if (ip_.input_v6(packet, rx, t)) tcp_input(t, rx.l4);
+  release_finished();
+}
+
+void Stack::tcp_input(const ip::Transport& t, RxChecksum::Verdict l4) {
+  const std::span<const std::byte> bytes = t.segment;
   // Parsed once, straight into the Segment the state machine reads (no view and
   // no option block copied between layers).
   Segment seg;
@@ -266,7 +256,7 @@ void Stack::tcp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> byt
     return;
   }
   if (l4 == RxChecksum::Verdict::Bad ||
-      (l4 == RxChecksum::Verdict::Unknown && !wire::tcp_checksum_valid(bytes, src, dst))) {
+      (l4 == RxChecksum::Verdict::Unknown && !wire::tcp_checksum_valid(bytes, t.src, t.dst))) {
     counters_.inc(Counter::tcp_drop_checksum);
     return;
   }
@@ -278,11 +268,11 @@ void Stack::tcp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> byt
     return;
   }
   // RFC 1122 4.2.3.10: never answer segments from broadcast or multicast sources.
-  if (is_broadcast_or_multicast(src)) {
+  if (is_broadcast_or_multicast(t.src)) {
     counters_.inc(Counter::tcp_drop_broadcast);
     return;
   }
-  const FlowKey key{dst, src, dst_port, src_port};
+  const FlowKey key{t.dst, t.src, dst_port, src_port};
 
   if (std::uint32_t* v = flows_.find(key)) {
     if (*v & kTimeWaitTag) {
@@ -304,7 +294,7 @@ void Stack::tcp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> byt
     c.on_segment(seg, now_);
     return;
   }
-  if (Listener* l = find_listener(dst, key.local_port)) {
+  if (Listener* l = find_listener(t.dst, key.local_port)) {
     listen_input(*l, key, seg);
     return;
   }
@@ -333,9 +323,20 @@ void Stack::reply_rst(const FlowKey& key, const Segment& seg) {
   send_tcp(key, h);
 }
 
-Stack::Listener* Stack::find_listener(Ipv4Addr addr, std::uint16_t port) {
+std::uint64_t Stack::listener_key(const IpAddr& a, std::uint16_t port) const noexcept {
+  if (a.is_v4()) return (std::uint64_t{a.v4().value} << 16) | port;
+  if (a.is_v6_unspecified()) return kListenAnyV6 | port;
+  const auto& v6 = cfg_.local_addrs6;
+  const auto i = static_cast<std::uint64_t>(std::find(v6.begin(), v6.end(), a) - v6.begin());
+  return kListenV6Base + (i << 16) + port;
+}
+
+Stack::Listener* Stack::find_listener(const IpAddr& addr, std::uint16_t port) {
+  // The most specific first: the address, then every address of its family, then
+  // `::` (both families).
   auto it = listener_index_.find(listener_key(addr, port));
-  if (it == listener_index_.end()) it = listener_index_.find(listener_key(Ipv4Addr{}, port));
+  if (it == listener_index_.end() && addr.is_v4()) it = listener_index_.find(listener_key(Ipv4Addr{}, port));
+  if (it == listener_index_.end()) it = listener_index_.find(kListenAnyV6 | port);
   if (it == listener_index_.end()) return nullptr;
   Listener* l = listeners_[it->second].get();
   return l->active ? l : nullptr;
@@ -401,7 +402,8 @@ void Stack::listen_input(Listener& l, const FlowKey& key, const Segment& seg) {
   if (shed) counters_.inc(Counter::tcp_syn_shed_overload);
   if (use_cookie) {
     // RFC 4987 3.6: answer statelessly; the ACK brings the state back.
-    const std::uint16_t peer_mss = seg.options.mss.value_or(536);
+    const tcp::TcpConfig& tc = key.is_v4() ? cfg_.tcp : tcp6_;
+    const std::uint16_t peer_mss = seg.options.mss.value_or(tc.default_mss);
     const SeqNum iss = cookies_.make(key, seg.seq, peer_mss, now_);
     wire::TcpHeader h;
     h.src_port = key.local_port;
@@ -410,7 +412,7 @@ void Stack::listen_input(Listener& l, const FlowKey& key, const Segment& seg) {
     h.ack = seg.seq + 1;
     h.flags = kSyn | kAck;
     h.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(cfg_.tcp.rcv_buf, 0xFFFF));
-    h.options.mss = cfg_.tcp.mss;  // ours; the peer's is what the cookie encodes
+    h.options.mss = tc.mss;  // ours; the peer's is what the cookie encodes
     const bool ts = cfg_.tcp.timestamps && seg.options.timestamps.has_value();
     if (ts) {
       // Window scale and SACK-permitted survive in the TSval's low bits.
@@ -549,12 +551,13 @@ Stack::ConnSlot* Stack::new_connection(const FlowKey& key, Handler* h, std::uint
   s.opened = false;
   s.time_wait = kNone;
   s.rtx_armed = false;
-  if (s.conn) {
+  const tcp::TcpConfig& tcfg = key.is_v4() ? cfg_.tcp : tcp6_;
+  if (s.conn && &s.conn->config() == &tcfg) {
     // The slot's Connection is recycled in place (its buffers were released with
     // the slot): no constructor zeroing the reassembly ranges and SACK scoreboard.
     s.conn->recycle(key);
   } else {
-    s.conn.emplace(static_cast<tcp::TcpHost&>(*this), cfg_.tcp, key);
+    s.conn.emplace(static_cast<tcp::TcpHost&>(*this), tcfg, key);  // first use, or the other family's config
     s.conn->host_data = &s;
   }
   ++conn_count_;
@@ -807,7 +810,7 @@ bool Stack::challenge_ack_allowed() {
   if (second != challenge_second_) {
     challenge_second_ = second;
     const std::uint32_t limit = cfg_.tcp.challenge_ack_limit;
-    const std::uint64_t r = tcp::keyed_flow_hash(cfg_.secret, FlowKey{}, 4, static_cast<std::uint32_t>(second));
+    const std::uint64_t r = tcp::keyed_flow_hash(cfg_.secret, FlowKey{Ipv4Addr{}, Ipv4Addr{}, 0, 0}, 4, static_cast<std::uint32_t>(second));
     challenge_tokens_ = limit + (limit >= 2 ? static_cast<std::uint32_t>(r % (limit / 2 + 1)) : 0);
   }
   if (challenge_tokens_ == 0) return false;
@@ -892,69 +895,65 @@ void Stack::on_timer(TimerEntry& e) {
 // ------------------------------------------------------------------------------------
 // Output
 
-std::span<std::byte> Stack::tx_reserve() {
-  if (tx_count_ == tx_.size()) {
-    counters_.inc(Counter::tx_queue_full);
-    return {};
-  }
-  TxSlot& s = tx_[(tx_head_ + tx_count_) % tx_.size()];
-  return std::span<std::byte>(s.data);
-}
-
-void Stack::tx_commit(std::size_t len) {
-  tx_[(tx_head_ + tx_count_) % tx_.size()].len = len;
-  ++tx_count_;
-}
-
-bool Stack::output_raw(std::span<const std::byte> ipv4_packet) {
-  if (ipv4_packet.size() < wire::kIpv4MinHeaderLen || ipv4_packet.size() > tx_.front().data.size()) return false;
-  std::span<std::byte> out = tx_reserve();
+bool Stack::output_raw(std::span<const std::byte> packet) {
+  if (packet.size() < wire::kIpv4MinHeaderLen || packet.size() > ip::TxQueue::kSlotBytes) return false;
+  std::span<std::byte> out = tx_.reserve();
   if (out.empty()) return false;
-  std::memcpy(out.data(), ipv4_packet.data(), ipv4_packet.size());
-  tx_commit(ipv4_packet.size());
+  std::memcpy(out.data(), packet.data(), packet.size());
+  tx_.commit(packet.size());
   return true;
 }
 
 template <class WriteHeader, class FillPayload>
 void Stack::output_tcp(const FlowKey& key, WriteHeader&& write_header, std::size_t payload_len,
                        FillPayload&& fill) {
-  std::span<std::byte> out = tx_reserve();
+  std::span<std::byte> out = tx_.reserve();
   if (out.empty()) return;
-  wire::Ipv4Header iph;
-  iph.protocol = wire::kIpProtoTcp;
-  iph.src = key.local_addr;
-  iph.dst = key.remote_addr;
-  iph.ttl = cfg_.ttl;
-  iph.id = ip_id_++;
-  // The TCP header first (it knows its length), then the IPv4 header in front of
+  // The TCP header first (it knows its length), then the IP header in front of
   // it: the options' length is worked out once per segment, not twice.
-  constexpr std::size_t hl = wire::kIpv4MinHeaderLen;
+  const bool v4 = key.is_v4();
+  const std::size_t hl = ip::IpLayer::header_length(v4);
   const TcpHeaderWritten th = write_header(out.subspan(hl));
   const std::size_t th_len = th.len;
   const std::size_t seg_len = th_len + payload_len;
   assert(th_len != 0 && hl + seg_len <= out.size());
-  wire::write_ipv4_header(out, iph, static_cast<std::uint16_t>(seg_len));
+  ip_.write_header(out, key.local_addr, key.remote_addr, wire::kIpProtoTcp, seg_len);
   std::span<std::byte> seg = out.subspan(hl, seg_len);
   if (payload_len > 0) fill(seg.subspan(th_len));
   if (cfg_.tx_checksum_offload) {
-    // What DPDK's TX checksum offload expects (rte_ipv4_phdr_cksum): IP checksum
-    // 0, TCP checksum = the folded, uncomplemented pseudo-header sum.
-    store_be16(out.data() + 10, 0);
-    const std::uint32_t ph = wire::pseudo_header_sum(key.local_addr, key.remote_addr, wire::kIpProtoTcp,
-                                                     static_cast<std::uint16_t>(seg_len));
+    // What DPDK's TX checksum offload expects (rte_ipv4_phdr_cksum,
+    // rte_ipv6_phdr_cksum): IPv4 checksum 0, TCP checksum = the folded,
+    // uncomplemented pseudo-header sum.
+    std::uint32_t ph;
+    if (v4) {
+      store_be16(out.data() + 10, 0);
+      ph = wire::pseudo_header_sum(key.local_addr.v4(), key.remote_addr.v4(), wire::kIpProtoTcp,
+                                   static_cast<std::uint16_t>(seg_len));
+    } else {
+      ph = wire::pseudo_header_sum_v6(key.local_addr, key.remote_addr, wire::kIpProtoTcp,
+                                      static_cast<std::uint32_t>(seg_len));
+    }
     store_be16(seg.data() + 16, static_cast<std::uint16_t>(~wire::checksum_fold(ph)));
   } else if (th.sum) {
     // The header was summed as it was written (RFC 1624): the pseudo header and
     // the payload are what is left to add.
-    std::uint32_t sum = *th.sum + wire::pseudo_header_sum(key.local_addr, key.remote_addr, wire::kIpProtoTcp,
-                                                          static_cast<std::uint16_t>(seg_len));
+    std::uint32_t sum = *th.sum;
+    if (v4) {
+      sum += wire::pseudo_header_sum(key.local_addr.v4(), key.remote_addr.v4(), wire::kIpProtoTcp,
+                                     static_cast<std::uint16_t>(seg_len));
+    } else {
+      sum += wire::pseudo_header_sum_v6(key.local_addr, key.remote_addr, wire::kIpProtoTcp,
+                                        static_cast<std::uint32_t>(seg_len));  // RFC 8200 8.1
+    }
     if (payload_len > 0) sum = wire::checksum_add(seg.subspan(th_len), sum);
     store_be16(seg.data() + 16, wire::checksum_fold(sum));
+  } else if (v4) {
+    wire::finish_tcp_checksum(seg, key.local_addr.v4(), key.remote_addr.v4());
   } else {
-    wire::finish_tcp_checksum(seg, key.local_addr, key.remote_addr);
+    wire::finish_tcp_checksum(seg, key.local_addr, key.remote_addr);  // RFC 8200 8.1
   }
   counters_.inc(Counter::tcp_out);
-  tx_commit(hl + seg_len);
+  tx_.commit(hl + seg_len);
 }
 
 void Stack::send_tcp(const FlowKey& key, const wire::TcpHeader& h,
@@ -985,10 +984,11 @@ void Stack::transmit_built(Connection& c, std::span<const std::byte> th, std::ui
 // ------------------------------------------------------------------------------------
 // The application API
 
-Result<ListenerId, Error> Stack::listen(Ipv4Addr addr, std::uint16_t port, Handler& h,
+Result<ListenerId, Error> Stack::listen(IpAddr addr, std::uint16_t port, Handler& h,
                                         ListenOptions opts) {
   if (port == 0) return Unexpected{Error::InvalidArgument};
-  if (addr != Ipv4Addr{} && !is_local(addr)) return Unexpected{Error::AddressNotLocal};
+  // `::` (both families) and 0.0.0.0 (IPv4) are wildcards; anything else is ours.
+  if (!addr.is_unspecified() && !ip_.is_local(addr)) return Unexpected{Error::AddressNotLocal};
   const std::uint64_t k = listener_key(addr, port);
   if (auto it = listener_index_.find(k); it != listener_index_.end() && listeners_[it->second]->active) {
     return Unexpected{Error::AddressInUse};
@@ -1070,13 +1070,19 @@ std::size_t Stack::accept_queue_length(ListenerId id) const {
 
 bool Stack::port_in_use(const FlowKey& key) const { return flows_.find(key) != nullptr; }
 
-Result<ConnId, Error> Stack::connect(Ipv4Addr remote, std::uint16_t remote_port, Handler& h,
+Result<ConnId, Error> Stack::connect(IpAddr remote, std::uint16_t remote_port, Handler& h,
                                      ConnectOptions opts) {
   if (remote_port == 0 || is_broadcast_or_multicast(remote)) return Unexpected{Error::InvalidArgument};
-  const Ipv4Addr local = opts.local_addr != Ipv4Addr{} ? opts.local_addr
-                         : source_select_ != nullptr ? source_select_(remote, source_ctx_)
-                                                     : cfg_.local_addrs.front();
-  if (!is_local(local)) return Unexpected{Error::AddressNotLocal};
+  // Source selection: the caller's, the router's (IPv4, several ports), or
+  // IpLayer::select_source (RFC 6724 5 rule 2 for IPv6).
+  const IpAddr local = !opts.local_addr.is_unspecified()                  ? opts.local_addr
+                       : remote.is_v4() && source_select_ != nullptr ? IpAddr{source_select_(remote.v4(), source_ctx_)}
+                                                                          : ip_.select_source(remote);
+  // Both ends of a tuple are of one family.
+  if (local.is_v4() != remote.is_v4()) {
+    return Unexpected{local.is_unspecified() ? Error::AddressNotLocal : Error::InvalidArgument};
+  }
+  if (!ip_.is_local(local)) return Unexpected{Error::AddressNotLocal};
   FlowKey key{local, remote, opts.local_port, remote_port};
   if (key.local_port != 0) {
     if (port_in_use(key)) return Unexpected{Error::AddressInUse};

@@ -4,7 +4,7 @@
 /// and serves the application API. Nothing in it is shared with another core, so
 /// nothing in it is locked.
 ///
-/// TIME-WAIT records (32 bytes each, with their expiry) live in a ring ordered by
+/// TIME-WAIT records (56 bytes each, with their expiry) live in a ring ordered by
 /// expiry rather than on the timer wheel: every record lasts the same 2*MSL, so the
 /// oldest is always at the head and expiring is popping the head. A retransmitted
 /// FIN restarts a record's 2*MSL by moving it to the tail (its old slot stays a hole
@@ -14,9 +14,12 @@
 /// of most of them getting none (Linux's tcp_max_tw_buckets skips TIME-WAIT).
 ///
 /// Driving it (DESIGN.md "Two ways to drive a Stack, one engine"):
-///   input(ipv4_packet, now)   hand it one received IPv4 packet
+///   input(ip_packet, now)     hand it one received IPv4 or IPv6 packet
 ///   advance(now)              run the timers that are due
-///   drain_tx(f)               take what it wants sent, as IPv4 packets
+///   drain_tx(f)               take what it wants sent, as IPv4 or IPv6 packets
+/// IP itself (header checks, ICMP echo, the IPv6 extension-header walk, IP output)
+/// is lib/ip's IpLayer; the Stack keeps TCP demux, the flow table, listeners,
+/// TIME-WAIT, timers and the API.
 /// Time is always passed in; the stack never reads a clock.
 ///
 /// Thread-safety: none. Every call, and every callback, happens on the owning core.
@@ -31,9 +34,12 @@
 #include <vector>
 
 #include "common/counters.hpp"
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 #include "common/result.hpp"
+#include "common/rx_checksum.hpp"
 #include "common/time.hpp"
+#include "ip/ip_layer.hpp"
+#include "ip/tx_queue.hpp"
 #include "stack/flow_table.hpp"
 #include "stack/timer_wheel.hpp"
 #include "tcp/config.hpp"
@@ -75,14 +81,6 @@ struct ListenerId {
 
 class Stack;
 
-/// What the NIC already verified (DPDK's RX checksum offload flags): a checksum the
-/// port checked is not computed again; one it found bad is dropped and counted.
-struct RxChecksum {
-  enum class Verdict : std::uint8_t { Unknown, Good, Bad };
-  Verdict ip = Verdict::Unknown;
-  Verdict l4 = Verdict::Unknown;
-};
-
 /// Application callbacks, run on the owning core. A handler may call any Stack API
 /// from inside a callback, including on the connection being reported.
 class Handler {
@@ -111,12 +109,19 @@ struct ListenOptions {
 };
 
 struct ConnectOptions {
-  Ipv4Addr local_addr{};        ///< 0.0.0.0: the stack's first address (or set_source_selector's choice)
+  /// Unspecified (`::` or 0.0.0.0): chosen for the remote address: IPv4, the
+  /// stack's first address (or set_source_selector's choice); IPv6, by
+  /// IpLayer::select_source (RFC 6724's scope rule). Otherwise one of the stack's
+  /// addresses, of the remote address's family.
+  IpAddr local_addr{};
   std::uint16_t local_port = 0;  ///< 0: an ephemeral port
 };
 
 struct StackConfig {
-  std::vector<Ipv4Addr> local_addrs;  ///< at least one
+  std::vector<Ipv4Addr> local_addrs;  ///< IPv4; this or local_addrs6 has at least one
+  /// IPv6 addresses, global and link-local (fe80::/10); not multicast, not `::`,
+  /// not IPv4-mapped. TCP over IPv6 uses them (RFC 8200).
+  std::vector<IpAddr> local_addrs6;
   tcp::TcpConfig tcp;
   /// Connection records (about 1.5 KB each, allocated at start-up).
   std::uint32_t max_connections = 65536;
@@ -132,7 +137,8 @@ struct StackConfig {
   /// 32 per connection, at most kDefaultChunkLimit.
   std::uint32_t send_chunks = 0;
   std::uint32_t tx_queue = 4096;    ///< packets waiting for drain_tx()
-  std::uint8_t ttl = 64;
+  std::uint8_t ttl = 64;            ///< IPv4 TTL
+  std::uint8_t hop_limit = 64;      ///< IPv6 Hop Limit (RFC 8200 3); 1..255
   tcp::Secret secret{};             ///< ISN/cookie key; random_secret() in production
   /// The port computes IPv4 and TCP checksums (DPDK TX offload): TCP segments leave
   /// with a zero IP checksum and the pseudo-header sum in the TCP checksum field.
@@ -150,7 +156,8 @@ struct StackConfig {
 /// connections with 32 chunks each took before the connection table grew.
 inline constexpr std::uint32_t kDefaultChunkLimit = 524288;
 
-/// The largest MSS a transmit slot can carry (2048 - IPv4 20 - TCP 60).
+/// The largest MSS a transmit slot can carry (2048 - IPv4 20 - TCP 60). Over IPv6
+/// connections use tcp.mss - 20 (the same MTU less the longer header, RFC 8200 8.3).
 inline constexpr std::uint16_t kMaxMss = 1968;
 
 /// What is wrong with a configuration, naming the key, or nothing. Stack's
@@ -180,28 +187,28 @@ class Stack final : private tcp::TcpHost {
   Stack& operator=(const Stack&) = delete;
 
   /// --- driving ------------------------------------------------------------------
-  void input(std::span<const std::byte> ipv4_packet, Instant now, RxChecksum rx = {});
+  /// One received IP packet; the version nibble says IPv4 or IPv6.
+  void input(std::span<const std::byte> ip_packet, Instant now, RxChecksum rx = {});
+  /// The same for a packet the link says is IPv4 (EtherType 0x0800): another
+  /// version is malformed IPv4 (ip_drop_malformed).
+  void input_ipv4(std::span<const std::byte> packet, Instant now, RxChecksum rx = {});
+  /// The same for a packet the link says is IPv6 (EtherType 0x86DD).
+  void input_ipv6(std::span<const std::byte> packet, Instant now, RxChecksum rx = {});
   void advance(Instant now);
   /// Moves the clock without running timers, for hosts that call the API between
   /// advance()s (the time a send() or close() happens at). Never moves backwards.
   void set_clock(Instant now) noexcept { now_ = std::max(now_, now); }
-  /// Calls f(std::span<const std::byte>) for each queued IPv4 packet, oldest first.
+  /// Calls f(std::span<const std::byte>) for each queued IP packet (IPv4 or IPv6:
+  /// the version nibble says), oldest first.
   template <class F>
   std::size_t drain_tx(F&& f) {
-    std::size_t n = 0;
-    while (tx_count_ > 0) {
-      TxSlot& s = tx_[tx_head_];
-      f(std::span<const std::byte>(s.data.data(), s.len));
-      tx_head_ = (tx_head_ + 1) % tx_.size();
-      --tx_count_;
-      ++n;
-    }
-    return n;
+    return tx_.drain(std::forward<F>(f));
   }
-  [[nodiscard]] std::size_t tx_pending() const noexcept { return tx_count_; }
-  /// Queues an IPv4 packet the caller built whole: riptide-load's lab flood modes
-  /// (apps/common/flood.hpp), segments that belong to no connection and never pass
-  /// the state machine. It leaves like the stack's own output (drain_tx, then the
+  [[nodiscard]] std::size_t tx_pending() const noexcept { return tx_.pending(); }
+  /// Queues an IP packet (IPv4 or IPv6) the caller built whole: riptide-load's lab
+  /// flood modes (apps/common/flood.hpp), segments that belong to no connection and
+  /// never pass the state machine; the ICMPv6 and Neighbor Discovery messages of
+  /// lib/ip. It leaves like the stack's own output (drain_tx, then the
   /// Interface's routing and ARP, the port's tx batch); its checksums are the
   /// caller's, in the form config().tx_checksum_offload asks for. False, counted in
   /// tx_queue_full, when the transmit queue is full; false for a packet larger than a
@@ -212,7 +219,10 @@ class Stack final : private tcp::TcpHost {
   [[nodiscard]] Instant now() const noexcept { return now_; }
 
   /// --- the application API ----------------------------------------------------------
-  Result<ListenerId, Error> listen(Ipv4Addr addr, std::uint16_t port, Handler& h,
+  /// `addr`: `::` takes both families; 0.0.0.0 every IPv4 address; a local
+  /// address only that one. On one port a listener on an address comes before one
+  /// on 0.0.0.0, which comes before one on `::`.
+  Result<ListenerId, Error> listen(IpAddr addr, std::uint16_t port, Handler& h,
                                    ListenOptions opts = {});
   /// Stops listening; connections already accepted live on, queued ones are reset.
   void unlisten(ListenerId l);
@@ -220,7 +230,9 @@ class Stack final : private tcp::TcpHost {
   std::optional<ConnId> accept(ListenerId l);
   [[nodiscard]] std::size_t accept_queue_length(ListenerId l) const;
 
-  Result<ConnId, Error> connect(Ipv4Addr remote, std::uint16_t remote_port, Handler& h,
+  /// `remote`: IPv4 or IPv6 (not multicast, not unspecified); the local address
+  /// is of the same family (ConnectOptions::local_addr).
+  Result<ConnId, Error> connect(IpAddr remote, std::uint16_t remote_port, Handler& h,
                                 ConnectOptions opts = {});
   /// Copies into the send buffer what fits; returns that count (0 when full).
   Result<std::size_t, Error> send(ConnId c, std::span<const std::byte> data);
@@ -289,7 +301,15 @@ class Stack final : private tcp::TcpHost {
   /// an embedder may drive it from its own measure of being behind.
   void set_shedding(bool on) noexcept { shedding_ = on; }
   [[nodiscard]] bool shedding() const noexcept { return shedding_; }
-  [[nodiscard]] bool is_local(Ipv4Addr a) const noexcept;
+  [[nodiscard]] bool is_local(const IpAddr& a) const noexcept { return ip_.is_local(a); }
+  [[nodiscard]] bool is_local(Ipv4Addr a) const noexcept { return ip_.is_local_v4(a); }
+
+  /// --- IP (lib/ip) -----------------------------------------------------------------
+  /// The ICMPv6 side (RFC 4443, Neighbor Discovery) plugs in here: it receives
+  /// ICMPv6 messages for us and sends the Parameter Problems RFC 8200 4 asks for.
+  /// Set at start-up, on the owning core.
+  void set_icmpv6_hooks(const ip::Icmpv6Hooks& h) noexcept { ip_.set_icmpv6_hooks(h); }
+  [[nodiscard]] const ip::IpLayer& ip_layer() const noexcept { return ip_; }
 
   /// --- source address selection (several ports) ---------------------------------------
   /// connect() without a local address asks `select(remote, ctx)` which of our
@@ -322,10 +342,6 @@ class Stack final : private tcp::TcpHost {
   struct Listener;
   struct ConnSlot;
   struct TwSlot;
-  struct TxSlot {
-    std::array<std::byte, 2048> data;
-    std::size_t len = 0;
-  };
   static constexpr std::uint32_t kTimeWaitTag = 0x80000000u;
 
   /// TcpHost
@@ -346,13 +362,13 @@ class Stack final : private tcp::TcpHost {
   void count(Counter c) override { counters_.inc(c); }
   tcp::ChunkPool& chunk_pool() override { return chunks_; }
 
-  void tcp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> segment, RxChecksum::Verdict l4);
-  void icmp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> message);
+  void tcp_input(const ip::Transport& t, RxChecksum::Verdict l4);
   void listen_input(Listener& l, const FlowKey& key, const tcp::Segment& seg);
   void time_wait_input(std::uint32_t tw_index, const FlowKey& key, const tcp::Segment& seg);
   void reply_rst(const FlowKey& key, const tcp::Segment& seg);  ///< RFC 9293 3.10.7.1
   void send_time_wait_ack(const FlowKey& key, const tcp::TimeWaitRecord& rec);
-  Listener* find_listener(Ipv4Addr addr, std::uint16_t port);
+  Listener* find_listener(const IpAddr& addr, std::uint16_t port);
+  std::uint64_t listener_key(const IpAddr& addr, std::uint16_t port) const noexcept;
   ConnSlot* new_connection(const FlowKey& key, Handler* h, std::uint32_t listener);
   ConnSlot* lookup(ConnId c) const noexcept;
   const ConnSlot* slot_at(std::uint32_t i) const noexcept;  ///< a live connection's slot, or null
@@ -382,13 +398,11 @@ class Stack final : private tcp::TcpHost {
     std::size_t len = 0;
     std::optional<std::uint32_t> sum;
   };
-  /// Builds IPv4 + TCP into the next transmit slot: write_header(room) writes the
-  /// TCP header (checksum field zero), fill() the payload.
+  /// Builds IPv4 or IPv6 + TCP into the next transmit slot: write_header(room)
+  /// writes the TCP header (checksum field zero), fill() the payload.
   template <class WriteHeader, class FillPayload>
   void output_tcp(const FlowKey& key, WriteHeader&& write_header, std::size_t payload_len,
                   FillPayload&& fill);
-  std::span<std::byte> tx_reserve();
-  void tx_commit(std::size_t len);
   void on_timer(TimerEntry& e);
   void settle_stale_timers() const noexcept;  ///< see ConnSlot::rtx_deadline
   bool port_in_use(const FlowKey& key) const;
@@ -398,6 +412,9 @@ class Stack final : private tcp::TcpHost {
   const void* source_ctx_ = nullptr;
   Instant now_;
   Counters counters_;
+  ip::TxQueue tx_;
+  ip::IpLayer ip_;
+  tcp::TcpConfig tcp6_;  ///< cfg_.tcp for IPv6 connections: MSS 20 less, default MSS 1220
   tcp::IsnGenerator isn_;
   tcp::SynCookies cookies_;
   /// mutable: next_timer() moves stale lazy entries (settle_stale_timers()), which
@@ -424,12 +441,8 @@ class Stack final : private tcp::TcpHost {
   Instant start_;  ///< TIME-WAIT expiries are milliseconds from here
 
   std::vector<std::unique_ptr<Listener>> listeners_;
-  std::unordered_map<std::uint64_t, std::uint32_t> listener_index_;  ///< (addr, port)
+  std::unordered_map<std::uint64_t, std::uint32_t> listener_index_;  ///< listener_key(addr, port)
 
-  std::vector<TxSlot> tx_;
-  std::size_t tx_head_ = 0;
-  std::size_t tx_count_ = 0;
-  std::uint16_t ip_id_ = 0;
 
   std::uint32_t challenge_tokens_ = 0;
   std::int64_t challenge_second_ = -1;

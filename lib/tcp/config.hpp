@@ -33,6 +33,9 @@ enum class CookieNoRecord : std::uint8_t {
 struct TcpConfig {
   /// RFC 9293 3.7.1: the MSS we advertise (MTU 1500 - 40).
   std::uint16_t mss = 1460;
+  /// RFC 9293 3.7.1: the send MSS when the peer's SYN has no MSS option: 536 over
+  /// IPv4; the Stack uses 1220 for IPv6 connections (RFC 8200 5: 1280 - 60).
+  std::uint16_t default_mss = 536;
   /// Receive and send buffer sizes per connection, in bytes.
   std::uint32_t rcv_buf = 256 * 1024;
   std::uint32_t snd_buf = 256 * 1024;

@@ -226,8 +226,9 @@ void Connection::open_active(SeqNum iss, std::uint32_t ts_offset, Instant now) {
 
 void Connection::negotiate_syn_options(const Segment& syn) {
   const auto& o = syn.options;
-  // RFC 9293 3.7.1: absent MSS option means 536. Never send more than we can take.
-  peer_mss_ = o.mss.value_or(kDefaultMss);
+  // RFC 9293 3.7.1: absent MSS option means 536 (IPv4) or 1220 (IPv6, the
+  // config's default_mss). Never send more than we can take.
+  peer_mss_ = o.mss.value_or(cfg_.default_mss);
   peer_ts_ = o.timestamps.has_value();
   peer_sack_ = o.sack_permitted;
   peer_wscale_ = o.window_scale;

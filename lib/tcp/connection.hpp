@@ -16,7 +16,7 @@
 #include <span>
 
 #include "common/counters.hpp"
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 #include "common/seq_num.hpp"
 #include "common/time.hpp"
 #include "tcp/config.hpp"
@@ -195,6 +195,7 @@ class Connection {
   // --- inspection ---------------------------------------------------------------
   [[nodiscard]] State state() const noexcept { return state_; }
   [[nodiscard]] const FlowKey& key() const noexcept { return key_; }
+  [[nodiscard]] const TcpConfig& config() const noexcept { return cfg_; }
   [[nodiscard]] const Tcb& tcb() const noexcept { return tcb_; }
   [[nodiscard]] const RtoEstimator& rto() const noexcept { return rto_; }
   [[nodiscard]] const CongestionControl& congestion() const noexcept { return cc_; }

@@ -4,7 +4,7 @@
 // inject both.
 #pragma once
 
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 #include "common/seq_num.hpp"
 #include "common/time.hpp"
 #include "tcp/keyed_hash.hpp"

@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <cstring>
+
 #include "common/byte_order.hpp"
 
 namespace riptide::tcp {
@@ -9,16 +11,30 @@ namespace riptide::tcp {
 std::uint64_t keyed_flow_hash(const Secret& key, const FlowKey& flow, std::uint8_t domain,
                               std::uint32_t extra, std::uint32_t extra2) noexcept {
   static_assert(crypto_shorthash_KEYBYTES == 16 && crypto_shorthash_BYTES == 8);
-  std::array<std::byte, 21> in{};
-  store_be32(&in[0], flow.local_addr.value);
-  store_be32(&in[4], flow.remote_addr.value);
-  store_be16(&in[8], flow.local_port);
-  store_be16(&in[10], flow.remote_port);
-  store_be32(&in[12], extra);
-  store_be32(&in[16], extra2);
-  in[20] = std::byte{domain};
+  // An IPv4 tuple is hashed over its 4-byte addresses (21 bytes in all), an IPv6
+  // tuple over its 16-byte ones (45): the IPv4-mapped prefix is a constant that
+  // would add two SipHash blocks to every IPv4 open and nothing to the keying.
+  // The lengths differ, and SipHash mixes the length into its last block, so the
+  // two input forms never collide by construction.
+  std::array<std::byte, 45> in{};
+  std::size_t n = 0;
+  if (flow.local_addr.is_v4() && flow.remote_addr.is_v4()) {
+    store_be32(&in[0], flow.local_addr.v4().value);
+    store_be32(&in[4], flow.remote_addr.v4().value);
+    n = 8;
+  } else {
+    std::memcpy(&in[0], flow.local_addr.bytes.data(), 16);
+    std::memcpy(&in[16], flow.remote_addr.bytes.data(), 16);
+    n = 32;
+  }
+  store_be16(&in[n], flow.local_port);
+  store_be16(&in[n + 2], flow.remote_port);
+  store_be32(&in[n + 4], extra);
+  store_be32(&in[n + 8], extra2);
+  in[n + 12] = std::byte{domain};
+  n += 13;
   std::array<unsigned char, 8> out{};
-  crypto_shorthash(out.data(), reinterpret_cast<const unsigned char*>(in.data()), in.size(),
+  crypto_shorthash(out.data(), reinterpret_cast<const unsigned char*>(in.data()), n,
                    key.data());
   std::uint64_t h = 0;
   for (unsigned char b : out) h = (h << 8) | b;

@@ -6,13 +6,13 @@
 #include <array>
 #include <cstdint>
 
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 
 namespace riptide::tcp {
 
 using Secret = std::array<std::uint8_t, 16>;
 
-// SipHash-2-4 of a 4-tuple plus a domain tag and one extra word, so the ISN, the
+// SipHash-2-4 of a 4-tuple (IPv4 or IPv6: every address bit) plus a domain tag and one extra word, so the ISN, the
 // cookie and the timestamp offset are independent functions of one secret.
 [[nodiscard]] std::uint64_t keyed_flow_hash(const Secret& key, const FlowKey& flow,
                                             std::uint8_t domain, std::uint32_t extra,

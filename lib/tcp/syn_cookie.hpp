@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 #include "common/seq_num.hpp"
 #include "common/time.hpp"
 #include "tcp/config.hpp"

@@ -1,5 +1,6 @@
 // TIME-WAIT as a compact record (DESIGN.md): the 4-tuple, the next sequence numbers
-// and the last timestamp; no buffers, no timers of the connection's own. 28 bytes:
+// and the last timestamp; no buffers, no timers of the connection's own. 52 bytes
+// (the tuple holds two 16-byte addresses, IPv4 or IPv6):
 // at hundreds of thousands of closes per second a core holds millions of these. Our
 // TSval offset is not kept: it is a keyed hash of the tuple (IsnGenerator::
 // ts_offset), computed again for the rare ACK a record sends. The stack keeps the
@@ -9,7 +10,7 @@
 
 #include <cstdint>
 
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 #include "common/seq_num.hpp"
 #include "common/time.hpp"
 #include "tcp/segment.hpp"
@@ -25,7 +26,7 @@ struct TimeWaitRecord {
   bool ts_ok = false;
   std::uint8_t rcv_wscale = 0;  // its scale: the window is window << rcv_wscale
 };
-static_assert(sizeof(TimeWaitRecord) == 28, "TIME-WAIT records are kept compact: see the top of the file");
+static_assert(sizeof(TimeWaitRecord) == 52, "TIME-WAIT records are kept compact: see the top of the file");
 
 enum class TimeWaitAction : std::uint8_t {
   Ignore,          // drop silently

@@ -16,7 +16,7 @@
 #include <cstring>
 #include <span>
 
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 
 namespace riptide::wire {
 
@@ -63,6 +63,20 @@ namespace riptide::wire {
                                                         std::uint16_t length) noexcept {
   return (src.value >> 16) + (src.value & 0xffffu) + (dst.value >> 16) + (dst.value & 0xffffu) +
          protocol + length;
+}
+
+// Partial sum of the IPv6 pseudo header for upper-layer checksums (RFC 8200 8.1):
+// source, destination, upper-layer packet length (32 bits), three zero bytes and
+// the Next Header value of the upper layer.
+[[nodiscard]] constexpr std::uint32_t pseudo_header_sum_v6(const IpAddr& src, const IpAddr& dst,
+                                                           std::uint8_t next_header,
+                                                           std::uint32_t length) noexcept {
+  std::uint32_t sum = 0;
+  for (std::size_t i = 0; i < 16; i += 2) {
+    sum += (std::uint32_t{src.bytes[i]} << 8) | src.bytes[i + 1];
+    sum += (std::uint32_t{dst.bytes[i]} << 8) | dst.bytes[i + 1];
+  }
+  return sum + (length >> 16) + (length & 0xffffu) + next_header;
 }
 
 // checksum_fold(checksum_add(data)).

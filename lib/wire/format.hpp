@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <string>
 
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 #include "wire/tcp.hpp"
 
 namespace riptide::wire {

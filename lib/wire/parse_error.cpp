@@ -16,6 +16,7 @@ const char* to_string(ParseError e) noexcept {
     case ParseError::BadProtocolType: return "bad_protocol_type";
     case ParseError::BadAddressLength: return "bad_address_length";
     case ParseError::Unsupported: return "unsupported";
+    case ParseError::BadPayloadLength: return "bad_payload_length";
   }
   return "unknown";
 }

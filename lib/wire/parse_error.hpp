@@ -8,7 +8,7 @@ namespace riptide::wire {
 
 enum class ParseError : std::uint8_t {
   Truncated,         // buffer shorter than the fixed header
-  BadVersion,        // IPv4: version field is not 4
+  BadVersion,        // IPv4: version field is not 4; IPv6: not 6
   BadHeaderLength,   // IPv4: IHL < 5 or header runs past the buffer
   BadTotalLength,    // IPv4: total length < header length or > buffer
   BadDataOffset,     // TCP: data offset < 5 or header runs past the segment
@@ -19,9 +19,10 @@ enum class ParseError : std::uint8_t {
   BadProtocolType,   // ARP: protocol type is not IPv4 (0x0800)
   BadAddressLength,  // ARP: hardware length != 6 or protocol length != 4
   Unsupported,       // well formed but something this stack does not handle
+  BadPayloadLength,  // IPv6: payload length > buffer (or 0: jumbograms are not supported)
 };
 
-inline constexpr std::uint8_t kParseErrorCount = 12;
+inline constexpr std::uint8_t kParseErrorCount = 13;
 
 // snake_case name ("truncated", "bad_data_offset"), usable as a counter name.
 // Thread-safe: returns a pointer to a string literal.

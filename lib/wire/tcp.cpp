@@ -155,6 +155,13 @@ bool tcp_checksum_valid(std::span<const std::byte> segment, Ipv4Addr src, Ipv4Ad
   return checksum_fold(checksum_add(segment, pseudo)) == 0;
 }
 
+bool tcp_checksum_valid(std::span<const std::byte> segment, const IpAddr& src, const IpAddr& dst) noexcept {
+  if (src.is_v4()) return tcp_checksum_valid(segment, src.v4(), dst.v4());
+  const std::uint32_t pseudo =
+      pseudo_header_sum_v6(src, dst, kPseudoProtoTcp, static_cast<std::uint32_t>(segment.size()));
+  return checksum_fold(checksum_add(segment, pseudo)) == 0;
+}
+
 std::uint16_t TcpView::src_port() const noexcept { return load_be16(bytes_.data()); }
 std::uint16_t TcpView::dst_port() const noexcept { return load_be16(bytes_.data() + 2); }
 SeqNum TcpView::seq() const noexcept { return SeqNum{load_be32(bytes_.data() + 4)}; }
@@ -230,6 +237,18 @@ void finish_tcp_checksum(std::span<std::byte> segment, Ipv4Addr src, Ipv4Addr ds
   store_be16(segment.data() + 16, 0);
   const std::uint32_t pseudo =
       pseudo_header_sum(src, dst, kPseudoProtoTcp, static_cast<std::uint16_t>(segment.size()));
+  store_be16(segment.data() + 16, checksum_fold(checksum_add(segment, pseudo)));
+}
+
+void finish_tcp_checksum(std::span<std::byte> segment, const IpAddr& src, const IpAddr& dst) noexcept {
+  if (src.is_v4()) {
+    finish_tcp_checksum(segment, src.v4(), dst.v4());
+    return;
+  }
+  if (segment.size() < kTcpMinHeaderLen) return;
+  store_be16(segment.data() + 16, 0);
+  const std::uint32_t pseudo =
+      pseudo_header_sum_v6(src, dst, kPseudoProtoTcp, static_cast<std::uint32_t>(segment.size()));
   store_be16(segment.data() + 16, checksum_fold(checksum_add(segment, pseudo)));
 }
 

@@ -9,7 +9,7 @@
 #include <optional>
 #include <span>
 
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 #include "common/result.hpp"
 #include "common/seq_num.hpp"
 #include "wire/parse_error.hpp"
@@ -88,6 +88,9 @@ std::size_t parse_tcp_header_into(std::span<const std::byte> segment, TcpOptions
 // Checksum over the IPv4 pseudo header and the whole segment (header, options,
 // data); false for a segment longer than 65535 bytes, which IPv4 cannot carry.
 [[nodiscard]] bool tcp_checksum_valid(std::span<const std::byte> segment, Ipv4Addr src, Ipv4Addr dst) noexcept;
+// Either family: an IPv6 pair uses the IPv6 pseudo header (RFC 8200 8.1).
+[[nodiscard]] bool tcp_checksum_valid(std::span<const std::byte> segment, const IpAddr& src,
+                                      const IpAddr& dst) noexcept;
 
 class TcpView {
  public:
@@ -166,5 +169,7 @@ std::size_t write_tcp_header(std::span<std::byte> out, const TcpHeader& h) noexc
 // IPv4 addresses of the pseudo header. Does nothing if segment is shorter than 20
 // bytes or longer than 65535.
 void finish_tcp_checksum(std::span<std::byte> segment, Ipv4Addr src, Ipv4Addr dst) noexcept;
+// Either family (RFC 8200 8.1 for IPv6).
+void finish_tcp_checksum(std::span<std::byte> segment, const IpAddr& src, const IpAddr& dst) noexcept;
 
 }  // namespace riptide::wire

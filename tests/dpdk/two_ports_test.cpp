@@ -29,7 +29,7 @@ class Recorder : public Handler {
   void on_accept(Stack& s, ConnId c) override {
     conn = c;
     connected = true;
-    peer = s.info(c)->key.remote_addr;
+    peer = s.info(c)->key.remote_addr.v4();
   }
   void on_connected(Stack&, ConnId c) override { conn = c; connected = true; }
   void on_data(Stack&, ConnId, std::span<const std::byte> d) override {

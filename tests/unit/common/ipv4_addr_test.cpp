@@ -1,4 +1,4 @@
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 
 #include <gtest/gtest.h>
 

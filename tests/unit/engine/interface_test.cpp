@@ -1,7 +1,7 @@
 // The link layer in front of a Stack: ARP answered and used (RFC 826), the route
 // (on-link subnet, default gateway), the bounded queue of packets waiting for ARP.
 #include "harness.hpp"
-#include "stack/interface.hpp"
+#include "ip/interface.hpp"
 #include "wire/arp.hpp"
 #include "wire/ethernet.hpp"
 #include "wire/icmp.hpp"

@@ -2,8 +2,8 @@
 // RFC 1812 5.2.4.3) and the Router in front of one Stack (the egress port, its own
 // ARP cache and source address; RFC 1122 3.3.4.3).
 #include "harness.hpp"
-#include "stack/router.hpp"
-#include "stack/routes.hpp"
+#include "ip/router.hpp"
+#include "ip/routes.hpp"
 #include "wire/arp.hpp"
 #include "wire/ethernet.hpp"
 #include "wire/ipv4.hpp"

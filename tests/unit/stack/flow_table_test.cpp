@@ -17,7 +17,7 @@ constexpr std::array<std::uint64_t, 2> kSeed{0x0123456789ABCDEFu, 0xFEDCBA987654
 
 struct KeyHash {
   std::size_t operator()(const FlowKey& k) const noexcept {
-    std::uint64_t h = (std::uint64_t{k.local_addr.value} << 32) ^ k.remote_addr.value;
+    std::uint64_t h = (std::uint64_t{k.local_addr.v4().value} << 32) ^ k.remote_addr.v4().value;
     h ^= (std::uint64_t{k.local_port} << 16 | k.remote_port) * 0x9E3779B97F4A7C15u;
     return static_cast<std::size_t>(h ^ (h >> 29));
   }

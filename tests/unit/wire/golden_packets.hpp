@@ -34,7 +34,7 @@
 #include <span>
 #include <vector>
 
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 
 namespace riptide::wire::golden {
 

@@ -1,4 +1,4 @@
-#include "stack/routes.hpp"
+#include "ip/routes.hpp"
 
 #include <algorithm>
 

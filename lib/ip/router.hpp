@@ -24,10 +24,10 @@
 #include <vector>
 
 #include "common/byte_order.hpp"
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 #include "common/time.hpp"
-#include "stack/interface.hpp"
-#include "stack/routes.hpp"
+#include "ip/interface.hpp"
+#include "ip/routes.hpp"
 #include "stack/stack.hpp"
 
 namespace riptide {

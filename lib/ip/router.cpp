@@ -1,4 +1,4 @@
-#include "stack/router.hpp"
+#include "ip/router.hpp"
 
 #include <cstdio>
 #include <cstdlib>

@@ -9,6 +9,10 @@
 /// Stack wants sent and hands f(eth_header, ipv4_packet) ready-to-send frames (the
 /// caller copies both into its transmit buffer: one copy into the mbuf).
 ///
+/// Layering: DESIGN.md puts lib/ip below lib/stack; this class still holds a Stack&
+/// (input, drain_tx, is_local, the shared counters), so lib/ip depends on lib/stack
+/// until IPv4 input/output moves into lib/ip (issue 13; lib/ip/meson.build).
+///
 /// Thread-safety: none; on the Stack's core.
 #pragma once
 
@@ -19,7 +23,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 #include "common/time.hpp"
 #include "stack/stack.hpp"
 #include "wire/arp.hpp"

@@ -17,7 +17,7 @@
 #include <optional>
 #include <vector>
 
-#include "common/ipv4_addr.hpp"
+#include "common/ip_addr.hpp"
 
 namespace riptide {
 

@@ -1,4 +1,4 @@
-#include "stack/interface.hpp"
+#include "ip/interface.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -58,7 +58,7 @@ void Interface::input(std::span<const std::byte> frame, Instant now, bool answer
   }
   switch (eth->ether_type()) {
     case wire::kEtherTypeIpv4:
-      stack_.input(eth->payload(), now, rx);
+      stack_.input_ipv4(eth->payload(), now, rx);
       return;
     case wire::kEtherTypeArp:
       handle_arp(eth->payload(), now, answer_arp);

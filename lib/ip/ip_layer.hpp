@@ -1,0 +1,126 @@
+/// \file
+/// IpLayer: IPv4 (RFC 791) and IPv6 (RFC 8200) input and output for one Stack, and
+/// ICMP echo (RFC 792). The Stack hands it every received IP packet; it checks the
+/// header, answers what is IP's own (ICMP echo; ICMPv6 goes to the hooks below),
+/// drops and counts what is not for us, and hands TCP up as a Transport. For
+/// output it writes the IP header of either family in front of a transport
+/// segment built in place in a TxQueue slot.
+///
+/// The ICMPv6 side (RFC 4443 messages, Neighbor Discovery, PMTU) is not here: an
+/// Icmpv6Hooks set by its owner receives ICMPv6 messages and the RFC 8200 4
+/// Parameter Problems this layer decides to send. Without hooks, ICMPv6 is counted
+/// (ip6_drop_icmpv6) and Parameter Problems are only counted.
+///
+/// Not done (docs/rfc-compliance.md, RFC 8200): fragment reassembly (fragments
+/// are counted drops; TCP's MSS keeps peers from fragmenting), jumbograms, IPv6
+/// options other than padding, Routing headers with segments left.
+///
+/// Thread-safety: none; the layer belongs to its Stack's core.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "common/counters.hpp"
+#include "common/ip_addr.hpp"
+#include "common/rx_checksum.hpp"
+#include "ip/tx_queue.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/ipv6.hpp"
+
+namespace riptide::ip {
+
+struct IpConfig {
+  std::vector<Ipv4Addr> v4;  ///< local IPv4 addresses
+  std::vector<IpAddr> v6;    ///< local IPv6 addresses (global and link-local)
+  std::uint8_t ttl = 64;     ///< IPv4 TTL of what we send (RFC 1122 3.2.1.7)
+  std::uint8_t hop_limit = 64;  ///< IPv6 Hop Limit of what we send (RFC 8200 3)
+};
+
+/// A TCP segment for a local address, found by IpLayer::input().
+struct Transport {
+  IpAddr src;
+  IpAddr dst;
+  std::span<const std::byte> segment;
+};
+
+/// The ICMPv6 side's entry points (RFC 4443, RFC 4861). Called on the owning core,
+/// from inside Stack::input(); `ctx` is the owner's.
+struct Icmpv6Hooks {
+  /// An ICMPv6 message whose IPv6 destination is ours (a local address, or a
+  /// multicast group: which groups we joined is the hook's question). `message`
+  /// starts at the ICMPv6 header (extension headers skipped); the checksum is not
+  /// checked yet (ipv6_pseudo_header_sum / RFC 4443 2.3 is the hook's).
+  void (*input)(void* ctx, const wire::Ipv6View& ip, std::span<const std::byte> message) = nullptr;
+  /// RFC 8200 4: send ICMPv6 Parameter Problem (RFC 4443 3.4) with `code` and
+  /// `pointer` about `ip` (rate limiting and the RFC 4443 2.4 (e) exceptions are
+  /// the hook's). The packet is already counted as dropped.
+  void (*parameter_problem)(void* ctx, const wire::Ipv6View& ip, std::uint8_t code,
+                            std::uint32_t pointer) = nullptr;
+  void* ctx = nullptr;
+};
+
+class IpLayer {
+ public:
+  IpLayer(IpConfig cfg, Counters& counters, TxQueue& tx);
+
+  /// One received packet of either version (the version nibble decides). True
+  /// with *out filled when it carries TCP for a local address; otherwise it was
+  /// IP's own business (ICMP), or dropped and counted.
+  bool input(std::span<const std::byte> packet, RxChecksum rx, Transport& out) noexcept;
+  /// The same for a packet known to be IPv4 (EtherType 0x0800): any other version
+  /// is malformed IPv4 (ip_drop_malformed).
+  bool input_v4(std::span<const std::byte> packet, RxChecksum rx, Transport& out) noexcept;
+  /// The same for a packet known to be IPv6 (EtherType 0x86DD).
+  bool input_v6(std::span<const std::byte> packet, RxChecksum rx, Transport& out) noexcept;
+
+  [[nodiscard]] bool is_local(const IpAddr& a) const noexcept;
+  [[nodiscard]] bool is_local_v4(Ipv4Addr a) const noexcept;
+  [[nodiscard]] bool is_local_v6(const IpAddr& a) const noexcept;
+  /// The source address for a destination (RFC 6724 5, reduced to what a host with
+  /// a few addresses on one link needs): IPv4: the first local IPv4 address.
+  /// IPv6: for a link-local destination, the first link-local address (rule 2,
+  /// scope); otherwise the first global one, or a link-local one if that is all
+  /// we have. Unspecified (`::`) when there is none of the family.
+  [[nodiscard]] IpAddr select_source(const IpAddr& dst) const noexcept;
+
+  /// The IP header length output uses for a flow: 20 (IPv4) or 40 (IPv6).
+  [[nodiscard]] static constexpr std::size_t header_length(bool v4) noexcept {
+    return v4 ? wire::kIpv4MinHeaderLen : wire::kIpv6HeaderLen;
+  }
+  /// Writes the IPv4 or IPv6 header (by the family of src) for an upper-layer
+  /// payload of `payload_len` bytes that follows it; `out` starts at the header.
+  void write_header(std::span<std::byte> out, const IpAddr& src, const IpAddr& dst, std::uint8_t protocol,
+                    std::size_t payload_len) noexcept {
+    if (src.is_v4()) {
+      wire::Ipv4Header h;
+      h.protocol = protocol;
+      h.src = src.v4();
+      h.dst = dst.v4();
+      h.ttl = cfg_.ttl;
+      h.id = ip_id_++;
+      wire::write_ipv4_header(out, h, static_cast<std::uint16_t>(payload_len));
+    } else {
+      write_ipv6(out, src, dst, protocol, payload_len);
+    }
+  }
+
+  void set_icmpv6_hooks(const Icmpv6Hooks& h) noexcept { hooks_ = h; }
+  [[nodiscard]] const IpConfig& config() const noexcept { return cfg_; }
+
+ private:
+  void icmp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> message) noexcept;
+  void write_ipv6(std::span<std::byte> out, const IpAddr& src, const IpAddr& dst, std::uint8_t next_header,
+                  std::size_t payload_len) noexcept;
+  void parameter_problem(const wire::Ipv6View& ip, std::uint8_t code, std::uint32_t pointer) noexcept;
+
+  IpConfig cfg_;
+  Counters& counters_;
+  TxQueue& tx_;
+  Icmpv6Hooks hooks_{};
+  std::uint16_t ip_id_ = 0;
+};
+
+}  // namespace riptide::ip
