@@ -551,13 +551,15 @@ Stack::ConnSlot* Stack::new_connection(const FlowKey& key, Handler* h, std::uint
   s.opened = false;
   s.time_wait = kNone;
   s.rtx_armed = false;
-  const tcp::TcpConfig& tcfg = key.is_v4() ? cfg_.tcp : tcp6_;
-  if (s.conn && &s.conn->config() == &tcfg) {
+  const tcp::TcpConfig& tc = key.is_v4() ? cfg_.tcp : tcp6_;
+  if (s.conn && &s.conn->config() == &tc) {
     // The slot's Connection is recycled in place (its buffers were released with
     // the slot): no constructor zeroing the reassembly ranges and SACK scoreboard.
+    // A slot last used by the other address family is built anew: the Connection
+    // holds its family's TcpConfig by reference.
     s.conn->recycle(key);
   } else {
-    s.conn.emplace(static_cast<tcp::TcpHost&>(*this), tcfg, key);  // first use, or the other family's config
+    s.conn.emplace(static_cast<tcp::TcpHost&>(*this), tc, key);
     s.conn->host_data = &s;
   }
   ++conn_count_;
