@@ -118,6 +118,7 @@ namespace riptide {
   X(tcp_retransmit_timeout, "retransmission timeouts")                                    \
   X(tcp_retransmit_segment, "segments retransmitted")                                     \
   X(tcp_dup_ack, "duplicate ACKs received (RFC 5681 2)")                                   \
+  X(tcp_header_predicted, "segments taken by header prediction (the ESTABLISHED fast path)") \
   X(tcp_fast_retransmit, "fast retransmits after three duplicate ACKs (RFC 5681 3.2)")     \
   X(tcp_recovery_partial_ack, "partial ACKs in NewReno recovery (RFC 6582)")               \
   X(tcp_sack_skipped, "resends that skipped data the peer had SACKed")                     \

@@ -911,51 +911,60 @@ bool Stack::output_raw(std::span<const std::byte> packet) {
   return true;
 }
 
-template <class FillPayload>
-void Stack::output_tcp(const FlowKey& key, const wire::TcpHeader& h, std::size_t payload_len,
+template <class WriteHeader, class FillPayload>
+void Stack::output_tcp(const FlowKey& key, WriteHeader&& write_header, std::size_t payload_len,
                        FillPayload&& fill) {
   std::span<std::byte> out = tx_.reserve();
   if (out.empty()) return;
   // The TCP header first (it knows its length), then the IP header in front of
-  // it: the options' length is worked out once per segment, not twice.
+  // it: the options' length is worked out once per segment, not twice. One body
+  // per family, so that the IPv4 path works on 4-byte addresses throughout.
+  // pseudo(seg_len): the pseudo header's sum (RFC 9293 3.1 / RFC 8200 8.1).
+  auto build = [&](std::size_t hl, auto&& write_ip, auto&& pseudo, auto&& finish) {
+    const TcpHeaderWritten th = write_header(out.subspan(hl));
+    const std::size_t seg_len = th.len + payload_len;
+    assert(th.len != 0 && hl + seg_len <= out.size());
+    write_ip(seg_len);
+    std::span<std::byte> seg = out.subspan(hl, seg_len);
+    if (payload_len > 0) fill(seg.subspan(th.len));
+    if (cfg_.tx_checksum_offload) {
+      // What DPDK's TX checksum offload expects (rte_ipv4_phdr_cksum,
+      // rte_ipv6_phdr_cksum): IPv4 checksum 0 (write_ip's business), TCP checksum =
+      // the folded, uncomplemented pseudo-header sum.
+      store_be16(seg.data() + 16, static_cast<std::uint16_t>(~wire::checksum_fold(pseudo(seg_len))));
+    } else if (th.sum) {
+      // The header was summed as it was written (RFC 1624): the pseudo header and
+      // the payload are what is left to add.
+      std::uint32_t sum = *th.sum + pseudo(seg_len);
+      if (payload_len > 0) sum = wire::checksum_add(seg.subspan(th.len), sum);
+      store_be16(seg.data() + 16, wire::checksum_fold(sum));
+    } else {
+      finish(seg);
+    }
+    return hl + seg_len;
+  };
   std::size_t len;
   if (key.is_v4()) {
     const Ipv4Addr src = key.local_addr.v4(), dst = key.remote_addr.v4();
-    constexpr std::size_t hl = wire::kIpv4MinHeaderLen;
-    const std::size_t th_len = wire::write_tcp_header(out.subspan(hl), h);
-    const std::size_t seg_len = th_len + payload_len;
-    assert(th_len != 0 && hl + seg_len <= out.size());
-    ip_.write_ipv4(out, src, dst, wire::kIpProtoTcp, seg_len);
-    std::span<std::byte> seg = out.subspan(hl, seg_len);
-    if (payload_len > 0) fill(seg.subspan(th_len));
-    if (cfg_.tx_checksum_offload) {
-      // What DPDK's TX checksum offload expects (rte_ipv4_phdr_cksum): IP checksum
-      // 0, TCP checksum = the folded, uncomplemented pseudo-header sum.
-      store_be16(out.data() + 10, 0);
-      const std::uint32_t ph =
-          wire::pseudo_header_sum(src, dst, wire::kIpProtoTcp, static_cast<std::uint16_t>(seg_len));
-      store_be16(seg.data() + 16, static_cast<std::uint16_t>(~wire::checksum_fold(ph)));
-    } else {
-      wire::finish_tcp_checksum(seg, src, dst);
-    }
-    len = hl + seg_len;
+    len = build(
+        wire::kIpv4MinHeaderLen,
+        [&](std::size_t seg_len) {
+          ip_.write_ipv4(out, src, dst, wire::kIpProtoTcp, seg_len);
+          if (cfg_.tx_checksum_offload) store_be16(out.data() + 10, 0);
+        },
+        [&](std::size_t seg_len) {
+          return wire::pseudo_header_sum(src, dst, wire::kIpProtoTcp, static_cast<std::uint16_t>(seg_len));
+        },
+        [&](std::span<std::byte> seg) { wire::finish_tcp_checksum(seg, src, dst); });
   } else {
-    constexpr std::size_t hl = wire::kIpv6HeaderLen;
-    const std::size_t th_len = wire::write_tcp_header(out.subspan(hl), h);
-    const std::size_t seg_len = th_len + payload_len;
-    assert(th_len != 0 && hl + seg_len <= out.size());
-    ip_.write_ipv6(out, key.local_addr, key.remote_addr, wire::kIpProtoTcp, seg_len);
-    std::span<std::byte> seg = out.subspan(hl, seg_len);
-    if (payload_len > 0) fill(seg.subspan(th_len));
-    if (cfg_.tx_checksum_offload) {
-      // rte_ipv6_phdr_cksum's form: the folded, uncomplemented pseudo-header sum.
-      const std::uint32_t ph = wire::pseudo_header_sum_v6(key.local_addr, key.remote_addr, wire::kIpProtoTcp,
-                                                          static_cast<std::uint32_t>(seg_len));
-      store_be16(seg.data() + 16, static_cast<std::uint16_t>(~wire::checksum_fold(ph)));
-    } else {
-      wire::finish_tcp_checksum(seg, key.local_addr, key.remote_addr);  // RFC 8200 8.1
-    }
-    len = hl + seg_len;
+    len = build(
+        wire::kIpv6HeaderLen,
+        [&](std::size_t seg_len) { ip_.write_ipv6(out, key.local_addr, key.remote_addr, wire::kIpProtoTcp, seg_len); },
+        [&](std::size_t seg_len) {
+          return wire::pseudo_header_sum_v6(key.local_addr, key.remote_addr, wire::kIpProtoTcp,
+                                            static_cast<std::uint32_t>(seg_len));  // RFC 8200 8.1
+        },
+        [&](std::span<std::byte> seg) { wire::finish_tcp_checksum(seg, key.local_addr, key.remote_addr); });
   }
   counters_.inc(Counter::tcp_out);
   tx_.commit(len);
@@ -963,13 +972,27 @@ void Stack::output_tcp(const FlowKey& key, const wire::TcpHeader& h, std::size_t
 
 void Stack::send_tcp(const FlowKey& key, const wire::TcpHeader& h,
                      std::span<const std::byte> payload) {
-  output_tcp(key, h, payload.size(),
-             [&](std::span<std::byte> out) { std::copy(payload.begin(), payload.end(), out.begin()); });
+  output_tcp(
+      key, [&](std::span<std::byte> out) { return TcpHeaderWritten{wire::write_tcp_header(out, h), std::nullopt}; },
+      payload.size(), [&](std::span<std::byte> out) { std::copy(payload.begin(), payload.end(), out.begin()); });
 }
 
 void Stack::transmit(Connection& c, const wire::TcpHeader& h, std::size_t off, std::size_t len) {
   // The payload goes straight from the send buffer into the packet: one copy.
-  output_tcp(c.key(), h, len, [&](std::span<std::byte> out) { c.copy_payload(off, out); });
+  output_tcp(
+      c.key(), [&](std::span<std::byte> out) { return TcpHeaderWritten{wire::write_tcp_header(out, h), std::nullopt}; },
+      len, [&](std::span<std::byte> out) { c.copy_payload(off, out); });
+}
+
+void Stack::transmit_built(Connection& c, std::span<const std::byte> th, std::uint32_t th_sum, std::size_t off,
+                           std::size_t len) {
+  output_tcp(
+      c.key(),
+      [&](std::span<std::byte> out) {
+        std::memcpy(out.data(), th.data(), th.size());
+        return TcpHeaderWritten{th.size(), th_sum};
+      },
+      len, [&](std::span<std::byte> out) { c.copy_payload(off, out); });
 }
 
 // ------------------------------------------------------------------------------------

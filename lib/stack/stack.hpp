@@ -347,6 +347,8 @@ class Stack final : private tcp::TcpHost {
   /// TcpHost
   void transmit(tcp::Connection& c, const wire::TcpHeader& h, std::size_t payload_offset,
                 std::size_t payload_len) override;
+  void transmit_built(tcp::Connection& c, std::span<const std::byte> tcp_header, std::uint32_t header_sum,
+                      std::size_t payload_offset, std::size_t payload_len) override;
   void set_timer(tcp::Connection& c, tcp::TimerKind k, Instant when) override;
   void cancel_timer(tcp::Connection& c, tcp::TimerKind k) override;
   void cancel_timers(tcp::Connection& c) override;
@@ -390,9 +392,16 @@ class Stack final : private tcp::TcpHost {
   std::int64_t tw_tick(Instant t, bool round_up) const noexcept;
   void send_tcp(const FlowKey& key, const wire::TcpHeader& h,
                 std::span<const std::byte> payload = {});
-  /// Builds IPv4 or IPv6 + TCP into the next transmit slot; fill() writes the payload.
-  template <class FillPayload>
-  void output_tcp(const FlowKey& key, const wire::TcpHeader& h, std::size_t payload_len,
+  /// What output_tcp's header writer wrote: the TCP header's length and, when the
+  /// writer summed it as it wrote, its partial checksum (else it is summed here).
+  struct TcpHeaderWritten {
+    std::size_t len = 0;
+    std::optional<std::uint32_t> sum;
+  };
+  /// Builds IPv4 or IPv6 + TCP into the next transmit slot: write_header(room)
+  /// writes the TCP header (checksum field zero), fill() the payload.
+  template <class WriteHeader, class FillPayload>
+  void output_tcp(const FlowKey& key, WriteHeader&& write_header, std::size_t payload_len,
                   FillPayload&& fill);
   void on_timer(TimerEntry& e);
   void settle_stale_timers() const noexcept;  ///< see ConnSlot::rtx_deadline

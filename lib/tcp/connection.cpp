@@ -43,6 +43,7 @@ Connection::Connection(TcpHost& host, const TcpConfig& cfg, const FlowKey& key) 
   keepalive_idle_ = cfg.keepalive_idle;
   keepalive_interval_ = cfg.keepalive_interval;
   keepalive_count_ = cfg.keepalive_count;
+  set_template_sum();
 }
 
 Connection::~Connection() { release_buffers(); }
@@ -70,6 +71,7 @@ void Connection::recycle(const FlowKey& key) noexcept {
   reass_.reset();
   dsack_.reset();
   last_ack_sent_ = SeqNum{};
+  set_template_sum();  // after tcb_ (timestamps off)
   sack_.clear();
   high_rxt_ = SeqNum{};
   rcv_held_ = 0;
@@ -117,7 +119,7 @@ void Connection::recycle(const FlowKey& key) noexcept {
 // recycle() lists every member: a change of Connection's size means one was
 // added or removed there too (x86-64, libstdc++; FlowKey counted apart, so a
 // change of address family does not trip it).
-static_assert(sizeof(void*) != 8 || sizeof(Connection) - sizeof(FlowKey) == 1212,
+static_assert(sizeof(void*) != 8 || sizeof(Connection) - sizeof(FlowKey) == 1220,
               "a Connection member changed: update recycle()");
 
 std::uint32_t Connection::ts_now(Instant now) const noexcept {
@@ -207,6 +209,7 @@ void Connection::agree_options(const Segment& seg) {
   // What both SYNs offered (peer_* set by negotiate_syn_options or the cookie).
   apply_negotiated(tcb_, cfg_, peer_mss_, peer_ts_, peer_sack_, peer_wscale_);
   cc_.init(algo_, tcb_.snd_mss);
+  set_template_sum();  // the options layout is agreed now
   if (tcb_.ts_ok && seg.options.timestamps) tcb_.ts_recent = seg.options.timestamps->tsval;
 }
 
@@ -321,6 +324,7 @@ void Connection::on_segment(const Segment& seg_in, Instant now) {
     }
   } scope(*this, now);
   zero_window_probe_ = false;
+  if (header_predicted(seg_in, now)) return;
   const bool handshake = state_ == State::SynReceived;
   switch (state_) {
     case State::Closed:
@@ -355,6 +359,48 @@ void Connection::on_segment(const Segment& seg_in, Instant now) {
   apply_deferred_shutdown(now);
   output(now);
   flush_ack(now);
+}
+
+bool Connection::header_predicted(const Segment& seg, Instant now) {
+  // Van Jacobson's header prediction as BSD's tcp_input has it, for ESTABLISHED:
+  // ACK (PSH allowed) with no SYN, FIN, RST or URG; SEG.SEQ = RCV.NXT; the window
+  // unchanged; nothing retransmitted, out of order, SACKed or in recovery; PAWS
+  // passed (RFC 7323 5.3). Then the first check (acceptability) holds, the
+  // second, fourth and sixth have nothing to do, and the fifth is either new data
+  // acknowledged or, with text, nothing new (never a duplicate ACK, RFC 5681 2).
+  if (state_ != State::Established) return false;
+  if ((seg.flags & (kSyn | kFin | kRst | kUrg | kAck)) != kAck) return false;
+  if (seg.seq != tcb_.rcv_nxt || tcb_.snd_nxt != tcb_.snd_max) return false;
+  if ((static_cast<std::uint32_t>(seg.window) << tcb_.snd_wscale) != tcb_.snd_wnd) return false;
+  if (in_recovery_ || dupacks_ != 0 || seg.options.sack_count != 0 || !sack_.empty() || dsack_) return false;
+  if (reass_.holds_data() || reass_.fin_held() || app_closed_) return false;
+  if (tcb_.ts_ok) {
+    if (!seg.options.timestamps) return false;
+    if (static_cast<std::int32_t>(seg.options.timestamps->tsval - tcb_.ts_recent) < 0) return false;
+  }
+  const bool new_ack = tcb_.snd_una < seg.ack && seg.ack <= tcb_.snd_max;
+  if (seg.payload.empty()) {
+    if (!new_ack) return false;  // a duplicate or window-only ACK: the full path
+  } else {
+    if (!new_ack && seg.ack != tcb_.snd_una) return false;
+    // The whole text inside the window we advertised (no trimming).
+    const std::int32_t wnd = tcb_.rcv_adv - tcb_.rcv_nxt;
+    if (wnd <= 0 || seg.payload.size() > static_cast<std::uint32_t>(wnd)) return false;
+  }
+  if (seg.ack < tcb_.snd_una - tcb_.max_snd_wnd) return false;  // RFC 5961 5.2 (as ack_acceptable)
+  host_.count(Counter::tcp_header_predicted);
+  touch_keepalive(now);
+  if (new_ack && !on_new_ack(seg, now)) return true;  // fifth: SND.UNA advances
+  update_window(seg);
+  update_ts_recent(seg);                               // RFC 7323 4.3
+  if (!seg.payload.empty()) {
+    receive_in_order(seg.payload, now);                // seventh
+    if (state_ == State::Closed) return true;
+  }
+  apply_deferred_shutdown(now);
+  output(now);
+  flush_ack(now);
+  return true;
 }
 
 void Connection::apply_deferred_shutdown(Instant now) {
@@ -831,6 +877,10 @@ void Connection::process_text(const Segment& seg, Instant now) {
     ack_delayable_ = false;  // RFC 5681 4.2: out-of-order data is ACKed at once
     return;
   }
+  receive_in_order(data, now);
+}
+
+void Connection::receive_in_order(std::span<const std::byte> data, Instant now) {
   on_data_arrival(now);
   tcb_.rcv_nxt += static_cast<std::uint32_t>(data.size());
   // The ACK goes out once, at the end of processing, on data if there is any.
@@ -921,15 +971,15 @@ std::uint32_t Connection::seg_mss() const noexcept {
   return tcb_.snd_mss - static_cast<std::uint32_t>(with - without);
 }
 
-void Connection::fill_sack_blocks(wire::TcpOptions& o) {
+std::size_t Connection::fill_sack_blocks(std::span<wire::SackBlock> out) {
   // RFC 2883: a reported duplicate goes first; RFC 2018 4: then the range holding
   // the most recent segment, then the others, most recent first.
-  o.sack_count = 0;
+  std::size_t n = 0;
   if (dsack_) {
-    o.sack_blocks[o.sack_count++] = *dsack_;
+    out[n++] = *dsack_;
     dsack_.reset();
   }
-  o.sack_count += static_cast<std::uint8_t>(reass_.sack_blocks(std::span(o.sack_blocks).subspan(o.sack_count)));
+  return n + reass_.sack_blocks(out.subspan(n));
 }
 
 void Connection::process_fin(const Segment& seg, Instant now) {

@@ -74,6 +74,12 @@ class TcpHost {
   // buffer starting payload_offset bytes after SND.UNA.
   virtual void transmit(Connection& c, const wire::TcpHeader& h, std::size_t payload_offset,
                         std::size_t payload_len) = 0;
+  // The same for a segment whose TCP header the connection wrote itself from its
+  // template: `tcp_header` is the whole header, options included, checksum field
+  // zero; `header_sum` its one's complement partial sum (folded to 16 bits, not
+  // complemented), so the host adds the pseudo header and the payload (RFC 1624).
+  virtual void transmit_built(Connection& c, std::span<const std::byte> tcp_header, std::uint32_t header_sum,
+                              std::size_t payload_offset, std::size_t payload_len) = 0;
   virtual void set_timer(Connection& c, TimerKind k, Instant when) = 0;
   virtual void cancel_timer(Connection& c, TimerKind k) = 0;
   // Stops every timer of `c` (a connection that is finishing): one call, not one
@@ -138,8 +144,6 @@ class Connection {
   // scoreboard and the send buffer, already empty (release_buffers()), are kept
   // instead of being built and zeroed again. Same host and config as before.
   void recycle(const FlowKey& key) noexcept;
-  /// The configuration this connection was built with (its address family's).
-  [[nodiscard]] const TcpConfig& config() const noexcept { return cfg_; }
 
   // --- opens -------------------------------------------------------------------
   // RFC 9293 3.10.1 active OPEN: CLOSED -> SYN-SENT, SYN sent.
@@ -191,6 +195,7 @@ class Connection {
   // --- inspection ---------------------------------------------------------------
   [[nodiscard]] State state() const noexcept { return state_; }
   [[nodiscard]] const FlowKey& key() const noexcept { return key_; }
+  [[nodiscard]] const TcpConfig& config() const noexcept { return cfg_; }
   [[nodiscard]] const Tcb& tcb() const noexcept { return tcb_; }
   [[nodiscard]] const RtoEstimator& rto() const noexcept { return rto_; }
   [[nodiscard]] const CongestionControl& congestion() const noexcept { return cc_; }
@@ -219,6 +224,11 @@ class Connection {
   void* user_data = nullptr;
 
  private:
+  // Header prediction (BSD tcp_input's fast path, RFC 9293 3.10.7.4 for the common
+  // case): an in-order ACK or data segment in ESTABLISHED with nothing unusual
+  // about it runs the same steps as below, minus the checks it cannot fail.
+  // False: not predicted, nothing done.
+  bool header_predicted(const Segment& seg, Instant now);
   // --- RFC 9293 3.10.7 steps -------------------------------------------------------
   void on_segment_syn_sent(const Segment& seg, Instant now);
   bool check_sequence(const Segment& seg, Instant now);     // first
@@ -234,13 +244,15 @@ class Connection {
   bool on_new_ack(const Segment& seg, Instant now);          // SND.UNA advances
   bool on_fin_acked(Instant now);                            // FIN-WAIT-1, CLOSING, LAST-ACK
   void process_text(const Segment& seg, Instant now);       // seventh
+  void receive_in_order(std::span<const std::byte> data, Instant now);  // text at RCV.NXT
   void report_duplicate(SeqNum start, SeqNum end);  // D-SACK (RFC 2883)
   void hold_fin(const Segment& seg, SeqNum fin_at);  // a FIN beyond a hole
   void on_data_arrival(Instant now);                  // quick-ACK bookkeeping
   void enter_quick_ack_mode() noexcept;
   void queue_out_of_order(SeqNum start, std::span<const std::byte> data);
   void deliver_in_order();  // ranges that RCV.NXT has reached
-  void fill_sack_blocks(wire::TcpOptions& o);
+  // The SACK blocks for our next ACK, at most out.size(); returns how many.
+  std::size_t fill_sack_blocks(std::span<wire::SackBlock> out);
   [[nodiscard]] std::uint32_t seg_mss() const noexcept;  // SND.MSS less the SACK blocks a segment would carry
   void process_fin(const Segment& seg, Instant now);        // eighth
 
@@ -269,6 +281,10 @@ class Connection {
   void send_active_reset(Instant now);  // abort: RST|ACK at SND.MAX
   void emit(std::uint8_t flags, SeqNum seq, std::size_t off, std::size_t len, Instant now,
             bool syn_options = false);
+  // Every segment after the SYNs but RSTs: the header written from the template.
+  void emit_from_template(std::uint8_t flags, SeqNum seq, std::uint16_t window, std::size_t off,
+                          std::size_t len, Instant now);
+  void set_template_sum() noexcept;
   void arm_retransmit(Instant now);  // the RTO, or the PTO when a tail loss probe may go
   [[nodiscard]] std::optional<Duration> probe_timeout() const noexcept;
   void tail_loss_probe(Instant now);
@@ -302,6 +318,9 @@ class Connection {
   Reassembly reass_;  // out-of-order data and a FIN beyond a hole (RFC 9293 3.10.7.4)
   std::optional<wire::SackBlock> dsack_;  // RFC 2883: a duplicate to report next
   SeqNum last_ack_sent_;      // RFC 7323 4.3 Last.ACK.sent: RCV.NXT in our last ACK
+  // The segment template's constant part (emit_from_template): the partial
+  // checksum of the ports word and, with timestamps agreed, the option's kind word.
+  std::uint32_t tmpl_sum_ = 0;
 
   // What the peer reported SACKed above SND.UNA (RFC 2018) and the RFC 6675
   // questions recovery asks of it (lib/tcp/sack_scoreboard.hpp). Resends after a

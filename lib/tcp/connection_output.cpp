@@ -4,8 +4,10 @@
 #include "tcp/connection.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 
+#include "common/byte_order.hpp"
 #include "tcp/connection_internal.hpp"
 
 namespace riptide::tcp {
@@ -148,37 +150,11 @@ bool Connection::send_new_segment(std::uint32_t room, Instant now) {
 
 void Connection::emit(std::uint8_t flags, SeqNum seq, std::size_t off, std::size_t len,
                       Instant now, bool syn_options) {
-  wire::TcpHeader h;
-  h.src_port = key_.local_port;
-  h.dst_port = key_.remote_port;
-  h.seq = seq;
-  h.flags = flags;
-  if (flags & kAck) {
-    h.ack = tcb_.rcv_nxt;
-    last_ack_sent_ = tcb_.rcv_nxt;
-  }
+  if (flags & kAck) last_ack_sent_ = tcb_.rcv_nxt;
   const std::uint32_t wnd = rcv_wnd();
-  if (syn_options) {
-    // RFC 7323 2.2: the window in a SYN or SYN-ACK is never scaled.
-    h.window = static_cast<std::uint16_t>(std::min<std::uint32_t>(wnd, 0xFFFF));
-    h.options.mss = cfg_.mss;
-    const bool is_synack = (flags & kAck) != 0;
-    // In a SYN-ACK, echo only what the peer offered (RFC 7323 1.3, RFC 2018 2).
-    if (cfg_.window_scaling && (!is_synack || peer_wscale_)) {
-      h.options.window_scale = std::min(cfg_.window_scale, kMaxWindowScale);
-    }
-    if (cfg_.sack && (!is_synack || peer_sack_)) h.options.sack_permitted = true;
-    if (cfg_.timestamps && (!is_synack || peer_ts_)) {
-      h.options.timestamps = wire::TcpTimestamps{ts_now(now), is_synack ? tcb_.ts_recent : 0};
-    }
-  } else {
-    const std::uint32_t field = std::min<std::uint32_t>(wnd >> tcb_.rcv_wscale, 0xFFFF);
-    h.window = static_cast<std::uint16_t>(field);
-    if (((flags & kRst) == 0 || (flags & kAck) != 0) && tcb_.ts_ok) {
-      h.options.timestamps = wire::TcpTimestamps{ts_now(now), tcb_.ts_recent};
-    }
-    if ((flags & (kRst | kAck)) == kAck && tcb_.sack_ok) fill_sack_blocks(h.options);
-  }
+  // RFC 7323 2.2: the window in a SYN or SYN-ACK is never scaled.
+  const auto window = static_cast<std::uint16_t>(
+      std::min<std::uint32_t>(syn_options ? wnd : wnd >> tcb_.rcv_wscale, 0xFFFF));
   if (len > 0 && last_data_at_ && now - *last_data_at_ < cfg_.delayed_ack) {
     pingpong_ = true;  // a reply within the delayed-ACK time: interactive (Linux pingpong)
   }
@@ -190,10 +166,102 @@ void Connection::emit(std::uint8_t flags, SeqNum seq, std::size_t off, std::size
     unacked_bytes_ = 0;
     host_.cancel_timer(*this, TimerKind::DelayedAck);
     // RFC 9293 3.8.6.2.2: remember the right edge we promised.
-    const SeqNum edge = tcb_.rcv_nxt + ((static_cast<std::uint32_t>(h.window)) << (syn_options ? 0 : tcb_.rcv_wscale));
+    const SeqNum edge = tcb_.rcv_nxt + ((static_cast<std::uint32_t>(window)) << (syn_options ? 0 : tcb_.rcv_wscale));
     tcb_.rcv_adv = seq_max(tcb_.rcv_adv, edge);
   }
+  if (!syn_options && (flags & (kRst | kAck)) == kAck) {
+    emit_from_template(flags, seq, window, off, len, now);
+    return;
+  }
+  // The SYNs and RSTs: described as a TcpHeader for the host to write.
+  wire::TcpHeader h;
+  h.src_port = key_.local_port;
+  h.dst_port = key_.remote_port;
+  h.seq = seq;
+  h.flags = flags;
+  h.window = window;
+  if (flags & kAck) h.ack = tcb_.rcv_nxt;
+  if (syn_options) {
+    h.options.mss = cfg_.mss;
+    const bool is_synack = (flags & kAck) != 0;
+    // In a SYN-ACK, echo only what the peer offered (RFC 7323 1.3, RFC 2018 2).
+    if (cfg_.window_scaling && (!is_synack || peer_wscale_)) {
+      h.options.window_scale = std::min(cfg_.window_scale, kMaxWindowScale);
+    }
+    if (cfg_.sack && (!is_synack || peer_sack_)) h.options.sack_permitted = true;
+    if (cfg_.timestamps && (!is_synack || peer_ts_)) {
+      h.options.timestamps = wire::TcpTimestamps{ts_now(now), is_synack ? tcb_.ts_recent : 0};
+    }
+  } else if (((flags & kRst) == 0 || (flags & kAck) != 0) && tcb_.ts_ok) {
+    h.options.timestamps = wire::TcpTimestamps{ts_now(now), tcb_.ts_recent};
+  }
   host_.transmit(*this, h, off, len);
+}
+
+namespace {
+// The timestamp option as Linux and wire::write_tcp_header lay it out: NOP, NOP,
+// kind 8, length 10 (RFC 7323 Appendix A), then TSval and TSecr.
+constexpr std::uint32_t kTsKindWord = 0x0101080Au;
+constexpr std::size_t kTsOptionBytes = 12;
+}  // namespace
+
+void Connection::set_template_sum() noexcept {
+  tmpl_sum_ = ((std::uint32_t{key_.local_port} << 16) | key_.remote_port) + (tcb_.ts_ok ? kTsKindWord : 0u);
+  tmpl_sum_ = (tmpl_sum_ & 0xFFFFu) + (tmpl_sum_ >> 16);  // (carries: at most 17 bits)
+}
+
+void Connection::emit_from_template(std::uint8_t flags, SeqNum seq, std::uint16_t window, std::size_t off,
+                                    std::size_t len, Instant now) {
+  // The header as wire::write_tcp_header would write it for these fields (the
+  // packet tests compare it byte for byte), summed as it is written: the constant
+  // part (ports, the timestamp option's kind word) was summed once in tmpl_sum_,
+  // so only the changing words are added (RFC 1624: a checksum updated by the
+  // fields that change, not recomputed over the header).
+  std::array<std::byte, wire::kTcpMaxHeaderLen> hdr;  // every byte used is written below
+  std::byte* const p = hdr.data();
+  std::byte* q = p + wire::kTcpMinHeaderLen;
+  std::uint64_t sum = tmpl_sum_;
+  const auto put = [&q, &sum](std::uint32_t w) noexcept {
+    store_be32(q, w);
+    sum += w;
+    q += 4;
+  };
+  if (tcb_.ts_ok) {
+    store_be32(q, kTsKindWord);  // summed in tmpl_sum_
+    q += 4;
+    put(ts_now(now));
+    put(tcb_.ts_recent);
+  }
+  if (tcb_.sack_ok) {
+    // RFC 2018 3: as many blocks as fit in the option space beside the timestamps
+    // (3 with them, 4 without).
+    std::array<wire::SackBlock, wire::kTcpMaxSackBlocks> blocks;
+    const std::size_t room = (wire::kTcpMaxOptionsLen - (tcb_.ts_ok ? kTsOptionBytes : 0) - 4) / 8;
+    const std::size_t n = fill_sack_blocks(std::span(blocks).first(std::min(room, blocks.size())));
+    if (n > 0) {
+      put(0x01010500u | static_cast<std::uint32_t>(2 + 8 * n));  // NOP, NOP, kind 5, length
+      for (std::size_t b = 0; b < n; ++b) {
+        put(blocks[b].left.raw());
+        put(blocks[b].right.raw());
+      }
+    }
+  }
+  const auto header_len = static_cast<std::size_t>(q - p);
+  store_be16(p, key_.local_port);
+  store_be16(p + 2, key_.remote_port);
+  const std::uint32_t word3 = (static_cast<std::uint32_t>(header_len / 4) << 28) |
+                              (std::uint32_t{flags} << 16) | window;
+  store_be32(p + 4, seq.raw());
+  store_be32(p + 8, tcb_.rcv_nxt.raw());  // ACK is set on every templated segment
+  store_be32(p + 12, word3);
+  store_be32(p + 16, 0);  // checksum (the host's), urgent pointer
+  sum += std::uint64_t{seq.raw()} + tcb_.rcv_nxt.raw() + word3;
+  sum = (sum & 0xFFFFFFFFu) + (sum >> 32);
+  sum = (sum & 0xFFFFFFFFu) + (sum >> 32);
+  auto s32 = static_cast<std::uint32_t>(sum);
+  s32 = (s32 & 0xFFFFu) + (s32 >> 16);
+  s32 = (s32 & 0xFFFFu) + (s32 >> 16);
+  host_.transmit_built(*this, std::span<const std::byte>(p, header_len), s32, off, len);
 }
 
 void Connection::send_syn(bool with_ack, Instant now) {
