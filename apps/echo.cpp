@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<riptide::apps::EchoServer>> servers;
   for (std::size_t i = 0; i < rt->worker_count(); ++i) {
     servers.push_back(std::make_unique<riptide::apps::EchoServer>());
-    auto l = rt->worker(i).stack().listen(riptide::Ipv4Addr{}, port, *servers.back());
+    // `::`: both families (IPv4, and IPv6 when ip6.address is set).
+    auto l = rt->worker(i).stack().listen(riptide::IpAddr{}, port, *servers.back());
     if (!l) {
       std::fprintf(stderr, "riptide-echo: listen on port %u: %s\n", port,
                    std::string(riptide::to_string(l.error())).c_str());

@@ -28,6 +28,37 @@ namespace riptide {
   X(arp_pending_full, "packets dropped: too many waiting for ARP")                        \
   X(arp_unresolved, "packets dropped: next hop never answered ARP")                       \
   X(route_no_route, "packets dropped: no route to the destination")                       \
+  X(icmp6_in, "ICMPv6 messages for us")                                                       \
+  X(icmp6_drop_not_joined, "ICMPv6 to a multicast group we did not join (RFC 4291 2.8)")       \
+  X(icmp6_drop_malformed, "ICMPv6 message shorter than its header")                           \
+  X(icmp6_drop_checksum, "ICMPv6 checksum wrong (RFC 4443 2.3)")                              \
+  X(icmp6_drop_type, "ICMPv6 informational type we do not handle (RFC 4443 2.4(b))")          \
+  X(icmp6_echo_in, "ICMPv6 Echo Requests answered")                                           \
+  X(icmp6_error_in, "ICMPv6 error messages received")                                         \
+  X(icmp6_error_out, "ICMPv6 error messages sent")                                            \
+  X(icmp6_error_rate_limited, "ICMPv6 errors not sent: the rate limit (RFC 4443 2.4(f))")     \
+  X(icmp6_error_suppressed, "ICMPv6 errors not sent: RFC 4443 2.4(e) forbids one")            \
+  X(icmp6_ptb_in, "ICMPv6 Packet Too Big received")                                            \
+  X(pmtu_lowered, "path MTU estimates lowered by a Packet Too Big (RFC 8201)")                \
+  X(pmtu_drop_below_min, "Packet Too Big under 1280 discarded (RFC 8201 4)")                  \
+  X(pmtu_drop_invalid, "Packet Too Big whose invoking packet is not ours")                    \
+  X(nd_ns_in, "Neighbor Solicitations for our addresses answered")                             \
+  X(nd_na_in, "Neighbor Advertisements accepted")                                              \
+  X(nd_ns_out, "Neighbor Solicitations sent")                                                  \
+  X(nd_na_out, "Neighbor Advertisements sent (solicited and unsolicited)")                     \
+  X(nd_drop_malformed, "ND message failed to parse (length, option length 0, RFC 4861 4.6)")  \
+  X(nd_drop_hop_limit, "ND message with hop limit other than 255 (RFC 4861 7.1)")            \
+  X(nd_drop_code, "ND message with ICMP code other than 0 (RFC 4861 7.1)")                   \
+  X(nd_drop_target_multicast, "NS/NA whose target is a multicast address (RFC 4861 7.1)")    \
+  X(nd_drop_unspecified_src, "NS from :: with an SLLA or not to a solicited-node group (RFC 4861 7.1.1)") \
+  X(nd_drop_solicited_multicast, "NA to a multicast address with Solicited set (RFC 4861 7.1.2)") \
+  X(nd_drop_not_ours, "NS for a target that is not our address")                               \
+  X(nd_na_no_entry, "NAs ignored: no cache entry, or no address to learn (RFC 4861 7.2.5)")  \
+  X(nd_router_ignored, "RS, RA and Redirect ignored (a host with a configured address)")      \
+  X(nd_dad_conflict, "Duplicate Address Detection found our address in use (RFC 4862 5.4)")  \
+  X(nd_pending_full, "packets dropped: too many waiting for Neighbor Discovery")             \
+  X(nd_unresolved, "packets dropped: next hop never answered Neighbor Discovery")            \
+  X(nd_probe_failed, "neighbours deleted: PROBE unanswered (RFC 4861 7.3.3)")                 \
   X(steer_forwarded, "frames passed to their owner core (software steering)")             \
   X(steer_received, "frames received from another core's mailbox")                        \
   X(steer_drop_mailbox_full, "frames dropped: the owner core's mailbox was full")           \
@@ -131,6 +162,7 @@ inline constexpr Counter kLimitCounters[] = {
     Counter::tx_queue_full,           Counter::arp_pending_full,            Counter::steer_drop_mailbox_full,
     Counter::tcp_challenge_ack_limited, Counter::tcp_syn_shed_overload,   Counter::tcp_send_no_chunks,
     Counter::tcp_connect_no_ports,      Counter::tx_no_mbuf,            Counter::rx_syn_deferred,
+    Counter::nd_pending_full,           Counter::icmp6_error_rate_limited,
 };
 
 struct Counters {

@@ -12,7 +12,7 @@ namespace riptide::io {
 
 MbufDriver::MbufDriver(rte_mempool* pool, const StackConfig& stack_cfg, const InterfaceConfig& if_cfg,
                        MbufDriverOptions opts, Instant now)
-    : pool_(pool), opts_(opts), stack_(stack_cfg, now), iface_(stack_, if_cfg) {}
+    : pool_(pool), opts_(opts), stack_(with_interface_addresses(stack_cfg, if_cfg), now), iface_(stack_, if_cfg) {}
 
 MbufDriver::MbufDriver(rte_mempool* pool, const StackConfig& stack_cfg, const std::vector<InterfaceConfig>& ports,
                        const RouteTable& routes, MbufDriverOptions opts, Instant now)

@@ -65,7 +65,7 @@ class MbufDriver {
   [[nodiscard]] std::size_t port_count() const noexcept { return router_ ? router_->port_count() : 1; }
 
   /// Received frames, processed in order and then freed in bulk: the driver takes
-  /// ownership of all n. answer_arp = false: learn from ARP frames without replying
+  /// ownership of all n. answer_arp = false: learn from ARP and ND frames without replying
   /// (a copy another core already answered).
   /// `port`: the port they arrived on (several ports; 0 otherwise).
   void input(rte_mbuf** pkts, std::uint16_t n, Instant now, bool answer_arp = true, std::uint16_t port = 0);

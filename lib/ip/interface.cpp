@@ -17,6 +17,7 @@ Interface::Interface(Stack& stack, InterfaceConfig cfg)
     std::abort();
   }
   cache_.reserve(cfg_.arp_cache_size);
+  setup_ipv6();
 }
 
 bool Interface::on_link(Ipv4Addr a) const noexcept {
@@ -53,8 +54,13 @@ void Interface::input(std::span<const std::byte> frame, Instant now, bool answer
     return;
   }
   if (eth->dst() != cfg_.mac && eth->dst() != wire::MacAddr::broadcast()) {
-    counters_.inc(Counter::l2_drop_not_ours);
-    return;
+    // RFC 2464 7: an IPv6 multicast group's frames go to 33:33 + its low 32 bits;
+    // which groups we joined is checked on the IPv6 destination (icmpv6_input).
+    const wire::MacAddr d = eth->dst();
+    if (!(v6_ && d.bytes[0] == 0x33 && d.bytes[1] == 0x33)) {
+      counters_.inc(Counter::l2_drop_not_ours);
+      return;
+    }
   }
   switch (eth->ether_type()) {
     case wire::kEtherTypeIpv4:
@@ -62,6 +68,17 @@ void Interface::input(std::span<const std::byte> frame, Instant now, bool answer
       return;
     case wire::kEtherTypeArp:
       handle_arp(eth->payload(), now, answer_arp);
+      return;
+    case kEtherTypeIpv6:
+      if (v6_) {
+        // RFC 8200 via the Stack's IpLayer; ICMPv6 comes back through the hooks.
+        now6_ = now;
+        answer6_ = answer_arp;
+        stack_.input_ipv6(eth->payload(), now, rx);
+        answer6_ = true;
+        return;
+      }
+      counters_.inc(Counter::l2_drop_ethertype);
       return;
     default:
       counters_.inc(Counter::l2_drop_ethertype);
@@ -162,6 +179,7 @@ void Interface::expire(Instant now) {
   // Only unresolved entries have work here (a resolved one just stops being used
   // once it expires: lookup()). next_expire_ is the earliest of their retry times,
   // so a drain with nothing due does not walk the cache.
+  if (v6_) expire6(now);
   if (now < next_expire_) return;
   next_expire_ = Instant::max();
   for (auto it = cache_.begin(); it != cache_.end();) {
@@ -204,6 +222,7 @@ void Interface::queue_arp(std::uint16_t op, const wire::MacAddr& dst_mac, const 
 void Interface::announce() {
   // A gratuitous ARP request: sender and target are both our address.
   queue_arp(wire::kArpRequest, wire::MacAddr::broadcast(), wire::MacAddr{}, cfg_.addr);
+  if (v6_) announce6_pending_ = true;  // sent by expire6 (after DAD when configured)
 }
 
 }  // namespace riptide

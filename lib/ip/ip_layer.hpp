@@ -54,7 +54,7 @@ struct Icmpv6Hooks {
   /// An ICMPv6 message whose IPv6 destination is ours (a local address, or a
   /// multicast group: which groups we joined is the hook's question). `message`
   /// starts at the ICMPv6 header (extension headers skipped); the checksum is not
-  /// checked yet (ipv6_pseudo_header_sum / RFC 4443 2.3 is the hook's).
+  /// checked yet (wire::pseudo_header_sum_v6 / RFC 4443 2.3 is the hook's).
   void (*input)(void* ctx, const wire::Ipv6View& ip, std::span<const std::byte> message) = nullptr;
   /// RFC 8200 4: send ICMPv6 Parameter Problem (RFC 4443 3.4) with `code` and
   /// `pointer` about `ip` (rate limiting and the RFC 4443 2.4 (e) exceptions are

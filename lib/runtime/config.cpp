@@ -14,6 +14,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <map>
 #include <string_view>
 #include <type_traits>
 
@@ -166,6 +167,24 @@ const std::vector<Key>& keys() {
     const auto mac = [](std::string_view s) { return wire::MacAddr::parse(s); };
     const auto mac_text = [](const wire::MacAddr& m) { return m.to_string(); };
     const auto syn_text = [](tcp::SynCookieMode m) { return std::string(tcp::to_string(m)); };
+    // IPv6 (RFC 4291 2.4's address types): a host's global address, a link-local
+    // one, any unicast one.
+    const auto unicast6 = [](std::string_view t) -> std::optional<IpAddr> {
+      auto a = IpAddr::parse(t);
+      if (!a || a->is_v4() || a->is_v6_multicast() || a->is_v6_unspecified() || a->is_v6_loopback()) return std::nullopt;
+      return a;
+    };
+    const auto global6 = [unicast6](std::string_view t) -> std::optional<IpAddr> {
+      auto a = unicast6(t);
+      if (!a || a->is_v6_link_local()) return std::nullopt;
+      return a;
+    };
+    const auto link_local6 = [unicast6](std::string_view t) -> std::optional<IpAddr> {
+      auto a = unicast6(t);
+      if (!a || !a->is_v6_link_local()) return std::nullopt;
+      return a;
+    };
+    const auto addr6_text = [](const IpAddr& a) { return to_string(a); };
     const auto cc_text = [](tcp::CongestionAlgorithm a) { return std::string(tcp::to_string(a)); };
     constexpr std::int64_t kU32 = std::numeric_limits<std::uint32_t>::max();
     constexpr std::int64_t kU16 = std::numeric_limits<std::uint16_t>::max();
@@ -183,6 +202,32 @@ const std::vector<Key>& keys() {
                          [](auto& c) -> auto& { return c.gateway; }, addr, addr_text),
         parsed<wire::MacAddr>("ip", "mac", "a MAC address (02:00:00:00:00:01, or \"\" for the port's)",
                               [](auto& c) -> auto& { return c.mac; }, mac, mac_text),
+
+        // [ip6]: IPv6 on the (single) port; off unless ip6.address is set.
+        parsed<IpAddr>("ip6", "address",
+                       "a global IPv6 address (e.g. 2001:db8::1; not link-local, multicast, :: or ::1), or \"\" for none",
+                       [](auto& c) -> auto& { return c.ip6.address; }, global6, addr6_text),
+        integer("ip6", "prefix_len", [](auto& c) -> auto& { return c.ip6.prefix_len; }, 1, 128),
+        parsed<IpAddr>("ip6", "link_local",
+                       "a link-local IPv6 address (fe80::/10), or \"\" for the one derived from the MAC",
+                       [](auto& c) -> auto& { return c.ip6.link_local; }, link_local6, addr6_text),
+        parsed<IpAddr>("ip6", "gateway", "a unicast IPv6 address (link-local or on ip6.address's prefix), or \"\"",
+                       [](auto& c) -> auto& { return c.ip6.gateway; }, unicast6, addr6_text),
+        integer("ip6", "mtu", [](auto& c) -> auto& { return c.ip6.mtu; }, 1280, 65535),
+        integer("ip6", "hop_limit", [](auto& c) -> auto& { return c.ip6.hop_limit; }, 1, 255),
+        boolean("ip6", "dad", [](auto& c) -> auto& { return c.ip6.dad; }),
+        integer("ip6", "icmp_error_rate", [](auto& c) -> auto& { return c.ip6.icmp_error_rate; }, 0, 1000000),
+        integer("ip6", "icmp_error_burst", [](auto& c) -> auto& { return c.ip6.icmp_error_burst; }, 0, 1000000),
+        milliseconds_key("ip6", "nd_reachable_ms", [](auto& c) -> auto& { return c.ip6.nd.reachable_time; }, 1),
+        milliseconds_key("ip6", "nd_retrans_ms", [](auto& c) -> auto& { return c.ip6.nd.retrans_timer; }, 1),
+        integer("ip6", "nd_max_multicast_solicit",
+                [](auto& c) -> auto& { return c.ip6.nd.max_multicast_solicit; }, 1, 255),
+        integer("ip6", "nd_max_unicast_solicit", [](auto& c) -> auto& { return c.ip6.nd.max_unicast_solicit; }, 1, 255),
+        integer("ip6", "nd_cache", [](auto& c) -> auto& { return c.ip6.nd.cache_size; }, 1),
+        integer("ip6", "nd_pending", [](auto& c) -> auto& { return c.ip6.nd.pending_packets; }, 1),
+        integer("ip6", "pmtu_cache", [](auto& c) -> auto& { return c.ip6.pmtu.entries; }, 1),
+        // RFC 8201 4: no sooner than 5 minutes.
+        milliseconds_key("ip6", "pmtu_lifetime_ms", [](auto& c) -> auto& { return c.ip6.pmtu.lifetime; }, 300000),
 
         integer("lcores", "workers", [](auto& c) -> auto& { return c.lcores; }, 1),
         integer("lcores", "idle_sleep_us", [](auto& c) -> auto& { return c.idle_sleep_us; }, 0, 1000000),
@@ -448,6 +493,7 @@ class Loader {
       }
     }
     finish_routes();
+    finish_ip6();
     // rte_pktmbuf_pool_create refuses a cache larger than n / 1.5.
     if (c.mbuf_cache > 0 && std::uint64_t{c.mbuf_cache} * 3 > std::uint64_t{c.mbufs} * 2) {
       fail(0, "pools.mbuf_cache: " + std::to_string(c.mbuf_cache) + " is more than mbufs (" +
@@ -527,6 +573,7 @@ class Loader {
       return;
     }
     if (k.section == "ip" && k.name == "address") address_set_ = true;
+    if (k.section == "ip6") ip6_where_[std::string(k.name)] = {line, where};
     if (is_single_port_key(k.section, k.name) && single_port_key_.empty()) {
       single_port_key_ = dotted(k.section, k.name);
       single_port_where_ = where;
@@ -649,6 +696,44 @@ class Loader {
     }
   }
 
+  // [ip6] as a whole (docs/config.md): the keys need ip6.address, one port only,
+  // the gateway reachable.
+  void finish_ip6() {
+    const RuntimeConfig& c = config_;
+    const auto where = [&](const char* key) {
+      auto it = ip6_where_.find(key);
+      return it == ip6_where_.end() ? std::pair<std::uint32_t, std::string>{0, ""} : it->second;
+    };
+    if (!c.ip6.address) {
+      for (const char* key : {"link_local", "gateway", "dad"}) {
+        const auto [line, w] = where(key);
+        const bool set = std::string_view(key) == "dad" ? c.ip6.dad
+                         : std::string_view(key) == "gateway" ? c.ip6.gateway.has_value()
+                                                              : c.ip6.link_local.has_value();
+        if (set) fail(line, std::string("ip6.") + key + ": set without ip6.address (IPv6 is off without it)" + w);
+      }
+      return;
+    }
+    if (!c.ports.empty()) {
+      const auto [line, w] = where("address");
+      fail(line, "ip6.address: not with [[ports]] (IPv6 is configured for the single-port form only)" + w);
+      return;
+    }
+    if (c.ip6.gateway && !c.ip6.gateway->is_v6_link_local()) {
+      const unsigned len = c.ip6.prefix_len;
+      bool on_link = true;
+      for (unsigned i = 0; i < len; ++i) {
+        const unsigned bit = 7 - i % 8;
+        if (((c.ip6.gateway->bytes[i / 8] >> bit) & 1) != ((c.ip6.address->bytes[i / 8] >> bit) & 1)) on_link = false;
+      }
+      if (!on_link) {
+        const auto [line, w] = where("gateway");
+        fail(line, "ip6.gateway: " + to_string(*c.ip6.gateway) + " is neither link-local nor on " +
+                       to_string(*c.ip6.address) + "/" + std::to_string(len) + w);
+      }
+    }
+  }
+
   void finish_ports() {
     RuntimeConfig& c = config_;
     if (!single_port_key_.empty()) {
@@ -754,6 +839,7 @@ class Loader {
   std::string file_name_;
   RuntimeConfig config_;
   bool address_set_ = false;
+  std::map<std::string, std::pair<std::uint32_t, std::string>> ip6_where_;  // ip6 key -> line, where
   std::string single_port_key_;  // the first [port]/[ip] addressing key set, for the [[ports]] check
   std::string single_port_where_;
   std::uint32_t single_port_line_ = 0;
@@ -882,6 +968,7 @@ InterfaceConfig interface_config(const RuntimeConfig& c, const wire::MacAddr& po
   i.prefix_len = c.prefix_len;
   i.gateway = c.gateway;
   i.arp_cache_size = c.arp_cache;
+  i.ip6 = c.ip6;
   return i;
 }
 

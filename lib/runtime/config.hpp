@@ -81,6 +81,7 @@ struct RuntimeConfig {
   std::uint32_t pressure_percent = 90;  ///< StackConfig::pressure_percent
   std::uint32_t arp_cache = 1024;
   std::string pcap_path;             ///< --pcap: capture rx and tx as pcapng
+  Ipv6InterfaceConfig ip6;           ///< [ip6]; off unless ip6.address is set
   tcp::TcpConfig tcp;
 };
 

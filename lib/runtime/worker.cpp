@@ -10,6 +10,7 @@
 #include "io/eth_port.hpp"
 #include "runtime/steering.hpp"
 #include "wire/ethernet.hpp"
+#include "wire/icmpv6.hpp"
 #include "wire/ipv4.hpp"
 
 namespace riptide::runtime {
@@ -104,8 +105,14 @@ bool Worker::steer(rte_mbuf* m) {
   const std::span<const std::byte> f{rte_pktmbuf_mtod(m, const std::byte*), m->data_len};
   if (f.size() < wire::kEthernetHeaderLen) return false;
   const std::uint16_t type = load_be16(f.data() + 12);
-  if (type == wire::kEtherTypeArp) {
-    // Every worker keeps its own neighbour cache: each gets the ARP frame.
+  // RFC 4861 4: Neighbor Discovery (ICMPv6 types 133..137, right after the fixed
+  // IPv6 header) is shared like ARP: every worker's NeighborCache learns from it.
+  const bool nd = type == kEtherTypeIpv6 && f.size() >= wire::kEthernetHeaderLen + 41 &&
+                  static_cast<std::uint8_t>(f[wire::kEthernetHeaderLen + 6]) == wire::kIpProtoIcmpv6 &&
+                  static_cast<std::uint8_t>(f[wire::kEthernetHeaderLen + 40]) >= wire::kNdRouterSolicit &&
+                  static_cast<std::uint8_t>(f[wire::kEthernetHeaderLen + 40]) <= wire::kNdRedirect;
+  if (type == wire::kEtherTypeArp || nd) {
+    // Every worker keeps its own neighbour cache: each gets the ARP (or ND) frame.
     for (std::size_t k = 0; k < outbox_.size(); ++k) {
       if (outbox_[k] == nullptr) continue;
       rte_mbuf_refcnt_update(m, 1);
@@ -214,7 +221,7 @@ std::uint16_t Worker::poll_once(Instant now) {
     if (in == nullptr) continue;
     from_others += static_cast<std::uint16_t>(in->consume_all([&](rte_mbuf* m) {
       stack().shared_counters().inc(Counter::steer_received);
-      // An ARP copy from another worker: that worker answered; we only learn.
+      // An ARP or ND copy from another worker: that worker answered; we only learn.
       driver_.input(&m, 1, now, /*answer_arp=*/false, ports_.size() == 1 ? 0 : m->port);
     }));
   }

@@ -1,8 +1,9 @@
 // libFuzzer target for every lib/wire parser. Runs the input as an Ethernet frame
-// (-> IPv4 -> TCP/ICMP, or ARP), and also raw as ARP, IPv4 and TCP, touching every
+// (-> IPv4 -> TCP/ICMP, or ARP), and also raw as ARP, IPv4, TCP and ICMPv6/ND, touching every
 // accessor of each successful parse. TCP headers are written back and re-parsed:
 // what comes back must equal what was written. Built with libFuzzer under clang
 // (tests/fuzz/meson.build) and, everywhere, as fuzz_parsers_replay over corpus/.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -14,6 +15,7 @@
 #include "wire/ethernet.hpp"
 #include "wire/format.hpp"
 #include "wire/icmp.hpp"
+#include "wire/icmpv6.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/tcp.hpp"
 
@@ -96,6 +98,46 @@ void fuzz_icmp(std::span<const std::byte> message) {
   sink(v->bytes());
 }
 
+// ICMPv6 and ND (raw, as the payload after an IPv6 header): every view, and NS/NA
+// written back from what was parsed must parse to the same fields.
+void fuzz_icmpv6(std::span<const std::byte> message) {
+  auto v = Icmpv6View::parse(message);
+  if (!v) return;
+  FUZZ_CHECK(v->payload().size() + kIcmpv6HeaderLen == message.size());
+  const IpAddr a = IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+  const IpAddr b = IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+  sink(v->type() + v->code() + v->checksum() + v->word() + (v->checksum_valid(a, b) ? 1u : 0u));
+  if (auto ns = parse_neighbor_solicitation(*v)) {
+    std::byte buf[kNdNsLen + kNdLinkAddrOptLen];
+    const std::size_t n = write_neighbor_solicitation(buf, ns->target, ns->options.source_link_addr, a, b);
+    FUZZ_CHECK(n != 0);
+    auto again = Icmpv6View::parse(std::span<const std::byte>(buf, n));
+    FUZZ_CHECK(again && again->checksum_valid(a, b));
+    auto back = parse_neighbor_solicitation(*again);
+    FUZZ_CHECK(back && back->target == ns->target && back->options.source_link_addr == ns->options.source_link_addr);
+  }
+  if (auto na = parse_neighbor_advertisement(*v)) {
+    const auto flags = static_cast<std::uint8_t>((na->router ? kNaRouter : 0) | (na->solicited ? kNaSolicited : 0) |
+                                                 (na->override_flag ? kNaOverride : 0));
+    std::byte buf[kNdNaLen + kNdLinkAddrOptLen];
+    const std::size_t n = write_neighbor_advertisement(buf, flags, na->target, na->options.target_link_addr, a, b);
+    auto back = parse_neighbor_advertisement(*Icmpv6View::parse(std::span<const std::byte>(buf, n)));
+    FUZZ_CHECK(back && back->target == na->target && back->router == na->router &&
+               back->solicited == na->solicited && back->override_flag == na->override_flag &&
+               back->options.target_link_addr == na->options.target_link_addr);
+  }
+  if (auto rs = parse_router_solicitation(*v)) sink(rs->options.prefix_info_count);
+  if (auto ra = parse_router_advertisement(*v)) {
+    sink(ra->cur_hop_limit + ra->router_lifetime + ra->reachable_time + ra->retrans_timer +
+         ra->options.prefix_info_count + ra->options.mtu.value_or(0));
+    if (ra->options.first_prefix) FUZZ_CHECK(ra->options.prefix_info_count >= 1);
+  }
+  if (auto r = parse_redirect(*v)) sink(r->target.bytes[15] + r->destination.bytes[15]);
+  std::byte err[kIcmpv6ErrorMaxLen];
+  FUZZ_CHECK(write_icmpv6_error(err, kIcmpv6ParamProblem, 1, 6, message, a, b) ==
+             kIcmpv6HeaderLen + std::min(message.size(), kIcmpv6ErrorMaxLen - kIcmpv6HeaderLen));
+}
+
 void fuzz_ipv4(std::span<const std::byte> packet) {
   auto ip = Ipv4View::parse(packet);
   if (!ip) return;
@@ -151,5 +193,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz_tcp(in, riptide::Ipv4Addr::from_octets(198, 18, 0, 2),
            riptide::Ipv4Addr::from_octets(198, 18, 0, 1));
   fuzz_icmp(in);
+  fuzz_icmpv6(in);
   return 0;
 }

@@ -82,7 +82,9 @@ def pattern_sha(n):
 
 
 def connect(host, port, timeout=30):
-    s = socket.create_connection((host, port), timeout=timeout, source_address=("198.18.0.2", 0))
+    # The peer's own address of the family of `host` (IPv6: 2001:db8::2).
+    source = ("2001:db8::2", 0) if ":" in host else ("198.18.0.2", 0)
+    s = socket.create_connection((host, port), timeout=timeout, source_address=source)
     return s
 
 
