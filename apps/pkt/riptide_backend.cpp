@@ -16,7 +16,8 @@ namespace {
 
 class RiptideBackend final : public Backend {
  public:
-  RiptideBackend(const Script& s, std::string& error) : stack_(config(s, error), kStart), sk_(stack_) {}
+  RiptideBackend(const Script& s, std::string& error)
+      : v6_(ip_version(s) == IpVersion::V6), stack_(config(s, error), kStart), sk_(stack_) {}
 
   // --- time and link ---------------------------------------------------------------------
   std::int64_t now_us() const override { return to_us(now_ - kStart); }
@@ -58,10 +59,14 @@ class RiptideBackend final : public Backend {
 
   // --- sockets ------------------------------------------------------------------------------
   long socket() override { return sk_.socket(); }
-  long bind(int fd, std::uint16_t port) override { return sk_.bind(fd, Ipv4Addr{}, port); }
+  long bind(int fd, std::uint16_t port) override {
+    return sk_.bind(fd, v6_ ? IpAddr{} : IpAddr{Ipv4Addr{}}, port);
+  }
   long listen(int fd, int backlog) override { return sk_.listen(fd, backlog); }
   long accept(int fd) override { return sk_.accept(fd); }
-  long connect(int fd, std::uint16_t port) override { return sk_.connect(fd, kRemote, port); }
+  long connect(int fd, std::uint16_t port) override {
+    return sk_.connect(fd, v6_ ? kRemote6 : IpAddr{kRemote}, port);
+  }
   long read(int fd, std::span<std::byte> out, int flags) override { return sk_.read(fd, out, flags); }
   long write(int fd, std::span<const std::byte> data, int flags) override { return sk_.write(fd, data, flags); }
   long shutdown(int fd, int how) override { return sk_.shutdown(fd, how); }
@@ -107,6 +112,7 @@ class RiptideBackend final : public Backend {
   static StackConfig config(const Script& script, std::string& error) {
     StackConfig c;
     c.local_addrs = {kLocal};
+    if (ip_version(script) == IpVersion::V6) c.local_addrs6 = {kLocal6};
     c.secret = tcp::Secret{0x72, 0x69, 0x70, 0x74, 0x69, 0x64, 0x65, 0x2d,
                            0x70, 0x6b, 0x74, 0x2d, 0x6b, 0x65, 0x79, 0x21};
     c.max_connections = 1024;
@@ -194,6 +200,7 @@ class RiptideBackend final : public Backend {
   }
 
   Instant now_ = kStart;
+  bool v6_ = false;  // --ip_version=ipv6
   Stack stack_;
   SocketLayer sk_;
   std::optional<FlowKey> focus_key_;

@@ -18,6 +18,7 @@
 #include "riptide_backend.hpp"
 #include "wire/format.hpp"
 #include "wire/ipv4.hpp"
+#include "wire/ipv6.hpp"
 #include "wire/tcp.hpp"
 
 namespace riptide::pkt {
@@ -127,11 +128,15 @@ class Runner {
       if (name == "tolerance_usecs") {
         tolerance_us_ = std::max<std::int64_t>(std::atoll(value.c_str()), opts_.min_tolerance_us);
       } else if (name == "ip_version") {
-        if (value != "ipv4") {
+        // ipv4, ipv6 (2001:db8::1 the stack, 2001:db8::2 the remote), or
+        // ipv4-mapped-ipv6 (IPv4 on the wire: backend.hpp).
+        const std::optional<IpVersion> v = ip_version(script_);
+        if (!v) {
           result_.status = RunResult::Status::Skip;
-          result_.message = "--ip_version=" + value + ": riptide is IPv4 only";
+          result_.message = "--ip_version=" + value + ": not ipv4, ipv6 or ipv4-mapped-ipv6";
           return result_;
         }
+        ipv_ = *v;
       } else {
         result_.warnings.push_back("header option --" + name + " ignored");
       }
@@ -257,27 +262,56 @@ class Runner {
         }
       }
     }
-    // Up to an IPv4 datagram's 65535 bytes (RFC 791: Total Length is 16 bits).
+    // Up to an IPv4 datagram's 65535 bytes (RFC 791: Total Length is 16 bits), or
+    // an IPv6 payload of 65535 (RFC 8200 3: Payload Length is 16 bits).
     const std::size_t th = wire::kTcpMinHeaderLen + wire::tcp_options_length(h.options);
-    if (th + p.payload_len + wire::kIpv4MinHeaderLen > 65535) {
-      return fail(line_, "inbound packet larger than an IPv4 datagram (65535 bytes)");
+    const bool v6 = ipv_ == IpVersion::V6;
+    if (th + p.payload_len + (v6 ? 0 : wire::kIpv4MinHeaderLen) > 65535) {
+      return fail(line_, "inbound packet larger than an IP datagram (65535 bytes)");
     }
-    std::vector<std::byte> buf(wire::kIpv4MinHeaderLen + th + p.payload_len);
-    wire::Ipv4Header ip;
-    ip.protocol = wire::kIpProtoTcp;
-    ip.src = kRemote;
-    ip.dst = kLocal;
-    const std::size_t hl = wire::write_ipv4_header(buf, ip, static_cast<std::uint16_t>(th + p.payload_len));
+    const std::size_t hl = v6 ? wire::kIpv6HeaderLen : wire::kIpv4MinHeaderLen;
+    std::vector<std::byte> buf(hl + th + p.payload_len);
+    if (v6) {
+      wire::Ipv6Header ip;
+      ip.next_header = wire::kIpProtoTcp;
+      ip.src = kRemote6;
+      ip.dst = kLocal6;
+      wire::write_ipv6_header(buf, ip, static_cast<std::uint16_t>(th + p.payload_len));
+    } else {
+      wire::Ipv4Header ip;
+      ip.protocol = wire::kIpProtoTcp;
+      ip.src = kRemote;
+      ip.dst = kLocal;
+      wire::write_ipv4_header(buf, ip, static_cast<std::uint16_t>(th + p.payload_len));
+    }
     auto seg = std::span<std::byte>(buf).subspan(hl, th + p.payload_len);
     wire::write_tcp_header(seg, h);
     for (std::size_t k = 0; k < p.payload_len; ++k) seg[th + k] = std::byte{static_cast<unsigned char>('a' + k % 26)};
-    wire::finish_tcp_checksum(seg, kRemote, kLocal);
+    wire::finish_tcp_checksum(seg, remote_addr(ipv_), local_addr(ipv_));
     const auto pkt = std::span<const std::byte>(buf.data(), hl + th + p.payload_len);
     if (opts_.pcap) opts_.pcap->write(pkt, now_us(), false);
     if (opts_.verbose) result_.trace += format_time() + " < " + p.text + "\n";
     be_.input(pkt);
     return true;
   }
+
+  // The TCP segment of an outbound packet of the script's family (no extension
+  // headers: riptide sends none), with its addresses; empty when it is not one.
+  std::span<const std::byte> tcp_of(std::span<const std::byte> pkt, IpAddr& src, IpAddr& dst) const {
+    if (ipv_ == IpVersion::V6) {
+      auto ip = wire::Ipv6View::parse(pkt);
+      if (!ip || ip->next_header() != wire::kIpProtoTcp) return {};
+      src = ip->src();
+      dst = ip->dst();
+      return ip->payload();
+    }
+    auto ip = wire::Ipv4View::parse(pkt);
+    if (!ip || ip->protocol() != wire::kIpProtoTcp) return {};
+    src = ip->src();
+    dst = ip->dst();
+    return ip->payload();
+  }
+  std::string family() const { return ipv_ == IpVersion::V6 ? "IPv6" : "IPv4"; }
 
   bool syn_cookies_always() const {
     for (const auto& [name, value] : script_.options) {
@@ -338,9 +372,10 @@ class Runner {
 
   // Empty when `o` matches the script packet; otherwise why not.
   std::string compare(const PacketEvent& p, const Outbound& o) {
-    auto ip = wire::Ipv4View::parse(o.bytes);
-    if (!ip || ip->protocol() != wire::kIpProtoTcp) return "the stack sent a packet that is not TCP";
-    auto tcp = wire::TcpView::parse(ip->payload());
+    IpAddr src, dst;
+    const std::span<const std::byte> segment = tcp_of(o.bytes, src, dst);
+    if (segment.empty()) return "the stack sent a packet that is not TCP over " + family();
+    auto tcp = wire::TcpView::parse(segment);
     if (!tcp) return "the stack sent a malformed TCP segment";
     // The stack's first SYN or SYN-ACK fixes the mapping of its sequence numbers
     // and, for an active open, its port.
@@ -477,9 +512,10 @@ class Runner {
 
   // The packet in packetdrill's own notation, relative numbers, plus tcpdump's line.
   std::string describe(const Outbound& o) const {
-    auto ip = wire::Ipv4View::parse(o.bytes);
-    if (!ip) return "(unparsable IPv4)";
-    auto tcp = wire::TcpView::parse(ip->payload());
+    IpAddr src, dst;
+    const std::span<const std::byte> segment = tcp_of(o.bytes, src, dst);
+    if (segment.empty()) return "(not TCP over " + family() + ")";
+    auto tcp = wire::TcpView::parse(segment);
     if (!tcp) return "(unparsable TCP)";
     std::ostringstream s;
     const SeqNum base = stack_isn_.value_or(tcp->seq());
@@ -512,7 +548,7 @@ class Runner {
       }
       s << '>';
     }
-    s << "\n            tcpdump: " << wire::format_tcp(ip->src(), ip->dst(), *tcp);
+    s << "\n            tcpdump: " << wire::format_tcp(src, dst, *tcp);
     return s.str();
   }
 
@@ -876,6 +912,7 @@ class Runner {
   std::optional<SeqNum> stack_isn_;
   std::optional<std::uint32_t> ts_offset_;
   std::int64_t tolerance_us_ = kDefaultToleranceUs;
+  IpVersion ipv_ = IpVersion::V4;  // --ip_version
   std::int64_t last_us_ = 0;
   std::int64_t prev_us_ = 0;
   std::int64_t carry_us_ = 0;  // --linux: how late the last packet (or timer-driven state change) was  // last_us_ before the current non-packet event

@@ -1,9 +1,9 @@
 /// \file
-/// <riptide/stack.hpp>: the TCP/IPv4 engine of one core and its callback API.
+/// <riptide/stack.hpp>: the TCP engine (IPv4 and IPv6) of one core and its callback API.
 ///
 ///   riptide::Stack      one per lcore: listen(), connect(), send(), close(), abort(),
 ///                       shutdown(), set_receive_held(), info(), counters(); driven by
-///                       input(ipv4, now), advance(now) and drain_tx(f)
+///                       input(ip_packet, now), advance(now) and drain_tx(f)
 ///   riptide::Handler    the application's callbacks (on_accept, on_connected,
 ///                       on_data, on_writable, on_peer_closed, on_closed)
 ///   riptide::ConnId, riptide::ListenerId, riptide::Error, riptide::StackConfig,

@@ -41,53 +41,8 @@ IpAddr IpLayer::select_source(const IpAddr& dst) const noexcept {
   return cfg_.v6.empty() || want_ll ? IpAddr{} : cfg_.v6.front();
 }
 
-bool IpLayer::input(std::span<const std::byte> packet, RxChecksum rx, Transport& out) noexcept {
-  // RFC 8200 3 / RFC 791 3.1: the version nibble is in the same place in both.
-  if (!packet.empty() && (static_cast<std::uint8_t>(packet[0]) >> 4) == 6) return input_v6(packet, rx, out);
-  return input_v4(packet, rx, out);
-}
-
 // ------------------------------------------------------------------------------------
 // IPv4 (RFC 791, RFC 1122 3.2.1)
-
-bool IpLayer::input_v4(std::span<const std::byte> packet, RxChecksum rx, Transport& out) noexcept {
-  counters_.inc(Counter::ip_in);
-  auto ip = wire::Ipv4View::parse(packet);
-  if (!ip) {
-    counters_.inc(Counter::ip_drop_malformed);
-    return false;
-  }
-  if (rx.ip == RxChecksum::Verdict::Bad || (rx.ip == RxChecksum::Verdict::Unknown && !ip->checksum_valid())) {
-    counters_.inc(Counter::ip_drop_checksum);
-    return false;
-  }
-  // The first local address answers nearly every packet without a call or a walk
-  // over the list.
-  const Ipv4Addr dst = ip->dst();
-  if (cfg_.v4.empty() || (dst != cfg_.v4.front() && !is_local_v4(dst))) {
-    counters_.inc(Counter::ip_drop_not_ours);
-    return false;
-  }
-  if (ip->is_fragment()) {
-    // DEVIATION(RFC 791 3.2): no reassembly; TCP peers honour our MSS, so
-    // fragments are counted and dropped.
-    counters_.inc(Counter::ip_drop_fragment);
-    return false;
-  }
-  switch (ip->protocol()) {
-    case wire::kIpProtoTcp:
-      out.src = ip->src();
-      out.dst = dst;
-      out.segment = ip->payload();
-      return true;
-    case wire::kIpProtoIcmp:
-      icmp_input(ip->src(), dst, ip->payload());
-      return false;
-    default:
-      counters_.inc(Counter::ip_drop_protocol);
-      return false;
-  }
-}
 
 void IpLayer::icmp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> message) noexcept {
   if (is_broadcast_or_multicast(src)) {  // RFC 1122 3.2.2.6: no replies to these
@@ -171,8 +126,9 @@ bool IpLayer::input_v6(std::span<const std::byte> packet, RxChecksum, Transport&
         counters_.inc(Counter::ip6_drop_not_ours);
         return false;
       }
-      out.src = src;
-      out.dst = dst;
+      out.key.local_addr = dst;
+      out.key.remote_addr = src;
+      out.v4 = false;
       out.segment = upper;
       return true;
     case wire::kIpv6NextIcmpv6:

@@ -39,10 +39,12 @@ struct IpConfig {
   std::uint8_t hop_limit = 64;  ///< IPv6 Hop Limit of what we send (RFC 8200 3)
 };
 
-/// A TCP segment for a local address, found by IpLayer::input().
+/// A TCP segment for a local address, found by IpLayer::input(). The addresses
+/// are written straight into the flow key the TCP demux looks up (local = the
+/// packet's destination); its ports are TCP's to fill.
 struct Transport {
-  IpAddr src;
-  IpAddr dst;
+  FlowKey key;
+  bool v4 = true;
   std::span<const std::byte> segment;
 };
 
@@ -69,10 +71,52 @@ class IpLayer {
   /// One received packet of either version (the version nibble decides). True
   /// with *out filled when it carries TCP for a local address; otherwise it was
   /// IP's own business (ICMP), or dropped and counted.
-  bool input(std::span<const std::byte> packet, RxChecksum rx, Transport& out) noexcept;
+  bool input(std::span<const std::byte> packet, RxChecksum rx, Transport& out) noexcept {
+    // RFC 8200 3 / RFC 791 3.1: the version nibble is in the same place in both.
+    if (!packet.empty() && (static_cast<std::uint8_t>(packet[0]) >> 4) == 6) return input_v6(packet, rx, out);
+    return input_v4(packet, rx, out);
+  }
   /// The same for a packet known to be IPv4 (EtherType 0x0800): any other version
   /// is malformed IPv4 (ip_drop_malformed).
-  bool input_v4(std::span<const std::byte> packet, RxChecksum rx, Transport& out) noexcept;
+  /// Inline: it is every IPv4 packet's path (RFC 791, RFC 1122 3.2.1).
+  bool input_v4(std::span<const std::byte> packet, RxChecksum rx, Transport& out) noexcept {
+    counters_.inc(Counter::ip_in);
+    auto ip = wire::Ipv4View::parse(packet);
+    if (!ip) {
+      counters_.inc(Counter::ip_drop_malformed);
+      return false;
+    }
+    if (rx.ip == RxChecksum::Verdict::Bad || (rx.ip == RxChecksum::Verdict::Unknown && !ip->checksum_valid())) {
+      counters_.inc(Counter::ip_drop_checksum);
+      return false;
+    }
+    // The first local address answers nearly every packet without a call or a
+    // walk over the list.
+    const Ipv4Addr dst = ip->dst();
+    if (cfg_.v4.empty() || (dst != cfg_.v4.front() && !is_local_v4(dst))) {
+      counters_.inc(Counter::ip_drop_not_ours);
+      return false;
+    }
+    if (ip->is_fragment()) {
+      // DEVIATION(RFC 791 3.2): no reassembly; TCP peers honour our MSS, so
+      // fragments are counted and dropped.
+      counters_.inc(Counter::ip_drop_fragment);
+      return false;
+    }
+    if (ip->protocol() == wire::kIpProtoTcp) {
+      out.key.local_addr = IpAddr{dst};
+      out.key.remote_addr = IpAddr{ip->src()};
+      out.v4 = true;
+      out.segment = ip->payload();
+      return true;
+    }
+    if (ip->protocol() == wire::kIpProtoIcmp) {
+      icmp_input(ip->src(), dst, ip->payload());
+    } else {
+      counters_.inc(Counter::ip_drop_protocol);
+    }
+    return false;
+  }
   /// The same for a packet known to be IPv6 (EtherType 0x86DD).
   bool input_v6(std::span<const std::byte> packet, RxChecksum rx, Transport& out) noexcept;
 
@@ -95,25 +139,33 @@ class IpLayer {
   void write_header(std::span<std::byte> out, const IpAddr& src, const IpAddr& dst, std::uint8_t protocol,
                     std::size_t payload_len) noexcept {
     if (src.is_v4()) {
-      wire::Ipv4Header h;
-      h.protocol = protocol;
-      h.src = src.v4();
-      h.dst = dst.v4();
-      h.ttl = cfg_.ttl;
-      h.id = ip_id_++;
-      wire::write_ipv4_header(out, h, static_cast<std::uint16_t>(payload_len));
+      write_ipv4(out, src.v4(), dst.v4(), protocol, payload_len);
     } else {
       write_ipv6(out, src, dst, protocol, payload_len);
     }
   }
+  /// The 20-byte IPv4 header (RFC 791 3.1: no options, DF set, our TTL and the
+  /// next identification).
+  void write_ipv4(std::span<std::byte> out, Ipv4Addr src, Ipv4Addr dst, std::uint8_t protocol,
+                  std::size_t payload_len) noexcept {
+    wire::Ipv4Header h;
+    h.protocol = protocol;
+    h.src = src;
+    h.dst = dst;
+    h.ttl = cfg_.ttl;
+    h.id = ip_id_++;
+    wire::write_ipv4_header(out, h, static_cast<std::uint16_t>(payload_len));
+  }
+  /// The 40-byte IPv6 header (RFC 8200 3: no extension headers of our own, flow
+  /// label 0, our hop limit).
+  void write_ipv6(std::span<std::byte> out, const IpAddr& src, const IpAddr& dst, std::uint8_t next_header,
+                  std::size_t payload_len) noexcept;
 
   void set_icmpv6_hooks(const Icmpv6Hooks& h) noexcept { hooks_ = h; }
   [[nodiscard]] const IpConfig& config() const noexcept { return cfg_; }
 
  private:
   void icmp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> message) noexcept;
-  void write_ipv6(std::span<std::byte> out, const IpAddr& src, const IpAddr& dst, std::uint8_t next_header,
-                  std::size_t payload_len) noexcept;
   void parameter_problem(const wire::Ipv6View& ip, std::uint8_t code, std::uint32_t pointer) noexcept;
 
   IpConfig cfg_;

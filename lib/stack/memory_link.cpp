@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "wire/ipv4.hpp"
+#include "wire/ipv6.hpp"
 
 namespace riptide {
 
@@ -180,9 +181,16 @@ void MemoryLink::deliver(const InFlight& f) {
     dirs_[f.from == 0 ? 1 : 0].stack->input(bytes, now_);
   } else {
     bool routed = false;
-    if (auto ip = wire::Ipv4View::parse(bytes)) {
+    // The destination of either family (the version nibble says which).
+    std::optional<IpAddr> dst;
+    if (!bytes.empty() && (static_cast<std::uint8_t>(bytes[0]) >> 4) == 6) {
+      if (auto ip6 = wire::Ipv6View::parse(bytes)) dst = ip6->dst();
+    } else if (auto ip4 = wire::Ipv4View::parse(bytes)) {
+      dst = IpAddr{ip4->dst()};
+    }
+    if (dst) {
       for (Dir& to : dirs_) {
-        if (!to.stack->is_local(ip->dst())) continue;
+        if (!to.stack->is_local(*dst)) continue;
         if (!routed) emit(LinkEvent::Delivered, f.from, bytes);
         routed = true;
         ++d.stats.delivered;

@@ -7,7 +7,7 @@
 /// What one stack hands to drain_tx() travels to the stack it is for:
 ///   - two stacks (or one stack twice: a loopback, for self-connect): to the other;
 ///   - `Routing::ByAddress`: to every attached stack for which is_local(destination)
-///     holds (none: counted as `unroutable`).
+///     holds, IPv4 or IPv6 (none: counted as `unroutable`).
 ///
 /// On its way each packet meets the impairments of its sender's direction, in this
 /// order (the defaults are a clean, infinitely fast wire: every packet arrives at
@@ -105,7 +105,7 @@ struct LinkPacket {
   Instant at;
   LinkEvent what = LinkEvent::Sent;
   std::size_t from = 0;  ///< index of the sending stack (attach order; 0 = a, 1 = b)
-  std::span<const std::byte> bytes;  ///< the IPv4 packet; valid during the call only
+  std::span<const std::byte> bytes;  ///< the IP packet (IPv4 or IPv6); valid during the call only
 };
 
 class MemoryLink {

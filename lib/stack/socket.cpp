@@ -106,11 +106,11 @@ long SocketLayer::socket() {
   return fd;
 }
 
-long SocketLayer::bind(int fd, Ipv4Addr addr, std::uint16_t port) {
+long SocketLayer::bind(int fd, IpAddr addr, std::uint16_t port) {
   Socket* s = get(fd);
   if (!s) return -EBADF;
   if (s->bound || s->kind != Socket::Kind::Fresh) return -EINVAL;
-  if (addr != Ipv4Addr{} && !stack_.is_local(addr)) return -EADDRNOTAVAIL;
+  if (!addr.is_unspecified() && !stack_.is_local(addr)) return -EADDRNOTAVAIL;
   s->bound = true;
   s->bind_addr = addr;
   s->bind_port = port;
@@ -132,7 +132,7 @@ long SocketLayer::listen(int fd, int backlog) {
   return 0;
 }
 
-long SocketLayer::accept(int fd, Ipv4Addr* addr, std::uint16_t* port) {
+long SocketLayer::accept(int fd, IpAddr* addr, std::uint16_t* port) {
   Socket* l = get(fd);
   if (!l) return -EBADF;
   if (l->kind != Socket::Kind::Listening) return -EINVAL;
@@ -151,14 +151,14 @@ long SocketLayer::accept(int fd, Ipv4Addr* addr, std::uint16_t* port) {
   s.congestion = l->congestion;
   apply_options(s);
   const int nfd = lowest_free_fd();
-  if (addr) *addr = s.key.remote_addr.v4();
+  if (addr) *addr = s.key.remote_addr;
   if (port) *port = s.key.remote_port;
   fds_.emplace(nfd, std::move(s));
   conn_fd_[c->slot] = nfd;
   return nfd;
 }
 
-long SocketLayer::connect(int fd, Ipv4Addr addr, std::uint16_t port) {
+long SocketLayer::connect(int fd, IpAddr addr, std::uint16_t port) {
   Socket* s = get(fd);
   if (!s) return -EBADF;
   switch (s->kind) {

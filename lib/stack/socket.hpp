@@ -32,11 +32,11 @@ class SocketLayer final : private Handler {
   explicit SocketLayer(Stack& stack) : stack_(stack) {}
 
   long socket();  ///< AF_INET, SOCK_STREAM, IPPROTO_TCP: the only kind there is
-  long bind(int fd, Ipv4Addr addr, std::uint16_t port);
+  long bind(int fd, IpAddr addr, std::uint16_t port);  // `::` or 0.0.0.0: any
   long listen(int fd, int backlog);
   /// Returns the new fd; peer's address in *addr / *port when given.
-  long accept(int fd, Ipv4Addr* addr = nullptr, std::uint16_t* port = nullptr);
-  long connect(int fd, Ipv4Addr addr, std::uint16_t port);
+  long accept(int fd, IpAddr* addr = nullptr, std::uint16_t* port = nullptr);
+  long connect(int fd, IpAddr addr, std::uint16_t port);
   long read(int fd, std::span<std::byte> out, int flags = 0);  ///< MSG_PEEK, MSG_DONTWAIT
   long write(int fd, std::span<const std::byte> data, int flags = 0);
   long shutdown(int fd, int how);  ///< SHUT_RD, SHUT_WR, SHUT_RDWR
@@ -62,7 +62,7 @@ class SocketLayer final : private Handler {
     Kind kind = Kind::Fresh;
     bool nonblocking = false;
     bool bound = false;
-    Ipv4Addr bind_addr{};
+    IpAddr bind_addr{};
     std::uint16_t bind_port = 0;
     ListenerId listener{};
     ConnId conn{};

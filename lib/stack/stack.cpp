@@ -245,7 +245,7 @@ void Stack::input_ipv6(std::span<const std::byte> packet, Instant now, RxChecksu
   release_finished();
 }
 
-void Stack::tcp_input(const ip::Transport& t, RxChecksum::Verdict l4) {
+void Stack::tcp_input(ip::Transport& t, RxChecksum::Verdict l4) {
   const std::span<const std::byte> bytes = t.segment;
   // Parsed once, straight into the Segment the state machine reads (no view and
   // no option block copied between layers).
@@ -256,7 +256,9 @@ void Stack::tcp_input(const ip::Transport& t, RxChecksum::Verdict l4) {
     return;
   }
   if (l4 == RxChecksum::Verdict::Bad ||
-      (l4 == RxChecksum::Verdict::Unknown && !wire::tcp_checksum_valid(bytes, t.src, t.dst))) {
+      (l4 == RxChecksum::Verdict::Unknown &&
+       !(t.v4 ? wire::tcp_checksum_valid(bytes, t.key.remote_addr.v4(), t.key.local_addr.v4())
+              : wire::tcp_checksum_valid(bytes, t.key.remote_addr, t.key.local_addr)))) {
     counters_.inc(Counter::tcp_drop_checksum);
     return;
   }
@@ -268,11 +270,14 @@ void Stack::tcp_input(const ip::Transport& t, RxChecksum::Verdict l4) {
     return;
   }
   // RFC 1122 4.2.3.10: never answer segments from broadcast or multicast sources.
-  if (is_broadcast_or_multicast(t.src)) {
+  if (t.v4 ? is_broadcast_or_multicast(t.key.remote_addr.v4()) : is_broadcast_or_multicast(t.key.remote_addr)) {
     counters_.inc(Counter::tcp_drop_broadcast);
     return;
   }
-  const FlowKey key{t.dst, t.src, dst_port, src_port};
+  // The addresses are in place already (IpLayer wrote them): only the ports.
+  t.key.local_port = dst_port;
+  t.key.remote_port = src_port;
+  const FlowKey& key = t.key;
 
   if (std::uint32_t* v = flows_.find(key)) {
     if (*v & kTimeWaitTag) {
@@ -294,7 +299,7 @@ void Stack::tcp_input(const ip::Transport& t, RxChecksum::Verdict l4) {
     c.on_segment(seg, now_);
     return;
   }
-  if (Listener* l = find_listener(t.dst, key.local_port)) {
+  if (Listener* l = find_listener(key.local_addr, key.local_port)) {
     listen_input(*l, key, seg);
     return;
   }
@@ -913,35 +918,47 @@ void Stack::output_tcp(const FlowKey& key, const wire::TcpHeader& h, std::size_t
   if (out.empty()) return;
   // The TCP header first (it knows its length), then the IP header in front of
   // it: the options' length is worked out once per segment, not twice.
-  const bool v4 = key.is_v4();
-  const std::size_t hl = ip::IpLayer::header_length(v4);
-  const std::size_t th_len = wire::write_tcp_header(out.subspan(hl), h);
-  const std::size_t seg_len = th_len + payload_len;
-  assert(th_len != 0 && hl + seg_len <= out.size());
-  ip_.write_header(out, key.local_addr, key.remote_addr, wire::kIpProtoTcp, seg_len);
-  std::span<std::byte> seg = out.subspan(hl, seg_len);
-  if (payload_len > 0) fill(seg.subspan(th_len));
-  if (cfg_.tx_checksum_offload) {
-    // What DPDK's TX checksum offload expects (rte_ipv4_phdr_cksum,
-    // rte_ipv6_phdr_cksum): IPv4 checksum 0, TCP checksum = the folded,
-    // uncomplemented pseudo-header sum.
-    std::uint32_t ph;
-    if (v4) {
+  std::size_t len;
+  if (key.is_v4()) {
+    const Ipv4Addr src = key.local_addr.v4(), dst = key.remote_addr.v4();
+    constexpr std::size_t hl = wire::kIpv4MinHeaderLen;
+    const std::size_t th_len = wire::write_tcp_header(out.subspan(hl), h);
+    const std::size_t seg_len = th_len + payload_len;
+    assert(th_len != 0 && hl + seg_len <= out.size());
+    ip_.write_ipv4(out, src, dst, wire::kIpProtoTcp, seg_len);
+    std::span<std::byte> seg = out.subspan(hl, seg_len);
+    if (payload_len > 0) fill(seg.subspan(th_len));
+    if (cfg_.tx_checksum_offload) {
+      // What DPDK's TX checksum offload expects (rte_ipv4_phdr_cksum): IP checksum
+      // 0, TCP checksum = the folded, uncomplemented pseudo-header sum.
       store_be16(out.data() + 10, 0);
-      ph = wire::pseudo_header_sum(key.local_addr.v4(), key.remote_addr.v4(), wire::kIpProtoTcp,
-                                   static_cast<std::uint16_t>(seg_len));
+      const std::uint32_t ph =
+          wire::pseudo_header_sum(src, dst, wire::kIpProtoTcp, static_cast<std::uint16_t>(seg_len));
+      store_be16(seg.data() + 16, static_cast<std::uint16_t>(~wire::checksum_fold(ph)));
     } else {
-      ph = wire::pseudo_header_sum_v6(key.local_addr, key.remote_addr, wire::kIpProtoTcp,
-                                      static_cast<std::uint32_t>(seg_len));
+      wire::finish_tcp_checksum(seg, src, dst);
     }
-    store_be16(seg.data() + 16, static_cast<std::uint16_t>(~wire::checksum_fold(ph)));
-  } else if (v4) {
-    wire::finish_tcp_checksum(seg, key.local_addr.v4(), key.remote_addr.v4());
+    len = hl + seg_len;
   } else {
-    wire::finish_tcp_checksum(seg, key.local_addr, key.remote_addr);  // RFC 8200 8.1
+    constexpr std::size_t hl = wire::kIpv6HeaderLen;
+    const std::size_t th_len = wire::write_tcp_header(out.subspan(hl), h);
+    const std::size_t seg_len = th_len + payload_len;
+    assert(th_len != 0 && hl + seg_len <= out.size());
+    ip_.write_ipv6(out, key.local_addr, key.remote_addr, wire::kIpProtoTcp, seg_len);
+    std::span<std::byte> seg = out.subspan(hl, seg_len);
+    if (payload_len > 0) fill(seg.subspan(th_len));
+    if (cfg_.tx_checksum_offload) {
+      // rte_ipv6_phdr_cksum's form: the folded, uncomplemented pseudo-header sum.
+      const std::uint32_t ph = wire::pseudo_header_sum_v6(key.local_addr, key.remote_addr, wire::kIpProtoTcp,
+                                                          static_cast<std::uint32_t>(seg_len));
+      store_be16(seg.data() + 16, static_cast<std::uint16_t>(~wire::checksum_fold(ph)));
+    } else {
+      wire::finish_tcp_checksum(seg, key.local_addr, key.remote_addr);  // RFC 8200 8.1
+    }
+    len = hl + seg_len;
   }
   counters_.inc(Counter::tcp_out);
-  tx_.commit(hl + seg_len);
+  tx_.commit(len);
 }
 
 void Stack::send_tcp(const FlowKey& key, const wire::TcpHeader& h,

@@ -360,7 +360,7 @@ class Stack final : private tcp::TcpHost {
   void count(Counter c) override { counters_.inc(c); }
   tcp::ChunkPool& chunk_pool() override { return chunks_; }
 
-  void tcp_input(const ip::Transport& t, RxChecksum::Verdict l4);
+  void tcp_input(ip::Transport& t, RxChecksum::Verdict l4);
   void listen_input(Listener& l, const FlowKey& key, const tcp::Segment& seg);
   void time_wait_input(std::uint32_t tw_index, const FlowKey& key, const tcp::Segment& seg);
   void reply_rst(const FlowKey& key, const tcp::Segment& seg);  ///< RFC 9293 3.10.7.1

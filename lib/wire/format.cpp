@@ -47,7 +47,7 @@ std::string format_tcp_flags(std::uint8_t flags) {
   return s.empty() ? "none" : s;
 }
 
-std::string format_tcp(Ipv4Addr src, Ipv4Addr dst, const TcpHeader& h, std::size_t payload_len) {
+std::string format_tcp(const IpAddr& src, const IpAddr& dst, const TcpHeader& h, std::size_t payload_len) {
   std::string s = to_string(src) + "." + std::to_string(h.src_port) + " > " + to_string(dst) +
                   "." + std::to_string(h.dst_port) + ": Flags [" + format_tcp_flags(h.flags) +
                   "], seq " + std::to_string(h.seq.raw());
@@ -75,7 +75,7 @@ TcpHeader header_of(const TcpView& v) noexcept {
   return h;
 }
 
-std::string format_tcp(Ipv4Addr src, Ipv4Addr dst, const TcpView& v) {
+std::string format_tcp(const IpAddr& src, const IpAddr& dst, const TcpView& v) {
   return format_tcp(src, dst, header_of(v), v.payload().size());
 }
 

@@ -21,7 +21,7 @@ std::string format_tcp_options(const TcpOptions& o);
 // on pure ACKs), and flags letters follow tcpdump's order F S R P . U E W ("none"
 // when no flag is set). ", urg N" follows win when URG is set; ack is omitted
 // without ACK; options [...] is omitted when there are none to write.
-std::string format_tcp(Ipv4Addr src, Ipv4Addr dst, const TcpHeader& h, std::size_t payload_len);
+std::string format_tcp(const IpAddr& src, const IpAddr& dst, const TcpHeader& h, std::size_t payload_len);
 
 // The flag letters alone, e.g. "S." or "FP.", "none" for 0.
 std::string format_tcp_flags(std::uint8_t flags);
@@ -30,6 +30,6 @@ std::string format_tcp_flags(std::uint8_t flags);
 TcpHeader header_of(const TcpView& v) noexcept;
 
 // format_tcp(src, dst, header_of(v), v.payload().size()).
-std::string format_tcp(Ipv4Addr src, Ipv4Addr dst, const TcpView& v);
+std::string format_tcp(const IpAddr& src, const IpAddr& dst, const TcpView& v);
 
 }  // namespace riptide::wire

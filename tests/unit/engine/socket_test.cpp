@@ -40,11 +40,11 @@ TEST_F(SocketTest, PassiveOpenAcceptReadWriteClose) {
   h.expect("S.", 0, 1);
   h.in("P.", 1, 1, "hello");  // data before accept() waits in the socket
   h.expect(".", 1, 6);
-  Ipv4Addr peer;
+  IpAddr peer;
   std::uint16_t port = 0;
   const long fd = sk.accept(lfd, &peer, &port);
   ASSERT_EQ(fd, 4);
-  EXPECT_EQ(peer, h.remote);
+  EXPECT_EQ(peer, IpAddr{h.remote});
   EXPECT_EQ(port, h.remote_port);
   EXPECT_EQ(sk.tcp_state(4), State::Established);
   EXPECT_EQ(read_all(4), "hello");

@@ -84,12 +84,17 @@ TEST(PktRunner, UnsupportedCallsAndOptionsFailHonestly) {
   EXPECT_NE(r.message.find("ENOPROTOOPT"), std::string::npos);
 }
 
-TEST(PktRunner, SkippedLinesAreCountedAndIpv6IsSkipped) {
+TEST(PktRunner, SkippedLinesAreCountedAndUnknownIpVersionIsSkipped) {
   RunResult r = run("`sysctl -q net.ipv4.tcp_timestamps=0`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 %{ print(1) }%\n");
   EXPECT_EQ(r.status, RunResult::Status::Pass);
   EXPECT_EQ(r.skipped_lines, 2);
-  r = run("--ip_version=ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n");
+  r = run("--ip_version=ipv5\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n");
   EXPECT_EQ(r.status, RunResult::Status::Skip);
+  // ipv6 runs (tests/pkt/ipv6), ipv4-mapped-ipv6 runs as IPv4.
+  r = run("--ip_version=ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n");
+  EXPECT_EQ(r.status, RunResult::Status::Pass) << r.message;
+  r = run("--ip_version=ipv4-mapped-ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n");
+  EXPECT_EQ(r.status, RunResult::Status::Pass) << r.message;
 }
 
 TEST(PktRunner, LenientComparesOptionsAsASet) {

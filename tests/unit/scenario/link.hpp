@@ -19,6 +19,7 @@
 #include "stack/stack.hpp"
 #include "wire/format.hpp"
 #include "wire/ipv4.hpp"
+#include "wire/ipv6.hpp"
 #include "wire/tcp.hpp"
 
 namespace riptide::scenario {
@@ -34,7 +35,7 @@ struct Packet {
   Instant at;
   bool from_a = true;  // sent by the link's first stack
   bool dropped = false;
-  Ipv4Addr src, dst;
+  IpAddr src, dst;  // IPv4 (held mapped) or IPv6
   bool is_tcp = false;
   wire::TcpHeader tcp;
   std::size_t payload_len = 0;
@@ -156,7 +157,25 @@ class Link {
     Packet p;
     p.at = lp.at;
     p.from_a = lp.from == 0;
-    if (auto ip = wire::Ipv4View::parse(lp.bytes)) {
+    if (!lp.bytes.empty() && (static_cast<std::uint8_t>(lp.bytes[0]) >> 4) == 6) {
+      // IPv6: what riptide sends has no extension headers.
+      if (auto ip = wire::Ipv6View::parse(lp.bytes)) {
+        p.src = ip->src();
+        p.dst = ip->dst();
+        if (ip->next_header() == wire::kIpProtoTcp) {
+          if (auto t = wire::TcpView::parse(ip->payload())) {
+            p.is_tcp = true;
+            p.tcp = wire::header_of(*t);
+            p.payload_len = t->payload().size();
+            p.line = wire::format_tcp(p.src, p.dst, *t);
+          }
+        }
+        if (!p.is_tcp) p.line = to_string(p.src) + " > " + to_string(p.dst) + ": next header " +
+                                std::to_string(ip->next_header());
+      } else {
+        p.line = "unparsable IPv6 packet of " + std::to_string(lp.bytes.size()) + " bytes";
+      }
+    } else if (auto ip = wire::Ipv4View::parse(lp.bytes)) {
       p.src = ip->src();
       p.dst = ip->dst();
       if (ip->protocol() == wire::kIpProtoTcp) {

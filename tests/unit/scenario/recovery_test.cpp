@@ -313,8 +313,8 @@ void inject_to_client(Stack& client, Instant now, const Packet& like, std::uint8
   const std::size_t th = wire::write_tcp_header(std::span(buf).subspan(wire::kIpv4MinHeaderLen), h);
   wire::Ipv4Header ip;
   ip.protocol = wire::kIpProtoTcp;
-  ip.src = like.src;
-  ip.dst = like.dst;
+  ip.src = like.src.v4();
+  ip.dst = like.dst.v4();
   const std::size_t hl = wire::write_ipv4_header(buf, ip, static_cast<std::uint16_t>(th));
   wire::finish_tcp_checksum(std::span(buf).subspan(hl, th), ip.src, ip.dst);
   client.input(std::span(buf).first(hl + th), now);
