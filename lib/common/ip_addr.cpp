@@ -1,17 +1,12 @@
 #include "common/ip_addr.hpp"
 
+#include "common/hex.hpp"
+
 #include <cstdio>
 
 namespace riptide {
 
 namespace {
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // RFC 4291 2.2: x:x:x:x:x:x:x:x, one "::" for a run of zero groups, and the last
 // 32 bits optionally as a dotted quad (forms 1 to 3).

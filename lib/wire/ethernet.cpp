@@ -1,18 +1,9 @@
 #include "wire/ethernet.hpp"
 
 #include "common/byte_order.hpp"
+#include "common/hex.hpp"
 
 namespace riptide::wire {
-namespace {
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
 
 std::string MacAddr::to_string() const {
   static constexpr char kHex[] = "0123456789abcdef";
