@@ -40,7 +40,7 @@ namespace {
 using namespace riptide;
 
 struct Options {
-  Ipv4Addr addr{};
+  IpAddr addr{};
   std::uint16_t port = 0;
   std::uint64_t send_bytes = 0;
   std::string request;
@@ -278,9 +278,9 @@ int main(int argc, char** argv) {
   int status = 0;
   auto rt = riptide::apps::start_program(argc, argv, app, flags, status);
   if (!rt) return status;
-  const auto target = riptide::apps::parse_endpoint(endpoint);
+  const auto target = riptide::apps::parse_ip_endpoint(endpoint);
   if (!target) {
-    std::fprintf(stderr, "riptide-client: --connect wants IP:PORT, got '%s'\n", endpoint.c_str());
+    std::fprintf(stderr, "riptide-client: --connect wants IPV4:PORT or [IPV6]:PORT, got '%s'\n", endpoint.c_str());
     return 1;
   }
   o.addr = target->addr;

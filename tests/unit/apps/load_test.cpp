@@ -206,6 +206,22 @@ TEST(Endpoint, Parses) {
   EXPECT_FALSE(parse_endpoint("x:80"));
 }
 
+TEST(Endpoint, ParsesEitherFamilyForTheClient) {
+  auto v4 = parse_ip_endpoint("198.18.0.2:9000");
+  ASSERT_TRUE(v4);
+  EXPECT_EQ(v4->addr, IpAddr(Ipv4Addr::from_octets(198, 18, 0, 2)));
+  EXPECT_EQ(v4->port, 9000);
+  auto v6 = parse_ip_endpoint("[2001:db8::2]:8080");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->addr, IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2));
+  EXPECT_EQ(v6->port, 8080);
+  for (const char* bad : {"2001:db8::2:8080", "[2001:db8::2]", "[2001:db8::2]:", "[2001:db8::2]:0",
+                          "[2001:db8::2]:70000", "[2001:db8::2]8080", "[198.18.0.2]:80", "[]:80",
+                          "[2001:db8::zz]:80", "198.18.0.2"}) {
+    EXPECT_FALSE(parse_ip_endpoint(bad)) << bad;
+  }
+}
+
 // --- The generator over an in-memory link --------------------------------------------
 
 using scenario::kClientAddr;
