@@ -753,17 +753,22 @@ void check_stack(World& w, int si) {
   ENGINE_CHECK(sum == s.connection_count(), static_cast<unsigned>(sum), static_cast<unsigned>(s.connection_count()));
   ENGINE_CHECK(by[static_cast<std::size_t>(State::Closed)] == 0);  // finished slots are released by every call
   ENGINE_CHECK(s.time_wait_count() <= s.config().max_time_wait);
-  // Counter balances: every packet handed in is counted once, and either dropped
-  // at the IP layer with a reason, handed to TCP, or answered (ICMP echo); every
-  // TCP segment sent is counted.
+  // Counter balances: every packet handed in is counted once (IPv4 or IPv6 by its
+  // version nibble: a mutated IPv4 packet may become IPv6), and either dropped at
+  // the IP layer with a reason, handed to TCP, or answered (ICMP echo); every TCP
+  // segment sent is counted.
   const Counters& n = s.counters();
-  ENGINE_CHECK(n[Counter::ip_in] == w.inputs[si], static_cast<unsigned>(n[Counter::ip_in]), static_cast<unsigned>(w.inputs[si]));
-  const std::uint64_t accounted = n[Counter::ip_drop_malformed] + n[Counter::ip_drop_checksum] +
-                                  n[Counter::ip_drop_not_ours] + n[Counter::ip_drop_fragment] +
-                                  n[Counter::ip_drop_protocol] + n[Counter::tcp_in] +
-                                  n[Counter::tcp_drop_malformed] + n[Counter::tcp_drop_checksum];
-  ENGINE_CHECK(accounted <= n[Counter::ip_in], static_cast<unsigned>(accounted), static_cast<unsigned>(n[Counter::ip_in]));
-  ENGINE_CHECK(n[Counter::ip_in] <= accounted + w.other_sent[si] + n[Counter::tx_queue_full]);
+  const std::uint64_t ip_in = n[Counter::ip_in] + n[Counter::ip6_in];
+  ENGINE_CHECK(ip_in == w.inputs[si], static_cast<unsigned>(ip_in), static_cast<unsigned>(w.inputs[si]));
+  const std::uint64_t accounted =
+      n[Counter::ip_drop_malformed] + n[Counter::ip_drop_checksum] + n[Counter::ip_drop_not_ours] +
+      n[Counter::ip_drop_fragment] + n[Counter::ip_drop_protocol] + n[Counter::ip6_drop_malformed] +
+      n[Counter::ip6_drop_bad_address] + n[Counter::ip6_drop_not_ours] + n[Counter::ip6_drop_ext_header] +
+      n[Counter::ip6_drop_no_next_header] + n[Counter::ip6_drop_fragment] + n[Counter::ip6_drop_param_problem] +
+      n[Counter::ip6_drop_protocol] + n[Counter::ip6_drop_icmpv6] + n[Counter::tcp_in] +
+      n[Counter::tcp_drop_malformed] + n[Counter::tcp_drop_checksum];
+  ENGINE_CHECK(accounted <= ip_in, static_cast<unsigned>(accounted), static_cast<unsigned>(ip_in));
+  ENGINE_CHECK(ip_in <= accounted + w.other_sent[si] + n[Counter::tx_queue_full]);
   ENGINE_CHECK(n[Counter::tcp_out] == w.tcp_sent[si] + s.tx_pending(), static_cast<unsigned>(n[Counter::tcp_out]),
                static_cast<unsigned>(w.tcp_sent[si]));
   std::size_t syn_queued = 0;
