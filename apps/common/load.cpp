@@ -649,7 +649,8 @@ void LoadGenerator::on_closed(Stack&, ConnId c, CloseReason r) {
   Slot* k = find(c);
   if (k == nullptr) return;
   switch (r) {
-    case CloseReason::Refused: ++stats_.errors[static_cast<std::size_t>(ErrorKind::Refused)]; break;
+    case CloseReason::Refused:
+    case CloseReason::Unreachable: ++stats_.errors[static_cast<std::size_t>(ErrorKind::Refused)]; break;
     case CloseReason::Reset: ++stats_.errors[static_cast<std::size_t>(ErrorKind::Reset)]; break;
     case CloseReason::TimedOut: ++stats_.errors[static_cast<std::size_t>(ErrorKind::Timeout)]; break;
     case CloseReason::Aborted: ++stats_.aborted; break;

@@ -160,7 +160,7 @@ struct LoadParams {
 // What happened: totals (mergeable), errors by kind.
 
 enum class ErrorKind : std::uint8_t {
-  Refused,   // RST answered our SYN
+  Refused,   // RST answered our SYN, or an ICMP error did (CloseReason::Unreachable)
   Reset,     // the server reset an open connection
   Timeout,   // no progress for `timeout` (or the stack's retransmissions gave up)
   Closed,    // the server closed before the response was complete
