@@ -358,6 +358,7 @@ int main(int argc, char** argv) {
   });
   int status = 0;
   auto rt = riptide::apps::start_program(argc, argv, app, flags, status);
+  if (!rt) return status;  // (a refused flag: said on stderr)
   if (!flood_kind.empty() && flood_beside_rate == 0) {
     const auto e = parse_endpoint(servers.front());
     const int frc = run_flood(*rt, flags, fp, e->port, json_path, quiet);
@@ -365,7 +366,6 @@ int main(int argc, char** argv) {
     riptide::runtime::cleanup_eal();
     return frc;
   }
-  if (!rt) return status;
 
   p.mode = mode == "rr" ? Mode::Rr : mode == "stream" ? Mode::Stream : Mode::Crr;
   p.protocol = http ? Protocol::Http : Protocol::Raw;
