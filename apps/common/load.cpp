@@ -402,7 +402,9 @@ bool LoadGenerator::open(Slot& k, Instant now) {
   const Endpoint& server = p_.servers[next_server_];
   next_server_ = (next_server_ + 1) % static_cast<std::uint32_t>(p_.servers.size());
   ConnectOptions o;
-  o.local_addr = next_local_addr(p_.local_addrs, server.addr, next_local_);
+  // A cursor per family, so each family's addresses take turns whatever the
+  // servers' order.
+  o.local_addr = next_local_addr(p_.local_addrs, server.addr, server.addr.is_v4() ? next_local_ : next_local6_);
   auto c = stack_.connect(server.addr, server.port, *this, o);
   if (!c) {
     // No port or connection record free (TIME-WAIT holds them): counted, and no

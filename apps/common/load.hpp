@@ -324,7 +324,8 @@ class LoadGenerator final : public Handler {
   std::uint64_t started_ = 0;   // transactions started (against `count`)
   std::uint32_t busy_ = 0;      // slots with a connection
   std::uint32_t next_server_ = 0;
-  std::uint32_t next_local_ = 0;
+  std::uint32_t next_local_ = 0;   // IPv4 servers' round robin over local_addrs
+  std::uint32_t next_local6_ = 0;  // IPv6 servers' 
   bool running_ = false;
   bool stop_requested_ = false;
   bool stopping_ = false;
