@@ -387,6 +387,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   const StackConfig& sc = rt->worker(0).stack().config();
+  for (const Endpoint& e : p.servers) {
+    if (e.addr.is_v6() && sc.local_addrs6.empty()) {
+      std::fprintf(stderr, "riptide-load: --server %s is IPv6 and this host has no IPv6 address (set ip6.address: "
+                   "--local-addrs or --set ip6.address=...)\n", to_string(e).c_str());
+      return 1;
+    }
+  }
   // Both families' addresses (IPv4 first); each connection takes the next one
   // that fits its server (next_local_addr).
   p.local_addrs.assign(sc.local_addrs.begin(), sc.local_addrs.end());

@@ -274,6 +274,15 @@ int main(int argc, char** argv) {
     auto r = load_proxy_config_file(f.config_path, f.sets, local);
     if (auto* e = std::get_if<ProxyConfigError>(&r)) return e->message;
     proxy.config = std::get<ProxyConfig>(r);
+    // An IPv6 backend needs an IPv6 address to connect from.
+    for (std::size_t l = 0; l < proxy.config.listeners.size() && !rc.ip6.address; ++l) {
+      for (const BackendSpec& b : proxy.config.listeners[l].backends) {
+        if (b.address.addr.is_v6()) {
+          return "proxy.listener." + std::to_string(l) + ".backends: " + apps::to_string(b.address) +
+                 " is IPv6 and ip6.address is not set (docs/config.md \"[ip6]\")";
+        }
+      }
+    }
     return std::nullopt;
   };
   section.print = [&] { return to_toml(proxy.config); };
