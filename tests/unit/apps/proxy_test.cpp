@@ -882,6 +882,36 @@ TEST_F(ProxyTest, ConnectionsBeyondThePerClientLimitAreResetOtherClientsStillGet
   ASSERT_TRUE(settle([&] { return stats().active == 2; }));
 }
 
+// The per-client limit keys on the whole client address (issue 13): one host's
+// IPv6 and IPv4 addresses are two clients, and another IPv6 address a third.
+TEST_F(ProxyTest, PerClientLimitCountsIpv6AddressesApart) {
+  build({at(kBackendA)}, [](ListenerPolicy& p) { p.max_connections_per_client = 2; }, 65536, IpAddr{});
+  serve_a();
+  End o;  // outlives the stack that calls it
+  auto other = std::make_unique<Stack>(config(Ipv4Addr::from_octets(198, 18, 0, 7), 7, 65536), kStart);
+  net->add(*other);
+  std::vector<End*> v6;
+  for (int i = 0; i < 3; ++i) {
+    ends.push_back(std::make_unique<End>());
+    v6.push_back(ends.back().get());
+    ASSERT_TRUE(client->connect(kProxy6, kFront, *v6.back()));
+    if (i == 1) {
+      ASSERT_TRUE(settle([&] { return stats().connected == 2; }));
+    }
+  }
+  ASSERT_TRUE(settle([&] { return v6[2]->closed.has_value(); }));
+  EXPECT_EQ(*v6[2]->closed, CloseReason::Reset);
+  EXPECT_EQ(stats().over_client_limit, 1u);
+  End& v4 = connect_client();  // the same host over IPv4: another address
+  ASSERT_TRUE(other->connect(kProxy6, kFront, o));  // 2001:db8::7
+  ASSERT_TRUE(settle([&] { return stats().connected == 4; }));
+  EXPECT_FALSE(v4.closed.has_value());
+  EXPECT_FALSE(o.closed.has_value());
+  EXPECT_EQ(stats().over_client_limit, 1u);
+  ASSERT_FALSE(other->abort(*o.conn));
+  ASSERT_TRUE(settle([&] { return stats().active == 3; }));
+}
+
 TEST_F(ProxyTest, ShutdownResetsEveryPairWithoutCountingFailures) {
   // The runtime's abort_all() at exit: both legs of every pair reset (peers are not
   // left half-open), one pair still connecting; no failure is counted for it.
