@@ -7,8 +7,11 @@
 #include <rte_eth_ring.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
+#include <rte_thash.h>
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 #include <string>
 #include <vector>
 #include <unistd.h>
@@ -364,6 +367,31 @@ TEST(DpdkSteering, OwnerIsSymmetric) {
   Steering s(4);
   const Ipv4Addr x = Ipv4Addr::from_octets(198, 18, 0, 1), y = Ipv4Addr::from_octets(198, 18, 0, 2);
   for (std::uint16_t p = 1000; p < 1100; ++p) EXPECT_EQ(s.hash(x, y, p, 80), s.hash(y, x, 80, p));
+}
+
+// IPv6 tuples (issue 13): both directions hash alike under the symmetric key, the
+// hash is the one DPDK computes from an IPv6 header (rte_thash_load_v6_addrs, as a
+// NIC's RSS over RTE_THASH_V6_L4_LEN), and IPv4-mapped tuples take the IPv4 hash.
+TEST(DpdkSteering, Ipv6OwnerIsSymmetricAndMatchesDpdk) {
+  Steering s(4);
+  const IpAddr x = *IpAddr::parse("2001:db8::1"), y = *IpAddr::parse("2001:db8:ffff::2:3");
+  std::array<std::size_t, 4> per_owner{};
+  for (std::uint16_t p = 1000; p < 1400; ++p) {
+    EXPECT_EQ(s.hash(x, y, p, 80), s.hash(y, x, 80, p));
+    ++per_owner[s.owner(x, y, p, 80)];
+    rte_ipv6_hdr ip{};
+    std::memcpy(ip.src_addr, x.bytes.data(), 16);
+    std::memcpy(ip.dst_addr, y.bytes.data(), 16);
+    rte_thash_tuple t{};
+    rte_thash_load_v6_addrs(&ip, &t);
+    t.v6.sport = p;
+    t.v6.dport = 80;
+    EXPECT_EQ(s.hash(x, y, p, 80),
+              rte_softrss(reinterpret_cast<std::uint32_t*>(&t), RTE_THASH_V6_L4_LEN, kSymmetricRssKey.data()));
+  }
+  for (std::size_t n : per_owner) EXPECT_GT(n, 40u);  // every worker owns a share
+  const Ipv4Addr a = Ipv4Addr::from_octets(198, 18, 0, 1), b = Ipv4Addr::from_octets(198, 18, 0, 2);
+  EXPECT_EQ(s.hash(IpAddr{a}, IpAddr{b}, 1234, 80), s.hash(a, b, 1234, 80));
 }
 
 }  // namespace
