@@ -52,7 +52,7 @@
 
 namespace riptide {
 
-inline constexpr std::uint16_t kEtherTypeIpv6 = 0x86DD;  // RFC 2464 3
+inline constexpr std::uint16_t kEtherTypeIpv6 = wire::kEtherTypeIpv6;
 
 /// IPv6 on one port. Off unless `address` is set (docs/config.md, `ip6.*`).
 struct Ipv6InterfaceConfig {
