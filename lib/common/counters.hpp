@@ -106,6 +106,7 @@ namespace riptide {
   X(tcp_icmp_drop_malformed, "ICMP errors quoting too little of a TCP segment of ours")     \
   X(tcp_icmp_aborted, "opening connections ended by an ICMP hard error")                    \
   X(tcp_icmp_soft, "ICMP soft errors (and hard ones in synchronized states) noted, no abort") \
+  X(tcp_pmtu_drop_fits, "too-big errors quoting a packet that fit the MTU they report (ignored)") \
   X(tcp_pmtu_mss_lowered, "connections whose send MSS a Packet Too Big lowered (RFC 8201 5.4)") \
   X(tcp_rst_no_connection, "RSTs sent for segments to no connection")                     \
   X(tcp_challenge_ack, "challenge ACKs sent (RFC 5961)")                                  \

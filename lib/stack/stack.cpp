@@ -315,22 +315,21 @@ void Stack::tcp_input(ip::Transport& t, RxChecksum::Verdict l4) {
   reply_rst(key, seg);
 }
 
-void Stack::icmp_error(ip::IcmpError e, std::span<const std::byte> quoted, Instant now) {
+bool Stack::icmp_error(ip::IcmpError e, std::span<const std::byte> quoted, Instant now) {
   now_ = std::max(now_, now);
   // The quoted packet is one of ours: its source is local, its destination the
   // peer. We send neither IPv4 options nor IPv6 extension headers, so TCP follows
-  // the fixed header; a quote of anything else is not about our TCP.
-  if (quoted.empty()) {
-    counters_.inc(Counter::tcp_icmp_drop_malformed);
-    return;
-  }
-  const bool v4 = (static_cast<std::uint8_t>(quoted[0]) >> 4) == 4;
+  // the fixed header; a quote of anything else is not about our TCP. ICMP quotes
+  // IPv4 and ICMPv6 quotes IPv6 (RFC 792, RFC 4443 2.4(c)): a quote of the other
+  // family, or IPv4-mapped addresses in an IPv6 quote, would let one family's
+  // error reach the other's connections (and dodge RFC 8201's 1280 floor).
+  const std::uint8_t version = quoted.empty() ? 0 : static_cast<std::uint8_t>(quoted[0]) >> 4;
+  const bool v4 = version == 4;
   const std::size_t ip_len = v4 ? 4u * (static_cast<std::uint8_t>(quoted[0]) & 0x0f) : 40u;
   const std::uint8_t protocol = quoted.size() > 9 ? static_cast<std::uint8_t>(quoted[v4 ? 9 : 6]) : 0;
-  if ((!v4 && (static_cast<std::uint8_t>(quoted[0]) >> 4) != 6) || ip_len < 20 || protocol != 6 ||
-      quoted.size() < ip_len + 8) {
+  if (version != (e.v6 ? 6 : 4) || ip_len < 20 || protocol != 6 || quoted.size() < ip_len + 8) {
     counters_.inc(Counter::tcp_icmp_drop_malformed);
-    return;
+    return false;
   }
   FlowKey key;
   if (v4) {
@@ -339,6 +338,10 @@ void Stack::icmp_error(ip::IcmpError e, std::span<const std::byte> quoted, Insta
   } else {
     key.local_addr = IpAddr::from_bytes(quoted.data() + 8);
     key.remote_addr = IpAddr::from_bytes(quoted.data() + 24);
+    if (key.local_addr.is_v4() || key.remote_addr.is_v4()) {
+      counters_.inc(Counter::tcp_icmp_drop_malformed);
+      return false;
+    }
   }
   const std::byte* tcp = quoted.data() + ip_len;
   key.local_port = load_be16(tcp);
@@ -347,12 +350,21 @@ void Stack::icmp_error(ip::IcmpError e, std::span<const std::byte> quoted, Insta
   const std::uint32_t* v = flows_.find(key);
   if (v == nullptr || (*v & kTimeWaitTag)) {
     counters_.inc(Counter::tcp_icmp_drop_no_conn);
-    return;
+    return false;
   }
   Connection& c = *conns_[*v].conn;
   if (!c.icmp_acceptable(seq)) {
     counters_.inc(Counter::tcp_icmp_drop_out_of_window);
-    return;
+    return false;
+  }
+  if (e.kind == ip::IcmpError::Kind::PacketTooBig) {
+    // A packet that fit the MTU reported was not refused for its size (a forged
+    // error quoting our small SYN, say): RFC 1191 / 8201 only shrink what failed.
+    const std::uint32_t length = v4 ? load_be16(quoted.data() + 2) : 40u + load_be16(quoted.data() + 4);
+    if (length <= e.mtu) {
+      counters_.inc(Counter::tcp_pmtu_drop_fits);
+      return false;
+    }
   }
   counters_.inc(Counter::tcp_icmp_in);
   switch (e.kind) {
@@ -367,11 +379,15 @@ void Stack::icmp_error(ip::IcmpError e, std::span<const std::byte> quoted, Insta
     case ip::IcmpError::Kind::Hard:
       c.on_icmp_error(Connection::IcmpClass::Hard, now_);
       break;
+    case ip::IcmpError::Kind::PortUnreachable:
+      c.on_icmp_error(Connection::IcmpClass::Refused, now_);
+      break;
     case ip::IcmpError::Kind::Soft:
       c.on_icmp_error(Connection::IcmpClass::Soft, now_);
       break;
   }
   release_finished();
+  return true;
 }
 
 void Stack::reply_rst(const FlowKey& key, const Segment& seg) {

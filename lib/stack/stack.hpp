@@ -312,8 +312,11 @@ class Stack final : private tcp::TcpHost {
   /// refusal counted (tcp_icmp_drop_*). The caller checked the ICMP message itself
   /// (checksum, type) and classified it (ip::classify_icmp_error and
   /// classify_icmpv6_error). Called by lib/ip (the IpLayer for ICMP, the Interface
-  /// for ICMPv6) on the owning core; `quoted` is only read during the call.
-  void icmp_error(ip::IcmpError e, std::span<const std::byte> quoted, Instant now);
+  /// for ICMPv6) on the owning core; `quoted` is only read during the call. True
+  /// when a connection took it (the quote names one and its sequence number is in
+  /// flight): the Interface updates its PMTU cache only then, so a blind forger
+  /// cannot poison it (RFC 5927 4.1).
+  bool icmp_error(ip::IcmpError e, std::span<const std::byte> quoted, Instant now);
 
   /// The path MTU to an IPv6 peer (lib/ip's Interface::path_mtu: the link MTU unless
   /// a Packet Too Big lowered it, RFC 8201), asked once per new IPv6 connection so

@@ -169,6 +169,7 @@ class Connection {
   enum class IcmpClass : std::uint8_t {
     Soft,  // RFC 9293 3.9.2.2 soft errors: MUST NOT abort (MUST-56)
     Hard,  // hard errors: abort while opening (SHLD-26 as RFC 5461 4 reads it)
+    Refused,  // port unreachable: hard, reported as CloseReason::Refused (as Linux)
   };
   // RFC 5927 4.1: an error is taken only when the segment it quotes could be one
   // of ours in flight: SND.UNA <= seq < SND.NXT (SND.UNA itself: the SYN, or the

@@ -151,14 +151,14 @@ TEST_F(Ipv6, PacketTooBigShrinksSegments) {
   store_be16(quoted.data() + 40, refused->tcp.src_port);
   store_be16(quoted.data() + 42, refused->tcp.dst_port);
   store_be32(quoted.data() + 44, refused->tcp.seq.raw());
-  client->icmp_error(ip::IcmpError{ip::IcmpError::Kind::PacketTooBig, 1280}, quoted, link->now());
+  client->icmp_error(ip::IcmpError{ip::IcmpError::Kind::PacketTooBig, 1280, /*v6=*/true}, quoted, link->now());
   EXPECT_EQ(client->counters()[Counter::tcp_pmtu_mss_lowered], 1u);
   EXPECT_EQ(client->info(*c.conn)->snd_mss, 1280 - 40 - 20 - 12);  // timestamps on every segment
   ASSERT_TRUE(link->run_until([&] { return s.received.size() == up.size(); }, link->now() + seconds{10}));
   EXPECT_EQ(s.received, up);
   EXPECT_EQ(client->counters()[Counter::tcp_retransmit_timeout], 0u);  // no RTO was needed
   // The same quote again (its sequence number now acknowledged): ignored.
-  client->icmp_error(ip::IcmpError{ip::IcmpError::Kind::PacketTooBig, 1280}, quoted, link->now());
+  client->icmp_error(ip::IcmpError{ip::IcmpError::Kind::PacketTooBig, 1280, /*v6=*/true}, quoted, link->now());
   EXPECT_EQ(client->counters()[Counter::tcp_icmp_drop_out_of_window], 1u);
 }
 
