@@ -73,7 +73,7 @@ class MbufDriver {
   void input_one(const rte_mbuf* m, Instant now, bool answer_arp = true, std::uint16_t port = 0);
 
   /// Runs the timers that are due (retransmissions, delayed ACKs, TIME-WAIT expiry).
-  void advance(Instant now) { stack_.advance(now); }
+  void advance(Instant now) { stack_.engine().advance(now); }
 
   /// Moves up to `max` frames ready to send into out[]; the caller owns them (and
   /// sends or frees them). What does not fit waits for the next call, in order.

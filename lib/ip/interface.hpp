@@ -312,7 +312,7 @@ class Interface {
     std::vector<std::byte> payload;
   };
 
-  Stack& stack_;
+  StackEngine& stack_;  ///< the Stack's engine: input and drain_tx without the facade
   InterfaceConfig cfg_;
   Counters& counters_;
   std::unordered_map<std::uint32_t, Entry> cache_;  ///< control-path sized; bounded by arp_cache_size

@@ -102,7 +102,7 @@ class Router {
   }
 
  private:
-  Stack& stack_;
+  StackEngine& stack_;  ///< the Stack's engine: drain_tx without the facade
   std::vector<Interface*> ports_;
   std::vector<std::unique_ptr<Interface>> owned_;
   RouteTable routes_;

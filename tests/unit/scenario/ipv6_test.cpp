@@ -217,9 +217,9 @@ TEST_F(Ipv6, SourceSelectionByScope) {
   build6();
   Recorder r;
   EXPECT_EQ(client->connect(kServerLinkLocal, 80, r).error(), Error::AddressNotLocal);
-  EXPECT_EQ(server->ip_layer().select_source(*IpAddr::parse("fe80::1")), kServerLinkLocal);
-  EXPECT_EQ(server->ip_layer().select_source(*IpAddr::parse("2001:db8::1")), kServer6);
-  EXPECT_EQ(server->ip_layer().select_source(kClientAddr), IpAddr{kServerAddr});
+  EXPECT_EQ(server->engine().ip_layer().select_source(*IpAddr::parse("fe80::1")), kServerLinkLocal);
+  EXPECT_EQ(server->engine().ip_layer().select_source(*IpAddr::parse("2001:db8::1")), kServer6);
+  EXPECT_EQ(server->engine().ip_layer().select_source(kClientAddr), IpAddr{kServerAddr});
 }
 
 // RFC 9293 3.7.1: a SYN with no MSS option means 1220 over IPv6 (RFC 8200 5's
@@ -230,7 +230,7 @@ TEST_F(Ipv6, DefaultMssIs1220) {
   server->input(segment_to_server(syn(), 0), link->now());
   ConnId id;
   const tcp::Connection* conn = nullptr;
-  for (std::uint32_t i = 0; i < 64 && conn == nullptr; ++i) conn = server->connection_at(i, &id);
+  for (std::uint32_t i = 0; i < 64 && conn == nullptr; ++i) conn = server->engine().connection_at(i, &id);
   ASSERT_NE(conn, nullptr);
   EXPECT_EQ(server->info(id)->snd_mss, 1220);
 }
@@ -253,7 +253,7 @@ TEST_F(Ipv6, ExtensionHeadersAndDrops) {
   hooks.parameter_problem = [](void* ctx, const wire::Ipv6View&, std::uint8_t code, std::uint32_t pointer) {
     static_cast<std::vector<Problem>*>(ctx)->push_back({code, pointer});
   };
-  server->set_icmpv6_hooks(hooks);
+  server->engine().set_icmpv6_hooks(hooks);
   ASSERT_TRUE(server->listen(IpAddr{}, kPort, s));
   const auto b = [](std::initializer_list<int> v) {
     std::vector<std::byte> out;
