@@ -1,5 +1,7 @@
 #include "stack/memory_link.hpp"
 
+#include "stack/stack.hpp"  // StackEngine: packets in and out without the facade
+
 #include <algorithm>
 
 #include "wire/ipv4.hpp"
