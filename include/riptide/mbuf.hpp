@@ -13,10 +13,10 @@
 ///     rte_eth_tx_burst(port, 0, out, m);    // free what was not sent
 ///   }
 ///
-/// Slim (issue 13): it includes <riptide/stack.hpp> and the standard library only;
-/// rte_mbuf, rte_mempool, Interface, InterfaceConfig and RouteTable are declared, not
-/// defined (include <rte_mbuf.h> and <riptide/interface.hpp> to use them). The
-/// driver is a facade over a private engine (pimpl): one out-of-line call per burst.
+/// Slim (issue 13): it includes <riptide/...> and the standard library only;
+/// rte_mbuf and rte_mempool are declared, not defined (include <rte_mbuf.h> to use
+/// them). The driver is a facade over a private engine (pimpl): one out-of-line
+/// call per burst.
 /// Linking needs libdpdk (pkg-config's riptide requires it).
 ///
 /// Received mbufs: one segment each (a chained mbuf is dropped and counted,
@@ -32,8 +32,8 @@
 /// hands out belong to the one lcore that calls it; the pool may be shared (DPDK
 /// mempools are thread-safe with a per-lcore cache).
 ///
-/// Ownership: the driver owns its Stack and Interface(s) (references to them live as
-/// long as the driver) and the mbufs it has not handed out; it does not own the
+/// Ownership: the driver owns its Stack and Interface(s) (the Stack& it gives out
+/// lives as long as the driver) and the mbufs it has not handed out; it does not own the
 /// pool, which must outlive it. input() takes the mbufs it is given; take_tx() and
 /// build_tx() give theirs away.
 #pragma once
@@ -44,16 +44,14 @@
 #include <type_traits>
 #include <vector>
 
+#include "riptide/interface.hpp"
+#include "riptide/routes.hpp"
 #include "riptide/stack.hpp"
 
 struct rte_mbuf;
 struct rte_mempool;
 
 namespace riptide {
-
-class Interface;         // <riptide/interface.hpp>
-struct InterfaceConfig;  // <riptide/interface.hpp>
-class RouteTable;        // <riptide/interface.hpp>
 
 namespace io {
 
@@ -72,7 +70,7 @@ class MbufDriver {
   /// and the Interface. Start-up, not the data path.
   MbufDriver(rte_mempool* pool, const StackConfig& stack_cfg, const InterfaceConfig& if_cfg,
              MbufDriverOptions opts, Instant now);
-  /// Several ports: ports[i] is port i's link layer (ports[0] is interface()), the
+  /// Several ports: ports[i] is port i's link layer, the
   /// routing table (the ports' connected subnets, then `routes`) picks each
   /// packet's egress port, and every frame build_tx()/take_tx() hands out carries
   /// its port's index in m->port. input() takes the port a burst arrived on.
@@ -84,11 +82,13 @@ class MbufDriver {
 
   /// The driver's Stack (owned by the driver): listen(), connect(), ... on it.
   [[nodiscard]] Stack& stack() noexcept { return *stack_; }
-  /// Port 0's link layer (owned by the driver).
-  [[nodiscard]] Interface& interface() noexcept;
-  /// Port i's link layer (0: interface()); port_count() is 1 unless built with several.
-  [[nodiscard]] Interface& interface(std::size_t port) noexcept;
+  /// Ports (link layers, one Interface each, owned by the driver): 1 unless built
+  /// with several.
   [[nodiscard]] std::size_t port_count() const noexcept;
+  /// Announces every port's addresses: a gratuitous ARP (RFC 5227 3) and, with
+  /// IPv6, unsolicited Neighbor Advertisements (RFC 4861 7.2.6), queued for
+  /// take_tx(). Call once the port is up.
+  void announce();
 
   /// Received frames, processed in order and then freed in bulk: the driver takes
   /// ownership of all n. answer_arp = false: learn from ARP and ND frames without

@@ -15,9 +15,10 @@ MbufDriver::MbufDriver(rte_mempool* pool, const StackConfig& stack_cfg, const st
 
 MbufDriver::~MbufDriver() = default;
 
-Interface& MbufDriver::interface() noexcept { return engine_->interface(); }
-Interface& MbufDriver::interface(std::size_t port) noexcept { return engine_->interface(port); }
 std::size_t MbufDriver::port_count() const noexcept { return engine_->port_count(); }
+void MbufDriver::announce() {
+  for (std::size_t i = 0; i < engine_->port_count(); ++i) engine_->interface(i).announce();
+}
 void MbufDriver::input(rte_mbuf** pkts, std::uint16_t n, Instant now, bool answer_arp, std::uint16_t port) {
   engine_->input(pkts, n, now, answer_arp, port);
 }
