@@ -278,7 +278,7 @@ int main(int argc, char** argv) {
   int status = 0;
   auto rt = riptide::apps::start_program(argc, argv, app, flags, status);
   if (!rt) return status;
-  const auto target = riptide::apps::parse_ip_endpoint(endpoint);
+  const auto target = riptide::apps::parse_endpoint(endpoint);
   if (!target) {
     std::fprintf(stderr, "riptide-client: --connect wants IPV4:PORT or [IPV6]:PORT, got '%s'\n", endpoint.c_str());
     return 1;

@@ -1,11 +1,11 @@
 // riptide-load: a load generator on riptide (the client side): CRR, RR and STREAM
 // against any TCP server (riptide-httpd/-echo, Linux servers), raw payloads or
 // HTTP/1.1, paced or flat out, on one or several worker lcores.
-//   riptide-load [EAL args] -- --server IP:PORT [--server ...] [--mode crr|rr|stream]
+//   riptide-load [EAL args] -- --server IP:PORT|[IPV6]:PORT [--server ...] [--mode crr|rr|stream]
 //                [--rate N] [--concurrency N] [--duration S | --count N]
 //                [--request-size N] [--response-size N] [--http [--path P] [--host H]]
 //                [--closer client|server] [--stream send|receive]
-//                [--local-addrs A[-B]] [--local-ports LO-HI] [--workers N]
+//                [--local-addrs A[-B][,IPV6]] [--local-ports LO-HI] [--workers N]
 //                [--timeout-ms MS] [--json FILE] [--quiet] [--config FILE] [--set K=V ...]
 //   riptide-load [EAL args] -- --server IP:PORT --flood syn|ack|rst|data-closed|hold
 //                --rate N [--duration S] [--count N] [--flood-sources A-B|A/LEN]
@@ -13,7 +13,7 @@
 //                [--flood-seq-stride N] [--flood-payload N] [--flood-seed N] [--hold-no-read] [--http]
 //   riptide-load [EAL args] -- <a workload> --duration S --flood syn|ack|rst|data-closed
 //                --flood-beside-rate N [--flood-json FILE] [--flood-... as above]
-//   (lab flood modes, apps/common/flood.hpp: only 198.18.0.0/15, bounded in packets and time)
+//   (lab flood modes, apps/common/flood.hpp: IPv4 only, 198.18.0.0/15, bounded in packets and time)
 // README "riptide-load" documents the flags and the JSON schema. The engine is
 // apps/common/load.hpp; this file only parses flags, splits the load over the
 // workers, prints the progress line each second and the summary.
@@ -203,7 +203,8 @@ int main(int argc, char** argv) {
   std::string json_path;
   bool quiet = false;
   RunDescription run;
-  app.add_option("--server", servers, "server IP:PORT (repeatable: connections go round robin)")->required();
+  app.add_option("--server", servers, "server IP:PORT or [IPV6]:PORT (repeatable: connections go round robin)")
+      ->required();
   app.add_option("--mode", mode, "crr (connect/request/response/close), rr (persistent), stream (bulk)")
       ->check(CLI::IsMember({"crr", "rr", "stream"}));
   app.add_option("--rate", p.rate, "new connections/s (crr) or requests/s (rr), over all workers; 0: unlimited")
@@ -233,16 +234,38 @@ int main(int argc, char** argv) {
   app.add_option_function<std::string>(
       "--local-addrs",
       [&](const std::string& v) {
-        const auto dash = v.find('-');
-        auto a = Ipv4Addr::parse(v.substr(0, dash));
-        auto b = dash == std::string::npos ? a : Ipv4Addr::parse(v.substr(dash + 1));
-        if (!a || !b || b->value < a->value || b->value - a->value >= 64) {
-          throw CLI::ValidationError("--local-addrs", "wants A or A-B, at most 64 addresses: " + v);
+        // A comma-separated list of at most one IPv4 range and one IPv6 address.
+        bool v4_seen = false, v6_seen = false;
+        for (std::size_t at = 0; at <= v.size();) {
+          const std::size_t comma = std::min(v.find(',', at), v.size());
+          const std::string item = v.substr(at, comma - at);
+          at = comma + 1;
+          if (item.find(':') != std::string::npos) {
+            // IPv6: one address (the runtime's [ip6] has one global address).
+            const auto a = IpAddr::parse(item);
+            if (!a || a->is_v4() || v6_seen || a->is_v6_link_local() || a->is_v6_multicast() ||
+                a->is_unspecified()) {
+              throw CLI::ValidationError("--local-addrs", "wants one global IPv6 address (ip6.address; no "
+                                                          "ranges: [ip6] has one): " + v);
+            }
+            v6_seen = true;
+            flags.sets.push_back("ip6.address=" + to_string(*a));
+            continue;
+          }
+          const auto dash = item.find('-');
+          auto a = Ipv4Addr::parse(item.substr(0, dash));
+          auto b = dash == std::string::npos ? a : Ipv4Addr::parse(item.substr(dash + 1));
+          if (v4_seen || !a || !b || b->value < a->value || b->value - a->value >= 64) {
+            throw CLI::ValidationError("--local-addrs", "wants A or A-B, at most 64 IPv4 addresses, and/or "
+                                                        "one IPv6 address, comma-separated: " + v);
+          }
+          v4_seen = true;
+          flags.sets.push_back("ip.address=" + to_string(*a));
+          flags.sets.push_back("ip.address_count=" + std::to_string(b->value - a->value + 1));
         }
-        flags.sets.push_back("ip.address=" + to_string(*a));
-        flags.sets.push_back("ip.address_count=" + std::to_string(b->value - a->value + 1));
       },
-      "client addresses A or A-B (consecutive; every one is ours, ARP answered)");
+      "client addresses: IPv4 A or A-B (consecutive; every one is ours, ARP answered) and/or one IPv6 "
+      "address (ip6.address), comma-separated");
   app.add_option_function<std::string>(
       "--local-ports",
       [&](const std::string& v) {
@@ -296,8 +319,12 @@ int main(int argc, char** argv) {
     fp.kind = *flood::parse_kind(flood_kind);
     if (servers.size() != 1) throw CLI::ValidationError("--flood", "wants exactly one --server (the target)");
     auto e = parse_endpoint(servers.front());
-    if (!e) throw CLI::ValidationError("--server", "wants IP:PORT, got " + servers.front());
-    fp.target = e->addr;
+    if (!e) throw CLI::ValidationError("--server", "wants IP:PORT or [IPV6]:PORT, got " + servers.front());
+    // The flood modes build IPv4 frames (flood.hpp); the lab range is IPv4's.
+    if (!e->addr.is_v4()) {
+      throw CLI::ValidationError("--flood", "IPv4 only: --server " + servers.front() + " is IPv6");
+    }
+    fp.target = e->addr.v4();
     auto src = flood::parse_addr_range(flood_sources);
     if (!src) throw CLI::ValidationError("--flood-sources", "wants A, A-B or A/LEN: " + flood_sources);
     fp.sources = *src;
@@ -331,6 +358,7 @@ int main(int argc, char** argv) {
   });
   int status = 0;
   auto rt = riptide::apps::start_program(argc, argv, app, flags, status);
+  if (!rt) return status;  // (a refused flag: said on stderr)
   if (!flood_kind.empty() && flood_beside_rate == 0) {
     const auto e = parse_endpoint(servers.front());
     const int frc = run_flood(*rt, flags, fp, e->port, json_path, quiet);
@@ -338,7 +366,6 @@ int main(int argc, char** argv) {
     riptide::runtime::cleanup_eal();
     return frc;
   }
-  if (!rt) return status;
 
   p.mode = mode == "rr" ? Mode::Rr : mode == "stream" ? Mode::Stream : Mode::Crr;
   p.protocol = http ? Protocol::Http : Protocol::Raw;
@@ -350,7 +377,7 @@ int main(int argc, char** argv) {
   for (const auto& s : servers) {
     auto e = parse_endpoint(s);
     if (!e) {
-      std::fprintf(stderr, "riptide-load: --server wants IP:PORT, got '%s'\n", s.c_str());
+      std::fprintf(stderr, "riptide-load: --server wants IP:PORT or [IPV6]:PORT, got '%s'\n", s.c_str());
       return 1;
     }
     p.servers.push_back(*e);
@@ -360,7 +387,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   const StackConfig& sc = rt->worker(0).stack().config();
-  p.local_addrs = sc.local_addrs;
+  for (const Endpoint& e : p.servers) {
+    if (e.addr.is_v6() && sc.local_addrs6.empty()) {
+      std::fprintf(stderr, "riptide-load: --server %s is IPv6 and this host has no IPv6 address (set ip6.address: "
+                   "--local-addrs or --set ip6.address=...)\n", to_string(e).c_str());
+      return 1;
+    }
+  }
+  // Both families' addresses (IPv4 first); each connection takes the next one
+  // that fits its server (next_local_addr).
+  p.local_addrs.assign(sc.local_addrs.begin(), sc.local_addrs.end());
+  p.local_addrs.insert(p.local_addrs.end(), sc.local_addrs6.begin(), sc.local_addrs6.end());
 
   // Each worker runs its share: concurrency, count and rate split over the workers
   // that get at least one connection.

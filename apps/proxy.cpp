@@ -261,14 +261,28 @@ int main(int argc, char** argv) {
   Proxy proxy;
   apps::ProgramSection section;
   section.load = [&](const runtime::RuntimeConfig& rc, const apps::CommonFlags& f) -> std::optional<std::string> {
-    std::vector<Ipv4Addr> local;
-    // Every port's addresses (several ports: a listener may bind any of them).
+    std::vector<IpAddr> local;
+    // Every port's addresses (several ports: a listener may bind any of them), and
+    // [ip6]'s (the single-port form only: runtime/config.cpp refuses [ip6] with
+    // [[ports]]). A link-local address derived from the MAC is not known here:
+    // bind one only when ip6.link_local names it (or bind [::]).
     for (const runtime::PortConfig& p : runtime::ports_of(rc)) {
       for (std::uint32_t i = 0; i < p.address_count; ++i) local.push_back(Ipv4Addr{p.address.value + i});
     }
+    if (rc.ip6.address) local.push_back(*rc.ip6.address);
+    if (rc.ip6.address && rc.ip6.link_local) local.push_back(*rc.ip6.link_local);
     auto r = load_proxy_config_file(f.config_path, f.sets, local);
     if (auto* e = std::get_if<ProxyConfigError>(&r)) return e->message;
     proxy.config = std::get<ProxyConfig>(r);
+    // An IPv6 backend needs an IPv6 address to connect from.
+    for (std::size_t l = 0; l < proxy.config.listeners.size() && !rc.ip6.address; ++l) {
+      for (const BackendSpec& b : proxy.config.listeners[l].backends) {
+        if (b.address.addr.is_v6()) {
+          return "proxy.listener." + std::to_string(l) + ".backends: " + apps::to_string(b.address) +
+                 " is IPv6 and ip6.address is not set (docs/config.md \"[ip6]\")";
+        }
+      }
+    }
     return std::nullopt;
   };
   section.print = [&] { return to_toml(proxy.config); };
@@ -334,8 +348,10 @@ int main(int argc, char** argv) {
                 std::string(s.policy.mode == ListenerMode::Connect ? "allow-list" : to_string(s.policy.balance))
                     .c_str());
   }
-  std::printf("riptide-proxy: listening on %s (%s), %zu listener(s), %zu worker(s), %zu pairs per worker\n",
-              to_string(rt->config().address).c_str(), rt->interface().config().mac.to_string().c_str(),
+  const auto& ip6 = rt->config().ip6.address;
+  std::printf("riptide-proxy: listening on %s%s (%s), %zu listener(s), %zu worker(s), %zu pairs per worker\n",
+              to_string(rt->config().address).c_str(), ip6 ? ("," + to_string(*ip6)).c_str() : "",
+              rt->interface().config().mac.to_string().c_str(),
               proxy.config.listeners.size(), n, proxy.workers.front()->pair_capacity());
   std::fflush(stdout);
   const int rc = rt->run({flags.stats, "riptide-proxy"});

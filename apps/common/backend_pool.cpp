@@ -65,12 +65,29 @@ void BackendPool::check_result(std::size_t i, bool ok) noexcept {
   }
 }
 
-std::uint64_t BackendPool::hash(Ipv4Addr client, const Endpoint& backend) noexcept {
-  const std::uint64_t b = (std::uint64_t{backend.addr.value} << 16) | backend.port;
-  return mix(mix(client.value) ^ b);
+namespace {
+
+// An address as one 64-bit word for the hash: an IPv4 address its 32 bits (as
+// before IPv6, so IPv4 clients keep their backends across the change); an IPv6
+// address its two halves folded through mix(), so every bit counts.
+std::uint64_t fold(const IpAddr& a) noexcept {
+  if (a.is_v4()) return a.v4().value;
+  std::uint64_t hi = 0, lo = 0;
+  for (int i = 0; i < 8; ++i) {
+    hi = (hi << 8) | a.bytes[static_cast<std::size_t>(i)];
+    lo = (lo << 8) | a.bytes[static_cast<std::size_t>(i + 8)];
+  }
+  return mix(hi) ^ lo;
 }
 
-std::optional<std::size_t> BackendPool::pick(Ipv4Addr client, Instant now, std::optional<std::size_t> exclude) {
+}  // namespace
+
+std::uint64_t BackendPool::hash(const IpAddr& client, const Endpoint& backend) noexcept {
+  const std::uint64_t b = (fold(backend.addr) << 16) | backend.port;
+  return mix(mix(fold(client)) ^ b);
+}
+
+std::optional<std::size_t> BackendPool::pick(const IpAddr& client, Instant now, std::optional<std::size_t> exclude) {
   excluded_ = exclude.value_or(SIZE_MAX);
   std::optional<std::size_t> chosen;
   switch (balance_) {
@@ -119,7 +136,7 @@ std::optional<std::size_t> BackendPool::pick_least_connections(Instant now) {
   return best;
 }
 
-std::optional<std::size_t> BackendPool::pick_source_hash(Ipv4Addr client, Instant now) const {
+std::optional<std::size_t> BackendPool::pick_source_hash(const IpAddr& client, Instant now) const {
   // Weighted rendezvous hashing: score = weight / -ln(u), u in (0,1) from the hash
   // (53 bits, offset by half a step so it is never 0 or 1). The highest available
   // score wins; a backend that is down only hands its own clients on.

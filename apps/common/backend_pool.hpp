@@ -11,7 +11,7 @@
 //   source-hash        weighted rendezvous hashing (Thaler & Ravishankar; weights as
 //                      in Schindelhauer & Schomaker): each backend scores
 //                      weight / -ln(u), u a hash of (client address, backend address
-//                      and port) in (0,1); the highest available score wins. A backend
+//                      and port; IPv4 or IPv6) in (0,1); the highest available score wins. A backend
 //                      that goes down moves only the clients it had (each to its next
 //                      best); the others keep theirs, and it gets them back when it
 //                      returns. Keyed by the backend's address, not its position, so
@@ -127,7 +127,7 @@ class BackendPool {
   // backend is down. Does not count anything: the caller calls started() with it.
   // `exclude` takes no part (a retry after that backend failed): source-hash then
   // gives the client's next-ranked backend, the others their next choice.
-  [[nodiscard]] std::optional<std::size_t> pick(Ipv4Addr client, Instant now,
+  [[nodiscard]] std::optional<std::size_t> pick(const IpAddr& client, Instant now,
                                                 std::optional<std::size_t> exclude = std::nullopt);
 
   // A connect toward backend i started (active and attempts go up).
@@ -157,13 +157,14 @@ class BackendPool {
   [[nodiscard]] Backend& backend(std::size_t i) noexcept { return backends_[i]; }
   [[nodiscard]] Balance balance() const noexcept { return balance_; }
 
-  // The rendezvous score's hash for (client, backend): 64 bits, well mixed.
-  [[nodiscard]] static std::uint64_t hash(Ipv4Addr client, const Endpoint& backend) noexcept;
+  // The rendezvous score's hash for (client, backend): 64 bits, well mixed; either
+  // family (an IPv4 client and backend hash as they did before IPv6).
+  [[nodiscard]] static std::uint64_t hash(const IpAddr& client, const Endpoint& backend) noexcept;
 
  private:
   std::optional<std::size_t> pick_round_robin(Instant now);
   std::optional<std::size_t> pick_least_connections(Instant now);
-  std::optional<std::size_t> pick_source_hash(Ipv4Addr client, Instant now) const;
+  std::optional<std::size_t> pick_source_hash(const IpAddr& client, Instant now) const;
 
   std::vector<Backend> backends_;
   Balance balance_;

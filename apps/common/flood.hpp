@@ -23,6 +23,9 @@
 // with ARP) and never pass the TCP state machine; replies to the spoofed sources
 // are not ours and are dropped on arrival.
 //
+// IPv4 only: riptide-load refuses an IPv6 --server for every kind (issue 13
+// leaves IPv6 floods out: they would need IPv6 frames and a lab range of their own).
+//
 // Bounds (a lab tool, TESTING.md): every address, sources and target, must lie in
 // 198.18.0.0/15 (RFC 2544's benchmarking range); a run is bounded both in packets
 // (`count`) and in time (`duration`, at most kMaxDuration); validate() refuses

@@ -144,7 +144,8 @@ bool Cidr::contains(Ipv4Addr a) const noexcept {
 }
 
 bool AllowRule::admits(const Endpoint& e) const noexcept {
-  return Cidr{network, prefix}.contains(e.addr) && e.port >= port_lo && e.port <= port_hi;
+  // IPv4 rules: an IPv6 destination (the parser never gives one) is in none.
+  return e.addr.is_v4() && Cidr{network, prefix}.contains(e.addr.v4()) && e.port >= port_lo && e.port <= port_hi;
 }
 
 bool allowed(const std::vector<AllowRule>& rules, const Endpoint& e) noexcept {

@@ -377,6 +377,20 @@ LoadGenerator::Slot* LoadGenerator::find(ConnId c) noexcept {
 
 bool LoadGenerator::may_start() const noexcept { return !stopping_ && (p_.count == 0 || started_ < p_.count); }
 
+IpAddr next_local_addr(std::span<const IpAddr> locals, const IpAddr& remote, std::uint32_t& cursor) noexcept {
+  const auto n = static_cast<std::uint32_t>(locals.size());
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const IpAddr& a = locals[(cursor + i) % n];
+    const bool fits = remote.is_v4() ? a.is_v4()
+                                     : a.is_v6() && a.is_v6_link_local() == remote.is_v6_link_local();
+    if (fits) {
+      cursor = (cursor + i + 1) % n;
+      return a;
+    }
+  }
+  return IpAddr{};
+}
+
 bool LoadGenerator::consume_token() noexcept {
   if (p_.rate <= 0) return true;
   if (tokens_ < 1.0) return false;
@@ -388,10 +402,9 @@ bool LoadGenerator::open(Slot& k, Instant now) {
   const Endpoint& server = p_.servers[next_server_];
   next_server_ = (next_server_ + 1) % static_cast<std::uint32_t>(p_.servers.size());
   ConnectOptions o;
-  if (!p_.local_addrs.empty()) {
-    o.local_addr = p_.local_addrs[next_local_];
-    next_local_ = (next_local_ + 1) % static_cast<std::uint32_t>(p_.local_addrs.size());
-  }
+  // A cursor per family, so each family's addresses take turns whatever the
+  // servers' order.
+  o.local_addr = next_local_addr(p_.local_addrs, server.addr, server.addr.is_v4() ? next_local_ : next_local6_);
   auto c = stack_.connect(server.addr, server.port, *this, o);
   if (!c) {
     // No port or connection record free (TIME-WAIT holds them): counted, and no
@@ -649,7 +662,8 @@ void LoadGenerator::on_closed(Stack&, ConnId c, CloseReason r) {
   Slot* k = find(c);
   if (k == nullptr) return;
   switch (r) {
-    case CloseReason::Refused: ++stats_.errors[static_cast<std::size_t>(ErrorKind::Refused)]; break;
+    case CloseReason::Refused:
+    case CloseReason::Unreachable: ++stats_.errors[static_cast<std::size_t>(ErrorKind::Refused)]; break;
     case CloseReason::Reset: ++stats_.errors[static_cast<std::size_t>(ErrorKind::Reset)]; break;
     case CloseReason::TimedOut: ++stats_.errors[static_cast<std::size_t>(ErrorKind::Timeout)]; break;
     case CloseReason::Aborted: ++stats_.aborted; break;

@@ -134,15 +134,18 @@ enum class StreamDirection : std::uint8_t { Send, Receive };
 [[nodiscard]] std::string_view to_string(Closer c) noexcept;
 [[nodiscard]] std::string_view to_string(StreamDirection d) noexcept;
 
-using apps::Endpoint;  // "IP:PORT" (common/endpoint.hpp)
+using apps::Endpoint;  // "IP:PORT" or "[IPV6]:PORT" (common/endpoint.hpp)
 using apps::parse_endpoint;
 using apps::to_string;
 
 struct LoadParams {
   Mode mode = Mode::Crr;
   Protocol protocol = Protocol::Raw;
-  std::vector<Endpoint> servers;      // round robin, at least one
-  std::vector<Ipv4Addr> local_addrs;  // round robin over these (the stack's); empty: its first
+  std::vector<Endpoint> servers;      // round robin, at least one; either family
+  // Round robin over these (the stack's, either family), each connection taking the
+  // next one that fits its server (next_local_addr); none fits (or empty): the
+  // stack chooses.
+  std::vector<IpAddr> local_addrs;
   double rate = 0;                    // per second (see "Pacing"); 0: unlimited
   std::uint32_t concurrency = 1;      // 0: this worker has no share (finishes at once)
   std::uint64_t count = 0;            // transactions; 0: until `duration`
@@ -156,11 +159,18 @@ struct LoadParams {
   std::string http_host = "riptide";
 };
 
+// The next of `locals`, round robin from `cursor` (advanced past it), that can be
+// the source of a connection to `remote`: of its family and, for IPv6, of its
+// scope (RFC 6724 5 rule 2: a link-local source for a link-local destination, a
+// global one otherwise). `::` when none fits: Stack::connect then chooses.
+[[nodiscard]] IpAddr next_local_addr(std::span<const IpAddr> locals, const IpAddr& remote,
+                                     std::uint32_t& cursor) noexcept;
+
 // ---------------------------------------------------------------------------------
 // What happened: totals (mergeable), errors by kind.
 
 enum class ErrorKind : std::uint8_t {
-  Refused,   // RST answered our SYN
+  Refused,   // RST answered our SYN, or an ICMP error did (CloseReason::Unreachable)
   Reset,     // the server reset an open connection
   Timeout,   // no progress for `timeout` (or the stack's retransmissions gave up)
   Closed,    // the server closed before the response was complete
@@ -314,7 +324,8 @@ class LoadGenerator final : public Handler {
   std::uint64_t started_ = 0;   // transactions started (against `count`)
   std::uint32_t busy_ = 0;      // slots with a connection
   std::uint32_t next_server_ = 0;
-  std::uint32_t next_local_ = 0;
+  std::uint32_t next_local_ = 0;   // IPv4 servers' round robin over local_addrs
+  std::uint32_t next_local6_ = 0;  // IPv6 servers' 
   bool running_ = false;
   bool stop_requested_ = false;
   bool stopping_ = false;

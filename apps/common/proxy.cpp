@@ -74,12 +74,23 @@ struct ProxyWorker::Pair {
   bool awaiting_header = false;
   std::vector<std::byte> header;
   std::optional<ProxiedFlow> origin;
-  std::optional<std::uint32_t> counted_client;  // in listener->per_client (max_connections_per_client)
+  std::optional<IpAddr> counted_client;  // in listener->per_client (max_connections_per_client)
   std::uint32_t retries = 0;                     // connect_retries used
   // mode connect: the request is read into `header` until it is whole; then the
   // destination it named.
   bool awaiting_request = false;
   std::optional<Endpoint> tunnel;
+};
+
+// per_client's hash: the address's two 64-bit halves, multiplied and folded.
+struct ClientHash {
+  std::size_t operator()(const IpAddr& a) const noexcept {
+    std::uint64_t hi = 0, lo = 0;
+    std::memcpy(&hi, a.bytes.data(), 8);
+    std::memcpy(&lo, a.bytes.data() + 8, 8);
+    const std::uint64_t h = (hi * 0x9e3779b97f4a7c15ull) ^ (lo * 0xbf58476d1ce4e5b9ull);
+    return static_cast<std::size_t>(h ^ (h >> 29));
+  }
 };
 
 struct ProxyWorker::Listener {
@@ -109,7 +120,7 @@ struct ProxyWorker::Listener {
   std::uint32_t max_per_client;  // this worker's share of max_connections_per_client; 0: none
   // Active pairs per client address (only with max_per_client; an entry goes when
   // its count does, so the map holds the clients connected now).
-  std::unordered_map<std::uint32_t, std::uint32_t> per_client;
+  std::unordered_map<IpAddr, std::uint32_t, ClientHash> per_client;
   ListenerStats stats;
   Front front;
 };
@@ -342,7 +353,11 @@ void ProxyWorker::accept(Listener& l, ConnId c) {
   if (policy.accept_proxy_protocol && !policy.accept_proxy_from.empty()) {
     const auto info = stack_.info(c);
     const bool trusted = info && std::any_of(policy.accept_proxy_from.begin(), policy.accept_proxy_from.end(),
-                                             [&](const Cidr& f) { return f.contains(info->key.remote_addr.v4()); });
+                                             [&](const Cidr& f) {
+                                               // IPv4 CIDRs: an IPv6 front is in none of them.
+                                               return info->key.remote_addr.is_v4() &&
+                                                      f.contains(info->key.remote_addr.v4());
+                                             });
     if (!trusted) {
       ++l.stats.untrusted_fronts;
       (void)stack_.abort(c);
@@ -359,10 +374,10 @@ void ProxyWorker::accept(Listener& l, ConnId c) {
     (void)stack_.abort(c);
     return;
   }
-  std::optional<std::uint32_t> counted_client;
+  std::optional<IpAddr> counted_client;
   if (l.max_per_client != 0) {
     const auto info = stack_.info(c);
-    const std::uint32_t addr = info ? info->key.remote_addr.v4().value : 0;
+    const IpAddr addr = info ? info->key.remote_addr : IpAddr{};
     std::uint32_t& n = l.per_client[addr];
     if (n >= l.max_per_client) {
       if (n == 0) l.per_client.erase(addr);
@@ -472,7 +487,7 @@ void ProxyWorker::start_upstream(Pair& p, std::optional<std::size_t> failed) {
     to = *p.tunnel;  // mode connect: where the client asked to go
   } else {
     const auto info = stack_.info(p.client);
-    const Ipv4Addr client_addr = p.origin ? p.origin->src : info ? info->key.remote_addr.v4() : Ipv4Addr{};
+    const IpAddr client_addr = p.origin ? p.origin->src : info ? info->key.remote_addr : IpAddr{};
     const auto b = l.pool.pick(client_addr, stack_.now(), failed);
     if (!b) {
       if (!failed) ++l.stats.no_backend;  // (a retry with nowhere else to go is not)
@@ -522,7 +537,7 @@ void ProxyWorker::connected(ConnId c) {
       return;
     }
     const ProxiedFlow flow = p->origin ? *p->origin
-                                       : ProxiedFlow{info->key.remote_addr.v4(), info->key.local_addr.v4(),
+                                       : ProxiedFlow{info->key.remote_addr, info->key.local_addr,
                                                      info->key.remote_port, info->key.local_port};
     const auto header = proxy_header(l.spec.policy.send_proxy_protocol, flow);
     const std::uint32_t generation = p->generation;

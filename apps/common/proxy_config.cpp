@@ -383,7 +383,7 @@ class Loader {
 
   // Checks that need the whole section (only when every key read cleanly, so a
   // key that did not parse is not reported again as missing).
-  void finish(const std::vector<Ipv4Addr>& local_addrs) {
+  void finish(const std::vector<IpAddr>& local_addrs) {
     if (!problems_.empty()) return;
     const ListenerPolicy base = defaults_.over(ListenerPolicy{});
     config_.defaults = base;
@@ -413,17 +413,22 @@ class Loader {
                             "destinations as \"CIDR:PORTS\", e.g. [\"198.18.0.0/16:443\"])" + where);
       }
       if (!d.bind || (!d.backends && !connect) || (d.backends && connect)) continue;
-      const Ipv4Addr a = d.bind->addr;
-      if (a != Ipv4Addr{} && !local_addrs.empty() &&
+      const IpAddr a = d.bind->addr;
+      if (!a.is_unspecified() && !local_addrs.empty() &&
           std::find(local_addrs.begin(), local_addrs.end(), a) == local_addrs.end()) {
         fail(d.line, name + ".bind: " + to_string(a) + " is not one of this host's addresses (ip.address " +
                          to_string(local_addrs.front()) +
                          (local_addrs.size() > 1 ? " +" + std::to_string(local_addrs.size() - 1) : "") +
-                         "; 0.0.0.0 for any)" + where);
+                         "; 0.0.0.0 for any IPv4 address, [::] for any of both families)" + where);
       }
+      // Two listeners on one port overlap when one's address takes the other's:
+      // the same address, [::] (both families), or 0.0.0.0 beside an IPv4 address.
+      const auto takes = [](const IpAddr& x, const IpAddr& y) {
+        return x == y || x.is_v6_unspecified() || (x == IpAddr{Ipv4Addr{}} && y.is_v4());
+      };
       for (std::size_t j = 0; j < i; ++j) {
         if (listeners_[j].bind && listeners_[j].bind->port == d.bind->port &&
-            (listeners_[j].bind->addr == a || a == Ipv4Addr{} || listeners_[j].bind->addr == Ipv4Addr{})) {
+            (takes(a, listeners_[j].bind->addr) || takes(listeners_[j].bind->addr, a))) {
           fail(d.line, name + ".bind: " + apps::to_string(*d.bind) + " overlaps proxy.listener." +
                            std::to_string(j) + " (" + apps::to_string(*listeners_[j].bind) + ")" + where);
         }
@@ -502,10 +507,11 @@ class Loader {
       const auto s = v.value_exact<std::string>();
       if (!s) {
         fail(line, key + ": " + wrong_type("a string", v) + where);
-      } else if (auto e = parse_endpoint(*s)) {  // 0.0.0.0: any local address
+      } else if (auto e = parse_endpoint(*s)) {  // 0.0.0.0: any IPv4 address; [::]: any of both families
         d.bind = *e;
       } else {
-        fail(line, key + ": " + quote(*s) + " is not an IPv4 address and port (e.g. \"198.18.0.1:8080\")" + where);
+        fail(line, key + ": " + quote(*s) + " is not an address and port (e.g. \"198.18.0.1:8080\" or "
+                                            "\"[2001:db8::1]:8080\")" + where);
       }
       return;
     }
@@ -585,9 +591,9 @@ class Loader {
       }
       if (!text) continue;
       const auto ep = parse_endpoint(*text);
-      if (!ep || ep->addr == Ipv4Addr{}) {
-        fail(line, item + ": " + quote(*text) + " is not an IPv4 address and port (e.g. \"198.18.0.2:8080\")" +
-                       where);
+      if (!ep || ep->addr.is_unspecified() || ep->addr.is_v6_multicast()) {
+        fail(line, item + ": " + quote(*text) + " is not an address and port (e.g. \"198.18.0.2:8080\" or "
+                                                "\"[2001:db8::2]:8080\")" + where);
         ok = false;
         continue;
       }
@@ -616,7 +622,7 @@ class Loader {
 std::variant<ProxyConfig, ProxyConfigError> load_proxy_config(const std::string& toml_text,
                                                               const std::string& file_name,
                                                               const std::vector<std::string>& overrides,
-                                                              const std::vector<Ipv4Addr>& local_addrs) {
+                                                              const std::vector<IpAddr>& local_addrs) {
   auto parsed = parse_toml(toml_text);
   if (auto* error = std::get_if<std::string>(&parsed)) {
     return ProxyConfigError{(file_name.empty() ? std::string() : file_name + ": ") + *error};
@@ -630,7 +636,7 @@ std::variant<ProxyConfig, ProxyConfigError> load_proxy_config(const std::string&
 
 std::variant<ProxyConfig, ProxyConfigError> load_proxy_config_file(const std::string& path,
                                                                    const std::vector<std::string>& overrides,
-                                                                   const std::vector<Ipv4Addr>& local_addrs) {
+                                                                   const std::vector<IpAddr>& local_addrs) {
   if (path.empty()) return load_proxy_config("", "", overrides, local_addrs);
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) return ProxyConfigError{path + ": cannot open: " + std::strerror(errno)};

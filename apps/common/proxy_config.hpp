@@ -28,8 +28,11 @@
 //   health_check_expect = ""        ... the reply must start with these bytes ("": connecting is enough)
 //
 //   [[proxy.listener]]              one per listening address
-//   bind = "198.18.0.1:8080"        REQUIRED: a local address (or 0.0.0.0) and port
+//   bind = "198.18.0.1:8080"        REQUIRED: a local address and port; 0.0.0.0: any IPv4 address,
+//                                   "[::]:8080" both families, "[2001:db8::1]:8080" one IPv6 address
 //   backends = ["198.18.0.2:8080", { address = "198.18.0.3:8080", weight = 2, drain = false }]   REQUIRED
+//                                   (IPv6 backends as "[2001:db8::2]:8080"; either family whatever the
+//                                   client's: the stack picks the source address, ConnectOptions)
 //                                   (weight 0 or drain = true: draining, no new connections)
 //                                   (in mode "connect": not allowed; connect_allow not empty instead)
 //   ...and any of the defaults above, for this listener only
@@ -121,16 +124,17 @@ struct ProxyConfigError {
 // The [proxy] section of `toml_text` (the whole file; other sections are ignored)
 // plus the overrides whose key starts with "proxy." (others are ignored). `file_name`
 // only labels messages. `local_addrs`: the addresses a listener may bind (the
-// runtime's ip.address range); 0.0.0.0 is always allowed; empty: not checked.
+// runtime's ip.address range and ip6.address); 0.0.0.0 and :: are always allowed;
+// empty: not checked.
 // At least one listener is required.
 std::variant<ProxyConfig, ProxyConfigError> load_proxy_config(const std::string& toml_text,
                                                               const std::string& file_name,
                                                               const std::vector<std::string>& overrides,
-                                                              const std::vector<Ipv4Addr>& local_addrs);
+                                                              const std::vector<IpAddr>& local_addrs);
 // The same, reading the file (path "" reads nothing: overrides alone).
 std::variant<ProxyConfig, ProxyConfigError> load_proxy_config_file(const std::string& path,
                                                                    const std::vector<std::string>& overrides,
-                                                                   const std::vector<Ipv4Addr>& local_addrs);
+                                                                   const std::vector<IpAddr>& local_addrs);
 
 // The configuration as TOML ([proxy] with the defaults, then one [[proxy.listener]]
 // per listener with every key resolved); load_proxy_config(to_toml(c)) gives c back.

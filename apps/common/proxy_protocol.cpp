@@ -42,25 +42,42 @@ std::vector<std::byte> proxy_header(ProxyProtocol version, const ProxiedFlow& fl
     case ProxyProtocol::Off:
       break;
     case ProxyProtocol::V1: {
-      // "PROXY" SP "TCP4" SP src SP dst SP sport SP dport CRLF; addresses in dotted
-      // decimal, ports in decimal without leading zeros (section 2.1).
+      // "PROXY" SP ("TCP4" | "TCP6") SP src SP dst SP sport SP dport CRLF; IPv4
+      // addresses in dotted decimal, IPv6 ones as RFC 4291 2.2 writes them (we
+      // write RFC 5952's form, one of those), ports in decimal without leading
+      // zeros (section 2.1). Two families: "UNKNOWN", the rest of the line empty.
       std::array<char, 108> line{};  // the specification's maximum for any v1 line
-      const int n = std::snprintf(line.data(), line.size(), "PROXY TCP4 %s %s %u %u\r\n",
-                                  to_string(flow.src).c_str(), to_string(flow.dst).c_str(),
-                                  static_cast<unsigned>(flow.src_port), static_cast<unsigned>(flow.dst_port));
+      const bool v4 = flow.src.is_v4();
+      const int n = v4 != flow.dst.is_v4()
+                        ? std::snprintf(line.data(), line.size(), "PROXY UNKNOWN\r\n")
+                        : std::snprintf(line.data(), line.size(), "PROXY %s %s %s %u %u\r\n", v4 ? "TCP4" : "TCP6",
+                                        to_string(flow.src).c_str(), to_string(flow.dst).c_str(),
+                                        static_cast<unsigned>(flow.src_port), static_cast<unsigned>(flow.dst_port));
       for (int i = 0; i < n && i < static_cast<int>(line.size()); ++i) out.push_back(static_cast<std::byte>(line[static_cast<std::size_t>(i)]));
       break;
     }
     case ProxyProtocol::V2: {
-      out.reserve(28);
+      out.reserve(52);
       for (std::uint8_t b : kSignature) out.push_back(static_cast<std::byte>(b));
       out.push_back(std::byte{0x21});  // version 2, command PROXY
-      out.push_back(std::byte{0x11});  // AF_INET, SOCK_STREAM
-      put_be16(out, 12);               // src addr, dst addr, src port, dst port
-      put_be32(out, flow.src.value);
-      put_be32(out, flow.dst.value);
-      put_be16(out, flow.src_port);
-      put_be16(out, flow.dst_port);
+      if (flow.src.is_v4() != flow.dst.is_v4()) {
+        out.push_back(std::byte{0x00});  // AF_UNSPEC: the receiver uses the connection's addresses
+        put_be16(out, 0);
+      } else if (flow.src.is_v4()) {
+        out.push_back(std::byte{0x11});  // AF_INET, SOCK_STREAM
+        put_be16(out, 12);               // src addr, dst addr, src port, dst port
+        put_be32(out, flow.src.v4().value);
+        put_be32(out, flow.dst.v4().value);
+        put_be16(out, flow.src_port);
+        put_be16(out, flow.dst_port);
+      } else {
+        out.push_back(std::byte{0x21});  // AF_INET6, SOCK_STREAM
+        put_be16(out, 36);               // 16 + 16 + 2 + 2 (section 2.2, proxy_addr.ipv6_addr)
+        for (std::uint8_t b : flow.src.bytes) out.push_back(static_cast<std::byte>(b));
+        for (std::uint8_t b : flow.dst.bytes) out.push_back(static_cast<std::byte>(b));
+        put_be16(out, flow.src_port);
+        put_be16(out, flow.dst_port);
+      }
       break;
     }
   }
@@ -106,9 +123,17 @@ Parsed parse_v1(std::string_view text) {
   if (f[0] == "UNKNOWN") return done;  // the rest of the line is to be ignored
   if (f[0] != "TCP4" && f[0] != "TCP6") return invalid("v1 protocol is not TCP4, TCP6 or UNKNOWN");
   if (n != 5 || pos <= line.size()) return invalid("v1 line does not have four address fields");
-  if (f[0] == "TCP6") return done;  // IPv6: riptide cannot represent it; own addresses stand
-  const auto src = Ipv4Addr::parse(f[1]);
-  const auto dst = Ipv4Addr::parse(f[2]);
+  // TCP4: dotted quads; TCP6: IPv6 addresses (an IPv4-mapped one, as a front on
+  // a dual-stack socket may write, is the IPv4 address it maps: IpAddr holds
+  // IPv4 that way).
+  const bool tcp6 = f[0] == "TCP6";
+  const auto address = [&](std::string_view t) -> std::optional<IpAddr> {
+    if (tcp6) return t.find(':') != std::string_view::npos ? IpAddr::parse(t) : std::nullopt;
+    const auto a = Ipv4Addr::parse(t);
+    return a ? std::optional<IpAddr>(*a) : std::nullopt;
+  };
+  const auto src = address(f[1]);
+  const auto dst = address(f[2]);
   const auto sport = parse_port(f[3]);
   const auto dport = parse_port(f[4]);
   if (!src || !dst || !sport || !dport) return invalid("v1 address or port malformed");
@@ -140,6 +165,11 @@ Parsed parse_v2(std::span<const std::byte> b) {
     if (total - 16 < 12) return invalid("v2 IPv4 addresses truncated");
     const std::byte* a = b.data() + 16;
     done.flow = ProxiedFlow{Ipv4Addr{be32(a)}, Ipv4Addr{be32(a + 4)}, be16(a + 8), be16(a + 10)};
+  } else if (fam == 0x21) {  // AF_INET6, STREAM: 16 + 16 + 2 + 2 bytes
+    if (total - 16 < 36) return invalid("v2 IPv6 addresses truncated");
+    const std::byte* a = b.data() + 16;
+    // (An IPv4-mapped address is the IPv4 address it maps, as in v1.)
+    done.flow = ProxiedFlow{IpAddr::from_bytes(a), IpAddr::from_bytes(a + 16), be16(a + 32), be16(a + 34)};
   }
   return done;  // other families (and TLVs after the addresses) are skipped
 }

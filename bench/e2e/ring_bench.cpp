@@ -175,7 +175,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   p.servers = {Endpoint{server.cfg.address, 7}};
-  p.local_addrs = client.worker->stack().config().local_addrs;
+  p.local_addrs.assign(client.worker->stack().config().local_addrs.begin(),
+                       client.worker->stack().config().local_addrs.end());
   LoadGenerator gen(client.worker->stack(), p);
   client.worker->set_poll_hook([](void* ctx, Stack&, Instant now) { static_cast<LoadGenerator*>(ctx)->poll(now); },
                                &gen);

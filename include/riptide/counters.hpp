@@ -99,6 +99,14 @@ namespace riptide {
   X(tcp_drop_rst_in_time_wait, "RST ignored in TIME-WAIT (RFC 1337)")                     \
   X(tcp_rst_sent, "RSTs sent")                                                            \
   X(tcp_rst_received, "RSTs that reset a connection")                                     \
+  X(icmp_error_in, "ICMP (IPv4) errors received: Destination Unreachable, Time Exceeded, Parameter Problem") \
+  X(tcp_icmp_in, "ICMP/ICMPv6 errors quoting a segment of a connection (RFC 9293 3.9.2.2)") \
+  X(tcp_icmp_drop_no_conn, "ICMP errors quoting a tuple with no connection")               \
+  X(tcp_icmp_drop_out_of_window, "ICMP errors quoting a sequence number not in flight (RFC 5927 4.1)") \
+  X(tcp_icmp_drop_malformed, "ICMP errors quoting too little of a TCP segment of ours")     \
+  X(tcp_icmp_aborted, "opening connections ended by an ICMP hard error")                    \
+  X(tcp_icmp_soft, "ICMP soft errors (and hard ones in synchronized states) noted, no abort") \
+  X(tcp_pmtu_mss_lowered, "connections whose send MSS a Packet Too Big lowered (RFC 8201 5.4)") \
   X(tcp_rst_no_connection, "RSTs sent for segments to no connection")                     \
   X(tcp_challenge_ack, "challenge ACKs sent (RFC 5961)")                                  \
   X(tcp_challenge_ack_limited, "challenge ACKs suppressed by the rate limit")             \

@@ -34,6 +34,9 @@ enum class CloseReason : std::uint8_t {
   Aborted,   ///< the application called abort()
   TimedOut,  ///< retransmissions exhausted, or connect timeout
   Refused,   ///< RST answered our SYN (RFC 9293 3.10.7.3)
+  /// An ICMP hard error answered our SYN or SYN-ACK (RFC 9293 3.9.2.2, RFC 5461 4),
+  /// or a soft one had arrived when the opening timed out (Linux's EHOSTUNREACH).
+  Unreachable,
 };
 [[nodiscard]] std::string_view to_string(CloseReason r) noexcept;
 

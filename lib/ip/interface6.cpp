@@ -58,6 +58,12 @@ void Interface::setup_ipv6() {
   stack_.set_icmpv6_hooks(ip::Icmpv6Hooks{&Interface::icmpv6_hook, &Interface::parameter_problem_hook, this});
   nd_.emplace(c.nd, counters_);
   pmtu_.emplace(c.pmtu);
+  // New IPv6 connections take their MSS from the path MTU (RFC 8201 5.4).
+  stack_.set_path_mtu_source(
+      [](const void* ctx, const IpAddr& dst, Instant now) {
+        return static_cast<const Interface*>(ctx)->path_mtu(dst, now);
+      },
+      this);
   icmp6_errors_ = TokenBucket{c.icmp_error_rate, c.icmp_error_burst};
   dad_running_ = c.dad;
 }
@@ -155,10 +161,10 @@ void Interface::icmpv6_input(const IpAddr& src, const IpAddr& dst, std::uint8_t 
     }
     default:
       if (m->is_error()) {
-        // RFC 4443 2.4(a)/(d): errors go to the upper layer of the invoking packet;
-        // TCP over IPv6 does not take them yet (Destination Unreachable and Time
-        // Exceeded are counted, as RFC 5927 lets TCP ignore them when hard).
+        // RFC 4443 2.4(a): errors go to the upper layer of the invoking packet
+        // (2.4(d): an unknown error type too, as Soft).
         counters_.inc(Counter::icmp6_error_in);
+        stack_.icmp_error(ip::classify_icmpv6_error(m->type(), m->code()), m->payload(), now);
         return;
       }
       // RFC 4443 2.4(b): an unknown informational message MUST be silently
@@ -301,12 +307,18 @@ void Interface::packet_too_big_input(const void* view, Instant now) {
     case PmtuCache::Update::Lowered:
       counters_.inc(Counter::pmtu_lowered);
       if (pmtu_listener_ != nullptr) pmtu_listener_(pmtu_ctx_, dest, pmtu_->path_mtu(dest, cfg_.ip6.mtu, now));
-      return;
+      break;
     case PmtuCache::Update::Unchanged:
     case PmtuCache::Update::AboveLink:
-      return;
+      break;
   }
+  // RFC 8201 5.4: the packetization layer of the quoted packet shrinks its
+  // segments to the estimate now in force (a connection that started before an
+  // earlier Packet Too Big for this destination learns it here, "Unchanged").
+  stack_.icmp_error(ip::IcmpError{ip::IcmpError::Kind::PacketTooBig, pmtu_->path_mtu(dest, cfg_.ip6.mtu, now)},
+                    invoking, now);
 }
+
 
 void Interface::send_icmpv6_error(std::uint8_t type, std::uint8_t code, std::uint32_t word,
                                   std::span<const std::byte> invoking, Instant now) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "wire/icmp.hpp"
+#include "wire/icmpv6.hpp"
 
 namespace riptide::ip {
 
@@ -42,6 +43,47 @@ IpAddr IpLayer::select_source(const IpAddr& dst) const noexcept {
 }
 
 // ------------------------------------------------------------------------------------
+// ICMP errors for the transport (RFC 9293 3.9.2.2)
+
+IcmpError classify_icmp_error(std::uint8_t type, std::uint8_t code, std::uint32_t word,
+                              std::span<const std::byte> quoted) noexcept {
+  using Kind = IcmpError::Kind;
+  if (type != wire::kIcmpDestUnreachable) return {Kind::Soft, 0};  // Time Exceeded, Parameter Problem
+  if (code == 2 || code == 3) return {Kind::Hard, 0};  // protocol, port unreachable
+  if (code != 4) return {Kind::Soft, 0};  // net, host, source route failed, and the rest
+  // Fragmentation needed and DF set: we set DF on everything (RFC 1191 3).
+  std::uint32_t mtu = word & 0xFFFF;
+  if (mtu == 0) {
+    // RFC 1191 5: a router predating it: the next plateau of its table 7 below
+    // the quoted packet's total length.
+    static constexpr std::uint16_t kPlateaus[] = {32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68};
+    const std::uint32_t total = quoted.size() >= 4 ? (std::to_integer<std::uint32_t>(quoted[2]) << 8 |
+                                                      std::to_integer<std::uint32_t>(quoted[3]))
+                                                   : 0;
+    for (const std::uint16_t p : kPlateaus) {
+      if (p < total) {
+        mtu = p;
+        break;
+      }
+    }
+  }
+  return {Kind::PacketTooBig, std::max(mtu, kMinPathMtu4)};
+}
+
+IcmpError classify_icmpv6_error(std::uint8_t type, std::uint8_t code) noexcept {
+  // RFC 9293 3.9.2.2 lists the ICMPv6 soft errors: Destination Unreachable codes 0
+  // (no route) and 3 (address unreachable), Time Exceeded 0 and 1, Parameter
+  // Problem 0, 1 and 2. The other Destination Unreachable codes are hard: 1
+  // (administratively prohibited), 2 (beyond the scope of the source), 4 (port
+  // unreachable), 5 and 6 (policy, reject route; RFC 4443 3.1). Anything else
+  // (new codes, unknown error types, RFC 4443 2.4(d)) is taken as soft: MUST-56
+  // forbids aborting on a soft error, so doubt must not abort.
+  using Kind = IcmpError::Kind;
+  if (type == wire::kIcmpv6DestUnreachable && code != 0 && code != 3 && code <= 6) return {Kind::Hard, 0};
+  return {Kind::Soft, 0};
+}
+
+// ------------------------------------------------------------------------------------
 // IPv4 (RFC 791, RFC 1122 3.2.1)
 
 void IpLayer::icmp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> message) noexcept {
@@ -50,9 +92,29 @@ void IpLayer::icmp_input(Ipv4Addr src, Ipv4Addr dst, std::span<const std::byte> 
     return;
   }
   auto icmp = wire::IcmpView::parse(message);
-  if (!icmp || !icmp->checksum_valid() || icmp->type() != wire::kIcmpEchoRequest) {
+  if (!icmp || !icmp->checksum_valid()) {
     counters_.inc(Counter::ip_drop_protocol);
     return;
+  }
+  switch (icmp->type()) {
+    case wire::kIcmpEchoRequest:
+      break;
+    case wire::kIcmpDestUnreachable:
+    case wire::kIcmpTimeExceeded:
+    case wire::kIcmpParamProblem:
+      // RFC 1122 3.2.2: errors go to the transport named in the quoted header.
+      counters_.inc(Counter::icmp_error_in);
+      if (error_sink_ != nullptr) {
+        error_sink_(error_sink_ctx_,
+                    classify_icmp_error(icmp->type(), icmp->code(), icmp->rest_of_header(), icmp->payload()),
+                    icmp->payload());
+      }
+      return;
+    default:
+      // RFC 9293 MUST-55: Source Quench silently discarded; so is every other
+      // type we do not serve (echo replies: we send no requests).
+      counters_.inc(Counter::ip_drop_protocol);
+      return;
   }
   // RFC 792 / RFC 1122 3.2.2.6: answer echo requests with the same data.
   std::span<std::byte> buf = tx_.reserve();

@@ -48,6 +48,31 @@ struct Transport {
   std::span<const std::byte> segment;
 };
 
+/// What an ICMP or ICMPv6 error means for the transport whose packet it quotes
+/// (RFC 9293 3.9.2.2): the Stack's icmp_error() acts on it.
+struct IcmpError {
+  enum class Kind : std::uint8_t {
+    Soft,          ///< never aborts a connection (RFC 9293 MUST-56)
+    Hard,          ///< ends a connection still opening (SHLD-26, read as RFC 5461 4 does)
+    PacketTooBig,  ///< RFC 8201 (ICMPv6) / RFC 1191 (ICMP code 4): `mtu` is the path MTU now
+  };
+  Kind kind = Kind::Soft;
+  std::uint32_t mtu = 0;
+};
+/// The smallest IPv4 path MTU taken from a "fragmentation needed" (Linux's
+/// min_pmtu, 552): a forged error must not shrink segments to a few bytes
+/// (RFC 5927 7.1). RFC 1191 itself allows down to 68.
+inline constexpr std::uint32_t kMinPathMtu4 = 552;
+/// An ICMP (IPv4) error: Destination Unreachable codes 2 and 3 are hard (RFC 9293
+/// 3.9.2.2), code 4 is fragmentation needed (RFC 1191 4: the next-hop MTU in the
+/// low 16 bits of `word`; 0 from an old router: the RFC 1191 5 plateau below the
+/// quoted packet's length), every other code, Time Exceeded and Parameter Problem
+/// soft. `quoted` is the packet the error quotes.
+[[nodiscard]] IcmpError classify_icmp_error(std::uint8_t type, std::uint8_t code, std::uint32_t word,
+                                            std::span<const std::byte> quoted) noexcept;
+/// An ICMPv6 error (RFC 4443; Packet Too Big is the Interface's PMTU cache's).
+[[nodiscard]] IcmpError classify_icmpv6_error(std::uint8_t type, std::uint8_t code) noexcept;
+
 /// The ICMPv6 side's entry points (RFC 4443, RFC 4861). Called on the owning core,
 /// from inside Stack::input(); `ctx` is the owner's.
 struct Icmpv6Hooks {
@@ -162,6 +187,13 @@ class IpLayer {
                   std::size_t payload_len) noexcept;
 
   void set_icmpv6_hooks(const Icmpv6Hooks& h) noexcept { hooks_ = h; }
+  /// Where ICMP (IPv4) errors go, classified (RFC 9293 3.9.2.2, MUST-54): the
+  /// Stack's icmp_error. `quoted` lives during the call. Unset: counted only.
+  using IcmpErrorSink = void (*)(void* ctx, IcmpError e, std::span<const std::byte> quoted);
+  void set_icmp_error_sink(IcmpErrorSink f, void* ctx) noexcept {
+    error_sink_ = f;
+    error_sink_ctx_ = ctx;
+  }
   [[nodiscard]] const IpConfig& config() const noexcept { return cfg_; }
 
  private:
@@ -172,6 +204,8 @@ class IpLayer {
   Counters& counters_;
   TxQueue& tx_;
   Icmpv6Hooks hooks_{};
+  IcmpErrorSink error_sink_ = nullptr;
+  void* error_sink_ctx_ = nullptr;
   std::uint16_t ip_id_ = 0;
 };
 

@@ -32,6 +32,7 @@ int errno_for(CloseReason r) {
   switch (r) {
     case CloseReason::Reset: return ECONNRESET;
     case CloseReason::Refused: return ECONNREFUSED;
+    case CloseReason::Unreachable: return EHOSTUNREACH;
     case CloseReason::TimedOut: return ETIMEDOUT;
     case CloseReason::Aborted: return ECONNABORTED;
     case CloseReason::Normal: return 0;

@@ -177,6 +177,14 @@ StackEngine::StackEngine(Stack& api, StackConfig cfg, Instant now)
   pressure_mark_ = (std::size_t{cfg_.max_connections} * cfg_.pressure_percent + 99) / 100;
   start_ = now;
   next_ephemeral_ = 0;
+  // ICMP (IPv4) errors reach TCP here (RFC 9293 3.9.2.2); ICMPv6 ones come by the
+  // Interface, which owns the ICMPv6 side.
+  ip_.set_icmp_error_sink(
+      [](void* ctx, ip::IcmpError e, std::span<const std::byte> quoted) {
+        auto* self = static_cast<StackEngine*>(ctx);
+        self->icmp_error(e, quoted, self->now_);
+      },
+      this);
 }
 
 StackEngine::~StackEngine() {
@@ -306,6 +314,65 @@ void StackEngine::tcp_input(ip::Transport& t, RxChecksum::Verdict l4) {
   }
   // RFC 9293 3.10.7.1 CLOSED: no connection.
   reply_rst(key, seg);
+}
+
+void StackEngine::icmp_error(ip::IcmpError e, std::span<const std::byte> quoted, Instant now) {
+  now_ = std::max(now_, now);
+  // The quoted packet is one of ours: its source is local, its destination the
+  // peer. We send neither IPv4 options nor IPv6 extension headers, so TCP follows
+  // the fixed header; a quote of anything else is not about our TCP.
+  if (quoted.empty()) {
+    counters_.inc(Counter::tcp_icmp_drop_malformed);
+    return;
+  }
+  const bool v4 = (static_cast<std::uint8_t>(quoted[0]) >> 4) == 4;
+  const std::size_t ip_len = v4 ? 4u * (static_cast<std::uint8_t>(quoted[0]) & 0x0f) : 40u;
+  const std::uint8_t protocol = quoted.size() > 9 ? static_cast<std::uint8_t>(quoted[v4 ? 9 : 6]) : 0;
+  if ((!v4 && (static_cast<std::uint8_t>(quoted[0]) >> 4) != 6) || ip_len < 20 || protocol != 6 ||
+      quoted.size() < ip_len + 8) {
+    counters_.inc(Counter::tcp_icmp_drop_malformed);
+    return;
+  }
+  FlowKey key;
+  if (v4) {
+    key.local_addr = Ipv4Addr{load_be32(quoted.data() + 12)};
+    key.remote_addr = Ipv4Addr{load_be32(quoted.data() + 16)};
+  } else {
+    key.local_addr = IpAddr::from_bytes(quoted.data() + 8);
+    key.remote_addr = IpAddr::from_bytes(quoted.data() + 24);
+  }
+  const std::byte* tcp = quoted.data() + ip_len;
+  key.local_port = load_be16(tcp);
+  key.remote_port = load_be16(tcp + 2);
+  const SeqNum seq{load_be32(tcp + 4)};
+  const std::uint32_t* v = flows_.find(key);
+  if (v == nullptr || (*v & kTimeWaitTag)) {
+    counters_.inc(Counter::tcp_icmp_drop_no_conn);
+    return;
+  }
+  Connection& c = *conns_[*v].conn;
+  if (!c.icmp_acceptable(seq)) {
+    counters_.inc(Counter::tcp_icmp_drop_out_of_window);
+    return;
+  }
+  counters_.inc(Counter::tcp_icmp_in);
+  switch (e.kind) {
+    case ip::IcmpError::Kind::PacketTooBig: {
+      // The largest segment that fits: the MTU less the IP and TCP headers.
+      const std::uint32_t headers = (v4 ? 20u : 40u) + 20u;
+      if (e.mtu > headers) {
+        c.on_path_mss(static_cast<std::uint16_t>(std::min<std::uint32_t>(e.mtu - headers, 0xFFFF)), now_);
+      }
+      break;
+    }
+    case ip::IcmpError::Kind::Hard:
+      c.on_icmp_error(Connection::IcmpClass::Hard, now_);
+      break;
+    case ip::IcmpError::Kind::Soft:
+      c.on_icmp_error(Connection::IcmpClass::Soft, now_);
+      break;
+  }
+  release_finished();
 }
 
 void StackEngine::reply_rst(const FlowKey& key, const Segment& seg) {
@@ -567,6 +634,12 @@ StackEngine::ConnSlot* StackEngine::new_connection(const FlowKey& key, Handler* 
   } else {
     s.conn.emplace(static_cast<tcp::TcpHost&>(*this), tc, key);
     s.conn->host_data = &s;
+  }
+  if (path_mtu_ != nullptr && !key.is_v4()) {
+    // RFC 8201 5.4: a path MTU a Packet Too Big taught for this peer caps the MSS
+    // the handshake agrees (IPv6 header 40 + TCP 20).
+    const std::uint32_t mtu = path_mtu_(path_mtu_ctx_, key.remote_addr, now_);
+    if (mtu > 60) s.conn->on_path_mss(static_cast<std::uint16_t>(std::min<std::uint32_t>(mtu - 60, 0xFFFF)), now_);
   }
   ++conn_count_;
   ++by_state_[static_cast<std::size_t>(State::Closed)];

@@ -184,6 +184,27 @@ class StackEngine final : private tcp::TcpHost {
   [[nodiscard]] bool is_local(const IpAddr& a) const noexcept { return ip_.is_local(a); }
   [[nodiscard]] bool is_local(Ipv4Addr a) const noexcept { return ip_.is_local_v4(a); }
 
+  /// --- ICMP errors for TCP (RFC 9293 3.9.2.2, MUST-54) -------------------------------
+  /// An error quoting `quoted`, a packet this stack sent (from its IPv4 or IPv6
+  /// header; at least the TCP ports and sequence number, RFC 4443 2.4(c) and RFC
+  /// 792 quote that much), is given to the connection it names (RFC 4443 2.4(a)).
+  /// Taken only when the quoted sequence number is in flight (RFC 5927 4.1); each
+  /// refusal counted (tcp_icmp_drop_*). The caller checked the ICMP message itself
+  /// (checksum, type) and classified it (ip::classify_icmp_error and
+  /// classify_icmpv6_error). Called by lib/ip (the IpLayer for ICMP, the Interface
+  /// for ICMPv6) on the owning core; `quoted` is only read during the call.
+  void icmp_error(ip::IcmpError e, std::span<const std::byte> quoted, Instant now);
+
+  /// The path MTU to an IPv6 peer (lib/ip's Interface::path_mtu: the link MTU unless
+  /// a Packet Too Big lowered it, RFC 8201), asked once per new IPv6 connection so
+  /// its MSS fits the path from the start. Unset: the configured MSS alone. Set at
+  /// start-up, on the owning core.
+  using PathMtuSource = std::uint32_t (*)(const void* ctx, const IpAddr& dst, Instant now);
+  void set_path_mtu_source(PathMtuSource f, const void* ctx) noexcept {
+    path_mtu_ = f;
+    path_mtu_ctx_ = ctx;
+  }
+
   /// --- IP (lib/ip) -----------------------------------------------------------------
   /// The ICMPv6 side (RFC 4443, Neighbor Discovery) plugs in here: it receives
   /// ICMPv6 messages for us and sends the Parameter Problems RFC 8200 4 asks for.
@@ -289,6 +310,8 @@ class StackEngine final : private tcp::TcpHost {
   Stack& api_;
   StackConfig cfg_;
   SourceSelector source_select_ = nullptr;
+  PathMtuSource path_mtu_ = nullptr;
+  const void* path_mtu_ctx_ = nullptr;
   const void* source_ctx_ = nullptr;
   Instant now_;
   Counters counters_;

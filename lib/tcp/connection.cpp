@@ -26,6 +26,7 @@ std::string_view to_string(CloseReason r) noexcept {
     case CloseReason::Aborted: return "aborted";
     case CloseReason::TimedOut: return "timed out";
     case CloseReason::Refused: return "refused";
+    case CloseReason::Unreachable: return "unreachable";
   }
   return "?";
 }
@@ -92,6 +93,8 @@ void Connection::recycle(const FlowKey& key) noexcept {
   peer_ts_ = false;
   peer_sack_ = false;
   peer_wscale_.reset();
+  path_mss_ = 0xFFFF;
+  soft_error_ = false;
   passive_ = false;
   fin_queued_ = false;
   fin_sent_ = false;
@@ -207,7 +210,9 @@ void Connection::init_send_window(const Segment& syn, SeqNum wl2) noexcept {
 
 void Connection::agree_options(const Segment& seg) {
   // What both SYNs offered (peer_* set by negotiate_syn_options or the cookie).
-  apply_negotiated(tcb_, cfg_, peer_mss_, peer_ts_, peer_sack_, peer_wscale_);
+  // A path MTU learned before the handshake completed caps the MSS like a smaller
+  // peer MSS would (RFC 8201 5.4; on_path_mss).
+  apply_negotiated(tcb_, cfg_, std::min(peer_mss_, path_mss_), peer_ts_, peer_sack_, peer_wscale_);
   cc_.init(algo_, tcb_.snd_mss);
   set_template_sum();  // the options layout is agreed now
   if (tcb_.ts_ok && seg.options.timestamps) tcb_.ts_recent = seg.options.timestamps->tsval;

@@ -151,6 +151,28 @@ class Connection {
   void on_segment(const Segment& seg, Instant now);
   void on_timer(TimerKind k, Instant now);
 
+  // --- ICMP errors (RFC 9293 3.9.2.2, MUST-54; connection_icmp.cpp) ---------------
+  // What the host's IP layer learned from an ICMP or ICMPv6 error that quotes a
+  // segment of this connection (RFC 4443 2.4(a)); the host checked the quoted
+  // sequence number with icmp_acceptable() first.
+  enum class IcmpClass : std::uint8_t {
+    Soft,  // RFC 9293 3.9.2.2 soft errors: MUST NOT abort (MUST-56)
+    Hard,  // hard errors: abort while opening (SHLD-26 as RFC 5461 4 reads it)
+  };
+  // RFC 5927 4.1: an error is taken only when the segment it quotes could be one
+  // of ours in flight: SND.UNA <= seq < SND.NXT (SND.UNA itself: the SYN, or the
+  // oldest unacknowledged segment). Blind attackers must then guess the window.
+  [[nodiscard]] bool icmp_acceptable(SeqNum quoted_seq) const noexcept;
+  // Returns true when the error ended the connection.
+  bool on_icmp_error(IcmpClass c, Instant now);
+  // RFC 8201 5.4 (IPv6) / RFC 1191 6.5 (IPv4): the path to the peer carries
+  // segments of at most `path_mss` bytes (path MTU less the IP and TCP headers).
+  // Before the handshake completes it caps the MSS agreed there; after, SND.MSS
+  // falls to it and what is in flight is sent again in segments that fit, from
+  // SND.UNA (FreeBSD's tcp_mtudisc), without touching cwnd or ssthresh: a Packet
+  // Too Big says nothing about congestion. Never raises SND.MSS. True if lowered.
+  bool on_path_mss(std::uint16_t path_mss, Instant now);
+
   // --- application calls (RFC 9293 3.10.2 - 3.10.5) -----------------------------
   // SEND: copies what fits into the send buffer and returns how much that was.
   std::size_t send(std::span<const std::byte> data, Instant now);
@@ -367,6 +389,8 @@ class Connection {
   bool peer_ts_ = false;
   bool peer_sack_ = false;
   std::optional<std::uint8_t> peer_wscale_;
+  std::uint16_t path_mss_ = 0xFFFF;  // RFC 8201: what the path carries (on_path_mss)
+  bool soft_error_ = false;  // an ICMP soft error arrived while opening (SHLD-25)
 
   bool passive_ = false;
   bool fin_queued_ = false;   // the application ended its write side

@@ -180,7 +180,10 @@ void Connection::retransmit_timeout(Instant now) {
     // RFC 1122 4.2.3.5: R2 exceeded: close the connection. RFC 9293 3.8.3 for SYN.
     host_.count(state_ == State::SynSent ? Counter::tcp_connect_timeout
                                          : Counter::tcp_connection_timeout);
-    enter_closed(CloseReason::TimedOut, now);
+    // RFC 9293 3.9.2.2 SHLD-25: a soft ICMP error seen meanwhile says why (as
+    // Linux reports EHOSTUNREACH rather than ETIMEDOUT).
+    const bool opening = state_ == State::SynSent || state_ == State::SynReceived;
+    enter_closed(opening && soft_error_ ? CloseReason::Unreachable : CloseReason::TimedOut, now);
     return;
   }
   ++retries_;

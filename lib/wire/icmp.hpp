@@ -14,6 +14,7 @@ inline constexpr std::uint8_t kIcmpEchoReply = 0;
 inline constexpr std::uint8_t kIcmpDestUnreachable = 3;
 inline constexpr std::uint8_t kIcmpEchoRequest = 8;
 inline constexpr std::uint8_t kIcmpTimeExceeded = 11;
+inline constexpr std::uint8_t kIcmpParamProblem = 12;
 inline constexpr std::size_t kIcmpHeaderLen = 8;
 
 // A view of one ICMP message (the whole IPv4 payload).

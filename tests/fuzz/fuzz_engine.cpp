@@ -171,7 +171,7 @@ struct App final : Handler {
     for (auto& x : conns) if (x.id == c) return &x;
     return nullptr;
   }
-  // After close() or abort() the application hears nothing more (Stack::detach).
+  // After close() or abort() the application hears nothing more (StackEngine::detach).
   void forget(ConnId c) {
     conns.erase(std::remove_if(conns.begin(), conns.end(), [&](const Conn& x) { return x.id == c; }),
                 conns.end());

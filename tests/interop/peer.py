@@ -172,7 +172,7 @@ def sequential(host, port, n):
 
 
 def server(host, port, n, mode, log):
-    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind((host, port))
     ls.listen(16)
@@ -418,9 +418,11 @@ def loadserver(host, port, mode, log):
             finally:
                 c.close()
                 with lock:
-                    out.write(f"requests {requests} bytes_in {bytes_in} bytes_out {bytes_out}\n")
+                    out.write(f"requests {requests} bytes_in {bytes_in} bytes_out {bytes_out} "
+                              f"peer {self.client_address[0]}\n")
 
     class Server(socketserver.ThreadingTCPServer):
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         allow_reuse_address = True
         daemon_threads = True
         request_queue_size = 1024

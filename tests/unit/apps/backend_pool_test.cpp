@@ -200,6 +200,56 @@ TEST(SourceHash, ReorderingTheListMovesNobody) {
 }
 
 
+// IPv6 clients (issue 13): the hash takes all 128 bits.
+IpAddr client6(std::uint32_t i) {
+  IpAddr a = IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0);
+  for (int k = 0; k < 4; ++k) a.bytes[static_cast<std::size_t>(12 + k)] = static_cast<std::uint8_t>(i >> (24 - 8 * k));
+  return a;
+}
+
+TEST(SourceHash, Ipv4ClientsHashAsBeforeIpv6) {
+  // The value of the pre-IPv6 formula, mix(mix(client) ^ (backend << 16 | port))
+  // with splitmix64's finaliser, computed in Python for 198.18.128.7 and
+  // 198.18.1.10:8080: IPv4 clients keep their backends across the change.
+  EXPECT_EQ(BackendPool::hash(client(7), specs({1})[0].address), 0x70ef8e12cf4236cdull);
+}
+
+TEST(SourceHash, Ipv6ClientsAreStickySpreadByWeightAndUseEveryByte) {
+  BackendPool pool(specs({1, 2, 1, 4}), Balance::SourceHash, 0, std::chrono::seconds{1});
+  constexpr std::uint32_t kClients = 40000;
+  std::map<std::size_t, int> count;
+  for (std::uint32_t i = 0; i < kClients; ++i) {
+    const auto b = pool.pick(client6(i), kT0);
+    ASSERT_TRUE(b);
+    EXPECT_EQ(pool.pick(client6(i), kT0), b) << "sticky";
+    ++count[*b];
+  }
+  const double expected[] = {1.0 / 8, 2.0 / 8, 1.0 / 8, 4.0 / 8};
+  for (std::size_t b = 0; b < 4; ++b) {
+    EXPECT_NEAR(static_cast<double>(count[b]) / kClients, expected[b], 0.02) << "backend " << b;
+  }
+  // Clients differing only in the upper 64 bits (another /64) spread too.
+  std::map<std::size_t, int> by_prefix;
+  for (std::uint32_t i = 0; i < 4000; ++i) {
+    IpAddr a = client6(1);
+    a.bytes[6] = static_cast<std::uint8_t>(i >> 8);
+    a.bytes[7] = static_cast<std::uint8_t>(i);
+    ++by_prefix[*pool.pick(a, kT0)];
+  }
+  EXPECT_EQ(by_prefix.size(), 4u);
+  for (std::size_t b = 0; b < 4; ++b) {
+    EXPECT_NEAR(static_cast<double>(by_prefix[b]) / 4000, expected[b], 0.04) << "backend " << b;
+  }
+  // An IPv6 client is not its low 32 bits read as IPv4, nor the IPv4-mapped form.
+  const Endpoint e = specs({1})[0].address;
+  IpAddr low = IpAddr::v6(0, 0, 0, 0, 0, 0, 0xc612, 0x8007);  // ::198.18.128.7
+  EXPECT_NE(BackendPool::hash(low, e), BackendPool::hash(client(7), e));
+  // IPv6 backends hash by their whole address as well.
+  const Endpoint b6a{IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x10), 8080};
+  const Endpoint b6b{IpAddr::v6(0x2001, 0xdb8, 0, 1, 0, 0, 0, 0x10), 8080};
+  EXPECT_NE(BackendPool::hash(client6(1), b6a), BackendPool::hash(client6(1), b6b));
+}
+
 TEST(ActiveHealth, FallFailuresInARowTakeItDownRiseSuccessesBringItBack) {
   BackendPool pool(specs({1, 1}), Balance::RoundRobin, 0, std::chrono::seconds{1}, HealthOptions{true, 2, 3});
   pool.check_result(0, false);

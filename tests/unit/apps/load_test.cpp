@@ -196,29 +196,72 @@ TEST(Report, ProgressLineAndSummary) {
   EXPECT_NE(s.find("9.0 packets per connection"), std::string::npos) << s;
 }
 
-TEST(Endpoint, Parses) {
-  auto e = parse_endpoint("198.18.0.2:9000");
-  ASSERT_TRUE(e);
-  EXPECT_EQ(to_string(*e), "198.18.0.2:9000");
-  EXPECT_FALSE(parse_endpoint("198.18.0.2"));
-  EXPECT_FALSE(parse_endpoint("198.18.0.2:0"));
-  EXPECT_FALSE(parse_endpoint("198.18.0.2:70000"));
-  EXPECT_FALSE(parse_endpoint("x:80"));
+// IPv6 endpoints in the report as RFC 5952 6 writes them, "[addr]:port".
+TEST(Report, JsonWritesIpv6EndpointsInBrackets) {
+  Report r = sample_report();
+  r.run.params.servers = {Endpoint{IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2), 80},
+                          Endpoint{Ipv4Addr::from_octets(198, 18, 0, 2), 80}};
+  r.run.params.local_addrs = {Ipv4Addr::from_octets(198, 18, 0, 1), IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)};
+  const std::string j = to_json(r);
+  EXPECT_NE(j.find("\"servers\": [\"[2001:db8::2]:80\", \"198.18.0.2:80\"]"), std::string::npos) << j;
+  EXPECT_NE(j.find("\"local_addresses\": [\"198.18.0.1\", \"2001:db8::1\"]"), std::string::npos) << j;
 }
 
-TEST(Endpoint, ParsesEitherFamilyForTheClient) {
-  auto v4 = parse_ip_endpoint("198.18.0.2:9000");
-  ASSERT_TRUE(v4);
-  EXPECT_EQ(v4->addr, IpAddr(Ipv4Addr::from_octets(198, 18, 0, 2)));
-  EXPECT_EQ(v4->port, 9000);
-  auto v6 = parse_ip_endpoint("[2001:db8::2]:8080");
-  ASSERT_TRUE(v6);
-  EXPECT_EQ(v6->addr, IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2));
-  EXPECT_EQ(v6->port, 8080);
-  for (const char* bad : {"2001:db8::2:8080", "[2001:db8::2]", "[2001:db8::2]:", "[2001:db8::2]:0",
-                          "[2001:db8::2]:70000", "[2001:db8::2]8080", "[198.18.0.2]:80", "[]:80",
-                          "[2001:db8::zz]:80", "198.18.0.2"}) {
-    EXPECT_FALSE(parse_ip_endpoint(bad)) << bad;
+// The source for each connection: the next local address of the server's family
+// (and, for IPv6, scope), round robin; none fits: `::` (the stack chooses).
+TEST(LocalAddrs, RoundRobinWithinTheServersFamily) {
+  const IpAddr a4 = Ipv4Addr::from_octets(198, 18, 0, 1), b4 = Ipv4Addr::from_octets(198, 18, 0, 2);
+  const IpAddr g6 = IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), ll6 = IpAddr::v6(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+  const IpAddr server4 = Ipv4Addr::from_octets(198, 18, 0, 9);
+  const IpAddr server6 = IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 9);
+  const IpAddr server_ll = IpAddr::v6(0xfe80, 0, 0, 0, 0, 0, 0, 9);
+  const std::vector<IpAddr> locals{a4, g6, b4, ll6};
+  std::uint32_t cursor = 0;
+  EXPECT_EQ(next_local_addr(locals, server4, cursor), a4);
+  EXPECT_EQ(next_local_addr(locals, server4, cursor), b4);
+  EXPECT_EQ(next_local_addr(locals, server4, cursor), a4);
+  EXPECT_EQ(next_local_addr(locals, server6, cursor), g6);
+  EXPECT_EQ(next_local_addr(locals, server6, cursor), g6);
+  EXPECT_EQ(next_local_addr(locals, server_ll, cursor), ll6);
+  EXPECT_EQ(next_local_addr(locals, server4, cursor), a4);
+  const std::vector<IpAddr> only4{a4, b4};
+  EXPECT_EQ(next_local_addr(only4, server6, cursor), IpAddr{});
+  EXPECT_EQ(next_local_addr({}, server4, cursor), IpAddr{});
+}
+
+// parse_endpoint over a table: either family, what to_string() gives back, and
+// every malformed form refused.
+TEST(Endpoint, ParsesEitherFamily) {
+  struct Case {
+    const char* text;
+    IpAddr addr;
+    std::uint16_t port;
+    const char* printed;
+  };
+  const Case good[] = {
+      {"198.18.0.2:9000", Ipv4Addr::from_octets(198, 18, 0, 2), 9000, "198.18.0.2:9000"},
+      {"0.0.0.0:80", Ipv4Addr{}, 80, "0.0.0.0:80"},
+      {"[2001:db8::2]:8080", IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2), 8080, "[2001:db8::2]:8080"},
+      {"[2001:DB8:0:0:0:0:0:2]:1", IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2), 1, "[2001:db8::2]:1"},
+      {"[::]:65535", IpAddr{}, 65535, "[::]:65535"},
+      {"[fe80::1]:443", IpAddr::v6(0xfe80, 0, 0, 0, 0, 0, 0, 1), 443, "[fe80::1]:443"},
+      {"[2001:db8::198.18.0.1]:80", IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0xc612, 0x0001), 80,
+       "[2001:db8::c612:1]:80"},
+  };
+  for (const Case& c : good) {
+    const auto e = parse_endpoint(c.text);
+    ASSERT_TRUE(e) << c.text;
+    EXPECT_EQ(e->addr, c.addr) << c.text;
+    EXPECT_EQ(e->port, c.port) << c.text;
+    EXPECT_EQ(to_string(*e), c.printed) << c.text;
+    EXPECT_EQ(parse_endpoint(to_string(*e)), e) << c.text;  // round trip
+  }
+  for (const char* bad : {"198.18.0.2", "198.18.0.2:0", "198.18.0.2:70000", "x:80", "198.18.0.2:80x",
+                          "198.18.0.2:", ":80", "", "2001:db8::2:8080", "[2001:db8::2]", "[2001:db8::2]:",
+                          "[2001:db8::2]:0", "[2001:db8::2]:70000", "[2001:db8::2]8080", "[198.18.0.2]:80",
+                          "[::ffff:198.18.0.2]:80", "[]:80", "[2001:db8::zz]:80", "[2001:db8::2%eth0]:80",
+                          "[2001:db8::/64]:80", "[2001:db8::2:80", "2001:db8::2]:80"}) {
+    EXPECT_FALSE(parse_endpoint(bad)) << bad;
   }
 }
 

@@ -31,7 +31,7 @@ ProxyConfig load_ok(const std::string& text, const std::vector<std::string>& ove
 }
 
 std::string load_error(const std::string& text, const std::vector<std::string>& overrides = {},
-                       const std::vector<Ipv4Addr>& local = {kLocal}) {
+                       const std::vector<IpAddr>& local = {kLocal}) {
   auto r = load_proxy_config(text, "", overrides, local);
   if (auto* e = std::get_if<ProxyConfigError>(&r)) return e->message;
   ADD_FAILURE() << "loaded, but an error was expected";
@@ -144,9 +144,9 @@ TEST(ProxyConfig, BadValuesNameTheKey) {
   EXPECT_THAT(load_error(std::string(kOne) + "max_connections = \"many\"\n"),
               HasSubstr("proxy.listener.0.max_connections: expected an integer, got a string"));
   EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1\"\nbackends = [\"198.18.0.2:1\"]\n"),
-              HasSubstr("proxy.listener.0.bind: \"198.18.0.1\" is not an IPv4 address and port"));
+              HasSubstr("proxy.listener.0.bind: \"198.18.0.1\" is not an address and port"));
   EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:1\"\nbackends = [\"198.18.0.2:0\"]\n"),
-              HasSubstr("proxy.listener.0.backends[0]: \"198.18.0.2:0\" is not an IPv4 address and port"));
+              HasSubstr("proxy.listener.0.backends[0]: \"198.18.0.2:0\" is not an address and port"));
   EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:1\"\nbackends = [\"0.0.0.0:80\"]\n"),
               HasSubstr("proxy.listener.0.backends[0]: \"0.0.0.0:80\""));
   EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:1\"\n"
@@ -193,7 +193,7 @@ TEST(ProxyConfig, ReportsEveryProblemInFileOrder) {
       "[proxy]\nbalance = \"x\"\n[[proxy.listener]]\nbind = \"nope\"\nbackends = []\n", {"proxy.down_retry_ms=0"});
   EXPECT_EQ(e,
             "proxy.balance: \"x\" is not one of \"round-robin\", \"least-connections\", \"source-hash\" (line 2)\n"
-            "proxy.listener.0.bind: \"nope\" is not an IPv4 address and port (e.g. \"198.18.0.1:8080\") (line 4)\n"
+            "proxy.listener.0.bind: \"nope\" is not an address and port (e.g. \"198.18.0.1:8080\" or \"[2001:db8::1]:8080\") (line 4)\n"
             "proxy.listener.0.backends: empty (at least one backend) (line 5)\n"
             "proxy.down_retry_ms: 0 is outside 1..4294967295 (override 'proxy.down_retry_ms=0')");
 }
@@ -403,5 +403,63 @@ TEST(ProxyConfig, DrainAndWeightZero) {
               HasSubstr("proxy.listener.0.backends[0].weight: -1 is outside 0..1000"));
 }
 
+// IPv6 listeners and backends (issue 13): "[::]:PORT" takes both families, an
+// IPv6 address must be one of ours, backends of either family, and what to_toml
+// writes reads back.
+TEST(ProxyConfig, Ipv6ListenersAndBackends) {
+  const IpAddr local6 = IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+  const std::vector<IpAddr> locals{kLocal, local6};
+  const std::string text =
+      "[[proxy.listener]]\n"
+      "bind = \"[::]:8080\"\n"
+      "backends = [\"[2001:db8::2]:9000\", { address = \"198.18.0.3:9000\", weight = 2 }]\n"
+      "balance = \"source-hash\"\n"
+      "[[proxy.listener]]\n"
+      "bind = \"[2001:db8::1]:443\"\n"
+      "backends = [\"[2001:db8::2]:443\"]\n";
+  auto r = load_proxy_config(text, "", {}, locals);
+  ASSERT_TRUE(std::holds_alternative<ProxyConfig>(r)) << std::get<ProxyConfigError>(r).message;
+  const ProxyConfig c = std::get<ProxyConfig>(r);
+  ASSERT_EQ(c.listeners.size(), 2u);
+  EXPECT_EQ(c.listeners[0].bind, (Endpoint{IpAddr{}, 8080}));
+  EXPECT_EQ(c.listeners[0].backends[0], (BackendSpec{Endpoint{IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2), 9000}, 1}));
+  EXPECT_EQ(c.listeners[0].backends[1], (BackendSpec{ep(3, 9000), 2}));
+  EXPECT_EQ(c.listeners[1].bind, (Endpoint{local6, 443}));
+  const std::string toml = to_toml(c);
+  EXPECT_THAT(toml, HasSubstr("\"[::]:8080\""));
+  EXPECT_THAT(toml, HasSubstr("\"[2001:db8::2]:9000\""));
+  auto back = load_proxy_config(toml, "", {}, locals);
+  ASSERT_TRUE(std::holds_alternative<ProxyConfig>(back)) << std::get<ProxyConfigError>(back).message;
+  EXPECT_EQ(std::get<ProxyConfig>(back).listeners[0].backends, c.listeners[0].backends);
+  EXPECT_EQ(std::get<ProxyConfig>(back).listeners[1].bind, c.listeners[1].bind);
+
+  // Backends as a bare list in an override, both families.
+  auto o = load_proxy_config(kOne, "", {"proxy.listener.0.backends=[2001:db8::2]:1,198.18.0.2:2"}, locals);
+  ASSERT_TRUE(std::holds_alternative<ProxyConfig>(o)) << std::get<ProxyConfigError>(o).message;
+  EXPECT_EQ(std::get<ProxyConfig>(o).listeners[0].backends.size(), 2u);
+
+  EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"[2001:db8::9]:1\"\nbackends = [\"198.18.0.2:1\"]\n", {},
+                         locals),
+              HasSubstr("proxy.listener.0.bind: 2001:db8::9 is not one of this host's addresses"));
+  EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"198.18.0.1:1\"\nbackends = [\"[::]:80\"]\n", {}, locals),
+              HasSubstr("proxy.listener.0.backends[0]: \"[::]:80\" is not an address and port"));
+  EXPECT_THAT(load_error("[[proxy.listener]]\nbind = \"2001:db8::1:80\"\nbackends = [\"198.18.0.2:1\"]\n", {},
+                         locals),
+              HasSubstr("proxy.listener.0.bind: \"2001:db8::1:80\" is not an address and port"));
+  // [::] takes every address of both families on its port; 0.0.0.0 only IPv4's.
+  const std::string any6 = "[[proxy.listener]]\nbind = \"[::]:8080\"\nbackends = [\"198.18.0.2:1\"]\n";
+  EXPECT_THAT(load_error(std::string(kOne) + any6, {}, locals),
+              HasSubstr("proxy.listener.1.bind: [::]:8080 overlaps proxy.listener.0 (198.18.0.1:8080)"));
+  EXPECT_THAT(load_error(any6 + "[[proxy.listener]]\nbind = \"0.0.0.0:8080\"\nbackends = [\"198.18.0.2:1\"]\n",
+                         {}, locals),
+              HasSubstr("proxy.listener.1.bind: 0.0.0.0:8080 overlaps proxy.listener.0 ([::]:8080)"));
+  auto side_by_side = load_proxy_config(
+      "[[proxy.listener]]\nbind = \"0.0.0.0:8080\"\nbackends = [\"198.18.0.2:1\"]\n"
+      "[[proxy.listener]]\nbind = \"[2001:db8::1]:8080\"\nbackends = [\"[2001:db8::2]:1\"]\n",
+      "", {}, locals);
+  EXPECT_TRUE(std::holds_alternative<ProxyConfig>(side_by_side)) << "0.0.0.0 and an IPv6 address do not overlap";
+}
+
 }  // namespace
 }  // namespace riptide::apps::proxy
+

@@ -29,6 +29,10 @@ const Ipv4Addr kClient = Ipv4Addr::from_octets(198, 18, 0, 1);
 const Ipv4Addr kProxy = Ipv4Addr::from_octets(198, 18, 0, 5);
 const Ipv4Addr kBackendA = Ipv4Addr::from_octets(198, 18, 0, 2);
 const Ipv4Addr kBackendB = Ipv4Addr::from_octets(198, 18, 0, 3);
+// IPv6 beside IPv4 (every stack has both): 2001:db8::<the IPv4 host byte>.
+const IpAddr kClient6 = IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+const IpAddr kProxy6 = IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 5);
+const IpAddr kBackendA6 = IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
 constexpr std::uint16_t kFront = 8080;
 constexpr std::uint16_t kBack = 9000;
 const Instant kStart = Instant{std::chrono::seconds{1000}};
@@ -165,6 +169,7 @@ class End final : public Handler {
 StackConfig config(Ipv4Addr addr, std::uint8_t key, std::uint32_t rcv_buf) {
   StackConfig c;
   c.local_addrs = {addr};
+  c.local_addrs6 = {IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, static_cast<std::uint16_t>(addr.value & 0xFF))};
   c.secret = {key, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, key};
   c.max_connections = 64;
   c.max_time_wait = 64;
@@ -180,14 +185,14 @@ class ProxyTest : public ::testing::Test {
   // Two backends (A at .2, B at .3) on port 9000; one listener on the proxy's
   // :8080 whose pool is `backends`.
   void build(std::vector<BackendSpec> backends, const std::function<void(ListenerPolicy&)>& tweak = {},
-             std::uint32_t proxy_rcv_buf = 65536) {
+             std::uint32_t proxy_rcv_buf = 65536, IpAddr bind = kProxy) {
     client = std::make_unique<Stack>(config(kClient, 1, 65536), kStart);
     proxy_stack = std::make_unique<Stack>(config(kProxy, 5, proxy_rcv_buf), kStart);
     backend_a = std::make_unique<Stack>(config(kBackendA, 2, 65536), kStart);
     backend_b = std::make_unique<Stack>(config(kBackendB, 3, 65536), kStart);
     ProxyConfig pc;
     ListenerSpec l;
-    l.bind = Endpoint{kProxy, kFront};
+    l.bind = Endpoint{bind, kFront};
     l.backends = std::move(backends);
     if (tweak) tweak(l.policy);
     pc.listeners.push_back(l);
@@ -297,6 +302,51 @@ TEST_P(ProxyProtocolTest, HeaderGoesToTheBackendBeforeTheClientsBytes) {
   EXPECT_EQ(stats().bytes_to_backend, request.size());
 }
 
+// A listener on [::] takes both families (issue 13): an IPv6 client's header is
+// TCP6 (v1) or AF_INET6 (v2, 52 bytes) with its own addresses, an IPv4 client's
+// through the same listener TCP4, and both reach an IPv6 backend.
+TEST_P(ProxyProtocolTest, Ipv6ClientsGetTheirOwnFamilysHeaderThroughAListenerOnBothFamilies) {
+  const ProxyProtocol version = GetParam();
+  build({BackendSpec{Endpoint{kBackendA6, kBack}, 1}}, [&](ListenerPolicy& p) { p.send_proxy_protocol = version; },
+        65536, IpAddr{});
+  ASSERT_TRUE(backend_a->listen(IpAddr{}, kBack, srv_a));
+  for (const IpAddr to : {IpAddr{kProxy6}, IpAddr{kProxy}}) {
+    SCOPED_TRACE(to_string(to));
+    srv_a.received.clear();
+    srv_a.closed.reset();
+    const auto request = pattern(5000, 7);
+    ends.push_back(std::make_unique<End>());
+    End& c = *ends.back();
+    const auto id = client->connect(to, kFront, c);
+    ASSERT_TRUE(id);
+    c.to_send = request;
+    c.shut_after_send = true;
+    const auto info = client->info(*id);
+    ASSERT_TRUE(info);
+    const std::uint16_t port = info->key.local_port;
+    srv_a.reply_on_fin = pattern(100, 8);
+    ASSERT_TRUE(settle([&] { return c.closed && srv_a.closed; }));
+    const bool v6 = to.is_v6();
+    const auto header =
+        proxy_header(version, v6 ? ProxiedFlow{kClient6, kProxy6, port, kFront} : ProxiedFlow{kClient, kProxy, port, kFront});
+    ASSERT_GE(srv_a.received.size(), header.size());
+    EXPECT_TRUE(std::equal(header.begin(), header.end(), srv_a.received.begin())) << "the header comes first";
+    if (version == ProxyProtocol::V1) {
+      const std::string text(reinterpret_cast<const char*>(srv_a.received.data()), header.size());
+      EXPECT_EQ(text, v6 ? "PROXY TCP6 2001:db8::1 2001:db8::5 " + std::to_string(port) + " 8080\r\n"
+                         : "PROXY TCP4 198.18.0.1 198.18.0.5 " + std::to_string(port) + " 8080\r\n");
+    } else {
+      EXPECT_EQ(header.size(), v6 ? 52u : 28u);
+    }
+    const std::vector<std::byte> after(srv_a.received.begin() + static_cast<std::ptrdiff_t>(header.size()),
+                                       srv_a.received.end());
+    EXPECT_EQ(first_difference(after, request), -1);
+    EXPECT_EQ(first_difference(c.received, pattern(100, 8)), -1);
+  }
+  EXPECT_EQ(stats().proxy_headers, 2u);
+  EXPECT_EQ(stats().connected, 2u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Versions, ProxyProtocolTest, ::testing::Values(ProxyProtocol::V1, ProxyProtocol::V2),
                          [](const auto& i) { return std::string(to_string(i.param)); });
 
@@ -315,6 +365,38 @@ TEST(ProxyProtocolHeader, MatchesTheSpecification) {
   EXPECT_TRUE(proxy_header(ProxyProtocol::Off, f).empty());
 }
 
+TEST(ProxyProtocolHeader, Ipv6MatchesTheSpecification) {
+  // proxy-protocol.txt 2.1 ("TCP6", addresses as RFC 4291 writes them) and 2.2
+  // (family 0x21 AF_INET6 + STREAM, length 36: 16 + 16 + 2 + 2), for
+  // [2001:db8::2]:56324 -> [2001:db8::1]:443.
+  const ProxiedFlow f{IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2), IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 56324,
+                      443};
+  const auto v1 = proxy_header(ProxyProtocol::V1, f);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(v1.data()), v1.size()),
+            "PROXY TCP6 2001:db8::2 2001:db8::1 56324 443\r\n");
+  const auto v2 = proxy_header(ProxyProtocol::V2, f);
+  const std::vector<std::uint8_t> want{
+      0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A,  // signature
+      0x21, 0x21, 0x00, 0x24,                                                  // v2 PROXY, AF_INET6 STREAM, 36
+      0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2,              // source address
+      0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,              // destination address
+      0xDC, 0x04, 0x01, 0xBB};                                                 // 56324, 443
+  ASSERT_EQ(v2.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(static_cast<std::uint8_t>(v2[i]), want[i]) << i;
+  // The longest TCP6 line (two full-length addresses, five-digit ports) is the
+  // specification's 104 bytes, within the 107 every v1 line fits.
+  const IpAddr wide = IpAddr::v6(0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xfffe);
+  EXPECT_EQ(proxy_header(ProxyProtocol::V1, ProxiedFlow{wide, wide, 65535, 65535}).size(), 104u);
+  // Two families in one flow (never a connection's): no addresses claimed.
+  const ProxiedFlow mixed{Ipv4Addr::from_octets(198, 18, 0, 1), f.dst, 1, 2};
+  const auto m1 = proxy_header(ProxyProtocol::V1, mixed);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(m1.data()), m1.size()), "PROXY UNKNOWN\r\n");
+  const auto m2 = proxy_header(ProxyProtocol::V2, mixed);
+  ASSERT_EQ(m2.size(), 16u);
+  EXPECT_EQ(m2[13], std::byte{0x00});
+  EXPECT_EQ(m2[15], std::byte{0x00});
+}
+
 std::vector<std::byte> bytes_of(std::string_view s) {
   return std::vector<std::byte>(reinterpret_cast<const std::byte*>(s.data()),
                                 reinterpret_cast<const std::byte*>(s.data()) + s.size());
@@ -322,9 +404,12 @@ std::vector<std::byte> bytes_of(std::string_view s) {
 
 TEST(ProxyProtocolHeader, ReadsBothVersionsWhateverTheyAreCutInto) {
   using S = ParsedProxyHeader::Status;
-  const ProxiedFlow f{Ipv4Addr::from_octets(198, 19, 1, 2), Ipv4Addr::from_octets(198, 18, 0, 5), 40000, 8080};
-  for (const ProxyProtocol v : {ProxyProtocol::V1, ProxyProtocol::V2}) {
-    SCOPED_TRACE(std::string(to_string(v)));
+  const ProxiedFlow f4{Ipv4Addr::from_octets(198, 19, 1, 2), Ipv4Addr::from_octets(198, 18, 0, 5), 40000, 8080};
+  const ProxiedFlow f6{IpAddr::v6(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2), IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 5), 40000,
+                       8080};
+  for (const auto& [v, f] : {std::pair{ProxyProtocol::V1, f4}, std::pair{ProxyProtocol::V2, f4},
+                             std::pair{ProxyProtocol::V1, f6}, std::pair{ProxyProtocol::V2, f6}}) {
+    SCOPED_TRACE(std::string(to_string(v)) + (f.src.is_v4() ? " IPv4" : " IPv6"));
     auto stream = proxy_header(v, f);
     const std::size_t header_len = stream.size();
     const auto data = bytes_of("GET / HTTP/1.0\r\n\r\n");
@@ -349,9 +434,15 @@ TEST(ProxyProtocolHeader, UnknownLocalAndOtherFamiliesCarryNoAddress) {
   EXPECT_EQ(r.status, S::Done);
   EXPECT_EQ(r.length, 35u);  // the line, CRLF included
   EXPECT_FALSE(r.flow);
-  r = parse_proxy_header(bytes_of("PROXY TCP6 ffff::1 ffff::2 1 2\r\n"));
-  EXPECT_EQ(r.status, S::Done);
-  EXPECT_FALSE(r.flow);
+  // v2 AF_UNSPEC with PROXY, and AF_UNIX: skipped, no addresses.
+  for (const std::uint8_t fam : {0x00, 0x31}) {
+    std::vector<std::byte> h = proxy_header(ProxyProtocol::V2, ProxiedFlow{});
+    h[13] = std::byte{fam};
+    r = parse_proxy_header(h);
+    EXPECT_EQ(r.status, S::Done) << int{fam};
+    EXPECT_EQ(r.length, h.size());
+    EXPECT_FALSE(r.flow) << int{fam};
+  }
   // v2 LOCAL (the front's own health check), no addresses.
   std::vector<std::byte> local = proxy_header(ProxyProtocol::V2, ProxiedFlow{});
   local.resize(16);
@@ -362,6 +453,27 @@ TEST(ProxyProtocolHeader, UnknownLocalAndOtherFamiliesCarryNoAddress) {
   EXPECT_EQ(r.status, S::Done);
   EXPECT_EQ(r.length, 16u);
   EXPECT_FALSE(r.flow);
+}
+
+TEST(ProxyProtocolHeader, ReadsIpv6AndTheIpv4MappedForm) {
+  using S = ParsedProxyHeader::Status;
+  auto r = parse_proxy_header(bytes_of("PROXY TCP6 2001:db8::2 2001:db8::1 40000 443\r\n"));
+  ASSERT_EQ(r.status, S::Done);
+  ASSERT_TRUE(r.flow);
+  EXPECT_EQ(r.flow->src, IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2));
+  EXPECT_EQ(r.flow->dst_port, 443);
+  // A front on a dual-stack socket may write an IPv4 client mapped: it is IPv4.
+  r = parse_proxy_header(bytes_of("PROXY TCP6 ::ffff:198.18.0.9 ::ffff:198.18.0.1 40000 443\r\n"));
+  ASSERT_TRUE(r.flow);
+  EXPECT_EQ(r.flow->src, IpAddr(Ipv4Addr::from_octets(198, 18, 0, 9)));
+  // The families must match the protocol word.
+  EXPECT_EQ(parse_proxy_header(bytes_of("PROXY TCP6 198.18.0.1 198.18.0.2 1 2\r\n")).status, S::Invalid);
+  EXPECT_EQ(parse_proxy_header(bytes_of("PROXY TCP4 2001:db8::1 2001:db8::2 1 2\r\n")).status, S::Invalid);
+  // v2 AF_INET6 with fewer than 36 address bytes.
+  std::vector<std::byte> v2 = proxy_header(ProxyProtocol::V2, ProxiedFlow{});
+  v2[15] = std::byte{35};
+  v2.resize(16 + 35);
+  EXPECT_EQ(parse_proxy_header(v2).status, S::Invalid);
 }
 
 TEST(ProxyProtocolHeader, RejectsWhatIsNotOne) {
@@ -768,6 +880,36 @@ TEST_F(ProxyTest, ConnectionsBeyondThePerClientLimitAreResetOtherClientsStillGet
   EXPECT_EQ(stats().over_client_limit, 1u);
   ASSERT_FALSE(other->abort(*o.conn));
   ASSERT_TRUE(settle([&] { return stats().active == 2; }));
+}
+
+// The per-client limit keys on the whole client address (issue 13): one host's
+// IPv6 and IPv4 addresses are two clients, and another IPv6 address a third.
+TEST_F(ProxyTest, PerClientLimitCountsIpv6AddressesApart) {
+  build({at(kBackendA)}, [](ListenerPolicy& p) { p.max_connections_per_client = 2; }, 65536, IpAddr{});
+  serve_a();
+  End o;  // outlives the stack that calls it
+  auto other = std::make_unique<Stack>(config(Ipv4Addr::from_octets(198, 18, 0, 7), 7, 65536), kStart);
+  net->add(*other);
+  std::vector<End*> v6;
+  for (int i = 0; i < 3; ++i) {
+    ends.push_back(std::make_unique<End>());
+    v6.push_back(ends.back().get());
+    ASSERT_TRUE(client->connect(kProxy6, kFront, *v6.back()));
+    if (i == 1) {
+      ASSERT_TRUE(settle([&] { return stats().connected == 2; }));
+    }
+  }
+  ASSERT_TRUE(settle([&] { return v6[2]->closed.has_value(); }));
+  EXPECT_EQ(*v6[2]->closed, CloseReason::Reset);
+  EXPECT_EQ(stats().over_client_limit, 1u);
+  End& v4 = connect_client();  // the same host over IPv4: another address
+  ASSERT_TRUE(other->connect(kProxy6, kFront, o));  // 2001:db8::7
+  ASSERT_TRUE(settle([&] { return stats().connected == 4; }));
+  EXPECT_FALSE(v4.closed.has_value());
+  EXPECT_FALSE(o.closed.has_value());
+  EXPECT_EQ(stats().over_client_limit, 1u);
+  ASSERT_FALSE(other->abort(*o.conn));
+  ASSERT_TRUE(settle([&] { return stats().active == 3; }));
 }
 
 TEST_F(ProxyTest, ShutdownResetsEveryPairWithoutCountingFailures) {

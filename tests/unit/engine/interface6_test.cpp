@@ -463,6 +463,8 @@ TEST_F(Interface6Test, PacketTooBigLowersThePathMtu) {
   EXPECT_EQ(iface.mss_for(kPeer, h.now), 1440);
   EXPECT_EQ(heard.dst, kFar);
   EXPECT_EQ(heard.mtu, 1400u);
+  // Handed to TCP too (RFC 8201 5.4), which has no connection on that tuple.
+  EXPECT_EQ(h.counter(Counter::tcp_icmp_drop_no_conn), 1u);
   // RFC 8201 4: below 1280: discarded.
   in(frame(kOurMac, kGwMac, kGw, kOur, 64, wire::kIpProtoIcmpv6, ptb(1000, kOur, kFar)));
   EXPECT_EQ(h.counter(Counter::pmtu_drop_below_min), 1u);
@@ -472,6 +474,33 @@ TEST_F(Interface6Test, PacketTooBigLowersThePathMtu) {
   EXPECT_EQ(h.counter(Counter::pmtu_drop_invalid), 1u);
   EXPECT_EQ(iface.path_mtu(kFar, h.now), 1400u);
   EXPECT_TRUE(drain().empty());  // no reply to an error
+}
+
+// RFC 4443 2.4(a) and RFC 9293 3.9.2.2: a Destination Unreachable (port
+// unreachable, hard) quoting our SYN ends the active open; a Packet Too Big
+// learned earlier caps the MSS a new connection to that peer agrees.
+TEST_F(Interface6Test, ErrorsReachTcp) {
+  in(frame(kOurMac, kGwMac, kGw, kOur, 64, wire::kIpProtoIcmpv6, ptb(1400, kOur, kPeer)));
+  auto c = h.stack.connect(kPeer, 80, h.handler);
+  ASSERT_TRUE(c);
+  const ConnInfo info = *h.stack.info(*c);
+  std::vector<std::byte> quoted(48);
+  store_be32(quoted.data(), 0x60000000u);
+  store_be16(quoted.data() + 4, 40);
+  quoted[6] = std::byte{6};
+  quoted[7] = std::byte{64};
+  std::memcpy(quoted.data() + 8, kOur.bytes.data(), 16);
+  std::memcpy(quoted.data() + 24, kPeer.bytes.data(), 16);
+  store_be16(quoted.data() + 40, info.key.local_port);
+  store_be16(quoted.data() + 42, 80);
+  store_be32(quoted.data() + 44, info.iss.raw());
+  std::vector<std::byte> m(8 + quoted.size());
+  m.resize(wire::write_icmpv6_error(m, wire::kIcmpv6DestUnreachable, 4, 0, quoted, IpAddr{}, IpAddr{}));
+  in(frame(kOurMac, kPeerMac, kPeer, kOur, 64, wire::kIpProtoIcmpv6, m));
+  EXPECT_EQ(h.counter(Counter::tcp_icmp_in), 1u);
+  EXPECT_EQ(h.counter(Counter::tcp_icmp_aborted), 1u);
+  EXPECT_EQ(h.handler.take(), std::vector<std::string>{"closed:unreachable"});
+  EXPECT_FALSE(h.stack.alive(*c));
 }
 
 TEST_F(Interface6Test, RouterMessagesValidatedAndIgnored) {

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "common/byte_order.hpp"
 #include "fixture.hpp"
 #include "wire/checksum.hpp"
 #include "wire/ipv6.hpp"
@@ -121,6 +122,54 @@ TEST_F(Ipv6, DataBothWays) {
   for (const Packet& p : link->packets) largest = std::max(largest, p.payload_len);
   EXPECT_EQ(largest, 1428u);
   EXPECT_EQ(client->counters()[Counter::tcp_drop_checksum], 0u);
+}
+
+// RFC 8201 5.4: a 1280-byte hop between the two drops the client's full-sized
+// segments; the Packet Too Big the router would send (the Interface hands its
+// quote to StackEngine::icmp_error) shrinks them, and the transfer completes intact.
+TEST_F(Ipv6, PacketTooBigShrinksSegments) {
+  build6();
+  establish6();
+  std::optional<Packet> refused;
+  link->set_filter([&](const Packet& p) {
+    if (!p.from_a || p.payload_len + 40 + 20 + 12 <= 1280) return false;
+    if (!refused) refused = p;
+    return true;
+  });
+  std::vector<std::byte> up(200'000);
+  for (std::size_t i = 0; i < up.size(); ++i) up[i] = static_cast<std::byte>(i * 7 + 1);
+  c.to_send = up;
+  c.push(*client);
+  ASSERT_TRUE(link->run_until([&] { return refused.has_value(); }, link->now() + seconds{5}));
+  // What the router quotes: our IPv6 header and the TCP ports and sequence number.
+  std::vector<std::byte> quoted(48);
+  wire::Ipv6Header ip;
+  ip.next_header = wire::kIpProtoTcp;
+  ip.src = refused->src;
+  ip.dst = refused->dst;
+  wire::write_ipv6_header(quoted, ip, 1400);
+  store_be16(quoted.data() + 40, refused->tcp.src_port);
+  store_be16(quoted.data() + 42, refused->tcp.dst_port);
+  store_be32(quoted.data() + 44, refused->tcp.seq.raw());
+  client->engine().icmp_error(ip::IcmpError{ip::IcmpError::Kind::PacketTooBig, 1280}, quoted, link->now());
+  EXPECT_EQ(client->counters()[Counter::tcp_pmtu_mss_lowered], 1u);
+  EXPECT_EQ(client->info(*c.conn)->snd_mss, 1280 - 40 - 20 - 12);  // timestamps on every segment
+  ASSERT_TRUE(link->run_until([&] { return s.received.size() == up.size(); }, link->now() + seconds{10}));
+  EXPECT_EQ(s.received, up);
+  EXPECT_EQ(client->counters()[Counter::tcp_retransmit_timeout], 0u);  // no RTO was needed
+  // The same quote again (its sequence number now acknowledged): ignored.
+  client->engine().icmp_error(ip::IcmpError{ip::IcmpError::Kind::PacketTooBig, 1280}, quoted, link->now());
+  EXPECT_EQ(client->counters()[Counter::tcp_icmp_drop_out_of_window], 1u);
+}
+
+// RFC 8201 5.4: a path MTU known before the connection (the Interface's PMTU
+// cache, through set_path_mtu_source) caps the MSS its handshake agrees.
+TEST_F(Ipv6, KnownPathMtuCapsTheMss) {
+  build6();
+  client->engine().set_path_mtu_source([](const void*, const IpAddr&, Instant) { return std::uint32_t{1300}; }, nullptr);
+  establish6();
+  EXPECT_EQ(client->info(*c.conn)->snd_mss, 1300 - 40 - 20 - 12);
+  EXPECT_EQ(server->info(*s.conn)->snd_mss, 1440 - 12);  // the other way is not capped
 }
 
 // The four-way close: the client that closes first ends in TIME-WAIT on the IPv6
