@@ -53,7 +53,7 @@
 
 namespace riptide {
 
-inline constexpr std::uint16_t kEtherTypeIpv6 = 0x86DD;  // RFC 2464 3
+inline constexpr std::uint16_t kEtherTypeIpv6 = wire::kEtherTypeIpv6;
 
 // Ipv6InterfaceConfig, InterfaceConfig, with_interface_addresses() and PmtuListener
 // are public: riptide/interface.hpp.

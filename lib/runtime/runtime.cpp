@@ -189,6 +189,7 @@ Result<std::unique_ptr<Runtime>, std::string> Runtime::create(const RuntimeConfi
     po.promiscuous = ports[k].spec.promiscuous;
     po.rss_key = kSymmetricRssKey.data();
     po.rss_key_len = static_cast<std::uint8_t>(kSymmetricRssKey.size());
+    po.rss_ipv6 = cfg.ip6.address.has_value();
     auto port = io::EthPort::open(po, rt->pool_);
     if (!port) {
       return Unexpected{ports.size() == 1 ? port.error() : "ports." + std::to_string(k) + " (" + ports[k].name + "): " + port.error()};

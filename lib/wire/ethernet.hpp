@@ -20,6 +20,7 @@ namespace riptide::wire {
 
 inline constexpr std::uint16_t kEtherTypeIpv4 = 0x0800;
 inline constexpr std::uint16_t kEtherTypeArp = 0x0806;
+inline constexpr std::uint16_t kEtherTypeIpv6 = 0x86DD;  // RFC 2464 3
 inline constexpr std::uint16_t kEtherTypeVlan = 0x8100;
 inline constexpr std::size_t kEthernetHeaderLen = 14;
 

@@ -55,6 +55,14 @@ class IcmpTest : public ::testing::Test {
   void unreachable(std::uint8_t code, std::uint32_t rel_seq) {
     error_in(wire::kIcmpDestUnreachable, code, 0, quote(rel_seq));
   }
+  // connect(): SYN-SENT, our SYN out.
+  void open_active() {
+    auto c = h.stack.connect(h.remote, h.remote_port, h.handler);
+    ASSERT_TRUE(c);
+    h.conn = *c;
+    h.local_port = h.stack.info(h.conn)->key.local_port;
+    h.expect("S", 0, 0);
+  }
   // Payload sizes of what the stack sent.
   std::vector<std::size_t> sizes() {
     std::vector<std::size_t> v;
@@ -65,11 +73,7 @@ class IcmpTest : public ::testing::Test {
 };
 
 TEST_F(IcmpTest, PortUnreachableEndsAnActiveOpen) {
-  auto c = h.stack.connect(h.remote, h.remote_port, h.handler);
-  ASSERT_TRUE(c);
-  h.conn = *c;
-  h.local_port = h.stack.info(h.conn)->key.local_port;
-  h.expect("S", 0, 0);
+  open_active();
   unreachable(3, 0);  // port unreachable, quoting our SYN
   EXPECT_EQ(h.handler.take(), std::vector<std::string>{"closed:unreachable"});
   EXPECT_FALSE(h.stack.alive(h.conn));
@@ -80,11 +84,7 @@ TEST_F(IcmpTest, PortUnreachableEndsAnActiveOpen) {
 }
 
 TEST_F(IcmpTest, HostUnreachableIsSoftAndNamesTheTimeout) {
-  auto c = h.stack.connect(h.remote, h.remote_port, h.handler);
-  ASSERT_TRUE(c);
-  h.conn = *c;
-  h.local_port = h.stack.info(h.conn)->key.local_port;
-  h.expect("S", 0, 0);
+  open_active();
   unreachable(1, 0);  // host unreachable: MUST-56, no abort
   EXPECT_TRUE(h.handler.take().empty());
   EXPECT_EQ(h.state(), State::SynSent);
@@ -106,11 +106,7 @@ TEST_F(IcmpTest, HardErrorInEstablishedDoesNotAbort) {
 }
 
 TEST_F(IcmpTest, QuotesThatNameNothingInFlightAreIgnored) {
-  auto c = h.stack.connect(h.remote, h.remote_port, h.handler);
-  ASSERT_TRUE(c);
-  h.conn = *c;
-  h.local_port = h.stack.info(h.conn)->key.local_port;
-  h.expect("S", 0, 0);
+  open_active();
   // RFC 5927 4.1: only SND.UNA <= seq < SND.NXT (here the ISS alone).
   unreachable(3, 1);
   unreachable(3, 0x40000000);

@@ -429,15 +429,22 @@ TEST_F(Interface6Test, NoErrorAboutAnErrorOrAMulticastPacket) {
   EXPECT_EQ(h.counter(Counter::icmp6_error_in), 0u);
 }
 
+// The start of a TCP segment we sent from `our` to `dst` (80 bytes: the IPv6
+// header and 40 of TCP, zero unless the caller writes them), as errors quote it.
+std::vector<std::byte> our_tcp_packet(const IpAddr& our, const IpAddr& dst) {
+  std::vector<std::byte> p(80);
+  store_be32(p.data(), 0x60000000u);
+  store_be16(p.data() + 4, 40);
+  p[6] = std::byte{6};
+  p[7] = std::byte{64};
+  std::memcpy(p.data() + 8, our.bytes.data(), 16);
+  std::memcpy(p.data() + 24, dst.bytes.data(), 16);
+  return p;
+}
+
 // A Packet Too Big about a packet we sent to `dst`.
 std::vector<std::byte> ptb(std::uint32_t mtu, const IpAddr& our, const IpAddr& dst) {
-  std::vector<std::byte> invoking(80);
-  store_be32(invoking.data(), 0x60000000u);
-  store_be16(invoking.data() + 4, 40);
-  invoking[6] = std::byte{6};
-  invoking[7] = std::byte{64};
-  std::memcpy(invoking.data() + 8, our.bytes.data(), 16);
-  std::memcpy(invoking.data() + 24, dst.bytes.data(), 16);
+  const std::vector<std::byte> invoking = our_tcp_packet(our, dst);
   std::vector<std::byte> m(8 + invoking.size());
   m.resize(wire::write_icmpv6_error(m, wire::kIcmpv6PacketTooBig, 0, mtu, invoking, IpAddr{}, IpAddr{}));
   return m;
@@ -484,13 +491,7 @@ TEST_F(Interface6Test, ErrorsReachTcp) {
   auto c = h.stack.connect(kPeer, 80, h.handler);
   ASSERT_TRUE(c);
   const ConnInfo info = *h.stack.info(*c);
-  std::vector<std::byte> quoted(48);
-  store_be32(quoted.data(), 0x60000000u);
-  store_be16(quoted.data() + 4, 40);
-  quoted[6] = std::byte{6};
-  quoted[7] = std::byte{64};
-  std::memcpy(quoted.data() + 8, kOur.bytes.data(), 16);
-  std::memcpy(quoted.data() + 24, kPeer.bytes.data(), 16);
+  std::vector<std::byte> quoted = our_tcp_packet(kOur, kPeer);
   store_be16(quoted.data() + 40, info.key.local_port);
   store_be16(quoted.data() + 42, 80);
   store_be32(quoted.data() + 44, info.iss.raw());
