@@ -64,7 +64,7 @@ int telemetry_stats(const char*, const char*, rte_tel_data* d) {
     const Stack& st = g_runtime->worker(w).stack();
     records += st.connection_count();
     time_wait += st.time_wait_count();
-    chunks += st.chunks().capacity() - st.chunks().available();
+    chunks += st.engine().chunks().capacity() - st.engine().chunks().available();
   }
   const rte_mempool* pool = g_runtime->mbuf_pool();
   const std::pair<const char*, std::uint64_t> gauges[] = {

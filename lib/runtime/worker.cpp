@@ -179,7 +179,7 @@ std::uint16_t Worker::poll_once(Instant now) {
     // segments of established connections keep their records (issue 14). Set
     // before the burst is processed, so the SYNs in it are the ones shed.
     behind = behind || n == want;
-    stack().set_shedding(opts_.shed_when_behind && behind);
+    stack().engine().set_shedding(opts_.shed_when_behind && behind);
     if (n == 0) continue;
     traffic_[p].rx += n;
     if (capture_ != nullptr) capture(p, rx.data(), n, false);

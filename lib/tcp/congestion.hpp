@@ -19,13 +19,11 @@
 #include <string_view>
 
 #include "common/time.hpp"
+#include "riptide/tcp_config.hpp"
 
 namespace riptide::tcp {
 
-enum class CongestionAlgorithm : std::uint8_t { NewReno, Cubic };
-[[nodiscard]] std::string_view to_string(CongestionAlgorithm a) noexcept;
-// "newreno" / "reno" or "cubic"; nullopt for anything else.
-[[nodiscard]] std::optional<CongestionAlgorithm> parse_congestion_algorithm(std::string_view s) noexcept;
+// CongestionAlgorithm (and its to_string / parse) is public: riptide/tcp_config.hpp.
 
 class CongestionControl {
  public:
