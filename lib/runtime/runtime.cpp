@@ -239,9 +239,12 @@ Result<std::unique_ptr<Runtime>, std::string> Runtime::create(const RuntimeConfi
       };
       sc.owns_ctx = rt->owner_ctx_.back().get();
     }
-    const Steering* steer = (n > 1 && !hw_rss) ? rt->steering_.get() : nullptr;
-    const WorkerOptions wo{i, cfg.burst, cfg.tx_drain_us, steer, tx_cksum, cfg.shed_when_behind,
-                           cfg.idle_sleep_us, cfg.syns_last};
+    // Several workers: software steering of everything, or under hardware RSS of
+    // what RSS cannot place (ARP, ND, ICMP errors: Steering::route).
+    const Steering* steer = n > 1 ? rt->steering_.get() : nullptr;
+    WorkerOptions wo{i, cfg.burst, cfg.tx_drain_us, steer, tx_cksum, cfg.shed_when_behind,
+                     cfg.idle_sleep_us, cfg.syns_last};
+    wo.rss_places_tcp = hw_rss;
     if (ports.size() == 1) {
       rt->workers_.push_back(std::make_unique<Worker>(*rt->ports_.front(), rt->pool_, sc,
                                                       interface_config(cfg, macs.front()), wo, tsc_now()));
@@ -268,7 +271,7 @@ Result<std::unique_ptr<Runtime>, std::string> Runtime::create(const RuntimeConfi
       rt->workers_[i]->set_capture(f, rt->capture_pool_);
     }
   }
-  if (n > 1 && !hw_rss) {
+  if (n > 1) {
     for (std::size_t k = 0; k < std::size_t{n} * n; ++k) rt->mailboxes_.push_back(std::make_unique<Mailbox>());
     for (std::uint16_t i = 0; i < n; ++i) {
       std::vector<Mailbox*> out(n, nullptr), in(n, nullptr);

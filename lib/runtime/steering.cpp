@@ -65,7 +65,7 @@ bool ipv6_tcp(std::span<const std::byte> ip) noexcept {
 
 }  // namespace
 
-Steering::Route Steering::route(std::span<const std::byte> f) const noexcept {
+Steering::Route Steering::route(std::span<const std::byte> f, bool tcp) const noexcept {
   using Kind = Route::Kind;
   if (f.size() < kEth) return {};
   const std::uint16_t type = load_be16(f.data() + 12);
@@ -73,6 +73,7 @@ Steering::Route Steering::route(std::span<const std::byte> f) const noexcept {
   if (type == wire::kEtherTypeArp) return {Kind::Everyone, 0};
   if (type == wire::kEtherTypeIpv4) {
     if (const auto ihl = ipv4_tcp(ip)) {
+      if (!tcp) return {};
       return {Kind::Owner, owner(Ipv4Addr{load_be32(ip.data() + 12)}, Ipv4Addr{load_be32(ip.data() + 16)},
                                  load_be16(ip.data() + *ihl), load_be16(ip.data() + *ihl + 2))};
     }
@@ -93,6 +94,7 @@ Steering::Route Steering::route(std::span<const std::byte> f) const noexcept {
   }
   if (type != wire::kEtherTypeIpv6 || ip.size() < kIp6) return {};
   if (ipv6_tcp(ip)) {
+    if (!tcp) return {};
     return {Kind::Owner, owner(IpAddr::from_bytes(ip.data() + 8), IpAddr::from_bytes(ip.data() + 24),
                                load_be16(ip.data() + kIp6), load_be16(ip.data() + kIp6 + 2))};
   }

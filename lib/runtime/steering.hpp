@@ -59,7 +59,10 @@ class Steering {
     Kind kind = Kind::Local;
     std::uint16_t owner = 0;  ///< for Owner
   };
-  [[nodiscard]] Route route(std::span<const std::byte> frame) const noexcept;
+  /// `tcp` false (hardware RSS already put every TCP segment on its owner's
+  /// queue): TCP frames stay Local without a hash; only what RSS cannot place is
+  /// routed (ARP and ND to everyone, ICMP errors by the tuple they quote).
+  [[nodiscard]] Route route(std::span<const std::byte> frame, bool tcp = true) const noexcept;
   [[nodiscard]] std::uint16_t workers() const noexcept { return workers_; }
   [[nodiscard]] const std::vector<std::uint16_t>& reta() const noexcept { return reta_; }
 

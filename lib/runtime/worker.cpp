@@ -103,7 +103,7 @@ void Worker::flush_port(std::size_t p, Instant now, bool force) {
 bool Worker::steer(rte_mbuf* m) {
   if (opts_.steering == nullptr || outbox_.empty() || m->nb_segs != 1) return false;
   const std::span<const std::byte> f{rte_pktmbuf_mtod(m, const std::byte*), m->data_len};
-  const Steering::Route r = opts_.steering->route(f);
+  const Steering::Route r = opts_.steering->route(f, /*tcp=*/!opts_.rss_places_tcp);
   switch (r.kind) {
     case Steering::Route::Kind::Local:
       return false;

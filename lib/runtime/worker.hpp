@@ -52,7 +52,7 @@ struct WorkerOptions {
   std::uint16_t queue = 0;  // also the worker's index
   std::uint16_t burst = 32;
   std::uint32_t tx_drain_us = 100;
-  const Steering* steering = nullptr;  // null: one worker, or hardware RSS decides
+  const Steering* steering = nullptr;  // null: one worker
   bool tx_checksum_offload = false;    // mark IPv4/TCP frames for the NIC to checksum
   // Stack::set_shedding() while rx bursts come back full: new SYNs get cookies only.
   // Off by default: a cookie saves a connection record, not CPU (the SYN-ACK and the
@@ -71,6 +71,9 @@ struct WorkerOptions {
   // (a SYN without ACK starts a flow). On by default: a poll that is not behind
   // pays one comparison.
   bool syns_last = true;
+  // Hardware RSS places TCP on its owner's queue: steering then passes on only
+  // what RSS cannot place (ARP and ND copies, ICMP errors by the flow they quote).
+  bool rss_places_tcp = false;
 };
 
 class Worker {

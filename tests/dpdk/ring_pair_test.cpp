@@ -471,6 +471,14 @@ TEST(DpdkSteering, RoutesFramesByFlowAndQuotedFlow) {
   EXPECT_EQ(s.route(eth(0x0800, v4(6, peer4, us4, 1, 80, 0x2000))).kind, Kind::Local);  // a fragment
   EXPECT_EQ(s.route(eth(0x0800, icmp(v4(1, peer4, us4, 0, 0), 8, {}))).kind, Kind::Local);  // echo
   EXPECT_EQ(s.route(std::vector<std::byte>(10)).kind, Kind::Local);  // runt
+  // Hardware RSS placed the TCP already: only ARP, ND and ICMP errors are routed.
+  EXPECT_EQ(s.route(eth(0x0800, v4(6, peer4, us4, 40000, 80)), /*tcp=*/false).kind, Kind::Local);
+  EXPECT_EQ(s.route(eth(0x86DD, v6(6, peer6, us6, 40000, 80)), /*tcp=*/false).kind, Kind::Local);
+  EXPECT_EQ(s.route(eth(0x0806, std::vector<std::byte>(28)), false).kind, Kind::Everyone);
+  const auto err = eth(0x0800, icmp(v4(1, Ipv4Addr::from_octets(198, 18, 9, 9), us4, 0, 0), 3,
+                                    v4(6, us4, peer4, 80, 40000)));
+  EXPECT_EQ(s.route(err, false).kind, Kind::Owner);
+  EXPECT_EQ(s.route(err, false).owner, s.owner(peer4, us4, 40000, 80));
 }
 
 }  // namespace
