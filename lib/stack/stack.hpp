@@ -105,57 +105,35 @@ class StackEngine final : private tcp::TcpHost {
   [[nodiscard]] Instant now() const noexcept { return now_; }
 
   /// --- the application API ----------------------------------------------------------
-  /// `addr`: `::` takes both families; 0.0.0.0 every IPv4 address; a local
-  /// address only that one. On one port a listener on an address comes before one
-  /// on 0.0.0.0, which comes before one on `::`.
+  /// Each call as riptide::Stack's, which documents it (include/riptide/stack.hpp:
+  /// arguments, errors, ownership); the facade forwards here, one call each.
   Result<ListenerId, Error> listen(IpAddr addr, std::uint16_t port, Handler& h,
                                    ListenOptions opts = {});
-  /// Stops listening; connections already accepted live on, queued ones are reset.
   void unlisten(ListenerId l);
-  /// Takes the oldest connection from a listener's accept queue.
   std::optional<ConnId> accept(ListenerId l);
   [[nodiscard]] std::size_t accept_queue_length(ListenerId l) const;
 
-  /// `remote`: IPv4 or IPv6 (not multicast, not unspecified); the local address
-  /// is of the same family (ConnectOptions::local_addr).
   Result<ConnId, Error> connect(IpAddr remote, std::uint16_t remote_port, Handler& h,
                                 ConnectOptions opts = {});
-  /// Copies into the send buffer what fits; returns that count (0 when full).
   Result<std::size_t, Error> send(ConnId c, std::span<const std::byte> data);
   std::optional<Error> shutdown_write(ConnId c);
   std::optional<Error> close(ConnId c);
   std::optional<Error> abort(ConnId c);
-  /// Shutdown: every connection is aborted (RST where RFC 9293 says so), so no peer
-  /// is left half-open; handlers hear on_closed(aborted).
   void abort_all();
   std::optional<Error> set_nodelay(ConnId c, bool on);
-  /// RFC 1122 4.2.3.6 keep-alives for one connection (the config gives defaults).
   std::optional<Error> set_keepalive(ConnId c, const Keepalive& k);
-  /// TCP_CONGESTION: NewReno or CUBIC for this connection from now on.
   std::optional<Error> set_congestion(ConnId c, tcp::CongestionAlgorithm a);
-  /// SO_RCVBUF / SO_SNDBUF: this connection's buffer sizes in bytes (at least one
-  /// MSS each; the receive window cannot outgrow the window scale agreed in the
-  /// SYNs, RFC 7323 2.3, so set it before connect() or from on_accept for large
-  /// windows). InvalidArgument for 0 or more than 1 GiB.
   std::optional<Error> set_buffer_sizes(ConnId c, std::uint32_t rcv_buf, std::uint32_t snd_buf);
   std::optional<Error> set_receive_held(ConnId c, std::uint32_t bytes);
   std::optional<Error> set_handler(ConnId c, Handler& h);
-  /// An application pointer carried by the connection. user_data() answers from
-  /// on_accept()/on_connected() until on_closed() returns (inside on_closed() too);
-  /// null for a stale or unknown ConnId.
   void set_user_data(ConnId c, void* p);
   [[nodiscard]] void* user_data(ConnId c) const;
 
   [[nodiscard]] std::optional<ConnInfo> info(ConnId c) const;
   [[nodiscard]] bool alive(ConnId c) const noexcept { return lookup(c) != nullptr; }
-  /// The state of whatever holds this tuple: a connection, a TIME-WAIT record, or
-  /// nothing (CLOSED). For observers that know a tuple but no handle.
   [[nodiscard]] State state_of(const FlowKey& key) const;
-  /// Calls f(const ConnInfo&) for every connection and TIME-WAIT record (an ss-like
-  /// listing for telemetry). Control path: walks the whole pool.
   template <class F>
   void for_each_connection(F&& f) const;
-  /// True while a TIME-WAIT record holds this tuple.
   [[nodiscard]] bool time_wait_exists(const FlowKey& key) const;
 
   /// --- observability ------------------------------------------------------------------
