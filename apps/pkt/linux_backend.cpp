@@ -153,6 +153,35 @@ std::string add_addr6(int ifindex, const IpAddr& a, int prefix_len) {
   return e == 0 ? std::string{} : std::string("RTM_NEWADDR ") + to_string(a) + ": " + std::strerror(-e);
 }
 
+// `ip -6 route add local ADDR dev IF table local proto kernel`: the route the
+// kernel's addrconf work item inserts for an address of its own (what makes it
+// local). An identical route already there (EEXIST) is success.
+std::string add_local_route6(int ifindex, const IpAddr& a) {
+  struct {
+    nlmsghdr h;
+    rtmsg rt;
+    char attrs[64];
+  } req{};
+  req.h.nlmsg_len = NLMSG_LENGTH(sizeof(rtmsg));
+  req.h.nlmsg_type = RTM_NEWROUTE;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE;
+  req.rt.rtm_family = AF_INET6;
+  req.rt.rtm_dst_len = 128;
+  req.rt.rtm_table = RT_TABLE_LOCAL;
+  req.rt.rtm_protocol = RTPROT_KERNEL;
+  req.rt.rtm_scope = RT_SCOPE_HOST;
+  req.rt.rtm_type = RTN_LOCAL;
+  add_attr(req.h, RTA_DST, a.bytes.data(), 16);
+  const std::uint32_t oif = static_cast<std::uint32_t>(ifindex);
+  add_attr(req.h, RTA_OIF, &oif, sizeof oif);
+  std::vector<char> reply;
+  if (auto e = rtnl_call(&req, req.h.nlmsg_len, reply); !e.empty()) return e;
+  const auto* h = reinterpret_cast<const nlmsghdr*>(reply.data());
+  if (h->nlmsg_type != NLMSG_ERROR) return "RTM_NEWROUTE: unexpected answer";
+  const int e = static_cast<const nlmsgerr*>(NLMSG_DATA(h))->error;
+  return e == 0 || e == -EEXIST ? std::string{} : std::string("RTM_NEWROUTE local ") + to_string(a) + ": " + std::strerror(-e);
+}
+
 // `ip -6 route get ADDR`: the route's type (RTN_LOCAL, RTN_UNICAST, ...), its
 // output interface and preferred source, or the error.
 struct Route6 {
@@ -446,7 +475,9 @@ class LinuxBackend final : public Backend {
     const int ifindex = static_cast<int>(::if_nametoindex(kTunName));
     if (ifindex == 0) return std::string("if_nametoindex: ") + std::strerror(errno);
     if (auto e = add_addr6(ifindex, kLocal6, 64); !e.empty()) return e;
-    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    const auto start = Clock::now();
+    const auto deadline = start + std::chrono::seconds(30);
+    bool route_added = false;
     std::string why;
     for (;;) {
       const Route6 local = route_get6(kLocal6);
@@ -458,7 +489,20 @@ class LinuxBackend final : public Backend {
       else if (remote.prefsrc && *remote.prefsrc != kLocal6) why = "source for the remote: " + to_string(*remote.prefsrc);
       else if (auto t = tentative6(); !t.empty()) why = t;
       else return {};
-      if (Clock::now() > deadline) return "IPv6 address not usable after 30 s: " + why;
+      if (Clock::now() > deadline) {
+        return "IPv6 address not usable after 30 s" + std::string(route_added ? " (local route added)" : "") + ": " + why;
+      }
+      // The work item late: seen once in about 100 runs of tests/pkt/ipv6 on a
+      // loaded machine (two busy loops, the whole suite beside it), and then for
+      // over 30 s, in all 7 scripts' namespaces at once (what held it up was not
+      // found: it did not come back with a watch on the kernel's stacks). So: put
+      // the local route in ourselves, as the work item would, and keep checking
+      // (checked: with the kernel's local route deleted, this one serves).
+      if (!route_added && Clock::now() - start > std::chrono::milliseconds(200)) {
+        std::fprintf(stderr, "riptide-pkt --linux: %s after 200 ms: adding its local route\n", why.c_str());
+        if (auto e = add_local_route6(ifindex, kLocal6); !e.empty()) return e;
+        route_added = true;
+      }
       const timespec ms{0, 1000000};
       ::nanosleep(&ms, nullptr);
     }
