@@ -684,7 +684,9 @@ void ProxyWorker::closed(ConnId c, CloseReason r) {
   }
   if (!is_client && !p->connected) {
     // The backend did not take the connection.
-    const auto f = r == CloseReason::Refused    ? BackendPool::Failure::Refused
+    // An ICMP hard error (host unreachable, administratively prohibited) is the
+    // backend's failure as much as a RST is: it counts toward marking it down.
+    const auto f = r == CloseReason::Refused || r == CloseReason::Unreachable ? BackendPool::Failure::Refused
                    : r == CloseReason::TimedOut ? BackendPool::Failure::TimedOut
                                                 : BackendPool::Failure::Other;
     if (p->backend) l.pool.failed(*p->backend, f, stack_.now());

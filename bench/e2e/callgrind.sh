@@ -80,8 +80,8 @@ client_measured = json.load(open(f"{run}/callgrind-ring-client.json"))["lockstep
 client_per = client_total / client_measured if client_measured else 0
 # Inclusive costs of the main stages (a function's own cost plus its callees').
 stages = [("Interface::input", "receive: Ethernet/ARP, IPv4, TCP and the callbacks it runs"),
-          ("Stack::tcp_input", "TCP input: flow lookup, listener, state machine, callbacks"),
-          ("Stack::listen_input", "listener: SYN -> SYN-RECEIVED (ISN, SYN-ACK)"),
+          ("StackEngine::tcp_input", "TCP input: flow lookup, listener, state machine, callbacks"),
+          ("StackEngine::listen_input", "listener: SYN -> SYN-RECEIVED (ISN, SYN-ACK)"),
           ("Connection::on_segment", "the state machine on an existing connection"),
           ("Connection::output", "building segments to send"),
           ("EchoServer::on_data", "the application: echo the request"),

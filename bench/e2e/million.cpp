@@ -124,13 +124,13 @@ int main(int argc, char** argv) {
   auto pump = [&] {
     for (bool moved = true; moved;) {
       moved = false;
-      client.drain_tx([&](std::span<const std::byte> p) {
-        server.input(p, now);
+      client.engine().drain_tx([&](std::span<const std::byte> p) {
+        server.engine().input(p, now);
         ++packets;
         moved = true;
       });
-      server.drain_tx([&](std::span<const std::byte> p) {
-        client.input(p, now);
+      server.engine().drain_tx([&](std::span<const std::byte> p) {
+        client.engine().input(p, now);
         ++packets;
         moved = true;
       });

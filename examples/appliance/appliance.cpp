@@ -171,7 +171,7 @@ int main(int argc, char** argv) {
     if (auto l = driver.stack().listen(*addr, static_cast<std::uint16_t>(tcp_port), echo); !l) {
       die("listen: " + std::string(riptide::to_string(l.error())));
     }
-    driver.interface().announce();
+    driver.announce();
     std::printf("riptide-appliance: %s/%u, TCP echo on %u (riptide), UDP reflect on %u (the appliance), %u s\n",
                 addr_text.substr(0, slash).c_str(), prefix, tcp_port, udp_port, seconds);
     std::fflush(stdout);

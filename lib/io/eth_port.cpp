@@ -54,6 +54,7 @@ Result<EthPort, std::string> EthPort::open(const PortOptions& opts, rte_mempool*
   // a key of our length (the symmetric key makes both directions hash alike).
   const bool want_rss = opts.queues > 1 && opts.rss_key != nullptr &&
                         (info.flow_type_rss_offloads & RTE_ETH_RSS_NONFRAG_IPV4_TCP) != 0 &&
+                        (!opts.rss_ipv6 || (info.flow_type_rss_offloads & RTE_ETH_RSS_NONFRAG_IPV6_TCP) != 0) &&
                         (info.hash_key_size == 0 || info.hash_key_size == opts.rss_key_len);
   // RX checksum offload when offered: the flags it sets spare a software check.
   if (caps.rx_cksum) conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
@@ -61,7 +62,11 @@ Result<EthPort, std::string> EthPort::open(const PortOptions& opts, rte_mempool*
     conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
     conf.rx_adv_conf.rss_conf.rss_key = const_cast<std::uint8_t*>(opts.rss_key);
     conf.rx_adv_conf.rss_conf.rss_key_len = opts.rss_key_len;
-    conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_IPV4) & info.flow_type_rss_offloads;
+    // IPv6/TCP too where offered (the symmetric key works over the IPv6 tuple:
+    // Steering::hash); needed when IPv6 is configured (want_rss above).
+    conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_IPV4 |
+                                        RTE_ETH_RSS_NONFRAG_IPV6_TCP | RTE_ETH_RSS_IPV6) &
+                                       info.flow_type_rss_offloads;
   }
   // TX checksum offload when the port has both IPv4 and TCP: the stack then
   // leaves the sums to the NIC (StackConfig::tx_checksum_offload).

@@ -27,6 +27,10 @@ struct PortOptions {
   // the port supports RSS on IPv4/TCP; PortCapabilities::hw_rss says if it did.
   const std::uint8_t* rss_key = nullptr;
   std::uint8_t rss_key_len = 0;
+  /// IPv6 is configured: RSS must hash IPv6/TCP too (RTE_ETH_RSS_NONFRAG_IPV6_TCP),
+  /// else the port is steered in software (a port that hashed only IPv4 would put
+  /// every IPv6 segment on queue 0, whatever worker owns its flow).
+  bool rss_ipv6 = false;
   bool tx_checksum_offload = true;  // enable IPv4+TCP TX checksum offload if offered
 };
 

@@ -10,24 +10,24 @@
 
 namespace riptide::io {
 
-MbufDriver::MbufDriver(rte_mempool* pool, const StackConfig& stack_cfg, const InterfaceConfig& if_cfg,
+MbufEngine::MbufEngine(rte_mempool* pool, const StackConfig& stack_cfg, const InterfaceConfig& if_cfg,
                        MbufDriverOptions opts, Instant now)
     : pool_(pool), opts_(opts), stack_(with_interface_addresses(stack_cfg, if_cfg), now), iface_(stack_, if_cfg) {}
 
-MbufDriver::MbufDriver(rte_mempool* pool, const StackConfig& stack_cfg, const std::vector<InterfaceConfig>& ports,
+MbufEngine::MbufEngine(rte_mempool* pool, const StackConfig& stack_cfg, const std::vector<InterfaceConfig>& ports,
                        const RouteTable& routes, MbufDriverOptions opts, Instant now)
-    : MbufDriver(pool, stack_cfg, ports.at(0), opts, now) {
+    : MbufEngine(pool, stack_cfg, ports.at(0), opts, now) {
   router_ = std::make_unique<Router>(stack_, ports, routes, &iface_);
 }
 
-void MbufDriver::tag_port(rte_mbuf* m, std::uint16_t port) noexcept { m->port = port; }
+void MbufEngine::tag_port(rte_mbuf* m, std::uint16_t port) noexcept { m->port = port; }
 
-MbufDriver::~MbufDriver() {
+MbufEngine::~MbufEngine() {
   for (std::size_t i = backlog_head_; i < backlog_.size(); ++i) rte_pktmbuf_free(backlog_[i]);
   if (spare_count_ > 0) rte_pktmbuf_free_bulk(spare_.data(), spare_count_);
 }
 
-void MbufDriver::input_one(const rte_mbuf* m, Instant now, bool answer_arp, std::uint16_t port) {
+void MbufEngine::input_one(const rte_mbuf* m, Instant now, bool answer_arp, std::uint16_t port) {
   if (m->nb_segs != 1) {
     stack_.shared_counters().inc(Counter::l2_drop_malformed);  // chained mbufs: not expected at MTU 1500
     return;
@@ -43,7 +43,7 @@ void MbufDriver::input_one(const rte_mbuf* m, Instant now, bool answer_arp, std:
   interface(port).input({rte_pktmbuf_mtod(m, const std::byte*), m->data_len}, now, answer_arp, rx);
 }
 
-void MbufDriver::input(rte_mbuf** pkts, std::uint16_t n, Instant now, bool answer_arp, std::uint16_t port) {
+void MbufEngine::input(rte_mbuf** pkts, std::uint16_t n, Instant now, bool answer_arp, std::uint16_t port) {
   for (std::uint16_t i = 0; i < n; ++i) {
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
     input_one(pkts[i], now, answer_arp, port);
@@ -52,7 +52,7 @@ void MbufDriver::input(rte_mbuf** pkts, std::uint16_t n, Instant now, bool answe
   if (n > 0) rte_pktmbuf_free_bulk(pkts, n);
 }
 
-rte_mbuf* MbufDriver::alloc_tx() noexcept {
+rte_mbuf* MbufEngine::alloc_tx() noexcept {
   if (spare_count_ == 0) {
     if (rte_pktmbuf_alloc_bulk(pool_, spare_.data(), kSpareMbufs) == 0) {
       spare_count_ = kSpareMbufs;
@@ -63,7 +63,7 @@ rte_mbuf* MbufDriver::alloc_tx() noexcept {
   return spare_[--spare_count_];
 }
 
-rte_mbuf* MbufDriver::frame(std::span<const std::byte> eth, std::span<const std::byte> ip) {
+rte_mbuf* MbufEngine::frame(std::span<const std::byte> eth, std::span<const std::byte> ip) {
   rte_mbuf* m = alloc_tx();
   char* p = m ? rte_pktmbuf_append(m, static_cast<std::uint16_t>(eth.size() + ip.size())) : nullptr;
   if (p == nullptr) {
@@ -82,7 +82,7 @@ rte_mbuf* MbufDriver::frame(std::span<const std::byte> eth, std::span<const std:
   return m;
 }
 
-std::uint16_t MbufDriver::take_tx(rte_mbuf** out, std::uint16_t max, Instant now) {
+std::uint16_t MbufEngine::take_tx(rte_mbuf** out, std::uint16_t max, Instant now) {
   build_tx(now, [&](rte_mbuf* m) { backlog_.push_back(m); });
   std::uint16_t n = 0;
   while (n < max && backlog_head_ < backlog_.size()) out[n++] = backlog_[backlog_head_++];

@@ -1,5 +1,10 @@
 /// \file
-/// MbufDriver: a Stack and its Interface driven with DPDK mbufs. The embedding glue
+/// MbufEngine: the engine behind the public io::MbufDriver (include/riptide/mbuf.hpp,
+/// a facade owning one through a pointer, lib/io/mbuf_api.cpp); riptide's Worker
+/// holds an MbufEngine itself, so its per-frame build_tx() sink is inlined. Not
+/// installed.
+///
+/// A Stack and its Interface driven with DPDK mbufs. The embedding glue
 /// (issue 13): riptide's own Worker uses it, and so does an appliance that owns its
 /// DPDK loop and gives riptide only the frames it wants terminated, as TLDK's
 /// tle_tcp_rx_bulk / tle_tcp_tx_bulk do:
@@ -30,6 +35,7 @@
 #include "ip/interface.hpp"
 #include "ip/router.hpp"
 #include "ip/routes.hpp"
+#include "riptide/mbuf.hpp"  // MbufDriver (the public facade), MbufDriverOptions
 #include "stack/stack.hpp"
 
 struct rte_mbuf;
@@ -37,26 +43,20 @@ struct rte_mempool;
 
 namespace riptide::io {
 
-struct MbufDriverOptions {
-  /// Leave the IPv4 and TCP checksums of outgoing TCP segments to the port
-  /// (PortCapabilities::tx_cksum_enabled); must match StackConfig::tx_checksum_offload.
-  bool tx_checksum_offload = false;
-};
-
-class MbufDriver {
+class MbufEngine {
  public:
   /// `pool`: where transmit mbufs come from (data room >= 2048 bytes).
-  MbufDriver(rte_mempool* pool, const StackConfig& stack_cfg, const InterfaceConfig& if_cfg,
+  MbufEngine(rte_mempool* pool, const StackConfig& stack_cfg, const InterfaceConfig& if_cfg,
              MbufDriverOptions opts, Instant now);
   /// Several ports: ports[i] is port i's link layer (ports[0] is interface()), the
   /// Router's table (the ports' connected subnets, then `routes`) picks each
   /// packet's egress port, and every frame build_tx()/take_tx() hands out carries
   /// its port's index in m->port. input() takes the port a burst arrived on.
-  MbufDriver(rte_mempool* pool, const StackConfig& stack_cfg, const std::vector<InterfaceConfig>& ports,
+  MbufEngine(rte_mempool* pool, const StackConfig& stack_cfg, const std::vector<InterfaceConfig>& ports,
              const RouteTable& routes, MbufDriverOptions opts, Instant now);
-  ~MbufDriver();  ///< frees the mbufs still held (take_tx backlog, spares)
-  MbufDriver(const MbufDriver&) = delete;
-  MbufDriver& operator=(const MbufDriver&) = delete;
+  ~MbufEngine();  ///< frees the mbufs still held (take_tx backlog, spares)
+  MbufEngine(const MbufEngine&) = delete;
+  MbufEngine& operator=(const MbufEngine&) = delete;
 
   [[nodiscard]] Stack& stack() noexcept { return stack_; }
   [[nodiscard]] Interface& interface() noexcept { return iface_; }
@@ -73,7 +73,7 @@ class MbufDriver {
   void input_one(const rte_mbuf* m, Instant now, bool answer_arp = true, std::uint16_t port = 0);
 
   /// Runs the timers that are due (retransmissions, delayed ACKs, TIME-WAIT expiry).
-  void advance(Instant now) { stack_.advance(now); }
+  void advance(Instant now) { stack_.engine().advance(now); }
 
   /// Moves up to `max` frames ready to send into out[]; the caller owns them (and
   /// sends or frees them). What does not fit waits for the next call, in order.

@@ -10,7 +10,7 @@
 namespace riptide {
 
 Interface::Interface(Stack& stack, InterfaceConfig cfg)
-    : stack_(stack), cfg_(cfg), counters_(stack.shared_counters()) {
+    : stack_(stack.engine()), cfg_(cfg), counters_(stack.shared_counters()) {
   if (!stack.is_local(cfg_.addr)) {
     std::fprintf(stderr, "riptide: interface address %s is not one of the stack's local_addrs\n",
                  to_string(cfg_.addr).c_str());

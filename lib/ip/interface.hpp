@@ -46,53 +46,17 @@
 #include "ip/neighbor_cache.hpp"
 #include "ip/pmtu.hpp"
 #include "ip/rate_limit.hpp"
+#include "riptide/interface.hpp"
 #include "stack/stack.hpp"
 #include "wire/arp.hpp"
 #include "wire/ethernet.hpp"
 
 namespace riptide {
 
-inline constexpr std::uint16_t kEtherTypeIpv6 = 0x86DD;  // RFC 2464 3
+inline constexpr std::uint16_t kEtherTypeIpv6 = wire::kEtherTypeIpv6;
 
-/// IPv6 on one port. Off unless `address` is set (docs/config.md, `ip6.*`).
-struct Ipv6InterfaceConfig {
-  std::optional<IpAddr> address;       ///< the global (or ULA) address; none: IPv6 off
-  std::uint8_t prefix_len = 64;        ///< the on-link prefix (RFC 4861 5.2's prefix list, static)
-  std::optional<IpAddr> link_local;    ///< none: fe80::/64 + modified EUI-64 of the MAC (RFC 4862 5.3)
-  std::optional<IpAddr> gateway;       ///< the default router; none: only on-link destinations
-  std::uint32_t mtu = 1500;            ///< the link MTU (RFC 8200 5: at least 1280)
-  std::uint8_t hop_limit = 64;         ///< for the ICMPv6 messages built here (ND uses 255)
-  NdConfig nd;
-  PmtuConfig pmtu;
-  std::uint32_t icmp_error_rate = 100; ///< ICMPv6 errors per second (RFC 4443 2.4(f) token bucket)
-  std::uint32_t icmp_error_burst = 20;
-  bool dad = false;                    ///< Duplicate Address Detection at start (RFC 4862 5.4)
-};
-
-struct InterfaceConfig {
-  wire::MacAddr mac{};
-  Ipv4Addr addr{};                   ///< must be one of the Stack's local_addrs
-  /// ARP is answered for addr .. addr+addr_count-1 (this port's addresses, with
-  /// several ports: Router). 0: for every local address of the Stack (one port).
-  std::uint32_t addr_count = 0;
-  std::uint8_t prefix_len = 24;      ///< the on-link subnet
-  std::optional<Ipv4Addr> gateway;   ///< default route; none: only the subnet is reachable
-  Duration arp_reachable = std::chrono::seconds{60};  ///< a learned entry's lifetime
-  Duration arp_retry = std::chrono::seconds{1};       ///< between requests while unresolved
-  std::uint32_t arp_attempts = 3;                     ///< requests before the waiting packets drop
-  std::uint32_t arp_cache_size = 1024;
-  std::uint32_t pending_packets = 256;                ///< waiting for ARP, all next hops together
-  Ipv6InterfaceConfig ip6;
-};
-
-/// `s` with the Interface's IPv6 addresses appended to local_addrs6 (ip6.address
-/// and the link-local address, derived from the MAC when not configured), so the
-/// Stack's IP layer takes packets to them. Nothing changes when ip6 is off.
-/// Start-up only.
-[[nodiscard]] StackConfig with_interface_addresses(StackConfig s, const InterfaceConfig& c);
-/// Told when a Packet Too Big lowered the path MTU to `dst` (RFC 8201 5.4: the
-/// packetization layer shrinks its segments).
-using PmtuListener = void (*)(void* ctx, const IpAddr& dst, std::uint32_t mtu);
+// Ipv6InterfaceConfig, InterfaceConfig, with_interface_addresses() and PmtuListener
+// are public: riptide/interface.hpp.
 
 class Interface {
  public:
@@ -312,7 +276,7 @@ class Interface {
     std::vector<std::byte> payload;
   };
 
-  Stack& stack_;
+  StackEngine& stack_;  ///< the Stack's engine: input and drain_tx without the facade
   InterfaceConfig cfg_;
   Counters& counters_;
   std::unordered_map<std::uint32_t, Entry> cache_;  ///< control-path sized; bounded by arp_cache_size

@@ -300,23 +300,27 @@ void Interface::packet_too_big_input(const void* view, Instant now) {
     return;
   }
   const IpAddr dest = IpAddr::from_bytes(invoking.data() + 24);
+  // RFC 8201 4: an MTU below 1280 is not believed (nor one above the link's).
+  if (m.word() < PmtuCache::kMinMtu) {
+    counters_.inc(Counter::pmtu_drop_below_min);
+    return;
+  }
+  // RFC 8201 5.4: the packetization layer of the quoted packet shrinks its
+  // segments. The cache learns only what a connection took, i.e. a quote whose
+  // sequence number is in flight (RFC 5927 4.1): a blind forger who knows an
+  // address but no sequence number cannot shrink every later connection to it.
+  const std::uint32_t mtu = std::min<std::uint32_t>(m.word(), cfg_.ip6.mtu);
+  if (!stack_.icmp_error(ip::IcmpError{ip::IcmpError::Kind::PacketTooBig, mtu, true}, invoking, now)) return;
   switch (pmtu_->on_packet_too_big(dest, m.word(), cfg_.ip6.mtu, now)) {
-    case PmtuCache::Update::BelowMinimum:
-      counters_.inc(Counter::pmtu_drop_below_min);
-      return;
     case PmtuCache::Update::Lowered:
       counters_.inc(Counter::pmtu_lowered);
       if (pmtu_listener_ != nullptr) pmtu_listener_(pmtu_ctx_, dest, pmtu_->path_mtu(dest, cfg_.ip6.mtu, now));
       break;
+    case PmtuCache::Update::BelowMinimum:
     case PmtuCache::Update::Unchanged:
     case PmtuCache::Update::AboveLink:
       break;
   }
-  // RFC 8201 5.4: the packetization layer of the quoted packet shrinks its
-  // segments to the estimate now in force (a connection that started before an
-  // earlier Packet Too Big for this destination learns it here, "Unchanged").
-  stack_.icmp_error(ip::IcmpError{ip::IcmpError::Kind::PacketTooBig, pmtu_->path_mtu(dest, cfg_.ip6.mtu, now)},
-                    invoking, now);
 }
 
 

@@ -49,7 +49,8 @@ IcmpError classify_icmp_error(std::uint8_t type, std::uint8_t code, std::uint32_
                               std::span<const std::byte> quoted) noexcept {
   using Kind = IcmpError::Kind;
   if (type != wire::kIcmpDestUnreachable) return {Kind::Soft, 0};  // Time Exceeded, Parameter Problem
-  if (code == 2 || code == 3) return {Kind::Hard, 0};  // protocol, port unreachable
+  if (code == 2) return {Kind::Hard, 0};  // protocol unreachable
+  if (code == 3) return {Kind::PortUnreachable, 0};
   if (code != 4) return {Kind::Soft, 0};  // net, host, source route failed, and the rest
   // Fragmentation needed and DF set: we set DF on everything (RFC 1191 3).
   std::uint32_t mtu = word & 0xFFFF;
@@ -79,8 +80,9 @@ IcmpError classify_icmpv6_error(std::uint8_t type, std::uint8_t code) noexcept {
   // (new codes, unknown error types, RFC 4443 2.4(d)) is taken as soft: MUST-56
   // forbids aborting on a soft error, so doubt must not abort.
   using Kind = IcmpError::Kind;
-  if (type == wire::kIcmpv6DestUnreachable && code != 0 && code != 3 && code <= 6) return {Kind::Hard, 0};
-  return {Kind::Soft, 0};
+  if (type == wire::kIcmpv6DestUnreachable && code == 4) return {Kind::PortUnreachable, 0, true};
+  if (type == wire::kIcmpv6DestUnreachable && code != 0 && code != 3 && code <= 6) return {Kind::Hard, 0, true};
+  return {Kind::Soft, 0, true};
 }
 
 // ------------------------------------------------------------------------------------

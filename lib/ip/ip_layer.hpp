@@ -54,10 +54,12 @@ struct IcmpError {
   enum class Kind : std::uint8_t {
     Soft,          ///< never aborts a connection (RFC 9293 MUST-56)
     Hard,          ///< ends a connection still opening (SHLD-26, read as RFC 5461 4 does)
+    PortUnreachable,  ///< hard, and reported as a refusal (Linux: ECONNREFUSED)
     PacketTooBig,  ///< RFC 8201 (ICMPv6) / RFC 1191 (ICMP code 4): `mtu` is the path MTU now
   };
   Kind kind = Kind::Soft;
   std::uint32_t mtu = 0;
+  bool v6 = false;  ///< carried by ICMPv6: the quote must be an IPv6 packet (and ICMP's IPv4)
 };
 /// The smallest IPv4 path MTU taken from a "fragmentation needed" (Linux's
 /// min_pmtu, 552): a forged error must not shrink segments to a few bytes

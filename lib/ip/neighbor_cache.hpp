@@ -40,21 +40,12 @@
 #include "common/ip_addr.hpp"
 #include "common/time.hpp"
 #include "ip/pmtu.hpp"  // IpAddrHash
+#include "riptide/interface.hpp"  // NdConfig
 #include "wire/ethernet.hpp"
 
 namespace riptide {
 
-/// RFC 4861 10 protocol constants, as configuration.
-struct NdConfig {
-  Duration reachable_time = std::chrono::seconds{30};        ///< REACHABLE_TIME
-  Duration retrans_timer = std::chrono::seconds{1};          ///< RETRANS_TIMER
-  Duration delay_first_probe = std::chrono::seconds{5};      ///< DELAY_FIRST_PROBE_TIME
-  std::uint32_t max_multicast_solicit = 3;                   ///< MAX_MULTICAST_SOLICIT
-  std::uint32_t max_unicast_solicit = 3;                     ///< MAX_UNICAST_SOLICIT
-  Duration stale_lifetime = std::chrono::seconds{60};        ///< unused STALE entries go
-  std::uint32_t cache_size = 1024;
-  std::uint32_t pending_packets = 256;                       ///< waiting, all neighbours together
-};
+// NdConfig (RFC 4861 10 constants) is public: riptide/interface.hpp.
 
 enum class NdState : std::uint8_t { Incomplete, Reachable, Stale, Delay, Probe };
 /// "INCOMPLETE", "REACHABLE", ... (RFC 4861's spelling).

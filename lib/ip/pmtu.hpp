@@ -25,6 +25,7 @@
 
 #include "common/ip_addr.hpp"
 #include "common/time.hpp"
+#include "riptide/interface.hpp"  // PmtuConfig
 
 namespace riptide {
 
@@ -37,10 +38,7 @@ struct IpAddrHash {
   }
 };
 
-struct PmtuConfig {
-  std::uint32_t entries = 1024;
-  Duration lifetime = std::chrono::minutes{10};  ///< RFC 8201 4: at least 5 minutes, 10 recommended
-};
+// PmtuConfig is public: riptide/interface.hpp.
 
 class PmtuCache {
  public:

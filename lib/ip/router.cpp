@@ -7,7 +7,7 @@ namespace riptide {
 
 Router::Router(Stack& stack, const std::vector<InterfaceConfig>& ports, const RouteTable& routes,
                Interface* port0)
-    : stack_(stack) {
+    : stack_(stack.engine()) {
   if (ports.empty()) {
     std::fprintf(stderr, "riptide: a Router needs at least one port\n");
     std::abort();
@@ -29,7 +29,7 @@ Router::Router(Stack& stack, const std::vector<InterfaceConfig>& ports, const Ro
     }
     routes_.add(r);
   }
-  stack.set_source_selector(
+  stack_.set_source_selector(
       [](Ipv4Addr dst, const void* ctx) { return static_cast<const Router*>(ctx)->source_for(dst); }, this);
 }
 

@@ -7,7 +7,7 @@
 ///
 /// Source addresses (RFC 1122 3.3.4.3, RFC 1812 5.2.4.3's "weak" host): an active
 /// open without an explicit local address takes the address of the port its
-/// destination routes through (Stack::set_source_selector is pointed here), so a
+/// destination routes through (StackEngine::set_source_selector is pointed here), so a
 /// proxy's upstream connection leaves the server-facing port with that port's
 /// address. Received packets for any of the Stack's addresses are accepted on any
 /// port (the weak end-system model, Linux's default); ARP is answered per port for
@@ -102,7 +102,7 @@ class Router {
   }
 
  private:
-  Stack& stack_;
+  StackEngine& stack_;  ///< the Stack's engine: drain_tx without the facade
   std::vector<Interface*> ports_;
   std::vector<std::unique_ptr<Interface>> owned_;
   RouteTable routes_;

@@ -64,7 +64,7 @@ int telemetry_stats(const char*, const char*, rte_tel_data* d) {
     const Stack& st = g_runtime->worker(w).stack();
     records += st.connection_count();
     time_wait += st.time_wait_count();
-    chunks += st.chunks().capacity() - st.chunks().available();
+    chunks += st.engine().chunks().capacity() - st.engine().chunks().available();
   }
   const rte_mempool* pool = g_runtime->mbuf_pool();
   const std::pair<const char*, std::uint64_t> gauges[] = {
@@ -189,6 +189,7 @@ Result<std::unique_ptr<Runtime>, std::string> Runtime::create(const RuntimeConfi
     po.promiscuous = ports[k].spec.promiscuous;
     po.rss_key = kSymmetricRssKey.data();
     po.rss_key_len = static_cast<std::uint8_t>(kSymmetricRssKey.size());
+    po.rss_ipv6 = cfg.ip6.address.has_value();
     auto port = io::EthPort::open(po, rt->pool_);
     if (!port) {
       return Unexpected{ports.size() == 1 ? port.error() : "ports." + std::to_string(k) + " (" + ports[k].name + "): " + port.error()};

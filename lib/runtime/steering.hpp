@@ -7,7 +7,9 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "common/ip_addr.hpp"
@@ -46,6 +48,18 @@ class Steering {
   [[nodiscard]] std::uint16_t owner(const FlowKey& k) const noexcept {
     return owner(k.remote_addr, k.local_addr, k.remote_port, k.local_port);
   }
+  /// Where a received Ethernet frame goes when the port has no usable RSS (software
+  /// steering, Worker::steer): every worker (ARP and Neighbor Discovery: each keeps
+  /// its own neighbour cache), the worker that owns its flow (IPv4 and IPv6 TCP by
+  /// their 4-tuple; ICMP and ICMPv6 errors by the tuple of the segment they quote,
+  /// RFC 4443 2.4(a): the connection that sent it lives there), or whoever received
+  /// it (everything else: echo, fragments, IPv6 packets with extension headers).
+  struct Route {
+    enum class Kind : std::uint8_t { Local, Owner, Everyone };
+    Kind kind = Kind::Local;
+    std::uint16_t owner = 0;  ///< for Owner
+  };
+  [[nodiscard]] Route route(std::span<const std::byte> frame) const noexcept;
   [[nodiscard]] std::uint16_t workers() const noexcept { return workers_; }
   [[nodiscard]] const std::vector<std::uint16_t>& reta() const noexcept { return reta_; }
 

@@ -103,35 +103,26 @@ void Worker::flush_port(std::size_t p, Instant now, bool force) {
 bool Worker::steer(rte_mbuf* m) {
   if (opts_.steering == nullptr || outbox_.empty() || m->nb_segs != 1) return false;
   const std::span<const std::byte> f{rte_pktmbuf_mtod(m, const std::byte*), m->data_len};
-  if (f.size() < wire::kEthernetHeaderLen) return false;
-  const std::uint16_t type = load_be16(f.data() + 12);
-  // RFC 4861 4: Neighbor Discovery (ICMPv6 types 133..137, right after the fixed
-  // IPv6 header) is shared like ARP: every worker's NeighborCache learns from it.
-  const bool nd = type == kEtherTypeIpv6 && f.size() >= wire::kEthernetHeaderLen + 41 &&
-                  static_cast<std::uint8_t>(f[wire::kEthernetHeaderLen + 6]) == wire::kIpProtoIcmpv6 &&
-                  static_cast<std::uint8_t>(f[wire::kEthernetHeaderLen + 40]) >= wire::kNdRouterSolicit &&
-                  static_cast<std::uint8_t>(f[wire::kEthernetHeaderLen + 40]) <= wire::kNdRedirect;
-  if (type == wire::kEtherTypeArp || nd) {
-    // Every worker keeps its own neighbour cache: each gets the ARP (or ND) frame.
-    for (std::size_t k = 0; k < outbox_.size(); ++k) {
-      if (outbox_[k] == nullptr) continue;
-      rte_mbuf_refcnt_update(m, 1);
-      if (!outbox_[k]->push(m)) {
-        rte_mbuf_refcnt_update(m, -1);
-        stack().shared_counters().inc(Counter::steer_drop_mailbox_full);
+  const Steering::Route r = opts_.steering->route(f);
+  switch (r.kind) {
+    case Steering::Route::Kind::Local:
+      return false;
+    case Steering::Route::Kind::Everyone:
+      // Every worker keeps its own neighbour cache: each gets the ARP (or ND) frame.
+      for (std::size_t k = 0; k < outbox_.size(); ++k) {
+        if (outbox_[k] == nullptr) continue;
+        rte_mbuf_refcnt_update(m, 1);
+        if (!outbox_[k]->push(m)) {
+          rte_mbuf_refcnt_update(m, -1);
+          stack().shared_counters().inc(Counter::steer_drop_mailbox_full);
+        }
       }
-    }
-    return false;  // and we handle it too
+      return false;  // and we handle it too
+    case Steering::Route::Kind::Owner:
+      break;
   }
-  if (type != wire::kEtherTypeIpv4) return false;
-  const auto ip = f.subspan(wire::kEthernetHeaderLen);
-  if (ip.size() < 20 || static_cast<std::uint8_t>(ip[9]) != wire::kIpProtoTcp) return false;
-  const std::size_t ihl = (static_cast<std::uint8_t>(ip[0]) & 0xF) * 4u;
-  if ((load_be16(ip.data() + 6) & 0x3FFF) != 0 || ip.size() < ihl + 4) return false;  // fragments: local drop
-  const std::uint16_t owner = opts_.steering->owner(Ipv4Addr{load_be32(ip.data() + 12)}, Ipv4Addr{load_be32(ip.data() + 16)},
-                                                    load_be16(ip.data() + ihl), load_be16(ip.data() + ihl + 2));
-  if (owner == opts_.queue || owner >= outbox_.size() || outbox_[owner] == nullptr) return false;
-  if (outbox_[owner]->push(m)) {
+  if (r.owner == opts_.queue || r.owner >= outbox_.size() || outbox_[r.owner] == nullptr) return false;
+  if (outbox_[r.owner]->push(m)) {
     stack().shared_counters().inc(Counter::steer_forwarded);
   } else {
     stack().shared_counters().inc(Counter::steer_drop_mailbox_full);
@@ -188,7 +179,7 @@ std::uint16_t Worker::poll_once(Instant now) {
     // segments of established connections keep their records (issue 14). Set
     // before the burst is processed, so the SYNs in it are the ones shed.
     behind = behind || n == want;
-    stack().set_shedding(opts_.shed_when_behind && behind);
+    stack().engine().set_shedding(opts_.shed_when_behind && behind);
     if (n == 0) continue;
     traffic_[p].rx += n;
     if (capture_ != nullptr) capture(p, rx.data(), n, false);

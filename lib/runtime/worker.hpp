@@ -153,7 +153,7 @@ class Worker {
   std::vector<io::EthPort*> ports_;
   rte_mempool* pool_;
   WorkerOptions opts_;
-  io::MbufDriver driver_;  // the Stack and its Interfaces, fed and drained with mbufs
+  io::MbufEngine driver_;  // the Stack and its Interfaces, fed and drained with mbufs
   struct TxBatch {
     std::vector<rte_mbuf*> frames;
     Instant oldest{};

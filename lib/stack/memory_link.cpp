@@ -1,5 +1,7 @@
 #include "stack/memory_link.hpp"
 
+#include "stack/stack.hpp"  // StackEngine: packets in and out without the facade
+
 #include <algorithm>
 
 #include "wire/ipv4.hpp"
@@ -97,7 +99,7 @@ std::size_t MemoryLink::collect() {
   for (std::uint32_t i = 0; i < dirs_.size(); ++i) {
     // A loopback Peer link has one stack twice: collect it once.
     if (routing_ == Routing::Peer && i == 1 && dirs_[1].stack == dirs_[0].stack) break;
-    n += dirs_[i].stack->drain_tx([&](std::span<const std::byte> p) { impair(p, i); });
+    n += dirs_[i].stack->engine().drain_tx([&](std::span<const std::byte> p) { impair(p, i); });
   }
   return n;
 }
@@ -178,7 +180,7 @@ void MemoryLink::deliver(const InFlight& f) {
   if (routing_ == Routing::Peer) {
     ++d.stats.delivered;
     emit(LinkEvent::Delivered, f.from, bytes);
-    dirs_[f.from == 0 ? 1 : 0].stack->input(bytes, now_);
+    dirs_[f.from == 0 ? 1 : 0].stack->engine().input(bytes, now_);
   } else {
     bool routed = false;
     // The destination of either family (the version nibble says which).
@@ -190,11 +192,11 @@ void MemoryLink::deliver(const InFlight& f) {
     }
     if (dst) {
       for (Dir& to : dirs_) {
-        if (!to.stack->is_local(*dst)) continue;
+        if (!to.stack->engine().is_local(*dst)) continue;
         if (!routed) emit(LinkEvent::Delivered, f.from, bytes);
         routed = true;
         ++d.stats.delivered;
-        to.stack->input(bytes, now_);
+        to.stack->engine().input(bytes, now_);
       }
     }
     if (!routed) {
@@ -230,14 +232,14 @@ void MemoryLink::pump() {
 void MemoryLink::advance_all() {
   for (std::size_t i = 0; i < dirs_.size(); ++i) {
     if (routing_ == Routing::Peer && i == 1 && dirs_[1].stack == dirs_[0].stack) break;
-    dirs_[i].stack->advance(now_);
+    dirs_[i].stack->engine().advance(now_);
   }
   for (Clock& c : clocks_) c.advance(now_);
 }
 
 std::optional<Instant> MemoryLink::next_event() const {
   std::optional<Instant> next;
-  for (const Dir& d : dirs_) next = earliest(next, d.stack->next_timer());
+  for (const Dir& d : dirs_) next = earliest(next, d.stack->engine().next_timer());
   for (const Clock& c : clocks_) next = earliest(next, c.next_timer());
   if (!queue_.empty()) next = earliest(next, queue_.top().at);
   return next;

@@ -47,7 +47,7 @@ tcp::Secret random_secret() {
 // A listener: RFC 9293's LISTEN state, with its two queues.
 constexpr std::uint32_t kNone = 0xFFFFFFFF;
 
-struct Stack::Listener {
+struct StackEngine::Listener {
   std::uint32_t index = 0;
   IpAddr addr;
   std::uint16_t port = 0;
@@ -61,7 +61,7 @@ struct Stack::Listener {
   std::uint64_t cookies_sent = 0;
 };
 
-struct Stack::ConnSlot {
+struct StackEngine::ConnSlot {
   std::uint32_t generation = 1;
   bool used = false;
   bool in_flow_table = false;
@@ -88,7 +88,7 @@ struct Stack::ConnSlot {
 // A TIME-WAIT ring slot: the record and when it ends. A hole (a record that ended
 // before its turn at the head, or a slot never used) has local port 0, which no
 // connection can have (tcp_input drops port 0; listen() and connect() refuse it).
-struct Stack::TwSlot {
+struct StackEngine::TwSlot {
   tcp::TimeWaitRecord rec;
   std::uint32_t expiry = 0;  // tw_tick(), rounded up: never early
   [[nodiscard]] bool live() const noexcept { return rec.key.local_port != 0; }
@@ -134,12 +134,13 @@ constexpr std::uint64_t kListenAnyV6 = std::uint64_t{0xFFFF} << 48;
 }  // namespace
 
 // Defined first so every TcpHost callback (timers, state changes, transmit) inlines it.
-inline Stack::ConnSlot& Stack::slot_of(Connection& c) noexcept {
+inline StackEngine::ConnSlot& StackEngine::slot_of(Connection& c) noexcept {
   return *static_cast<ConnSlot*>(c.host_data);
 }
 
-Stack::Stack(StackConfig cfg, Instant now)
-    : cfg_(std::move(cfg)),
+StackEngine::StackEngine(Stack& api, StackConfig cfg, Instant now)
+    : api_(api),
+      cfg_(std::move(cfg)),
       now_(now),
       tx_(cfg_.tx_queue, counters_),
       ip_(ip_config(cfg_), counters_, tx_),
@@ -180,13 +181,13 @@ Stack::Stack(StackConfig cfg, Instant now)
   // Interface, which owns the ICMPv6 side.
   ip_.set_icmp_error_sink(
       [](void* ctx, ip::IcmpError e, std::span<const std::byte> quoted) {
-        auto* self = static_cast<Stack*>(ctx);
+        auto* self = static_cast<StackEngine*>(ctx);
         self->icmp_error(e, quoted, self->now_);
       },
       this);
 }
 
-Stack::~Stack() {
+StackEngine::~StackEngine() {
   for (std::uint32_t i = 0; i < cfg_.max_connections; ++i) conns_[i].conn.reset();
 }
 
@@ -232,28 +233,28 @@ std::optional<std::string> validate(const StackConfig& c) {
 // ------------------------------------------------------------------------------------
 // Input
 
-void Stack::input(std::span<const std::byte> packet, Instant now, RxChecksum rx) {
+void StackEngine::input(std::span<const std::byte> packet, Instant now, RxChecksum rx) {
   now_ = std::max(now_, now);
   ip::Transport t;
   if (ip_.input(packet, rx, t)) tcp_input(t, rx.l4);
   release_finished();
 }
 
-void Stack::input_ipv4(std::span<const std::byte> packet, Instant now, RxChecksum rx) {
+void StackEngine::input_ipv4(std::span<const std::byte> packet, Instant now, RxChecksum rx) {
   now_ = std::max(now_, now);
   ip::Transport t;
   if (ip_.input_v4(packet, rx, t)) tcp_input(t, rx.l4);
   release_finished();
 }
 
-void Stack::input_ipv6(std::span<const std::byte> packet, Instant now, RxChecksum rx) {
+void StackEngine::input_ipv6(std::span<const std::byte> packet, Instant now, RxChecksum rx) {
   now_ = std::max(now_, now);
   ip::Transport t;
   if (ip_.input_v6(packet, rx, t)) tcp_input(t, rx.l4);
   release_finished();
 }
 
-void Stack::tcp_input(ip::Transport& t, RxChecksum::Verdict l4) {
+void StackEngine::tcp_input(ip::Transport& t, RxChecksum::Verdict l4) {
   const std::span<const std::byte> bytes = t.segment;
   // Parsed once, straight into the Segment the state machine reads (no view and
   // no option block copied between layers).
@@ -315,22 +316,21 @@ void Stack::tcp_input(ip::Transport& t, RxChecksum::Verdict l4) {
   reply_rst(key, seg);
 }
 
-void Stack::icmp_error(ip::IcmpError e, std::span<const std::byte> quoted, Instant now) {
+bool StackEngine::icmp_error(ip::IcmpError e, std::span<const std::byte> quoted, Instant now) {
   now_ = std::max(now_, now);
   // The quoted packet is one of ours: its source is local, its destination the
   // peer. We send neither IPv4 options nor IPv6 extension headers, so TCP follows
-  // the fixed header; a quote of anything else is not about our TCP.
-  if (quoted.empty()) {
-    counters_.inc(Counter::tcp_icmp_drop_malformed);
-    return;
-  }
-  const bool v4 = (static_cast<std::uint8_t>(quoted[0]) >> 4) == 4;
+  // the fixed header; a quote of anything else is not about our TCP. ICMP quotes
+  // IPv4 and ICMPv6 quotes IPv6 (RFC 792, RFC 4443 2.4(c)): a quote of the other
+  // family, or IPv4-mapped addresses in an IPv6 quote, would let one family's
+  // error reach the other's connections (and dodge RFC 8201's 1280 floor).
+  const std::uint8_t version = quoted.empty() ? 0 : static_cast<std::uint8_t>(quoted[0]) >> 4;
+  const bool v4 = version == 4;
   const std::size_t ip_len = v4 ? 4u * (static_cast<std::uint8_t>(quoted[0]) & 0x0f) : 40u;
   const std::uint8_t protocol = quoted.size() > 9 ? static_cast<std::uint8_t>(quoted[v4 ? 9 : 6]) : 0;
-  if ((!v4 && (static_cast<std::uint8_t>(quoted[0]) >> 4) != 6) || ip_len < 20 || protocol != 6 ||
-      quoted.size() < ip_len + 8) {
+  if (version != (e.v6 ? 6 : 4) || ip_len < 20 || protocol != 6 || quoted.size() < ip_len + 8) {
     counters_.inc(Counter::tcp_icmp_drop_malformed);
-    return;
+    return false;
   }
   FlowKey key;
   if (v4) {
@@ -339,6 +339,10 @@ void Stack::icmp_error(ip::IcmpError e, std::span<const std::byte> quoted, Insta
   } else {
     key.local_addr = IpAddr::from_bytes(quoted.data() + 8);
     key.remote_addr = IpAddr::from_bytes(quoted.data() + 24);
+    if (key.local_addr.is_v4() || key.remote_addr.is_v4()) {
+      counters_.inc(Counter::tcp_icmp_drop_malformed);
+      return false;
+    }
   }
   const std::byte* tcp = quoted.data() + ip_len;
   key.local_port = load_be16(tcp);
@@ -347,12 +351,21 @@ void Stack::icmp_error(ip::IcmpError e, std::span<const std::byte> quoted, Insta
   const std::uint32_t* v = flows_.find(key);
   if (v == nullptr || (*v & kTimeWaitTag)) {
     counters_.inc(Counter::tcp_icmp_drop_no_conn);
-    return;
+    return false;
   }
   Connection& c = *conns_[*v].conn;
   if (!c.icmp_acceptable(seq)) {
     counters_.inc(Counter::tcp_icmp_drop_out_of_window);
-    return;
+    return false;
+  }
+  if (e.kind == ip::IcmpError::Kind::PacketTooBig) {
+    // A packet that fit the MTU reported was not refused for its size (a forged
+    // error quoting our small SYN, say): RFC 1191 / 8201 only shrink what failed.
+    const std::uint32_t length = v4 ? load_be16(quoted.data() + 2) : 40u + load_be16(quoted.data() + 4);
+    if (length <= e.mtu) {
+      counters_.inc(Counter::tcp_pmtu_drop_fits);
+      return false;
+    }
   }
   counters_.inc(Counter::tcp_icmp_in);
   switch (e.kind) {
@@ -367,14 +380,18 @@ void Stack::icmp_error(ip::IcmpError e, std::span<const std::byte> quoted, Insta
     case ip::IcmpError::Kind::Hard:
       c.on_icmp_error(Connection::IcmpClass::Hard, now_);
       break;
+    case ip::IcmpError::Kind::PortUnreachable:
+      c.on_icmp_error(Connection::IcmpClass::Refused, now_);
+      break;
     case ip::IcmpError::Kind::Soft:
       c.on_icmp_error(Connection::IcmpClass::Soft, now_);
       break;
   }
   release_finished();
+  return true;
 }
 
-void Stack::reply_rst(const FlowKey& key, const Segment& seg) {
+void StackEngine::reply_rst(const FlowKey& key, const Segment& seg) {
   // "An incoming segment containing a RST is discarded."
   if (seg.has(kRst)) return;
   wire::TcpHeader h;
@@ -395,7 +412,7 @@ void Stack::reply_rst(const FlowKey& key, const Segment& seg) {
   send_tcp(key, h);
 }
 
-std::uint64_t Stack::listener_key(const IpAddr& a, std::uint16_t port) const noexcept {
+std::uint64_t StackEngine::listener_key(const IpAddr& a, std::uint16_t port) const noexcept {
   if (a.is_v4()) return (std::uint64_t{a.v4().value} << 16) | port;
   if (a.is_v6_unspecified()) return kListenAnyV6 | port;
   const auto& v6 = cfg_.local_addrs6;
@@ -403,7 +420,7 @@ std::uint64_t Stack::listener_key(const IpAddr& a, std::uint16_t port) const noe
   return kListenV6Base + (i << 16) + port;
 }
 
-Stack::Listener* Stack::find_listener(const IpAddr& addr, std::uint16_t port) {
+StackEngine::Listener* StackEngine::find_listener(const IpAddr& addr, std::uint16_t port) {
   // The most specific first: the address, then every address of its family, then
   // `::` (both families).
   auto it = listener_index_.find(listener_key(addr, port));
@@ -414,7 +431,7 @@ Stack::Listener* Stack::find_listener(const IpAddr& addr, std::uint16_t port) {
   return l->active ? l : nullptr;
 }
 
-void Stack::listen_input(Listener& l, const FlowKey& key, const Segment& seg) {
+void StackEngine::listen_input(Listener& l, const FlowKey& key, const Segment& seg) {
   // RFC 9293 3.10.7.2 LISTEN. First: "An incoming RST should be ignored."
   if (seg.has(kRst)) {
     counters_.inc(Counter::tcp_drop_listen);
@@ -516,7 +533,7 @@ void Stack::listen_input(Listener& l, const FlowKey& key, const Segment& seg) {
   s->conn->open_passive(seg, init.isn, init.ts_offset, now_);
 }
 
-void Stack::time_wait_input(std::uint32_t index, const FlowKey& key, const Segment& seg) {
+void StackEngine::time_wait_input(std::uint32_t index, const FlowKey& key, const Segment& seg) {
   TwSlot& t = tws_[index];
   switch (tcp::time_wait_action(t.rec, seg)) {
     case tcp::TimeWaitAction::Ignore:
@@ -580,7 +597,7 @@ void Stack::time_wait_input(std::uint32_t index, const FlowKey& key, const Segme
   }
 }
 
-void Stack::send_time_wait_ack(const FlowKey& key, const tcp::TimeWaitRecord& rec) {
+void StackEngine::send_time_wait_ack(const FlowKey& key, const tcp::TimeWaitRecord& rec) {
   // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> from the compact record.
   wire::TcpHeader h;
   h.src_port = key.local_port;
@@ -600,7 +617,7 @@ void Stack::send_time_wait_ack(const FlowKey& key, const tcp::TimeWaitRecord& re
 // ------------------------------------------------------------------------------------
 // Connections
 
-Stack::ConnSlot* Stack::new_connection(const FlowKey& key, Handler* h, std::uint32_t listener) {
+StackEngine::ConnSlot* StackEngine::new_connection(const FlowKey& key, Handler* h, std::uint32_t listener) {
   if (conn_free_.empty()) {
     counters_.inc(Counter::tcp_drop_no_memory);
     return nullptr;
@@ -645,29 +662,29 @@ Stack::ConnSlot* Stack::new_connection(const FlowKey& key, Handler* h, std::uint
   return &s;
 }
 
-ConnId Stack::id_of(const ConnSlot& s) const noexcept { return ConnId{s.index, s.generation}; }
+ConnId StackEngine::id_of(const ConnSlot& s) const noexcept { return ConnId{s.index, s.generation}; }
 
-Stack::ConnSlot* Stack::lookup(ConnId c) const noexcept {
+StackEngine::ConnSlot* StackEngine::lookup(ConnId c) const noexcept {
   if (c.slot >= cfg_.max_connections) return nullptr;
   ConnSlot& s = conns_[c.slot];
   if (!s.used || s.generation != c.generation || s.finished) return nullptr;
   return &s;
 }
 
-const Stack::ConnSlot* Stack::slot_at(std::uint32_t i) const noexcept {
+const StackEngine::ConnSlot* StackEngine::slot_at(std::uint32_t i) const noexcept {
   const ConnSlot& s = conns_[i];
   return s.used && !s.finished ? &s : nullptr;
 }
 
-ConnId Stack::id_at(std::uint32_t i) const noexcept { return id_of(conns_[i]); }
+ConnId StackEngine::id_at(std::uint32_t i) const noexcept { return id_of(conns_[i]); }
 
-std::optional<FlowKey> Stack::time_wait_key(std::uint32_t i) const noexcept {
+std::optional<FlowKey> StackEngine::time_wait_key(std::uint32_t i) const noexcept {
   const TwSlot& t = tws_[i];
   if (!t.live()) return std::nullopt;
   return t.rec.key;
 }
 
-void Stack::release_finished() {
+void StackEngine::release_finished() {
   while (!finished_.empty()) {
     const std::uint32_t i = finished_.back();
     finished_.pop_back();
@@ -675,7 +692,7 @@ void Stack::release_finished() {
   }
 }
 
-void Stack::release_connection(ConnSlot& s) {
+void StackEngine::release_connection(ConnSlot& s) {
   Connection& c = *s.conn;
   for (auto& t : s.timers) wheel_.cancel(t);
   if (s.in_flow_table) flows_.erase(c.key());
@@ -689,13 +706,13 @@ void Stack::release_connection(ConnSlot& s) {
   conn_free_.push_back(s.index);
 }
 
-std::int64_t Stack::tw_tick(Instant t, bool round_up) const noexcept {
+std::int64_t StackEngine::tw_tick(Instant t, bool round_up) const noexcept {
   const Duration d = t - start_;
   return (round_up ? std::chrono::ceil<std::chrono::milliseconds>(d) : std::chrono::floor<std::chrono::milliseconds>(d))
       .count();
 }
 
-std::uint32_t Stack::new_time_wait(const Connection& c) {
+std::uint32_t StackEngine::new_time_wait(const Connection& c) {
   if (cfg_.max_time_wait == 0) return kNone;
   const tcp::Tcb& tcb = c.tcb();
   return push_time_wait(tcp::TimeWaitRecord{
@@ -704,7 +721,7 @@ std::uint32_t Stack::new_time_wait(const Connection& c) {
       tcb.rcv_wscale});
 }
 
-std::uint32_t Stack::push_time_wait(const tcp::TimeWaitRecord& rec) {
+std::uint32_t StackEngine::push_time_wait(const tcp::TimeWaitRecord& rec) {
   if (tw_used_ == cfg_.max_time_wait) {
     // DEVIATION(RFC 9293 3.4.1): full: the oldest record, the one nearest its end
     // anyway, makes room, so TIME-WAIT shrinks to what the table holds rather than
@@ -720,7 +737,7 @@ std::uint32_t Stack::push_time_wait(const tcp::TimeWaitRecord& rec) {
   return i;
 }
 
-void Stack::free_time_wait(std::uint32_t index) {
+void StackEngine::free_time_wait(std::uint32_t index) {
   TwSlot& t = tws_[index];
   flows_.erase(t.rec.key);
   t.rec.key.local_port = 0;  // a hole until the head passes it
@@ -728,14 +745,14 @@ void Stack::free_time_wait(std::uint32_t index) {
   trim_time_wait();
 }
 
-void Stack::trim_time_wait() noexcept {
+void StackEngine::trim_time_wait() noexcept {
   while (tw_used_ > 0 && !tws_[tw_head_].live()) {
     tw_head_ = tw_head_ + 1 == cfg_.max_time_wait ? 0 : tw_head_ + 1;
     --tw_used_;
   }
 }
 
-void Stack::restart_time_wait(std::uint32_t index) {
+void StackEngine::restart_time_wait(std::uint32_t index) {
   // Every other record ends no later than now + 2*MSL: at the tail, order holds.
   const tcp::TimeWaitRecord rec = tws_[index].rec;
   tws_[index].rec.key.local_port = 0;
@@ -745,13 +762,13 @@ void Stack::restart_time_wait(std::uint32_t index) {
   *flows_.find(rec.key) = kTimeWaitTag | moved;
 }
 
-void Stack::expire_time_wait() {
+void StackEngine::expire_time_wait() {
   const auto now = static_cast<std::uint32_t>(tw_tick(now_, false));
   // trim_time_wait() keeps a live record (or nothing) at the head.
   while (tw_used_ > 0 && static_cast<std::int32_t>(now - tws_[tw_head_].expiry) >= 0) free_time_wait(tw_head_);
 }
 
-void Stack::settle_stale_timers() const noexcept {
+void StackEngine::settle_stale_timers() const noexcept {
   // A lazily kept retransmission entry (ConnSlot::rtx_deadline) may be the wheel's
   // earliest while its connection's deadline is later or gone: move or drop it
   // until the earliest entry is a real one, so no host wakes early for nothing.
@@ -768,7 +785,7 @@ void Stack::settle_stale_timers() const noexcept {
   }
 }
 
-std::optional<Instant> Stack::next_timer() const noexcept {
+std::optional<Instant> StackEngine::next_timer() const noexcept {
   settle_stale_timers();
   std::optional<Instant> next = wheel_.next_deadline();
   if (tw_used_ > 0) {
@@ -783,7 +800,7 @@ std::optional<Instant> Stack::next_timer() const noexcept {
 // ------------------------------------------------------------------------------------
 // TcpHost
 
-void Stack::state_changed(Connection& c, State from, State to) {
+void StackEngine::state_changed(Connection& c, State from, State to) {
   ConnSlot& s = slot_of(c);
   --by_state_[static_cast<std::size_t>(from)];
   if (from == State::SynReceived && s.in_syn_queue) {
@@ -813,16 +830,16 @@ void Stack::state_changed(Connection& c, State from, State to) {
   if (state_observer_ != nullptr) state_observer_(state_observer_ctx_, c.key(), from, to);
 }
 
-void Stack::closed(Connection& c, CloseReason r) {
+void StackEngine::closed(Connection& c, CloseReason r) {
   ConnSlot& s = slot_of(c);
   leave_accept_queue(s);
   if (s.reported && s.handler != nullptr) {
     s.reported = false;
-    s.handler->on_closed(*this, id_of(s), r);
+    s.handler->on_closed(api_, id_of(s), r);
   }
 }
 
-void Stack::leave_accept_queue(ConnSlot& s) {
+void StackEngine::leave_accept_queue(ConnSlot& s) {
   if (!s.queued || s.listener == kNone) return;
   Listener& l = *listeners_[s.listener];
   auto it = std::find(l.accept_queue.begin(), l.accept_queue.end(), s.index);
@@ -830,7 +847,7 @@ void Stack::leave_accept_queue(ConnSlot& s) {
   s.queued = false;
 }
 
-void Stack::event(Connection& c, tcp::ConnEvent e) {
+void StackEngine::event(Connection& c, tcp::ConnEvent e) {
   ConnSlot& s = slot_of(c);
   const ConnId id = id_of(s);
   switch (e) {
@@ -841,34 +858,34 @@ void Stack::event(Connection& c, tcp::ConnEvent e) {
       Listener& l = *listeners_[s.listener];
       s.reported = true;  // from here on the handler hears about it
       if (l.auto_accept) {
-        if (s.handler) s.handler->on_accept(*this, id);
+        if (s.handler) s.handler->on_accept(api_, id);
       } else {
         s.queued = true;
         l.accept_queue.push_back(s.index);  // bounded by backlog (checked on input)
-        if (l.handler) l.handler->on_acceptable(*this, ListenerId{s.listener});
+        if (l.handler) l.handler->on_acceptable(api_, ListenerId{s.listener});
       }
       return;
     }
     case tcp::ConnEvent::Connected:
       counters_.inc(Counter::tcp_active_open);
       s.opened = true;
-      if (s.handler) s.handler->on_connected(*this, id);
+      if (s.handler) s.handler->on_connected(api_, id);
       return;
     case tcp::ConnEvent::PeerClosed:
-      if (s.reported && s.handler) s.handler->on_peer_closed(*this, id);
+      if (s.reported && s.handler) s.handler->on_peer_closed(api_, id);
       return;
     case tcp::ConnEvent::Writable:
-      if (s.reported && s.handler) s.handler->on_writable(*this, id);
+      if (s.reported && s.handler) s.handler->on_writable(api_, id);
       return;
   }
 }
 
-void Stack::deliver(Connection& c, std::span<const std::byte> data) {
+void StackEngine::deliver(Connection& c, std::span<const std::byte> data) {
   ConnSlot& s = slot_of(c);
-  if (s.reported && s.handler) s.handler->on_data(*this, id_of(s), data);
+  if (s.reported && s.handler) s.handler->on_data(api_, id_of(s), data);
 }
 
-State Stack::state_of(const FlowKey& key) const {
+State StackEngine::state_of(const FlowKey& key) const {
   const std::uint32_t* v = flows_.find(key);
   if (v == nullptr) return State::Closed;
   if (*v & kTimeWaitTag) return State::TimeWait;
@@ -876,12 +893,12 @@ State Stack::state_of(const FlowKey& key) const {
   return s.used && !s.finished && s.conn ? s.conn->state() : State::Closed;
 }
 
-bool Stack::time_wait_exists(const FlowKey& key) const {
+bool StackEngine::time_wait_exists(const FlowKey& key) const {
   const std::uint32_t* v = flows_.find(key);
   return v != nullptr && (*v & kTimeWaitTag) != 0;
 }
 
-bool Stack::challenge_ack_allowed() {
+bool StackEngine::challenge_ack_allowed() {
   // RFC 5961 7: a global limit on challenge ACKs per second. A fixed global count
   // is itself a side channel (CVE-2016-5696: an off-path attacker counts the ACKs
   // to learn whether a connection exists), so, as Linux did in its fix, each
@@ -898,7 +915,7 @@ bool Stack::challenge_ack_allowed() {
   return true;
 }
 
-void Stack::set_timer(Connection& c, tcp::TimerKind k, Instant when) {
+void StackEngine::set_timer(Connection& c, tcp::TimerKind k, Instant when) {
   ConnSlot& s = slot_of(c);
   TimerEntry& e = s.timers[static_cast<std::size_t>(k)];
   if (k == tcp::TimerKind::Retransmit) {
@@ -911,7 +928,7 @@ void Stack::set_timer(Connection& c, tcp::TimerKind k, Instant when) {
   wheel_.schedule(e, when);
 }
 
-void Stack::cancel_timer(Connection& c, tcp::TimerKind k) {
+void StackEngine::cancel_timer(Connection& c, tcp::TimerKind k) {
   ConnSlot& s = slot_of(c);
   if (k == tcp::TimerKind::Retransmit) {
     s.rtx_armed = false;  // the entry, if any, fires stale and does nothing
@@ -920,19 +937,19 @@ void Stack::cancel_timer(Connection& c, tcp::TimerKind k) {
   wheel_.cancel(s.timers[static_cast<std::size_t>(k)]);
 }
 
-void Stack::cancel_timers(Connection& c) {
+void StackEngine::cancel_timers(Connection& c) {
   ConnSlot& s = slot_of(c);
   s.rtx_armed = false;
   for (auto& t : s.timers) wheel_.cancel(t);
 }
 
-bool Stack::timer_pending(Connection& c, tcp::TimerKind k) {
+bool StackEngine::timer_pending(Connection& c, tcp::TimerKind k) {
   ConnSlot& s = slot_of(c);
   if (k == tcp::TimerKind::Retransmit) return s.rtx_armed;
   return wheel_.is_scheduled(s.timers[static_cast<std::size_t>(k)]);
 }
 
-void Stack::advance(Instant now) {
+void StackEngine::advance(Instant now) {
   now_ = std::max(now_, now);
   wheel_.advance(now_, [this](TimerEntry& e) { on_timer(e); });
   expire_time_wait();
@@ -940,7 +957,7 @@ void Stack::advance(Instant now) {
   wake_chunk_waiters();
 }
 
-void Stack::wake_chunk_waiters() {
+void StackEngine::wake_chunk_waiters() {
   if (chunk_waiters_.empty() || chunks_.available() == 0) return;
   // Oldest first; one that finds the pool empty again queues itself anew (into
   // chunk_waiters_, emptied by the swap; both vectors are reserved).
@@ -950,13 +967,13 @@ void Stack::wake_chunk_waiters() {
     if (s.generation != id.generation) continue;  // the slot was released and reused
     s.waits_for_chunks = false;
     if (!s.used || s.finished || !s.reported || s.handler == nullptr) continue;
-    s.handler->on_writable(*this, id);
+    s.handler->on_writable(api_, id);
   }
   chunk_waking_.clear();
   release_finished();
 }
 
-void Stack::on_timer(TimerEntry& e) {
+void StackEngine::on_timer(TimerEntry& e) {
   ConnSlot& s = *static_cast<ConnSlot*>(e.owner);
   if (!s.used || s.finished) return;
   if (e.kind == static_cast<std::uint16_t>(tcp::TimerKind::Retransmit)) {
@@ -975,7 +992,7 @@ void Stack::on_timer(TimerEntry& e) {
 // ------------------------------------------------------------------------------------
 // Output
 
-bool Stack::output_raw(std::span<const std::byte> packet) {
+bool StackEngine::output_raw(std::span<const std::byte> packet) {
   if (packet.size() < wire::kIpv4MinHeaderLen || packet.size() > ip::TxQueue::kSlotBytes) return false;
   std::span<std::byte> out = tx_.reserve();
   if (out.empty()) return false;
@@ -985,7 +1002,7 @@ bool Stack::output_raw(std::span<const std::byte> packet) {
 }
 
 template <class WriteHeader, class FillPayload>
-void Stack::output_tcp(const FlowKey& key, WriteHeader&& write_header, std::size_t payload_len,
+void StackEngine::output_tcp(const FlowKey& key, WriteHeader&& write_header, std::size_t payload_len,
                        FillPayload&& fill) {
   std::span<std::byte> out = tx_.reserve();
   if (out.empty()) return;
@@ -1043,21 +1060,21 @@ void Stack::output_tcp(const FlowKey& key, WriteHeader&& write_header, std::size
   tx_.commit(len);
 }
 
-void Stack::send_tcp(const FlowKey& key, const wire::TcpHeader& h,
+void StackEngine::send_tcp(const FlowKey& key, const wire::TcpHeader& h,
                      std::span<const std::byte> payload) {
   output_tcp(
       key, [&](std::span<std::byte> out) { return TcpHeaderWritten{wire::write_tcp_header(out, h), std::nullopt}; },
       payload.size(), [&](std::span<std::byte> out) { std::copy(payload.begin(), payload.end(), out.begin()); });
 }
 
-void Stack::transmit(Connection& c, const wire::TcpHeader& h, std::size_t off, std::size_t len) {
+void StackEngine::transmit(Connection& c, const wire::TcpHeader& h, std::size_t off, std::size_t len) {
   // The payload goes straight from the send buffer into the packet: one copy.
   output_tcp(
       c.key(), [&](std::span<std::byte> out) { return TcpHeaderWritten{wire::write_tcp_header(out, h), std::nullopt}; },
       len, [&](std::span<std::byte> out) { c.copy_payload(off, out); });
 }
 
-void Stack::transmit_built(Connection& c, std::span<const std::byte> th, std::uint32_t th_sum, std::size_t off,
+void StackEngine::transmit_built(Connection& c, std::span<const std::byte> th, std::uint32_t th_sum, std::size_t off,
                            std::size_t len) {
   output_tcp(
       c.key(),
@@ -1071,7 +1088,7 @@ void Stack::transmit_built(Connection& c, std::span<const std::byte> th, std::ui
 // ------------------------------------------------------------------------------------
 // The application API
 
-Result<ListenerId, Error> Stack::listen(IpAddr addr, std::uint16_t port, Handler& h,
+Result<ListenerId, Error> StackEngine::listen(IpAddr addr, std::uint16_t port, Handler& h,
                                         ListenOptions opts) {
   if (port == 0) return Unexpected{Error::InvalidArgument};
   // `::` (both families) and 0.0.0.0 (IPv4) are wildcards; anything else is ours.
@@ -1104,7 +1121,7 @@ Result<ListenerId, Error> Stack::listen(IpAddr addr, std::uint16_t port, Handler
   return ListenerId{index};
 }
 
-void Stack::unlisten(ListenerId id) {
+void StackEngine::unlisten(ListenerId id) {
   if (id.index >= listeners_.size() || !listeners_[id.index]->active) return;
   Listener& l = *listeners_[id.index];
   l.active = false;
@@ -1128,7 +1145,7 @@ void Stack::unlisten(ListenerId id) {
   release_finished();
 }
 
-std::optional<ConnId> Stack::accept(ListenerId id) {
+std::optional<ConnId> StackEngine::accept(ListenerId id) {
   if (id.index >= listeners_.size()) return std::nullopt;
   Listener& l = *listeners_[id.index];
   if (l.accept_queue.empty()) return std::nullopt;
@@ -1139,11 +1156,11 @@ std::optional<ConnId> Stack::accept(ListenerId id) {
   return id_of(s);
 }
 
-std::size_t Stack::syn_queue_length(ListenerId id) const {
+std::size_t StackEngine::syn_queue_length(ListenerId id) const {
   return id.index < listeners_.size() ? listeners_[id.index]->syn_queue : 0;
 }
 
-const Connection* Stack::connection_at(std::uint32_t slot, ConnId* id) const noexcept {
+const Connection* StackEngine::connection_at(std::uint32_t slot, ConnId* id) const noexcept {
   if (slot >= cfg_.max_connections) return nullptr;
   const ConnSlot* s = slot_at(slot);
   if (s == nullptr) return nullptr;
@@ -1151,13 +1168,13 @@ const Connection* Stack::connection_at(std::uint32_t slot, ConnId* id) const noe
   return &*s->conn;
 }
 
-std::size_t Stack::accept_queue_length(ListenerId id) const {
+std::size_t StackEngine::accept_queue_length(ListenerId id) const {
   return id.index < listeners_.size() ? listeners_[id.index]->accept_queue.size() : 0;
 }
 
-bool Stack::port_in_use(const FlowKey& key) const { return flows_.find(key) != nullptr; }
+bool StackEngine::port_in_use(const FlowKey& key) const { return flows_.find(key) != nullptr; }
 
-Result<ConnId, Error> Stack::connect(IpAddr remote, std::uint16_t remote_port, Handler& h,
+Result<ConnId, Error> StackEngine::connect(IpAddr remote, std::uint16_t remote_port, Handler& h,
                                      ConnectOptions opts) {
   if (remote_port == 0 || is_broadcast_or_multicast(remote)) return Unexpected{Error::InvalidArgument};
   // Source selection: the caller's, the router's (IPv4, several ports), or
@@ -1206,7 +1223,7 @@ Result<ConnId, Error> Stack::connect(IpAddr remote, std::uint16_t remote_port, H
   return id;
 }
 
-Result<std::size_t, Error> Stack::send(ConnId c, std::span<const std::byte> data) {
+Result<std::size_t, Error> StackEngine::send(ConnId c, std::span<const std::byte> data) {
   ConnSlot* s = lookup(c);
   if (s == nullptr) return Unexpected{Error::BadConnection};
   if (s->conn->fin_queued()) return Unexpected{Error::Closing};
@@ -1225,7 +1242,7 @@ Result<std::size_t, Error> Stack::send(ConnId c, std::span<const std::byte> data
   return n;
 }
 
-std::optional<Error> Stack::shutdown_write(ConnId c) {
+std::optional<Error> StackEngine::shutdown_write(ConnId c) {
   ConnSlot* s = lookup(c);
   if (s == nullptr) return Error::BadConnection;
   const bool ok = s->conn->shutdown_write(now_);
@@ -1234,7 +1251,7 @@ std::optional<Error> Stack::shutdown_write(ConnId c) {
 }
 
 template <class F>
-std::optional<Error> Stack::detach(ConnId c, F&& end) {
+std::optional<Error> StackEngine::detach(ConnId c, F&& end) {
   ConnSlot* s = lookup(c);
   if (s == nullptr) return Error::BadConnection;
   // After close() or abort() the application hears nothing more about it, and a
@@ -1248,15 +1265,15 @@ std::optional<Error> Stack::detach(ConnId c, F&& end) {
   return std::nullopt;
 }
 
-std::optional<Error> Stack::close(ConnId c) {
+std::optional<Error> StackEngine::close(ConnId c) {
   return detach(c, [this](Connection& k) { k.close(now_); });
 }
 
-std::optional<Error> Stack::abort(ConnId c) {
+std::optional<Error> StackEngine::abort(ConnId c) {
   return detach(c, [this](Connection& k) { k.abort(now_); });
 }
 
-void Stack::abort_all() {
+void StackEngine::abort_all() {
   for (std::uint32_t i = 0; i < cfg_.max_connections; ++i) {
     ConnSlot& s = conns_[i];
     if (s.used && !s.finished) s.conn->abort(now_);
@@ -1264,14 +1281,14 @@ void Stack::abort_all() {
   release_finished();
 }
 
-std::optional<Error> Stack::set_nodelay(ConnId c, bool on) {
+std::optional<Error> StackEngine::set_nodelay(ConnId c, bool on) {
   ConnSlot* s = lookup(c);
   if (s == nullptr) return Error::BadConnection;
   s->conn->set_nodelay(on);
   return std::nullopt;
 }
 
-std::optional<Error> Stack::set_keepalive(ConnId c, const Keepalive& k) {
+std::optional<Error> StackEngine::set_keepalive(ConnId c, const Keepalive& k) {
   ConnSlot* s = lookup(c);
   if (s == nullptr) return Error::BadConnection;
   if (k.on && (k.idle <= Duration::zero() || k.interval <= Duration::zero() || k.count == 0)) {
@@ -1281,14 +1298,14 @@ std::optional<Error> Stack::set_keepalive(ConnId c, const Keepalive& k) {
   return std::nullopt;
 }
 
-std::optional<Error> Stack::set_congestion(ConnId c, tcp::CongestionAlgorithm a) {
+std::optional<Error> StackEngine::set_congestion(ConnId c, tcp::CongestionAlgorithm a) {
   ConnSlot* s = lookup(c);
   if (s == nullptr) return Error::BadConnection;
   s->conn->set_congestion(a);
   return std::nullopt;
 }
 
-std::optional<Error> Stack::set_buffer_sizes(ConnId c, std::uint32_t rcv_buf, std::uint32_t snd_buf) {
+std::optional<Error> StackEngine::set_buffer_sizes(ConnId c, std::uint32_t rcv_buf, std::uint32_t snd_buf) {
   ConnSlot* s = lookup(c);
   if (s == nullptr) return Error::BadConnection;
   constexpr std::uint32_t kMaxBuffer = 1u << 30;
@@ -1297,25 +1314,25 @@ std::optional<Error> Stack::set_buffer_sizes(ConnId c, std::uint32_t rcv_buf, st
   return std::nullopt;
 }
 
-std::optional<Error> Stack::set_receive_held(ConnId c, std::uint32_t bytes) {
+std::optional<Error> StackEngine::set_receive_held(ConnId c, std::uint32_t bytes) {
   ConnSlot* s = lookup(c);
   if (s == nullptr) return Error::BadConnection;
   s->conn->set_receive_held(bytes, now_);
   return std::nullopt;
 }
 
-std::optional<Error> Stack::set_handler(ConnId c, Handler& h) {
+std::optional<Error> StackEngine::set_handler(ConnId c, Handler& h) {
   ConnSlot* s = lookup(c);
   if (s == nullptr) return Error::BadConnection;
   s->handler = &h;
   return std::nullopt;
 }
 
-void Stack::set_user_data(ConnId c, void* p) {
+void StackEngine::set_user_data(ConnId c, void* p) {
   if (ConnSlot* s = lookup(c)) s->conn->user_data = p;
 }
 
-void* Stack::user_data(ConnId c) const {
+void* StackEngine::user_data(ConnId c) const {
   // Unlike lookup(), a finished connection still answers until its slot is
   // released, which happens after on_closed() returns: a handler finds its state
   // in its last callback too.
@@ -1325,7 +1342,7 @@ void* Stack::user_data(ConnId c) const {
   return s.conn->user_data;
 }
 
-std::optional<ConnInfo> Stack::info(ConnId c) const {
+std::optional<ConnInfo> StackEngine::info(ConnId c) const {
   ConnSlot* s = lookup(c);
   if (s == nullptr) return std::nullopt;
   const Connection& k = *s->conn;

@@ -1,5 +1,12 @@
 /// \file
-/// Stack: one per lcore. It owns that core's connections (flow table keyed by the
+/// StackEngine: the engine behind the public riptide::Stack (include/riptide/stack.hpp,
+/// a facade that owns one through a pointer and forwards each call, lib/stack/
+/// stack_api.cpp). Not installed: changing it changes no public header. riptide's
+/// own per-packet drivers (Interface, Router, MbufDriver, Worker, MemoryLink) reach
+/// it with Stack::engine() and call it directly. Handler callbacks get the facade
+/// (api()).
+///
+/// One per lcore. It owns that core's connections (flow table keyed by the
 /// 4-tuple), listeners, TIME-WAIT records, timer wheel, counters and transmit queue,
 /// and serves the application API. Nothing in it is shared with another core, so
 /// nothing in it is locked.
@@ -33,6 +40,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "riptide/stack.hpp"  // Stack (the public facade) and the public value types
 #include "common/counters.hpp"
 #include "common/ip_addr.hpp"
 #include "common/result.hpp"
@@ -50,141 +58,19 @@
 
 namespace riptide {
 
-using tcp::CloseReason;
-using tcp::State;
-
-/// Errors the API returns (never thrown).
-enum class Error : std::uint8_t {
-  InvalidArgument,   ///< bad address, port or option value
-  AddressInUse,      ///< listen() on a taken port, connect() on a taken 4-tuple
-  AddressNotLocal,   ///< a local address that is not one of the stack's
-  NoPorts,           ///< every ephemeral port is in use toward that peer
-  NoMemory,          ///< connection pool or listener table exhausted
-  BadConnection,     ///< the handle is stale (the connection is gone)
-  NotConnected,      ///< the call needs a synchronized connection
-  Closing,           ///< the write side is already shut
-};
-[[nodiscard]] std::string_view to_string(Error e) noexcept;
-
-/// A handle to a connection: a pool slot and that slot's generation, so a handle
-/// kept after on_closed() is recognised as stale rather than reaching a new owner.
-struct ConnId {
-  std::uint32_t slot = 0;
-  std::uint32_t generation = 0;
-  constexpr bool operator==(const ConnId&) const = default;
-};
-
-struct ListenerId {
-  std::uint32_t index = 0;
-  constexpr bool operator==(const ListenerId&) const = default;
-};
-
-class Stack;
-
-/// Application callbacks, run on the owning core. A handler may call any Stack API
-/// from inside a callback, including on the connection being reported.
-class Handler {
+class StackEngine final : private tcp::TcpHost {
  public:
-  virtual ~Handler() = default;
-  /// A passive connection reached ESTABLISHED (listeners with auto_accept).
-  virtual void on_accept(Stack&, ConnId) {}
-  /// A listener without auto_accept has a connection waiting in its accept queue.
-  virtual void on_acceptable(Stack&, ListenerId) {}
-  /// An active open completed. A failed one ends in on_closed(Refused/TimedOut).
-  virtual void on_connected(Stack&, ConnId) {}
-  /// In-order payload; the view is valid only during the call (zero copy).
-  virtual void on_data(Stack&, ConnId, std::span<const std::byte>) {}
-  /// Send space freed after send() accepted less than it was given.
-  virtual void on_writable(Stack&, ConnId) {}
-  /// The peer's FIN arrived: no more data will come (half-close).
-  virtual void on_peer_closed(Stack&, ConnId) {}
-  /// The connection is gone; the ConnId is stale once this returns.
-  virtual void on_closed(Stack&, ConnId, CloseReason) {}
-};
+  using Keepalive = Stack::Keepalive;
+  using StateObserver = Stack::StateObserver;
 
-struct ListenOptions {
-  std::uint32_t backlog = 0;  ///< SYN queue and accept queue bound; 0: the config default
-  bool auto_accept = true;    ///< hand connections to on_accept() as they complete
-  std::optional<tcp::SynCookieMode> syn_cookies;  ///< default: the stack's config
-};
+  /// `api`: the facade that owns this engine; handlers are called with it.
+  StackEngine(Stack& api, StackConfig cfg, Instant now);
+  ~StackEngine();
+  StackEngine(const StackEngine&) = delete;
+  StackEngine& operator=(const StackEngine&) = delete;
 
-struct ConnectOptions {
-  /// Unspecified (`::` or 0.0.0.0): chosen for the remote address: IPv4, the
-  /// stack's first address (or set_source_selector's choice); IPv6, by
-  /// IpLayer::select_source (RFC 6724's scope rule). Otherwise one of the stack's
-  /// addresses, of the remote address's family.
-  IpAddr local_addr{};
-  std::uint16_t local_port = 0;  ///< 0: an ephemeral port
-};
-
-struct StackConfig {
-  std::vector<Ipv4Addr> local_addrs;  ///< IPv4; this or local_addrs6 has at least one
-  /// IPv6 addresses, global and link-local (fe80::/10); not multicast, not `::`,
-  /// not IPv4-mapped. TCP over IPv6 uses them (RFC 8200).
-  std::vector<IpAddr> local_addrs6;
-  tcp::TcpConfig tcp;
-  /// Connection records (about 1.5 KB each, allocated at start-up).
-  std::uint32_t max_connections = 65536;
-  /// Records are scarce once this percentage of max_connections is in use: new
-  /// SYNs on listeners with cookies "auto" get cookies instead of records, and
-  /// half-open entries give up after tcp.synack_retries_pressure SYN-ACKs. 1..100.
-  std::uint32_t pressure_percent = 90;
-  /// TIME-WAIT records; when all are taken the oldest is recycled. 0: connections
-  /// close without TIME-WAIT (tcp_time_wait_full).
-  std::uint32_t max_time_wait = 262144;
-  std::uint32_t max_listeners = 64;
-  /// 2 KiB send-buffer chunks (address space reserved, memory touched as used); 0:
-  /// 32 per connection, at most kDefaultChunkLimit.
-  std::uint32_t send_chunks = 0;
-  std::uint32_t tx_queue = 4096;    ///< packets waiting for drain_tx()
-  std::uint8_t ttl = 64;            ///< IPv4 TTL
-  std::uint8_t hop_limit = 64;      ///< IPv6 Hop Limit (RFC 8200 3); 1..255
-  tcp::Secret secret{};             ///< ISN/cookie key; random_secret() in production
-  /// The port computes IPv4 and TCP checksums (DPDK TX offload): TCP segments leave
-  /// with a zero IP checksum and the pseudo-header sum in the TCP checksum field.
-  bool tx_checksum_offload = false;
-  /// Several cores: true when this stack's core owns a tuple. Active opens pick an
-  /// ephemeral port the filter accepts, so replies land on this core. Null: all.
-  bool (*owns)(const FlowKey& key, const void* ctx) = nullptr;
-  const void* owns_ctx = nullptr;
-};
-
-/// A random secret from libsodium (start-up only: not for the data path).
-[[nodiscard]] tcp::Secret random_secret();
-
-/// The default send_chunks' ceiling: 1 GiB of address space per stack, what 16,384
-/// connections with 32 chunks each took before the connection table grew.
-inline constexpr std::uint32_t kDefaultChunkLimit = 524288;
-
-/// The largest MSS a transmit slot can carry (2048 - IPv4 20 - TCP 60). Over IPv6
-/// connections use tcp.mss - 20 (the same MTU less the longer header, RFC 8200 8.3).
-inline constexpr std::uint16_t kMaxMss = 1968;
-
-/// What is wrong with a configuration, naming the key, or nothing. Stack's
-/// constructor aborts on a bad one; programs call this first to report nicely.
-[[nodiscard]] std::optional<std::string> validate(const StackConfig& c);
-
-/// A snapshot of one connection (the .pkt runner's tcpi_state, telemetry's listing).
-struct ConnInfo {
-  FlowKey key;
-  State state = State::Closed;
-  SeqNum snd_una, snd_nxt, rcv_nxt, iss, irs;
-  std::uint32_t snd_wnd = 0, rcv_wnd = 0, cwnd = 0, ssthresh = 0;
-  tcp::CongestionAlgorithm congestion = tcp::CongestionAlgorithm::NewReno;
-  bool in_recovery = false;
-  std::uint16_t snd_mss = 0;
-  std::uint8_t snd_wscale = 0, rcv_wscale = 0;
-  bool ts_ok = false, sack_ok = false;
-  std::size_t send_queued = 0;
-  Duration srtt{}, rto{};
-};
-
-class Stack final : private tcp::TcpHost {
- public:
-  Stack(StackConfig cfg, Instant now);
-  ~Stack();
-  Stack(const Stack&) = delete;
-  Stack& operator=(const Stack&) = delete;
+  /// The public Stack this engine serves (what Handler callbacks receive).
+  [[nodiscard]] Stack& api() noexcept { return api_; }
 
   /// --- driving ------------------------------------------------------------------
   /// One received IP packet; the version nibble says IPv4 or IPv6.
@@ -244,12 +130,6 @@ class Stack final : private tcp::TcpHost {
   void abort_all();
   std::optional<Error> set_nodelay(ConnId c, bool on);
   /// RFC 1122 4.2.3.6 keep-alives for one connection (the config gives defaults).
-  struct Keepalive {
-    bool on = true;
-    Duration idle = std::chrono::hours{2};
-    Duration interval = std::chrono::seconds{75};
-    std::uint8_t count = 9;
-  };
   std::optional<Error> set_keepalive(ConnId c, const Keepalive& k);
   /// TCP_CONGESTION: NewReno or CUBIC for this connection from now on.
   std::optional<Error> set_congestion(ConnId c, tcp::CongestionAlgorithm a);
@@ -312,8 +192,11 @@ class Stack final : private tcp::TcpHost {
   /// refusal counted (tcp_icmp_drop_*). The caller checked the ICMP message itself
   /// (checksum, type) and classified it (ip::classify_icmp_error and
   /// classify_icmpv6_error). Called by lib/ip (the IpLayer for ICMP, the Interface
-  /// for ICMPv6) on the owning core; `quoted` is only read during the call.
-  void icmp_error(ip::IcmpError e, std::span<const std::byte> quoted, Instant now);
+  /// for ICMPv6) on the owning core; `quoted` is only read during the call. True
+  /// when a connection took it (the quote names one and its sequence number is in
+  /// flight): the Interface updates its PMTU cache only then, so a blind forger
+  /// cannot poison it (RFC 5927 4.1).
+  bool icmp_error(ip::IcmpError e, std::span<const std::byte> quoted, Instant now);
 
   /// The path MTU to an IPv6 peer (lib/ip's Interface::path_mtu: the link MTU unless
   /// a Packet Too Big lowered it, RFC 8201), asked once per new IPv6 connection so
@@ -353,7 +236,6 @@ class Stack final : private tcp::TcpHost {
   [[nodiscard]] std::size_t syn_queue_length(ListenerId l) const;
   /// Called on every state change of every connection (after the stack's own
   /// bookkeeping), so a test can check each edge against RFC 9293's diagram.
-  using StateObserver = void (*)(void* ctx, const FlowKey& key, State from, State to);
   void set_state_observer(StateObserver f, void* ctx) noexcept {
     state_observer_ = f;
     state_observer_ctx_ = ctx;
@@ -428,6 +310,7 @@ class Stack final : private tcp::TcpHost {
   void settle_stale_timers() const noexcept;  ///< see ConnSlot::rtx_deadline
   bool port_in_use(const FlowKey& key) const;
 
+  Stack& api_;
   StackConfig cfg_;
   SourceSelector source_select_ = nullptr;
   PathMtuSource path_mtu_ = nullptr;
@@ -477,7 +360,7 @@ class Stack final : private tcp::TcpHost {
 };
 
 template <class F>
-void Stack::for_each_connection(F&& f) const {
+void StackEngine::for_each_connection(F&& f) const {
   for (std::uint32_t i = 0; i < cfg_.max_connections; ++i) {
     const ConnSlot* s = slot_at(i);
     if (s == nullptr) continue;

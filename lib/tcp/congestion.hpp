@@ -19,13 +19,11 @@
 #include <string_view>
 
 #include "common/time.hpp"
+#include "riptide/tcp_config.hpp"
 
 namespace riptide::tcp {
 
-enum class CongestionAlgorithm : std::uint8_t { NewReno, Cubic };
-[[nodiscard]] std::string_view to_string(CongestionAlgorithm a) noexcept;
-// "newreno" / "reno" or "cubic"; nullopt for anything else.
-[[nodiscard]] std::optional<CongestionAlgorithm> parse_congestion_algorithm(std::string_view s) noexcept;
+// CongestionAlgorithm (and its to_string / parse) is public: riptide/tcp_config.hpp.
 
 class CongestionControl {
  public:
@@ -56,6 +54,9 @@ class CongestionControl {
   void on_timeout(std::uint32_t flight_size) noexcept;
   // Fast recovery ended with a full ACK; cwnd was deflated by the caller.
   void on_recovery_end() noexcept { epoch_start_.reset(); }
+  // SND.MSS fell (a path MTU, RFC 8201 5.4): avoidance, the loss window and the
+  // ssthresh floor count in the new segment size from now on.
+  void set_mss(std::uint32_t mss) noexcept { mss_ = mss; }
 
   std::uint32_t cwnd = 0;  // bytes
   std::uint32_t ssthresh = 0xFFFFFFFF;

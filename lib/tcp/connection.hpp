@@ -42,18 +42,7 @@ enum class TimerKind : std::uint8_t {
 };
 inline constexpr std::size_t kTimerKindCount = static_cast<std::size_t>(TimerKind::kCount);
 
-// Why a connection ended, as reported to the application.
-enum class CloseReason : std::uint8_t {
-  Normal,    // both FINs exchanged (or the application aborted in a closing state)
-  Reset,     // the peer sent an acceptable RST
-  Aborted,   // the application called abort()
-  TimedOut,  // retransmissions exhausted, or connect timeout
-  Refused,   // RST answered our SYN (RFC 9293 3.10.7.3)
-  // An ICMP hard error answered our SYN or SYN-ACK (RFC 9293 3.9.2.2, RFC 5461 4),
-  // or a soft one had arrived when the opening timed out (Linux's EHOSTUNREACH).
-  Unreachable,
-};
-[[nodiscard]] std::string_view to_string(CloseReason r) noexcept;
+// CloseReason (why a connection ended) is public: riptide/tcp_state.hpp.
 
 // Events the state machine reports to its host (and through it, the application).
 enum class ConnEvent : std::uint8_t {
@@ -169,6 +158,7 @@ class Connection {
   enum class IcmpClass : std::uint8_t {
     Soft,  // RFC 9293 3.9.2.2 soft errors: MUST NOT abort (MUST-56)
     Hard,  // hard errors: abort while opening (SHLD-26 as RFC 5461 4 reads it)
+    Refused,  // port unreachable: hard, reported as CloseReason::Refused (as Linux)
   };
   // RFC 5927 4.1: an error is taken only when the segment it quotes could be one
   // of ours in flight: SND.UNA <= seq < SND.NXT (SND.UNA itself: the SYN, or the

@@ -15,17 +15,23 @@ namespace riptide::tcp {
 using namespace detail;  // connection_internal.hpp
 
 bool Connection::icmp_acceptable(SeqNum quoted_seq) const noexcept {
-  // SND.UNA <= seq < SND.NXT; in SYN-SENT that is the ISS alone (the SYN).
-  return tcb_.snd_una <= quoted_seq && quoted_seq < tcb_.snd_nxt;
+  // SND.UNA <= seq < SND.MAX (the highest sent: SND.NXT is rewound by a timeout's
+  // go-back-N, and FreeBSD checks snd_max, Linux its never-rewound snd_nxt); in
+  // SYN-SENT that is the ISS alone (the SYN).
+  return tcb_.snd_una <= quoted_seq && quoted_seq < tcb_.snd_max;
 }
 
 bool Connection::on_icmp_error(IcmpClass c, Instant now) {
   const bool opening = state_ == State::SynSent || state_ == State::SynReceived;
-  if (c == IcmpClass::Hard && opening) {
+  if (c != IcmpClass::Soft && opening) {
     // SHLD-26. A passive child in SYN-RECEIVED goes away like one reset (its
-    // listener never reported it); an active open reports Unreachable.
+    // listener never reported it); an active open reports Unreachable, or
+    // Refused for a port unreachable (as a RST would).
     host_.count(Counter::tcp_icmp_aborted);
-    enter_closed(passive_ ? CloseReason::Reset : CloseReason::Unreachable, now);
+    enter_closed(passive_                    ? CloseReason::Reset
+                 : c == IcmpClass::Refused ? CloseReason::Refused
+                                           : CloseReason::Unreachable,
+                 now);
     return true;
   }
   // MUST-56: no abort. SHLD-25: kept, so that an opening that times out says why.
@@ -48,19 +54,30 @@ bool Connection::on_path_mss(std::uint16_t path_mss, Instant now) {
   const auto mss = static_cast<std::uint16_t>(path_mss_ - room);
   if (mss >= tcb_.snd_mss) return false;
   tcb_.snd_mss = mss;
+  cc_.set_mss(mss);
   host_.count(Counter::tcp_pmtu_mss_lowered);
-  if (may_send(state_) && tcb_.snd_nxt != tcb_.snd_una) {
+  if (may_send(state_) && tcb_.snd_max != tcb_.snd_una) {
     // What is in flight was sent in segments the path just refused (the one
     // quoted, likely those behind it too): send it again from SND.UNA in segments
-    // that fit. No RTT sample from it (Karn); recovery in progress ends, as a
-    // timeout ends it, so later duplicates of the old flight start none.
+    // that fit. No RTT sample from it (Karn). Recovery in progress ends, as a
+    // timeout ends it, so later duplicates of the old flight start none; its
+    // inflated window is deflated to ssthresh (RFC 6582 3.2 step 3's bound) so
+    // the resend is no burst.
     rtt_seq_.reset();
-    in_recovery_ = false;
+    if (in_recovery_) {
+      cc_.cwnd = std::min(cc_.cwnd, cc_.ssthresh);
+      cc_.on_recovery_end();
+      in_recovery_ = false;
+    }
     dupacks_ = 0;
     recover_ = tcb_.snd_max;
     tcb_.snd_nxt = tcb_.snd_una;
-    host_.count(Counter::tcp_retransmit_segment);
     output(now);
+    // A fresh RTO from this resend (as Linux re-arms on retransmitting the head):
+    // the old deadline, set for the refused segments, would fire before the
+    // resend could be acknowledged and collapse cwnd for what is no congestion.
+    pto_armed_ = false;
+    host_.set_timer(*this, TimerKind::Retransmit, now + rto_.rto());
   }
   return true;
 }

@@ -7,10 +7,11 @@
 #include <cstdint>
 
 #include "common/ip_addr.hpp"
+#include "riptide/tcp_config.hpp"
 
 namespace riptide::tcp {
 
-using Secret = std::array<std::uint8_t, 16>;
+// Secret (16 bytes) is public: riptide/tcp_config.hpp.
 
 // SipHash-2-4 of a 4-tuple (IPv4 or IPv6: every address bit) plus a domain tag and one extra word, so the ISN, the
 // cookie and the timestamp offset are independent functions of one secret.

@@ -1,42 +1,4 @@
-// The eleven states of RFC 9293 3.3.2, printed with the RFC's spelling.
+// Forwards to the public header (docs/embedding.md "The public headers").
 #pragma once
 
-#include <cstdint>
-#include <string_view>
-
-namespace riptide::tcp {
-
-enum class State : std::uint8_t {
-  Closed,
-  Listen,
-  SynSent,
-  SynReceived,
-  Established,
-  FinWait1,
-  FinWait2,
-  CloseWait,
-  Closing,
-  LastAck,
-  TimeWait,
-};
-
-inline constexpr int kStateCount = 11;
-
-// "CLOSED", "SYN-RECEIVED", ... as RFC 9293 writes them.
-[[nodiscard]] std::string_view to_string(State s) noexcept;
-
-// RFC 9293 3.3.2: states in which both sides' ISNs are known.
-[[nodiscard]] constexpr bool is_synchronized(State s) noexcept {
-  return s != State::Closed && s != State::Listen && s != State::SynSent &&
-         s != State::SynReceived;
-}
-
-// States in which our data or FIN may still go out (or be resent): the
-// synchronized states before TIME-WAIT other than FIN-WAIT-2 (whose FIN is
-// acknowledged, RFC 9293 3.3.2).
-[[nodiscard]] constexpr bool may_send(State s) noexcept {
-  return s == State::Established || s == State::CloseWait || s == State::FinWait1 || s == State::Closing ||
-         s == State::LastAck;
-}
-
-}  // namespace riptide::tcp
+#include "riptide/tcp_state.hpp"

@@ -11,32 +11,16 @@
 #include <string_view>
 
 #include "common/result.hpp"
+#include "riptide/mac_addr.hpp"
 #include "wire/parse_error.hpp"
 
 namespace riptide::wire {
 
-struct MacAddr {
-  std::array<std::uint8_t, 6> bytes{};
-
-  constexpr bool operator==(const MacAddr&) const = default;
-
-  // "02:00:00:00:00:01": lower-case hex, colon separated.
-  [[nodiscard]] std::string to_string() const;
-  // Exactly six two-digit hex octets separated by ':' (either case), nothing else.
-  static std::optional<MacAddr> parse(std::string_view text);
-
-  static constexpr MacAddr broadcast() noexcept {
-    return MacAddr{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
-  }
-  [[nodiscard]] constexpr bool is_broadcast() const noexcept { return *this == broadcast(); }
-  // Group bit (I/G) set: broadcast or multicast.
-  [[nodiscard]] constexpr bool is_multicast() const noexcept { return (bytes[0] & 0x01) != 0; }
-};
-
-std::string to_string(const MacAddr& m);
+// MacAddr (and its to_string / parse) is public: riptide/mac_addr.hpp.
 
 inline constexpr std::uint16_t kEtherTypeIpv4 = 0x0800;
 inline constexpr std::uint16_t kEtherTypeArp = 0x0806;
+inline constexpr std::uint16_t kEtherTypeIpv6 = 0x86DD;  // RFC 2464 3
 inline constexpr std::uint16_t kEtherTypeVlan = 0x8100;
 inline constexpr std::size_t kEthernetHeaderLen = 14;
 

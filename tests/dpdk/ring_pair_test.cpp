@@ -12,14 +12,17 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <set>
 #include <string>
 #include <vector>
 #include <unistd.h>
 
+#include "common/byte_order.hpp"
 #include "io/eth_port.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/steering.hpp"
 #include "runtime/worker.hpp"
+#include "wire/icmpv6.hpp"
 
 namespace riptide::runtime {
 namespace {
@@ -392,6 +395,82 @@ TEST(DpdkSteering, Ipv6OwnerIsSymmetricAndMatchesDpdk) {
   for (std::size_t n : per_owner) EXPECT_GT(n, 40u);  // every worker owns a share
   const Ipv4Addr a = Ipv4Addr::from_octets(198, 18, 0, 1), b = Ipv4Addr::from_octets(198, 18, 0, 2);
   EXPECT_EQ(s.hash(IpAddr{a}, IpAddr{b}, 1234, 80), s.hash(a, b, 1234, 80));
+}
+
+// Software steering's routing of frames (Worker::steer): TCP of both families to
+// the owner of its tuple, ICMP and ICMPv6 errors to the owner of the tuple they
+// quote (the same worker as that connection's own segments, under the symmetric
+// key), ARP and ND to every worker, the rest where it arrived.
+TEST(DpdkSteering, RoutesFramesByFlowAndQuotedFlow) {
+  using Kind = Steering::Route::Kind;
+  Steering s(4);
+  const Ipv4Addr peer4 = Ipv4Addr::from_octets(198, 18, 0, 1), us4 = Ipv4Addr::from_octets(198, 18, 0, 2);
+  const IpAddr peer6 = *IpAddr::parse("2001:db8::1"), us6 = *IpAddr::parse("2001:db8::2");
+  auto eth = [](std::uint16_t type, std::vector<std::byte> ip) {
+    std::vector<std::byte> f(14);
+    store_be16(f.data() + 12, type);
+    f.insert(f.end(), ip.begin(), ip.end());
+    return f;
+  };
+  // IPv4 header (20 bytes) + the first 8 bytes of TCP or ICMP.
+  auto v4 = [](std::uint8_t proto, Ipv4Addr src, Ipv4Addr dst, std::uint16_t sport, std::uint16_t dport,
+               std::uint16_t frag = 0x4000) {
+    std::vector<std::byte> p(28);
+    p[0] = std::byte{0x45};
+    store_be16(p.data() + 6, frag);
+    p[9] = std::byte{proto};
+    store_be32(p.data() + 12, src.value);
+    store_be32(p.data() + 16, dst.value);
+    store_be16(p.data() + 20, sport);
+    store_be16(p.data() + 22, dport);
+    return p;
+  };
+  auto v6 = [](std::uint8_t nh, const IpAddr& src, const IpAddr& dst, std::uint16_t sport, std::uint16_t dport) {
+    std::vector<std::byte> p(48);
+    p[0] = std::byte{0x60};
+    p[6] = std::byte{nh};
+    std::memcpy(p.data() + 8, src.bytes.data(), 16);
+    std::memcpy(p.data() + 24, dst.bytes.data(), 16);
+    store_be16(p.data() + 40, sport);
+    store_be16(p.data() + 42, dport);
+    return p;
+  };
+  // An ICMP message of `type` (8-byte header) carrying `quoted`.
+  auto icmp = [](std::vector<std::byte> outer, std::uint8_t type, const std::vector<std::byte>& quoted) {
+    const std::size_t at = (static_cast<std::uint8_t>(outer[0]) >> 4) == 4 ? 20 : 40;
+    outer.resize(at + 8);
+    outer[at] = std::byte{type};
+    outer.insert(outer.end(), quoted.begin(), quoted.end());
+    return outer;
+  };
+  std::set<std::uint16_t> owners;
+  for (std::uint16_t port = 40000; port < 40032; ++port) {
+    const std::uint16_t o4 = s.owner(peer4, us4, port, 80), o6 = s.owner(peer6, us6, port, 80);
+    owners.insert(o4);
+    const auto tcp4 = eth(0x0800, v4(6, peer4, us4, port, 80));
+    EXPECT_EQ(s.route(tcp4).kind, Kind::Owner);
+    EXPECT_EQ(s.route(tcp4).owner, o4);
+    const auto tcp6 = eth(0x86DD, v6(6, peer6, us6, port, 80));
+    EXPECT_EQ(s.route(tcp6).kind, Kind::Owner);
+    EXPECT_EQ(s.route(tcp6).owner, o6);
+    // Errors from a router about our segments (source us, destination the peer).
+    const auto unreach = eth(0x0800, icmp(v4(1, Ipv4Addr::from_octets(198, 18, 9, 9), us4, 0, 0), 3,
+                                          v4(6, us4, peer4, 80, port)));
+    EXPECT_EQ(s.route(unreach).kind, Kind::Owner);
+    EXPECT_EQ(s.route(unreach).owner, o4) << port;
+    const auto ptb = eth(0x86DD, icmp(v6(58, *IpAddr::parse("2001:db8:9::9"), us6, 0, 0), wire::kIcmpv6PacketTooBig,
+                                      v6(6, us6, peer6, 80, port)));
+    EXPECT_EQ(s.route(ptb).kind, Kind::Owner);
+    EXPECT_EQ(s.route(ptb).owner, o6) << port;
+  }
+  EXPECT_GT(owners.size(), 1u);
+  EXPECT_EQ(s.route(eth(0x0806, std::vector<std::byte>(28))).kind, Kind::Everyone);  // ARP
+  EXPECT_EQ(s.route(eth(0x86DD, icmp(v6(58, peer6, us6, 0, 0), wire::kNdNeighborSolicit, {}))).kind, Kind::Everyone);
+  EXPECT_EQ(s.route(eth(0x86DD, icmp(v6(58, peer6, us6, 0, 0), wire::kIcmpv6EchoRequest, {}))).kind, Kind::Local);
+  EXPECT_EQ(s.route(eth(0x86DD, v6(0, peer6, us6, 1, 80))).kind, Kind::Local);  // behind a Hop-by-Hop header
+  EXPECT_EQ(s.route(eth(0x0800, v4(6, peer4, us4, 1, 80, 0x2000))).kind, Kind::Local);  // a fragment
+  EXPECT_EQ(s.route(eth(0x0800, icmp(v4(1, peer4, us4, 0, 0), 8, {}))).kind, Kind::Local);  // echo
+  EXPECT_EQ(s.route(std::vector<std::byte>(10)).kind, Kind::Local);  // runt
 }
 
 }  // namespace

@@ -171,7 +171,7 @@ struct App final : Handler {
     for (auto& x : conns) if (x.id == c) return &x;
     return nullptr;
   }
-  // After close() or abort() the application hears nothing more (Stack::detach).
+  // After close() or abort() the application hears nothing more (StackEngine::detach).
   void forget(ConnId c) {
     conns.erase(std::remove_if(conns.begin(), conns.end(), [&](const Conn& x) { return x.id == c; }),
                 conns.end());
@@ -273,7 +273,7 @@ struct World {
 
 const tcp::Connection* find_conn(const Stack& s, const FlowKey& k) {
   for (std::uint32_t slot = 0; slot < kMaxConns; ++slot) {
-    const tcp::Connection* c = s.connection_at(slot);
+    const tcp::Connection* c = s.engine().connection_at(slot);
     if (c != nullptr && c->key() == k) return c;
   }
   return nullptr;
@@ -735,7 +735,7 @@ void check_stack(World& w, int si) {
   std::size_t syn_rcvd_passive = 0;
   for (std::uint32_t slot = 0; slot < kMaxConns; ++slot) {
     ConnId id;
-    const tcp::Connection* c = s.connection_at(slot, &id);
+    const tcp::Connection* c = s.engine().connection_at(slot, &id);
     if (c == nullptr) {
       w.track[si][slot].valid = false;
       continue;
@@ -777,10 +777,10 @@ void check_stack(World& w, int si) {
     ENGINE_CHECK(s.accept_queue_length(l) <= live);
   }
   ENGINE_CHECK(syn_queued <= syn_rcvd_passive, static_cast<unsigned>(syn_queued), static_cast<unsigned>(syn_rcvd_passive));
-  ENGINE_CHECK(s.chunks().available() <= s.chunks().capacity());
+  ENGINE_CHECK(s.engine().chunks().available() <= s.engine().chunks().capacity());
   if (live == 0) {
-    ENGINE_CHECK(s.chunks().available() == s.chunks().capacity(),
-                 static_cast<unsigned>(s.chunks().available()), static_cast<unsigned>(s.chunks().capacity()));
+    ENGINE_CHECK(s.engine().chunks().available() == s.engine().chunks().capacity(),
+                 static_cast<unsigned>(s.engine().chunks().available()), static_cast<unsigned>(s.engine().chunks().capacity()));
   }
   // Handles the application holds are live (on_closed removed the others).
   auto& conns = w.apps[si].conns;
@@ -798,7 +798,7 @@ void check_pair(World& w, int a) {
   const Stack& sa = *w.stacks[a];
   const Stack& sb = *w.stacks[1 - a];
   for (std::uint32_t slot = 0; slot < kMaxConns; ++slot) {
-    const tcp::Connection* c = sa.connection_at(slot);
+    const tcp::Connection* c = sa.engine().connection_at(slot);
     if (c == nullptr || c->key().remote_addr != kAddr[1 - a] || c->state() == State::SynSent) continue;
     const FlowKey& k = c->key();
     const tcp::Connection* o = find_conn(sb, FlowKey{k.remote_addr, k.local_addr, k.remote_port, k.local_port});
@@ -850,15 +850,15 @@ void teardown(World& w) {
     ENGINE_CHECK(!s.next_timer().has_value());
     ENGINE_CHECK(s.connection_count() == 0, static_cast<unsigned>(s.connection_count()));
     ENGINE_CHECK(s.time_wait_count() == 0, static_cast<unsigned>(s.time_wait_count()));
-    ENGINE_CHECK(s.chunks().available() == s.chunks().capacity(),
-                 static_cast<unsigned>(s.chunks().available()), static_cast<unsigned>(s.chunks().capacity()));
+    ENGINE_CHECK(s.engine().chunks().available() == s.engine().chunks().capacity(),
+                 static_cast<unsigned>(s.engine().chunks().available()), static_cast<unsigned>(s.engine().chunks().capacity()));
     ENGINE_CHECK(s.tx_pending() == 0);
     for (auto l : w.apps[i].listeners) {
       ENGINE_CHECK(s.accept_queue_length(l) == 0, static_cast<unsigned>(s.accept_queue_length(l)));
       ENGINE_CHECK(s.syn_queue_length(l) == 0, static_cast<unsigned>(s.syn_queue_length(l)));
     }
     for (const auto& c : w.apps[i].conns) ENGINE_CHECK(!c.owned && !s.alive(c.id), c.id.slot, c.id.generation);
-    for (std::uint32_t slot = 0; slot < kMaxConns; ++slot) ENGINE_CHECK(s.connection_at(slot) == nullptr);
+    for (std::uint32_t slot = 0; slot < kMaxConns; ++slot) ENGINE_CHECK(s.engine().connection_at(slot) == nullptr);
   }
 }
 

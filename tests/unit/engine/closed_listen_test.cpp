@@ -278,7 +278,7 @@ TEST(Listen, ClosedChildLeavesTheAcceptQueue) {
   ASSERT_EQ(h.stack.accept_queue_length(h.listener), 1u);
   ConnId child{};
   for (std::uint32_t slot = 0; slot < h.stack.config().max_connections; ++slot) {
-    if (h.stack.connection_at(slot, &child) != nullptr) break;
+    if (h.stack.engine().connection_at(slot, &child) != nullptr) break;
   }
   ASSERT_TRUE(h.stack.alive(child));
   EXPECT_FALSE(h.stack.close(child).has_value());

@@ -72,15 +72,22 @@ class IcmpTest : public ::testing::Test {
   Harness h;
 };
 
-TEST_F(IcmpTest, PortUnreachableEndsAnActiveOpen) {
+TEST_F(IcmpTest, PortUnreachableRefusesAnActiveOpen) {
   open_active();
-  unreachable(3, 0);  // port unreachable, quoting our SYN
-  EXPECT_EQ(h.handler.take(), std::vector<std::string>{"closed:unreachable"});
+  unreachable(3, 0);  // port unreachable, quoting our SYN: a refusal, as a RST (Linux: ECONNREFUSED)
+  EXPECT_EQ(h.handler.take(), std::vector<std::string>{"closed:refused"});
   EXPECT_FALSE(h.stack.alive(h.conn));
   EXPECT_EQ(h.counter(Counter::icmp_error_in), 1u);
   EXPECT_EQ(h.counter(Counter::tcp_icmp_in), 1u);
   EXPECT_EQ(h.counter(Counter::tcp_icmp_aborted), 1u);
   h.expect_nothing();  // no RST for an error
+}
+
+TEST_F(IcmpTest, ProtocolUnreachableEndsAnActiveOpen) {
+  open_active();
+  unreachable(2, 0);  // hard (RFC 9293 3.9.2.2)
+  EXPECT_EQ(h.handler.take(), std::vector<std::string>{"closed:unreachable"});
+  EXPECT_EQ(h.counter(Counter::tcp_icmp_aborted), 1u);
 }
 
 TEST_F(IcmpTest, HostUnreachableIsSoftAndNamesTheTimeout) {
@@ -122,11 +129,17 @@ TEST_F(IcmpTest, QuotesThatNameNothingInFlightAreIgnored) {
   EXPECT_EQ(h.counter(Counter::tcp_icmp_drop_malformed), 1u);
   EXPECT_EQ(h.state(), State::SynSent);
   EXPECT_TRUE(h.handler.take().empty());
+  // ICMP quotes IPv4: a quote of an IPv6 header is not taken (nor would ICMPv6's of IPv4).
+  std::vector<std::byte> v6_quote(48);
+  v6_quote[0] = std::byte{0x60};
+  v6_quote[6] = std::byte{6};
+  error_in(wire::kIcmpDestUnreachable, 3, 0, v6_quote);
+  EXPECT_EQ(h.counter(Counter::tcp_icmp_drop_malformed), 2u);
   // RFC 9293 MUST-55: Source Quench silently discarded.
   h.local_port = static_cast<std::uint16_t>(h.local_port - 1);
   error_in(4, 0, 0, quote(0));
   EXPECT_EQ(h.state(), State::SynSent);
-  EXPECT_EQ(h.counter(Counter::icmp_error_in), 4u);
+  EXPECT_EQ(h.counter(Counter::icmp_error_in), 5u);
 }
 
 TEST_F(IcmpTest, FragmentationNeededShrinksTheSegmentsInFlight) {
@@ -135,12 +148,21 @@ TEST_F(IcmpTest, FragmentationNeededShrinksTheSegmentsInFlight) {
   ASSERT_EQ(h.stack.info(h.conn)->snd_mss, 1460);
   h.send(std::string(3000, 'x'));
   EXPECT_EQ(sizes(), (std::vector<std::size_t>{1460, 1460, 80}));
+  const std::uint32_t cwnd = h.stack.info(h.conn)->cwnd;
+  h.now += std::chrono::milliseconds{150};  // the refusal comes back a while later
+  // A quote of a packet that fit the MTU claimed was not refused for its size.
+  error_in(wire::kIcmpDestUnreachable, 4, 1000, quote(1, 576));
+  EXPECT_EQ(h.counter(Counter::tcp_pmtu_drop_fits), 1u);
+  EXPECT_EQ(h.stack.info(h.conn)->snd_mss, 1460);
   // A router with a 1000-byte next hop refused the first (RFC 1191 4).
   error_in(wire::kIcmpDestUnreachable, 4, 1000, quote(1));
   EXPECT_EQ(h.stack.info(h.conn)->snd_mss, 960);
   EXPECT_EQ(h.counter(Counter::tcp_pmtu_mss_lowered), 1u);
-  // Everything in flight again from SND.UNA, in segments that fit; cwnd untouched.
+  // Everything in flight again from SND.UNA, in segments that fit; cwnd untouched,
+  // and a whole RTO from the resend before the timer fires.
   EXPECT_EQ(sizes(), (std::vector<std::size_t>{960, 960, 960, 120}));
+  EXPECT_EQ(h.stack.info(h.conn)->cwnd, cwnd);
+  EXPECT_EQ(*h.stack.next_timer(), h.now + h.stack.info(h.conn)->rto);
   EXPECT_EQ(h.state(), State::Established);
   // A later error about the same path changes nothing more.
   error_in(wire::kIcmpDestUnreachable, 4, 1200, quote(1));
@@ -163,6 +185,42 @@ TEST_F(IcmpTest, FragmentationNeededFloorsAndPlateaus) {
   EXPECT_EQ(h.stack.info(h.conn)->snd_mss, 512);
 }
 
+// After a timeout rewound SND.NXT (go-back-N), a segment beyond it is still in
+// flight: the check runs to SND.MAX.
+TEST_F(IcmpTest, QuotesUpToSndMaxAfterATimeout) {
+  h.peer_syn_options.mss = 1460;
+  h.to_established_active();
+  h.send(std::string(3000, 'x'));
+  (void)h.take();
+  h.run_to_next_timer();  // RTO: the first segment again, SND.NXT back at 1461
+  EXPECT_EQ(sizes(), (std::vector<std::size_t>{1460}));
+  error_in(wire::kIcmpDestUnreachable, 4, 1000, quote(1461));
+  EXPECT_EQ(h.counter(Counter::tcp_icmp_drop_out_of_window), 0u);
+  EXPECT_EQ(h.stack.info(h.conn)->snd_mss, 960);
+}
+
+// NewReno fast recovery (no SACK) inflates cwnd with each duplicate; an MSS change
+// ends recovery like a timeout would, deflated to ssthresh, so the resend is no burst.
+TEST_F(IcmpTest, FragmentationNeededInRecoveryDeflatesTheWindow) {
+  h.peer_syn_options.mss = 1460;
+  h.to_established_active();
+  h.send(std::string(12 * 1460, 'x'));
+  ASSERT_EQ(sizes().size(), 3u);  // the initial window (RFC 3390)
+  h.in(".", 1, 1 + 3 * 1460);     // slow start: the window doubles
+  ASSERT_GE(sizes().size(), 4u);  // enough in flight for three duplicates
+  for (int i = 0; i < 5; ++i) h.in(".", 1, 1 + 3 * 1460);  // duplicates: the fourth segment was lost
+  ASSERT_TRUE(h.stack.info(h.conn)->in_recovery);
+  ASSERT_GT(h.stack.info(h.conn)->cwnd, h.stack.info(h.conn)->ssthresh);
+  (void)h.take();
+  error_in(wire::kIcmpDestUnreachable, 4, 1000, quote(1 + 3 * 1460));
+  const ConnInfo i = *h.stack.info(h.conn);
+  EXPECT_FALSE(i.in_recovery);
+  EXPECT_LE(i.cwnd, i.ssthresh);
+  std::size_t sent = 0;
+  for (std::size_t n : sizes()) sent += n;
+  EXPECT_LE(sent, i.ssthresh);  // no more than the deflated window at once
+}
+
 // RFC 9293 3.9.2.2's table, both families.
 TEST(IcmpClassify, SoftHardAndPacketTooBig) {
   using Kind = ip::IcmpError::Kind;
@@ -174,8 +232,8 @@ TEST(IcmpClassify, SoftHardAndPacketTooBig) {
       {0, Kind::Soft, Kind::Soft},  // net / no route
       {1, Kind::Soft, Kind::Hard},  // host / admin prohibited
       {2, Kind::Hard, Kind::Hard},  // protocol / beyond scope
-      {3, Kind::Hard, Kind::Soft},  // port / address unreachable
-      {4, Kind::PacketTooBig, Kind::Hard},  // frag needed / port
+      {3, Kind::PortUnreachable, Kind::Soft},  // port / address unreachable
+      {4, Kind::PacketTooBig, Kind::PortUnreachable},  // frag needed / port
       {5, Kind::Soft, Kind::Hard},  // source route / policy
       {13, Kind::Soft, Kind::Soft},
   };

@@ -147,7 +147,7 @@ TEST_F(Exhaustion, SendChunksRunOutCountedAndAStarvedConnectionIsWokenWhenTheyCo
   ASSERT_TRUE(client->connect(kServerAddr, kPort, cm, local_port(40001)));
   link->run_for(std::chrono::milliseconds{1});
   ASSERT_EQ(sm.accepted.size(), 1u);
-  EXPECT_EQ(server->chunks().available(), 0u) << "A holds every chunk";
+  EXPECT_EQ(server->engine().chunks().available(), 0u) << "A holds every chunk";
   ASSERT_TRUE(client->connect(kServerAddr, kPort, cm, local_port(40002)));
   link->run_for(std::chrono::milliseconds{1});
   ASSERT_EQ(sm.accepted.size(), 2u);
@@ -162,7 +162,7 @@ TEST_F(Exhaustion, SendChunksRunOutCountedAndAStarvedConnectionIsWokenWhenTheyCo
   ASSERT_EQ(cm.connected.size(), 2u);
   EXPECT_EQ(cm.received[cm.connected[0].slot].size(), 64u * 1024);
   EXPECT_EQ(cm.received[cm.connected[1].slot].size(), 64u * 1024);
-  EXPECT_EQ(server->chunks().available(), 8u) << "every chunk back";
+  EXPECT_EQ(server->engine().chunks().available(), 8u) << "every chunk back";
 }
 
 TEST_F(Exhaustion, EphemeralPortsRunOutCountedThenFreeAgain) {

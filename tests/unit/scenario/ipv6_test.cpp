@@ -126,7 +126,7 @@ TEST_F(Ipv6, DataBothWays) {
 
 // RFC 8201 5.4: a 1280-byte hop between the two drops the client's full-sized
 // segments; the Packet Too Big the router would send (the Interface hands its
-// quote to Stack::icmp_error) shrinks them, and the transfer completes intact.
+// quote to StackEngine::icmp_error) shrinks them, and the transfer completes intact.
 TEST_F(Ipv6, PacketTooBigShrinksSegments) {
   build6();
   establish6();
@@ -151,14 +151,14 @@ TEST_F(Ipv6, PacketTooBigShrinksSegments) {
   store_be16(quoted.data() + 40, refused->tcp.src_port);
   store_be16(quoted.data() + 42, refused->tcp.dst_port);
   store_be32(quoted.data() + 44, refused->tcp.seq.raw());
-  client->icmp_error(ip::IcmpError{ip::IcmpError::Kind::PacketTooBig, 1280}, quoted, link->now());
+  client->engine().icmp_error(ip::IcmpError{ip::IcmpError::Kind::PacketTooBig, 1280, /*v6=*/true}, quoted, link->now());
   EXPECT_EQ(client->counters()[Counter::tcp_pmtu_mss_lowered], 1u);
   EXPECT_EQ(client->info(*c.conn)->snd_mss, 1280 - 40 - 20 - 12);  // timestamps on every segment
   ASSERT_TRUE(link->run_until([&] { return s.received.size() == up.size(); }, link->now() + seconds{10}));
   EXPECT_EQ(s.received, up);
   EXPECT_EQ(client->counters()[Counter::tcp_retransmit_timeout], 0u);  // no RTO was needed
   // The same quote again (its sequence number now acknowledged): ignored.
-  client->icmp_error(ip::IcmpError{ip::IcmpError::Kind::PacketTooBig, 1280}, quoted, link->now());
+  client->engine().icmp_error(ip::IcmpError{ip::IcmpError::Kind::PacketTooBig, 1280, /*v6=*/true}, quoted, link->now());
   EXPECT_EQ(client->counters()[Counter::tcp_icmp_drop_out_of_window], 1u);
 }
 
@@ -166,7 +166,7 @@ TEST_F(Ipv6, PacketTooBigShrinksSegments) {
 // cache, through set_path_mtu_source) caps the MSS its handshake agrees.
 TEST_F(Ipv6, KnownPathMtuCapsTheMss) {
   build6();
-  client->set_path_mtu_source([](const void*, const IpAddr&, Instant) { return std::uint32_t{1300}; }, nullptr);
+  client->engine().set_path_mtu_source([](const void*, const IpAddr&, Instant) { return std::uint32_t{1300}; }, nullptr);
   establish6();
   EXPECT_EQ(client->info(*c.conn)->snd_mss, 1300 - 40 - 20 - 12);
   EXPECT_EQ(server->info(*s.conn)->snd_mss, 1440 - 12);  // the other way is not capped
@@ -266,9 +266,9 @@ TEST_F(Ipv6, SourceSelectionByScope) {
   build6();
   Recorder r;
   EXPECT_EQ(client->connect(kServerLinkLocal, 80, r).error(), Error::AddressNotLocal);
-  EXPECT_EQ(server->ip_layer().select_source(*IpAddr::parse("fe80::1")), kServerLinkLocal);
-  EXPECT_EQ(server->ip_layer().select_source(*IpAddr::parse("2001:db8::1")), kServer6);
-  EXPECT_EQ(server->ip_layer().select_source(kClientAddr), IpAddr{kServerAddr});
+  EXPECT_EQ(server->engine().ip_layer().select_source(*IpAddr::parse("fe80::1")), kServerLinkLocal);
+  EXPECT_EQ(server->engine().ip_layer().select_source(*IpAddr::parse("2001:db8::1")), kServer6);
+  EXPECT_EQ(server->engine().ip_layer().select_source(kClientAddr), IpAddr{kServerAddr});
 }
 
 // RFC 9293 3.7.1: a SYN with no MSS option means 1220 over IPv6 (RFC 8200 5's
@@ -279,7 +279,7 @@ TEST_F(Ipv6, DefaultMssIs1220) {
   server->input(segment_to_server(syn(), 0), link->now());
   ConnId id;
   const tcp::Connection* conn = nullptr;
-  for (std::uint32_t i = 0; i < 64 && conn == nullptr; ++i) conn = server->connection_at(i, &id);
+  for (std::uint32_t i = 0; i < 64 && conn == nullptr; ++i) conn = server->engine().connection_at(i, &id);
   ASSERT_NE(conn, nullptr);
   EXPECT_EQ(server->info(id)->snd_mss, 1220);
 }
@@ -302,7 +302,7 @@ TEST_F(Ipv6, ExtensionHeadersAndDrops) {
   hooks.parameter_problem = [](void* ctx, const wire::Ipv6View&, std::uint8_t code, std::uint32_t pointer) {
     static_cast<std::vector<Problem>*>(ctx)->push_back({code, pointer});
   };
-  server->set_icmpv6_hooks(hooks);
+  server->engine().set_icmpv6_hooks(hooks);
   ASSERT_TRUE(server->listen(IpAddr{}, kPort, s));
   const auto b = [](std::initializer_list<int> v) {
     std::vector<std::byte> out;
