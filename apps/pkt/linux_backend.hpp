@@ -1,8 +1,9 @@
 // The Linux back end of riptide-pkt (`--linux`): the kernel's own TCP is the stack
 // under test, as in packetdrill. The process lives in a private network namespace
-// with a tun device holding 198.18.0.1/24; packets the kernel sends to the remote
-// (198.18.0.2) come out of the tun fd and packets written to it are received by the
-// kernel. Time is real. docs/pkt.md, "riptide-pkt --linux", says how and why.
+// with a tun device holding 198.18.0.1/24 (2001:db8::1/64 for --ip_version=ipv6);
+// packets the kernel sends to the remote (198.18.0.2, 2001:db8::2) come out of the
+// tun fd and packets written to it are received by the kernel. Time is real.
+// docs/pkt.md, "riptide-pkt --linux", says how and why.
 #pragma once
 
 #include <memory>

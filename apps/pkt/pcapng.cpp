@@ -39,7 +39,7 @@ bool PcapngWriter::open(const std::string& path) {
   put32(shb, 0xFFFFFFFF);
   block(0x0A0D0D0A, shb);
   std::vector<std::byte> idb;
-  put16(idb, 101);  // LINKTYPE_RAW: packets start with the IPv4 header
+  put16(idb, 101);  // LINKTYPE_RAW: packets start with the IPv4 or IPv6 header
   put16(idb, 0);
   put32(idb, 0);  // no snap length
   // if_tsresol = 6 (microseconds, the default) needs no option.
