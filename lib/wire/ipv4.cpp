@@ -15,21 +15,8 @@ constexpr std::uint16_t kOffsetMask = 0x1fff;
 
 }  // namespace
 
-Result<Ipv4View, ParseError> Ipv4View::parse(std::span<const std::byte> packet) noexcept {
-  if (packet.size() < kIpv4MinHeaderLen) return Unexpected{ParseError::Truncated};
-  const std::uint8_t vihl = load_u8(packet.data());
-  if ((vihl >> 4) != 4) return Unexpected{ParseError::BadVersion};
-  const std::size_t header_len = std::size_t{vihl & 0x0fu} * 4;
-  if (header_len < kIpv4MinHeaderLen || header_len > packet.size()) {
-    return Unexpected{ParseError::BadHeaderLength};
-  }
-  const std::size_t total = load_be16(packet.data() + 2);
-  if (total < header_len || total > packet.size()) return Unexpected{ParseError::BadTotalLength};
-  return Ipv4View{packet.first(total), header_len};
-}
 
 std::uint8_t Ipv4View::tos() const noexcept { return load_u8(bytes_.data() + 1); }
-std::uint16_t Ipv4View::total_length() const noexcept { return load_be16(bytes_.data() + 2); }
 std::uint16_t Ipv4View::id() const noexcept { return load_be16(bytes_.data() + 4); }
 bool Ipv4View::dont_fragment() const noexcept {
   return (load_be16(bytes_.data() + 6) & kFlagDf) != 0;
@@ -40,18 +27,9 @@ bool Ipv4View::more_fragments() const noexcept {
 std::uint32_t Ipv4View::fragment_offset() const noexcept {
   return (std::uint32_t{load_be16(bytes_.data() + 6)} & kOffsetMask) * 8;
 }
-bool Ipv4View::is_fragment() const noexcept {
-  return (load_be16(bytes_.data() + 6) & (kFlagMf | kOffsetMask)) != 0;
-}
 std::uint8_t Ipv4View::ttl() const noexcept { return load_u8(bytes_.data() + 8); }
-std::uint8_t Ipv4View::protocol() const noexcept { return load_u8(bytes_.data() + 9); }
 std::uint16_t Ipv4View::header_checksum() const noexcept { return load_be16(bytes_.data() + 10); }
-Ipv4Addr Ipv4View::src() const noexcept { return Ipv4Addr{load_be32(bytes_.data() + 12)}; }
-Ipv4Addr Ipv4View::dst() const noexcept { return Ipv4Addr{load_be32(bytes_.data() + 16)}; }
 
-bool Ipv4View::checksum_valid() const noexcept {
-  return checksum_fold(checksum_add_header(bytes_.first(header_len_))) == 0;
-}
 
 std::size_t write_ipv4_header(std::span<std::byte> out, const Ipv4Header& h,
                               std::uint16_t payload_length) noexcept {
