@@ -114,6 +114,17 @@ std::string rtnl_call(const void* req, std::size_t len, std::vector<char>& reply
   return err;
 }
 
+// A request the kernel acknowledges (NLM_F_ACK): "" with *error the kernel's answer
+// (0: done, else a negative errno), or what went wrong with the exchange itself.
+std::string rtnl_ack(const void* req, std::size_t len, const char* what, int& error) {
+  std::vector<char> reply;
+  if (auto e = rtnl_call(req, len, reply); !e.empty()) return e;
+  const auto* h = reinterpret_cast<const nlmsghdr*>(reply.data());
+  if (h->nlmsg_type != NLMSG_ERROR) return std::string(what) + ": unexpected answer";
+  error = static_cast<const nlmsgerr*>(NLMSG_DATA(h))->error;
+  return {};
+}
+
 // Appends an attribute; the caller's buffer has room for it.
 void add_attr(nlmsghdr& h, unsigned short type, const void* data, std::size_t len) {
   auto* a = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(&h) + NLMSG_ALIGN(h.nlmsg_len));
@@ -145,11 +156,8 @@ std::string add_addr6(int ifindex, const IpAddr& a, int prefix_len) {
   add_attr(req.h, IFA_ADDRESS, a.bytes.data(), 16);
   const std::uint32_t flags = IFA_F_NODAD;
   add_attr(req.h, IFA_FLAGS, &flags, sizeof flags);
-  std::vector<char> reply;
-  if (auto e = rtnl_call(&req, req.h.nlmsg_len, reply); !e.empty()) return e;
-  const auto* h = reinterpret_cast<const nlmsghdr*>(reply.data());
-  if (h->nlmsg_type != NLMSG_ERROR) return "RTM_NEWADDR: unexpected answer";
-  const int e = static_cast<const nlmsgerr*>(NLMSG_DATA(h))->error;
+  int e = 0;
+  if (auto f = rtnl_ack(&req, req.h.nlmsg_len, "RTM_NEWADDR", e); !f.empty()) return f;
   return e == 0 ? std::string{} : std::string("RTM_NEWADDR ") + to_string(a) + ": " + std::strerror(-e);
 }
 
@@ -174,11 +182,8 @@ std::string add_local_route6(int ifindex, const IpAddr& a) {
   add_attr(req.h, RTA_DST, a.bytes.data(), 16);
   const std::uint32_t oif = static_cast<std::uint32_t>(ifindex);
   add_attr(req.h, RTA_OIF, &oif, sizeof oif);
-  std::vector<char> reply;
-  if (auto e = rtnl_call(&req, req.h.nlmsg_len, reply); !e.empty()) return e;
-  const auto* h = reinterpret_cast<const nlmsghdr*>(reply.data());
-  if (h->nlmsg_type != NLMSG_ERROR) return "RTM_NEWROUTE: unexpected answer";
-  const int e = static_cast<const nlmsgerr*>(NLMSG_DATA(h))->error;
+  int e = 0;
+  if (auto f = rtnl_ack(&req, req.h.nlmsg_len, "RTM_NEWROUTE", e); !f.empty()) return f;
   return e == 0 || e == -EEXIST ? std::string{} : std::string("RTM_NEWROUTE local ") + to_string(a) + ": " + std::strerror(-e);
 }
 

@@ -104,6 +104,21 @@ class Interface6Test : public ::testing::Test {
     return out;
   }
   void in(const std::vector<std::byte>& f) { iface.input(f, h.now); }
+  // A frame that must be dropped silently, counted under `counter`.
+  struct DropCase {
+    const char* name;
+    std::vector<std::byte> frame;
+    Counter counter;
+  };
+  void expect_each_dropped(const std::vector<DropCase>& cases) {
+    for (const auto& c : cases) {
+      SCOPED_TRACE(c.name);
+      const auto before = h.counter(c.counter);
+      in(c.frame);
+      EXPECT_EQ(h.counter(c.counter), before + 1);
+      EXPECT_TRUE(drain().empty());
+    }
+  }
   // A neighbour solicitation from the peer for our address, to our solicited-node group.
   void peer_solicits() {
     in(frame(wire::multicast_mac(wire::solicited_node(kOur)), kPeerMac, kPeer, wire::solicited_node(kOur), 255,
@@ -170,11 +185,6 @@ TEST_F(Interface6Test, DadProbeAnsweredToAllNodes) {
 TEST_F(Interface6Test, InvalidSolicitationsDroppedByReason) {
   const auto sn = wire::solicited_node(kOur);
   const auto sn_mac = wire::multicast_mac(sn);
-  struct Case {
-    const char* name;
-    std::vector<std::byte> frame;
-    Counter counter;
-  };
   auto coded = [](std::vector<std::byte> b) {
     b[1] = std::byte{1};
     return b;
@@ -183,7 +193,7 @@ TEST_F(Interface6Test, InvalidSolicitationsDroppedByReason) {
   zero_opt[25] = std::byte{0};
   auto bad_sum = frame(sn_mac, kPeerMac, kPeer, sn, 255, wire::kIpProtoIcmpv6, ns_body(kOur, kPeerMac));
   bad_sum[54 + 2] ^= std::byte{0xff};
-  const std::vector<Case> cases = {
+  const std::vector<DropCase> cases = {
       {"hop limit 254", frame(sn_mac, kPeerMac, kPeer, sn, 254, wire::kIpProtoIcmpv6, ns_body(kOur, kPeerMac)),
        Counter::nd_drop_hop_limit},
       {"code 1", frame(sn_mac, kPeerMac, kPeer, sn, 255, wire::kIpProtoIcmpv6, coded(ns_body(kOur, kPeerMac))),
@@ -229,13 +239,7 @@ TEST_F(Interface6Test, InvalidSolicitationsDroppedByReason) {
        }(),
        Counter::ip6_drop_malformed},
   };
-  for (const auto& c : cases) {
-    SCOPED_TRACE(c.name);
-    const auto before = h.counter(c.counter);
-    in(c.frame);
-    EXPECT_EQ(h.counter(c.counter), before + 1);
-    EXPECT_TRUE(drain().empty());
-  }
+  expect_each_dropped(cases);
   EXPECT_EQ(h.counter(Counter::nd_ns_in), 0u);
   EXPECT_EQ(iface.neighbors()->size(), 0u);
 }
@@ -247,12 +251,7 @@ TEST_F(Interface6Test, FramesForOtherMacsDropped) {
 }
 
 TEST_F(Interface6Test, InvalidAdvertisementsDroppedByReason) {
-  struct Case {
-    const char* name;
-    std::vector<std::byte> frame;
-    Counter counter;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<DropCase> cases = {
       {"hop limit 64",
        frame(kOurMac, kPeerMac, kPeer, kOur, 64, wire::kIpProtoIcmpv6, na_body(wire::kNaSolicited, kPeer, kPeerMac)),
        Counter::nd_drop_hop_limit},
@@ -270,13 +269,7 @@ TEST_F(Interface6Test, InvalidAdvertisementsDroppedByReason) {
                                         na_body(wire::kNaOverride, kOur, kPeerMac)),
        Counter::nd_dad_conflict},
   };
-  for (const auto& c : cases) {
-    SCOPED_TRACE(c.name);
-    const auto before = h.counter(c.counter);
-    in(c.frame);
-    EXPECT_EQ(h.counter(c.counter), before + 1);
-    EXPECT_TRUE(drain().empty());
-  }
+  expect_each_dropped(cases);
   EXPECT_EQ(iface.neighbors()->size(), 0u);
 }
 
