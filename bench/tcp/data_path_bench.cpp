@@ -1,6 +1,7 @@
 // TCP data path microbenchmarks (issue 4, "Benchmarks"): one connection on a Stack,
 // driven the way the runtime drives it (input() per received packet, drain_tx() after
-// each burst with every packet copied into a transmit buffer, advance()), reporting
+// each burst with every packet built in place in a transmit buffer the host lent,
+// advance()), reporting
 // ns per segment:
 //   BM_DataPathRecvInOrder     full-MSS data (1448 B + timestamps) in order; ACKed
 //                              by the default policy (delayed ACK 40 ms: after the
@@ -9,7 +10,10 @@
 //                              reassembly, each answered by a dup ACK with SACK, then
 //                              the hole fills and 8 segments are delivered
 //   BM_DataPathSendSegment     send() of 256 KiB cut into MSS segments as ACKs (one per
-//                              two segments) open a 45-segment peer window
+//                              two segments) open a 45-segment peer window; Arg
+//                              in_place 1 builds each segment in the buffer the host
+//                              lends (the runtime's mbuf), 0 copies it out of the
+//                              queue's own memory (the runtime before issue 11)
 //   BM_DataPathSackAck         128 segments in flight, segments 0, 50 and 90 lost: 125
 //                              dup ACKs with 1-3 SACK blocks, RFC 6675 recovery (what
 //                              the stack sends is part of the cost), then the 3 ACKs
@@ -128,25 +132,53 @@ std::optional<Sent> decode(std::span<const std::byte> pkt, bool check_csum) {
   return s;
 }
 
-// What the runtime does with each packet drain_tx() hands it: one copy into a
-// transmit buffer (an mbuf). A ring of 64 buffers, so copies stay real.
+// What the runtime does with each packet drain_tx() hands it (io::MbufEngine): the
+// stack built it in a transmit buffer the host lent its queue (an mbuf there,
+// ip::TxBufferSource), and the host claims that buffer and sends it, with no copy; a
+// packet in the queue's own memory (the host had no buffer to lend) is copied.
+// 256 buffers on a free list, so the bytes stay real; the last packet's buffer is
+// kept until the next one (last()).
 struct TxCopy {
-  std::array<std::array<std::byte, 2048>, 64> mbufs{};
-  std::array<std::size_t, 64> lens{};
-  std::size_t next = 0;
+  static constexpr std::size_t kBuffers = 256;
+  std::vector<std::array<std::byte, 2048>> mbufs = std::vector<std::array<std::byte, 2048>>(kBuffers);
+  std::vector<std::array<std::byte, 2048>*> free_list;
+  std::array<std::byte, 2048> copied{};
+  std::span<const std::byte> last_packet;
+  std::array<std::byte, 2048>* last_buffer = nullptr;
+  StackEngine* engine = nullptr;
   std::uint64_t packets = 0;
   std::uint64_t bytes = 0;
+  std::uint64_t copies = 0;
+
+  void lend_to(Stack& stack) {
+    engine = &stack.engine();
+    for (auto& b : mbufs) free_list.push_back(&b);
+    engine->set_tx_buffers({&TxCopy::lend, &TxCopy::take_back, this, 2048});
+  }
+  static std::byte* lend(void* ctx, void** handle) {
+    auto& t = *static_cast<TxCopy*>(ctx);
+    if (t.free_list.empty()) return nullptr;
+    *handle = t.free_list.back();
+    t.free_list.pop_back();
+    return static_cast<std::array<std::byte, 2048>*>(*handle)->data();
+  }
+  static void take_back(void* ctx, void* handle) {
+    static_cast<TxCopy*>(ctx)->free_list.push_back(static_cast<std::array<std::byte, 2048>*>(handle));
+  }
   void operator()(std::span<const std::byte> p) {
-    std::memcpy(mbufs[next].data(), p.data(), p.size());
-    lens[next] = p.size();
-    next = (next + 1) & 63;
+    if (last_buffer != nullptr) free_list.push_back(last_buffer);  // "sent"
+    last_buffer = static_cast<std::array<std::byte, 2048>*>(engine != nullptr ? engine->claim_tx(p) : nullptr);
+    if (last_buffer != nullptr) {
+      last_packet = p;
+    } else {
+      std::memcpy(copied.data(), p.data(), p.size());
+      last_packet = {copied.data(), p.size()};
+      ++copies;
+    }
     ++packets;
     bytes += p.size();
   }
-  [[nodiscard]] std::span<const std::byte> last() const {
-    const std::size_t i = (next + 63) & 63;
-    return {mbufs[i].data(), lens[i]};
-  }
+  [[nodiscard]] std::span<const std::byte> last() const { return last_packet; }
 };
 
 // The application: consumes in-order data, checking that it is the stream's next bytes.
@@ -176,10 +208,15 @@ struct PeerOptions {
 // A Stack listening on kLocal:80 and a scripted peer at kRemote with one connection.
 class Rig {
  public:
-  Rig(bool offload, std::uint32_t snd_buf = 256 * 1024) : offload(offload), stack_(config(offload, snd_buf), now) {
+  /// in_place = false: the host lends no buffers, so every packet is built in the
+  /// queue's own memory and copied out (what the runtime did before issue 11).
+  Rig(bool offload, std::uint32_t snd_buf = 256 * 1024, bool in_place = true)
+      : offload(offload), stack_(config(offload, snd_buf), now) {
     if (offload) rx = RxChecksum{RxChecksum::Verdict::Good, RxChecksum::Verdict::Good};
     listening_ = stack_.listen(Ipv4Addr{}, kLocalPort, app).has_value();
+    if (in_place) tx.lend_to(stack_);
   }
+  ~Rig() { stack_.engine().set_tx_buffers({}); }
 
   const bool offload;  // checksums by the "port": the stack's output has none to check
   Instant now{std::chrono::seconds{1}};
@@ -399,7 +436,8 @@ constexpr std::uint64_t kRoundsPerConnection = 2048;
 
 void BM_DataPathSendSegment(benchmark::State& state) {
   const bool offload = state.range(0) != 0;
-  Rig r(offload);
+  const bool in_place = state.range(1) != 0;
+  Rig r(offload, 256 * 1024, in_place);
   r.peer = PeerOptions{.window_scale = false, .window = kSendWindow};
   // The application's data: the stream pattern, so any round's 256 KiB is one span.
   std::vector<std::byte> pattern(kSendRound + 251);
@@ -507,10 +545,17 @@ void BM_DataPathSendSegment(benchmark::State& state) {
   } else if (auto err = check_no_drops(r)) {
     state.SkipWithError(err->c_str());
   }
+  if (in_place && r.tx.copies != 0) state.SkipWithError("a segment was not built in the lent transmit buffer");
   report(state, segments, payload, "ns_per_segment");
   state.counters["acks_per_segment"] = static_cast<double>(kSendAcks) / kSendSegments;
 }
-BENCHMARK(BM_DataPathSendSegment)->ArgName("csum_offload")->Arg(0)->Arg(1)->UseManualTime();
+BENCHMARK(BM_DataPathSendSegment)
+    ->ArgNames({"csum_offload", "in_place"})
+    ->Args({0, 0})
+    ->Args({0, 1})
+    ->Args({1, 0})
+    ->Args({1, 1})
+    ->UseManualTime();
 
 // ---- ACK processing with SACK ------------------------------------------------------------
 

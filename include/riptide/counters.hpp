@@ -148,6 +148,7 @@ namespace riptide {
   X(tcp_send_no_chunks, "send() took less than offered: the send-chunk pool was empty")   \
   X(tcp_connect_no_ports, "connect() found no free ephemeral port (NoPorts)")             \
   X(tx_queue_full, "packets dropped: transmit queue full")                                 \
+  X(tx_dropped_detach, "packets dropped: queued in host buffers when the host took them back") \
   X(tx_no_mbuf, "frames dropped: no transmit mbuf (the mempool is empty)")
 
 enum class Counter : std::uint16_t {

@@ -12,7 +12,22 @@ namespace riptide::io {
 
 MbufEngine::MbufEngine(rte_mempool* pool, const StackConfig& stack_cfg, const InterfaceConfig& if_cfg,
                        MbufDriverOptions opts, Instant now)
-    : pool_(pool), opts_(opts), stack_(with_interface_addresses(stack_cfg, if_cfg), now), iface_(stack_, if_cfg) {}
+    : pool_(pool), opts_(opts), stack_(with_interface_addresses(stack_cfg, if_cfg), now), iface_(stack_, if_cfg) {
+  // Segments are built in the mbufs that are sent (frame() claims them): the IP
+  // packet at the mbuf's data start, the Ethernet header prepended into its headroom.
+  const std::size_t room = pool_ != nullptr ? rte_pktmbuf_data_room_size(pool_) : 0;
+  if (room >= RTE_PKTMBUF_HEADROOM + wire::kEthernetHeaderLen && RTE_PKTMBUF_HEADROOM >= wire::kEthernetHeaderLen) {
+    stack_.engine().set_tx_buffers({&MbufEngine::lend_tx, &MbufEngine::take_back_tx, this, room - RTE_PKTMBUF_HEADROOM});
+  }
+}
+
+std::byte* MbufEngine::lend_tx(void* ctx, void** handle) {
+  rte_mbuf* m = static_cast<MbufEngine*>(ctx)->alloc_tx();
+  *handle = m;
+  return m != nullptr ? rte_pktmbuf_mtod(m, std::byte*) : nullptr;
+}
+
+void MbufEngine::take_back_tx(void*, void* handle) { rte_pktmbuf_free(static_cast<rte_mbuf*>(handle)); }
 
 MbufEngine::MbufEngine(rte_mempool* pool, const StackConfig& stack_cfg, const std::vector<InterfaceConfig>& ports,
                        const RouteTable& routes, MbufDriverOptions opts, Instant now)
@@ -23,6 +38,7 @@ MbufEngine::MbufEngine(rte_mempool* pool, const StackConfig& stack_cfg, const st
 void MbufEngine::tag_port(rte_mbuf* m, std::uint16_t port) noexcept { m->port = port; }
 
 MbufEngine::~MbufEngine() {
+  stack_.engine().set_tx_buffers({});  // the mbufs its transmit queue holds go back
   for (std::size_t i = backlog_head_; i < backlog_.size(); ++i) rte_pktmbuf_free(backlog_[i]);
   if (spare_count_ > 0) rte_pktmbuf_free_bulk(spare_.data(), spare_count_);
 }
@@ -64,15 +80,27 @@ rte_mbuf* MbufEngine::alloc_tx() noexcept {
 }
 
 rte_mbuf* MbufEngine::frame(std::span<const std::byte> eth, std::span<const std::byte> ip) {
-  rte_mbuf* m = alloc_tx();
-  char* p = m ? rte_pktmbuf_append(m, static_cast<std::uint16_t>(eth.size() + ip.size())) : nullptr;
-  if (p == nullptr) {
-    if (m) rte_pktmbuf_free(m);
-    stack_.shared_counters().inc(Counter::tx_no_mbuf);
-    return nullptr;
+  rte_mbuf* m = static_cast<rte_mbuf*>(stack_.engine().claim_tx(ip));
+  if (m != nullptr) {
+    // Built in this mbuf (the Stack's transmit queue lent it): only the Ethernet
+    // header is written, into the headroom in front of the IP packet.
+    m->data_off = static_cast<std::uint16_t>(m->data_off - eth.size());
+    m->data_len = static_cast<std::uint16_t>(eth.size() + ip.size());
+    m->pkt_len = m->data_len;
+    std::memcpy(rte_pktmbuf_mtod(m, std::byte*), eth.data(), eth.size());
+  } else {
+    // Built elsewhere (ARP, a packet held for resolution, the queue's own memory
+    // when the pool ran low): copied.
+    m = alloc_tx();
+    char* p = m ? rte_pktmbuf_append(m, static_cast<std::uint16_t>(eth.size() + ip.size())) : nullptr;
+    if (p == nullptr) {
+      if (m) rte_pktmbuf_free(m);
+      stack_.shared_counters().inc(Counter::tx_no_mbuf);
+      return nullptr;
+    }
+    std::memcpy(p, eth.data(), eth.size());
+    std::memcpy(p + eth.size(), ip.data(), ip.size());
   }
-  std::memcpy(p, eth.data(), eth.size());
-  std::memcpy(p + eth.size(), ip.data(), ip.size());
   if (opts_.tx_checksum_offload && ip.size() >= 20 && static_cast<std::uint8_t>(ip[9]) == wire::kIpProtoTcp) {
     // The stack left the sums to the port (StackConfig::tx_checksum_offload).
     m->l2_len = wire::kEthernetHeaderLen;

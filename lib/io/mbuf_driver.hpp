@@ -16,10 +16,13 @@
 /// Received mbufs: one segment each (a chained mbuf is dropped and counted,
 /// l2_drop_malformed); the port's RX checksum flags (RTE_MBUF_F_RX_IP_CKSUM_*,
 /// RTE_MBUF_F_RX_L4_CKSUM_*) become the Stack's RxChecksum, so a sum the NIC checked
-/// is not computed again. Frames out: Ethernet + IPv4 + TCP (or ARP) copied once into
-/// an mbuf from `pool` (the segment itself was built once, in the Stack's transmit
-/// queue); with tx_checksum_offload the IPv4 and TCP sums are left to the port and
-/// the mbuf carries RTE_MBUF_F_TX_IPV4 | _IP_CKSUM | _TCP_CKSUM with l2_len/l3_len.
+/// is not computed again. Frames out: the Stack builds each packet in an mbuf from
+/// `pool` (its transmit queue borrows them: ip::TxBufferSource), and frame() only
+/// prepends the Ethernet header into the headroom, so a payload is copied once, from
+/// the send buffer into the mbuf; frames built elsewhere (ARP, packets held for
+/// resolution) are copied into an mbuf. With tx_checksum_offload the IPv4 and TCP
+/// sums are left to the port and the mbuf carries RTE_MBUF_F_TX_IPV4 | _IP_CKSUM |
+/// _TCP_CKSUM with l2_len/l3_len.
 ///
 /// Thread-safety: none. A driver, its Stack and every mbuf it hands out belong to the
 /// one lcore that calls it; the pool may be shared (DPDK mempools are thread-safe
@@ -103,6 +106,9 @@ class MbufEngine {
  private:
   rte_mbuf* frame(std::span<const std::byte> eth, std::span<const std::byte> ip);  ///< null: counted
   rte_mbuf* alloc_tx() noexcept;
+  /// The Stack's transmit-queue buffers (ip::TxBufferSource): mbufs from alloc_tx().
+  static std::byte* lend_tx(void* ctx, void** handle);
+  static void take_back_tx(void* ctx, void* handle);
   static void tag_port(rte_mbuf* m, std::uint16_t port) noexcept;
 
   rte_mempool* pool_;

@@ -91,6 +91,12 @@ class StackEngine final : private tcp::TcpHost {
     return tx_.drain(std::forward<F>(f));
   }
   [[nodiscard]] std::size_t tx_pending() const noexcept { return tx_.pending(); }
+  /// Lends the transmit queue the host's buffers (ip::TxBufferSource: io::MbufEngine
+  /// lends mbufs), so segments are built in the buffer the port sends; inside
+  /// drain_tx's f, claim_tx(packet) hands that buffer to the host (null: the
+  /// packet is in the queue's own memory, copy it). lib/ip/tx_queue.hpp says more.
+  void set_tx_buffers(const ip::TxBufferSource& src) noexcept { tx_.set_buffer_source(src); }
+  [[nodiscard]] void* claim_tx(std::span<const std::byte> packet) noexcept { return tx_.claim(packet); }
   /// Queues an IP packet (IPv4 or IPv6) the caller built whole: riptide-load's lab
   /// flood modes (apps/common/flood.hpp), segments that belong to no connection and
   /// never pass the state machine; the ICMPv6 and Neighbor Discovery messages of
