@@ -23,6 +23,7 @@
 #include <span>
 #include <vector>
 
+#include "common/byte_order.hpp"
 #include "common/counters.hpp"
 #include "common/ip_addr.hpp"
 #include "common/rx_checksum.hpp"
@@ -172,16 +173,33 @@ class IpLayer {
     }
   }
   /// The 20-byte IPv4 header (RFC 791 3.1: no options, DF set, our TTL and the
-  /// next identification).
+  /// next identification), as wire::write_ipv4_header writes it (unit-tested
+  /// against it) but summed from the field values as they are stored, not read
+  /// back: every IPv4 packet riptide sends passes here. `addr_sum`: the sum of the
+  /// addresses' 16-bit halves, which the TCP pseudo header reuses.
   void write_ipv4(std::span<std::byte> out, Ipv4Addr src, Ipv4Addr dst, std::uint8_t protocol,
                   std::size_t payload_len) noexcept {
-    wire::Ipv4Header h;
-    h.protocol = protocol;
-    h.src = src;
-    h.dst = dst;
-    h.ttl = cfg_.ttl;
-    h.id = ip_id_++;
-    wire::write_ipv4_header(out, h, static_cast<std::uint16_t>(payload_len));
+    write_ipv4(out, src, dst, protocol, payload_len, ipv4_address_sum(src, dst));
+  }
+  void write_ipv4(std::span<std::byte> out, Ipv4Addr src, Ipv4Addr dst, std::uint8_t protocol,
+                  std::size_t payload_len, std::uint32_t addr_sum) noexcept {
+    std::byte* p = out.data();
+    const auto total = static_cast<std::uint32_t>(wire::kIpv4MinHeaderLen + payload_len);
+    const std::uint16_t id = ip_id_++;
+    const std::uint32_t w0 = 0x45000000u | total;               // version, IHL, TOS 0, length
+    const std::uint32_t w1 = (std::uint32_t{id} << 16) | 0x4000u;  // identification, DF
+    const std::uint32_t w2 = (std::uint32_t{cfg_.ttl} << 24) | (std::uint32_t{protocol} << 16);
+    std::uint32_t sum = (w0 >> 16) + (w0 & 0xFFFFu) + (w1 >> 16) + (w1 & 0xFFFFu) + (w2 >> 16) + addr_sum;
+    sum = (sum & 0xFFFFu) + (sum >> 16);
+    sum = (sum & 0xFFFFu) + (sum >> 16);
+    store_be32(p, w0);
+    store_be32(p + 4, w1);
+    store_be32(p + 8, w2 | static_cast<std::uint16_t>(~sum));
+    store_be32(p + 12, src.value);
+    store_be32(p + 16, dst.value);
+  }
+  [[nodiscard]] static constexpr std::uint32_t ipv4_address_sum(Ipv4Addr src, Ipv4Addr dst) noexcept {
+    return (src.value >> 16) + (src.value & 0xFFFFu) + (dst.value >> 16) + (dst.value & 0xFFFFu);
   }
   /// The 40-byte IPv6 header (RFC 8200 3: no extension headers of our own, flow
   /// label 0, our hop limit).

@@ -1036,15 +1036,14 @@ void StackEngine::output_tcp(const FlowKey& key, WriteHeader&& write_header, std
   std::size_t len;
   if (key.is_v4()) {
     const Ipv4Addr src = key.local_addr.v4(), dst = key.remote_addr.v4();
+    const std::uint32_t addr_sum = ip::IpLayer::ipv4_address_sum(src, dst);  // both headers sum it
     len = build(
         wire::kIpv4MinHeaderLen,
         [&](std::size_t seg_len) {
-          ip_.write_ipv4(out, src, dst, wire::kIpProtoTcp, seg_len);
+          ip_.write_ipv4(out, src, dst, wire::kIpProtoTcp, seg_len, addr_sum);
           if (cfg_.tx_checksum_offload) store_be16(out.data() + 10, 0);
         },
-        [&](std::size_t seg_len) {
-          return wire::pseudo_header_sum(src, dst, wire::kIpProtoTcp, static_cast<std::uint16_t>(seg_len));
-        },
+        [&](std::size_t seg_len) { return addr_sum + wire::kIpProtoTcp + static_cast<std::uint32_t>(seg_len); },
         [&](std::span<std::byte> seg) { wire::finish_tcp_checksum(seg, src, dst); });
   } else {
     len = build(
@@ -1068,9 +1067,15 @@ void StackEngine::send_tcp(const FlowKey& key, const wire::TcpHeader& h,
 }
 
 void StackEngine::transmit(Connection& c, const wire::TcpHeader& h, std::size_t off, std::size_t len) {
-  // The payload goes straight from the send buffer into the packet: one copy.
+  // The SYNs and RSTs. The payload goes straight from the send buffer into the
+  // packet: one copy. The header is summed where it was just written (whole 32-bit
+  // words, inline), so only the payload goes through checksum_add.
   output_tcp(
-      c.key(), [&](std::span<std::byte> out) { return TcpHeaderWritten{wire::write_tcp_header(out, h), std::nullopt}; },
+      c.key(),
+      [&](std::span<std::byte> out) {
+        const std::size_t n = wire::write_tcp_header(out, h);
+        return TcpHeaderWritten{n, wire::checksum_add_header(out.first(n))};
+      },
       len, [&](std::span<std::byte> out) { c.copy_payload(off, out); });
 }
 

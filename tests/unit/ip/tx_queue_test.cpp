@@ -1,7 +1,12 @@
-// ip::TxQueue: packets built in place, oldest first, in the queue's own slots or in
-// buffers the host lends (issue 11's "one copy at most": io::MbufEngine lends mbufs
-// and claims each packet it sends, so nothing is copied on the way to the port).
+// IP output: ip::TxQueue, where packets are built in place, oldest first, in the
+// queue's own slots or in buffers the host lends (issue 11's "one copy at most":
+// io::MbufEngine lends mbufs and claims each packet it sends, so nothing is copied
+// on the way to the port); and IpLayer's IPv4 header.
 #include "ip/tx_queue.hpp"
+
+#include "common/byte_order.hpp"
+#include "ip/ip_layer.hpp"
+#include "wire/ipv4.hpp"
 
 #include <gtest/gtest.h>
 
@@ -138,6 +143,47 @@ TEST(TxQueue, TooSmallASourceIsRefused) {
   q.set_buffer_source(s);
   EXPECT_EQ(q.reserve().size(), TxQueue::kSlotBytes);
   EXPECT_EQ(h.free_list.size(), 4u);
+}
+
+}  // namespace
+}  // namespace riptide::ip
+
+namespace riptide::ip {
+namespace {
+
+// IpLayer::write_ipv4 sums the header from its field values (every IPv4 packet sent
+// passes there); it must write what wire::write_ipv4_header writes, checksum
+// included, for any address, length, TTL and identification.
+TEST(IpLayerOutput, Ipv4HeaderMatchesTheWireWriter) {
+  Counters c;
+  TxQueue q(1, c);
+  const std::uint8_t ttls[] = {64, 1, 255};
+  const std::uint32_t addrs[][2] = {
+      {0xC6120001u, 0xC6120002u}, {0xFFFFFFFFu, 0xFFFFFFFFu}, {0u, 0u}, {0xC613FFFEu, 0x0A000001u}};
+  for (std::uint8_t ttl : ttls) {
+    IpConfig cfg;
+    cfg.ttl = ttl;
+    IpLayer ip(cfg, c, q);
+    for (const auto& a : addrs) {
+      for (std::size_t payload : {std::size_t{0}, std::size_t{32}, std::size_t{1480}, std::size_t{65515}}) {
+        for (int n = 0; n < 70000; n += 9973) {  // the identification walks on
+          std::array<std::byte, 20> ours{}, theirs{};
+          const Ipv4Addr src{a[0]}, dst{a[1]};
+          // The wire writer with the identification IpLayer is about to use.
+          wire::Ipv4Header h;
+          h.ttl = ttl;
+          h.protocol = wire::kIpProtoTcp;
+          h.src = src;
+          h.dst = dst;
+          ip.write_ipv4(ours, src, dst, wire::kIpProtoTcp, payload);
+          h.id = load_be16(ours.data() + 4);
+          ASSERT_EQ(wire::write_ipv4_header(theirs, h, static_cast<std::uint16_t>(payload)), 20u);
+          ASSERT_EQ(ours, theirs) << "ttl " << int{ttl} << " payload " << payload;
+          for (int k = 0; k < 9973 && n + k < 70000; ++k) ip.write_ipv4(ours, src, dst, 6, 0);
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
