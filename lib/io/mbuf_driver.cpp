@@ -64,18 +64,33 @@ void MbufEngine::input(rte_mbuf** pkts, std::uint16_t n, Instant now, bool answe
     if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
     input_one(pkts[i], now, answer_arp, port);
   }
-  // Freed once, in bulk, after the burst.
-  if (n > 0) rte_pktmbuf_free_bulk(pkts, n);
+  recycle(pkts, n);
 }
 
-rte_mbuf* MbufEngine::alloc_tx() noexcept {
-  if (spare_count_ == 0) {
-    if (rte_pktmbuf_alloc_bulk(pool_, spare_.data(), kSpareMbufs) == 0) {
-      spare_count_ = kSpareMbufs;
+void MbufEngine::recycle(rte_mbuf** pkts, std::uint16_t n) noexcept {
+  // A received mbuf of our own pool, used by nobody else, becomes one of the next
+  // transmit mbufs (reset as rte_pktmbuf_alloc would): a segment sent in reply
+  // costs no pool put and get, and reuses memory the cache already holds. The
+  // rest are freed once, in bulk, after the burst.
+  std::uint16_t to_free = 0;
+  for (std::uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    if (spare_count_ < kSpareMbufs && m->pool == pool_ && RTE_MBUF_DIRECT(m) && m->nb_segs == 1 &&
+        rte_mbuf_refcnt_read(m) == 1) {
+      rte_pktmbuf_reset(m);
+      spare_[spare_count_++] = m;
     } else {
-      return rte_pktmbuf_alloc(pool_);  // the pool is low: one at a time (may be null)
+      pkts[to_free++] = m;
     }
   }
+  if (to_free > 0) rte_pktmbuf_free_bulk(pkts, to_free);
+}
+
+rte_mbuf* MbufEngine::refill_tx() noexcept {
+  if (rte_pktmbuf_alloc_bulk(pool_, spare_.data(), kAllocBurst) != 0) {
+    return rte_pktmbuf_alloc(pool_);  // the pool is low: one at a time (may be null)
+  }
+  spare_count_ = kAllocBurst;
   return spare_[--spare_count_];
 }
 

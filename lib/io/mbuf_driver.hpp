@@ -105,7 +105,10 @@ class MbufEngine {
 
  private:
   rte_mbuf* frame(std::span<const std::byte> eth, std::span<const std::byte> ip);  ///< null: counted
-  rte_mbuf* alloc_tx() noexcept;
+  rte_mbuf* alloc_tx() noexcept { return spare_count_ > 0 ? spare_[--spare_count_] : refill_tx(); }
+  rte_mbuf* refill_tx() noexcept;
+  /// A received burst, done with: into the transmit spares where it can be, else freed.
+  void recycle(rte_mbuf** pkts, std::uint16_t n) noexcept;
   /// The Stack's transmit-queue buffers (ip::TxBufferSource): mbufs from alloc_tx().
   static std::byte* lend_tx(void* ctx, void** handle);
   static void take_back_tx(void* ctx, void* handle);
@@ -117,8 +120,10 @@ class MbufEngine {
   Interface iface_;
   std::unique_ptr<Router> router_;  ///< several ports only (iface_ is its port 0)
   /// Transmit mbufs taken from the pool a burst at a time (rte_pktmbuf_alloc_bulk):
-  /// one pool operation per 32 segments instead of one per segment.
-  static constexpr unsigned kSpareMbufs = 32;
+  /// one pool operation per 32 segments instead of one per segment; and received
+  /// mbufs kept for transmit (recycle()), up to a burst's worth.
+  static constexpr unsigned kSpareMbufs = 64;
+  static constexpr unsigned kAllocBurst = 32;
   std::array<rte_mbuf*, kSpareMbufs> spare_{};
   unsigned spare_count_ = 0;
   std::vector<rte_mbuf*> backlog_;  ///< built, waiting for take_tx (from backlog_head_)
