@@ -15,6 +15,7 @@
 #include <optional>
 #include <span>
 
+#include "common/byte_order.hpp"
 #include "common/counters.hpp"
 #include "common/ip_addr.hpp"
 #include "common/seq_num.hpp"
@@ -296,9 +297,30 @@ class Connection {
   void send_active_reset(Instant now);  // abort: RST|ACK at SND.MAX
   void emit(std::uint8_t flags, SeqNum seq, std::size_t off, std::size_t len, Instant now,
             bool syn_options = false);
+  // A TCP header being written word by word and summed as it goes (RFC 1624): the
+  // options from offset 20, then send_header() writes the fixed part and hands it
+  // to the host. Every byte used is written.
+  struct HeaderBuilder {
+    explicit HeaderBuilder(std::uint32_t initial_sum) noexcept : sum(initial_sum) {}
+    std::array<std::byte, wire::kTcpMaxHeaderLen> hdr;
+    std::byte* q = hdr.data() + wire::kTcpMinHeaderLen;
+    std::uint64_t sum;
+    void put(std::uint32_t w) noexcept {
+      put_unsummed(w);
+      sum += w;
+    }
+    void put_unsummed(std::uint32_t w) noexcept {
+      store_be32(q, w);
+      q += 4;
+    }
+  };
   // Every segment after the SYNs but RSTs: the header written from the template.
   void emit_from_template(std::uint8_t flags, SeqNum seq, std::uint16_t window, std::size_t off,
                           std::size_t len, Instant now);
+  // The SYN and SYN-ACK (their options), written the same way.
+  void emit_syn(std::uint8_t flags, std::uint16_t window, Instant now);
+  void send_header(HeaderBuilder& b, std::uint8_t flags, SeqNum seq, std::uint16_t window, SeqNum ack,
+                   std::size_t off, std::size_t len);
   void set_template_sum() noexcept;
   void arm_retransmit(Instant now);  // the RTO, or the PTO when a tail loss probe may go
   [[nodiscard]] std::optional<Duration> probe_timeout() const noexcept;

@@ -169,11 +169,15 @@ void Connection::emit(std::uint8_t flags, SeqNum seq, std::size_t off, std::size
     const SeqNum edge = tcb_.rcv_nxt + ((static_cast<std::uint32_t>(window)) << (syn_options ? 0 : tcb_.rcv_wscale));
     tcb_.rcv_adv = seq_max(tcb_.rcv_adv, edge);
   }
-  if (!syn_options && (flags & (kRst | kAck)) == kAck) {
+  if (syn_options) {
+    emit_syn(flags, window, now);
+    return;
+  }
+  if ((flags & (kRst | kAck)) == kAck) {
     emit_from_template(flags, seq, window, off, len, now);
     return;
   }
-  // The SYNs and RSTs: described as a TcpHeader for the host to write.
+  // The RSTs: described as a TcpHeader for the host to write.
   wire::TcpHeader h;
   h.src_port = key_.local_port;
   h.dst_port = key_.remote_port;
@@ -181,20 +185,7 @@ void Connection::emit(std::uint8_t flags, SeqNum seq, std::size_t off, std::size
   h.flags = flags;
   h.window = window;
   if (flags & kAck) h.ack = tcb_.rcv_nxt;
-  if (syn_options) {
-    h.options.mss = cfg_.mss;
-    const bool is_synack = (flags & kAck) != 0;
-    // In a SYN-ACK, echo only what the peer offered (RFC 7323 1.3, RFC 2018 2).
-    if (cfg_.window_scaling && (!is_synack || peer_wscale_)) {
-      h.options.window_scale = std::min(cfg_.window_scale, kMaxWindowScale);
-    }
-    if (cfg_.sack && (!is_synack || peer_sack_)) h.options.sack_permitted = true;
-    if (cfg_.timestamps && (!is_synack || peer_ts_)) {
-      h.options.timestamps = wire::TcpTimestamps{ts_now(now), is_synack ? tcb_.ts_recent : 0};
-    }
-  } else if (((flags & kRst) == 0 || (flags & kAck) != 0) && tcb_.ts_ok) {
-    h.options.timestamps = wire::TcpTimestamps{ts_now(now), tcb_.ts_recent};
-  }
+  if ((flags & kAck) != 0 && tcb_.ts_ok) h.options.timestamps = wire::TcpTimestamps{ts_now(now), tcb_.ts_recent};
   host_.transmit(*this, h, off, len);
 }
 
@@ -217,20 +208,11 @@ void Connection::emit_from_template(std::uint8_t flags, SeqNum seq, std::uint16_
   // part (ports, the timestamp option's kind word) was summed once in tmpl_sum_,
   // so only the changing words are added (RFC 1624: a checksum updated by the
   // fields that change, not recomputed over the header).
-  std::array<std::byte, wire::kTcpMaxHeaderLen> hdr;  // every byte used is written below
-  std::byte* const p = hdr.data();
-  std::byte* q = p + wire::kTcpMinHeaderLen;
-  std::uint64_t sum = tmpl_sum_;
-  const auto put = [&q, &sum](std::uint32_t w) noexcept {
-    store_be32(q, w);
-    sum += w;
-    q += 4;
-  };
+  HeaderBuilder b(tmpl_sum_);
   if (tcb_.ts_ok) {
-    store_be32(q, kTsKindWord);  // summed in tmpl_sum_
-    q += 4;
-    put(ts_now(now));
-    put(tcb_.ts_recent);
+    b.put_unsummed(kTsKindWord);  // summed in tmpl_sum_
+    b.put(ts_now(now));
+    b.put(tcb_.ts_recent);
   }
   if (tcb_.sack_ok) {
     // RFC 2018 3: as many blocks as fit in the option space beside the timestamps
@@ -239,23 +221,51 @@ void Connection::emit_from_template(std::uint8_t flags, SeqNum seq, std::uint16_
     const std::size_t room = (wire::kTcpMaxOptionsLen - (tcb_.ts_ok ? kTsOptionBytes : 0) - 4) / 8;
     const std::size_t n = fill_sack_blocks(std::span(blocks).first(std::min(room, blocks.size())));
     if (n > 0) {
-      put(0x01010500u | static_cast<std::uint32_t>(2 + 8 * n));  // NOP, NOP, kind 5, length
-      for (std::size_t b = 0; b < n; ++b) {
-        put(blocks[b].left.raw());
-        put(blocks[b].right.raw());
+      b.put(0x01010500u | static_cast<std::uint32_t>(2 + 8 * n));  // NOP, NOP, kind 5, length
+      for (std::size_t i = 0; i < n; ++i) {
+        b.put(blocks[i].left.raw());
+        b.put(blocks[i].right.raw());
       }
     }
   }
-  const auto header_len = static_cast<std::size_t>(q - p);
+  send_header(b, flags, seq, window, tcb_.rcv_nxt, off, len);  // ACK is set on every templated segment
+}
+
+void Connection::emit_syn(std::uint8_t flags, std::uint16_t window, Instant now) {
+  // The SYN or SYN-ACK's options in wire::write_tcp_header's layout (Linux
+  // tcp_options_write's order: MSS, SACK-permitted with the timestamps or NOP-padded,
+  // NOP + window scale), written and summed in one pass as emit_from_template does.
+  const bool is_synack = (flags & kAck) != 0;
+  HeaderBuilder b((std::uint32_t{key_.local_port} << 16) | key_.remote_port);
+  b.put(0x02040000u | cfg_.mss);  // kind 2, length 4 (RFC 9293 3.2)
+  // In a SYN-ACK, echo only what the peer offered (RFC 7323 1.3, RFC 2018 2).
+  const bool sack = cfg_.sack && (!is_synack || peer_sack_);
+  if (cfg_.timestamps && (!is_synack || peer_ts_)) {
+    b.put(sack ? 0x0402080Au : kTsKindWord);  // SACK-permitted (kind 4, length 2) or NOP, NOP; then kind 8
+    b.put(ts_now(now));
+    b.put(is_synack ? tcb_.ts_recent : 0u);
+  } else if (sack) {
+    b.put(0x01010402u);
+  }
+  if (cfg_.window_scaling && (!is_synack || peer_wscale_)) {
+    b.put(0x01030300u | std::min(cfg_.window_scale, kMaxWindowScale));  // NOP, kind 3, length 3 (RFC 7323 2.2)
+  }
+  send_header(b, flags, tcb_.iss, window, is_synack ? tcb_.rcv_nxt : SeqNum{0}, 0, 0);
+}
+
+void Connection::send_header(HeaderBuilder& b, std::uint8_t flags, SeqNum seq, std::uint16_t window, SeqNum ack,
+                             std::size_t off, std::size_t len) {
+  std::byte* const p = b.hdr.data();
+  const auto header_len = static_cast<std::size_t>(b.q - p);
   store_be16(p, key_.local_port);
   store_be16(p + 2, key_.remote_port);
   const std::uint32_t word3 = (static_cast<std::uint32_t>(header_len / 4) << 28) |
                               (std::uint32_t{flags} << 16) | window;
   store_be32(p + 4, seq.raw());
-  store_be32(p + 8, tcb_.rcv_nxt.raw());  // ACK is set on every templated segment
+  store_be32(p + 8, ack.raw());
   store_be32(p + 12, word3);
   store_be32(p + 16, 0);  // checksum (the host's), urgent pointer
-  sum += std::uint64_t{seq.raw()} + tcb_.rcv_nxt.raw() + word3;
+  std::uint64_t sum = b.sum + std::uint64_t{seq.raw()} + ack.raw() + word3;
   sum = (sum & 0xFFFFFFFFu) + (sum >> 32);
   sum = (sum & 0xFFFFFFFFu) + (sum >> 32);
   auto s32 = static_cast<std::uint32_t>(sum);
