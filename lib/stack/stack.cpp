@@ -80,7 +80,11 @@ struct StackEngine::ConnSlot {
   // The retransmission timer is kept lazily: the connection's deadline is here,
   // and its wheel entry may sit at an earlier, stale deadline (or stay after a
   // cancel). A stale entry is moved when it fires or when next_timer() meets it,
-  // so an ACK that stops or re-arms the timer costs no wheel operation.
+  // so an ACK that stops or re-arms the timer costs no wheel operation. The entry
+  // outlives the connection too: the slot's next connection finds it scheduled
+  // (at a deadline of the last one, nearly always earlier than its own) and arms
+  // its SYN or SYN-ACK timer without touching the wheel; a stale firing reads
+  // only this slot's current rtx_armed and rtx_deadline.
   bool rtx_armed = false;
   Instant rtx_deadline{};
 };
@@ -694,7 +698,8 @@ void StackEngine::release_finished() {
 
 void StackEngine::release_connection(ConnSlot& s) {
   Connection& c = *s.conn;
-  for (auto& t : s.timers) wheel_.cancel(t);
+  cancel_eager_timers(s);  // the retransmission entry stays (ConnSlot::rtx_armed)
+  s.rtx_armed = false;
   if (s.in_flow_table) flows_.erase(c.key());
   if (s.opened) counters_.inc(Counter::tcp_conn_closed);  // opened = closed + open records
   --by_state_[static_cast<std::size_t>(c.state() == State::TimeWait ? State::Closed : c.state())];
@@ -939,8 +944,13 @@ void StackEngine::cancel_timer(Connection& c, tcp::TimerKind k) {
 
 void StackEngine::cancel_timers(Connection& c) {
   ConnSlot& s = slot_of(c);
-  s.rtx_armed = false;
-  for (auto& t : s.timers) wheel_.cancel(t);
+  s.rtx_armed = false;  // its entry fires stale, or serves the slot's next connection
+  cancel_eager_timers(s);
+}
+
+void StackEngine::cancel_eager_timers(ConnSlot& s) noexcept {
+  static_assert(static_cast<std::size_t>(tcp::TimerKind::Retransmit) == 0);
+  for (std::size_t k = 1; k < s.timers.size(); ++k) wheel_.cancel(s.timers[k]);
 }
 
 bool StackEngine::timer_pending(Connection& c, tcp::TimerKind k) {

@@ -286,6 +286,7 @@ class StackEngine final : private tcp::TcpHost {
                   FillPayload&& fill);
   void on_timer(TimerEntry& e);
   void settle_stale_timers() const noexcept;  ///< see ConnSlot::rtx_deadline
+  void cancel_eager_timers(ConnSlot& s) noexcept;  ///< every timer but the lazy retransmission one
   bool port_in_use(const FlowKey& key) const;
 
   Stack& api_;

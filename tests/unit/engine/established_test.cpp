@@ -95,6 +95,26 @@ TEST_F(Established, RestartedRetransmitTimerIsReportedAtItsNewDeadline) {
   EXPECT_FALSE(h.stack.next_timer().has_value()) << "stopped: the stale entry is not reported either";
 }
 
+TEST_F(Established, RetransmitEntryOfAClosedConnectionServesTheSlotsNextOne) {
+  // The slot's retransmission entry outlives its connection (lazy, like a
+  // restart): it is neither reported nor fired for the dead connection, and the
+  // next connection's SYN-ACK timer still fires at that connection's own deadline.
+  h.send("abc");
+  h.expect("P.", 1, 1, "abc");
+  ASSERT_FALSE(h.stack.abort(h.conn).has_value());
+  h.take();
+  EXPECT_FALSE(h.stack.next_timer().has_value()) << "the stale entry is not reported";
+  h.advance(std::chrono::milliseconds{500});
+  h.expect_nothing();
+  h.remote_port = 40001;
+  h.stack_isn = SeqNum{};
+  h.in("S", 0, 0, {}, 65535, h.syn_options());
+  h.expect("S.", 0, 1);
+  EXPECT_EQ(h.run_to_next_timer(), std::chrono::seconds{1}) << "RFC 6298 2.1: the new connection's 1 s";
+  h.expect("S.", 0, 1);
+  EXPECT_EQ(h.counter(Counter::tcp_retransmit_timeout), 1u);
+}
+
 TEST_F(Established, ConnectionDroppedAfterMaxRetries) {
   StackConfig cfg = default_config();
   cfg.tcp.max_retries = 2;
