@@ -142,6 +142,8 @@ inline StackEngine::ConnSlot& StackEngine::slot_of(Connection& c) noexcept {
   return *static_cast<ConnSlot*>(c.host_data);
 }
 
+inline ConnId StackEngine::id_of(const ConnSlot& s) const noexcept { return ConnId{s.index, s.generation}; }
+
 StackEngine::StackEngine(Stack& api, StackConfig cfg, Instant now)
     : api_(api),
       cfg_(std::move(cfg)),
@@ -666,8 +668,6 @@ StackEngine::ConnSlot* StackEngine::new_connection(const FlowKey& key, Handler* 
   return &s;
 }
 
-ConnId StackEngine::id_of(const ConnSlot& s) const noexcept { return ConnId{s.index, s.generation}; }
-
 StackEngine::ConnSlot* StackEngine::lookup(ConnId c) const noexcept {
   if (c.slot >= cfg_.max_connections) return nullptr;
   ConnSlot& s = conns_[c.slot];
@@ -805,14 +805,26 @@ std::optional<Instant> StackEngine::next_timer() const noexcept {
 // ------------------------------------------------------------------------------------
 // TcpHost
 
+// Every state change but the last is counts and flags only; the last (CLOSED or
+// TIME-WAIT) and the observer are calls of their own, so the common change runs
+// without a stack frame.
 void StackEngine::state_changed(Connection& c, State from, State to) {
   ConnSlot& s = slot_of(c);
   --by_state_[static_cast<std::size_t>(from)];
   if (from == State::SynReceived && s.in_syn_queue) {
     s.in_syn_queue = false;
-  s.queued = false;
+    s.queued = false;
     if (s.listener != kNone && listeners_[s.listener]->syn_queue > 0) --listeners_[s.listener]->syn_queue;
   }
+  if (to == State::Closed || to == State::TimeWait) {
+    connection_ended(c, s, from, to);
+    return;
+  }
+  ++by_state_[static_cast<std::size_t>(to)];
+  if (state_observer_ != nullptr) state_observer_(state_observer_ctx_, c.key(), from, to);
+}
+
+void StackEngine::connection_ended(Connection& c, ConnSlot& s, State from, State to) {
   if (to == State::TimeWait) {
     // The TIME-WAIT record takes over the tuple; the slot itself is done.
     counters_.inc(Counter::tcp_time_wait_entered);
@@ -824,11 +836,9 @@ void StackEngine::state_changed(Connection& c, State from, State to) {
       *flows_.find(c.key()) = kTimeWaitTag | s.time_wait;
       s.in_flow_table = false;
     }
-    ++by_state_[static_cast<std::size_t>(State::Closed)];
-  } else {
-    ++by_state_[static_cast<std::size_t>(to)];
   }
-  if ((to == State::Closed || to == State::TimeWait) && !s.finished) {
+  ++by_state_[static_cast<std::size_t>(State::Closed)];  // TIME-WAIT: counted by its record
+  if (!s.finished) {
     s.finished = true;
     finished_.push_back(s.index);
   }

@@ -235,6 +235,8 @@ class StackEngine final : private tcp::TcpHost {
   void cancel_timers(tcp::Connection& c) override;
   bool timer_pending(tcp::Connection& c, tcp::TimerKind k) override;
   void state_changed(tcp::Connection& c, State from, State to) override;
+  /// state_changed() to CLOSED or TIME-WAIT: the record, the release queue.
+  void connection_ended(tcp::Connection& c, ConnSlot& s, State from, State to);
   void deliver(tcp::Connection& c, std::span<const std::byte> data) override;
   void event(tcp::Connection& c, tcp::ConnEvent e) override;
   void closed(tcp::Connection& c, CloseReason r) override;
