@@ -57,7 +57,10 @@ class Connection;
 // Our TSval at `now` for a connection with timestamp offset `offset` (RFC 7323:
 // 1 ms ticks). The stack's stateless segments (cookie SYN-ACKs, TIME-WAIT ACKs)
 // use it too, so every segment of a tuple reads the same clock.
-[[nodiscard]] std::uint32_t ts_clock(Instant now, std::uint32_t offset) noexcept;
+[[nodiscard]] inline std::uint32_t ts_clock(Instant now, std::uint32_t offset) noexcept {
+  // RFC 7323 5.4: a 1 ms timestamp clock, offset per connection (7.1).
+  return static_cast<std::uint32_t>(to_ms(now)) + offset;
+}
 
 // What a connection needs from the stack that owns it.
 class TcpHost {
@@ -226,8 +229,19 @@ class Connection {
   [[nodiscard]] bool fin_queued() const noexcept { return fin_queued_; }
   [[nodiscard]] bool fin_sent() const noexcept { return fin_sent_; }  // our FIN has a sequence number
   [[nodiscard]] bool peer_fin() const noexcept { return peer_fin_; }
-  [[nodiscard]] std::uint32_t rcv_wnd() const noexcept;  // what we would advertise now
-  [[nodiscard]] std::uint32_t ts_now(Instant now) const noexcept;
+  [[nodiscard]] std::uint32_t rcv_wnd() const noexcept {  // what we would advertise now
+    std::uint32_t space = rcv_buf_ > rcv_held_ ? rcv_buf_ - rcv_held_ : 0;
+    // RFC 7323 2.3: the scaled window field is 16 bits.
+    space = std::min<std::uint32_t>(space, 0xFFFFu << tcb_.rcv_wscale);
+    // RFC 9293 3.8.6.2.2 (and RFC 1122 4.2.2.16): never shrink the window: the right
+    // edge we advertised must not move left.
+    const std::int32_t promised = tcb_.rcv_adv - tcb_.rcv_nxt;
+    if (promised > 0 && static_cast<std::uint32_t>(promised) > space) {
+      space = static_cast<std::uint32_t>(promised);
+    }
+    return space;
+  }
+  [[nodiscard]] std::uint32_t ts_now(Instant now) const noexcept { return ts_clock(now, tcb_.ts_offset); }
   // The sequence number our FIN has (once sent) or will have (all data first).
   [[nodiscard]] SeqNum fin_seq() const noexcept {
     return fin_sent_ ? fin_seq_ : tcb_.snd_una + static_cast<std::uint32_t>(sndbuf_.size());
@@ -243,22 +257,22 @@ class Connection {
   // case): an in-order ACK or data segment in ESTABLISHED with nothing unusual
   // about it runs the same steps as below, minus the checks it cannot fail.
   // False: not predicted, nothing done.
-  bool header_predicted(const Segment& seg, Instant now);
+  inline bool header_predicted(const Segment& seg, Instant now);
   // --- RFC 9293 3.10.7 steps -------------------------------------------------------
   void on_segment_syn_sent(const Segment& seg, Instant now);
-  bool check_sequence(const Segment& seg, Instant now);     // first
-  bool check_rst(const Segment& seg, Instant now);          // second
-  bool check_syn(const Segment& seg, Instant now);          // fourth
-  bool check_ack(const Segment& seg, Instant now);          // fifth
+  inline bool check_sequence(const Segment& seg, Instant now);     // first
+  inline bool check_rst(const Segment& seg, Instant now);          // second
+  inline bool check_syn(const Segment& seg, Instant now);          // fourth
+  inline bool check_ack(const Segment& seg, Instant now);          // fifth
   // check_ack's steps (RFC 9293 3.10.7.4 fifth), each returning false when the
   // segment's processing ends there.
-  bool complete_handshake(const Segment& seg, Instant now);  // SYN-RECEIVED -> ESTABLISHED
-  bool ack_acceptable(const Segment& seg, Instant now);      // RFC 5961 5.2 range
+  inline bool complete_handshake(const Segment& seg, Instant now);  // SYN-RECEIVED -> ESTABLISHED
+  inline bool ack_acceptable(const Segment& seg, Instant now);      // RFC 5961 5.2 range
   [[nodiscard]] bool is_duplicate_ack(const Segment& seg, std::uint32_t newly_sacked) const noexcept;
   void on_duplicate_ack(Instant now);                        // RFC 5681 3.2 / 6582 / 6675
   bool on_new_ack(const Segment& seg, Instant now);          // SND.UNA advances
-  bool on_fin_acked(Instant now);                            // FIN-WAIT-1, CLOSING, LAST-ACK
-  void process_text(const Segment& seg, Instant now);       // seventh
+  inline bool on_fin_acked(Instant now);                            // FIN-WAIT-1, CLOSING, LAST-ACK
+  inline void process_text(const Segment& seg, Instant now);       // seventh
   void receive_in_order(std::span<const std::byte> data, Instant now);  // text at RCV.NXT
   void report_duplicate(SeqNum start, SeqNum end);  // D-SACK (RFC 2883)
   void hold_fin(const Segment& seg, SeqNum fin_at);  // a FIN beyond a hole
@@ -269,17 +283,22 @@ class Connection {
   // The SACK blocks for our next ACK, at most out.size(); returns how many.
   std::size_t fill_sack_blocks(std::span<wire::SackBlock> out);
   [[nodiscard]] std::uint32_t seg_mss() const noexcept;  // SND.MSS less the SACK blocks a segment would carry
-  void process_fin(const Segment& seg, Instant now);        // eighth
+  inline void process_fin(const Segment& seg, Instant now);        // eighth
 
   void negotiate_syn_options(const Segment& syn);
   void init_send_sequence(SeqNum iss, std::uint32_t ts_offset) noexcept;
   void init_receive_sequence(SeqNum irs) noexcept;
   void init_send_window(const Segment& syn, SeqNum wl2) noexcept;
   void agree_options(const Segment& seg);  // apply what both SYNs offered
-  void update_window(const Segment& seg);
-  void update_ts_recent(const Segment& seg);
-  void rtt_sample(const Segment& seg, Instant now);
-  void set_state(State to, Instant now);
+  inline void update_window(const Segment& seg);
+  inline void update_ts_recent(const Segment& seg);
+  inline void rtt_sample(const Segment& seg, Instant now);
+  void set_state(State to, Instant /*now*/) {
+    const State from = state_;
+    if (from == to) return;
+    state_ = to;
+    host_.state_changed(*this, from, to);
+  }
   void enter_closed(CloseReason r, Instant now);
   // Cancels every timer, enters `final_state` (CLOSED or TIME-WAIT), reports once.
   void finish(State final_state, CloseReason r, Instant now);
@@ -290,7 +309,7 @@ class Connection {
   bool send_new_segment(std::uint32_t room, Instant now);
   void send_syn(bool with_ack, Instant now);
   void send_ack(Instant now);
-  void flush_ack(Instant now);
+  inline void flush_ack(Instant now);
   void send_challenge_ack(Instant now);
   void send_rst(SeqNum seq, Instant now);
   void send_active_reset(Instant now);  // abort: RST|ACK at SND.MAX
@@ -301,12 +320,17 @@ class Connection {
                           std::size_t len, Instant now);
   void set_template_sum() noexcept;
   void arm_retransmit(Instant now);  // the RTO, or the PTO when a tail loss probe may go
-  [[nodiscard]] std::optional<Duration> probe_timeout() const noexcept;
+  [[nodiscard]] inline std::optional<Duration> probe_timeout() const noexcept;
   void tail_loss_probe(Instant now);
   void retransmit_timeout(Instant now);
   void persist_timeout(Instant now);
   void keepalive_timeout(Instant now);
-  void touch_keepalive(Instant now);  // something arrived: the connection is alive
+  void touch_keepalive(Instant now) {  // something arrived: the connection is alive
+    keepalive_probes_ = 0;
+    if (keepalive_ && is_synchronized(state_) && state_ != State::TimeWait) {
+      host_.set_timer(*this, TimerKind::Keepalive, now + keepalive_idle_);  // O(1) reschedule
+    }
+  }
   void window_update_if_opened(Instant now);  // after the application freed buffer space
   void retransmit_first(Instant now);  // the segment at SND.UNA, once
   // One segment of data sent before, from `seq`; returns where it ends (FIN
@@ -418,7 +442,7 @@ class Connection {
   std::optional<SeqNum> tlp_high_;
   bool in_input_ = false;  // inside on_segment(): application sends wait for its output()
   bool shutdown_deferred_ = false;  // shutdown_write() from a callback, applied after the segment
-  void apply_deferred_shutdown(Instant now);
+  inline void apply_deferred_shutdown(Instant now);
 };
 
 }  // namespace riptide::tcp

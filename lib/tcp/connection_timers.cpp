@@ -115,13 +115,6 @@ void Connection::set_keepalive(bool on, Duration idle, Duration interval, std::u
   }
 }
 
-void Connection::touch_keepalive(Instant now) {
-  keepalive_probes_ = 0;
-  if (keepalive_ && is_synchronized(state_) && state_ != State::TimeWait) {
-    host_.set_timer(*this, TimerKind::Keepalive, now + keepalive_idle_);  // O(1) reschedule
-  }
-}
-
 void Connection::keepalive_timeout(Instant now) {
   if (!keepalive_ || !is_synchronized(state_)) return;
   if (tcb_.snd_una != tcb_.snd_max) {
