@@ -77,16 +77,19 @@ struct StackEngine::ConnSlot {
   std::uint32_t time_wait = 0xFFFFFFFF;  // the record made when it entered TIME-WAIT
   std::uint32_t index = 0;
   bool waits_for_chunks = false;  // in chunk_waiters_: send() found the pool empty
-  // The retransmission timer is kept lazily: the connection's deadline is here,
-  // and its wheel entry may sit at an earlier, stale deadline (or stay after a
-  // cancel). A stale entry is moved when it fires or when next_timer() meets it,
-  // so an ACK that stops or re-arms the timer costs no wheel operation. The entry
-  // outlives the connection too: the slot's next connection finds it scheduled
-  // (at a deadline of the last one, nearly always earlier than its own) and arms
-  // its SYN or SYN-ACK timer without touching the wheel; a stale firing reads
-  // only this slot's current rtx_armed and rtx_deadline.
-  bool rtx_armed = false;
+  // The retransmission timer is kept lazily: whether it runs is the connection's
+  // timers_pending bit (TcpHost), its deadline is here, and its wheel entry may
+  // sit at an earlier, stale deadline (or stay after a cancel). A stale entry is
+  // moved when it fires or when next_timer() meets it, so an ACK that stops or
+  // re-arms the timer costs no wheel operation. The entry outlives the connection
+  // too: the slot's next connection finds it scheduled (at a deadline of the last
+  // one, nearly always earlier than its own) and arms its SYN or SYN-ACK timer
+  // without touching the wheel; a stale firing reads only the slot's current
+  // connection's bit and rtx_deadline.
   Instant rtx_deadline{};
+  [[nodiscard]] bool rtx_armed() const noexcept {
+    return conn && conn->timers_pending & tcp::TcpHost::timer_bit(tcp::TimerKind::Retransmit);
+  }
 };
 
 // A TIME-WAIT ring slot: the record and when it ends. A hole (a record that ended
@@ -645,7 +648,6 @@ StackEngine::ConnSlot* StackEngine::new_connection(const FlowKey& key, Handler* 
   s.queued = false;
   s.opened = false;
   s.time_wait = kNone;
-  s.rtx_armed = false;
   const tcp::TcpConfig& tc = key.is_v4() ? cfg_.tcp : tcp6_;
   if (s.conn && &s.conn->config() == &tc) {
     // The slot's Connection is recycled in place (its buffers were released with
@@ -698,8 +700,7 @@ void StackEngine::release_finished() {
 
 void StackEngine::release_connection(ConnSlot& s) {
   Connection& c = *s.conn;
-  cancel_eager_timers(s);  // the retransmission entry stays (ConnSlot::rtx_armed)
-  s.rtx_armed = false;
+  cancel_eager_timers(c);  // the retransmission entry stays (ConnSlot::rtx_deadline)
   if (s.in_flow_table) flows_.erase(c.key());
   if (s.opened) counters_.inc(Counter::tcp_conn_closed);  // opened = closed + open records
   --by_state_[static_cast<std::size_t>(c.state() == State::TimeWait ? State::Closed : c.state())];
@@ -780,7 +781,7 @@ void StackEngine::settle_stale_timers() const noexcept {
   while (TimerEntry* e = wheel_.earliest()) {
     if (e->kind != static_cast<std::uint16_t>(tcp::TimerKind::Retransmit)) return;
     const ConnSlot& s = *static_cast<const ConnSlot*>(e->owner);
-    if (!s.rtx_armed) {
+    if (!s.rtx_armed()) {
       wheel_.cancel(*e);
     } else if (s.rtx_deadline > wheel_.deadline(*e)) {
       wheel_.schedule(*e, s.rtx_deadline);
@@ -933,40 +934,32 @@ bool StackEngine::challenge_ack_allowed() {
 void StackEngine::set_timer(Connection& c, tcp::TimerKind k, Instant when) {
   ConnSlot& s = slot_of(c);
   TimerEntry& e = s.timers[static_cast<std::size_t>(k)];
+  c.timers_pending = static_cast<std::uint8_t>(c.timers_pending | tcp::TcpHost::timer_bit(k));
   if (k == tcp::TimerKind::Retransmit) {
     // Lazy (ConnSlot::rtx_deadline): an entry already scheduled no later than
     // `when` stays where it is and is moved on when it fires.
-    s.rtx_armed = true;
     s.rtx_deadline = when;
     if (wheel_.is_scheduled(e) && wheel_.deadline(e) <= when) return;
   }
   wheel_.schedule(e, when);
 }
 
-void StackEngine::cancel_timer(Connection& c, tcp::TimerKind k) {
+void StackEngine::stop_timer(Connection& c, tcp::TimerKind k) {
+  // (TcpHost::cancel_timer: pending, not the retransmission timer, bit cleared.)
+  wheel_.cancel(slot_of(c).timers[static_cast<std::size_t>(k)]);
+}
+
+void StackEngine::cancel_timers(Connection& c) { cancel_eager_timers(c); }
+
+void StackEngine::cancel_eager_timers(Connection& c) noexcept {
+  // The retransmission entry, if any, fires stale (its bit is clear) or serves the
+  // slot's next connection; an eager one is on the wheel exactly while its bit is set.
+  constexpr auto kRtx = tcp::TcpHost::timer_bit(tcp::TimerKind::Retransmit);
   ConnSlot& s = slot_of(c);
-  if (k == tcp::TimerKind::Retransmit) {
-    s.rtx_armed = false;  // the entry, if any, fires stale and does nothing
-    return;
+  for (unsigned m = c.timers_pending & ~unsigned{kRtx}; m != 0; m &= m - 1) {
+    wheel_.cancel(s.timers[static_cast<std::size_t>(std::countr_zero(m))]);
   }
-  wheel_.cancel(s.timers[static_cast<std::size_t>(k)]);
-}
-
-void StackEngine::cancel_timers(Connection& c) {
-  ConnSlot& s = slot_of(c);
-  s.rtx_armed = false;  // its entry fires stale, or serves the slot's next connection
-  cancel_eager_timers(s);
-}
-
-void StackEngine::cancel_eager_timers(ConnSlot& s) noexcept {
-  static_assert(static_cast<std::size_t>(tcp::TimerKind::Retransmit) == 0);
-  for (std::size_t k = 1; k < s.timers.size(); ++k) wheel_.cancel(s.timers[k]);
-}
-
-bool StackEngine::timer_pending(Connection& c, tcp::TimerKind k) {
-  ConnSlot& s = slot_of(c);
-  if (k == tcp::TimerKind::Retransmit) return s.rtx_armed;
-  return wheel_.is_scheduled(s.timers[static_cast<std::size_t>(k)]);
+  c.timers_pending = 0;
 }
 
 void StackEngine::advance(Instant now) {
@@ -996,17 +989,19 @@ void StackEngine::wake_chunk_waiters() {
 void StackEngine::on_timer(TimerEntry& e) {
   ConnSlot& s = *static_cast<ConnSlot*>(e.owner);
   if (!s.used || s.finished) return;
-  if (e.kind == static_cast<std::uint16_t>(tcp::TimerKind::Retransmit)) {
-    if (!s.rtx_armed) return;  // stopped since it was scheduled
+  const auto k = static_cast<tcp::TimerKind>(e.kind);
+  if (k == tcp::TimerKind::Retransmit) {
+    if (!s.rtx_armed()) return;  // stopped since it was scheduled
     if (s.rtx_deadline > wheel_.now()) {
       // Re-armed later since: on to the real deadline (it fires in this advance()
       // if that is due too, in deadline order).
       wheel_.schedule(e, s.rtx_deadline);
       return;
     }
-    s.rtx_armed = false;
   }
-  s.conn->on_timer(static_cast<tcp::TimerKind>(e.kind), now_);
+  Connection& c = *s.conn;
+  c.timers_pending = static_cast<std::uint8_t>(c.timers_pending & ~tcp::TcpHost::timer_bit(k));
+  c.on_timer(k, now_);
 }
 
 // ------------------------------------------------------------------------------------

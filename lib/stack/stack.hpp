@@ -231,9 +231,8 @@ class StackEngine final : private tcp::TcpHost {
   void transmit_built(tcp::Connection& c, std::span<const std::byte> tcp_header, std::uint32_t header_sum,
                       std::size_t payload_offset, std::size_t payload_len) override;
   void set_timer(tcp::Connection& c, tcp::TimerKind k, Instant when) override;
-  void cancel_timer(tcp::Connection& c, tcp::TimerKind k) override;
+  void stop_timer(tcp::Connection& c, tcp::TimerKind k) override;
   void cancel_timers(tcp::Connection& c) override;
-  bool timer_pending(tcp::Connection& c, tcp::TimerKind k) override;
   void state_changed(tcp::Connection& c, State from, State to) override;
   /// state_changed() to CLOSED or TIME-WAIT: the record, the release queue.
   void connection_ended(tcp::Connection& c, ConnSlot& s, State from, State to);
@@ -288,7 +287,7 @@ class StackEngine final : private tcp::TcpHost {
                   FillPayload&& fill);
   void on_timer(TimerEntry& e);
   void settle_stale_timers() const noexcept;  ///< see ConnSlot::rtx_deadline
-  void cancel_eager_timers(ConnSlot& s) noexcept;  ///< every timer but the lazy retransmission one
+  void cancel_eager_timers(tcp::Connection& c) noexcept;  ///< every timer but the lazy retransmission one
   bool port_in_use(const FlowKey& key) const;
 
   Stack& api_;

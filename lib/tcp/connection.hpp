@@ -75,12 +75,18 @@ class TcpHost {
   // complemented), so the host adds the pseudo header and the payload (RFC 1624).
   virtual void transmit_built(Connection& c, std::span<const std::byte> tcp_header, std::uint32_t header_sum,
                               std::size_t payload_offset, std::size_t payload_len) = 0;
+  // Timers. Which of a connection's timers are pending is kept in the connection
+  // (Connection::timers_pending, one bit per kind, the host's to maintain: set by
+  // set_timer, cleared when a timer fires or is stopped), so asking and stopping a
+  // timer that is not running, which output does on nearly every segment, cost no
+  // call. The retransmission timer is stopped by clearing its bit alone: the host
+  // keeps that one lazily and must find the bit clear when its entry fires.
   virtual void set_timer(Connection& c, TimerKind k, Instant when) = 0;
-  virtual void cancel_timer(Connection& c, TimerKind k) = 0;
+  inline void cancel_timer(Connection& c, TimerKind k);
   // Stops every timer of `c` (a connection that is finishing): one call, not one
   // per kind.
   virtual void cancel_timers(Connection& c) = 0;
-  [[nodiscard]] virtual bool timer_pending(Connection& c, TimerKind k) = 0;
+  [[nodiscard]] inline bool timer_pending(const Connection& c, TimerKind k) const noexcept;
   virtual void state_changed(Connection& c, State from, State to) = 0;
   virtual void deliver(Connection& c, std::span<const std::byte> data) = 0;
   virtual void event(Connection& c, ConnEvent e) = 0;
@@ -94,8 +100,15 @@ class TcpHost {
   virtual void count(Counter c) = 0;
   virtual ChunkPool& chunk_pool() = 0;
 
+  [[nodiscard]] static constexpr std::uint8_t timer_bit(TimerKind k) noexcept {
+    return static_cast<std::uint8_t>(1u << static_cast<unsigned>(k));
+  }
+
  protected:
   ~TcpHost() = default;
+  // cancel_timer() of a pending timer other than the retransmission one; its bit
+  // is already clear.
+  virtual void stop_timer(Connection& c, TimerKind k) = 0;
 };
 
 // RFC 9293 3.3.1 send and receive sequence variables, plus what RFC 7323 adds.
@@ -251,6 +264,7 @@ class Connection {
   // Host bookkeeping: an opaque slot for the stack and the application.
   void* host_data = nullptr;
   void* user_data = nullptr;
+  std::uint8_t timers_pending = 0;  // TcpHost::timer_bit(k): timer k is running (TcpHost)
 
  private:
   // Header prediction (BSD tcp_input's fast path, RFC 9293 3.10.7.4 for the common
@@ -444,5 +458,16 @@ class Connection {
   bool shutdown_deferred_ = false;  // shutdown_write() from a callback, applied after the segment
   inline void apply_deferred_shutdown(Instant now);
 };
+
+inline void TcpHost::cancel_timer(Connection& c, TimerKind k) {
+  const std::uint8_t bit = timer_bit(k);
+  if ((c.timers_pending & bit) == 0) return;
+  c.timers_pending = static_cast<std::uint8_t>(c.timers_pending & ~bit);
+  if (k != TimerKind::Retransmit) stop_timer(c, k);
+}
+
+inline bool TcpHost::timer_pending(const Connection& c, TimerKind k) const noexcept {
+  return (c.timers_pending & timer_bit(k)) != 0;
+}
 
 }  // namespace riptide::tcp

@@ -641,6 +641,26 @@ TEST_F(DelayedAck, InteractiveSmallSegmentWaitsForTheTimer) {
   h.expect(".", 3, 7);
 }
 
+TEST_F(DelayedAck, TimerRunsAgainAfterItFired) {
+  // A timer that fired is no longer pending (the connection's timers_pending bit
+  // is cleared as it fires): the next delayed ACK starts it anew.
+  make_interactive(h);
+  h.in("P.", 3, 3, "hi");
+  h.expect_nothing();
+  EXPECT_EQ(h.run_to_next_timer(), std::chrono::milliseconds{40});
+  h.expect(".", 3, 5);
+  h.in("P.", 5, 3, "hi");
+  h.expect(".", 3, 7);  // quick ACK: the timer had to fire
+  h.send("ok");         // a reply within the delayed-ACK time: interactive again
+  h.expect("P.", 3, 7, "ok");
+  h.in(".", 7, 5);
+  h.in("P.", 7, 5, "hi");
+  h.expect_nothing();
+  EXPECT_EQ(h.run_to_next_timer(), std::chrono::milliseconds{40});
+  h.expect(".", 5, 9);
+  EXPECT_EQ(h.counter(Counter::tcp_delayed_ack), 2u);
+}
+
 TEST_F(DelayedAck, EverySecondFullSegmentIsAckedAtOnce) {
   make_interactive(h);
   const std::string seg(536, 'm');
