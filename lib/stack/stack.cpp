@@ -690,7 +690,7 @@ std::optional<FlowKey> StackEngine::time_wait_key(std::uint32_t i) const noexcep
   return t.rec.key;
 }
 
-void StackEngine::release_finished() {
+void StackEngine::release_finished_slots() {
   while (!finished_.empty()) {
     const std::uint32_t i = finished_.back();
     finished_.pop_back();

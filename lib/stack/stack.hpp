@@ -258,7 +258,11 @@ class StackEngine final : private tcp::TcpHost {
   std::optional<FlowKey> time_wait_key(std::uint32_t i) const noexcept;
   ConnSlot& slot_of(tcp::Connection& c) noexcept;
   ConnId id_of(const ConnSlot& s) const noexcept;
-  void release_finished();
+  /// Releases the slots of connections that finished during the current event.
+  void release_finished() {
+    if (!finished_.empty()) release_finished_slots();  // (every packet asks)
+  }
+  void release_finished_slots();
   template <class F>
   std::optional<Error> detach(ConnId c, F&& end);  ///< close/abort: the app lets go
   void release_connection(ConnSlot& s);

@@ -282,18 +282,18 @@ class Connection {
   // segment's processing ends there.
   inline bool complete_handshake(const Segment& seg, Instant now);  // SYN-RECEIVED -> ESTABLISHED
   inline bool ack_acceptable(const Segment& seg, Instant now);      // RFC 5961 5.2 range
-  [[nodiscard]] bool is_duplicate_ack(const Segment& seg, std::uint32_t newly_sacked) const noexcept;
+  [[nodiscard]] inline bool is_duplicate_ack(const Segment& seg, std::uint32_t newly_sacked) const noexcept;
   void on_duplicate_ack(Instant now);                        // RFC 5681 3.2 / 6582 / 6675
-  bool on_new_ack(const Segment& seg, Instant now);          // SND.UNA advances
+  inline bool on_new_ack(const Segment& seg, Instant now);   // SND.UNA advances
   inline bool on_fin_acked(Instant now);                            // FIN-WAIT-1, CLOSING, LAST-ACK
   inline void process_text(const Segment& seg, Instant now);       // seventh
-  void receive_in_order(std::span<const std::byte> data, Instant now);  // text at RCV.NXT
+  inline void receive_in_order(std::span<const std::byte> data, Instant now);  // text at RCV.NXT
   void report_duplicate(SeqNum start, SeqNum end);  // D-SACK (RFC 2883)
   void hold_fin(const Segment& seg, SeqNum fin_at);  // a FIN beyond a hole
-  void on_data_arrival(Instant now);                  // quick-ACK bookkeeping
-  void enter_quick_ack_mode() noexcept;
+  inline void on_data_arrival(Instant now);           // quick-ACK bookkeeping
+  inline void enter_quick_ack_mode() noexcept;
   void queue_out_of_order(SeqNum start, std::span<const std::byte> data);
-  void deliver_in_order();  // ranges that RCV.NXT has reached
+  inline void deliver_in_order();  // ranges that RCV.NXT has reached
   // The SACK blocks for our next ACK, at most out.size(); returns how many.
   std::size_t fill_sack_blocks(std::span<wire::SackBlock> out);
   [[nodiscard]] std::uint32_t seg_mss() const noexcept;  // SND.MSS less the SACK blocks a segment would carry
@@ -350,7 +350,12 @@ class Connection {
   // One segment of data sent before, from `seq`; returns where it ends (FIN
   // included), or nullopt when there was nothing to send.
   std::optional<SeqNum> resend(SeqNum seq, std::uint32_t max_len, bool fin_may_ride, Instant now);
-  [[nodiscard]] bool zero_window_stalled() const noexcept;
+  [[nodiscard]] bool zero_window_stalled() const noexcept {
+    // Data (or a FIN) waits, nothing is in flight, and the peer's window is shut:
+    // without probes a lost window update would stall the connection for ever.
+    const bool waiting = static_cast<std::size_t>(tcb_.snd_nxt - tcb_.snd_una) < sndbuf_.size();
+    return tcb_.snd_wnd == 0 && waiting && tcb_.snd_nxt == tcb_.snd_una && tcb_.snd_max == tcb_.snd_una;
+  }
 
   TcpHost& host_;
   const TcpConfig& cfg_;
