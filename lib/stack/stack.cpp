@@ -77,16 +77,17 @@ struct StackEngine::ConnSlot {
   std::uint32_t time_wait = 0xFFFFFFFF;  // the record made when it entered TIME-WAIT
   std::uint32_t index = 0;
   bool waits_for_chunks = false;  // in chunk_waiters_: send() found the pool empty
-  // The retransmission timer is kept lazily: whether it runs is the connection's
-  // timers_pending bit (TcpHost), its deadline is here, and its wheel entry may
-  // sit at an earlier, stale deadline (or stay after a cancel). A stale entry is
-  // moved when it fires or when next_timer() meets it, so an ACK that stops or
-  // re-arms the timer costs no wheel operation. The entry outlives the connection
-  // too: the slot's next connection finds it scheduled (at a deadline of the last
-  // one, nearly always earlier than its own) and arms its SYN or SYN-ACK timer
-  // without touching the wheel; a stale firing reads only the slot's current
-  // connection's bit and rtx_deadline.
-  Instant rtx_deadline{};
+  // The retransmission timer is kept lazily (TcpHost::set_timer): whether it runs
+  // is the connection's timers_pending bit, its deadline conn->rtx_deadline, and
+  // its wheel entry, at conn->rtx_entry_at, may sit at an earlier, stale deadline
+  // (or stay after a cancel). A stale entry is moved when it fires or when
+  // next_timer() meets it, so an ACK that stops or re-arms the timer costs no
+  // wheel operation (nor a call). The entry outlives the connection too: the
+  // slot's next connection (the same Connection, recycled) finds it scheduled, at
+  // a deadline of the last one and nearly always earlier than its own, and arms
+  // its SYN or SYN-ACK timer without touching the wheel; a stale firing reads only
+  // the current connection's bit and deadline. Every change of the entry updates
+  // conn->rtx_entry_at.
   [[nodiscard]] bool rtx_armed() const noexcept {
     return conn && conn->timers_pending & tcp::TcpHost::timer_bit(tcp::TimerKind::Retransmit);
   }
@@ -700,7 +701,7 @@ void StackEngine::release_finished_slots() {
 
 void StackEngine::release_connection(ConnSlot& s) {
   Connection& c = *s.conn;
-  cancel_eager_timers(c);  // the retransmission entry stays (ConnSlot::rtx_deadline)
+  cancel_eager_timers(c);  // the retransmission entry stays (ConnSlot::rtx_armed)
   if (s.in_flow_table) flows_.erase(c.key());
   if (s.opened) counters_.inc(Counter::tcp_conn_closed);  // opened = closed + open records
   --by_state_[static_cast<std::size_t>(c.state() == State::TimeWait ? State::Closed : c.state())];
@@ -775,16 +776,18 @@ void StackEngine::expire_time_wait() {
 }
 
 void StackEngine::settle_stale_timers() const noexcept {
-  // A lazily kept retransmission entry (ConnSlot::rtx_deadline) may be the wheel's
+  // A lazily kept retransmission entry (ConnSlot::rtx_armed) may be the wheel's
   // earliest while its connection's deadline is later or gone: move or drop it
   // until the earliest entry is a real one, so no host wakes early for nothing.
   while (TimerEntry* e = wheel_.earliest()) {
     if (e->kind != static_cast<std::uint16_t>(tcp::TimerKind::Retransmit)) return;
-    const ConnSlot& s = *static_cast<const ConnSlot*>(e->owner);
+    ConnSlot& s = *static_cast<ConnSlot*>(e->owner);
     if (!s.rtx_armed()) {
       wheel_.cancel(*e);
-    } else if (s.rtx_deadline > wheel_.deadline(*e)) {
-      wheel_.schedule(*e, s.rtx_deadline);
+      if (s.conn) s.conn->rtx_entry_at = Instant::max();
+    } else if (s.conn->rtx_deadline > wheel_.deadline(*e)) {
+      wheel_.schedule(*e, s.conn->rtx_deadline);
+      s.conn->rtx_entry_at = s.conn->rtx_deadline;
     } else {
       return;
     }
@@ -931,17 +934,11 @@ bool StackEngine::challenge_ack_allowed() {
   return true;
 }
 
-void StackEngine::set_timer(Connection& c, tcp::TimerKind k, Instant when) {
-  ConnSlot& s = slot_of(c);
-  TimerEntry& e = s.timers[static_cast<std::size_t>(k)];
-  c.timers_pending = static_cast<std::uint8_t>(c.timers_pending | tcp::TcpHost::timer_bit(k));
-  if (k == tcp::TimerKind::Retransmit) {
-    // Lazy (ConnSlot::rtx_deadline): an entry already scheduled no later than
-    // `when` stays where it is and is moved on when it fires.
-    s.rtx_deadline = when;
-    if (wheel_.is_scheduled(e) && wheel_.deadline(e) <= when) return;
-  }
-  wheel_.schedule(e, when);
+void StackEngine::start_timer(Connection& c, tcp::TimerKind k, Instant when) {
+  // (TcpHost::set_timer: the bit is set; a retransmission deadline is earlier than
+  // its entry, or there is none.)
+  wheel_.schedule(slot_of(c).timers[static_cast<std::size_t>(k)], when);
+  if (k == tcp::TimerKind::Retransmit) c.rtx_entry_at = when;
 }
 
 void StackEngine::stop_timer(Connection& c, tcp::TimerKind k) {
@@ -988,18 +985,21 @@ void StackEngine::wake_chunk_waiters() {
 
 void StackEngine::on_timer(TimerEntry& e) {
   ConnSlot& s = *static_cast<ConnSlot*>(e.owner);
-  if (!s.used || s.finished) return;
   const auto k = static_cast<tcp::TimerKind>(e.kind);
+  // The wheel unlinked the entry: a retransmission one is gone until re-armed.
+  if (k == tcp::TimerKind::Retransmit && s.conn) s.conn->rtx_entry_at = Instant::max();
+  if (!s.used || s.finished) return;
+  Connection& c = *s.conn;
   if (k == tcp::TimerKind::Retransmit) {
     if (!s.rtx_armed()) return;  // stopped since it was scheduled
-    if (s.rtx_deadline > wheel_.now()) {
+    if (c.rtx_deadline > wheel_.now()) {
       // Re-armed later since: on to the real deadline (it fires in this advance()
       // if that is due too, in deadline order).
-      wheel_.schedule(e, s.rtx_deadline);
+      wheel_.schedule(e, c.rtx_deadline);
+      c.rtx_entry_at = c.rtx_deadline;
       return;
     }
   }
-  Connection& c = *s.conn;
   c.timers_pending = static_cast<std::uint8_t>(c.timers_pending & ~tcp::TcpHost::timer_bit(k));
   c.on_timer(k, now_);
 }

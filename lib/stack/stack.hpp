@@ -230,7 +230,7 @@ class StackEngine final : private tcp::TcpHost {
                 std::size_t payload_len) override;
   void transmit_built(tcp::Connection& c, std::span<const std::byte> tcp_header, std::uint32_t header_sum,
                       std::size_t payload_offset, std::size_t payload_len) override;
-  void set_timer(tcp::Connection& c, tcp::TimerKind k, Instant when) override;
+  void start_timer(tcp::Connection& c, tcp::TimerKind k, Instant when) override;
   void stop_timer(tcp::Connection& c, tcp::TimerKind k) override;
   void cancel_timers(tcp::Connection& c) override;
   void state_changed(tcp::Connection& c, State from, State to) override;

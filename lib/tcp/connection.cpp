@@ -113,13 +113,15 @@ void Connection::recycle(const FlowKey& key) noexcept {
   shutdown_deferred_ = false;
   // host_data stays: the host's own slot. user_data is the application's.
   user_data = nullptr;
-  // timers_pending is the host's too, and zero since the connection finished.
+  // timers_pending is the host's too, and zero since the connection finished;
+  // rtx_deadline and rtx_entry_at stay: the host's retransmission entry outlives
+  // the connection that set it.
   assert(timers_pending == 0);
 }
 // recycle() lists every member: a change of Connection's size means one was
 // added or removed there too (x86-64, libstdc++; FlowKey counted apart, so a
 // change of address family does not trip it).
-static_assert(sizeof(void*) != 8 || sizeof(Connection) - sizeof(FlowKey) == 1228,
+static_assert(sizeof(void*) != 8 || sizeof(Connection) - sizeof(FlowKey) == 1244,
               "a Connection member changed: update recycle()");
 
 std::size_t Connection::send_space() const noexcept {

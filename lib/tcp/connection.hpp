@@ -79,9 +79,13 @@ class TcpHost {
   // (Connection::timers_pending, one bit per kind, the host's to maintain: set by
   // set_timer, cleared when a timer fires or is stopped), so asking and stopping a
   // timer that is not running, which output does on nearly every segment, cost no
-  // call. The retransmission timer is stopped by clearing its bit alone: the host
-  // keeps that one lazily and must find the bit clear when its entry fires.
-  virtual void set_timer(Connection& c, TimerKind k, Instant when) = 0;
+  // call. The retransmission timer is kept lazily (RFC 6298 5.1-5.3 restart and
+  // stop it on nearly every ACK): its deadline is Connection::rtx_deadline, and the
+  // host's entry for it fires at Connection::rtx_entry_at (the host's to keep;
+  // Instant::max() when there is none). Arming it no earlier than that entry, or
+  // stopping it (clearing its bit), costs no call; the host moves the entry on,
+  // or drops it, when it fires.
+  inline void set_timer(Connection& c, TimerKind k, Instant when);
   inline void cancel_timer(Connection& c, TimerKind k);
   // Stops every timer of `c` (a connection that is finishing): one call, not one
   // per kind.
@@ -106,6 +110,9 @@ class TcpHost {
 
  protected:
   ~TcpHost() = default;
+  // set_timer() that needs the host: a timer other than the retransmission one,
+  // or a retransmission deadline earlier than its entry (its bit is set already).
+  virtual void start_timer(Connection& c, TimerKind k, Instant when) = 0;
   // cancel_timer() of a pending timer other than the retransmission one; its bit
   // is already clear.
   virtual void stop_timer(Connection& c, TimerKind k) = 0;
@@ -265,6 +272,8 @@ class Connection {
   void* host_data = nullptr;
   void* user_data = nullptr;
   std::uint8_t timers_pending = 0;  // TcpHost::timer_bit(k): timer k is running (TcpHost)
+  Instant rtx_deadline{};                 // the retransmission timer's deadline (TcpHost)
+  Instant rtx_entry_at = Instant::max();  // when the host's entry for it fires (TcpHost)
 
  private:
   // Header prediction (BSD tcp_input's fast path, RFC 9293 3.10.7.4 for the common
@@ -463,6 +472,15 @@ class Connection {
   bool shutdown_deferred_ = false;  // shutdown_write() from a callback, applied after the segment
   inline void apply_deferred_shutdown(Instant now);
 };
+
+inline void TcpHost::set_timer(Connection& c, TimerKind k, Instant when) {
+  c.timers_pending = static_cast<std::uint8_t>(c.timers_pending | timer_bit(k));
+  if (k == TimerKind::Retransmit) {
+    c.rtx_deadline = when;
+    if (c.rtx_entry_at <= when) return;  // the entry fires first and moves on
+  }
+  start_timer(c, k, when);
+}
 
 inline void TcpHost::cancel_timer(Connection& c, TimerKind k) {
   const std::uint8_t bit = timer_bit(k);

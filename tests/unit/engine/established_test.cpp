@@ -539,6 +539,26 @@ TEST_F(EstablishedWithTimestamps, PawsRejectsOldTimestamp) {
   EXPECT_EQ(h.counter(Counter::tcp_paws_rejected), 1u);
 }
 
+TEST_F(EstablishedWithTimestamps, RetransmitTimerArmedBeforeItsStaleEntryFiresOnTime) {
+  // RFC 6298 5.1 after a backoff: the lazily kept entry still waits for the
+  // backed-off RTO; a timer armed with the new, shorter RTO must move it earlier.
+  h.send("abc");
+  h.expect("P.", 1, 1, "abc");
+  EXPECT_EQ(h.run_to_next_timer(), std::chrono::seconds{1});
+  Out again = h.expect("P.", 1, 1, "abc");  // RFC 6298 5.5: the RTO doubles (2 s)
+  ASSERT_TRUE(again.options.timestamps);
+  h.advance(std::chrono::milliseconds{100});
+  wire::TcpOptions echo;
+  echo.timestamps = wire::TcpTimestamps{101, again.options.timestamps->tsval};
+  h.in(".", 1, 4, {}, 65535, echo);  // RFC 7323 4.1: a 100 ms sample, all acknowledged
+  const Duration rto = h.stack.info(h.conn)->rto;
+  ASSERT_LT(rto, std::chrono::seconds{1});
+  h.send("def");
+  h.expect("P.", 4, 1, "def");
+  EXPECT_EQ(h.run_to_next_timer(), rto);
+  h.expect("P.", 4, 1, "def");
+}
+
 TEST_F(EstablishedWithTimestamps, RstIsNotSubjectToPaws) {
   h.in("P.", 1, 1, "x", 65535, ts(200));
   h.expect(".", 1, 2);
