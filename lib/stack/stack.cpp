@@ -77,12 +77,20 @@ struct StackEngine::ConnSlot {
   std::uint32_t time_wait = 0xFFFFFFFF;  // the record made when it entered TIME-WAIT
   std::uint32_t index = 0;
   bool waits_for_chunks = false;  // in chunk_waiters_: send() found the pool empty
-  // The retransmission timer is kept lazily: the connection's deadline is here,
-  // and its wheel entry may sit at an earlier, stale deadline (or stay after a
-  // cancel). A stale entry is moved when it fires or when next_timer() meets it,
-  // so an ACK that stops or re-arms the timer costs no wheel operation.
-  bool rtx_armed = false;
-  Instant rtx_deadline{};
+  // The retransmission timer is kept lazily (TcpHost::set_timer): whether it runs
+  // is the connection's timers_pending bit, its deadline conn->rtx_deadline, and
+  // its wheel entry, at conn->rtx_entry_at, may sit at an earlier, stale deadline
+  // (or stay after a cancel). A stale entry is moved when it fires or when
+  // next_timer() meets it, so an ACK that stops or re-arms the timer costs no
+  // wheel operation (nor a call). The entry outlives the connection too: the
+  // slot's next connection (the same Connection, recycled) finds it scheduled, at
+  // a deadline of the last one and nearly always earlier than its own, and arms
+  // its SYN or SYN-ACK timer without touching the wheel; a stale firing reads only
+  // the current connection's bit and deadline. Every change of the entry updates
+  // conn->rtx_entry_at.
+  [[nodiscard]] bool rtx_armed() const noexcept {
+    return conn && conn->timers_pending & tcp::TcpHost::timer_bit(tcp::TimerKind::Retransmit);
+  }
 };
 
 // A TIME-WAIT ring slot: the record and when it ends. A hole (a record that ended
@@ -137,6 +145,8 @@ constexpr std::uint64_t kListenAnyV6 = std::uint64_t{0xFFFF} << 48;
 inline StackEngine::ConnSlot& StackEngine::slot_of(Connection& c) noexcept {
   return *static_cast<ConnSlot*>(c.host_data);
 }
+
+inline ConnId StackEngine::id_of(const ConnSlot& s) const noexcept { return ConnId{s.index, s.generation}; }
 
 StackEngine::StackEngine(Stack& api, StackConfig cfg, Instant now)
     : api_(api),
@@ -639,7 +649,6 @@ StackEngine::ConnSlot* StackEngine::new_connection(const FlowKey& key, Handler* 
   s.queued = false;
   s.opened = false;
   s.time_wait = kNone;
-  s.rtx_armed = false;
   const tcp::TcpConfig& tc = key.is_v4() ? cfg_.tcp : tcp6_;
   if (s.conn && &s.conn->config() == &tc) {
     // The slot's Connection is recycled in place (its buffers were released with
@@ -662,8 +671,6 @@ StackEngine::ConnSlot* StackEngine::new_connection(const FlowKey& key, Handler* 
   return &s;
 }
 
-ConnId StackEngine::id_of(const ConnSlot& s) const noexcept { return ConnId{s.index, s.generation}; }
-
 StackEngine::ConnSlot* StackEngine::lookup(ConnId c) const noexcept {
   if (c.slot >= cfg_.max_connections) return nullptr;
   ConnSlot& s = conns_[c.slot];
@@ -684,7 +691,7 @@ std::optional<FlowKey> StackEngine::time_wait_key(std::uint32_t i) const noexcep
   return t.rec.key;
 }
 
-void StackEngine::release_finished() {
+void StackEngine::release_finished_slots() {
   while (!finished_.empty()) {
     const std::uint32_t i = finished_.back();
     finished_.pop_back();
@@ -694,7 +701,7 @@ void StackEngine::release_finished() {
 
 void StackEngine::release_connection(ConnSlot& s) {
   Connection& c = *s.conn;
-  for (auto& t : s.timers) wheel_.cancel(t);
+  cancel_eager_timers(c);  // the retransmission entry stays (ConnSlot::rtx_armed)
   if (s.in_flow_table) flows_.erase(c.key());
   if (s.opened) counters_.inc(Counter::tcp_conn_closed);  // opened = closed + open records
   --by_state_[static_cast<std::size_t>(c.state() == State::TimeWait ? State::Closed : c.state())];
@@ -769,16 +776,18 @@ void StackEngine::expire_time_wait() {
 }
 
 void StackEngine::settle_stale_timers() const noexcept {
-  // A lazily kept retransmission entry (ConnSlot::rtx_deadline) may be the wheel's
+  // A lazily kept retransmission entry (ConnSlot::rtx_armed) may be the wheel's
   // earliest while its connection's deadline is later or gone: move or drop it
   // until the earliest entry is a real one, so no host wakes early for nothing.
   while (TimerEntry* e = wheel_.earliest()) {
     if (e->kind != static_cast<std::uint16_t>(tcp::TimerKind::Retransmit)) return;
-    const ConnSlot& s = *static_cast<const ConnSlot*>(e->owner);
-    if (!s.rtx_armed) {
+    ConnSlot& s = *static_cast<ConnSlot*>(e->owner);
+    if (!s.rtx_armed()) {
       wheel_.cancel(*e);
-    } else if (s.rtx_deadline > wheel_.deadline(*e)) {
-      wheel_.schedule(*e, s.rtx_deadline);
+      if (s.conn) s.conn->rtx_entry_at = Instant::max();
+    } else if (s.conn->rtx_deadline > wheel_.deadline(*e)) {
+      wheel_.schedule(*e, s.conn->rtx_deadline);
+      s.conn->rtx_entry_at = s.conn->rtx_deadline;
     } else {
       return;
     }
@@ -800,14 +809,26 @@ std::optional<Instant> StackEngine::next_timer() const noexcept {
 // ------------------------------------------------------------------------------------
 // TcpHost
 
+// Every state change but the last is counts and flags only; the last (CLOSED or
+// TIME-WAIT) and the observer are calls of their own, so the common change runs
+// without a stack frame.
 void StackEngine::state_changed(Connection& c, State from, State to) {
   ConnSlot& s = slot_of(c);
   --by_state_[static_cast<std::size_t>(from)];
   if (from == State::SynReceived && s.in_syn_queue) {
     s.in_syn_queue = false;
-  s.queued = false;
+    s.queued = false;
     if (s.listener != kNone && listeners_[s.listener]->syn_queue > 0) --listeners_[s.listener]->syn_queue;
   }
+  if (to == State::Closed || to == State::TimeWait) {
+    connection_ended(c, s, from, to);
+    return;
+  }
+  ++by_state_[static_cast<std::size_t>(to)];
+  if (state_observer_ != nullptr) state_observer_(state_observer_ctx_, c.key(), from, to);
+}
+
+void StackEngine::connection_ended(Connection& c, ConnSlot& s, State from, State to) {
   if (to == State::TimeWait) {
     // The TIME-WAIT record takes over the tuple; the slot itself is done.
     counters_.inc(Counter::tcp_time_wait_entered);
@@ -819,11 +840,9 @@ void StackEngine::state_changed(Connection& c, State from, State to) {
       *flows_.find(c.key()) = kTimeWaitTag | s.time_wait;
       s.in_flow_table = false;
     }
-    ++by_state_[static_cast<std::size_t>(State::Closed)];
-  } else {
-    ++by_state_[static_cast<std::size_t>(to)];
   }
-  if ((to == State::Closed || to == State::TimeWait) && !s.finished) {
+  ++by_state_[static_cast<std::size_t>(State::Closed)];  // TIME-WAIT: counted by its record
+  if (!s.finished) {
     s.finished = true;
     finished_.push_back(s.index);
   }
@@ -915,38 +934,29 @@ bool StackEngine::challenge_ack_allowed() {
   return true;
 }
 
-void StackEngine::set_timer(Connection& c, tcp::TimerKind k, Instant when) {
+void StackEngine::start_timer(Connection& c, tcp::TimerKind k, Instant when) {
+  // (TcpHost::set_timer: the bit is set; a retransmission deadline is earlier than
+  // its entry, or there is none.)
+  wheel_.schedule(slot_of(c).timers[static_cast<std::size_t>(k)], when);
+  if (k == tcp::TimerKind::Retransmit) c.rtx_entry_at = when;
+}
+
+void StackEngine::stop_timer(Connection& c, tcp::TimerKind k) {
+  // (TcpHost::cancel_timer: pending, not the retransmission timer, bit cleared.)
+  wheel_.cancel(slot_of(c).timers[static_cast<std::size_t>(k)]);
+}
+
+void StackEngine::cancel_timers(Connection& c) { cancel_eager_timers(c); }
+
+void StackEngine::cancel_eager_timers(Connection& c) noexcept {
+  // The retransmission entry, if any, fires stale (its bit is clear) or serves the
+  // slot's next connection; an eager one is on the wheel exactly while its bit is set.
+  constexpr auto kRtx = tcp::TcpHost::timer_bit(tcp::TimerKind::Retransmit);
   ConnSlot& s = slot_of(c);
-  TimerEntry& e = s.timers[static_cast<std::size_t>(k)];
-  if (k == tcp::TimerKind::Retransmit) {
-    // Lazy (ConnSlot::rtx_deadline): an entry already scheduled no later than
-    // `when` stays where it is and is moved on when it fires.
-    s.rtx_armed = true;
-    s.rtx_deadline = when;
-    if (wheel_.is_scheduled(e) && wheel_.deadline(e) <= when) return;
+  for (unsigned m = c.timers_pending & ~unsigned{kRtx}; m != 0; m &= m - 1) {
+    wheel_.cancel(s.timers[static_cast<std::size_t>(std::countr_zero(m))]);
   }
-  wheel_.schedule(e, when);
-}
-
-void StackEngine::cancel_timer(Connection& c, tcp::TimerKind k) {
-  ConnSlot& s = slot_of(c);
-  if (k == tcp::TimerKind::Retransmit) {
-    s.rtx_armed = false;  // the entry, if any, fires stale and does nothing
-    return;
-  }
-  wheel_.cancel(s.timers[static_cast<std::size_t>(k)]);
-}
-
-void StackEngine::cancel_timers(Connection& c) {
-  ConnSlot& s = slot_of(c);
-  s.rtx_armed = false;
-  for (auto& t : s.timers) wheel_.cancel(t);
-}
-
-bool StackEngine::timer_pending(Connection& c, tcp::TimerKind k) {
-  ConnSlot& s = slot_of(c);
-  if (k == tcp::TimerKind::Retransmit) return s.rtx_armed;
-  return wheel_.is_scheduled(s.timers[static_cast<std::size_t>(k)]);
+  c.timers_pending = 0;
 }
 
 void StackEngine::advance(Instant now) {
@@ -975,18 +985,23 @@ void StackEngine::wake_chunk_waiters() {
 
 void StackEngine::on_timer(TimerEntry& e) {
   ConnSlot& s = *static_cast<ConnSlot*>(e.owner);
+  const auto k = static_cast<tcp::TimerKind>(e.kind);
+  // The wheel unlinked the entry: a retransmission one is gone until re-armed.
+  if (k == tcp::TimerKind::Retransmit && s.conn) s.conn->rtx_entry_at = Instant::max();
   if (!s.used || s.finished) return;
-  if (e.kind == static_cast<std::uint16_t>(tcp::TimerKind::Retransmit)) {
-    if (!s.rtx_armed) return;  // stopped since it was scheduled
-    if (s.rtx_deadline > wheel_.now()) {
+  Connection& c = *s.conn;
+  if (k == tcp::TimerKind::Retransmit) {
+    if (!s.rtx_armed()) return;  // stopped since it was scheduled
+    if (c.rtx_deadline > wheel_.now()) {
       // Re-armed later since: on to the real deadline (it fires in this advance()
       // if that is due too, in deadline order).
-      wheel_.schedule(e, s.rtx_deadline);
+      wheel_.schedule(e, c.rtx_deadline);
+      c.rtx_entry_at = c.rtx_deadline;
       return;
     }
-    s.rtx_armed = false;
   }
-  s.conn->on_timer(static_cast<tcp::TimerKind>(e.kind), now_);
+  c.timers_pending = static_cast<std::uint8_t>(c.timers_pending & ~tcp::TcpHost::timer_bit(k));
+  c.on_timer(k, now_);
 }
 
 // ------------------------------------------------------------------------------------

@@ -236,11 +236,12 @@ class StackEngine final : private tcp::TcpHost {
                 std::size_t payload_len) override;
   void transmit_built(tcp::Connection& c, std::span<const std::byte> tcp_header, std::uint32_t header_sum,
                       std::size_t payload_offset, std::size_t payload_len) override;
-  void set_timer(tcp::Connection& c, tcp::TimerKind k, Instant when) override;
-  void cancel_timer(tcp::Connection& c, tcp::TimerKind k) override;
+  void start_timer(tcp::Connection& c, tcp::TimerKind k, Instant when) override;
+  void stop_timer(tcp::Connection& c, tcp::TimerKind k) override;
   void cancel_timers(tcp::Connection& c) override;
-  bool timer_pending(tcp::Connection& c, tcp::TimerKind k) override;
   void state_changed(tcp::Connection& c, State from, State to) override;
+  /// state_changed() to CLOSED or TIME-WAIT: the record, the release queue.
+  void connection_ended(tcp::Connection& c, ConnSlot& s, State from, State to);
   void deliver(tcp::Connection& c, std::span<const std::byte> data) override;
   void event(tcp::Connection& c, tcp::ConnEvent e) override;
   void closed(tcp::Connection& c, CloseReason r) override;
@@ -263,7 +264,11 @@ class StackEngine final : private tcp::TcpHost {
   std::optional<FlowKey> time_wait_key(std::uint32_t i) const noexcept;
   ConnSlot& slot_of(tcp::Connection& c) noexcept;
   ConnId id_of(const ConnSlot& s) const noexcept;
-  void release_finished();
+  /// Releases the slots of connections that finished during the current event.
+  void release_finished() {
+    if (!finished_.empty()) release_finished_slots();  // (every packet asks)
+  }
+  void release_finished_slots();
   template <class F>
   std::optional<Error> detach(ConnId c, F&& end);  ///< close/abort: the app lets go
   void release_connection(ConnSlot& s);
@@ -292,6 +297,7 @@ class StackEngine final : private tcp::TcpHost {
                   FillPayload&& fill);
   void on_timer(TimerEntry& e);
   void settle_stale_timers() const noexcept;  ///< see ConnSlot::rtx_deadline
+  void cancel_eager_timers(tcp::Connection& c) noexcept;  ///< every timer but the lazy retransmission one
   bool port_in_use(const FlowKey& key) const;
 
   Stack& api_;

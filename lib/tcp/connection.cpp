@@ -14,11 +14,6 @@ namespace riptide::tcp {
 
 using namespace detail;  // connection_internal.hpp
 
-std::uint32_t ts_clock(Instant now, std::uint32_t offset) noexcept {
-  // RFC 7323 5.4: a 1 ms timestamp clock, offset per connection (7.1).
-  return static_cast<std::uint32_t>(to_ms(now)) + offset;
-}
-
 std::string_view to_string(CloseReason r) noexcept {
   switch (r) {
     case CloseReason::Normal: return "normal";
@@ -118,44 +113,23 @@ void Connection::recycle(const FlowKey& key) noexcept {
   shutdown_deferred_ = false;
   // host_data stays: the host's own slot. user_data is the application's.
   user_data = nullptr;
+  // timers_pending is the host's too, and zero since the connection finished;
+  // rtx_deadline and rtx_entry_at stay: the host's retransmission entry outlives
+  // the connection that set it.
+  assert(timers_pending == 0);
 }
 // recycle() lists every member: a change of Connection's size means one was
 // added or removed there too (x86-64, libstdc++; FlowKey counted apart, so a
 // change of address family does not trip it).
-static_assert(sizeof(void*) != 8 || sizeof(Connection) - sizeof(FlowKey) == 1220,
+static_assert(sizeof(void*) != 8 || sizeof(Connection) - sizeof(FlowKey) == 1244,
               "a Connection member changed: update recycle()");
-
-std::uint32_t Connection::ts_now(Instant now) const noexcept {
-  return ts_clock(now, tcb_.ts_offset);
-}
 
 std::size_t Connection::send_space() const noexcept {
   return snd_buf_ > sndbuf_.size() ? snd_buf_ - sndbuf_.size() : 0;
 }
 
-std::uint32_t Connection::rcv_wnd() const noexcept {
-  std::uint32_t space = rcv_buf_ > rcv_held_ ? rcv_buf_ - rcv_held_ : 0;
-  // RFC 7323 2.3: the scaled window field is 16 bits.
-  space = std::min<std::uint32_t>(space, 0xFFFFu << tcb_.rcv_wscale);
-  // RFC 9293 3.8.6.2.2 (and RFC 1122 4.2.2.16): never shrink the window: the right
-  // edge we advertised must not move left.
-  const std::int32_t promised = tcb_.rcv_adv - tcb_.rcv_nxt;
-  if (promised > 0 && static_cast<std::uint32_t>(promised) > space) {
-    space = static_cast<std::uint32_t>(promised);
-  }
-  return space;
-}
-
 // ----------------------------------------------------------------------------------
 // State changes
-
-void Connection::set_state(State to, Instant now) {
-  (void)now;
-  const State from = state_;
-  if (from == to) return;
-  state_ = to;
-  host_.state_changed(*this, from, to);
-}
 
 void Connection::finish(State final_state, CloseReason r, Instant now) {
   host_.cancel_timers(*this);
@@ -344,11 +318,15 @@ void Connection::on_segment(const Segment& seg_in, Instant now) {
   }
   if (!check_sequence(seg_in, now)) return;  // first: sequence number (and PAWS)
   touch_keepalive(now);
-  Segment seg = seg_in;
+  // A probe of our zero window goes on without its text and FIN (check_sequence);
+  // only then is the segment copied.
+  std::optional<Segment> stripped;
   if (zero_window_probe_) {
-    seg.payload = {};
-    seg.flags = static_cast<std::uint8_t>(seg.flags & ~kFin);
+    stripped = seg_in;
+    stripped->payload = {};
+    stripped->flags = static_cast<std::uint8_t>(stripped->flags & ~kFin);
   }
+  const Segment& seg = stripped ? *stripped : seg_in;
   if (!check_rst(seg, now)) return;       // second: RST bit
   // third: security/compartment has no meaning here (RFC 9293 3.10.7.4, obsolete).
   if (!check_syn(seg, now)) return;       // fourth: SYN bit

@@ -58,7 +58,10 @@ class Connection;
 // Our TSval at `now` for a connection with timestamp offset `offset` (RFC 7323:
 // 1 ms ticks). The stack's stateless segments (cookie SYN-ACKs, TIME-WAIT ACKs)
 // use it too, so every segment of a tuple reads the same clock.
-[[nodiscard]] std::uint32_t ts_clock(Instant now, std::uint32_t offset) noexcept;
+[[nodiscard]] inline std::uint32_t ts_clock(Instant now, std::uint32_t offset) noexcept {
+  // RFC 7323 5.4: a 1 ms timestamp clock, offset per connection (7.1).
+  return static_cast<std::uint32_t>(to_ms(now)) + offset;
+}
 
 // What a connection needs from the stack that owns it.
 class TcpHost {
@@ -73,12 +76,22 @@ class TcpHost {
   // complemented), so the host adds the pseudo header and the payload (RFC 1624).
   virtual void transmit_built(Connection& c, std::span<const std::byte> tcp_header, std::uint32_t header_sum,
                               std::size_t payload_offset, std::size_t payload_len) = 0;
-  virtual void set_timer(Connection& c, TimerKind k, Instant when) = 0;
-  virtual void cancel_timer(Connection& c, TimerKind k) = 0;
+  // Timers. Which of a connection's timers are pending is kept in the connection
+  // (Connection::timers_pending, one bit per kind, the host's to maintain: set by
+  // set_timer, cleared when a timer fires or is stopped), so asking and stopping a
+  // timer that is not running, which output does on nearly every segment, cost no
+  // call. The retransmission timer is kept lazily (RFC 6298 5.1-5.3 restart and
+  // stop it on nearly every ACK): its deadline is Connection::rtx_deadline, and the
+  // host's entry for it fires at Connection::rtx_entry_at (the host's to keep;
+  // Instant::max() when there is none). Arming it no earlier than that entry, or
+  // stopping it (clearing its bit), costs no call; the host moves the entry on,
+  // or drops it, when it fires.
+  inline void set_timer(Connection& c, TimerKind k, Instant when);
+  inline void cancel_timer(Connection& c, TimerKind k);
   // Stops every timer of `c` (a connection that is finishing): one call, not one
   // per kind.
   virtual void cancel_timers(Connection& c) = 0;
-  [[nodiscard]] virtual bool timer_pending(Connection& c, TimerKind k) = 0;
+  [[nodiscard]] inline bool timer_pending(const Connection& c, TimerKind k) const noexcept;
   virtual void state_changed(Connection& c, State from, State to) = 0;
   virtual void deliver(Connection& c, std::span<const std::byte> data) = 0;
   virtual void event(Connection& c, ConnEvent e) = 0;
@@ -92,8 +105,18 @@ class TcpHost {
   virtual void count(Counter c) = 0;
   virtual ChunkPool& chunk_pool() = 0;
 
+  [[nodiscard]] static constexpr std::uint8_t timer_bit(TimerKind k) noexcept {
+    return static_cast<std::uint8_t>(1u << static_cast<unsigned>(k));
+  }
+
  protected:
   ~TcpHost() = default;
+  // set_timer() that needs the host: a timer other than the retransmission one,
+  // or a retransmission deadline earlier than its entry (its bit is set already).
+  virtual void start_timer(Connection& c, TimerKind k, Instant when) = 0;
+  // cancel_timer() of a pending timer other than the retransmission one; its bit
+  // is already clear.
+  virtual void stop_timer(Connection& c, TimerKind k) = 0;
 };
 
 // RFC 9293 3.3.1 send and receive sequence variables, plus what RFC 7323 adds.
@@ -227,8 +250,19 @@ class Connection {
   [[nodiscard]] bool fin_queued() const noexcept { return fin_queued_; }
   [[nodiscard]] bool fin_sent() const noexcept { return fin_sent_; }  // our FIN has a sequence number
   [[nodiscard]] bool peer_fin() const noexcept { return peer_fin_; }
-  [[nodiscard]] std::uint32_t rcv_wnd() const noexcept;  // what we would advertise now
-  [[nodiscard]] std::uint32_t ts_now(Instant now) const noexcept;
+  [[nodiscard]] std::uint32_t rcv_wnd() const noexcept {  // what we would advertise now
+    std::uint32_t space = rcv_buf_ > rcv_held_ ? rcv_buf_ - rcv_held_ : 0;
+    // RFC 7323 2.3: the scaled window field is 16 bits.
+    space = std::min<std::uint32_t>(space, 0xFFFFu << tcb_.rcv_wscale);
+    // RFC 9293 3.8.6.2.2 (and RFC 1122 4.2.2.16): never shrink the window: the right
+    // edge we advertised must not move left.
+    const std::int32_t promised = tcb_.rcv_adv - tcb_.rcv_nxt;
+    if (promised > 0 && static_cast<std::uint32_t>(promised) > space) {
+      space = static_cast<std::uint32_t>(promised);
+    }
+    return space;
+  }
+  [[nodiscard]] std::uint32_t ts_now(Instant now) const noexcept { return ts_clock(now, tcb_.ts_offset); }
   // The sequence number our FIN has (once sent) or will have (all data first).
   [[nodiscard]] SeqNum fin_seq() const noexcept {
     return fin_sent_ ? fin_seq_ : tcb_.snd_una + static_cast<std::uint32_t>(sndbuf_.size());
@@ -238,49 +272,57 @@ class Connection {
   // Host bookkeeping: an opaque slot for the stack and the application.
   void* host_data = nullptr;
   void* user_data = nullptr;
+  std::uint8_t timers_pending = 0;  // TcpHost::timer_bit(k): timer k is running (TcpHost)
+  Instant rtx_deadline{};                 // the retransmission timer's deadline (TcpHost)
+  Instant rtx_entry_at = Instant::max();  // when the host's entry for it fires (TcpHost)
 
  private:
   // Header prediction (BSD tcp_input's fast path, RFC 9293 3.10.7.4 for the common
   // case): an in-order ACK or data segment in ESTABLISHED with nothing unusual
   // about it runs the same steps as below, minus the checks it cannot fail.
   // False: not predicted, nothing done.
-  bool header_predicted(const Segment& seg, Instant now);
+  inline bool header_predicted(const Segment& seg, Instant now);
   // --- RFC 9293 3.10.7 steps -------------------------------------------------------
   void on_segment_syn_sent(const Segment& seg, Instant now);
-  bool check_sequence(const Segment& seg, Instant now);     // first
-  bool check_rst(const Segment& seg, Instant now);          // second
-  bool check_syn(const Segment& seg, Instant now);          // fourth
-  bool check_ack(const Segment& seg, Instant now);          // fifth
+  inline bool check_sequence(const Segment& seg, Instant now);     // first
+  inline bool check_rst(const Segment& seg, Instant now);          // second
+  inline bool check_syn(const Segment& seg, Instant now);          // fourth
+  inline bool check_ack(const Segment& seg, Instant now);          // fifth
   // check_ack's steps (RFC 9293 3.10.7.4 fifth), each returning false when the
   // segment's processing ends there.
-  bool complete_handshake(const Segment& seg, Instant now);  // SYN-RECEIVED -> ESTABLISHED
-  bool ack_acceptable(const Segment& seg, Instant now);      // RFC 5961 5.2 range
-  [[nodiscard]] bool is_duplicate_ack(const Segment& seg, std::uint32_t newly_sacked) const noexcept;
+  inline bool complete_handshake(const Segment& seg, Instant now);  // SYN-RECEIVED -> ESTABLISHED
+  inline bool ack_acceptable(const Segment& seg, Instant now);      // RFC 5961 5.2 range
+  [[nodiscard]] inline bool is_duplicate_ack(const Segment& seg, std::uint32_t newly_sacked) const noexcept;
   void on_duplicate_ack(Instant now);                        // RFC 5681 3.2 / 6582 / 6675
-  bool on_new_ack(const Segment& seg, Instant now);          // SND.UNA advances
-  bool on_fin_acked(Instant now);                            // FIN-WAIT-1, CLOSING, LAST-ACK
-  void process_text(const Segment& seg, Instant now);       // seventh
-  void receive_in_order(std::span<const std::byte> data, Instant now);  // text at RCV.NXT
+  inline bool on_new_ack(const Segment& seg, Instant now);   // SND.UNA advances
+  inline bool on_fin_acked(Instant now);                            // FIN-WAIT-1, CLOSING, LAST-ACK
+  inline void process_text(const Segment& seg, Instant now);       // seventh
+  inline void receive_in_order(std::span<const std::byte> data, Instant now);  // text at RCV.NXT
   void report_duplicate(SeqNum start, SeqNum end);  // D-SACK (RFC 2883)
   void hold_fin(const Segment& seg, SeqNum fin_at);  // a FIN beyond a hole
-  void on_data_arrival(Instant now);                  // quick-ACK bookkeeping
-  void enter_quick_ack_mode() noexcept;
+  inline void on_data_arrival(Instant now);           // quick-ACK bookkeeping
+  inline void enter_quick_ack_mode() noexcept;
   void queue_out_of_order(SeqNum start, std::span<const std::byte> data);
-  void deliver_in_order();  // ranges that RCV.NXT has reached
+  inline void deliver_in_order();  // ranges that RCV.NXT has reached
   // The SACK blocks for our next ACK, at most out.size(); returns how many.
   std::size_t fill_sack_blocks(std::span<wire::SackBlock> out);
   [[nodiscard]] std::uint32_t seg_mss() const noexcept;  // SND.MSS less the SACK blocks a segment would carry
-  void process_fin(const Segment& seg, Instant now);        // eighth
+  inline void process_fin(const Segment& seg, Instant now);        // eighth
 
   void negotiate_syn_options(const Segment& syn);
   void init_send_sequence(SeqNum iss, std::uint32_t ts_offset) noexcept;
   void init_receive_sequence(SeqNum irs) noexcept;
   void init_send_window(const Segment& syn, SeqNum wl2) noexcept;
   void agree_options(const Segment& seg);  // apply what both SYNs offered
-  void update_window(const Segment& seg);
-  void update_ts_recent(const Segment& seg);
-  void rtt_sample(const Segment& seg, Instant now);
-  void set_state(State to, Instant now);
+  inline void update_window(const Segment& seg);
+  inline void update_ts_recent(const Segment& seg);
+  inline void rtt_sample(const Segment& seg, Instant now);
+  void set_state(State to, Instant /*now*/) {
+    const State from = state_;
+    if (from == to) return;
+    state_ = to;
+    host_.state_changed(*this, from, to);
+  }
   void enter_closed(CloseReason r, Instant now);
   // Cancels every timer, enters `final_state` (CLOSED or TIME-WAIT), reports once.
   void finish(State final_state, CloseReason r, Instant now);
@@ -291,7 +333,7 @@ class Connection {
   bool send_new_segment(std::uint32_t room, Instant now);
   void send_syn(bool with_ack, Instant now);
   void send_ack(Instant now);
-  void flush_ack(Instant now);
+  inline void flush_ack(Instant now);
   void send_challenge_ack(Instant now);
   void send_rst(SeqNum seq, Instant now);
   void send_active_reset(Instant now);  // abort: RST|ACK at SND.MAX
@@ -323,18 +365,28 @@ class Connection {
                    std::size_t off, std::size_t len);
   void set_template_sum() noexcept;
   void arm_retransmit(Instant now);  // the RTO, or the PTO when a tail loss probe may go
-  [[nodiscard]] std::optional<Duration> probe_timeout() const noexcept;
+  [[nodiscard]] inline std::optional<Duration> probe_timeout() const noexcept;
   void tail_loss_probe(Instant now);
   void retransmit_timeout(Instant now);
   void persist_timeout(Instant now);
   void keepalive_timeout(Instant now);
-  void touch_keepalive(Instant now);  // something arrived: the connection is alive
+  void touch_keepalive(Instant now) {  // something arrived: the connection is alive
+    keepalive_probes_ = 0;
+    if (keepalive_ && is_synchronized(state_) && state_ != State::TimeWait) {
+      host_.set_timer(*this, TimerKind::Keepalive, now + keepalive_idle_);  // O(1) reschedule
+    }
+  }
   void window_update_if_opened(Instant now);  // after the application freed buffer space
   void retransmit_first(Instant now);  // the segment at SND.UNA, once
   // One segment of data sent before, from `seq`; returns where it ends (FIN
   // included), or nullopt when there was nothing to send.
   std::optional<SeqNum> resend(SeqNum seq, std::uint32_t max_len, bool fin_may_ride, Instant now);
-  [[nodiscard]] bool zero_window_stalled() const noexcept;
+  [[nodiscard]] bool zero_window_stalled() const noexcept {
+    // Data (or a FIN) waits, nothing is in flight, and the peer's window is shut:
+    // without probes a lost window update would stall the connection for ever.
+    const bool waiting = static_cast<std::size_t>(tcb_.snd_nxt - tcb_.snd_una) < sndbuf_.size();
+    return tcb_.snd_wnd == 0 && waiting && tcb_.snd_nxt == tcb_.snd_una && tcb_.snd_max == tcb_.snd_una;
+  }
 
   TcpHost& host_;
   const TcpConfig& cfg_;
@@ -440,7 +492,27 @@ class Connection {
   std::optional<SeqNum> tlp_high_;
   bool in_input_ = false;  // inside on_segment(): application sends wait for its output()
   bool shutdown_deferred_ = false;  // shutdown_write() from a callback, applied after the segment
-  void apply_deferred_shutdown(Instant now);
+  inline void apply_deferred_shutdown(Instant now);
 };
+
+inline void TcpHost::set_timer(Connection& c, TimerKind k, Instant when) {
+  c.timers_pending = static_cast<std::uint8_t>(c.timers_pending | timer_bit(k));
+  if (k == TimerKind::Retransmit) {
+    c.rtx_deadline = when;
+    if (c.rtx_entry_at <= when) return;  // the entry fires first and moves on
+  }
+  start_timer(c, k, when);
+}
+
+inline void TcpHost::cancel_timer(Connection& c, TimerKind k) {
+  const std::uint8_t bit = timer_bit(k);
+  if ((c.timers_pending & bit) == 0) return;
+  c.timers_pending = static_cast<std::uint8_t>(c.timers_pending & ~bit);
+  if (k != TimerKind::Retransmit) stop_timer(c, k);
+}
+
+inline bool TcpHost::timer_pending(const Connection& c, TimerKind k) const noexcept {
+  return (c.timers_pending & timer_bit(k)) != 0;
+}
 
 }  // namespace riptide::tcp

@@ -95,13 +95,6 @@ void Connection::on_timer(TimerKind k, Instant now) {
   }
 }
 
-bool Connection::zero_window_stalled() const noexcept {
-  // Data (or a FIN) waits, nothing is in flight, and the peer's window is shut:
-  // without probes a lost window update would stall the connection for ever.
-  const bool waiting = static_cast<std::size_t>(tcb_.snd_nxt - tcb_.snd_una) < sndbuf_.size();
-  return tcb_.snd_wnd == 0 && waiting && tcb_.snd_nxt == tcb_.snd_una && tcb_.snd_max == tcb_.snd_una;
-}
-
 void Connection::set_keepalive(bool on, Duration idle, Duration interval, std::uint8_t count, Instant now) {
   keepalive_ = on;
   keepalive_idle_ = idle;
@@ -112,13 +105,6 @@ void Connection::set_keepalive(bool on, Duration idle, Duration interval, std::u
     host_.cancel_timer(*this, TimerKind::Keepalive);
   } else if (is_synchronized(state_)) {
     host_.set_timer(*this, TimerKind::Keepalive, now + idle);
-  }
-}
-
-void Connection::touch_keepalive(Instant now) {
-  keepalive_probes_ = 0;
-  if (keepalive_ && is_synchronized(state_) && state_ != State::TimeWait) {
-    host_.set_timer(*this, TimerKind::Keepalive, now + keepalive_idle_);  // O(1) reschedule
   }
 }
 

@@ -16,7 +16,7 @@ std::uint64_t keyed_flow_hash(const Secret& key, const FlowKey& flow, std::uint8
   // would add two SipHash blocks to every IPv4 open and nothing to the keying.
   // The lengths differ, and SipHash mixes the length into its last block, so the
   // two input forms never collide by construction.
-  std::array<std::byte, 45> in{};
+  std::array<std::byte, 45> in;  // only the first n bytes are hashed: not zeroed
   std::size_t n = 0;
   if (flow.local_addr.is_v4() && flow.remote_addr.is_v4()) {
     store_be32(&in[0], flow.local_addr.v4().value);
@@ -33,7 +33,7 @@ std::uint64_t keyed_flow_hash(const Secret& key, const FlowKey& flow, std::uint8
   store_be32(&in[n + 8], extra2);
   in[n + 12] = std::byte{domain};
   n += 13;
-  std::array<unsigned char, 8> out{};
+  std::array<unsigned char, 8> out;
   crypto_shorthash(out.data(), reinterpret_cast<const unsigned char*>(in.data()), n,
                    key.data());
   std::uint64_t h = 0;

@@ -9,28 +9,6 @@ namespace riptide::tcp {
 ChunkPool::ChunkPool(std::size_t chunks)
     : count_(chunks), storage_(std::make_unique_for_overwrite<std::byte[]>(chunks * kChunkBytes)) {}
 
-std::byte* ChunkPool::alloc() noexcept {
-  std::byte* c;
-  if (free_head_ != nullptr) {
-    c = free_head_;
-    std::memcpy(&free_head_, c, sizeof free_head_);
-  } else if (carved_ < count_) {
-    c = &storage_[carved_++ * kChunkBytes];
-  } else {
-    return nullptr;
-  }
-  ++in_use_;
-  return c;
-}
-
-void ChunkPool::free(std::byte* chunk) noexcept {
-  assert(in_use_ > 0);
-  assert(chunk >= storage_.get() && chunk < storage_.get() + count_ * kChunkBytes);
-  std::memcpy(chunk, &free_head_, sizeof free_head_);
-  free_head_ = chunk;
-  --in_use_;
-}
-
 SendBuffer::~SendBuffer() { assert(head_ == nullptr && "SendBuffer::release() not called"); }
 
 std::size_t SendBuffer::append(std::span<const std::byte> data, std::size_t limit,

@@ -5,8 +5,10 @@
 // a failure.
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <utility>
@@ -27,8 +29,26 @@ class ChunkPool {
   ChunkPool(const ChunkPool&) = delete;
   ChunkPool& operator=(const ChunkPool&) = delete;
 
-  [[nodiscard]] std::byte* alloc() noexcept;
-  void free(std::byte* chunk) noexcept;
+  [[nodiscard]] std::byte* alloc() noexcept {
+    std::byte* c;
+    if (free_head_ != nullptr) {
+      c = free_head_;
+      std::memcpy(&free_head_, c, sizeof free_head_);
+    } else if (carved_ < count_) {
+      c = &storage_[carved_++ * kChunkBytes];
+    } else {
+      return nullptr;
+    }
+    ++in_use_;
+    return c;
+  }
+  void free(std::byte* chunk) noexcept {
+    assert(in_use_ > 0);
+    assert(chunk >= storage_.get() && chunk < storage_.get() + count_ * kChunkBytes);
+    std::memcpy(chunk, &free_head_, sizeof free_head_);
+    free_head_ = chunk;
+    --in_use_;
+  }
   [[nodiscard]] std::size_t available() const noexcept { return count_ - in_use_; }
   [[nodiscard]] std::size_t capacity() const noexcept { return count_; }
 

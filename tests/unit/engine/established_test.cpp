@@ -95,6 +95,26 @@ TEST_F(Established, RestartedRetransmitTimerIsReportedAtItsNewDeadline) {
   EXPECT_FALSE(h.stack.next_timer().has_value()) << "stopped: the stale entry is not reported either";
 }
 
+TEST_F(Established, RetransmitEntryOfAClosedConnectionServesTheSlotsNextOne) {
+  // The slot's retransmission entry outlives its connection (lazy, like a
+  // restart): it is neither reported nor fired for the dead connection, and the
+  // next connection's SYN-ACK timer still fires at that connection's own deadline.
+  h.send("abc");
+  h.expect("P.", 1, 1, "abc");
+  ASSERT_FALSE(h.stack.abort(h.conn).has_value());
+  h.take();
+  EXPECT_FALSE(h.stack.next_timer().has_value()) << "the stale entry is not reported";
+  h.advance(std::chrono::milliseconds{500});
+  h.expect_nothing();
+  h.remote_port = 40001;
+  h.stack_isn = SeqNum{};
+  h.in("S", 0, 0, {}, 65535, h.syn_options());
+  h.expect("S.", 0, 1);
+  EXPECT_EQ(h.run_to_next_timer(), std::chrono::seconds{1}) << "RFC 6298 2.1: the new connection's 1 s";
+  h.expect("S.", 0, 1);
+  EXPECT_EQ(h.counter(Counter::tcp_retransmit_timeout), 1u);
+}
+
 TEST_F(Established, ConnectionDroppedAfterMaxRetries) {
   StackConfig cfg = default_config();
   cfg.tcp.max_retries = 2;
@@ -519,6 +539,26 @@ TEST_F(EstablishedWithTimestamps, PawsRejectsOldTimestamp) {
   EXPECT_EQ(h.counter(Counter::tcp_paws_rejected), 1u);
 }
 
+TEST_F(EstablishedWithTimestamps, RetransmitTimerArmedBeforeItsStaleEntryFiresOnTime) {
+  // RFC 6298 5.1 after a backoff: the lazily kept entry still waits for the
+  // backed-off RTO; a timer armed with the new, shorter RTO must move it earlier.
+  h.send("abc");
+  h.expect("P.", 1, 1, "abc");
+  EXPECT_EQ(h.run_to_next_timer(), std::chrono::seconds{1});
+  Out again = h.expect("P.", 1, 1, "abc");  // RFC 6298 5.5: the RTO doubles (2 s)
+  ASSERT_TRUE(again.options.timestamps);
+  h.advance(std::chrono::milliseconds{100});
+  wire::TcpOptions echo;
+  echo.timestamps = wire::TcpTimestamps{101, again.options.timestamps->tsval};
+  h.in(".", 1, 4, {}, 65535, echo);  // RFC 7323 4.1: a 100 ms sample, all acknowledged
+  const Duration rto = h.stack.info(h.conn)->rto;
+  ASSERT_LT(rto, std::chrono::seconds{1});
+  h.send("def");
+  h.expect("P.", 4, 1, "def");
+  EXPECT_EQ(h.run_to_next_timer(), rto);
+  h.expect("P.", 4, 1, "def");
+}
+
 TEST_F(EstablishedWithTimestamps, RstIsNotSubjectToPaws) {
   h.in("P.", 1, 1, "x", 65535, ts(200));
   h.expect(".", 1, 2);
@@ -619,6 +659,26 @@ TEST_F(DelayedAck, InteractiveSmallSegmentWaitsForTheTimer) {
   // The timer had to fire: not interactive any more, quick ACKs again.
   h.in("P.", 5, 3, "hi");
   h.expect(".", 3, 7);
+}
+
+TEST_F(DelayedAck, TimerRunsAgainAfterItFired) {
+  // A timer that fired is no longer pending (the connection's timers_pending bit
+  // is cleared as it fires): the next delayed ACK starts it anew.
+  make_interactive(h);
+  h.in("P.", 3, 3, "hi");
+  h.expect_nothing();
+  EXPECT_EQ(h.run_to_next_timer(), std::chrono::milliseconds{40});
+  h.expect(".", 3, 5);
+  h.in("P.", 5, 3, "hi");
+  h.expect(".", 3, 7);  // quick ACK: the timer had to fire
+  h.send("ok");         // a reply within the delayed-ACK time: interactive again
+  h.expect("P.", 3, 7, "ok");
+  h.in(".", 7, 5);
+  h.in("P.", 7, 5, "hi");
+  h.expect_nothing();
+  EXPECT_EQ(h.run_to_next_timer(), std::chrono::milliseconds{40});
+  h.expect(".", 5, 9);
+  EXPECT_EQ(h.counter(Counter::tcp_delayed_ack), 2u);
 }
 
 TEST_F(DelayedAck, EverySecondFullSegmentIsAckedAtOnce) {
