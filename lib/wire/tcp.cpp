@@ -35,19 +35,14 @@ std::size_t fixed_options_length(const TcpOptions& o) noexcept {
   return n;
 }
 
-// Decodes `area` into `o` (which starts default). Returns false and sets `err` on
-// malformed options. Shared by parse_tcp_options() and TcpView::parse(), which
-// decodes straight into the view to avoid copying the options around.
-bool decode_tcp_options(std::span<const std::byte> area, TcpOptions& o, ParseError& err) noexcept {
+static_assert(detail::kNopNopTimestamps ==
+              word(tcp_option::kNop, tcp_option::kNop, tcp_option::kTimestamps, kLenTimestamps));
+
+// The general walk: decodes `area` into `o` (which starts default), any layout.
+// Returns false and sets `err` on malformed options.
+bool decode_general(std::span<const std::byte> area, TcpOptions& o, ParseError& err) noexcept {
   const std::byte* p = area.data();
   const std::size_t n = area.size();
-  // Fast path for the layout of nearly every segment after the handshake, as
-  // Linux's tcp_parse_aligned_timestamp(): exactly NOP NOP TS(8,10).
-  if (n == 12 && load_be32(p) == word(tcp_option::kNop, tcp_option::kNop,
-                                      tcp_option::kTimestamps, kLenTimestamps)) {
-    o.timestamps = TcpTimestamps{load_be32(p + 4), load_be32(p + 8)};
-    return true;
-  }
   std::size_t i = 0;
   while (i < n) {
     const std::uint8_t kind = load_u8(p + i);
@@ -116,28 +111,46 @@ bool decode_tcp_options(std::span<const std::byte> area, TcpOptions& o, ParseErr
 
 }  // namespace
 
+bool detail::decode_tcp_options(std::span<const std::byte> area, TcpOptions& o, ParseError& err) noexcept {
+  using namespace tcp_option;
+  const std::byte* p = area.data();
+  const std::size_t n = area.size();
+  // Timestamps alone, NOP NOP TS (parse_tcp_header_into() takes these itself).
+  if (n == 12 && load_be32(p) == kNopNopTimestamps) {
+    o.timestamps = TcpTimestamps{load_be32(p + 4), load_be32(p + 8)};
+    return true;
+  }
+  // Linux's SYN and SYN-ACK with timestamps (tcp_options_write(), as
+  // write_tcp_header() here): MSS(2,4), SACKOK(4,2) TS(8,10) or NOP NOP TS(8,10),
+  // NOP WS(3,3): once a connection, on the path of every handshake. Any other
+  // layout, or a wrong length anywhere, goes through the walk.
+  if (n == 20 && (load_be32(p) >> 16) == ((std::uint32_t{kMss} << 8) | kLenMss) &&
+      (load_be32(p + 16) >> 8) == ((std::uint32_t{kNop} << 16) | (std::uint32_t{kWindowScale} << 8) | kLenWindowScale)) {
+    const std::uint32_t w1 = load_be32(p + 4);
+    const bool sack_permitted = w1 == word(kSackPermitted, kLenSackPermitted, kTimestamps, kLenTimestamps);
+    if (sack_permitted || w1 == kNopNopTimestamps) {
+      o.mss = load_be16(p + 2);
+      o.sack_permitted = sack_permitted;
+      o.timestamps = TcpTimestamps{load_be32(p + 8), load_be32(p + 12)};
+      o.window_scale = load_u8(p + 19);
+      return true;
+    }
+  }
+  return decode_general(area, o, err);
+}
+
 Result<TcpOptions, ParseError> parse_tcp_options(std::span<const std::byte> area) noexcept {
   TcpOptions o;
   ParseError err{};
-  if (!decode_tcp_options(area, o, err)) return Unexpected{err};
+  if (!detail::decode_tcp_options(area, o, err)) return Unexpected{err};
   return o;
 }
 
-std::size_t parse_tcp_header_into(std::span<const std::byte> segment, TcpOptions& o, ParseError& err) noexcept {
-  if (segment.size() < kTcpMinHeaderLen) {
-    err = ParseError::Truncated;
-    return 0;
-  }
-  const std::size_t header_len = (std::size_t{load_u8(segment.data() + 12)} >> 4) * 4;
-  if (header_len < kTcpMinHeaderLen || header_len > segment.size()) {
-    err = ParseError::BadDataOffset;
-    return 0;
-  }
-  if (header_len > kTcpMinHeaderLen) {
-    const auto area = segment.subspan(kTcpMinHeaderLen, header_len - kTcpMinHeaderLen);
-    if (!decode_tcp_options(area, o, err)) return 0;
-  }
-  return header_len;
+Result<TcpOptions, ParseError> parse_tcp_options_general(std::span<const std::byte> area) noexcept {
+  TcpOptions o;
+  ParseError err{};
+  if (!decode_general(area, o, err)) return Unexpected{err};
+  return o;
 }
 
 Result<TcpView, ParseError> TcpView::parse(std::span<const std::byte> segment) noexcept {
