@@ -11,7 +11,6 @@
 namespace riptide::wire {
 namespace {
 
-constexpr std::uint8_t kPseudoProtoTcp = 6;  // pseudo header protocol (wire/ipv4.hpp has the same)
 constexpr std::uint8_t kLenMss = 4;
 constexpr std::uint8_t kLenWindowScale = 3;
 constexpr std::uint8_t kLenSackPermitted = 2;
@@ -161,17 +160,10 @@ Result<TcpView, ParseError> TcpView::parse(std::span<const std::byte> segment) n
   return view;
 }
 
-bool tcp_checksum_valid(std::span<const std::byte> segment, Ipv4Addr src, Ipv4Addr dst) noexcept {
-  if (segment.size() > 0xffff) return false;
-  const std::uint32_t pseudo =
-      pseudo_header_sum(src, dst, kPseudoProtoTcp, static_cast<std::uint16_t>(segment.size()));
-  return checksum_fold(checksum_add(segment, pseudo)) == 0;
-}
-
 bool tcp_checksum_valid(std::span<const std::byte> segment, const IpAddr& src, const IpAddr& dst) noexcept {
   if (src.is_v4()) return tcp_checksum_valid(segment, src.v4(), dst.v4());
   const std::uint32_t pseudo =
-      pseudo_header_sum_v6(src, dst, kPseudoProtoTcp, static_cast<std::uint32_t>(segment.size()));
+      pseudo_header_sum_v6(src, dst, kIpProtoTcp, static_cast<std::uint32_t>(segment.size()));
   return checksum_fold(checksum_add(segment, pseudo)) == 0;
 }
 
@@ -249,7 +241,7 @@ void finish_tcp_checksum(std::span<std::byte> segment, Ipv4Addr src, Ipv4Addr ds
   if (segment.size() < kTcpMinHeaderLen || segment.size() > 0xffff) return;
   store_be16(segment.data() + 16, 0);
   const std::uint32_t pseudo =
-      pseudo_header_sum(src, dst, kPseudoProtoTcp, static_cast<std::uint16_t>(segment.size()));
+      pseudo_header_sum(src, dst, kIpProtoTcp, static_cast<std::uint16_t>(segment.size()));
   store_be16(segment.data() + 16, checksum_fold(checksum_add(segment, pseudo)));
 }
 
@@ -261,7 +253,7 @@ void finish_tcp_checksum(std::span<std::byte> segment, const IpAddr& src, const 
   if (segment.size() < kTcpMinHeaderLen) return;
   store_be16(segment.data() + 16, 0);
   const std::uint32_t pseudo =
-      pseudo_header_sum_v6(src, dst, kPseudoProtoTcp, static_cast<std::uint32_t>(segment.size()));
+      pseudo_header_sum_v6(src, dst, kIpProtoTcp, static_cast<std::uint32_t>(segment.size()));
   store_be16(segment.data() + 16, checksum_fold(checksum_add(segment, pseudo)));
 }
 

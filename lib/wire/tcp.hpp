@@ -13,6 +13,8 @@
 #include "common/ip_addr.hpp"
 #include "common/result.hpp"
 #include "common/seq_num.hpp"
+#include "wire/checksum.hpp"
+#include "wire/ipv4.hpp"
 #include "wire/parse_error.hpp"
 
 namespace riptide::wire {
@@ -125,7 +127,14 @@ inline std::size_t parse_tcp_header_into(std::span<const std::byte> segment, Tcp
 
 // Checksum over the IPv4 pseudo header and the whole segment (header, options,
 // data); false for a segment longer than 65535 bytes, which IPv4 cannot carry.
-[[nodiscard]] bool tcp_checksum_valid(std::span<const std::byte> segment, Ipv4Addr src, Ipv4Addr dst) noexcept;
+// Inline: every received segment's path without checksum offload.
+[[nodiscard]] inline bool tcp_checksum_valid(std::span<const std::byte> segment, Ipv4Addr src,
+                                             Ipv4Addr dst) noexcept {
+  if (segment.size() > 0xffff) return false;
+  const std::uint32_t pseudo =
+      pseudo_header_sum(src, dst, kIpProtoTcp, static_cast<std::uint16_t>(segment.size()));
+  return checksum_fold(checksum_add(segment, pseudo)) == 0;
+}
 // Either family: an IPv6 pair uses the IPv6 pseudo header (RFC 8200 8.1).
 [[nodiscard]] bool tcp_checksum_valid(std::span<const std::byte> segment, const IpAddr& src,
                                       const IpAddr& dst) noexcept;
