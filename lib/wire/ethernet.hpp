@@ -50,6 +50,10 @@ class EthernetView {
 
   [[nodiscard]] MacAddr dst() const noexcept { return load_mac(bytes_.data()); }
   [[nodiscard]] MacAddr src() const noexcept { return load_mac(bytes_.data() + 6); }
+  // dst() == m, without copying the address out of the frame.
+  [[nodiscard]] bool dst_is(const MacAddr& m) const noexcept {
+    return std::memcmp(bytes_.data(), m.bytes.data(), 6) == 0;
+  }
   [[nodiscard]] std::uint16_t ether_type() const noexcept { return load_be16(bytes_.data() + 12); }
   [[nodiscard]] std::span<const std::byte> payload() const noexcept {
     return bytes_.subspan(kEthernetHeaderLen);
