@@ -137,15 +137,18 @@ namespace {
 // request for a listener. Anything else is a segment of an existing connection
 // (or not TCP) and keeps its place.
 bool pure_syn(const rte_mbuf* m) noexcept {
-  const auto* f = rte_pktmbuf_mtod(m, const std::uint8_t*);
+  const auto* f = rte_pktmbuf_mtod(m, const std::byte*);
   if (m->data_len < wire::kEthernetHeaderLen + 20 + 14) return false;
-  if (f[12] != 0x08 || f[13] != 0x00) return false;  // EtherType IPv4
-  const std::uint8_t* ip = f + wire::kEthernetHeaderLen;
-  const std::size_t ihl = (ip[0] & 0xF) * 4u;
-  if (ip[9] != wire::kIpProtoTcp || (load_be16(reinterpret_cast<const std::byte*>(ip + 6)) & 0x3FFF) != 0) return false;
+  if (load_be16(f + 12) != wire::kEtherTypeIpv4) return false;
+  const std::byte* ip = f + wire::kEthernetHeaderLen;
+  const std::size_t ihl = (load_u8(ip) & 0xF) * 4u;
   if (m->data_len < wire::kEthernetHeaderLen + ihl + 14) return false;
-  const std::uint8_t flags = ip[ihl + 13];
-  return (flags & 0x16) == 0x02;  // SYN, not ACK, not RST
+  // The flags byte first: most frames of a burst are not SYNs and stop here, before
+  // the protocol and fragment are looked at (a non-TCP frame's byte there is
+  // only data, in bounds).
+  const std::uint8_t flags = load_u8(ip + ihl + 13);
+  if ((flags & 0x16) != 0x02) return false;  // SYN, not ACK, not RST
+  return load_u8(ip + 9) == wire::kIpProtoTcp && (load_be16(ip + 6) & 0x3FFF) == 0;
 }
 
 }  // namespace

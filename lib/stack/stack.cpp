@@ -139,6 +139,12 @@ tcp::TcpConfig tcp_config_v6(const tcp::TcpConfig& t) {
 // (both families) above those.
 constexpr std::uint64_t kListenV6Base = std::uint64_t{1} << 48;
 constexpr std::uint64_t kListenAnyV6 = std::uint64_t{0xFFFF} << 48;
+constexpr std::uint64_t listener_key_v4(Ipv4Addr a, std::uint16_t port) noexcept {
+  return (std::uint64_t{a.value} << 16) | port;
+}
+// Up to this many listeners, listener_at() scans listener_keys_ (at most three
+// times a SYN: 24 compares) rather than hashing into listener_index_.
+constexpr std::size_t kScannedListeners = 8;
 }  // namespace
 
 // Defined first so every TcpHost callback (timers, state changes, transmit) inlines it.
@@ -423,21 +429,33 @@ void StackEngine::reply_rst(const FlowKey& key, const Segment& seg) {
 }
 
 std::uint64_t StackEngine::listener_key(const IpAddr& a, std::uint16_t port) const noexcept {
-  if (a.is_v4()) return (std::uint64_t{a.v4().value} << 16) | port;
+  if (a.is_v4()) return listener_key_v4(a.v4(), port);
   if (a.is_v6_unspecified()) return kListenAnyV6 | port;
   const auto& v6 = cfg_.local_addrs6;
   const auto i = static_cast<std::uint64_t>(std::find(v6.begin(), v6.end(), a) - v6.begin());
   return kListenV6Base + (i << 16) + port;
 }
 
+std::uint32_t StackEngine::listener_at(std::uint64_t k) const noexcept {
+  if (listener_keys_.size() <= kScannedListeners) {
+    for (const auto& [key, index] : listener_keys_) {
+      if (key == k) return index;
+    }
+    return kNone;
+  }
+  const auto it = listener_index_.find(k);
+  return it == listener_index_.end() ? kNone : it->second;
+}
+
 StackEngine::Listener* StackEngine::find_listener(const IpAddr& addr, std::uint16_t port) {
   // The most specific first: the address, then every address of its family, then
   // `::` (both families).
-  auto it = listener_index_.find(listener_key(addr, port));
-  if (it == listener_index_.end() && addr.is_v4()) it = listener_index_.find(listener_key(Ipv4Addr{}, port));
-  if (it == listener_index_.end()) it = listener_index_.find(kListenAnyV6 | port);
-  if (it == listener_index_.end()) return nullptr;
-  Listener* l = listeners_[it->second].get();
+  const bool v4 = addr.is_v4();
+  std::uint32_t i = listener_at(v4 ? listener_key_v4(addr.v4(), port) : listener_key(addr, port));
+  if (i == kNone && v4) i = listener_at(listener_key_v4(Ipv4Addr{}, port));
+  if (i == kNone) i = listener_at(kListenAnyV6 | port);
+  if (i == kNone) return nullptr;
+  Listener* l = listeners_[i].get();
   return l->active ? l : nullptr;
 }
 
@@ -1138,6 +1156,8 @@ Result<ListenerId, Error> StackEngine::listen(IpAddr addr, std::uint16_t port, H
   l.active = true;
   l.accept_queue.reserve(l.backlog);
   listener_index_[k] = index;
+  // The key is new or its listener inactive (unlisten() removed it): never twice.
+  listener_keys_.emplace_back(k, index);
   return ListenerId{index};
 }
 
@@ -1145,7 +1165,9 @@ void StackEngine::unlisten(ListenerId id) {
   if (id.index >= listeners_.size() || !listeners_[id.index]->active) return;
   Listener& l = *listeners_[id.index];
   l.active = false;
-  listener_index_.erase(listener_key(l.addr, l.port));
+  const std::uint64_t k = listener_key(l.addr, l.port);
+  listener_index_.erase(k);
+  std::erase_if(listener_keys_, [k](const auto& e) { return e.first == k; });
   // Connections never handed to the application are reset (Linux does the same
   // when a listening socket closes).
   for (std::uint32_t i = 0; i < cfg_.max_connections; ++i) {

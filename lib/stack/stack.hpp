@@ -38,6 +38,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "riptide/stack.hpp"  // Stack (the public facade) and the public value types
@@ -257,6 +258,8 @@ class StackEngine final : private tcp::TcpHost {
   void send_time_wait_ack(const FlowKey& key, const tcp::TimeWaitRecord& rec);
   Listener* find_listener(const IpAddr& addr, std::uint16_t port);
   std::uint64_t listener_key(const IpAddr& addr, std::uint16_t port) const noexcept;
+  /// The index in listeners_ of the listener with key `k`, or 0xFFFFFFFF.
+  std::uint32_t listener_at(std::uint64_t k) const noexcept;
   ConnSlot* new_connection(const FlowKey& key, Handler* h, std::uint32_t listener);
   ConnSlot* lookup(ConnId c) const noexcept;
   const ConnSlot* slot_at(std::uint32_t i) const noexcept;  ///< a live connection's slot, or null
@@ -338,6 +341,9 @@ class StackEngine final : private tcp::TcpHost {
 
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unordered_map<std::uint64_t, std::uint32_t> listener_index_;  ///< listener_key(addr, port)
+  /// The same pairs in a flat array, searched instead of the map while there are few
+  /// (nearly every server): a handful of compares where the map hashes (issue 11).
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> listener_keys_;
 
 
   std::uint32_t challenge_tokens_ = 0;

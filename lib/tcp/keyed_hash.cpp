@@ -33,12 +33,12 @@ std::uint64_t keyed_flow_hash(const Secret& key, const FlowKey& flow, std::uint8
   store_be32(&in[n + 8], extra2);
   in[n + 12] = std::byte{domain};
   n += 13;
-  std::array<unsigned char, 8> out;
-  crypto_shorthash(out.data(), reinterpret_cast<const unsigned char*>(in.data()), n,
-                   key.data());
-  std::uint64_t h = 0;
-  for (unsigned char b : out) h = (h << 8) | b;
-  return h;
+  std::array<std::byte, 8> out;  // every byte written by crypto_shorthash
+  crypto_shorthash(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(in.data()),
+                   n, key.data());
+  // The 8 bytes as one big-endian integer: two 32-bit loads (a byte at a time,
+  // the compiler kept eight shifts and ors: callgrind, issue 11).
+  return (std::uint64_t{load_be32(out.data())} << 32) | load_be32(out.data() + 4);
 }
 
 }  // namespace riptide::tcp

@@ -30,13 +30,6 @@ std::optional<MacAddr> MacAddr::parse(std::string_view text) {
 
 std::string to_string(const MacAddr& m) { return m.to_string(); }
 
-Result<EthernetView, ParseError> EthernetView::parse(std::span<const std::byte> frame) noexcept {
-  if (frame.size() < kEthernetHeaderLen) return Unexpected{ParseError::Truncated};
-  return EthernetView{frame};
-}
-
-std::uint16_t EthernetView::ether_type() const noexcept { return load_be16(bytes_.data() + 12); }
-
 std::size_t write_ethernet_header(std::span<std::byte> out, const EthernetHeader& h) noexcept {
   if (out.size() < kEthernetHeaderLen) return 0;
   store_mac(out.data(), h.dst);

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/byte_order.hpp"
 #include "common/result.hpp"
 #include "riptide/mac_addr.hpp"
 #include "wire/parse_error.hpp"
@@ -40,12 +41,20 @@ inline void store_mac(std::byte* p, const MacAddr& m) noexcept {
 // payload() starts at the tag control field, 14 bytes in. The stack drops those.
 class EthernetView {
  public:
-  // Truncated if shorter than 14 bytes.
-  static Result<EthernetView, ParseError> parse(std::span<const std::byte> frame) noexcept;
+  // Truncated if shorter than 14 bytes. Inline, as ether_type(): every received
+  // frame's path (two calls a frame otherwise).
+  static Result<EthernetView, ParseError> parse(std::span<const std::byte> frame) noexcept {
+    if (frame.size() < kEthernetHeaderLen) return Unexpected{ParseError::Truncated};
+    return EthernetView{frame};
+  }
 
   [[nodiscard]] MacAddr dst() const noexcept { return load_mac(bytes_.data()); }
   [[nodiscard]] MacAddr src() const noexcept { return load_mac(bytes_.data() + 6); }
-  [[nodiscard]] std::uint16_t ether_type() const noexcept;
+  // dst() == m, without copying the address out of the frame.
+  [[nodiscard]] bool dst_is(const MacAddr& m) const noexcept {
+    return std::memcmp(bytes_.data(), m.bytes.data(), 6) == 0;
+  }
+  [[nodiscard]] std::uint16_t ether_type() const noexcept { return load_be16(bytes_.data() + 12); }
   [[nodiscard]] std::span<const std::byte> payload() const noexcept {
     return bytes_.subspan(kEthernetHeaderLen);
   }

@@ -57,6 +57,11 @@ class Ipv4View {
   [[nodiscard]] Ipv4Addr dst() const noexcept { return Ipv4Addr{load_be32(bytes_.data() + 16)}; }
   // The header (options included) sums to 0xffff.
   [[nodiscard]] bool checksum_valid() const noexcept {
+    // Without options (nearly every packet) the length is a constant: five words
+    // summed in line rather than a loop the compiler vectorises for up to fifteen.
+    if (header_len_ == kIpv4MinHeaderLen) {
+      return checksum_fold(checksum_add_header(bytes_.first<kIpv4MinHeaderLen>())) == 0;
+    }
     return checksum_fold(checksum_add_header(bytes_.first(header_len_))) == 0;
   }
   [[nodiscard]] std::span<const std::byte> options() const noexcept {

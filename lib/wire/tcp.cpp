@@ -11,7 +11,6 @@
 namespace riptide::wire {
 namespace {
 
-constexpr std::uint8_t kPseudoProtoTcp = 6;  // pseudo header protocol (wire/ipv4.hpp has the same)
 constexpr std::uint8_t kLenMss = 4;
 constexpr std::uint8_t kLenWindowScale = 3;
 constexpr std::uint8_t kLenSackPermitted = 2;
@@ -35,19 +34,14 @@ std::size_t fixed_options_length(const TcpOptions& o) noexcept {
   return n;
 }
 
-// Decodes `area` into `o` (which starts default). Returns false and sets `err` on
-// malformed options. Shared by parse_tcp_options() and TcpView::parse(), which
-// decodes straight into the view to avoid copying the options around.
-bool decode_tcp_options(std::span<const std::byte> area, TcpOptions& o, ParseError& err) noexcept {
+static_assert(detail::kNopNopTimestamps ==
+              word(tcp_option::kNop, tcp_option::kNop, tcp_option::kTimestamps, kLenTimestamps));
+
+// The general walk: decodes `area` into `o` (which starts default), any layout.
+// Returns false and sets `err` on malformed options.
+bool decode_general(std::span<const std::byte> area, TcpOptions& o, ParseError& err) noexcept {
   const std::byte* p = area.data();
   const std::size_t n = area.size();
-  // Fast path for the layout of nearly every segment after the handshake, as
-  // Linux's tcp_parse_aligned_timestamp(): exactly NOP NOP TS(8,10).
-  if (n == 12 && load_be32(p) == word(tcp_option::kNop, tcp_option::kNop,
-                                      tcp_option::kTimestamps, kLenTimestamps)) {
-    o.timestamps = TcpTimestamps{load_be32(p + 4), load_be32(p + 8)};
-    return true;
-  }
   std::size_t i = 0;
   while (i < n) {
     const std::uint8_t kind = load_u8(p + i);
@@ -116,28 +110,46 @@ bool decode_tcp_options(std::span<const std::byte> area, TcpOptions& o, ParseErr
 
 }  // namespace
 
+bool detail::decode_tcp_options(std::span<const std::byte> area, TcpOptions& o, ParseError& err) noexcept {
+  using namespace tcp_option;
+  const std::byte* p = area.data();
+  const std::size_t n = area.size();
+  // Timestamps alone, NOP NOP TS (parse_tcp_header_into() takes these itself).
+  if (n == 12 && load_be32(p) == kNopNopTimestamps) {
+    o.timestamps = TcpTimestamps{load_be32(p + 4), load_be32(p + 8)};
+    return true;
+  }
+  // Linux's SYN and SYN-ACK with timestamps (tcp_options_write(), as
+  // write_tcp_header() here): MSS(2,4), SACKOK(4,2) TS(8,10) or NOP NOP TS(8,10),
+  // NOP WS(3,3): once a connection, on the path of every handshake. Any other
+  // layout, or a wrong length anywhere, goes through the walk.
+  if (n == 20 && (load_be32(p) >> 16) == ((std::uint32_t{kMss} << 8) | kLenMss) &&
+      (load_be32(p + 16) >> 8) == ((std::uint32_t{kNop} << 16) | (std::uint32_t{kWindowScale} << 8) | kLenWindowScale)) {
+    const std::uint32_t w1 = load_be32(p + 4);
+    const bool sack_permitted = w1 == word(kSackPermitted, kLenSackPermitted, kTimestamps, kLenTimestamps);
+    if (sack_permitted || w1 == kNopNopTimestamps) {
+      o.mss = load_be16(p + 2);
+      o.sack_permitted = sack_permitted;
+      o.timestamps = TcpTimestamps{load_be32(p + 8), load_be32(p + 12)};
+      o.window_scale = load_u8(p + 19);
+      return true;
+    }
+  }
+  return decode_general(area, o, err);
+}
+
 Result<TcpOptions, ParseError> parse_tcp_options(std::span<const std::byte> area) noexcept {
   TcpOptions o;
   ParseError err{};
-  if (!decode_tcp_options(area, o, err)) return Unexpected{err};
+  if (!detail::decode_tcp_options(area, o, err)) return Unexpected{err};
   return o;
 }
 
-std::size_t parse_tcp_header_into(std::span<const std::byte> segment, TcpOptions& o, ParseError& err) noexcept {
-  if (segment.size() < kTcpMinHeaderLen) {
-    err = ParseError::Truncated;
-    return 0;
-  }
-  const std::size_t header_len = (std::size_t{load_u8(segment.data() + 12)} >> 4) * 4;
-  if (header_len < kTcpMinHeaderLen || header_len > segment.size()) {
-    err = ParseError::BadDataOffset;
-    return 0;
-  }
-  if (header_len > kTcpMinHeaderLen) {
-    const auto area = segment.subspan(kTcpMinHeaderLen, header_len - kTcpMinHeaderLen);
-    if (!decode_tcp_options(area, o, err)) return 0;
-  }
-  return header_len;
+Result<TcpOptions, ParseError> parse_tcp_options_general(std::span<const std::byte> area) noexcept {
+  TcpOptions o;
+  ParseError err{};
+  if (!decode_general(area, o, err)) return Unexpected{err};
+  return o;
 }
 
 Result<TcpView, ParseError> TcpView::parse(std::span<const std::byte> segment) noexcept {
@@ -148,17 +160,10 @@ Result<TcpView, ParseError> TcpView::parse(std::span<const std::byte> segment) n
   return view;
 }
 
-bool tcp_checksum_valid(std::span<const std::byte> segment, Ipv4Addr src, Ipv4Addr dst) noexcept {
-  if (segment.size() > 0xffff) return false;
-  const std::uint32_t pseudo =
-      pseudo_header_sum(src, dst, kPseudoProtoTcp, static_cast<std::uint16_t>(segment.size()));
-  return checksum_fold(checksum_add(segment, pseudo)) == 0;
-}
-
 bool tcp_checksum_valid(std::span<const std::byte> segment, const IpAddr& src, const IpAddr& dst) noexcept {
   if (src.is_v4()) return tcp_checksum_valid(segment, src.v4(), dst.v4());
   const std::uint32_t pseudo =
-      pseudo_header_sum_v6(src, dst, kPseudoProtoTcp, static_cast<std::uint32_t>(segment.size()));
+      pseudo_header_sum_v6(src, dst, kIpProtoTcp, static_cast<std::uint32_t>(segment.size()));
   return checksum_fold(checksum_add(segment, pseudo)) == 0;
 }
 
@@ -236,7 +241,7 @@ void finish_tcp_checksum(std::span<std::byte> segment, Ipv4Addr src, Ipv4Addr ds
   if (segment.size() < kTcpMinHeaderLen || segment.size() > 0xffff) return;
   store_be16(segment.data() + 16, 0);
   const std::uint32_t pseudo =
-      pseudo_header_sum(src, dst, kPseudoProtoTcp, static_cast<std::uint16_t>(segment.size()));
+      pseudo_header_sum(src, dst, kIpProtoTcp, static_cast<std::uint16_t>(segment.size()));
   store_be16(segment.data() + 16, checksum_fold(checksum_add(segment, pseudo)));
 }
 
@@ -248,7 +253,7 @@ void finish_tcp_checksum(std::span<std::byte> segment, const IpAddr& src, const 
   if (segment.size() < kTcpMinHeaderLen) return;
   store_be16(segment.data() + 16, 0);
   const std::uint32_t pseudo =
-      pseudo_header_sum_v6(src, dst, kPseudoProtoTcp, static_cast<std::uint32_t>(segment.size()));
+      pseudo_header_sum_v6(src, dst, kIpProtoTcp, static_cast<std::uint32_t>(segment.size()));
   store_be16(segment.data() + 16, checksum_fold(checksum_add(segment, pseudo)));
 }
 

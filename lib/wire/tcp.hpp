@@ -9,9 +9,12 @@
 #include <optional>
 #include <span>
 
+#include "common/byte_order.hpp"
 #include "common/ip_addr.hpp"
 #include "common/result.hpp"
 #include "common/seq_num.hpp"
+#include "wire/checksum.hpp"
+#include "wire/ipv4.hpp"
 #include "wire/parse_error.hpp"
 
 namespace riptide::wire {
@@ -78,16 +81,60 @@ struct TcpOptions {
 // BadOptionLength (known kind, wrong length).
 Result<TcpOptions, ParseError> parse_tcp_options(std::span<const std::byte> area) noexcept;
 
+// The same decoder without its shortcuts for the common layouts (below): every
+// area goes through the general walk. For tests, which check that both agree.
+Result<TcpOptions, ParseError> parse_tcp_options_general(std::span<const std::byte> area) noexcept;
+
+namespace detail {
+// parse_tcp_options() into `o` (which starts default): false with `err` set on
+// malformed options. Linux's SYN and SYN-ACK layouts are decoded without the walk.
+bool decode_tcp_options(std::span<const std::byte> area, TcpOptions& o, ParseError& err) noexcept;
+// NOP NOP TS(8,10): the first word of the timestamp-only option area.
+inline constexpr std::uint32_t kNopNopTimestamps = 0x0101080a;
+}  // namespace detail
+
 // The receive path's parse, for callers that keep the fields in a structure of
 // their own (tcp::Segment): checks the data offset as TcpView::parse does and
 // decodes the options straight into `o` (which must start default), so nothing is
 // copied after. Returns the header length, or 0 with `err` set (the errors of
-// TcpView::parse).
-std::size_t parse_tcp_header_into(std::span<const std::byte> segment, TcpOptions& o, ParseError& err) noexcept;
+// TcpView::parse). Inline, with the timestamp-only layout decoded here: every
+// received segment's path.
+inline std::size_t parse_tcp_header_into(std::span<const std::byte> segment, TcpOptions& o,
+                                         ParseError& err) noexcept {
+  if (segment.size() < kTcpMinHeaderLen) {
+    err = ParseError::Truncated;
+    return 0;
+  }
+  const std::byte* p = segment.data();
+  const std::size_t header_len = (std::size_t{load_u8(p + 12)} >> 4) * 4;
+  if (header_len < kTcpMinHeaderLen || header_len > segment.size()) {
+    err = ParseError::BadDataOffset;
+    return 0;
+  }
+  // RFC 7323 appendix A's layout for segments other than SYNs, which nearly every
+  // segment after the handshake has: exactly NOP NOP TS. Decoded as Linux's
+  // tcp_parse_aligned_timestamp() does, the general walk otherwise.
+  if (header_len == kTcpMinHeaderLen + 12 && load_be32(p + kTcpMinHeaderLen) == detail::kNopNopTimestamps) {
+    o.timestamps = TcpTimestamps{load_be32(p + 24), load_be32(p + 28)};
+    return header_len;
+  }
+  if (header_len > kTcpMinHeaderLen &&
+      !detail::decode_tcp_options(segment.subspan(kTcpMinHeaderLen, header_len - kTcpMinHeaderLen), o, err)) {
+    return 0;
+  }
+  return header_len;
+}
 
 // Checksum over the IPv4 pseudo header and the whole segment (header, options,
 // data); false for a segment longer than 65535 bytes, which IPv4 cannot carry.
-[[nodiscard]] bool tcp_checksum_valid(std::span<const std::byte> segment, Ipv4Addr src, Ipv4Addr dst) noexcept;
+// Inline: every received segment's path without checksum offload.
+[[nodiscard]] inline bool tcp_checksum_valid(std::span<const std::byte> segment, Ipv4Addr src,
+                                             Ipv4Addr dst) noexcept {
+  if (segment.size() > 0xffff) return false;
+  const std::uint32_t pseudo =
+      pseudo_header_sum(src, dst, kIpProtoTcp, static_cast<std::uint16_t>(segment.size()));
+  return checksum_fold(checksum_add(segment, pseudo)) == 0;
+}
 // Either family: an IPv6 pair uses the IPv6 pseudo header (RFC 8200 8.1).
 [[nodiscard]] bool tcp_checksum_valid(std::span<const std::byte> segment, const IpAddr& src,
                                       const IpAddr& dst) noexcept;

@@ -287,6 +287,49 @@ TEST(Listen, ClosedChildLeavesTheAcceptQueue) {
   EXPECT_FALSE(h.stack.accept(h.listener).has_value());
 }
 
+// Which listener a SYN reaches: the most specific (the address, then 0.0.0.0,
+// then `::`), with few listeners (a flat array is searched) and with more than
+// eight (a hash map), and none once unlisten() took it away.
+TEST(Listen, MostSpecificListenerTakesTheSynWithFewOrManyListeners) {
+  for (const std::uint16_t others : {0, 5, 12}) {
+    SCOPED_TRACE(others);
+    Harness h;
+    // Listeners on other ports, specific and wildcard in turn.
+    for (std::uint16_t i = 0; i < others; ++i) {
+      ASSERT_TRUE(h.stack.listen(i % 2 ? IpAddr{h.local} : IpAddr{Ipv4Addr{}}, 9000 + i, h.handler));
+    }
+    const ListenOptions syn_only{.backlog = 16, .auto_accept = true, .syn_cookies = tcp::SynCookieMode::Never};
+    auto any6 = h.stack.listen(IpAddr{}, h.local_port, h.handler, syn_only);
+    auto any4 = h.stack.listen(Ipv4Addr{}, h.local_port, h.handler, syn_only);
+    auto exact = h.stack.listen(h.local, h.local_port, h.handler, syn_only);
+    ASSERT_TRUE(any6 && any4 && exact);
+    // What a SYN from a new source port is answered with (the unlisten()s before
+    // reset their children: those RSTs are taken first).
+    auto answer_to_syn = [&h]() -> std::uint8_t {
+      h.take();
+      ++h.remote_port;
+      h.in("S", 0);
+      auto outs = h.take();
+      return outs.size() == 1 ? outs.front().flags : 0;
+    };
+    EXPECT_EQ(answer_to_syn(), kSyn | kAck);
+    EXPECT_EQ(h.stack.syn_queue_length(*exact), 1u);
+    h.stack.unlisten(*exact);
+    EXPECT_EQ(answer_to_syn(), kSyn | kAck);
+    EXPECT_EQ(h.stack.syn_queue_length(*any4), 1u);
+    h.stack.unlisten(*any4);
+    EXPECT_EQ(answer_to_syn(), kSyn | kAck);
+    EXPECT_EQ(h.stack.syn_queue_length(*any6), 1u);
+    h.stack.unlisten(*any6);
+    EXPECT_EQ(answer_to_syn(), kRst | kAck);  // RFC 9293 3.10.7.1: no listener left
+    // The other ports' listeners are all still there.
+    for (std::uint16_t i = 0; i < others; ++i) {
+      h.local_port = static_cast<std::uint16_t>(9000 + i);
+      EXPECT_EQ(answer_to_syn(), kSyn | kAck) << "port " << h.local_port;
+    }
+  }
+}
+
 TEST(Listen, SecondListenOnSamePortFails) {
   Harness h;
   h.listen();

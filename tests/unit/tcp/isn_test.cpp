@@ -3,6 +3,9 @@
 #include "tcp/isn.hpp"
 
 #include <gtest/gtest.h>
+#include <sodium.h>
+
+#include "tcp/keyed_hash.hpp"
 
 #include <set>
 
@@ -15,6 +18,20 @@ constexpr Secret kOtherSecret = {16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3
 const FlowKey kFlow{Ipv4Addr::from_octets(198, 18, 0, 1), Ipv4Addr::from_octets(198, 18, 0, 2),
                     80, 40000};
 const Instant kT = Instant{seconds{1000}} + microseconds{123};
+
+// keyed_flow_hash() is SipHash-2-4 (libsodium's crypto_shorthash) over the IPv4
+// input its comment lays out, the 8 bytes of the result read as a big-endian
+// integer: computed here byte by byte, from the same definition.
+TEST(KeyedFlowHash, IsSipHashOfTheTupleReadBigEndian) {
+  const unsigned char in[21] = {198, 18, 0, 1, 198, 18, 0, 2,    // local, remote address
+                                0, 80, 0x9c, 0x40,                // local port 80, remote 40000
+                                1, 2, 3, 4, 5, 6, 7, 8, 0x2a};    // extra, extra2, domain
+  unsigned char out[8];
+  ASSERT_EQ(crypto_shorthash(out, in, sizeof in, kSecret.data()), 0);
+  std::uint64_t want = 0;
+  for (const unsigned char b : out) want = (want << 8) | b;
+  EXPECT_EQ(keyed_flow_hash(kSecret, kFlow, 0x2a, 0x01020304, 0x05060708), want);
+}
 
 TEST(IsnGenerator, SameTupleAndTimeGiveSameIsn) {
   const IsnGenerator a(kSecret), b(kSecret);

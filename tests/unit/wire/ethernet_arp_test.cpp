@@ -58,6 +58,22 @@ TEST(WireEthernet, DecodesGoldenFrame) {
   EXPECT_EQ(arp->ether_type(), kEtherTypeArp);
 }
 
+TEST(WireEthernet, DstIsComparesAllSixBytesOfTheDestination) {
+  auto eth = EthernetView::parse(bytes_of(kSynFrame));
+  ASSERT_TRUE(eth);
+  EXPECT_TRUE(eth->dst_is(kServerMac));
+  EXPECT_FALSE(eth->dst_is(kClientMac));  // the source is not the destination
+  EXPECT_FALSE(eth->dst_is(MacAddr::broadcast()));
+  for (std::size_t i = 0; i < 6; ++i) {
+    MacAddr other = kServerMac;
+    other.bytes[i] ^= 1;
+    EXPECT_FALSE(eth->dst_is(other)) << i;
+  }
+  auto arp = EthernetView::parse(bytes_of(kArpRequestFrame));
+  ASSERT_TRUE(arp);
+  EXPECT_TRUE(arp->dst_is(MacAddr::broadcast()));
+}
+
 TEST(WireEthernet, VlanTagIsNotLookedThrough) {
   std::vector<std::uint8_t> f(kSynFrame.begin(), kSynFrame.end());
   f.insert(f.begin() + 12, {0x81, 0x00, 0x00, 0x05});

@@ -96,6 +96,31 @@ TEST(WireIpv4, OptionsAndEthernetPaddingAreHandled) {
   EXPECT_TRUE(ip->checksum_valid());
 }
 
+// checksum_valid() sums the 20-byte header in line and longer ones in a loop:
+// both cover every header byte (each changed alone fails), and no payload byte.
+TEST(WireIpv4, ChecksumCoversEveryHeaderByteAndNoMore) {
+  std::vector<std::uint8_t> with_options = {0x46, 0x00, 0x00, 26, 0, 1, 0x40, 0, 64, 17, 0, 0,
+                                            198,  18,   0,    2,  198, 18, 0, 1, 1, 1, 1, 0, 0xde, 0xad};
+  const auto sum = internet_checksum(std::as_bytes(std::span(with_options)).first(24));
+  with_options[10] = static_cast<std::uint8_t>(sum >> 8);
+  with_options[11] = static_cast<std::uint8_t>(sum);
+  for (const auto& packet : {syn_ip(), with_options}) {
+    auto ip = parse_ip(packet);
+    ASSERT_TRUE(ip);
+    ASSERT_TRUE(ip->checksum_valid());
+    const std::size_t header = ip->header_length();
+    // The version/IHL and total length bytes are left alone: parse() checks those.
+    for (std::size_t i = 0; i < packet.size(); ++i) {
+      if (i == 0 || i == 2 || i == 3) continue;
+      auto changed = packet;
+      changed[i] ^= 0x10;
+      auto v = parse_ip(changed);
+      ASSERT_TRUE(v) << i;
+      EXPECT_EQ(v->checksum_valid(), i >= header) << "byte " << i << " of a " << header << "-byte header";
+    }
+  }
+}
+
 TEST(WireIpv4, EveryTruncation) {
   const auto packet = bytes_of(kDataFrame).subspan(kIpOffset);
   for (std::size_t n = 0; n <= packet.size(); ++n) {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "golden_packets.hpp"
@@ -366,6 +367,100 @@ TEST(WireTcpOptions, FourSackBlocksIsTheMost) {
   ASSERT_TRUE(o);
   EXPECT_EQ(o->sack_count, 4);
   EXPECT_EQ(o->sack_blocks[3].right, SeqNum{0x1c1d1e1f});
+}
+
+// ---- the common layouts' shortcuts agree with the general walk ---------------
+
+// Both results equal: the same options, or the same error.
+void expect_same(const Result<TcpOptions, ParseError>& got, const Result<TcpOptions, ParseError>& want,
+                 const std::string& what) {
+  ASSERT_EQ(got.has_value(), want.has_value()) << what;
+  if (want) {
+    EXPECT_EQ(*got, *want) << what << ": " << format_tcp_options(*got) << " vs " << format_tcp_options(*want);
+  } else {
+    EXPECT_EQ(got.error(), want.error()) << what;
+  }
+}
+
+// parse_tcp_options() and the receive path's parse (TcpView::parse and
+// parse_tcp_header_into, for areas a header can carry) against the walk alone.
+void expect_agrees(const std::vector<std::uint8_t>& area, const std::string& what) {
+  const auto bytes = std::as_bytes(std::span(area));
+  const auto want = parse_tcp_options_general(bytes);
+  expect_same(parse_tcp_options(bytes), want, what + " (parse_tcp_options)");
+  if (area.size() % 4 != 0 || area.size() > kTcpMaxOptionsLen) return;
+  const auto seg = make_segment(area, {0x55});
+  auto t = TcpView::parse(seg);
+  expect_same(t ? Result<TcpOptions, ParseError>{t->options()} : Result<TcpOptions, ParseError>{Unexpected{t.error()}},
+              want, what + " (TcpView::parse)");
+  if (t) {
+    EXPECT_EQ(t->payload().size(), 1u) << what;
+  }
+}
+
+TEST(WireTcpOptions, ShortcutsAgreeWithTheGeneralWalk) {
+  // Made by hand from write_tcp_header()'s layouts (Linux's), then bent.
+  const std::vector<std::uint8_t> syn = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0xb4, 0x89, 0x6d, 0x22,
+                                         0, 0, 0, 0, 1, 3, 3, 10};
+  const std::vector<std::uint8_t> syn_no_sack = {2, 4, 0x05, 0xb4, 1, 1, 8, 10, 0, 0, 0, 9,
+                                                 0, 0, 0, 1, 1, 3, 3, 14};
+  const std::vector<std::uint8_t> ts = {1, 1, 8, 10, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1};
+  const struct {
+    const char* what;
+    std::vector<std::uint8_t> area;
+  } cases[] = {
+      {"Linux SYN", syn},
+      {"Linux SYN without SACK", syn_no_sack},
+      {"timestamps alone", ts},
+      {"SYN without timestamps (12 bytes)", {2, 4, 0x05, 0xb4, 1, 1, 4, 2, 1, 3, 3, 7}},
+      {"TS first, then NOP NOP", {8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 1}},
+      {"TS after SACK-permitted", {4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2}},
+      {"NOP NOP TS then SACK", {1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 1, 5, 10, 0, 0, 0, 5, 0, 0, 0, 6}},
+      {"NOP NOP TS with TS length 12", {1, 1, 8, 12, 0, 0, 0, 1, 0, 0, 0, 2}},
+      {"NOP NOP TS with TS length 9", {1, 1, 8, 9, 0, 0, 0, 1, 0, 0, 0, 2}},
+      {"NOP NOP TS cut to 11 bytes", {1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0}},
+      {"NOP NOP TS padded to 16 bytes", {1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0}},
+      {"EOL NOP TS", {0, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2}},
+      {"SYN with MSS length 5", {2, 5, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7}},
+      {"SYN with WS length 4", {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 4, 7}},
+      {"SYN with EOL before WS", {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 0, 3, 3, 7}},
+      {"SYN with SACK-permitted length 3", {2, 4, 0x05, 0xb4, 4, 3, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7}},
+      {"SYN with an unknown option for SACK-permitted", {2, 4, 0x05, 0xb4, 30, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7}},
+      {"SYN with WS first, MSS last", {1, 3, 3, 7, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 2, 4, 0x05, 0xb4}},
+      {"SYN padded to 24 bytes", {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7, 0, 0, 0, 0}},
+      {"SYN, TS past the end", {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3}},
+  };
+  for (const auto& c : cases) {
+    expect_agrees(c.area, c.what);
+    // Every truncation of the area (the walk's overruns), and every area the
+    // shortcut layouts become with one byte changed.
+    for (std::size_t n = 0; n < c.area.size(); ++n) {
+      expect_agrees(std::vector<std::uint8_t>(c.area.begin(), c.area.begin() + static_cast<std::ptrdiff_t>(n)),
+                    std::string(c.what) + " cut to " + std::to_string(n));
+    }
+  }
+  // Option kinds and lengths near the ones the shortcuts look for.
+  constexpr std::uint8_t kByteValues[] = {0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 0x80, 0xff};
+  for (const auto& base : {syn, syn_no_sack, ts}) {
+    for (std::size_t i = 0; i < base.size(); ++i) {
+      for (const std::uint8_t v : kByteValues) {
+        auto area = base;
+        area[i] = v;
+        expect_agrees(area, "byte " + std::to_string(i) + " = " + std::to_string(v) + " in a " +
+                                std::to_string(base.size()) + "-byte layout");
+      }
+    }
+  }
+  // The decoded values themselves, not only agreement.
+  auto o = parse_tcp_options(std::as_bytes(std::span(syn)));
+  ASSERT_TRUE(o);
+  EXPECT_EQ(*o, linux_syn_options(0xb4896d22u, 0)) << format_tcp_options(*o);
+  o = parse_tcp_options(std::as_bytes(std::span(syn_no_sack)));
+  ASSERT_TRUE(o);
+  EXPECT_EQ(*o, (TcpOptions{.mss = 1460, .window_scale = 14, .timestamps = TcpTimestamps{9, 1}}));
+  o = parse_tcp_options(std::as_bytes(std::span(ts)));
+  ASSERT_TRUE(o);
+  EXPECT_EQ(*o, (TcpOptions{.timestamps = TcpTimestamps{0xdeadbeef, 1}}));
 }
 
 struct BadOptionCase {
