@@ -77,14 +77,19 @@ TEST(WireIpv4, FragmentFields) {
   EXPECT_EQ(ip->fragment_offset(), 0x1fffu * 8);
 }
 
-TEST(WireIpv4, OptionsAndEthernetPaddingAreHandled) {
-  // IHL 6 with a 4-byte option (NOP x3, EOL), then 2 bytes of data, then 10 bytes
-  // of Ethernet padding beyond total_length.
+// IHL 6 with a 4-byte option (NOP x3, EOL), then 2 bytes of data; checksum set.
+std::vector<std::uint8_t> ip_with_option() {
   std::vector<std::uint8_t> p = {0x46, 0x00, 0x00, 26, 0, 1, 0x40, 0, 64, 17, 0, 0,
                                  198,  18,   0,    2,  198, 18, 0, 1, 1, 1, 1, 0, 0xde, 0xad};
   const auto sum = internet_checksum(std::as_bytes(std::span(p)).first(24));
   p[10] = static_cast<std::uint8_t>(sum >> 8);
   p[11] = static_cast<std::uint8_t>(sum);
+  return p;
+}
+
+TEST(WireIpv4, OptionsAndEthernetPaddingAreHandled) {
+  // The option packet, then 10 bytes of Ethernet padding beyond total_length.
+  std::vector<std::uint8_t> p = ip_with_option();
   p.resize(36, 0);
   auto ip = parse_ip(p);
   ASSERT_TRUE(ip);
@@ -99,12 +104,7 @@ TEST(WireIpv4, OptionsAndEthernetPaddingAreHandled) {
 // checksum_valid() sums the 20-byte header in line and longer ones in a loop:
 // both cover every header byte (each changed alone fails), and no payload byte.
 TEST(WireIpv4, ChecksumCoversEveryHeaderByteAndNoMore) {
-  std::vector<std::uint8_t> with_options = {0x46, 0x00, 0x00, 26, 0, 1, 0x40, 0, 64, 17, 0, 0,
-                                            198,  18,   0,    2,  198, 18, 0, 1, 1, 1, 1, 0, 0xde, 0xad};
-  const auto sum = internet_checksum(std::as_bytes(std::span(with_options)).first(24));
-  with_options[10] = static_cast<std::uint8_t>(sum >> 8);
-  with_options[11] = static_cast<std::uint8_t>(sum);
-  for (const auto& packet : {syn_ip(), with_options}) {
+  for (const auto& packet : {syn_ip(), ip_with_option()}) {
     auto ip = parse_ip(packet);
     ASSERT_TRUE(ip);
     ASSERT_TRUE(ip->checksum_valid());
