@@ -171,10 +171,10 @@ void Interface::wait_for_arp(Ipv4Addr hop, std::span<const std::byte> ip, Instan
   }
 }
 
-void Interface::remember_hop(Ipv4Addr hop, const Entry& e) {
-  last_hop_ = hop;
-  last_expires_ = e.expires;
-  wire::write_ethernet_header(last_eth_, wire::EthernetHeader{e.mac, cfg_.mac, wire::kEtherTypeIpv4});
+void Interface::remember_hop(HopSlot& slot, Ipv4Addr hop, const Entry& e) {
+  slot.hop = hop;
+  slot.expires = e.expires;
+  wire::write_ethernet_header(slot.eth, wire::EthernetHeader{e.mac, cfg_.mac, wire::kEtherTypeIpv4});
 }
 
 void Interface::expire(Instant now) {

@@ -170,8 +170,8 @@ TEST_F(InterfaceTest, EntriesExpire) {
 }
 
 TEST_F(InterfaceTest, ANeighbourThatChangesItsMacIsSentToAtTheNewOne) {
-  // The last neighbour's Ethernet header is remembered (one map lookup saved per
-  // packet); an ARP packet that changes the entry must not leave it stale.
+  // A neighbour's Ethernet header is remembered (one map lookup saved per packet);
+  // an ARP packet that changes the entry must not leave it stale.
   const wire::MacAddr moved{{0x02, 0, 0, 0, 0, 3}};
   arp_in(wire::kArpRequest, kPeerMac, h.remote, h.local);
   drain();
@@ -184,6 +184,29 @@ TEST_F(InterfaceTest, ANeighbourThatChangesItsMacIsSentToAtTheNewOne) {
   out = drain();
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].dst, moved);
+}
+
+TEST_F(InterfaceTest, ManyNeighboursEachGetTheirOwnHeader) {
+  // Neighbours' Ethernet headers are remembered in a small direct-mapped table:
+  // peers sent to in turn (a client with several addresses), two of them sharing a
+  // slot (.2 and .66, 64 apart), each frame goes to its own peer's MAC, and one
+  // that changes its MAC is sent to at the new one.
+  const auto mac_of = [](std::uint8_t host, std::uint8_t gen) { return wire::MacAddr{{0x02, 0, 0, gen, 0, host}}; };
+  const std::uint8_t hosts[] = {2, 3, 4, 66, 130};
+  for (std::uint8_t host : hosts) arp_in(wire::kArpRequest, mac_of(host, 0), Ipv4Addr::from_octets(198, 18, 0, host), h.local);
+  drain();
+  for (int round = 0; round < 3; ++round) {
+    if (round == 2) {
+      arp_in(wire::kArpReply, mac_of(66, 1), Ipv4Addr::from_octets(198, 18, 0, 66), h.local, kOurMac);
+    }
+    for (std::uint8_t host : hosts) {
+      const wire::MacAddr expect = mac_of(host, round == 2 && host == 66 ? 1 : 0);
+      ping_from(Ipv4Addr::from_octets(198, 18, 0, host), expect);
+      auto out = drain();
+      ASSERT_EQ(out.size(), 1u);
+      EXPECT_EQ(out[0].dst, expect) << "round " << round << ", host ." << int{host};
+    }
+  }
 }
 
 TEST_F(InterfaceTest, AnExpiredNeighbourIsResolvedAgainNotServedFromTheLastHeader) {
