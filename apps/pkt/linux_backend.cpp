@@ -164,22 +164,29 @@ std::string add_addr6(int ifindex, const IpAddr& a, int prefix_len) {
 // `ip -6 route add local ADDR dev IF table local proto kernel`: the route the
 // kernel's addrconf work item inserts for an address of its own (what makes it
 // local). An identical route already there (EEXIST) is success.
-std::string add_local_route6(int ifindex, const IpAddr& a) {
-  struct {
-    nlmsghdr h;
-    rtmsg rt;
-    char attrs[64];
-  } req{};
+// An rtnetlink route message about one IPv6 address (/128), attributes to follow.
+struct RouteRequest6 {
+  nlmsghdr h;
+  rtmsg rt;
+  char attrs[64];
+};
+RouteRequest6 route_request6(unsigned short type, unsigned short flags, const IpAddr& dst) {
+  RouteRequest6 req{};
   req.h.nlmsg_len = NLMSG_LENGTH(sizeof(rtmsg));
-  req.h.nlmsg_type = RTM_NEWROUTE;
-  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE;
+  req.h.nlmsg_type = type;
+  req.h.nlmsg_flags = flags;
   req.rt.rtm_family = AF_INET6;
   req.rt.rtm_dst_len = 128;
+  add_attr(req.h, RTA_DST, dst.bytes.data(), 16);
+  return req;
+}
+
+std::string add_local_route6(int ifindex, const IpAddr& a) {
+  RouteRequest6 req = route_request6(RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE, a);
   req.rt.rtm_table = RT_TABLE_LOCAL;
   req.rt.rtm_protocol = RTPROT_KERNEL;
   req.rt.rtm_scope = RT_SCOPE_HOST;
   req.rt.rtm_type = RTN_LOCAL;
-  add_attr(req.h, RTA_DST, a.bytes.data(), 16);
   const std::uint32_t oif = static_cast<std::uint32_t>(ifindex);
   add_attr(req.h, RTA_OIF, &oif, sizeof oif);
   int e = 0;
@@ -196,17 +203,7 @@ struct Route6 {
   std::string error;
 };
 Route6 route_get6(const IpAddr& dst) {
-  struct {
-    nlmsghdr h;
-    rtmsg rt;
-    char attrs[64];
-  } req{};
-  req.h.nlmsg_len = NLMSG_LENGTH(sizeof(rtmsg));
-  req.h.nlmsg_type = RTM_GETROUTE;
-  req.h.nlmsg_flags = NLM_F_REQUEST;
-  req.rt.rtm_family = AF_INET6;
-  req.rt.rtm_dst_len = 128;
-  add_attr(req.h, RTA_DST, dst.bytes.data(), 16);
+  RouteRequest6 req = route_request6(RTM_GETROUTE, NLM_F_REQUEST, dst);
   Route6 r;
   std::vector<char> reply;
   if (auto e = rtnl_call(&req, req.h.nlmsg_len, reply); !e.empty()) {

@@ -80,7 +80,7 @@ class TxQueue {
       s.data = src_.acquire != nullptr ? src_.acquire(src_.ctx, &s.handle) : nullptr;
       if (s.data == nullptr) {
         s.handle = nullptr;
-        s.data = own(s);
+        s.data = s.own.data();
       }
     }
     return {s.data, s.handle != nullptr ? std::min(src_.capacity, kSlotBytes) : kSlotBytes};
@@ -128,7 +128,6 @@ class TxQueue {
     std::size_t len = 0;
     std::array<std::byte, kSlotBytes> own;
   };
-  static std::byte* own(Slot& s) noexcept { return s.own.data(); }
   void give_back(Slot& s) noexcept {
     if (src_.release != nullptr) src_.release(src_.ctx, s.handle);
     s.handle = nullptr;

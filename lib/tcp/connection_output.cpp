@@ -177,7 +177,8 @@ void Connection::emit(std::uint8_t flags, SeqNum seq, std::size_t off, std::size
     emit_from_template(flags, seq, window, off, len, now);
     return;
   }
-  // The RSTs: described as a TcpHeader for the host to write.
+  // The RSTs: described as a TcpHeader for the host to write (RST|ACK with the
+  // timestamps, a bare RST without).
   wire::TcpHeader h;
   h.src_port = key_.local_port;
   h.dst_port = key_.remote_port;
@@ -185,7 +186,9 @@ void Connection::emit(std::uint8_t flags, SeqNum seq, std::size_t off, std::size
   h.flags = flags;
   h.window = window;
   if (flags & kAck) h.ack = tcb_.rcv_nxt;
-  if ((flags & kAck) != 0 && tcb_.ts_ok) h.options.timestamps = wire::TcpTimestamps{ts_now(now), tcb_.ts_recent};
+  if (((flags & kRst) == 0 || (flags & kAck) != 0) && tcb_.ts_ok) {
+    h.options.timestamps = wire::TcpTimestamps{ts_now(now), tcb_.ts_recent};
+  }
   host_.transmit(*this, h, off, len);
 }
 
