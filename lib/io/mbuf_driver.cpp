@@ -15,12 +15,8 @@ MbufEngine::MbufEngine(rte_mempool* pool, const StackConfig& stack_cfg, const In
     : pool_(pool), opts_(opts), stack_(with_interface_addresses(stack_cfg, if_cfg), now), iface_(stack_, if_cfg) {
   // Segments are built in the mbufs that are sent (frame() claims them): the IP
   // packet at the mbuf's data start, the Ethernet header prepended into its headroom.
-  // OFF for now: with it, the interop case load_stream_linux (riptide-load sending
-  // a stream to Linux over af_xdp) stalled in about 1 run of 3 (5 of 5 passed
-  // without it); the cause is not found yet (issue 11). The frames are copied.
-  constexpr bool kLendTxBuffers = false;
   const std::size_t room = pool_ != nullptr ? rte_pktmbuf_data_room_size(pool_) : 0;
-  if (kLendTxBuffers && room >= RTE_PKTMBUF_HEADROOM + wire::kEthernetHeaderLen &&
+  if (room >= RTE_PKTMBUF_HEADROOM + wire::kEthernetHeaderLen &&
       RTE_PKTMBUF_HEADROOM >= wire::kEthernetHeaderLen) {
     stack_.engine().set_tx_buffers({&MbufEngine::lend_tx, &MbufEngine::take_back_tx, this, room - RTE_PKTMBUF_HEADROOM});
   }

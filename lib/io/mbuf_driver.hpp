@@ -16,11 +16,13 @@
 /// Received mbufs: one segment each (a chained mbuf is dropped and counted,
 /// l2_drop_malformed); the port's RX checksum flags (RTE_MBUF_F_RX_IP_CKSUM_*,
 /// RTE_MBUF_F_RX_L4_CKSUM_*) become the Stack's RxChecksum, so a sum the NIC checked
-/// is not computed again. Frames out: copied once into an mbuf from `pool`. The
-/// Stack can build each packet in an mbuf instead (its transmit queue borrows them:
-/// ip::TxBufferSource; frame() then only prepends the Ethernet header), but that is
-/// switched off (kLendTxBuffers in the constructor) until an intermittent af_xdp
-/// stall with it is understood. With tx_checksum_offload the IPv4 and TCP
+/// is not computed again. Frames out: the Stack builds each packet in an mbuf from
+/// `pool` (its transmit queue borrows them: ip::TxBufferSource), and frame() only
+/// prepends the Ethernet header into the headroom; a packet built elsewhere (ARP,
+/// one held for resolution, the queue's own memory when the pool ran low) is
+/// copied into one. An af_xdp port needs its pool made by io::create_mbuf_pool
+/// with MbufPoolLayout::PageSlots (lib/io/mbuf_pool.hpp: DPDK 22.11's UMEM
+/// misses part of a default pool). With tx_checksum_offload the IPv4 and TCP
 /// sums are left to the port and the mbuf carries RTE_MBUF_F_TX_IPV4 | _IP_CKSUM |
 /// _TCP_CKSUM with l2_len/l3_len.
 ///

@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "io/eth_port.hpp"
+#include "io/mbuf_pool.hpp"
 
 namespace riptide::runtime {
 
@@ -164,12 +165,21 @@ Instant tsc_now() noexcept {
 Result<std::unique_ptr<Runtime>, std::string> Runtime::create(const RuntimeConfig& cfg) {
   std::unique_ptr<Runtime> rt(new Runtime());
   rt->cfg_ = cfg;
-  rt->pool_ = rte_pktmbuf_pool_create("riptide_mbufs", cfg.mbufs, cfg.mbuf_cache, 0,
-                                      RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
-  if (rt->pool_ == nullptr) {
-    return Unexpected{std::string("mbuf pool (pools.mbufs = ") + std::to_string(cfg.mbufs) +
-                      "): " + rte_strerror(rte_errno)};
+  // An af_xdp port registers the pool as its UMEM, which must have no gaps
+  // (lib/io/mbuf_pool.hpp says why).
+  io::MbufPoolOptions pool_opts;
+  pool_opts.name = "riptide_mbufs";
+  pool_opts.count = cfg.mbufs;
+  pool_opts.cache = cfg.mbuf_cache;
+  pool_opts.socket = static_cast<int>(rte_socket_id());
+  for (const PortConfig& p : ports_of(cfg)) {
+    if (io::device_is_af_xdp(p.spec.device)) pool_opts.layout = io::MbufPoolLayout::PageSlots;
   }
+  auto pool = io::create_mbuf_pool(pool_opts);
+  if (!pool) {
+    return Unexpected{std::string("mbuf pool (pools.mbufs = ") + std::to_string(cfg.mbufs) + "): " + pool.error()};
+  }
+  rt->pool_ = *pool;
   const auto n = static_cast<std::uint16_t>(cfg.lcores);
   if (rte_lcore_count() < n) {
     return Unexpected{"lcores.workers = " + std::to_string(n) + " but EAL has " +
