@@ -141,9 +141,14 @@ int main(int argc, char** argv) {
   std::printf("riptide-appliance: libriptide %s (headers %s)\n", riptide::version(), RIPTIDE_VERSION_STRING);
   if (rte_eth_dev_count_avail() == 0) die("no ethdev port (give one with --vdev or a PCI device)");
   const std::uint16_t port = 0;
-  rte_mempool* pool = rte_pktmbuf_pool_create("appliance", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                              static_cast<int>(rte_socket_id()));
-  if (pool == nullptr) die("cannot create the mbuf pool");
+  // An af_xdp port takes the pool as its UMEM and wants it without gaps.
+  riptide::io::MbufPoolOptions pool_opts;
+  pool_opts.name = "appliance";
+  pool_opts.socket = static_cast<int>(rte_socket_id());
+  if (riptide::io::device_is_af_xdp("")) pool_opts.layout = riptide::io::MbufPoolLayout::PageSlots;
+  auto made = riptide::io::create_mbuf_pool(pool_opts);
+  if (!made) die("cannot create the mbuf pool: " + made.error());
+  rte_mempool* pool = *made;
   rte_eth_conf conf{};
   if (rte_eth_dev_configure(port, 1, 1, &conf) != 0) die("rte_eth_dev_configure failed");
   if (rte_eth_rx_queue_setup(port, 0, 1024, rte_eth_dev_socket_id(port), nullptr, pool) != 0 ||

@@ -23,8 +23,11 @@
 /// l2_drop_malformed); the port's RX checksum flags (RTE_MBUF_F_RX_IP_CKSUM_*,
 /// RTE_MBUF_F_RX_L4_CKSUM_*) become the Stack's RxChecksum, so a sum the NIC checked
 /// is not computed again. Frames out: Ethernet + IPv4/IPv6 + TCP (or ARP, ICMP, ND)
-/// copied once into an mbuf from `pool` (the segment itself was built once, in the
-/// Stack's transmit queue); with tx_checksum_offload the IPv4 and TCP sums are left
+/// in mbufs from `pool`: a segment is built in the mbuf it is sent in (the Stack's
+/// transmit queue borrows them), so its payload is copied once, from the send
+/// buffer; a frame built elsewhere (ARP, one held for resolution) is copied into one.
+/// Over af_xdp, make `pool` with create_mbuf_pool(MbufPoolLayout::PageSlots) (below).
+/// With tx_checksum_offload the IPv4 and TCP sums are left
 /// to the port and the mbuf carries RTE_MBUF_F_TX_IPV4 | _IP_CKSUM | _TCP_CKSUM with
 /// l2_len/l3_len.
 ///
@@ -41,10 +44,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <type_traits>
 #include <vector>
 
 #include "riptide/interface.hpp"
+#include "riptide/result.hpp"
 #include "riptide/routes.hpp"
 #include "riptide/stack.hpp"
 
@@ -54,6 +59,33 @@ struct rte_mempool;
 namespace riptide {
 
 namespace io {
+
+/// How create_mbuf_pool lays out the pool's objects.
+enum class MbufPoolLayout {
+  Default,    ///< rte_pktmbuf_pool_create with RTE_MBUF_DEFAULT_BUF_SIZE
+  /// One 4 KiB page per mbuf (3,904-byte data room), no gaps, for an af_xdp port:
+  /// DPDK 22.11's af_xdp registers only populated_size x object size of the pool
+  /// as its UMEM, which misses part of a default pool, and a frame sent from an
+  /// mbuf outside it stalls the socket (lib/io/mbuf_pool.hpp has the detail).
+  PageSlots,
+};
+
+struct MbufPoolOptions {
+  std::string name;       ///< the mempool's name (unique in the process)
+  unsigned count = 8191;  ///< mbufs
+  unsigned cache = 256;   ///< per-lcore cache
+  int socket = 0;         ///< NUMA socket
+  MbufPoolLayout layout = MbufPoolLayout::Default;
+};
+
+/// A packet mbuf pool (EAL initialised, main lcore), or what failed and why. Free
+/// it with rte_mempool_free.
+[[nodiscard]] Result<rte_mempool*, std::string> create_mbuf_pool(const MbufPoolOptions& opts);
+
+/// True when `device` (an ethdev name; empty: the first port) is driven by the
+/// af_xdp PMD, whose pool wants MbufPoolLayout::PageSlots. False when there is no
+/// such port.
+[[nodiscard]] bool device_is_af_xdp(const std::string& device);
 
 struct MbufDriverOptions {
   /// Leave the IPv4 and TCP checksums of outgoing TCP segments to the port

@@ -15,7 +15,7 @@
 /// (issue 11 found it when segments were first built in mbufs, which touches more
 /// of them: a STREAM over af_xdp stopped in one run of three).
 ///
-/// MbufPoolLayout::PageSlots removes the gaps: every object is exactly one 4 KiB
+/// MbufPoolLayout::PageSlots (declared in <riptide/mbuf.hpp>) removes the gaps: every object is exactly one 4 KiB
 /// page (object header, rte_mbuf, and a 3,904-byte data room), in a page-aligned
 /// memory zone, so objects are evenly spaced with none left over on any page size,
 /// none crosses a page, and the UMEM the PMD registers covers every one. It costs
@@ -25,32 +25,6 @@
 /// Thread-safety: call from the main lcore at start-up (EAL initialised).
 #pragma once
 
-#include <string>
-
-#include "common/result.hpp"
-
-struct rte_mempool;
-
-namespace riptide::io {
-
-enum class MbufPoolLayout {
-  Default,    ///< rte_pktmbuf_pool_create with RTE_MBUF_DEFAULT_BUF_SIZE
-  PageSlots,  ///< one 4 KiB page per object, no gaps (af_xdp's UMEM; see the file comment)
-};
-
-struct MbufPoolOptions {
-  std::string name;        ///< the mempool's name (unique in the process)
-  unsigned count = 8191;   ///< mbufs
-  unsigned cache = 256;    ///< per-lcore cache
-  int socket = 0;          ///< NUMA socket
-  MbufPoolLayout layout = MbufPoolLayout::Default;
-};
-
-/// The pool, or what failed (with rte_strerror's reason). Free with rte_mempool_free.
-[[nodiscard]] Result<rte_mempool*, std::string> create_mbuf_pool(const MbufPoolOptions& opts);
-
-/// True when `device` (an ethdev name as in [port] device; empty: the first port)
-/// is driven by the af_xdp PMD. False when no such port exists (opening it reports that).
-[[nodiscard]] bool device_is_af_xdp(const std::string& device);
-
-}  // namespace riptide::io
+// MbufPoolLayout, MbufPoolOptions, create_mbuf_pool and device_is_af_xdp are
+// public: an appliance on af_xdp needs them too.
+#include "riptide/mbuf.hpp"
