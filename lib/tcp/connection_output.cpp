@@ -274,7 +274,7 @@ void Connection::send_header(HeaderBuilder& b, std::uint8_t flags, SeqNum seq, s
   auto s32 = static_cast<std::uint32_t>(sum);
   s32 = (s32 & 0xFFFFu) + (s32 >> 16);
   s32 = (s32 & 0xFFFFu) + (s32 >> 16);
-  host_.transmit_built(*this, std::span<const std::byte>(p, header_len), s32, off, len);
+  host_.transmit_built(*this, b.hdr, header_len, s32, off, len);
 }
 
 void Connection::send_syn(bool with_ack, Instant now) {
