@@ -21,6 +21,13 @@ void Connection::output(Instant now) {
   if (!may_send(state_)) return;
   bool sent_any = false;
   const bool sack_recovery = in_recovery_ && tcb_.sack_ok;
+  // Whether send_new_segment() may have something: the usual call, after an ACK
+  // with everything sent (no data beyond SND.NXT, no FIN due, no resend: SND.NXT =
+  // SND.MAX), is answered here without the call (it would return false).
+  const auto may_send_new = [this] {
+    return tcb_.snd_nxt != tcb_.snd_max || static_cast<std::size_t>(tcb_.snd_nxt - tcb_.snd_una) < sndbuf_.size() ||
+           (fin_queued_ && tcb_.snd_nxt == fin_seq());
+  };
   for (;;) {
     std::uint32_t room = UINT32_MAX;  // what the congestion window still allows
     if (sack_recovery) {
@@ -35,7 +42,7 @@ void Connection::output(Instant now) {
       }
       room = cc_.cwnd - pipe;
     }
-    if (send_new_segment(room, now)) {
+    if (may_send_new() && send_new_segment(room, now)) {
       sent_any = true;
       continue;
     }
