@@ -105,17 +105,8 @@ rte_mbuf* MbufEngine::frame(std::span<const std::byte> eth, std::span<const std:
     m->pkt_len = m->data_len;
     std::memcpy(rte_pktmbuf_mtod(m, std::byte*), eth.data(), eth.size());
   } else {
-    // Built elsewhere (ARP, a packet held for resolution, the queue's own memory
-    // when the pool ran low): copied.
-    m = alloc_tx();
-    char* p = m ? rte_pktmbuf_append(m, static_cast<std::uint16_t>(eth.size() + ip.size())) : nullptr;
-    if (p == nullptr) {
-      if (m) rte_pktmbuf_free(m);
-      stack_.shared_counters().inc(Counter::tx_no_mbuf);
-      return nullptr;
-    }
-    std::memcpy(p, eth.data(), eth.size());
-    std::memcpy(p + eth.size(), ip.data(), ip.size());
+    m = frame_copy(eth, ip);
+    if (m == nullptr) return nullptr;
   }
   if (opts_.tx_checksum_offload && ip.size() >= 20 && static_cast<std::uint8_t>(ip[9]) == wire::kIpProtoTcp) {
     // The stack left the sums to the port (StackConfig::tx_checksum_offload).
@@ -123,6 +114,21 @@ rte_mbuf* MbufEngine::frame(std::span<const std::byte> eth, std::span<const std:
     m->l3_len = (static_cast<std::uint8_t>(ip[0]) & 0xF) * 4u;
     m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
   }
+  return m;
+}
+
+rte_mbuf* MbufEngine::frame_copy(std::span<const std::byte> eth, std::span<const std::byte> ip) {
+  // Built elsewhere (ARP, a packet held for resolution, the queue's own memory
+  // when the pool ran low): copied.
+  rte_mbuf* m = alloc_tx();
+  char* p = m ? rte_pktmbuf_append(m, static_cast<std::uint16_t>(eth.size() + ip.size())) : nullptr;
+  if (p == nullptr) {
+    if (m) rte_pktmbuf_free(m);
+    stack_.shared_counters().inc(Counter::tx_no_mbuf);
+    return nullptr;
+  }
+  std::memcpy(p, eth.data(), eth.size());
+  std::memcpy(p + eth.size(), ip.data(), ip.size());
   return m;
 }
 
