@@ -3,6 +3,7 @@
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
+#include <cassert>
 #include <cstring>
 
 #include "wire/ethernet.hpp"
@@ -99,11 +100,15 @@ rte_mbuf* MbufEngine::frame(std::span<const std::byte> eth, std::span<const std:
   rte_mbuf* m = static_cast<rte_mbuf*>(stack_.engine().claim_tx(ip));
   if (m != nullptr) {
     // Built in this mbuf (the Stack's transmit queue lent it): only the Ethernet
-    // header is written, into the headroom in front of the IP packet.
-    m->data_off = static_cast<std::uint16_t>(m->data_off - eth.size());
-    m->data_len = static_cast<std::uint16_t>(eth.size() + ip.size());
+    // header is written, into the headroom in front of the IP packet. The
+    // interfaces' headers are all 14 bytes (no VLAN tag): a fixed-size copy, inline,
+    // not a memcpy call.
+    constexpr std::size_t kEth = wire::kEthernetHeaderLen;
+    assert(eth.size() == kEth);
+    m->data_off = static_cast<std::uint16_t>(m->data_off - kEth);
+    m->data_len = static_cast<std::uint16_t>(kEth + ip.size());
     m->pkt_len = m->data_len;
-    std::memcpy(rte_pktmbuf_mtod(m, std::byte*), eth.data(), eth.size());
+    std::memcpy(rte_pktmbuf_mtod(m, std::byte*), eth.data(), kEth);
   } else {
     m = frame_copy(eth, ip);
     if (m == nullptr) return nullptr;
