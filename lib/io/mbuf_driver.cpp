@@ -3,6 +3,7 @@
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
+#include <cassert>
 #include <cstring>
 
 #include "wire/ethernet.hpp"
@@ -99,23 +100,18 @@ rte_mbuf* MbufEngine::frame(std::span<const std::byte> eth, std::span<const std:
   rte_mbuf* m = static_cast<rte_mbuf*>(stack_.engine().claim_tx(ip));
   if (m != nullptr) {
     // Built in this mbuf (the Stack's transmit queue lent it): only the Ethernet
-    // header is written, into the headroom in front of the IP packet.
-    m->data_off = static_cast<std::uint16_t>(m->data_off - eth.size());
-    m->data_len = static_cast<std::uint16_t>(eth.size() + ip.size());
+    // header is written, into the headroom in front of the IP packet. The
+    // interfaces' headers are all 14 bytes (no VLAN tag): a fixed-size copy, inline,
+    // not a memcpy call.
+    constexpr std::size_t kEth = wire::kEthernetHeaderLen;
+    assert(eth.size() == kEth);
+    m->data_off = static_cast<std::uint16_t>(m->data_off - kEth);
+    m->data_len = static_cast<std::uint16_t>(kEth + ip.size());
     m->pkt_len = m->data_len;
-    std::memcpy(rte_pktmbuf_mtod(m, std::byte*), eth.data(), eth.size());
+    std::memcpy(rte_pktmbuf_mtod(m, std::byte*), eth.data(), kEth);
   } else {
-    // Built elsewhere (ARP, a packet held for resolution, the queue's own memory
-    // when the pool ran low): copied.
-    m = alloc_tx();
-    char* p = m ? rte_pktmbuf_append(m, static_cast<std::uint16_t>(eth.size() + ip.size())) : nullptr;
-    if (p == nullptr) {
-      if (m) rte_pktmbuf_free(m);
-      stack_.shared_counters().inc(Counter::tx_no_mbuf);
-      return nullptr;
-    }
-    std::memcpy(p, eth.data(), eth.size());
-    std::memcpy(p + eth.size(), ip.data(), ip.size());
+    m = frame_copy(eth, ip);
+    if (m == nullptr) return nullptr;
   }
   if (opts_.tx_checksum_offload && ip.size() >= 20 && static_cast<std::uint8_t>(ip[9]) == wire::kIpProtoTcp) {
     // The stack left the sums to the port (StackConfig::tx_checksum_offload).
@@ -123,6 +119,21 @@ rte_mbuf* MbufEngine::frame(std::span<const std::byte> eth, std::span<const std:
     m->l3_len = (static_cast<std::uint8_t>(ip[0]) & 0xF) * 4u;
     m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
   }
+  return m;
+}
+
+rte_mbuf* MbufEngine::frame_copy(std::span<const std::byte> eth, std::span<const std::byte> ip) {
+  // Built elsewhere (ARP, a packet held for resolution, the queue's own memory
+  // when the pool ran low): copied.
+  rte_mbuf* m = alloc_tx();
+  char* p = m ? rte_pktmbuf_append(m, static_cast<std::uint16_t>(eth.size() + ip.size())) : nullptr;
+  if (p == nullptr) {
+    if (m) rte_pktmbuf_free(m);
+    stack_.shared_counters().inc(Counter::tx_no_mbuf);
+    return nullptr;
+  }
+  std::memcpy(p, eth.data(), eth.size());
+  std::memcpy(p + eth.size(), ip.data(), ip.size());
   return m;
 }
 

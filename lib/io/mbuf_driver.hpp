@@ -107,6 +107,9 @@ class MbufEngine {
 
  private:
   rte_mbuf* frame(std::span<const std::byte> eth, std::span<const std::byte> ip);  ///< null: counted
+  /// frame() for a packet not built in a lent mbuf: copied into a new one. Out of
+  /// line, so that frame()'s usual path saves no registers for it.
+  [[gnu::noinline]] rte_mbuf* frame_copy(std::span<const std::byte> eth, std::span<const std::byte> ip);
   rte_mbuf* alloc_tx() noexcept { return spare_count_ > 0 ? spare_[--spare_count_] : refill_tx(); }
   rte_mbuf* refill_tx() noexcept;
   /// A received burst, done with: into the transmit spares where it can be, else freed.

@@ -17,21 +17,11 @@ Interface::Interface(Stack& stack, InterfaceConfig cfg)
     std::abort();
   }
   cache_.reserve(cfg_.arp_cache_size);
+  if (cfg_.prefix_len > 0) {
+    link_mask_ = cfg_.prefix_len >= 32 ? 0xFFFFFFFFu : ~(0xFFFFFFFFu >> cfg_.prefix_len);
+  }
+  link_net_ = cfg_.addr.value & link_mask_;
   setup_ipv6();
-}
-
-bool Interface::on_link(Ipv4Addr a) const noexcept {
-  if (cfg_.prefix_len == 0) return true;
-  const std::uint32_t mask = cfg_.prefix_len >= 32 ? 0xFFFFFFFFu : ~(0xFFFFFFFFu >> cfg_.prefix_len);
-  return (a.value & mask) == (cfg_.addr.value & mask);
-}
-
-std::optional<Ipv4Addr> Interface::next_hop(std::span<const std::byte> ip) const {
-  // The Stack built this packet (a valid IPv4 header): no need to parse it again.
-  if (ip.size() < wire::kIpv4MinHeaderLen) return std::nullopt;
-  const Ipv4Addr dst{load_be32(ip.data() + 16)};
-  if (on_link(dst)) return dst;
-  return cfg_.gateway;  // the static default route
 }
 
 const Interface::Entry* Interface::resolved(Ipv4Addr ip, Instant now) const {

@@ -40,6 +40,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/byte_order.hpp"
 #include "common/ip_addr.hpp"
 #include "common/ipv4_addr.hpp"
 #include "common/time.hpp"
@@ -50,6 +51,7 @@
 #include "stack/stack.hpp"
 #include "wire/arp.hpp"
 #include "wire/ethernet.hpp"
+#include "wire/ipv4.hpp"
 
 namespace riptide {
 
@@ -221,7 +223,15 @@ class Interface {
     return n;
   }
 
-  std::optional<Ipv4Addr> next_hop(std::span<const std::byte> ip) const;
+  /// The next hop of a packet the Stack built (a valid IPv4 header: not parsed
+  /// again): its destination when on our link, else the default gateway (the static
+  /// route). Inline: every IPv4 packet sent passes here.
+  [[nodiscard]] std::optional<Ipv4Addr> next_hop(std::span<const std::byte> ip) const noexcept {
+    if (ip.size() < wire::kIpv4MinHeaderLen) return std::nullopt;
+    const Ipv4Addr dst{load_be32(ip.data() + 16)};
+    if (on_link(dst)) return dst;
+    return cfg_.gateway;
+  }
   /// The neighbours packets went to lately, with their Ethernet headers built, in
   /// a small direct-mapped table (by the address's low bits: the hosts of a subnet
   /// spread over it), so that packets to a gateway or to the peers on the link cost
@@ -247,7 +257,8 @@ class Interface {
   void queue_arp(std::uint16_t op, const wire::MacAddr& dst_mac, const wire::MacAddr& target_mac,
                  Ipv4Addr target_ip, std::optional<Ipv4Addr> sender_ip = std::nullopt);
   void expire(Instant now);
-  [[nodiscard]] bool on_link(Ipv4Addr a) const noexcept;
+  /// Whether `a` is in our subnet (the configured prefix; prefix 0: everything).
+  [[nodiscard]] bool on_link(Ipv4Addr a) const noexcept { return (a.value & link_mask_) == link_net_; }
 
   // IPv6 (interface6.cpp).
   void setup_ipv6();
@@ -291,6 +302,9 @@ class Interface {
   StackEngine& stack_;  ///< the Stack's engine: input and drain_tx without the facade
   InterfaceConfig cfg_;
   Counters& counters_;
+  /// cfg_'s subnet, worked out once (on_link() runs for every packet sent).
+  std::uint32_t link_mask_ = 0;
+  std::uint32_t link_net_ = 0;
   std::unordered_map<std::uint32_t, Entry> cache_;  ///< control-path sized; bounded by arp_cache_size
   std::vector<Ready> ready_;
   std::size_t pending_count_ = 0;

@@ -63,7 +63,7 @@ class TxQueue {
     }
     if (dropped) {
       counters_.inc(Counter::tx_dropped_detach, count_);
-      head_ = count_ = 0;
+      head_ = tail_ = count_ = 0;
     }
     src_ = src.acquire != nullptr && src.capacity >= kMinCapacity ? src : TxBufferSource{};
   }
@@ -75,7 +75,7 @@ class TxQueue {
       counters_.inc(Counter::tx_queue_full);
       return {};
     }
-    Slot& s = slots_[tail()];
+    Slot& s = slots_[tail_];
     if (s.data == nullptr) {
       s.data = src_.acquire != nullptr ? src_.acquire(src_.ctx, &s.handle) : nullptr;
       if (s.data == nullptr) {
@@ -87,7 +87,8 @@ class TxQueue {
   }
   /// Queues the slot reserve() returned, holding `len` bytes.
   void commit(std::size_t len) noexcept {
-    slots_[tail()].len = len;
+    slots_[tail_].len = len;
+    tail_ = tail_ + 1 == size_ ? 0 : tail_ + 1;
     ++count_;
   }
   /// Calls f(std::span<const std::byte>) for each queued packet, oldest first.
@@ -133,10 +134,6 @@ class TxQueue {
     s.handle = nullptr;
     s.data = nullptr;
   }
-  [[nodiscard]] std::size_t tail() const noexcept {
-    const std::size_t t = head_ + count_;
-    return t >= size_ ? t - size_ : t;
-  }
   [[nodiscard]] bool is_queued(std::size_t i) const noexcept {
     const std::size_t off = i >= head_ ? i - head_ : i + size_ - head_;
     return off < count_;
@@ -145,6 +142,7 @@ class TxQueue {
   std::unique_ptr<Slot[]> slots_;
   std::size_t size_;
   std::size_t head_ = 0;
+  std::size_t tail_ = 0;  ///< the slot reserve() hands out: (head_ + count_) mod size_, kept
   std::size_t count_ = 0;
   Slot* draining_ = nullptr;
   TxBufferSource src_{};

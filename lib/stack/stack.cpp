@@ -1112,13 +1112,17 @@ void StackEngine::transmit(Connection& c, const wire::TcpHeader& h, std::size_t 
       len, [&](std::span<std::byte> out) { c.copy_payload(off, out); });
 }
 
-void StackEngine::transmit_built(Connection& c, std::span<const std::byte> th, std::uint32_t th_sum, std::size_t off,
-                           std::size_t len) {
+void StackEngine::transmit_built(Connection& c, const std::array<std::byte, wire::kTcpMaxHeaderLen>& th,
+                                 std::size_t th_len, std::uint32_t th_sum, std::size_t off, std::size_t len) {
   output_tcp(
       c.key(),
       [&](std::span<std::byte> out) {
+        // The whole 60-byte array, not th_len bytes: a fixed-size copy is a few
+        // vector moves, not a memcpy call; the slot holds a full-size packet, and
+        // the bytes past the header are overwritten by the payload or not sent.
+        assert(out.size() >= th.size());
         std::memcpy(out.data(), th.data(), th.size());
-        return TcpHeaderWritten{th.size(), th_sum};
+        return TcpHeaderWritten{th_len, th_sum};
       },
       len, [&](std::span<std::byte> out) { c.copy_payload(off, out); });
 }

@@ -235,8 +235,9 @@ class StackEngine final : private tcp::TcpHost {
   /// TcpHost
   void transmit(tcp::Connection& c, const wire::TcpHeader& h, std::size_t payload_offset,
                 std::size_t payload_len) override;
-  void transmit_built(tcp::Connection& c, std::span<const std::byte> tcp_header, std::uint32_t header_sum,
-                      std::size_t payload_offset, std::size_t payload_len) override;
+  void transmit_built(tcp::Connection& c, const std::array<std::byte, wire::kTcpMaxHeaderLen>& tcp_header,
+                      std::size_t header_len, std::uint32_t header_sum, std::size_t payload_offset,
+                      std::size_t payload_len) override;
   void start_timer(tcp::Connection& c, tcp::TimerKind k, Instant when) override;
   void stop_timer(tcp::Connection& c, tcp::TimerKind k) override;
   void cancel_timers(tcp::Connection& c) override;

@@ -71,11 +71,15 @@ class TcpHost {
   virtual void transmit(Connection& c, const wire::TcpHeader& h, std::size_t payload_offset,
                         std::size_t payload_len) = 0;
   // The same for a segment whose TCP header the connection wrote itself from its
-  // template: `tcp_header` is the whole header, options included, checksum field
-  // zero; `header_sum` its one's complement partial sum (folded to 16 bits, not
-  // complemented), so the host adds the pseudo header and the payload (RFC 1624).
-  virtual void transmit_built(Connection& c, std::span<const std::byte> tcp_header, std::uint32_t header_sum,
-                              std::size_t payload_offset, std::size_t payload_len) = 0;
+  // template: the first `header_len` bytes of `tcp_header` are the whole header,
+  // options included, checksum field zero; `header_sum` its one's complement
+  // partial sum (folded to 16 bits, not complemented), so the host adds the pseudo
+  // header and the payload (RFC 1624). The host may copy all of `tcp_header` (a
+  // fixed-size copy is a few moves inline; a variable-length one is a library call)
+  // as long as what follows the header is overwritten or not sent.
+  virtual void transmit_built(Connection& c, const std::array<std::byte, wire::kTcpMaxHeaderLen>& tcp_header,
+                              std::size_t header_len, std::uint32_t header_sum, std::size_t payload_offset,
+                              std::size_t payload_len) = 0;
   // Timers. Which of a connection's timers are pending is kept in the connection
   // (Connection::timers_pending, one bit per kind, the host's to maintain: set by
   // set_timer, cleared when a timer fires or is stopped), so asking and stopping a

@@ -21,6 +21,13 @@ void Connection::output(Instant now) {
   if (!may_send(state_)) return;
   bool sent_any = false;
   const bool sack_recovery = in_recovery_ && tcb_.sack_ok;
+  // Whether send_new_segment() may have something: the usual call, after an ACK
+  // with everything sent (no data beyond SND.NXT, no FIN due, no resend: SND.NXT =
+  // SND.MAX), is answered here without the call (it would return false).
+  const auto may_send_new = [this] {
+    return tcb_.snd_nxt != tcb_.snd_max || static_cast<std::size_t>(tcb_.snd_nxt - tcb_.snd_una) < sndbuf_.size() ||
+           (fin_queued_ && tcb_.snd_nxt == fin_seq());
+  };
   for (;;) {
     std::uint32_t room = UINT32_MAX;  // what the congestion window still allows
     if (sack_recovery) {
@@ -35,7 +42,7 @@ void Connection::output(Instant now) {
       }
       room = cc_.cwnd - pipe;
     }
-    if (send_new_segment(room, now)) {
+    if (may_send_new() && send_new_segment(room, now)) {
       sent_any = true;
       continue;
     }
@@ -217,7 +224,7 @@ void Connection::emit_from_template(std::uint8_t flags, SeqNum seq, std::uint16_
     b.put(ts_now(now));
     b.put(tcb_.ts_recent);
   }
-  if (tcb_.sack_ok) {
+  if (tcb_.sack_ok && (dsack_ || !reass_.nothing_to_sack())) {  // (in order, nothing to report)
     // RFC 2018 3: as many blocks as fit in the option space beside the timestamps
     // (3 with them, 4 without).
     std::array<wire::SackBlock, wire::kTcpMaxSackBlocks> blocks;
@@ -274,7 +281,7 @@ void Connection::send_header(HeaderBuilder& b, std::uint8_t flags, SeqNum seq, s
   auto s32 = static_cast<std::uint32_t>(sum);
   s32 = (s32 & 0xFFFFu) + (s32 >> 16);
   s32 = (s32 & 0xFFFFu) + (s32 >> 16);
-  host_.transmit_built(*this, std::span<const std::byte>(p, header_len), s32, off, len);
+  host_.transmit_built(*this, b.hdr, header_len, s32, off, len);
 }
 
 void Connection::send_syn(bool with_ack, Instant now) {

@@ -57,6 +57,9 @@ class Reassembly {
   void take_fin() noexcept { fin_.reset(); }
   [[nodiscard]] bool fin_held() const noexcept { return fin_.has_value(); }
 
+  // Whether sack_blocks() has nothing to report (no data, no FIN held): inline, for
+  // the sender's every segment.
+  [[nodiscard]] bool nothing_to_sack() const noexcept { return used_ == 0 && !fin_; }
   // Whether any data is held (a held FIN alone does not count).
   [[nodiscard]] bool holds_data() const noexcept;
   // The SACK blocks for what is held, most recent first (RFC 2018 4); a held FIN

@@ -63,6 +63,28 @@ TEST(TxQueue, OwnSlotsDrainOldestFirstAndCannotBeClaimed) {
   EXPECT_EQ(q.pending(), 0u);
 }
 
+TEST(TxQueue, OrderAndRoomSurviveWrappingAroundTheRing) {
+  // The queue keeps its tail index: across the wrap, packets still come out oldest
+  // first and a full ring is still refused.
+  Counters c;
+  TxQueue q(3, c);
+  std::vector<int> seen;
+  auto drain = [&] { q.drain([&](std::span<const std::byte> p) { seen.push_back(static_cast<int>(p[0])); }); };
+  put(q, 1, 20);
+  put(q, 2, 20);
+  drain();
+  put(q, 3, 20);
+  put(q, 4, 20);  // wraps to slot 0
+  put(q, 5, 20);
+  EXPECT_TRUE(q.reserve().empty());
+  EXPECT_EQ(c[Counter::tx_queue_full], 1u);
+  drain();
+  put(q, 6, 20);
+  drain();
+  EXPECT_EQ(seen, (std::vector<int>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(q.pending(), 0u);
+}
+
 TEST(TxQueue, FullQueueIsACountedDrop) {
   Counters c;
   TxQueue q(2, c);

@@ -73,7 +73,30 @@ TEST(Reassembly, SackBlocksTable) {
     }
     EXPECT_EQ(f.blocks(), c.blocks);
     EXPECT_EQ(f.r.block_count(), c.blocks.size());
+    EXPECT_EQ(f.r.nothing_to_sack(), c.blocks.empty());
   }
+}
+
+TEST(Reassembly, NothingToSackAgreesWithTheBlocks) {
+  // The sender skips sack_blocks() when nothing_to_sack() says so: they must agree
+  // as ranges and a FIN come and go.
+  Fixture f;
+  auto agree = [&] { EXPECT_EQ(f.r.nothing_to_sack(), f.blocks().empty()); };
+  EXPECT_TRUE(f.r.nothing_to_sack());
+  agree();
+  f.hold(100, 100);
+  EXPECT_FALSE(f.r.nothing_to_sack());
+  agree();
+  SeqNum rcv_nxt = at(100);
+  f.r.deliver(rcv_nxt, f.pool, [](std::span<const std::byte>) { return true; });
+  EXPECT_TRUE(f.r.nothing_to_sack()) << "all delivered";
+  agree();
+  EXPECT_TRUE(f.r.hold_fin(at(300)));
+  EXPECT_FALSE(f.r.nothing_to_sack()) << "a FIN alone is reported";
+  agree();
+  f.r.take_fin();
+  EXPECT_TRUE(f.r.nothing_to_sack());
+  agree();
 }
 
 TEST(Reassembly, DuplicateIsReportedOnce) {
