@@ -304,7 +304,8 @@ void StackEngine::tcp_input(ip::Transport& t, RxChecksum::Verdict l4) {
   t.key.remote_port = src_port;
   const FlowKey& key = t.key;
 
-  if (std::uint32_t* v = flows_.find(key)) {
+  // An IPv4 packet's key is IPv4 on both sides (IpLayer wrote them): its 12-byte hash.
+  if (std::uint32_t* v = flows_.find(key, t.v4 ? flows_.hash_v4(key) : flows_.hash(key))) {
     if (*v & kTimeWaitTag) {
       time_wait_input(*v & ~kTimeWaitTag, key, seg);
       return;
