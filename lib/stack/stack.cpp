@@ -250,10 +250,13 @@ std::optional<std::string> validate(const StackConfig& c) {
 // Input
 
 void StackEngine::input(std::span<const std::byte> packet, Instant now, RxChecksum rx) {
-  now_ = std::max(now_, now);
-  ip::Transport t;
-  if (ip_.input(packet, rx, t)) tcp_input(t, rx.l4);
-  release_finished();
+  // RFC 8200 3 / RFC 791 3.1: the version nibble is in the same place in both (as
+  // IpLayer::input decides; anything but 6 is IPv4's to check and drop).
+  if (!packet.empty() && (static_cast<std::uint8_t>(packet[0]) >> 4) == 6) {
+    input_ipv6(packet, now, rx);
+  } else {
+    input_ipv4(packet, now, rx);
+  }
 }
 
 void StackEngine::input_ipv4(std::span<const std::byte> packet, Instant now, RxChecksum rx) {
@@ -270,7 +273,9 @@ void StackEngine::input_ipv6(std::span<const std::byte> packet, Instant now, RxC
   release_finished();
 }
 
-void StackEngine::tcp_input(ip::Transport& t, RxChecksum::Verdict l4) {
+// Inlined into its two callers (input_ipv4, input_ipv6): one call, one stack frame
+// and one register save less for every received segment (callgrind, issue 11).
+[[gnu::always_inline]] inline void StackEngine::tcp_input(ip::Transport& t, RxChecksum::Verdict l4) {
   const std::span<const std::byte> bytes = t.segment;
   // Parsed once, straight into the Segment the state machine reads (no view and
   // no option block copied between layers).
