@@ -442,13 +442,19 @@ std::uint64_t StackEngine::listener_key(const IpAddr& a, std::uint16_t port) con
   return kListenV6Base + (i << 16) + port;
 }
 
-std::uint32_t StackEngine::listener_at(std::uint64_t k) const noexcept {
+// Inline: the scan is short, and find_listener asks up to three times a SYN; the
+// hash map (more than kScannedListeners listeners) is listener_indexed()'s.
+inline std::uint32_t StackEngine::listener_at(std::uint64_t k) const noexcept {
   if (listener_keys_.size() <= kScannedListeners) {
     for (const auto& [key, index] : listener_keys_) {
       if (key == k) return index;
     }
     return kNone;
   }
+  return listener_indexed(k);
+}
+
+std::uint32_t StackEngine::listener_indexed(std::uint64_t k) const noexcept {
   const auto it = listener_index_.find(k);
   return it == listener_index_.end() ? kNone : it->second;
 }
