@@ -36,8 +36,7 @@ std::optional<wire::MacAddr> Interface::lookup(Ipv4Addr ip, Instant now) const {
   return e->mac;
 }
 
-void Interface::input(std::span<const std::byte> frame, Instant now, bool answer_arp, RxChecksum rx) {
-  counters_.inc(Counter::l2_in);
+void Interface::input_other(std::span<const std::byte> frame, Instant now, bool answer_arp, RxChecksum rx) {
   auto eth = wire::EthernetView::parse(frame);
   if (!eth) {
     counters_.inc(Counter::l2_drop_malformed);

@@ -36,6 +36,13 @@
 // r = fold(w2 ^ s1, w3 ^ s0), h = fold(l ^ p ^ s1, r ^ s0 ^ c), where fold(x, y) is
 // the xor of the two halves of the 128-bit product. Three multiplies, ~2-3 ns; every
 // bit of an IPv6 tuple goes through a keyed multiply.
+// - An IPv4 tuple (both addresses IPv4-mapped: w0 = w2 = 0, and the low halves of
+//   w1 and w3 the constant 00 00 ff ff) has only 12 bytes that vary: hash_v4() takes
+//   w1 (the local address) and w3 ^ p (the remote address, the ports in place of the
+//   constant half: an injective packing), h = fold(fold(w1 ^ s0, w3 ^ p ^ s1), s0 ^
+//   c). Two multiplies, every varying bit through the first, keyed one. hash() picks
+//   it for every IPv4 key, so a key hashes one way whoever asks; the receive path,
+//   which knows the family from the EtherType, calls hash_v4() directly.
 // - Resists: blind hash flooding. With a 128-bit seed drawn at start-up from a CSPRNG
 //   (e.g. libsodium randombytes_buf) and never exposed, a remote peer choosing
 //   addresses and ports cannot predict which buckets its flows land in, so it cannot
@@ -64,7 +71,8 @@
 
 namespace riptide {
 
-static_assert(sizeof(FlowKey) == 36 && std::has_unique_object_representations_v<FlowKey>,
+static_assert(sizeof(FlowKey) == 36 && offsetof(FlowKey, local_port) == 32 &&
+                  std::has_unique_object_representations_v<FlowKey>,
               "FlowTable hashes and compares the 36 bytes of FlowKey directly");
 
 template <class V>
@@ -172,13 +180,18 @@ class FlowTable {
 
   // Keyed hash of the 4-tuple (see the top of the file). Deterministic for a seed.
   [[nodiscard]] std::uint64_t hash(const FlowKey& k) const noexcept {
-    std::uint64_t w[4];
+    return k.local_addr.is_v4() && k.remote_addr.is_v4() ? hash_v4(k) : hash_v6(k);
+  }
+  // hash(k) for a key whose two addresses are IPv4 (the caller knows: an IPv4
+  // packet's); anything else must go through hash().
+  [[nodiscard]] std::uint64_t hash_v4(const FlowKey& k) const noexcept {
+    std::uint64_t local = 0;
+    std::uint64_t remote = 0;
     std::uint32_t p = 0;
-    std::memcpy(w, &k, sizeof w);
-    std::memcpy(&p, reinterpret_cast<const unsigned char*>(&k) + sizeof w, sizeof p);
-    const std::uint64_t l = fold(w[0] ^ seed_[0], w[1] ^ seed_[1]);  // local address
-    const std::uint64_t r = fold(w[2] ^ seed_[1], w[3] ^ seed_[0]);  // remote address
-    return fold(l ^ p ^ seed_[1], r ^ seed_[0] ^ 0x9E3779B97F4A7C15u);
+    std::memcpy(&local, k.local_addr.bytes.data() + 8, sizeof local);
+    std::memcpy(&remote, k.remote_addr.bytes.data() + 8, sizeof remote);
+    std::memcpy(&p, reinterpret_cast<const unsigned char*>(&k) + 32, sizeof p);
+    return fold(fold(local ^ seed_[0], remote ^ p ^ seed_[1]), seed_[0] ^ 0x9E3779B97F4A7C15u);
   }
 
   // Starts loading k's home metadata and bucket; for bursts: hash and prefetch all
@@ -209,6 +222,17 @@ class FlowTable {
   }
 
  private:
+  // hash() of a key that is not IPv4: all 36 bytes.
+  [[nodiscard]] std::uint64_t hash_v6(const FlowKey& k) const noexcept {
+    std::uint64_t w[4];
+    std::uint32_t p = 0;
+    std::memcpy(w, &k, sizeof w);
+    std::memcpy(&p, reinterpret_cast<const unsigned char*>(&k) + sizeof w, sizeof p);
+    const std::uint64_t l = fold(w[0] ^ seed_[0], w[1] ^ seed_[1]);  // local address
+    const std::uint64_t r = fold(w[2] ^ seed_[1], w[3] ^ seed_[0]);  // remote address
+    return fold(l ^ p ^ seed_[1], r ^ seed_[0] ^ 0x9E3779B97F4A7C15u);
+  }
+
   static constexpr std::size_t kAlign = 64;
   static constexpr std::size_t kNotFound = ~std::size_t{0};
   static constexpr std::uint16_t kDistMask = 0xFF;

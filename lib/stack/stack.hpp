@@ -261,6 +261,7 @@ class StackEngine final : private tcp::TcpHost {
   std::uint64_t listener_key(const IpAddr& addr, std::uint16_t port) const noexcept;
   /// The index in listeners_ of the listener with key `k`, or 0xFFFFFFFF.
   std::uint32_t listener_at(std::uint64_t k) const noexcept;
+  std::uint32_t listener_indexed(std::uint64_t k) const noexcept;  ///< listener_at() by listener_index_
   ConnSlot* new_connection(const FlowKey& key, Handler* h, std::uint32_t listener);
   ConnSlot* lookup(ConnId c) const noexcept;
   const ConnSlot* slot_at(std::uint32_t i) const noexcept;  ///< a live connection's slot, or null

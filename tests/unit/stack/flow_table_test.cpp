@@ -202,6 +202,82 @@ TEST(FlowTable, HashSpreadsSequentialClients) {
   EXPECT_LT(max_bucket, 16 * 3);  // mean 16
 }
 
+// An IPv6 server's view, as client_key: addresses in 2001:db8::/32.
+FlowKey client_key6(std::uint32_t i) {
+  return FlowKey{IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1),
+                 IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0, static_cast<std::uint16_t>(i >> 16), 2), 80,
+                 static_cast<std::uint16_t>(i)};
+}
+
+TEST(FlowTable, Ipv4KeysHashTheirTwelveBytesWhoeverAsks) {
+  // The receive path calls hash_v4() for an IPv4 packet; insert() and erase() call
+  // hash(): for an IPv4 key both must agree, or a connection could not be found.
+  FlowTable<std::uint32_t> t{1024, kSeed};
+  std::mt19937_64 rng{5};
+  for (int i = 0; i < 1000; ++i) {
+    const FlowKey k = random_key(rng);
+    ASSERT_EQ(t.hash(k), t.hash_v4(k)) << i;
+    if (t.find(k) == nullptr) {
+      ASSERT_TRUE(t.insert(k, static_cast<std::uint32_t>(i)));
+      ASSERT_NE(t.find(k, t.hash_v4(k)), nullptr);
+      ASSERT_EQ(*t.find(k, t.hash_v4(k)), static_cast<std::uint32_t>(i));
+    }
+  }
+}
+
+TEST(FlowTable, Ipv4AndIpv6KeysWithTheSameLowWordsStayApart) {
+  // 2001:db8::ffff:c612:1 ends like ::ffff:198.18.0.1 (the IPv4-mapped form): the
+  // IPv6 key hashes all 36 bytes and compares unequal to the IPv4 one.
+  FlowTable<std::uint32_t> t{64, kSeed};
+  const FlowKey v4{Ipv4Addr::from_octets(198, 18, 0, 1), Ipv4Addr::from_octets(198, 18, 0, 2), 80, 40000};
+  const FlowKey v6{IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0xffff, 0xc612, 1),
+                   IpAddr::v6(0x2001, 0xdb8, 0, 0, 0, 0xffff, 0xc612, 2), 80, 40000};
+  FlowKey mixed = v4;  // never built by the stack; hashed as IPv6 all the same
+  mixed.remote_addr = v6.remote_addr;
+  EXPECT_NE(t.hash(v6), t.hash_v4(v6));
+  EXPECT_NE(t.hash(mixed), t.hash_v4(mixed));
+  EXPECT_TRUE(t.insert(v4, 4));
+  EXPECT_EQ(t.find(v6), nullptr);
+  EXPECT_EQ(t.find(mixed), nullptr);
+  EXPECT_TRUE(t.insert(v6, 6));
+  EXPECT_TRUE(t.insert(mixed, 7));
+  EXPECT_EQ(*t.find(v4, t.hash_v4(v4)), 4u);
+  EXPECT_EQ(*t.find(v6), 6u);
+  EXPECT_EQ(*t.find(mixed), 7u);
+  EXPECT_TRUE(t.erase(v4));
+  EXPECT_EQ(t.find(v4), nullptr);
+  EXPECT_EQ(*t.find(v6), 6u);
+  EXPECT_TRUE(t.erase(v6));
+  EXPECT_EQ(*t.find(mixed), 7u);
+}
+
+TEST(FlowTable, Ipv6KeysAreKeyedAndSpread) {
+  // The IPv6 hash, as HashSpreadsSequentialClients and DifferentSeedsGiveDifferentHashes
+  // check the IPv4 one.
+  FlowTable<std::uint32_t> t{16, kSeed};
+  FlowTable<std::uint32_t> b{16, {kSeed[0] ^ 1, kSeed[1]}};
+  std::array<int, 64> ones{};
+  std::vector<int> buckets(4096, 0);
+  int same = 0;
+  constexpr int kN = 1 << 16;
+  for (std::uint32_t i = 0; i < kN; ++i) {
+    const std::uint64_t h = t.hash(client_key6(i));
+    same += h == b.hash(client_key6(i));
+    for (int bit = 0; bit < 64; ++bit) ones[static_cast<std::size_t>(bit)] += (h >> bit) & 1;
+    ++buckets[h & 4095];
+  }
+  EXPECT_EQ(same, 0);
+  for (int bit = 0; bit < 64; ++bit) {
+    EXPECT_NEAR(ones[static_cast<std::size_t>(bit)], kN / 2, kN / 50) << "bit " << bit;
+  }
+  int max_bucket = 0;
+  for (int n : buckets) max_bucket = std::max(max_bucket, n);
+  EXPECT_LT(max_bucket, 16 * 3);  // mean 16
+  FlowTable<std::uint32_t> big{1 << 16, kSeed};
+  for (std::uint32_t i = 0; i < 40000; ++i) ASSERT_TRUE(big.insert(client_key6(i), i)) << i;
+  for (std::uint32_t i = 0; i < 40000; ++i) ASSERT_EQ(*big.find(client_key6(i)), i) << i;
+}
+
 TEST(FlowTable, MillionEntries) {
   constexpr std::size_t kN = 1'000'000;
   FlowTable<std::uint32_t> t{kN, kSeed};
