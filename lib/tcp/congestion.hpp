@@ -35,6 +35,9 @@ class CongestionControl {
 
   // The window once the handshake fixed the MSS: RFC 5681 3.1 with RFC 3390's
   // rule, min(4*MSS, max(2*MSS, 4380)); ssthresh "arbitrarily high".
+  // Called once, on an object as constructed (a Connection's recycle() resets it;
+  // before the handshake only set_mss and set_algorithm touch it, and init sets
+  // what they set): nothing else is cleared.
   void init(CongestionAlgorithm algo, std::uint32_t mss) noexcept;
   // Switches algorithm mid-connection (TCP_CONGESTION); the window is kept, the
   // CUBIC epoch starts over.
