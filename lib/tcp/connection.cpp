@@ -281,7 +281,7 @@ void Connection::open_from_cookie(const Segment& ack, const CookieOptions& opts,
 // LISTEN (3.10.7.2) and CLOSED (3.10.7.1) live in the stack, which owns listeners
 // and answers segments for no connection.
 
-void Connection::on_segment(const Segment& seg_in, Instant now) {
+void Connection::on_segment(const Segment& seg, Instant now) {
   // While a segment is processed, the application's send() and close() from its
   // callbacks only queue; the output() at the end sends it all at once, so the
   // response carries the ACK and the FIN rides on the last data (a 6-segment
@@ -303,7 +303,7 @@ void Connection::on_segment(const Segment& seg_in, Instant now) {
     }
   } scope(*this, now);
   zero_window_probe_ = false;
-  if (header_predicted(seg_in, now)) return;
+  if (header_predicted(seg, now)) return;
   const bool handshake = state_ == State::SynReceived;
   switch (state_) {
     case State::Closed:
@@ -311,22 +311,17 @@ void Connection::on_segment(const Segment& seg_in, Instant now) {
     case State::TimeWait:  // handled by the stack's compact TIME-WAIT record
       return;
     case State::SynSent:
-      on_segment_syn_sent(seg_in, now);
+      on_segment_syn_sent(seg, now);
       return;
     default:
       break;
   }
-  if (!check_sequence(seg_in, now)) return;  // first: sequence number (and PAWS)
+  if (!check_sequence(seg, now)) return;  // first: sequence number (and PAWS)
   touch_keepalive(now);
-  // A probe of our zero window goes on without its text and FIN (check_sequence);
-  // only then is the segment copied.
-  std::optional<Segment> stripped;
-  if (zero_window_probe_) {
-    stripped = seg_in;
-    stripped->payload = {};
-    stripped->flags = static_cast<std::uint8_t>(stripped->flags & ~kFin);
-  }
-  const Segment& seg = stripped ? *stripped : seg_in;
+  // A probe of our zero window goes on as if it carried no text and no FIN
+  // (check_sequence set zero_window_probe_): the fifth step does not count them
+  // (is_duplicate_ack), the seventh and eighth skip them. No copy of the segment
+  // is made for that.
   if (!check_rst(seg, now)) return;       // second: RST bit
   // third: security/compartment has no meaning here (RFC 9293 3.10.7.4, obsolete).
   if (!check_syn(seg, now)) return;       // fourth: SYN bit
@@ -681,11 +676,15 @@ bool Connection::is_duplicate_ack(const Segment& seg, std::uint32_t newly_sacked
   // do: a receiver whose application reads keeps changing its window), and so does
   // RFC 6675's DupAck: any segment, data-carrying included (a peer sending data
   // its ACKs ride on), whose SACK blocks report octets not SACKed before.
+  const bool outstanding = tcb_.snd_max != tcb_.snd_una;
+  if (seg.ack != tcb_.snd_una || !outstanding) return false;  // new data ACKed, or none was out
+  if (newly_sacked > 0) return true;
   const bool same_window = (static_cast<std::uint32_t>(seg.window) << tcb_.snd_wscale) == tcb_.snd_wnd;
   const bool sack_info = tcb_.sack_ok && seg.options.sack_count > 0;
-  const bool outstanding = tcb_.snd_max != tcb_.snd_una;
-  return seg.ack == tcb_.snd_una && outstanding &&
-      ((seg.payload.empty() && !seg.has(kSyn | kFin) && (same_window || sack_info)) || newly_sacked > 0);
+  // A zero-window probe counts without its text and FIN (on_segment); its SYN bit
+  // is clear, or check_syn would have ended it.
+  const bool bare = zero_window_probe_ || (seg.payload.empty() && !seg.has(kSyn | kFin));
+  return bare && (same_window || sack_info);
 }
 
 void Connection::on_duplicate_ack(Instant now) {
@@ -815,7 +814,8 @@ void Connection::rtt_sample(const Segment& seg, Instant now) {
 }
 
 void Connection::process_text(const Segment& seg, Instant now) {
-  if (seg.payload.empty()) return;
+  // A zero-window probe's text is not taken (check_sequence, RFC 9293 3.10.7.4).
+  if (seg.payload.empty() || zero_window_probe_) return;
   switch (state_) {
     case State::Established:
     case State::FinWait1:
@@ -966,7 +966,9 @@ std::size_t Connection::fill_sack_blocks(std::span<wire::SackBlock> out) {
 }
 
 void Connection::process_fin(const Segment& seg, Instant now) {
-  if (seg.has(kFin)) {
+  // A zero-window probe's FIN lies beyond the window: not taken (check_sequence);
+  // a FIN held earlier may still be next.
+  if (seg.has(kFin) && !zero_window_probe_) {
     // The FIN is processed only in order: it sits after the payload.
     const SeqNum fin_at = seg.seq + (seg.has(kSyn) ? 1u : 0u) + static_cast<std::uint32_t>(seg.payload.size());
     // (A retransmitted FIN fails the acceptability test and is ACKed there.)
