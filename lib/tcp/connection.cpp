@@ -713,7 +713,9 @@ bool Connection::on_new_ack(const Segment& seg, Instant now) {
   std::uint32_t data_acked = acked;
   if (fin_sent_ && seg.ack > fin_seq_) data_acked -= 1;  // our FIN
   data_acked = std::min<std::uint32_t>(data_acked, static_cast<std::uint32_t>(sndbuf_.size()));
-  sndbuf_.consume(data_acked, host_.chunk_pool());
+  // An ACK of the FIN alone frees nothing (consume(0) is a no-op: an emptied chunk
+  // went when its last byte was acknowledged).
+  if (data_acked > 0) sndbuf_.consume(data_acked, host_.chunk_pool());
   tcb_.snd_una = seg.ack;
   if (tcb_.snd_nxt < tcb_.snd_una) tcb_.snd_nxt = tcb_.snd_una;
   prune_sacked();

@@ -416,7 +416,9 @@ class Connection {
   // timeout skip SACKed data instead of going back over everything.
   SackScoreboard sack_;
   std::uint32_t record_sack(const Segment& seg);  // returns the bytes newly SACKed
-  void prune_sacked() noexcept { sack_.prune(tcb_.snd_una); }
+  void prune_sacked() noexcept {
+    if (!sack_.empty()) sack_.prune(tcb_.snd_una);  // nearly always empty: no call
+  }
   [[nodiscard]] const wire::SackBlock* sacked_at(SeqNum s) const noexcept { return sack_.at(s); }
   [[nodiscard]] std::optional<SeqNum> next_sacked_after(SeqNum s) const noexcept { return sack_.next_after(s); }
   // SACKed bytes in [SND.UNA, s)
