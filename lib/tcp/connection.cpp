@@ -940,12 +940,11 @@ void Connection::deliver_in_order() {
   });
 }
 
-std::uint32_t Connection::seg_mss() const noexcept {
+std::uint32_t Connection::seg_mss_with_sack() const noexcept {
   // RFC 6691 / RFC 2018: SND.MSS already leaves room for the timestamp option; a
   // data segment sent while we hold out-of-order data also carries SACK blocks
   // (up to 36 bytes more), which must come out of its payload: otherwise the
   // packet outgrows the MTU and the link drops it (Linux: tcp_current_mss).
-  if (!tcb_.sack_ok) return tcb_.snd_mss;
   const std::size_t blocks = (dsack_ ? 1 : 0) + reass_.block_count();
   if (blocks == 0) return tcb_.snd_mss;
   wire::TcpOptions o;
@@ -956,7 +955,7 @@ std::uint32_t Connection::seg_mss() const noexcept {
   return tcb_.snd_mss - static_cast<std::uint32_t>(with - without);
 }
 
-std::size_t Connection::fill_sack_blocks(std::span<wire::SackBlock> out) {
+std::size_t Connection::fill_held_sack_blocks(std::span<wire::SackBlock> out) {
   // RFC 2883: a reported duplicate goes first; RFC 2018 4: then the range holding
   // the most recent segment, then the others, most recent first.
   std::size_t n = 0;

@@ -304,9 +304,20 @@ class Connection {
   inline void enter_quick_ack_mode() noexcept;
   void queue_out_of_order(SeqNum start, std::span<const std::byte> data);
   inline void deliver_in_order();  // ranges that RCV.NXT has reached
-  // The SACK blocks for our next ACK, at most out.size(); returns how many.
-  std::size_t fill_sack_blocks(std::span<wire::SackBlock> out);
-  [[nodiscard]] std::uint32_t seg_mss() const noexcept;  // SND.MSS less the SACK blocks a segment would carry
+  // The SACK blocks for our next ACK, at most out.size(); returns how many. Both
+  // are asked for every segment sent: the in-order case (no D-SACK to report,
+  // nothing held) is answered here, without a call.
+  std::size_t fill_sack_blocks(std::span<wire::SackBlock> out) {
+    if (!dsack_ && !reass_.holds_data() && !reass_.fin_held()) return 0;
+    return fill_held_sack_blocks(out);
+  }
+  std::size_t fill_held_sack_blocks(std::span<wire::SackBlock> out);
+  // SND.MSS less the SACK blocks a segment would carry.
+  [[nodiscard]] std::uint32_t seg_mss() const noexcept {
+    if (!tcb_.sack_ok || (!dsack_ && !reass_.holds_data() && !reass_.fin_held())) return tcb_.snd_mss;
+    return seg_mss_with_sack();
+  }
+  [[nodiscard]] std::uint32_t seg_mss_with_sack() const noexcept;
   inline void process_fin(const Segment& seg, Instant now);        // eighth
 
   void negotiate_syn_options(const Segment& syn);
