@@ -22,7 +22,8 @@ std::optional<CongestionAlgorithm> parse_congestion_algorithm(std::string_view s
 }
 
 void CongestionControl::init(CongestionAlgorithm algo, std::uint32_t mss) noexcept {
-  *this = CongestionControl{};
+  // The rest is as constructed: the caller starts from a fresh object (see the
+  // header), so it is not cleared a second time here.
   algo_ = algo;
   mss_ = mss;
   // RFC 5681 3.1 (RFC 3390): IW = min(4*MSS, max(2*MSS, 4380 bytes)).

@@ -33,8 +33,16 @@ class CongestionControl {
   // No window beyond what the window scale can express (RFC 7323 2.3).
   static constexpr std::uint32_t kMaxCwnd = 1u << 30;
 
+  // User-provided, so that `CongestionControl{}` (recycle()) runs the member
+  // initialisers only: with an implicit constructor, value-initialisation first
+  // zeroes the whole object, then initialises it again.
+  CongestionControl() noexcept {}
+
   // The window once the handshake fixed the MSS: RFC 5681 3.1 with RFC 3390's
   // rule, min(4*MSS, max(2*MSS, 4380)); ssthresh "arbitrarily high".
+  // Called once, on an object as constructed (a Connection's recycle() resets it;
+  // before the handshake only set_mss and set_algorithm touch it, and init sets
+  // what they set): nothing else is cleared.
   void init(CongestionAlgorithm algo, std::uint32_t mss) noexcept;
   // Switches algorithm mid-connection (TCP_CONGESTION); the window is kept, the
   // CUBIC epoch starts over.

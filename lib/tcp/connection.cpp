@@ -281,7 +281,7 @@ void Connection::open_from_cookie(const Segment& ack, const CookieOptions& opts,
 // LISTEN (3.10.7.2) and CLOSED (3.10.7.1) live in the stack, which owns listeners
 // and answers segments for no connection.
 
-void Connection::on_segment(const Segment& seg_in, Instant now) {
+void Connection::on_segment(const Segment& seg, Instant now) {
   // While a segment is processed, the application's send() and close() from its
   // callbacks only queue; the output() at the end sends it all at once, so the
   // response carries the ACK and the FIN rides on the last data (a 6-segment
@@ -303,7 +303,7 @@ void Connection::on_segment(const Segment& seg_in, Instant now) {
     }
   } scope(*this, now);
   zero_window_probe_ = false;
-  if (header_predicted(seg_in, now)) return;
+  if (header_predicted(seg, now)) return;
   const bool handshake = state_ == State::SynReceived;
   switch (state_) {
     case State::Closed:
@@ -311,22 +311,17 @@ void Connection::on_segment(const Segment& seg_in, Instant now) {
     case State::TimeWait:  // handled by the stack's compact TIME-WAIT record
       return;
     case State::SynSent:
-      on_segment_syn_sent(seg_in, now);
+      on_segment_syn_sent(seg, now);
       return;
     default:
       break;
   }
-  if (!check_sequence(seg_in, now)) return;  // first: sequence number (and PAWS)
+  if (!check_sequence(seg, now)) return;  // first: sequence number (and PAWS)
   touch_keepalive(now);
-  // A probe of our zero window goes on without its text and FIN (check_sequence);
-  // only then is the segment copied.
-  std::optional<Segment> stripped;
-  if (zero_window_probe_) {
-    stripped = seg_in;
-    stripped->payload = {};
-    stripped->flags = static_cast<std::uint8_t>(stripped->flags & ~kFin);
-  }
-  const Segment& seg = stripped ? *stripped : seg_in;
+  // A probe of our zero window goes on as if it carried no text and no FIN
+  // (check_sequence set zero_window_probe_): the fifth step does not count them
+  // (is_duplicate_ack), the seventh and eighth skip them. No copy of the segment
+  // is made for that.
   if (!check_rst(seg, now)) return;       // second: RST bit
   // third: security/compartment has no meaning here (RFC 9293 3.10.7.4, obsolete).
   if (!check_syn(seg, now)) return;       // fourth: SYN bit
@@ -681,11 +676,15 @@ bool Connection::is_duplicate_ack(const Segment& seg, std::uint32_t newly_sacked
   // do: a receiver whose application reads keeps changing its window), and so does
   // RFC 6675's DupAck: any segment, data-carrying included (a peer sending data
   // its ACKs ride on), whose SACK blocks report octets not SACKed before.
+  const bool outstanding = tcb_.snd_max != tcb_.snd_una;
+  if (seg.ack != tcb_.snd_una || !outstanding) return false;  // new data ACKed, or none was out
+  if (newly_sacked > 0) return true;
   const bool same_window = (static_cast<std::uint32_t>(seg.window) << tcb_.snd_wscale) == tcb_.snd_wnd;
   const bool sack_info = tcb_.sack_ok && seg.options.sack_count > 0;
-  const bool outstanding = tcb_.snd_max != tcb_.snd_una;
-  return seg.ack == tcb_.snd_una && outstanding &&
-      ((seg.payload.empty() && !seg.has(kSyn | kFin) && (same_window || sack_info)) || newly_sacked > 0);
+  // A zero-window probe counts without its text and FIN (on_segment); its SYN bit
+  // is clear, or check_syn would have ended it.
+  const bool bare = zero_window_probe_ || (seg.payload.empty() && !seg.has(kSyn | kFin));
+  return bare && (same_window || sack_info);
 }
 
 void Connection::on_duplicate_ack(Instant now) {
@@ -714,7 +713,9 @@ bool Connection::on_new_ack(const Segment& seg, Instant now) {
   std::uint32_t data_acked = acked;
   if (fin_sent_ && seg.ack > fin_seq_) data_acked -= 1;  // our FIN
   data_acked = std::min<std::uint32_t>(data_acked, static_cast<std::uint32_t>(sndbuf_.size()));
-  sndbuf_.consume(data_acked, host_.chunk_pool());
+  // An ACK of the FIN alone frees nothing (consume(0) is a no-op: an emptied chunk
+  // went when its last byte was acknowledged).
+  if (data_acked > 0) sndbuf_.consume(data_acked, host_.chunk_pool());
   tcb_.snd_una = seg.ack;
   if (tcb_.snd_nxt < tcb_.snd_una) tcb_.snd_nxt = tcb_.snd_una;
   prune_sacked();
@@ -815,7 +816,8 @@ void Connection::rtt_sample(const Segment& seg, Instant now) {
 }
 
 void Connection::process_text(const Segment& seg, Instant now) {
-  if (seg.payload.empty()) return;
+  // A zero-window probe's text is not taken (check_sequence, RFC 9293 3.10.7.4).
+  if (seg.payload.empty() || zero_window_probe_) return;
   switch (state_) {
     case State::Established:
     case State::FinWait1:
@@ -938,12 +940,11 @@ void Connection::deliver_in_order() {
   });
 }
 
-std::uint32_t Connection::seg_mss() const noexcept {
+std::uint32_t Connection::seg_mss_with_sack() const noexcept {
   // RFC 6691 / RFC 2018: SND.MSS already leaves room for the timestamp option; a
   // data segment sent while we hold out-of-order data also carries SACK blocks
   // (up to 36 bytes more), which must come out of its payload: otherwise the
   // packet outgrows the MTU and the link drops it (Linux: tcp_current_mss).
-  if (!tcb_.sack_ok) return tcb_.snd_mss;
   const std::size_t blocks = (dsack_ ? 1 : 0) + reass_.block_count();
   if (blocks == 0) return tcb_.snd_mss;
   wire::TcpOptions o;
@@ -954,7 +955,7 @@ std::uint32_t Connection::seg_mss() const noexcept {
   return tcb_.snd_mss - static_cast<std::uint32_t>(with - without);
 }
 
-std::size_t Connection::fill_sack_blocks(std::span<wire::SackBlock> out) {
+std::size_t Connection::fill_held_sack_blocks(std::span<wire::SackBlock> out) {
   // RFC 2883: a reported duplicate goes first; RFC 2018 4: then the range holding
   // the most recent segment, then the others, most recent first.
   std::size_t n = 0;
@@ -966,7 +967,9 @@ std::size_t Connection::fill_sack_blocks(std::span<wire::SackBlock> out) {
 }
 
 void Connection::process_fin(const Segment& seg, Instant now) {
-  if (seg.has(kFin)) {
+  // A zero-window probe's FIN lies beyond the window: not taken (check_sequence);
+  // a FIN held earlier may still be next.
+  if (seg.has(kFin) && !zero_window_probe_) {
     // The FIN is processed only in order: it sits after the payload.
     const SeqNum fin_at = seg.seq + (seg.has(kSyn) ? 1u : 0u) + static_cast<std::uint32_t>(seg.payload.size());
     // (A retransmitted FIN fails the acceptability test and is ACKed there.)

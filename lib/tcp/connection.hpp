@@ -308,9 +308,20 @@ class Connection {
   inline void enter_quick_ack_mode() noexcept;
   void queue_out_of_order(SeqNum start, std::span<const std::byte> data);
   inline void deliver_in_order();  // ranges that RCV.NXT has reached
-  // The SACK blocks for our next ACK, at most out.size(); returns how many.
-  std::size_t fill_sack_blocks(std::span<wire::SackBlock> out);
-  [[nodiscard]] std::uint32_t seg_mss() const noexcept;  // SND.MSS less the SACK blocks a segment would carry
+  // The SACK blocks for our next ACK, at most out.size(); returns how many. Both
+  // are asked for every segment sent: the in-order case (no D-SACK to report,
+  // nothing held) is answered here, without a call.
+  std::size_t fill_sack_blocks(std::span<wire::SackBlock> out) {
+    if (!dsack_ && !reass_.holds_data() && !reass_.fin_held()) return 0;
+    return fill_held_sack_blocks(out);
+  }
+  std::size_t fill_held_sack_blocks(std::span<wire::SackBlock> out);
+  // SND.MSS less the SACK blocks a segment would carry.
+  [[nodiscard]] std::uint32_t seg_mss() const noexcept {
+    if (!tcb_.sack_ok || (!dsack_ && !reass_.holds_data() && !reass_.fin_held())) return tcb_.snd_mss;
+    return seg_mss_with_sack();
+  }
+  [[nodiscard]] std::uint32_t seg_mss_with_sack() const noexcept;
   inline void process_fin(const Segment& seg, Instant now);        // eighth
 
   void negotiate_syn_options(const Segment& syn);
@@ -420,7 +431,9 @@ class Connection {
   // timeout skip SACKed data instead of going back over everything.
   SackScoreboard sack_;
   std::uint32_t record_sack(const Segment& seg);  // returns the bytes newly SACKed
-  void prune_sacked() noexcept { sack_.prune(tcb_.snd_una); }
+  void prune_sacked() noexcept {
+    if (!sack_.empty()) sack_.prune(tcb_.snd_una);  // nearly always empty: no call
+  }
   [[nodiscard]] const wire::SackBlock* sacked_at(SeqNum s) const noexcept { return sack_.at(s); }
   [[nodiscard]] std::optional<SeqNum> next_sacked_after(SeqNum s) const noexcept { return sack_.next_after(s); }
   // SACKed bytes in [SND.UNA, s)

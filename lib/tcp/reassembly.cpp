@@ -107,20 +107,11 @@ bool Reassembly::ends_at(SeqNum s) const noexcept {
   return used_ != 0 && std::any_of(ranges_.begin(), ranges_.end(), [&](const Range& r) { return r.used && r.end == s; });
 }
 
-bool Reassembly::holds_data() const noexcept { return used_ != 0; }
-
-std::size_t Reassembly::block_count() const noexcept {
-  std::size_t n = used_;
-  if (fin_ && !ends_at(*fin_)) ++n;
-  return n;
-}
-
-std::size_t Reassembly::sack_blocks(std::span<wire::SackBlock> out) const noexcept {
+std::size_t Reassembly::held_sack_blocks(std::span<wire::SackBlock> out) const noexcept {
   struct Block {
     wire::SackBlock block;
     std::uint32_t stamp;
   };
-  if (used_ == 0 && !fin_) return 0;  // in order: nothing to report
   std::array<Block, kMaxRanges + 1> order{};
   std::size_t n = 0;
   bool fin_in_range = false;

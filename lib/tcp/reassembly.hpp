@@ -61,13 +61,19 @@ class Reassembly {
   // the sender's every segment.
   [[nodiscard]] bool nothing_to_sack() const noexcept { return used_ == 0 && !fin_; }
   // Whether any data is held (a held FIN alone does not count).
-  [[nodiscard]] bool holds_data() const noexcept;
+  [[nodiscard]] bool holds_data() const noexcept { return used_ != 0; }
   // The SACK blocks for what is held, most recent first (RFC 2018 4); a held FIN
   // extends the range it ends, or is a one-octet block of its own. Returns how
-  // many were written (at most out.size()).
-  std::size_t sack_blocks(std::span<wire::SackBlock> out) const noexcept;
+  // many were written (at most out.size()). Inline for the common in-order case,
+  // asked on every segment sent: nothing held, nothing to report.
+  std::size_t sack_blocks(std::span<wire::SackBlock> out) const noexcept {
+    if (used_ == 0 && !fin_) return 0;
+    return held_sack_blocks(out);
+  }
   // How many blocks sack_blocks() would write given room for all.
-  [[nodiscard]] std::size_t block_count() const noexcept;
+  [[nodiscard]] std::size_t block_count() const noexcept {
+    return used_ + (fin_ && !ends_at(*fin_) ? 1 : 0);
+  }
 
   void release(ChunkPool& pool) noexcept;  // drop everything held
   // After release(): as constructed (the ranges are already unused and empty).
@@ -85,6 +91,7 @@ class Reassembly {
     SendBuffer data;
   };
   void merge_touching(std::size_t limit, ChunkPool& pool) noexcept;
+  std::size_t held_sack_blocks(std::span<wire::SackBlock> out) const noexcept;  // sack_blocks(), something held
   void occupy(Range& r) noexcept {
     r.used = true;
     ++used_;

@@ -497,6 +497,30 @@ TEST_F(Established, ZeroWindowStillTakesTheAck) {
   EXPECT_EQ(h2.stack.info(h2.conn)->snd_una - h2.stack.info(h2.conn)->iss, 4);
 }
 
+TEST(EstablishedZeroWindow, ProbeCountsWithoutItsTextAndFin) {
+  // RFC 9293 3.10.7.4: a segment on our zero window is taken for its ACK only; its
+  // text and FIN are not. The ACK step sees it as bare: acknowledging nothing new
+  // with data outstanding, it is a duplicate ACK (RFC 5681 2), text or not.
+  StackConfig cfg = default_config();
+  cfg.tcp.rcv_buf = 4;
+  Harness h(cfg);
+  h.to_established_passive();
+  ASSERT_FALSE(h.stack.set_receive_held(h.conn, 4).has_value());
+  h.in("P.", 1, 1, "abcd");
+  EXPECT_EQ(h.expect(".", 1, 5).win, 0);
+  h.send("xyz");
+  h.expect("P.", 1, 5, "xyz");
+  h.in("P.", 5, 1, "e");  // a probe with text, ACKing nothing new
+  h.expect(".", 4, 5);
+  EXPECT_EQ(h.counter(Counter::tcp_dup_ack), 1u) << "its text does not count";
+  h.in("F.", 5, 1);  // a FIN on the zero window: not taken
+  h.expect(".", 4, 5);
+  EXPECT_EQ(h.counter(Counter::tcp_dup_ack), 2u) << "its FIN does not count";
+  EXPECT_EQ(h.state(), State::Established);
+  h.in(".", 5, 4);  // the ACK of "xyz"
+  EXPECT_EQ(h.state(), State::Established);
+}
+
 TEST_F(Established, RetransmittedDataAfterCloseIsAckedNotReset) {
   h.in("P.", 1, 1, "abc");
   h.expect(".", 1, 4);
