@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "common/byte_order.hpp"
+#include "tcp/keyed_hash.hpp"
 #include "wire/checksum.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/ipv6.hpp"
@@ -164,9 +165,7 @@ StackEngine::StackEngine(Stack& api, StackConfig cfg, Instant now)
       isn_(cfg_.secret),
       cookies_(cfg_.secret),
       wheel_(std::chrono::milliseconds{1}, now),
-      flows_(static_cast<std::size_t>(cfg_.max_connections) + cfg_.max_time_wait,
-             {0x9E3779B97F4A7C15ull ^ (std::uint64_t{cfg_.secret[0]} << 56 | cfg_.secret[1]),
-              0xC2B2AE3D27D4EB4Full ^ (std::uint64_t{cfg_.secret[2]} << 40 | cfg_.secret[3])}),
+      flows_(static_cast<std::size_t>(cfg_.max_connections) + cfg_.max_time_wait, tcp::flow_table_seed(cfg_.secret)),
       chunks_(cfg_.send_chunks != 0 ? cfg_.send_chunks
                                     : std::min<std::size_t>(std::size_t{cfg_.max_connections} * 32, kDefaultChunkLimit)),
       conns_(std::make_unique<ConnSlot[]>(cfg_.max_connections)),

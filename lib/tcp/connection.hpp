@@ -311,14 +311,16 @@ class Connection {
   // The SACK blocks for our next ACK, at most out.size(); returns how many. Both
   // are asked for every segment sent: the in-order case (no D-SACK to report,
   // nothing held) is answered here, without a call.
+  // Whether our ACKs carry SACK blocks now: a D-SACK to report, or data or a FIN
+  // held out of order (RFC 2018 4, RFC 2883).
+  [[nodiscard]] bool sack_to_report() const noexcept { return dsack_ || !reass_.nothing_to_sack(); }
   std::size_t fill_sack_blocks(std::span<wire::SackBlock> out) {
-    if (!dsack_ && !reass_.holds_data() && !reass_.fin_held()) return 0;
-    return fill_held_sack_blocks(out);
+    return sack_to_report() ? fill_held_sack_blocks(out) : 0;
   }
   std::size_t fill_held_sack_blocks(std::span<wire::SackBlock> out);
   // SND.MSS less the SACK blocks a segment would carry.
   [[nodiscard]] std::uint32_t seg_mss() const noexcept {
-    if (!tcb_.sack_ok || (!dsack_ && !reass_.holds_data() && !reass_.fin_held())) return tcb_.snd_mss;
+    if (!tcb_.sack_ok || !sack_to_report()) return tcb_.snd_mss;
     return seg_mss_with_sack();
   }
   [[nodiscard]] std::uint32_t seg_mss_with_sack() const noexcept;

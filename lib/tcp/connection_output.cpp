@@ -224,7 +224,7 @@ void Connection::emit_from_template(std::uint8_t flags, SeqNum seq, std::uint16_
     b.put(ts_now(now));
     b.put(tcb_.ts_recent);
   }
-  if (tcb_.sack_ok && (dsack_ || !reass_.nothing_to_sack())) {  // (in order, nothing to report)
+  if (tcb_.sack_ok && sack_to_report()) {  // (in order: nothing to report, no call)
     // RFC 2018 3: as many blocks as fit in the option space beside the timestamps
     // (3 with them, 4 without).
     std::array<wire::SackBlock, wire::kTcpMaxSackBlocks> blocks;

@@ -41,4 +41,16 @@ std::uint64_t keyed_flow_hash(const Secret& key, const FlowKey& flow, std::uint8
   return (std::uint64_t{load_be32(out.data())} << 32) | load_be32(out.data() + 4);
 }
 
+std::array<std::uint64_t, 2> flow_table_seed(const Secret& key) noexcept {
+  std::array<std::uint64_t, 2> seed{};
+  for (std::size_t i = 0; i < seed.size(); ++i) {
+    const std::array<char, 24> label = {'r', 'i', 'p', 't', 'i', 'd', 'e', ' ', 'f', 'l', 'o', 'w', ' ',
+                                        't', 'a', 'b', 'l', 'e', ' ', 's', 'e', 'e', 'd', static_cast<char>('0' + i)};
+    unsigned char out[crypto_shorthash_BYTES];
+    crypto_shorthash(out, reinterpret_cast<const unsigned char*>(label.data()), label.size(), key.data());
+    std::memcpy(&seed[i], out, sizeof out);
+  }
+  return seed;
+}
+
 }  // namespace riptide::tcp

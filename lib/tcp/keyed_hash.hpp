@@ -19,4 +19,10 @@ namespace riptide::tcp {
                                             std::uint8_t domain, std::uint32_t extra,
                                             std::uint32_t extra2 = 0) noexcept;
 
+// The two 64-bit seeds of the connection table's hash (lib/stack/flow_table.hpp),
+// derived from all 128 bits of the secret (SipHash-2-4 of two fixed labels), so a
+// peer that cannot learn the secret cannot aim a flood of tuples at one bucket, and
+// the seeds tell nothing about the ISN and cookie key.
+[[nodiscard]] std::array<std::uint64_t, 2> flow_table_seed(const Secret& key) noexcept;
+
 }  // namespace riptide::tcp

@@ -67,8 +67,7 @@ class Reassembly {
   // many were written (at most out.size()). Inline for the common in-order case,
   // asked on every segment sent: nothing held, nothing to report.
   std::size_t sack_blocks(std::span<wire::SackBlock> out) const noexcept {
-    if (used_ == 0 && !fin_) return 0;
-    return held_sack_blocks(out);
+    return nothing_to_sack() ? 0 : held_sack_blocks(out);
   }
   // How many blocks sack_blocks() would write given room for all.
   [[nodiscard]] std::size_t block_count() const noexcept {

@@ -33,6 +33,23 @@ TEST(KeyedFlowHash, IsSipHashOfTheTupleReadBigEndian) {
   EXPECT_EQ(keyed_flow_hash(kSecret, kFlow, 0x2a, 0x01020304, 0x05060708), want);
 }
 
+// The connection table's seeds use every bit of the secret: changing any one byte
+// of it changes both seeds (the first cut took 4 of its 16 bytes).
+TEST(FlowTableSeed, EveryByteOfTheSecretChangesBothSeeds) {
+  Secret s{};
+  for (std::size_t i = 0; i < s.size(); ++i) s[i] = static_cast<std::uint8_t>(0x10 + 7 * i);
+  const auto base = flow_table_seed(s);
+  EXPECT_EQ(flow_table_seed(s), base);  // deterministic for a secret
+  EXPECT_NE(base[0], base[1]);
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    Secret t = s;
+    t[i] ^= 0x01;
+    const auto other = flow_table_seed(t);
+    EXPECT_NE(other[0], base[0]) << "secret byte " << i;
+    EXPECT_NE(other[1], base[1]) << "secret byte " << i;
+  }
+}
+
 TEST(IsnGenerator, SameTupleAndTimeGiveSameIsn) {
   const IsnGenerator a(kSecret), b(kSecret);
   EXPECT_EQ(a.isn(kFlow, kT), a.isn(kFlow, kT));
