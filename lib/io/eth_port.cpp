@@ -13,14 +13,9 @@ namespace {
 std::string dpdk_error(int rc) { return std::string(rte_strerror(rc < 0 ? -rc : rc)); }
 }  // namespace
 
-Result<EthPort, std::string> EthPort::open(const PortOptions& opts, rte_mempool* pool) {
+Result<std::uint16_t, std::string> EthPort::find(const std::string& device) {
   std::uint16_t id = RTE_MAX_ETHPORTS;
-  if (opts.port_id >= 0) {
-    if (!rte_eth_dev_is_valid_port(static_cast<std::uint16_t>(opts.port_id))) {
-      return Unexpected{"port id " + std::to_string(opts.port_id) + " is not a valid ethdev port"};
-    }
-    id = static_cast<std::uint16_t>(opts.port_id);
-  } else if (opts.device.empty()) {
+  if (device.empty()) {
     std::uint16_t pid;
     RTE_ETH_FOREACH_DEV(pid) {
       id = pid;
@@ -29,9 +24,24 @@ Result<EthPort, std::string> EthPort::open(const PortOptions& opts, rte_mempool*
     if (id == RTE_MAX_ETHPORTS) {
       return Unexpected{std::string("no DPDK port found: bind a NIC or give --vdev (e.g. net_af_packet0,iface=eth0)")};
     }
-  } else if (rte_eth_dev_get_port_by_name(opts.device.c_str(), &id) != 0) {
-    return Unexpected{"port '" + opts.device + "' not found (is it in the EAL arguments, e.g. --vdev=" +
-                      opts.device + ",iface=...?)"};
+  } else if (rte_eth_dev_get_port_by_name(device.c_str(), &id) != 0) {
+    return Unexpected{"port '" + device + "' not found (is it in the EAL arguments, e.g. --vdev=" + device +
+                      ",iface=...?)"};
+  }
+  return id;
+}
+
+Result<EthPort, std::string> EthPort::open(const PortOptions& opts, rte_mempool* pool) {
+  std::uint16_t id = RTE_MAX_ETHPORTS;
+  if (opts.port_id >= 0) {
+    if (!rte_eth_dev_is_valid_port(static_cast<std::uint16_t>(opts.port_id))) {
+      return Unexpected{"port id " + std::to_string(opts.port_id) + " is not a valid ethdev port"};
+    }
+    id = static_cast<std::uint16_t>(opts.port_id);
+  } else {
+    auto found = find(opts.device);
+    if (!found) return Unexpected{found.error()};
+    id = *found;
   }
   rte_eth_dev_info info{};
   if (int rc = rte_eth_dev_info_get(id, &info); rc != 0) {

@@ -50,6 +50,9 @@ class EthPort {
  public:
   // Finds, configures and starts the port. The error says what failed and why.
   static Result<EthPort, std::string> open(const PortOptions& opts, rte_mempool* pool);
+  // The ethdev port id of `device` (an EAL name; empty: the first port), or why
+  // there is none. open() finds its port with it.
+  static Result<std::uint16_t, std::string> find(const std::string& device);
 
   EthPort(EthPort&& o) noexcept : id_(o.id_), mac_(o.mac_), caps_(o.caps_), started_(o.started_) {
     o.started_ = false;

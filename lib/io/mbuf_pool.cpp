@@ -1,5 +1,7 @@
 #include "io/mbuf_pool.hpp"
 
+#include "io/eth_port.hpp"
+
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
@@ -77,19 +79,10 @@ Result<rte_mempool*, std::string> create_mbuf_pool(const MbufPoolOptions& o) {
 }
 
 bool device_is_af_xdp(const std::string& device) {
-  std::uint16_t id = RTE_MAX_ETHPORTS;
-  if (device.empty()) {
-    std::uint16_t pid;
-    RTE_ETH_FOREACH_DEV(pid) {
-      id = pid;
-      break;
-    }
-  } else if (rte_eth_dev_get_port_by_name(device.c_str(), &id) != 0) {
-    return false;
-  }
-  if (id == RTE_MAX_ETHPORTS) return false;
+  const auto id = EthPort::find(device);
+  if (!id) return false;  // opening the port reports it
   rte_eth_dev_info info{};
-  if (rte_eth_dev_info_get(id, &info) != 0 || info.driver_name == nullptr) return false;
+  if (rte_eth_dev_info_get(*id, &info) != 0 || info.driver_name == nullptr) return false;
   return std::strcmp(info.driver_name, "net_af_xdp") == 0;
 }
 

@@ -40,7 +40,8 @@ struct IpConfig {
   std::uint8_t hop_limit = 64;  ///< IPv6 Hop Limit of what we send (RFC 8200 3)
 };
 
-/// A TCP segment for a local address, found by IpLayer::input(). The addresses
+/// A TCP segment for a local address, found by IpLayer::input_v4() or input_v6()
+/// (StackEngine::input picks one by the version nibble). The addresses
 /// are written straight into the flow key the TCP demux looks up (local = the
 /// packet's destination); its ports are TCP's to fill.
 struct Transport {
@@ -96,16 +97,10 @@ class IpLayer {
  public:
   IpLayer(IpConfig cfg, Counters& counters, TxQueue& tx);
 
-  /// One received packet of either version (the version nibble decides). True
-  /// with *out filled when it carries TCP for a local address; otherwise it was
-  /// IP's own business (ICMP), or dropped and counted.
-  bool input(std::span<const std::byte> packet, RxChecksum rx, Transport& out) noexcept {
-    // RFC 8200 3 / RFC 791 3.1: the version nibble is in the same place in both.
-    if (!packet.empty() && (static_cast<std::uint8_t>(packet[0]) >> 4) == 6) return input_v6(packet, rx, out);
-    return input_v4(packet, rx, out);
-  }
-  /// The same for a packet known to be IPv4 (EtherType 0x0800): any other version
-  /// is malformed IPv4 (ip_drop_malformed).
+  /// A received IPv4 packet (EtherType 0x0800; any other version is malformed
+  /// IPv4, ip_drop_malformed). True with *out filled when it carries TCP for a
+  /// local address; otherwise it was IP's own business (ICMP), or dropped and
+  /// counted.
   /// Inline: it is every IPv4 packet's path (RFC 791, RFC 1122 3.2.1).
   bool input_v4(std::span<const std::byte> packet, RxChecksum rx, Transport& out) noexcept {
     counters_.inc(Counter::ip_in);

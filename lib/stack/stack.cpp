@@ -249,8 +249,8 @@ std::optional<std::string> validate(const StackConfig& c) {
 // Input
 
 void StackEngine::input(std::span<const std::byte> packet, Instant now, RxChecksum rx) {
-  // RFC 8200 3 / RFC 791 3.1: the version nibble is in the same place in both (as
-  // IpLayer::input decides; anything but 6 is IPv4's to check and drop).
+  // RFC 8200 3 / RFC 791 3.1: the version nibble is in the same place in both;
+  // anything but 6 is IPv4's to check and drop.
   if (!packet.empty() && (static_cast<std::uint8_t>(packet[0]) >> 4) == 6) {
     input_ipv6(packet, now, rx);
   } else {

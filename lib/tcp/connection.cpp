@@ -955,7 +955,7 @@ std::uint32_t Connection::seg_mss_with_sack() const noexcept {
   return tcb_.snd_mss - static_cast<std::uint32_t>(with - without);
 }
 
-std::size_t Connection::fill_held_sack_blocks(std::span<wire::SackBlock> out) {
+std::size_t Connection::fill_sack_blocks(std::span<wire::SackBlock> out) {
   // RFC 2883: a reported duplicate goes first; RFC 2018 4: then the range holding
   // the most recent segment, then the others, most recent first.
   std::size_t n = 0;

@@ -308,16 +308,13 @@ class Connection {
   inline void enter_quick_ack_mode() noexcept;
   void queue_out_of_order(SeqNum start, std::span<const std::byte> data);
   inline void deliver_in_order();  // ranges that RCV.NXT has reached
-  // The SACK blocks for our next ACK, at most out.size(); returns how many. Both
-  // are asked for every segment sent: the in-order case (no D-SACK to report,
-  // nothing held) is answered here, without a call.
   // Whether our ACKs carry SACK blocks now: a D-SACK to report, or data or a FIN
-  // held out of order (RFC 2018 4, RFC 2883).
+  // held out of order (RFC 2018 4, RFC 2883). Asked for every segment sent, so
+  // inline: in order, the answer is no and nothing else is called.
   [[nodiscard]] bool sack_to_report() const noexcept { return dsack_ || !reass_.nothing_to_sack(); }
-  std::size_t fill_sack_blocks(std::span<wire::SackBlock> out) {
-    return sack_to_report() ? fill_held_sack_blocks(out) : 0;
-  }
-  std::size_t fill_held_sack_blocks(std::span<wire::SackBlock> out);
+  // The SACK blocks for our next ACK, at most out.size(); returns how many (none
+  // unless sack_to_report(), which the sender asks first).
+  std::size_t fill_sack_blocks(std::span<wire::SackBlock> out);
   // SND.MSS less the SACK blocks a segment would carry.
   [[nodiscard]] std::uint32_t seg_mss() const noexcept {
     if (!tcb_.sack_ok || !sack_to_report()) return tcb_.snd_mss;
